@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+KERNEL := toolkit
+STAMP  := $(VENV)/.installed
+export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: setup demo test lab bench clean
+
+setup: $(STAMP)
+
+# The venv is rebuilt when the lock file or pyproject changes.
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.9.*
+	$(UV) pip install --quiet --python $(PY) -r requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (toolkit)" >/dev/null
+	@touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/toolkit run backtest --params params/backtest/sma_crossover.yaml
+
+test: setup
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval-lax -p no:randomly notebooks/backtest.ipynb
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .numba_cache

@@ -1,0 +1,176 @@
+"""The strategy contract shared by backtest, walk-forward, dry run and live.
+
+A strategy decides from a history window: :meth:`Strategy.decide` receives the bars
+up to and including the decision bar and returns a :class:`Decision` (target weights
+plus the context a trader wants to see). The backtester uses the vectorised twin,
+:meth:`Strategy.decisions`, for speed; a parity test per strategy proves both give
+the same targets on every bar, so what was backtested is what trades.
+
+History is a ``pandas.DataFrame`` with a column MultiIndex ``(symbol, field)``
+(fields ``open high low close volume``) and a UTC ``DatetimeIndex``: the panel built
+by :func:`toolkit.data.panel`. Symbols that start later than the panel hold NaN before
+their first bar.
+
+Strategies may keep state between calls to ``decide`` (a Kalman filter, a latched
+volatility regime) as an optimisation, but the result must equal what a fresh
+instance returns for the same history: that is what the truncation test checks.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from toolkit.errors import ParamsError
+
+
+class StrategyParams(BaseModel):
+    """Base of every strategy's parameter model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a strategy wants on one bar.
+
+    ``target_weights`` maps each traded instrument to its target fraction of equity
+    (cash is what is left). ``rebalance`` says whether orders should go out on this
+    bar: a strategy with a rebalance rule (v3.5b's L1 threshold) keeps its targets
+    but asks for no orders while the rule is not met. ``context`` holds whatever the
+    strategy wants a trader to see (indicator values, regime cell, ...).
+    """
+
+    timestamp: pd.Timestamp
+    target_weights: dict[str, float]
+    rebalance: bool = True
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:  # pragma: no cover - display only
+        rows = "".join(f"<tr><td>{k}</td><td>{v:.4f}</td></tr>" for k, v in self.target_weights.items())
+        ctx = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in self.context.items())
+        return (
+            f"<b>Decision {self.timestamp}</b> (rebalance={self.rebalance})"
+            f"<table><tr><th>instrument</th><th>weight</th></tr>{rows}</table>"
+            f"<table><tr><th>context</th><th>value</th></tr>{ctx}</table>"
+        )
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The vectorised twin of a sequence of :class:`Decision` objects.
+
+    ``weights``: one row per bar, one column per instrument (targets carried on bars
+    without a rebalance). ``rebalance``: boolean per bar. ``context``: one column per
+    context field, same index.
+    """
+
+    weights: pd.DataFrame
+    rebalance: pd.Series
+    context: pd.DataFrame
+
+    def order_weights(self) -> pd.DataFrame:
+        """Target weights on rebalance bars, NaN (no order) elsewhere."""
+        out = self.weights.copy()
+        out.loc[~self.rebalance.to_numpy(dtype=bool)] = np.nan
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """One table: ``weight_<instrument>`` columns, ``rebalance`` and the context."""
+        w = self.weights.add_prefix("weight_")
+        return pd.concat([w, self.rebalance.rename("rebalance"), self.context], axis=1)
+
+
+class Strategy(ABC):
+    """Base class: subclasses set ``name`` and ``Params`` and implement both paths."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[StrategyParams]]
+    description: ClassVar[str] = ""
+    #: True when the strategy exposes a regime ``cell`` in its context (regime charts).
+    has_regime: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        params: StrategyParams | dict[str, Any] | None = None,
+        *,
+        symbols: list[str] | None = None,
+    ) -> None:
+        self.params = self.parse_params(params)
+        #: The data symbols of the run; universal strategies (SMA crossover) trade all
+        #: of them, strategies with named roles (v3.5b) ignore it.
+        self.symbols: list[str] = list(symbols or [])
+        self.reset()
+
+    @classmethod
+    def parse_params(cls, params: StrategyParams | dict[str, Any] | None) -> StrategyParams:
+        """Validate ``params`` against the strategy's model with errors naming the field."""
+        if isinstance(params, cls.Params):
+            return params
+        try:
+            return cls.Params(**(params or {}))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"]) or "(model)"
+            value = err.get("input")
+            if err["type"] == "extra_forbidden":
+                allowed = "one of " + ", ".join(sorted(cls.Params.model_fields))
+            else:
+                allowed = err["msg"]
+            raise ParamsError(f"strategy_params.{loc}", value, allowed) from None
+
+    def reset(self) -> None:
+        """Forget any state cached between ``decide`` calls."""
+
+    @abstractmethod
+    def instruments(self) -> list[str]:
+        """The symbols this strategy trades (the columns of its weights)."""
+
+    def required_symbols(self) -> list[str]:
+        """The symbols whose bars the strategy reads (defaults to the instruments)."""
+        return self.instruments()
+
+    def optional_symbols(self) -> list[str]:
+        """Symbols used when present and switched off (with a note) when absent."""
+        return []
+
+    @property
+    def warmup(self) -> int:
+        """Bars needed before the first meaningful decision."""
+        return 0
+
+    @abstractmethod
+    def decide(self, history: pd.DataFrame) -> Decision:
+        """Decide on the last bar of ``history`` using nothing after it."""
+
+    @abstractmethod
+    def decisions(self, bars: pd.DataFrame) -> Decisions:
+        """Vectorised twin of :meth:`decide` over every bar of ``bars``."""
+
+    def decide_each(self, bars: pd.DataFrame) -> Decisions:
+        """Run :meth:`decide` bar by bar (the live path) and stack the results.
+
+        Slow by design: this is the reference the vectorised path is checked against.
+        """
+        self.reset()
+        rows, flags, ctx = [], [], []
+        for i in range(len(bars)):
+            d = self.decide(bars.iloc[: i + 1])
+            rows.append(d.target_weights)
+            flags.append(d.rebalance)
+            ctx.append(d.context)
+        idx = bars.index
+        weights = pd.DataFrame(rows, index=idx, columns=self.instruments()).fillna(0.0)
+        return Decisions(
+            weights=weights.astype(float),
+            rebalance=pd.Series(flags, index=idx, dtype=bool),
+            context=pd.DataFrame(ctx, index=idx),
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r})"
