@@ -116,13 +116,14 @@ class Strategy(ABC):
             return cls.Params(**(params or {}))
         except ValidationError as exc:
             err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"]) or "(model)"
+            loc = ".".join(str(p) for p in err["loc"])
             value = err.get("input")
             if err["type"] == "extra_forbidden":
                 allowed = "one of " + ", ".join(sorted(cls.Params.model_fields))
             else:
-                allowed = err["msg"]
-            raise ParamsError(f"strategy_params.{loc}", value, allowed) from None
+                allowed = err["msg"].removeprefix("Value error, ")
+            field = f"strategy_params.{loc}" if loc else "strategy_params"
+            raise ParamsError(field, value, allowed) from None
 
     def reset(self) -> None:
         """Forget any state cached between ``decide`` calls."""

@@ -17,6 +17,11 @@ _REGISTRY: dict[str, type[Strategy]] = {}
 #: Modules that define built-in strategies, imported lazily on first lookup.
 BUILTIN_MODULES = [
     "toolkit.strategies.sma_crossover",
+    "toolkit.strategies.hierarchical_adaptive_v3_5b",
+    "toolkit.strategies.ema_breakout",
+    "toolkit.strategies.mean_reversion",
+    "toolkit.strategies.atr_momentum",
+    "toolkit.strategies.allocator",
 ]
 
 

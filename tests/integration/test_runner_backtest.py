@@ -1,0 +1,108 @@
+"""End to end: papermill executes the backtest notebook and the run is archived."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pandas as pd
+import pytest
+
+from toolkit.errors import ParamsError
+from toolkit.params import repo_root
+from toolkit.runner import list_runs, run_notebook
+
+ROOT = repo_root()
+PARAMS = ROOT / "params/backtest/sma_crossover.yaml"
+
+
+@pytest.fixture(scope="module")
+def completed_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("outputs")
+    rec = run_notebook("backtest", PARAMS, ["data.start=2010-01-04", "strategy_params.fast=10"], outputs_root=out)
+    return out, rec
+
+
+def test_archive_holds_every_artifact(completed_run):
+    out, rec = completed_run
+    assert rec.status == "completed", rec.error
+    names = {p.name for p in rec.run_dir.iterdir()}
+    assert {"notebook.ipynb", "report.html", "metrics.json", "trades.csv", "equity.csv", "decisions.csv", "manifest.json"} <= names
+    assert rec.run_dir.parent == out / "backtest"
+
+
+def test_manifest_records_provenance(completed_run):
+    _, rec = completed_run
+    m = json.loads((rec.run_dir / "manifest.json").read_text())
+    assert m["run_id"] == rec.run_id and m["status"] == "completed" and m["error"] is None
+    assert m["params"]["strategy_params"] == {"fast": 10, "slow": 100}
+    assert m["params"]["data"]["start"] == "2010-01-04"
+    assert len(m["params_hash"]) == 64 and len(m["data_fingerprint"]) == 64
+    assert set(m["git"]) == {"commit", "dirty"}
+    assert m["packages"]["vectorbt"] and m["python"].startswith("3.11")
+    assert pd.Timestamp(m["ended_utc"]) >= pd.Timestamp(m["started_utc"]) and m["duration_s"] > 0
+
+
+def test_outputs_agree_with_each_other(completed_run):
+    _, rec = completed_run
+    metrics = json.loads((rec.run_dir / "metrics.json").read_text())
+    for key in ("total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
+                "max_drawdown_duration_days", "win_rate", "profit_factor", "exposure", "turnover", "n_trades", "final_equity"):
+        assert key in metrics
+    eq = pd.read_csv(rec.run_dir / "equity.csv", index_col=0, parse_dates=True)
+    assert eq.index[0] >= pd.Timestamp("2010-01-04", tz="UTC")
+    assert metrics["final_equity"] == pytest.approx(eq["equity"].iloc[-1])
+    trades = pd.read_csv(rec.run_dir / "trades.csv")
+    assert metrics["n_trades"] == len(trades)
+    dec = pd.read_csv(rec.run_dir / "decisions.csv", index_col=0)
+    assert "weight_NASDAQ" in dec.columns and len(dec) == len(eq)
+
+
+def test_report_is_offline_html_without_code(completed_run):
+    _, rec = completed_run
+    html = (rec.run_dir / "report.html").read_text()
+    assert "Equity and drawdown" in html and "Monthly returns" in html
+    assert "plotly" in html.lower() and "cdn.plot.ly" not in html  # plotly.js embedded, not fetched
+    assert "run_backtest_job(p)" not in html  # code cells hidden
+
+
+def test_same_inputs_give_same_results(completed_run, tmp_path):
+    _, first = completed_run
+    rec = run_notebook("backtest", PARAMS, ["data.start=2010-01-04", "strategy_params.fast=10"], outputs_root=tmp_path)
+    for name in ("metrics.json", "trades.csv", "equity.csv", "decisions.csv"):
+        assert (rec.run_dir / name).read_bytes() == (first.run_dir / name).read_bytes(), name
+
+
+def test_runs_lists_newest_first(completed_run):
+    out, rec = completed_run
+    df = list_runs(out)
+    assert df.iloc[0]["run_id"] == rec.run_id and df.iloc[0]["status"] == "completed"
+
+
+def test_failed_run_is_archived(tmp_path):
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    nb = nbformat.read(ROOT / "notebooks/backtest.ipynb", as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("raise RuntimeError('boom: injected failure')"))
+    nbformat.write(nb, nb_dir / "backtest.ipynb")
+    rec = run_notebook("backtest", PARAMS, ["data.start=2016-01-04"], outputs_root=tmp_path / "out", notebooks_dir=nb_dir)
+    assert rec.status == "failed" and "boom: injected failure" in rec.error
+    m = json.loads((rec.run_dir / "manifest.json").read_text())
+    assert m["status"] == "failed" and "RuntimeError" in m["error"]
+    executed = nbformat.read(rec.run_dir / "notebook.ipynb", as_version=4)
+    assert any(o.get("ename") == "RuntimeError" for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_bad_params_execute_nothing(tmp_path):
+    with pytest.raises(ParamsError):
+        run_notebook("backtest", PARAMS, ["strategy_params.fast=200"], outputs_root=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_exit_codes_and_last_line(tmp_path):
+    exe = [sys.executable, "-m", "toolkit.cli"]
+    bad = subprocess.run([*exe, "run", "backtest", "--params", str(PARAMS), "--set", "data.symbols=[NOPE]"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2
+    assert "data.symbols" in bad.stderr and "NOPE" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,195 @@
+"""Schema migrations of the ledger: the upgrade path is real and a newer ledger is refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from toolkit.errors import ToolkitError
+from toolkit.ledger import LedgerError, open_ledger
+from toolkit.ledger import db
+from toolkit.ledger.models import Base
+
+T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+
+
+def _url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _tables(path: Path) -> set[str]:
+    con = sqlite3.connect(path)
+    try:
+        return {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
+    finally:
+        con.close()
+
+
+def _diff(engine: sa.Engine) -> list:
+    with engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+
+
+def test_two_revisions_in_order() -> None:
+    assert db.known_revisions() == {"0001_initial", "0002_snapshot_context"}
+    assert db.head_revision() == "0002_snapshot_context"
+
+
+def test_empty_to_head_matches_models(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "ledger.sqlite"
+    ledger = open_ledger(_url(path))
+    try:
+        assert path.exists()  # parent folder made
+        assert db.current_revision(ledger.engine) == db.head_revision()
+        assert {"orders", "order_events", "fills", "position_lots", "positions", "cash_balances",
+                "performance_snapshots", "config_overrides", "config_history", "system_state", "runs",
+                "audit_log", "alembic_version"} <= _tables(path)
+        assert _diff(ledger.engine) == []  # migrations and models agree, column types included
+    finally:
+        ledger.close()
+
+
+def test_revision_0001_lacks_context_so_the_diff_check_is_not_vacuous(tmp_path: Path) -> None:
+    engine = db.create_ledger_engine(_url(tmp_path / "l.sqlite"))
+    db.upgrade(engine, "0001_initial")
+    diff = _diff(engine)
+    assert [d[0] for d in diff] == ["add_column"] and diff[0][3].name == "context"
+    engine.dispose()
+
+
+def test_upgrade_from_0001_keeps_rows(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    engine = db.create_ledger_engine(_url(path))
+    db.upgrade(engine, "0001_initial")
+    engine.dispose()
+    # Rows as the 0001-era toolkit stored them (money as exact text, naive UTC times).
+    con = sqlite3.connect(path)
+    con.execute(
+        "insert into orders (id, client_order_id, mode, strategy, account, symbol, side, quantity, order_type,"
+        " status, created_at, updated_at, reason) values (1, 'c1', 'paper', 's', 'a', 'SPY', 'buy', '3.500000',"
+        " 'market', 'filled', '2024-01-02 14:30:00.000000', '2024-01-02 14:30:00.000000', 'rebalance')"
+    )
+    con.execute(
+        "insert into fills (id, order_id, fill_id, mode, quantity, price, fees, at) values"
+        " (1, 1, 'f1', 'paper', '3.500000', '470.120000', '0.350000', '2024-01-02 14:30:01.000000')"
+    )
+    con.execute(
+        "insert into performance_snapshots (account, mode, strategy, session_date, equity, cash, daily_return,"
+        " recorded_at) values ('a', 'paper', 's', '2024-01-02', '100000.123456', '98000.000000', 0.001,"
+        " '2024-01-02 21:00:00.000000')"
+    )
+    con.commit()
+    con.close()
+
+    ledger = open_ledger(_url(path))
+    try:
+        assert db.current_revision(ledger.engine) == db.head_revision()
+        order = ledger.get_order("c1")
+        assert order is not None
+        assert (order.quantity, order.status, order.reason) == (Decimal("3.5"), "filled", "rebalance")
+        assert order.created_at == T0 and order.created_at.tzinfo is not None
+        fills_df = ledger.fills()
+        assert fills_df.loc[0, "price"] == Decimal("470.120000") and fills_df.loc[0, "fees"] == Decimal("0.35")
+        snaps_df = ledger.snapshots()
+        assert snaps_df.loc[0, "equity"] == Decimal("100000.123456")
+        assert snaps_df.loc[0, "context"] is None  # new column, old row
+        # The new column is usable on the migrated database.
+        ledger.record_snapshot(account="a", mode="paper", strategy="s", session_date=date(2024, 1, 3),
+                               equity=1, cash=1, context={"regime": "calm"})
+        assert ledger.snapshots()["context"].tolist() == [None, {"regime": "calm"}]
+    finally:
+        ledger.close()
+
+
+def test_downgrade_to_0001_then_base(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    ledger = open_ledger(_url(path))
+    ledger.record_snapshot(account="a", mode="paper", strategy="s", session_date=date(2024, 1, 2),
+                           equity=Decimal("5"), cash=Decimal("5"), context={"x": 1})
+    ledger.close()
+    engine = db.create_ledger_engine(_url(path))
+    db.downgrade(engine, "0001_initial")
+    assert db.current_revision(engine) == "0001_initial"
+    with engine.connect() as conn:
+        cols = {c["name"] for c in sa.inspect(conn).get_columns("performance_snapshots")}
+        assert "context" not in cols
+        assert conn.execute(sa.text("select equity from performance_snapshots")).scalar() == "5.000000"
+    db.downgrade(engine, "base")
+    assert db.current_revision(engine) is None
+    engine.dispose()
+    assert _tables(path) <= {"alembic_version"}
+
+
+def test_newer_revision_is_refused_before_anything_changes(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    open_ledger(_url(path)).close()
+    con = sqlite3.connect(path)
+    con.execute("update alembic_version set version_num = '0099_from_the_future'")
+    con.execute("create table future_table (x integer)")
+    con.commit()
+    con.close()
+    before = _tables(path)
+
+    with pytest.raises(LedgerError, match="newer toolkit version") as info:
+        open_ledger(_url(path))
+    assert isinstance(info.value, ToolkitError)
+    assert "0099_from_the_future" in str(info.value) and "Upgrade the toolkit" in str(info.value)
+
+    assert _tables(path) == before
+    con = sqlite3.connect(path)
+    assert con.execute("select version_num from alembic_version").fetchall() == [("0099_from_the_future",)]
+    con.close()
+
+
+def test_reopening_at_head_is_a_no_op(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    first = open_ledger(_url(path))
+    first.set_initial_cash("a", "paper", 100)
+    first.close()
+    second = open_ledger(_url(path))
+    assert second.cash("a", "paper") == Decimal(100)
+    second.close()
+
+
+def test_url_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "env" / "ledger.sqlite"
+    monkeypatch.setenv("TOOLKIT_DB_URL", _url(path))
+    ledger = open_ledger()
+    ledger.close()
+    assert path.exists()
+
+
+def test_default_url_is_outputs_under_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TOOLKIT_DB_URL", raising=False)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='x'\n")
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    monkeypatch.chdir(notebooks)  # papermill runs notebooks in their own folder
+    ledger = open_ledger()
+    ledger.close()
+    assert (tmp_path / "outputs" / "ledger.sqlite").exists()
+    assert not (notebooks / "outputs").exists()
+
+
+def test_sqlite_foreign_keys_and_wal_are_on(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    ledger = open_ledger(_url(path))
+    try:
+        with ledger.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        with pytest.raises(sa.exc.IntegrityError):
+            with ledger.engine.begin() as conn:
+                conn.exec_driver_sql(
+                    "insert into fills (order_id, fill_id, mode, quantity, price, fees, at) "
+                    "values (999, 'orphan', 'paper', '1', '1', '0', '2024-01-02 00:00:00')"
+                )
+    finally:
+        ledger.close()

@@ -1,0 +1,110 @@
+"""Assemble the bars a run needs from its ``data`` params.
+
+Loads the bundled sample or the user's files, derives synthetic proxies (labelled
+as such), trims to the requested dates and aligns everything on one panel. The
+checks here run before anything executes, so a typo in a symbol or a date range
+outside the data stops the run with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from toolkit.errors import ParamsError
+
+#: Slack for holidays when checking that a date range lies within the data.
+_DATE_SLACK = dt.timedelta(days=7)
+
+
+@dataclass
+class Dataset:
+    """Bars of one run: per-symbol frames, the aligned panel and notes for the report."""
+
+    frames: dict[str, pd.DataFrame]
+    panel: pd.DataFrame
+    fingerprint: str
+    notes: list[str] = field(default_factory=list)
+    proxies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.frames)
+
+
+def _source_frames(data, base_dir: Path, symbols: list[str]) -> dict[str, pd.DataFrame]:
+    from toolkit import data as tkdata
+
+    if data.source == "sample":
+        return tkdata.load_sample(symbols, prices=data.prices)
+    path = Path(data.path)
+    if not path.is_absolute():
+        path = base_dir / path
+    return tkdata.load_files(path, symbols, prices=data.prices)
+
+
+def _base_symbols(data) -> list[str]:
+    """Symbols to read from the source: the listed ones and the proxies' bases, not the proxies."""
+    wanted = [s for s in data.symbols if s not in data.proxies]
+    for spec in data.proxies.values():
+        if spec.base not in wanted:
+            wanted.append(spec.base)
+    return wanted
+
+
+def check_data_params(data, *, base_dir: Path) -> None:
+    """Raise ParamsError for unknown symbols, proxies on unknown bases or dates outside the data."""
+    for name, spec in data.proxies.items():
+        if spec.base in data.proxies:
+            raise ParamsError(f"data.proxies.{name}.base", spec.base, "a symbol of the data, not another proxy")
+    frames = _source_frames(data, base_dir, _base_symbols(data))
+    first = min(f.index[0] for f in frames.values()).date()
+    last = max(f.index[-1] for f in frames.values()).date()
+    allowed = f"a date between {first} and {last} (the data's range)"
+    if data.start and (data.start < first - _DATE_SLACK or data.start > last):
+        raise ParamsError("data.start", str(data.start), allowed)
+    if data.end and (data.end > last + _DATE_SLACK or data.end < first):
+        raise ParamsError("data.end", str(data.end), allowed)
+
+
+def load_dataset(data, *, base_dir: Path, optional: list[str] | None = None) -> Dataset:
+    """Load, derive proxies, trim and align the bars described by ``data`` params.
+
+    ``optional`` symbols (a strategy's bond leg, say) are loaded when the source has
+    them and otherwise left out with a note for the report.
+    """
+    from toolkit import data as tkdata
+
+    notes: list[str] = []
+    frames = _source_frames(data, base_dir, _base_symbols(data))
+    for sym in list(optional or []) + list(data.optional_symbols):
+        if sym in frames or sym in data.proxies:
+            continue
+        try:
+            frames.update(_source_frames(data, base_dir, [sym]))
+        except ParamsError:
+            notes.append(f"{sym} is not in the data: the parts of the strategy that need it are switched off.")
+    proxies: dict[str, str] = {}
+    for name, spec in data.proxies.items():
+        frames[name] = tkdata.leveraged_proxy(frames[spec.base], spec.leverage, annual_cost_bps=spec.annual_cost_bps)
+        label = f"synthetic proxy: {spec.leverage:g}x daily return of {spec.base}"
+        if spec.annual_cost_bps:
+            label += f" less {spec.annual_cost_bps:g} bps a year"
+        proxies[name] = label
+        notes.append(f"{name} is a {label}, not a traded fund's real prices.")
+    start = pd.Timestamp(data.start, tz="UTC") if data.start else None
+    end = pd.Timestamp(data.end, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(1) if data.end else None
+    trimmed = {}
+    for sym, f in frames.items():
+        f = f.loc[start:end] if (start is not None or end is not None) else f
+        if len(f):
+            trimmed[sym] = f
+        else:
+            notes.append(f"{sym} has no bars between {data.start} and {data.end}: left out.")
+    order = [s for s in data.symbols if s in trimmed] + [s for s in trimmed if s not in data.symbols]
+    trimmed = {s: trimmed[s] for s in order}
+    panel = tkdata.panel(trimmed, calendar=order[0])
+    return Dataset(trimmed, panel, tkdata.fingerprint(trimmed), notes, proxies)

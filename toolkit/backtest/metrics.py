@@ -1,0 +1,140 @@
+"""Performance metrics, defined the way empyrical / quantstats / vectorbt define them.
+
+All ratios use daily returns of the equity curve, 252 trading days a year and a
+risk-free rate of 0 unless ``risk_free_rate`` (annual) is given, turned into a daily
+rate as ``(1 + rf) ** (1 / 252) - 1``.
+
+=============================  ==============================================================
+total_return                   final equity / initial cash - 1
+cagr                           (final / initial) ** (252 / bars) - 1   (empyrical annual_return)
+volatility                     std(daily returns, ddof=1) * sqrt(252)
+sharpe                         mean(r - rf) / std(r - rf, ddof=1) * sqrt(252)
+sortino                        mean(r - rf) * 252 / (sqrt(mean(min(r - rf, 0) ** 2)) * sqrt(252))
+calmar                         cagr / |max_drawdown|
+max_drawdown                   min(equity / running peak - 1)   (a negative fraction)
+max_drawdown_duration_days     longest peak-to-recovery span in calendar days (to the last bar
+                               when not recovered)
+win_rate                       winning closed trades / closed trades
+profit_factor                  gross profit / gross loss of closed trades (null without losses)
+exposure                       share of bars with any open position (time in market)
+avg_gross_exposure             mean of gross position value / equity
+turnover                       traded value / mean equity / years (annual, one-way)
+n_trades                       round trips, open ones included
+final_equity                   equity on the last bar
+=============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+TRADING_DAYS = 252
+
+
+def _finite(x: float) -> float | None:
+    """JSON-safe float: NaN and infinities become None (null)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def daily_returns(equity: pd.Series, initial_cash: float) -> pd.Series:
+    """Bar returns, the first bar measured against the initial cash."""
+    prev = equity.shift(1)
+    prev.iloc[0] = initial_cash
+    return equity / prev - 1.0
+
+
+def max_drawdown(equity: pd.Series) -> float:
+    return float((equity / equity.cummax() - 1.0).min())
+
+
+def max_drawdown_duration_days(equity: pd.Series) -> float:
+    """Longest time (calendar days) spent below a previous peak."""
+    peak = equity.cummax()
+    under = (equity < peak).to_numpy()
+    idx = equity.index
+    longest = pd.Timedelta(0)
+    start = None
+    for i, flag in enumerate(under):
+        if flag and start is None:
+            start = idx[i - 1] if i > 0 else idx[i]  # the peak bar
+        elif not flag and start is not None:
+            longest = max(longest, idx[i] - start)
+            start = None
+    if start is not None:
+        longest = max(longest, idx[-1] - start)
+    return longest / pd.Timedelta(days=1)
+
+
+def return_metrics(equity: pd.Series, initial_cash: float, *, risk_free_rate: float = 0.0) -> dict[str, float | None]:
+    """The return-based metrics of an equity curve."""
+    r = daily_returns(equity, initial_cash)
+    n = len(r)
+    rf = (1.0 + risk_free_rate) ** (1.0 / TRADING_DAYS) - 1.0
+    ex = r - rf
+    total = equity.iloc[-1] / initial_cash - 1.0
+    cagr = (equity.iloc[-1] / initial_cash) ** (TRADING_DAYS / n) - 1.0 if equity.iloc[-1] > 0 else -1.0
+    std = ex.std(ddof=1)
+    vol = r.std(ddof=1) * math.sqrt(TRADING_DAYS)
+    sharpe = ex.mean() / std * math.sqrt(TRADING_DAYS) if std > 0 else float("nan")
+    downside = math.sqrt(float((np.minimum(ex, 0.0) ** 2).mean())) * math.sqrt(TRADING_DAYS)
+    sortino = ex.mean() * TRADING_DAYS / downside if downside > 0 else float("nan")
+    mdd = max_drawdown(equity)
+    calmar = cagr / abs(mdd) if mdd < 0 else float("nan")
+    return {
+        "total_return": _finite(total),
+        "cagr": _finite(cagr),
+        "volatility": _finite(vol),
+        "sharpe": _finite(sharpe),
+        "sortino": _finite(sortino),
+        "calmar": _finite(calmar),
+        "max_drawdown": _finite(mdd),
+        "max_drawdown_duration_days": _finite(max_drawdown_duration_days(equity)),
+    }
+
+
+def trade_metrics(trades: pd.DataFrame) -> dict[str, float | int | None]:
+    """Win rate, profit factor and count from round-trip trades (``pnl``, ``status``)."""
+    closed = trades[trades["status"] == "closed"] if len(trades) else trades
+    wins = closed["pnl"][closed["pnl"] > 0].sum() if len(closed) else 0.0
+    losses = -closed["pnl"][closed["pnl"] < 0].sum() if len(closed) else 0.0
+    return {
+        "win_rate": _finite((closed["pnl"] > 0).mean()) if len(closed) else None,
+        "profit_factor": _finite(wins / losses) if losses > 0 else None,
+        "n_trades": int(len(trades)),
+    }
+
+
+def compute_metrics(result, *, risk_free_rate: float = 0.0) -> dict[str, float | int | None]:
+    """Every metric of ``metrics.json`` from a :class:`~toolkit.backtest.engine.BacktestResult`."""
+    eq = result.equity
+    out = return_metrics(eq, result.initial_cash, risk_free_rate=risk_free_rate)
+    out.update(trade_metrics(result.trades))
+    held = result.positions.abs().sum(axis=1) > 0
+    out["exposure"] = _finite(held.mean())
+    out["avg_gross_exposure"] = _finite(result.gross_exposure.mean())
+    years = len(eq) / TRADING_DAYS
+    traded = result.orders["value"].abs().sum() if len(result.orders) else 0.0
+    out["turnover"] = _finite(traded / eq.mean() / years) if years > 0 else None
+    out["final_equity"] = _finite(eq.iloc[-1])
+    return out
+
+
+def buy_and_hold(close: pd.Series, initial_cash: float, *, risk_free_rate: float = 0.0) -> tuple[pd.Series, dict]:
+    """Equity and return metrics of holding ``close`` from the first bar (no costs)."""
+    eq = (close / close.iloc[0] * initial_cash).rename("buy_and_hold")
+    return eq, return_metrics(eq, initial_cash, risk_free_rate=risk_free_rate)
+
+
+def monthly_returns(equity: pd.Series, initial_cash: float) -> pd.DataFrame:
+    """Year x month table of compounded returns for the heatmap."""
+    r = daily_returns(equity, initial_cash)
+    idx = r.index.tz_convert(None) if r.index.tz is not None else r.index
+    m = (1 + pd.Series(r.to_numpy(), index=idx)).groupby([idx.year, idx.month]).prod() - 1
+    table = m.unstack(level=1)
+    table.index.name = "year"
+    table.columns = [pd.Timestamp(2000, int(c), 1).strftime("%b") for c in table.columns]
+    return table

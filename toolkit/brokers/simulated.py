@@ -1,0 +1,478 @@
+"""A deterministic in-process broker for the daily dry run and replays.
+
+The caller decides the price: :meth:`SimulatedBroker.set_market` takes the prices at
+the execution instant (close, open or mid of the bar: the caller's choice, so the
+broker has no opinion about bar fields) and optionally the bar volumes. Orders fill
+at that price moved by ``slippage_bps`` against the trader, and pay ``fee_bps`` of
+the notional plus ``fixed_fee`` once per order, with exactly the formulas of
+:class:`toolkit.engine.translator.CostModel`, so a translator given the same costs
+never produces a buy this broker rejects for cash.
+
+**Partial fills.** With ``max_participation`` set, an order fills at most that
+fraction of the bar's volume per market update. The remainder stays open for the
+rest of the session (a later ``set_market`` in the same New York session, such as a
+second execution time, fills more) and is cancelled when the session ends: at
+:meth:`end_session` or automatically when ``set_market`` moves to a later session.
+Carrying remainders into the next session was rejected on purpose: the next
+decision re-targets from the actual position, and a leftover order would trade the
+same shortfall twice.
+
+**Rejections** (order goes new -> rejected, with ``status_reason``): no market
+set, unknown symbol (no price), non-positive quantity, quantity not a multiple of
+the instrument's step, a buy that needs more cash than is free in a cash account,
+a sell of more than is held (net of open sells), an order in another trading mode.
+
+**Accounting.** Positions are FIFO lots; realised PnL is booked per lot at the
+slippage-adjusted fill price, fees are kept apart, so at all times
+
+    cash + sum(qty x mark) == initial_cash - fees + realised + unrealised
+
+holds exactly (Decimal arithmetic at 50 digits, no rounding). :meth:`to_dict` /
+:meth:`from_dict` round-trip the whole state through JSON-safe values so a crashed
+dry run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from typing import Any
+
+import pandas as pd
+
+from toolkit.brokers.base import Broker, OrderAck
+from toolkit.engine.calendar import session_date
+from toolkit.engine.clock import to_utc
+from toolkit.engine.orders import (
+    Fill,
+    InvalidInput,
+    Order,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    TradingMode,
+    to_decimal,
+)
+from toolkit.engine.translator import DECIMAL_PREC, EQUITY, CostModel, InstrumentSpec, money, qty_str
+
+__all__ = ["Lot", "PositionView", "SimulatedBroker"]
+
+
+@dataclass
+class Lot:
+    """One FIFO tax lot: what was bought, at what (slippage-adjusted) price, when."""
+
+    quantity: Decimal
+    price: Decimal
+    opened_at: pd.Timestamp
+    client_order_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"quantity": str(self.quantity), "price": str(self.price),
+                "opened_at": self.opened_at.isoformat(), "client_order_id": self.client_order_id}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Lot:
+        return cls(Decimal(d["quantity"]), Decimal(d["price"]), pd.Timestamp(d["opened_at"]), d["client_order_id"])
+
+
+@dataclass(frozen=True)
+class PositionView:
+    """A position as a trader reads it."""
+
+    symbol: str
+    quantity: Decimal
+    cost_basis: Decimal
+    mark: Decimal | None
+    market_value: Decimal | None
+    unrealised_pnl: Decimal | None
+    realised_pnl: Decimal
+
+    @property
+    def average_price(self) -> Decimal | None:
+        return self.cost_basis / self.quantity if self.quantity else None
+
+
+class SimulatedBroker(Broker):
+    """Fills market (and simple limit) orders at the price handed to :meth:`set_market`."""
+
+    name = "simulated"
+
+    def __init__(
+        self,
+        *,
+        initial_cash: Decimal | str | int | float = Decimal("100000"),
+        slippage_bps: Decimal | str | int | float = 0,
+        fee_bps: Decimal | str | int | float = 0,
+        fixed_fee: Decimal | str | int | float = 0,
+        max_participation: float | None = None,
+        instruments: dict[str, InstrumentSpec] | None = None,
+        cash_account: bool = True,
+        mode: TradingMode | str = TradingMode.OFFLINE_MOCK,
+    ) -> None:
+        self.initial_cash = to_decimal(initial_cash, "initial_cash")
+        if self.initial_cash < 0:
+            raise InvalidInput("initial_cash", str(self.initial_cash), ">= 0")
+        self.costs = CostModel(slippage_bps=slippage_bps, fee_bps=fee_bps, fixed_fee=fixed_fee)
+        if max_participation is not None and not (0 < float(max_participation) <= 1):
+            raise InvalidInput("max_participation", max_participation, "a fraction in (0, 1] or None")
+        self.max_participation = None if max_participation is None else float(max_participation)
+        self.instruments: dict[str, InstrumentSpec] = dict(instruments or {})
+        self.cash_account = bool(cash_account)
+        self._mode = TradingMode(mode)
+        self._cash = self.initial_cash
+        self._lots: dict[str, list[Lot]] = {}
+        self._realised: dict[str, Decimal] = {}
+        self._fees = Decimal(0)
+        self._orders: dict[str, Order] = {}  # insertion order = submission order
+        self._fills: list[Fill] = []
+        self._marks: dict[str, Decimal] = {}
+        self._prices: dict[str, Decimal] | None = None
+        self._volumes: dict[str, float] = {}
+        self._at: pd.Timestamp | None = None
+        self._session: pd.Timestamp | None = None
+        self._seq = 0
+
+    # -- Broker interface ------------------------------------------------------------
+    @property
+    def mode(self) -> TradingMode:
+        return self._mode
+
+    def submit_order(self, order: Order) -> OrderAck:
+        existing = self._orders.get(order.client_order_id)
+        if existing is not None:
+            return self._ack(existing, duplicate=True)
+        if order.status is not OrderStatus.NEW:
+            raise InvalidInput("order.status", order.status.value, "'new' for an order not yet known to the broker")
+        o = order.copy()
+        self._seq += 1
+        o.broker_order_id = f"SIM-{self._seq:06d}"
+        if o.created_at is None:
+            o.created_at = self._at
+        self._orders[o.client_order_id] = o
+        reason = self._reject_reason(o)
+        if reason is not None:
+            o.transition(OrderStatus.REJECTED, at=self._at, reason=reason)
+        else:
+            o.transition(OrderStatus.SUBMITTED, at=self._at)
+            self._match(o)
+        return self._ack(o, duplicate=False)
+
+    def get_order(self, client_order_id: str) -> Order | None:
+        o = self._orders.get(client_order_id)
+        return None if o is None else o.copy()
+
+    def get_orders(self, *, open_only: bool = False) -> list[Order]:
+        return [o.copy() for o in self._orders.values() if o.is_open or not open_only]
+
+    def get_fills(self, client_order_id: str | None = None) -> list[Fill]:
+        return [f for f in self._fills if client_order_id is None or f.client_order_id == client_order_id]
+
+    def get_positions(self) -> dict[str, Decimal]:
+        return {s: q for s in sorted(self._lots) if (q := self._held(s))}
+
+    def get_cash(self) -> Decimal:
+        return self._cash
+
+    def cancel(self, client_order_id: str) -> Order:
+        o = self._orders.get(client_order_id)
+        if o is None:
+            raise InvalidInput("client_order_id", client_order_id, "an id known to this broker")
+        if o.is_open:
+            o.transition(OrderStatus.CANCELLED, at=self._at, reason="cancelled on request")
+        return o.copy()
+
+    # -- market --------------------------------------------------------------------
+    def set_market(self, prices: dict[str, Any], volumes: dict[str, float] | None = None, *, at: Any) -> list[Fill]:
+        """Set the prices (and bar volumes) at instant ``at``; fill open orders; return new fills.
+
+        ``at`` must be tz-aware and not earlier than the previous update. Moving into
+        a later New York session first ends the current one (open orders cancelled).
+        """
+        at_utc = to_utc(at, field="at")
+        if self._at is not None and at_utc < self._at:
+            raise InvalidInput("at", at_utc.isoformat(), f"a time at or after the last market update {self._at.isoformat()}")
+        parsed: dict[str, Decimal] = {}
+        for sym, p in prices.items():
+            d = to_decimal(p, f"prices[{sym}]")
+            if d <= 0:
+                raise InvalidInput(f"prices[{sym}]", str(d), "a price > 0")
+            parsed[sym] = d
+        vols: dict[str, float] = {}
+        for sym, v in (volumes or {}).items():
+            fv = float(v)
+            if not fv >= 0:
+                raise InvalidInput(f"volumes[{sym}]", v, "a volume >= 0")
+            vols[sym] = fv
+        new_session = session_date(at_utc)
+        if self._session is not None and new_session != self._session:
+            self.end_session()
+        self._at, self._session = at_utc, new_session
+        self._prices, self._volumes = parsed, vols
+        self._marks.update(parsed)
+        before = len(self._fills)
+        for o in list(self._orders.values()):
+            if o.is_open:
+                self._match(o)
+        return self._fills[before:]
+
+    def end_session(self) -> list[Order]:
+        """Cancel every open order (the session is over); return the cancelled orders."""
+        out = []
+        for o in self._orders.values():
+            if o.is_open:
+                o.transition(OrderStatus.CANCELLED, at=self._at,
+                             reason=f"end of session: remaining {qty_str(o.remaining_quantity)} cancelled")
+                out.append(o.copy())
+        return out
+
+    def now(self) -> pd.Timestamp | None:
+        """The simulated time: the instant of the last market update."""
+        return self._at
+
+    # -- accounting views ----------------------------------------------------------
+    @property
+    def marks(self) -> dict[str, Decimal]:
+        """The last price seen per symbol (what unrealised PnL is marked at)."""
+        return dict(self._marks)
+
+    @property
+    def total_fees(self) -> Decimal:
+        return self._fees
+
+    @property
+    def realised_pnl(self) -> Decimal:
+        return sum(self._realised.values(), Decimal(0))
+
+    def realised_pnl_by_symbol(self) -> dict[str, Decimal]:
+        return dict(sorted(self._realised.items()))
+
+    def get_lots(self, symbol: str | None = None) -> dict[str, list[Lot]]:
+        """Copies of the open FIFO lots, per symbol (oldest first)."""
+        syms = [symbol] if symbol is not None else sorted(self._lots)
+        return {s: [Lot(**vars(lot)) for lot in self._lots.get(s, [])] for s in syms if self._lots.get(s)}
+
+    def unrealised_pnl(self, marks: dict[str, Decimal] | None = None) -> Decimal:
+        m = self._marks_for(marks)
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            return sum((lot.quantity * (m[s] - lot.price) for s, lots in self._lots.items() for lot in lots), Decimal(0))
+
+    def equity(self, marks: dict[str, Decimal] | None = None) -> Decimal:
+        """Cash plus positions at ``marks`` (default: the last prices seen)."""
+        m = self._marks_for(marks)
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            return self._cash + sum((self._held(s) * m[s] for s in self._lots if self._held(s)), Decimal(0))
+
+    def position(self, symbol: str) -> PositionView:
+        lots = self._lots.get(symbol, [])
+        qty = sum((lot.quantity for lot in lots), Decimal(0))
+        basis = sum((lot.quantity * lot.price for lot in lots), Decimal(0))
+        mark = self._marks.get(symbol)
+        mv = None if mark is None else qty * mark
+        return PositionView(symbol, qty, basis, mark, mv, None if mv is None else mv - basis,
+                            self._realised.get(symbol, Decimal(0)))
+
+    def positions_frame(self) -> pd.DataFrame:
+        syms = sorted(set(self._lots) | set(self._realised))
+        rows = [vars(self.position(s)) for s in syms]
+        return pd.DataFrame(rows, columns=["symbol", "quantity", "cost_basis", "mark", "market_value",
+                                           "unrealised_pnl", "realised_pnl"])
+
+    def _repr_html_(self) -> str:  # pragma: no cover - display only
+        return (f"<b>SimulatedBroker</b> cash {money(self._cash)}, fees {money(self._fees)}, "
+                f"{len(self._orders)} orders" + self.positions_frame().to_html(index=False))
+
+    # -- persistence ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The full state as JSON-safe values (Decimals as strings, times as ISO)."""
+        return {
+            "version": 1,
+            "config": {
+                "initial_cash": str(self.initial_cash),
+                "slippage_bps": str(self.costs.slippage_bps),
+                "fee_bps": str(self.costs.fee_bps),
+                "fixed_fee": str(self.costs.fixed_fee),
+                "max_participation": self.max_participation,
+                "instruments": {s: {"step_size": str(i.step_size), "min_notional": str(i.min_notional),
+                                    "asset_class": i.asset_class} for s, i in sorted(self.instruments.items())},
+                "cash_account": self.cash_account,
+                "mode": self._mode.value,
+            },
+            "cash": str(self._cash),
+            "fees": str(self._fees),
+            "lots": {s: [lot.to_dict() for lot in lots] for s, lots in sorted(self._lots.items())},
+            "realised": {s: str(v) for s, v in sorted(self._realised.items())},
+            "orders": [o.to_dict() for o in self._orders.values()],
+            "fills": [f.to_dict() for f in self._fills],
+            "marks": {s: str(v) for s, v in sorted(self._marks.items())},
+            "market": None if self._prices is None else {
+                "prices": {s: str(v) for s, v in self._prices.items()},
+                "volumes": dict(self._volumes),
+            },
+            "at": None if self._at is None else self._at.isoformat(),
+            "session": None if self._session is None else self._session.date().isoformat(),
+            "seq": self._seq,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SimulatedBroker:
+        """Rebuild a broker saved with :meth:`to_dict`."""
+        if d.get("version") != 1:
+            raise InvalidInput("version", d.get("version"), "1")
+        c = d["config"]
+        b = cls(
+            initial_cash=Decimal(c["initial_cash"]),
+            slippage_bps=Decimal(c["slippage_bps"]),
+            fee_bps=Decimal(c["fee_bps"]),
+            fixed_fee=Decimal(c["fixed_fee"]),
+            max_participation=c["max_participation"],
+            instruments={s: InstrumentSpec(step_size=Decimal(i["step_size"]), min_notional=Decimal(i["min_notional"]),
+                                           asset_class=i["asset_class"]) for s, i in c["instruments"].items()},
+            cash_account=c["cash_account"],
+            mode=c["mode"],
+        )
+        b._cash = Decimal(d["cash"])
+        b._fees = Decimal(d["fees"])
+        b._lots = {s: [Lot.from_dict(x) for x in lots] for s, lots in d["lots"].items()}
+        b._realised = {s: Decimal(v) for s, v in d["realised"].items()}
+        b._orders = {o["client_order_id"]: Order.from_dict(o) for o in d["orders"]}
+        b._fills = [Fill.from_dict(f) for f in d["fills"]]
+        b._marks = {s: Decimal(v) for s, v in d["marks"].items()}
+        if d["market"] is not None:
+            b._prices = {s: Decimal(v) for s, v in d["market"]["prices"].items()}
+            b._volumes = {s: float(v) for s, v in d["market"]["volumes"].items()}
+        b._at = None if d["at"] is None else pd.Timestamp(d["at"])
+        b._session = None if d["session"] is None else pd.Timestamp(d["session"])
+        b._seq = int(d["seq"])
+        return b
+
+    # -- internals -----------------------------------------------------------------
+    def _ack(self, o: Order, *, duplicate: bool) -> OrderAck:
+        return OrderAck(
+            client_order_id=o.client_order_id,
+            status=o.status,
+            accepted=o.status is not OrderStatus.REJECTED,
+            duplicate=duplicate,
+            order=o.copy(),
+            reason=o.status_reason,
+            broker_order_id=o.broker_order_id,
+        )
+
+    def _spec(self, symbol: str) -> InstrumentSpec:
+        return self.instruments.get(symbol, EQUITY)
+
+    def _held(self, symbol: str) -> Decimal:
+        return sum((lot.quantity for lot in self._lots.get(symbol, [])), Decimal(0))
+
+    def _marks_for(self, marks: dict[str, Decimal] | None) -> dict[str, Decimal]:
+        m = dict(self._marks)
+        m.update({s: to_decimal(v, f"marks[{s}]") for s, v in (marks or {}).items()})
+        for s in self._lots:
+            if self._lots[s] and s not in m:
+                raise InvalidInput(f"marks[{s}]", None, f"a price for held {s}")
+        return m
+
+    def _open_others(self, o: Order, side: OrderSide) -> list[Order]:
+        return [x for x in self._orders.values() if x is not o and x.is_open and x.side is side]
+
+    def _reject_reason(self, o: Order) -> str | None:
+        if o.mode is not self._mode:
+            return f"order mode {o.mode.value} does not match broker mode {self._mode.value}"
+        if self._prices is None:
+            return "no market data: call set_market before submitting"
+        if o.symbol not in self._prices:
+            return f"unknown symbol {o.symbol}: no price at {self._at.isoformat() if self._at else '?'}"
+        if o.quantity <= 0:
+            return f"quantity must be > 0, got {o.quantity}"
+        spec = self._spec(o.symbol)
+        if not spec.is_multiple(o.quantity):
+            return f"quantity {qty_str(o.quantity)} {o.symbol} is not a multiple of step {qty_str(spec.step_size)}"
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            price = self._prices[o.symbol]
+            if o.side is OrderSide.SELL:
+                reserved = sum((x.remaining_quantity for x in self._open_others(o, OrderSide.SELL)
+                                if x.symbol == o.symbol), Decimal(0))
+                free = self._held(o.symbol) - reserved
+                if o.quantity > free:
+                    return f"selling {qty_str(o.quantity)} {o.symbol} but only {qty_str(free)} held (net of open sells)"
+            elif self.cash_account:
+                reserved = sum((self.costs.buy_cost(x.remaining_quantity, self._prices.get(x.symbol, price))
+                                for x in self._open_others(o, OrderSide.BUY)), Decimal(0))
+                need = self.costs.buy_cost(o.quantity, price)
+                free = self._cash - reserved
+                if need > free:
+                    return (f"insufficient cash: buying {qty_str(o.quantity)} {o.symbol} needs {money(need)} "
+                            f"with fees, {money(free)} free")
+        return None
+
+    def _match(self, o: Order) -> None:
+        """Fill as much of open order ``o`` as the current market allows."""
+        assert self._prices is not None
+        price = self._prices.get(o.symbol)
+        if price is None:
+            return
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            fill_price = self.costs.fill_price(o.side, price)
+            if o.order_type is OrderType.LIMIT and o.limit_price is not None:
+                crosses = fill_price <= o.limit_price if o.side is OrderSide.BUY else fill_price >= o.limit_price
+                if not crosses:
+                    return
+            qty = o.remaining_quantity
+            if self.max_participation is not None and o.symbol in self._volumes:
+                cap = self._spec(o.symbol).floor(to_decimal(self.max_participation * self._volumes[o.symbol], "cap"))
+                qty = min(qty, cap)
+            if qty <= 0:
+                return
+            notional = qty * fill_price
+            first = o.filled_quantity == 0
+            fee = self.costs.fee(notional) if first else self.costs.variable_fee(notional)
+            if o.side is OrderSide.BUY:
+                if self.cash_account and notional + fee > self._cash:
+                    o.transition(OrderStatus.CANCELLED, at=self._at,
+                                 reason=f"insufficient cash for the remaining {qty_str(o.remaining_quantity)} {o.symbol}")
+                    return
+            elif qty > self._held(o.symbol):
+                o.transition(OrderStatus.CANCELLED, at=self._at,
+                             reason=f"position in {o.symbol} smaller than the remaining {qty_str(qty)}")
+                return
+            n = sum(1 for f in self._fills if f.client_order_id == o.client_order_id) + 1
+            fill = Fill(
+                fill_id=f"{o.client_order_id}-F{n}",
+                client_order_id=o.client_order_id,
+                symbol=o.symbol,
+                side=o.side,
+                quantity=qty,
+                price=fill_price,
+                fee=fee,
+                timestamp=self._at,
+                mode=self._mode,
+            )
+            o.apply_fill(fill)
+            self._book(fill)
+
+    def _book(self, fill: Fill) -> None:
+        """Update cash, fees, FIFO lots and realised PnL for one fill."""
+        self._fills.append(fill)
+        self._fees += fill.fee
+        self._cash += fill.cash_flow
+        lots = self._lots.setdefault(fill.symbol, [])
+        if fill.side is OrderSide.BUY:
+            lots.append(Lot(fill.quantity, fill.price, fill.timestamp, fill.client_order_id))
+            return
+        left = fill.quantity
+        realised = self._realised.get(fill.symbol, Decimal(0))
+        while left > 0:
+            lot = lots[0]
+            take = min(left, lot.quantity)
+            realised += take * (fill.price - lot.price)
+            lot.quantity -= take
+            left -= take
+            if lot.quantity == 0:
+                lots.pop(0)
+        self._realised[fill.symbol] = realised
+        if not lots:
+            del self._lots[fill.symbol]

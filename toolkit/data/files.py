@@ -1,0 +1,448 @@
+"""Load bars from CSV or Parquet files, in whatever layout their publisher chose.
+
+Files are read as their publishers wrote them (no pre-cleaning step to forget), and every
+symbol ends as a canonical frame checked by :func:`~toolkit.data.validate.validate_bars`.
+
+Layouts recognised (header names in any case, stray spaces ignored, ``_``/``-`` read as
+spaces, so ``Adj Close ``, ``adj_close`` and ``ADJ CLOSE`` are one column):
+
+* **single symbol** -- a date column plus ``open high low close volume`` (any subset
+  that has ``close``; without open/high/low the bars are close-only). The symbol is the
+  file stem. Extra columns (``Dividends``, ``Stock Splits``, ``dividend``, ``split``)
+  are ignored: a split column is NEVER re-applied, because vendors such as zipline
+  already split-adjust their OHLC while the column still shows the ratio.
+* **long** -- a ``ticker`` (or ``symbol``) column: one frame per ticker. When raw and
+  adjusted columns sit side by side (``adj_open`` ... ``adj_volume``, the zipline quandl
+  sample), ``prices`` picks the set.
+* **wide** -- a date column and one close column per symbol (no ``close``/``open``
+  header): close-only bars per column. Empty cells (before a symbol was listed, or
+  gaps) are dropped per symbol; a column with no price at all is skipped with a warning.
+
+``prices="adjusted"`` on a Yahoo-style file with ``Adj Close`` scales open, high, low and
+close by ``Adj Close / Close`` (volume unchanged). A file without adjusted columns loads
+the same under either setting: it holds one price set and does not say which.
+
+Timestamps: ISO dates, US ``m/d/Y`` dates with or without a time (``2/22/2013 12:00:00
+AM``), and timestamps with a UTC offset. Rows that are all at midnight (in the file's own
+offset) are daily bars and get stamped at midnight UTC of the session date; other rows are
+intraday and keep their instant, converted to UTC. Naive intraday times are refused:
+whether ``09:30`` means New York or UTC is not ours to guess.
+
+Cleaning, each with a warning naming the symbol and count: rows whose prices are all
+empty (a dividend-only row) are dropped; exact copies of earlier rows (overlapping
+downloads) are dropped; re-downloaded bars with the same timestamp and prices but a
+different volume (Yahoo writes the first bar of a request window with volume 0) keep
+the row with the largest volume. Rows may be in ascending or descending order; any other
+order is an error naming the first row out of place.
+
+A headerless ``date,return`` file (zipline's ``spy_benchmark_returns.csv``) is a returns
+series, not bars: loading it as a single file raises ``ParamsError`` saying so; inside a
+folder it is skipped with a warning. We do not invent a price index from it.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from toolkit.data.validate import (
+    CANONICAL_FIELDS,
+    PRICE_FIELDS,
+    adjust_to_close,
+    check_prices,
+    drop_duplicate_rows,
+    to_float,
+    validate_bars,
+)
+from toolkit.errors import DataError, ParamsError
+
+SUFFIXES: tuple[str, ...] = (".csv", ".txt", ".parquet", ".pq")
+_DATE_NAMES = ("date", "datetime", "timestamp", "time", "dt")
+_SYMBOL_NAMES = ("ticker", "symbol")
+_NAIVE_FORMATS = (
+    "ISO8601",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+)
+_OFFSET = re.compile(r"(?<=\d)\s*(Z|[+-]\d{2}:?\d{2})$")
+_OFFSET_AFTER_TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
+_MAX_LISTED = 30
+_KNOWN = frozenset(
+    (*_DATE_NAMES, *_SYMBOL_NAMES, *CANONICAL_FIELDS, *(f"adj {f}" for f in CANONICAL_FIELDS))
+)
+
+__all__ = ["load_files", "SUFFIXES"]
+
+Builder = Callable[[], pd.DataFrame]
+
+
+class _NotBars(Exception):
+    """The file is readable but holds no price bars (e.g. a returns series)."""
+
+
+def load_files(
+    path: str | Path, symbols: list[str] | None = None, *, prices: str = "raw"
+) -> dict[str, pd.DataFrame]:
+    """Return canonical bars per symbol from one CSV/Parquet file or a folder of them.
+
+    ``path`` is a ``.csv``/``.txt``/``.parquet`` file or a folder (its files, not its
+    subfolders, read in name order). ``symbols`` restricts and orders the result; by
+    default every symbol found is returned, in file order. ``prices`` is ``raw`` or
+    ``adjusted`` (see the module docstring). Only the requested symbols are parsed and
+    validated, so a bad column in a wide file does not block its neighbours.
+    """
+    check_prices(prices)
+    root = Path(path)
+    allowed_path = "an existing CSV/Parquet file or folder"
+    if not root.exists() or (root.is_file() and root.suffix.lower() not in SUFFIXES):
+        raise ParamsError("data.path", str(path), allowed_path)
+    files = [root] if root.is_file() else sorted(
+        f for f in root.iterdir() if f.is_file() and f.suffix.lower() in SUFFIXES
+    )
+    if not files:
+        raise ParamsError("data.path", str(path), allowed_path + " (this folder has none)")
+
+    sources: dict[str, tuple[Path, Builder]] = {}
+    clashes: dict[str, list[Path]] = {}
+    empty: dict[str, Path] = {}
+    for file in files:
+        try:
+            table = _read_table(file)
+        except _NotBars as exc:
+            if root.is_file():
+                raise ParamsError("data.path", str(path), f"a file of price bars; {exc}") from None
+            warnings.warn(f"{file.name}: skipped, {exc}", stacklevel=2)
+            continue
+        builders, blank = _split_symbols(file, table, prices)
+        empty.update({sym: file for sym in blank})
+        for sym, build in builders.items():
+            if sym in sources:
+                clashes.setdefault(sym, [sources[sym][0]]).append(file)
+            else:
+                sources[sym] = (file, build)
+
+    wanted = _wanted(symbols, list(sources), empty)
+    for sym in wanted:
+        if sym in clashes:
+            names = " and ".join(f.name for f in clashes[sym])
+            raise DataError(sym, None, "one source file per symbol", f"found in {names}")
+    return {sym: sources[sym][1]() for sym in wanted}
+
+
+def _wanted(symbols: list[str] | str | None, available: list[str], empty: dict) -> list[str]:
+    """Resolve the requested symbols against what the files hold."""
+    if symbols is None:
+        return available
+    if isinstance(symbols, str):
+        symbols = [symbols]
+    shown = ", ".join(available[:_MAX_LISTED])
+    if len(available) > _MAX_LISTED:
+        shown += f", ... ({len(available)} in all)"
+    if len(symbols) == 0:
+        raise ParamsError("data.symbols", [], f"at least one of {shown}")
+    for sym in symbols:
+        if sym in available:
+            continue
+        if sym in empty:
+            raise DataError(sym, None, "at least one bar", f"its column in {empty[sym].name} is empty")
+        raise ParamsError("data.symbols", sym, f"one of {shown}")
+    return list(dict.fromkeys(symbols))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """Read a file into a frame with normalised column names and the date column first."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        table = pd.read_parquet(path)
+        if not isinstance(table.index, pd.RangeIndex) or table.index.name is not None:
+            table = table.reset_index()
+        table.index = pd.RangeIndex(len(table))
+    else:
+        sep = _sniff_csv(path)
+        table = pd.read_csv(path, sep=sep)
+    if isinstance(table.columns, pd.MultiIndex):
+        raise _NotBars("its columns are nested (a saved panel?); save one flat table per file")
+    table.columns = [_known(c) for c in table.columns]
+    unnamed = [c for c in table.columns if c.startswith("Unnamed:") and table[c].isna().all()]
+    table = table.drop(columns=unnamed)
+    dups = sorted({c for c in table.columns if list(table.columns).count(c) > 1})
+    if dups:
+        raise DataError(path.stem, None, "distinct column names", f"{dups} appear twice")
+    if table.shape[1] < 2:
+        raise _NotBars("it has fewer than two columns (a date and a price)")
+    date_col = next((c for c in table.columns if c in _DATE_NAMES), table.columns[0])
+    return table[[date_col] + [c for c in table.columns if c != date_col]]
+
+
+def _sniff_csv(path: Path) -> str:
+    """Return the delimiter; raise ``_NotBars`` for a headerless file."""
+    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
+        first = fh.readline()
+        columns = 1
+        sep = max((",", ";", "\t"), key=first.count)
+        columns = first.count(sep) + 1
+    cell = first.split(sep)[0].strip().strip('"')
+    if cell and _looks_like_date(cell):
+        if columns == 2:
+            raise _NotBars(
+                "it has no header and two columns (date, value): a returns series such as "
+                "zipline's benchmark returns, not price bars; build a price index from it first"
+            )
+        raise _NotBars("it has no header row; name the columns (date, open, high, low, close, volume)")
+    return sep
+
+
+def _looks_like_date(cell: str) -> bool:
+    """True when a header cell is in fact a date (the file has no header)."""
+    if not re.match(r"^\d", cell):
+        return False
+    try:
+        _parse_naive(pd.Series([_OFFSET.sub("", cell)]), "?")
+    except DataError:
+        return False
+    return True
+
+
+def _known(name: object) -> str:
+    """Spell a known header canonically (``Adj Close `` -> ``adj close``); strip others.
+
+    Only names the loader understands are folded (case, stray spaces, ``_``/``-``);
+    anything else, such as a wide table's symbol columns, keeps its own spelling.
+    """
+    text = str(name).strip()
+    folded = re.sub(r"[\s_\-]+", " ", text).strip().lower()
+    return folded if folded in _KNOWN else text
+
+
+# ---------------------------------------------------------------------- per symbol
+
+
+def _split_symbols(path: Path, table: pd.DataFrame, prices: str) -> tuple[dict[str, Builder], list[str]]:
+    """Return a builder per symbol found in the table, and the symbols with no prices."""
+    date_col = table.columns[0]
+    cols = set(table.columns)
+    key = next((c for c in _SYMBOL_NAMES if c in cols), None)
+    if key is not None:
+        groups = table.groupby(table[key].astype(str).str.strip(), sort=False)
+        return {
+            str(sym): (lambda sub=sub, sym=str(sym): _bars(sub, date_col, sym, prices))
+            for sym, sub in groups
+        }, []
+    if cols & {"close", "adj close", "open"}:
+        sym = path.stem
+        return {sym: lambda: _bars(table, date_col, sym, prices)}, []
+    return _wide(path, table, date_col)
+
+
+def _wide(path: Path, table: pd.DataFrame, date_col: str) -> tuple[dict[str, Builder], list[str]]:
+    """One close-only builder per column of a wide table; the index is parsed once."""
+    raw_names = [c for c in table.columns if c != date_col]
+    symbols = [str(c) for c in raw_names]
+    blank = [s for s, c in zip(symbols, raw_names) if table[c].isna().all()]
+    if blank:
+        warnings.warn(
+            f"{path.name}: skipped {len(blank)} column(s) with no prices: {', '.join(blank)}",
+            stacklevel=3,
+        )
+    cache: dict[str, pd.DatetimeIndex] = {}
+
+    def stamps() -> pd.DatetimeIndex:
+        if "index" not in cache:
+            cache["index"] = _parse_timestamps(table[date_col], path.stem)
+        return cache["index"]
+
+    def build(col: str, sym: str) -> pd.DataFrame:
+        index = stamps()
+        close = to_float(table[col], "close", index, sym)
+        keep = ~np.isnan(close)
+        close = close[keep]
+        frame = pd.DataFrame({f: close for f in PRICE_FIELDS}, index=index[keep])
+        frame["volume"] = np.nan
+        return _finish(frame, sym, warn_empty=False)
+
+    return {
+        s: (lambda c=c, s=s: build(c, s)) for s, c in zip(symbols, raw_names) if s not in blank
+    }, blank
+
+
+def _bars(table: pd.DataFrame, date_col: str, symbol: str, prices: str) -> pd.DataFrame:
+    """Build one symbol's frame from a single-symbol table (or one ticker of a long table)."""
+    cols = set(table.columns)
+    index = _parse_timestamps(table[date_col], symbol)
+
+    def num(col: str, field: str) -> np.ndarray:
+        return to_float(table[col], field, index, symbol)
+
+    adj_long = all(f"adj {f}" in cols for f in PRICE_FIELDS)
+    if prices == "adjusted" and adj_long:
+        names = {f: f"adj {f}" for f in PRICE_FIELDS}
+        vol_col = "adj volume" if "adj volume" in cols else ("volume" if "volume" in cols else None)
+    else:
+        close_col = "close" if "close" in cols else "adj close"
+        if close_col not in cols:
+            raise DataError(symbol, None, "a close column", f"columns are {sorted(cols)}")
+        present = [f for f in ("open", "high", "low") if f in cols]
+        if present and len(present) < 3:
+            raise DataError(
+                symbol, None, "open, high and low all present or all absent",
+                f"found only {', '.join(present)}",
+            )
+        names = {f: (f if present else close_col) for f in ("open", "high", "low")}
+        names["close"] = close_col
+        vol_col = "volume" if "volume" in cols else None
+
+    values = {f: num(c, f) for f, c in names.items()}
+    values["volume"] = num(vol_col, "volume") if vol_col else np.full(len(index), np.nan)
+    if prices == "adjusted" and not adj_long and names["close"] == "close" and "adj close" in cols:
+        adj = num("adj close", "adj close")
+        if not np.isnan(adj).all():  # an all-empty Adj Close column carries no adjustment
+            values = _scale_by_adjusted_close(values, adj, index, symbol)
+    frame = pd.DataFrame(values, index=index, columns=list(CANONICAL_FIELDS))
+    return _finish(frame, symbol, warn_empty=True)
+
+
+def _scale_by_adjusted_close(
+    values: dict[str, np.ndarray], adj: np.ndarray, index: pd.DatetimeIndex, symbol: str
+) -> dict[str, np.ndarray]:
+    """Adjust a Yahoo-style bar set by its ``Adj Close`` (volume unchanged)."""
+    close = values["close"]
+    missing = np.isnan(adj) & ~np.isnan(close)
+    if missing.any():
+        i = int(np.argmax(missing))
+        raise DataError(symbol, index[i], "adjusted close present on every bar", "Adj Close is empty")
+    o, h, lo, c = adjust_to_close(values["open"], values["high"], values["low"], close, adj)
+    return {"open": o, "high": h, "low": lo, "close": c, "volume": values["volume"]}
+
+
+def _finish(frame: pd.DataFrame, symbol: str, *, warn_empty: bool) -> pd.DataFrame:
+    """Drop empty rows, copies and re-downloads; put rows in ascending order; validate."""
+    frame.index.name = "timestamp"
+    empty = np.isnan(frame[list(PRICE_FIELDS)].to_numpy()).all(axis=1)
+    if empty.any():
+        if warn_empty:
+            first = frame.index[int(np.argmax(empty))]
+            warnings.warn(
+                f"{symbol}: dropped {int(empty.sum())} row(s) with empty open/high/low/close "
+                f"(e.g. a dividend-only row), first at {first}",
+                stacklevel=4,
+            )
+        frame = frame.loc[~empty]
+    frame = drop_duplicate_rows(frame, symbol)
+    frame = _collapse_redownloads(frame, symbol)
+    frame = _ascending(frame, symbol)
+    return validate_bars(frame, symbol, drop_exact_duplicates=False)
+
+
+def _collapse_redownloads(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    """Keep the largest-volume row among rows equal in timestamp and prices."""
+    dup = frame.index.duplicated(keep=False)
+    if not dup.any():
+        return frame
+    flat = frame.reset_index()
+    flat["_pos"] = np.arange(len(flat))
+    flat = flat.sort_values("volume", ascending=False, kind="stable", na_position="last")
+    drop = flat.duplicated(subset=["timestamp", *PRICE_FIELDS], keep="first")
+    if not drop.any():
+        return frame
+    keep = np.ones(len(frame), dtype=bool)
+    keep[flat.loc[drop, "_pos"].to_numpy()] = False
+    warnings.warn(
+        f"{symbol}: dropped {int(drop.sum())} re-downloaded bar(s) (same timestamp and prices as "
+        f"another row, different volume); kept the row with the largest volume",
+        stacklevel=5,
+    )
+    return frame.loc[keep]
+
+
+def _ascending(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    """Return rows ascending: a descending file is reversed, any other order is an error."""
+    index = frame.index
+    if index.is_monotonic_increasing:
+        return frame
+    if index.is_monotonic_decreasing:
+        return frame.iloc[::-1]
+    step = np.sign(np.diff(index.asi8))
+    direction = step[np.flatnonzero(step)[0]]
+    i = int(np.flatnonzero(step == -direction)[0]) + 1
+    raise DataError(
+        symbol, index[i], "rows in ascending or descending timestamp order",
+        f"it follows {index[i - 1]}",
+    )
+
+
+# ------------------------------------------------------------------------ timestamps
+
+
+def _parse_timestamps(col: pd.Series, symbol: str) -> pd.DatetimeIndex:
+    """Parse a date column into UTC: daily rows at midnight UTC, intraday at their instant."""
+    if col.isna().any():
+        label = col.index[int(np.argmax(col.isna().to_numpy()))]
+        raise DataError(symbol, None, "every row has a date", f"data row {label} has none")
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        wall = col.dt.tz_localize(None)
+        instants = col.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(col.dtype):
+        wall, instants = col, None
+    else:
+        text = col.astype(str).str.strip()
+        aware = text.str.contains(_OFFSET_AFTER_TIME, regex=True)
+        if aware.any() and not aware.all():
+            i = int(np.argmax((aware != aware.iloc[0]).to_numpy()))
+            raise DataError(
+                symbol, text.iloc[i], "timestamps all with or all without a UTC offset",
+                f"first row {text.iloc[0]!r}",
+            )
+        if aware.all():
+            offset_text = text.str.extract(_OFFSET.pattern, expand=False)
+            wall = _parse_naive(text.str.replace(_OFFSET.pattern, "", regex=True), symbol)
+            instants = (wall - _offsets(offset_text)).dt.tz_localize("UTC")
+        else:
+            wall, instants = _parse_naive(text, symbol), None
+    daily = bool((wall == wall.dt.normalize()).all())
+    if daily:
+        index = pd.DatetimeIndex(wall.dt.normalize()).tz_localize("UTC")
+    elif instants is None:
+        i = int(np.argmax((wall != wall.dt.normalize()).to_numpy()))
+        raise DataError(
+            symbol, wall.iloc[i], "intraday timestamps carry a UTC offset",
+            "naive intraday times are ambiguous; write them with an offset (-05:00) or in UTC (Z)",
+        )
+    else:
+        index = pd.DatetimeIndex(instants)
+    return index.as_unit("ns").rename("timestamp")
+
+
+def _parse_naive(text: pd.Series, symbol: str) -> pd.Series:
+    """Parse offset-free date text with the first format that reads every row."""
+    best: tuple[int, pd.Series] | None = None
+    for fmt in _NAIVE_FORMATS:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        bad = int(parsed.isna().sum())
+        if bad == 0:
+            return parsed
+        if best is None or bad < best[0]:
+            best = (bad, parsed)
+    assert best is not None
+    i = int(np.argmax(best[1].isna().to_numpy()))
+    raise DataError(
+        symbol, text.iloc[i], "timestamps parse as dates",
+        "read as ISO 8601 or US month/day/year, with or without a time",
+    )
+
+
+def _offsets(text: pd.Series) -> pd.Series:
+    """Turn ``Z``, ``-05:00`` or ``+0530`` into timedeltas east of UTC."""
+    clean = text.str.replace(":", "", regex=False).replace("Z", "+0000")
+    sign = np.where(clean.str[0] == "-", -1, 1)
+    minutes = clean.str[1:3].astype(int) * 60 + clean.str[3:5].astype(int)
+    return pd.to_timedelta(sign * minutes.to_numpy(), unit="min").to_series(index=text.index)

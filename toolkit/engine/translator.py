@@ -1,0 +1,447 @@
+"""Target weights -> order intents: whole shares, lot steps, minimums, cash safety.
+
+The strategy says *what fraction of equity* it wants in each instrument; a broker
+needs *how many units to buy or sell*. This module is that translation, shared by
+the dry run, replay and live so that all three send the same orders for the same
+decision. It is pure: positions, cash and prices come in, intents come out.
+
+Rules, in the order they are applied:
+
+1. ``target_qty = floor_to_step(weight x equity / price)``: the position that
+   spends no more than the target (whole shares for equities, the instrument's
+   ``step_size`` for crypto).
+2. Buy ``floor_to_step(target - held)``; sell ``ceil_to_step(held - target)``
+   capped at the holding, or the whole holding when the target is zero. Held
+   symbols absent from ``target_weights`` are left alone (pass an explicit 0 to
+   close them) so that positions the strategy does not own are never touched.
+3. Orders under the instrument's ``min_notional`` or under
+   ``min_order_fraction x equity`` are skipped (kept in ``result.skipped``).
+4. Sells come first (their proceeds fund the buys); buys are then scaled down,
+   proportionally and then one step at a time from the largest, until cash after
+   fees and slippage (:class:`CostModel`, the same formulas the simulated broker
+   charges) cannot go negative.
+
+Whether to rebalance at all is the strategy's rule, applied upstream: the engine
+calls :func:`translate` only when the decision says ``rebalance``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from typing import Any
+
+import pandas as pd
+
+from toolkit.engine.orders import InvalidInput, Order, OrderSide, TradingMode, client_order_id, to_decimal
+
+__all__ = [
+    "CostModel",
+    "InstrumentSpec",
+    "OrderIntent",
+    "OrderIntents",
+    "SkippedIntent",
+    "translate",
+]
+
+#: Precision for money arithmetic: enough that products of prices, quantities and
+#: basis points are exact, so translator estimates equal broker charges to the cent.
+DECIMAL_PREC = 50
+_BPS = Decimal(10_000)
+_WEIGHT_TOLERANCE = 1e-6
+
+
+def money(x: Decimal | float) -> str:
+    """``$812,400`` for whole amounts, ``$1,234.57`` otherwise (for human reasons)."""
+    d = Decimal(str(x))
+    if d == d.to_integral_value():
+        return f"${d:,.0f}"
+    return f"${d:,.2f}"
+
+
+def qty_str(q: Decimal) -> str:
+    """A quantity without trailing zeros or exponent: ``120``, ``0.01234``."""
+    return format(q.normalize(), "f")
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    """How an instrument can be traded: lot step and minimum order value.
+
+    The default is a US equity: whole shares, no minimum notional. Crypto pairs
+    carry their exchange filters, e.g. ``InstrumentSpec.crypto("0.00001", "10")``
+    for BTCUSDT (LOT_SIZE step 0.00001, MIN_NOTIONAL 10).
+    """
+
+    step_size: Decimal = Decimal(1)
+    min_notional: Decimal = Decimal(0)
+    asset_class: str = "equity"
+
+    def __post_init__(self) -> None:
+        step = to_decimal(self.step_size, "step_size")
+        if step <= 0:
+            raise InvalidInput("step_size", str(step), "> 0")
+        mn = to_decimal(self.min_notional, "min_notional")
+        if mn < 0:
+            raise InvalidInput("min_notional", str(mn), ">= 0")
+        object.__setattr__(self, "step_size", step)
+        object.__setattr__(self, "min_notional", mn)
+
+    @classmethod
+    def equity(cls) -> InstrumentSpec:
+        return cls()
+
+    @classmethod
+    def crypto(cls, step_size: Decimal | str, min_notional: Decimal | str = "0") -> InstrumentSpec:
+        return cls(step_size=Decimal(str(step_size)), min_notional=Decimal(str(min_notional)), asset_class="crypto")
+
+    def floor(self, qty: Decimal) -> Decimal:
+        """Round down to a multiple of ``step_size`` (never below zero for qty >= 0)."""
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            return (qty / self.step_size).to_integral_value(rounding=ROUND_FLOOR) * self.step_size
+
+    def ceil(self, qty: Decimal) -> Decimal:
+        """Round up to a multiple of ``step_size``."""
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            return (qty / self.step_size).to_integral_value(rounding=ROUND_CEILING) * self.step_size
+
+    def is_multiple(self, qty: Decimal) -> bool:
+        return self.floor(qty) == qty
+
+
+EQUITY = InstrumentSpec()
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Slippage and fees, in one place for the translator's allowance and the broker's fills.
+
+    Buys pay ``price x (1 + slippage_bps / 10^4)``, sells receive
+    ``price x (1 - slippage_bps / 10^4)``; the fee is ``fee_bps`` of the fill
+    notional plus ``fixed_fee`` once per order (the simulated broker charges it on
+    the order's first fill). Arithmetic is exact (50-digit Decimal), so the
+    translator's allowance equals what the simulated broker charges to the last digit.
+    """
+
+    slippage_bps: Decimal = Decimal(0)
+    fee_bps: Decimal = Decimal(0)
+    fixed_fee: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        for name in ("slippage_bps", "fee_bps", "fixed_fee"):
+            v = to_decimal(getattr(self, name), name)
+            if v < 0:
+                raise InvalidInput(name, str(v), ">= 0")
+            object.__setattr__(self, name, v)
+        if self.slippage_bps >= _BPS:
+            raise InvalidInput("slippage_bps", str(self.slippage_bps), "< 10000 (100%)")
+
+    def fill_price(self, side: OrderSide, price: Decimal) -> Decimal:
+        """The price after slippage: buys pay up, sells receive less."""
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            return price * (1 + OrderSide(side).sign * self.slippage_bps / _BPS)
+
+    def variable_fee(self, notional: Decimal) -> Decimal:
+        """The basis-point part of the fee (what later partial fills pay)."""
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            return notional * self.fee_bps / _BPS
+
+    def fee(self, notional: Decimal) -> Decimal:
+        """The fee of a whole order of this notional: basis points plus the fixed fee."""
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            return self.variable_fee(notional) + self.fixed_fee
+
+    def buy_cost(self, qty: Decimal, price: Decimal) -> Decimal:
+        """Cash a buy of ``qty`` at reference ``price`` consumes, fees included."""
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            notional = qty * self.fill_price(OrderSide.BUY, price)
+            return notional + self.fee(notional)
+
+    def sell_proceeds(self, qty: Decimal, price: Decimal) -> Decimal:
+        """Cash a sell of ``qty`` at reference ``price`` brings in, net of fees."""
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            notional = qty * self.fill_price(OrderSide.SELL, price)
+            return notional - self.fee(notional)
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """An order the engine means to place, before it has an id or a broker.
+
+    ``reference_price`` is the decision price (what the slippage guard compares the
+    quote with); ``reason`` is the human explanation a trader reads in the report.
+    """
+
+    symbol: str
+    side: OrderSide
+    quantity: Decimal
+    reference_price: Decimal
+    reason: str
+    current_quantity: Decimal = Decimal(0)
+    target_quantity: Decimal = Decimal(0)
+    target_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "side", OrderSide(self.side))
+        except ValueError:
+            raise InvalidInput("side", self.side, "'buy' or 'sell'") from None
+        for name in ("quantity", "reference_price", "current_quantity", "target_quantity"):
+            object.__setattr__(self, name, to_decimal(getattr(self, name), name))
+
+    @property
+    def notional(self) -> Decimal:
+        return self.quantity * self.reference_price
+
+    @property
+    def signed_quantity(self) -> Decimal:
+        return self.side.sign * self.quantity
+
+    def describe(self) -> str:
+        """``BUY 120 NASDAQ`` (the form guard messages use)."""
+        return f"{self.side.value.upper()} {qty_str(self.quantity)} {self.symbol}"
+
+    def to_order(
+        self,
+        *,
+        strategy: str,
+        account: str,
+        session_date: Any,
+        execution_time: str,
+        mode: TradingMode | str = TradingMode.OFFLINE_MOCK,
+        created_at: Any = None,
+    ) -> Order:
+        """The :class:`Order` for this intent, keyed by its deterministic client order id."""
+        coid = client_order_id(strategy, account, session_date, execution_time, self.symbol, self.side)
+        return Order(
+            client_order_id=coid,
+            symbol=self.symbol,
+            side=self.side,
+            quantity=self.quantity,
+            reference_price=self.reference_price,
+            mode=TradingMode(mode),
+            reason=self.reason,
+            created_at=created_at,
+        )
+
+
+@dataclass(frozen=True)
+class SkippedIntent:
+    """An order the translator considered and did not emit, and why."""
+
+    symbol: str
+    side: OrderSide
+    quantity: Decimal
+    reason: str
+
+
+class OrderIntents(list):
+    """A ``list[OrderIntent]`` (sells first) that also remembers what was skipped."""
+
+    def __init__(self, intents: list[OrderIntent] = (), skipped: list[SkippedIntent] | None = None) -> None:
+        super().__init__(intents)
+        self.skipped: list[SkippedIntent] = list(skipped or [])
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = [
+            {
+                "symbol": i.symbol,
+                "side": i.side.value,
+                "quantity": i.quantity,
+                "reference_price": i.reference_price,
+                "notional": i.notional,
+                "reason": i.reason,
+            }
+            for i in self
+        ]
+        return pd.DataFrame(rows, columns=["symbol", "side", "quantity", "reference_price", "notional", "reason"])
+
+    def _repr_html_(self) -> str:  # pragma: no cover - display only
+        html = self.to_frame().to_html(index=False)
+        if self.skipped:
+            rows = "".join(f"<li>{s.side.value} {qty_str(s.quantity)} {s.symbol}: {s.reason}</li>" for s in self.skipped)
+            html += f"<p>Skipped:</p><ul>{rows}</ul>"
+        return html
+
+
+def _check_inputs(
+    target_weights: dict[str, float],
+    positions: dict[str, Decimal],
+    cash: Any,
+    prices: dict[str, Any],
+    min_order_fraction: float,
+) -> tuple[dict[str, Decimal], dict[str, Decimal], Decimal, dict[str, Decimal]]:
+    weights: dict[str, Decimal] = {}
+    for sym, w in target_weights.items():
+        try:
+            wf = float(w)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"target_weights[{sym}]", w, "a number between 0 and 1") from None
+        if not math.isfinite(wf) or wf < 0:
+            raise InvalidInput(f"target_weights[{sym}]", w, "a finite weight >= 0 (long-only, cash account)")
+        weights[sym] = to_decimal(wf, f"target_weights[{sym}]")
+    total = sum(float(w) for w in target_weights.values())
+    if total > 1 + _WEIGHT_TOLERANCE:
+        raise InvalidInput("target_weights", f"sum {total:.6f}", "weights summing to at most 1 (no leverage)")
+    held: dict[str, Decimal] = {}
+    for sym, q in positions.items():
+        qd = to_decimal(q, f"positions[{sym}]")
+        if qd < 0:
+            raise InvalidInput(f"positions[{sym}]", str(qd), ">= 0 (long-only)")
+        held[sym] = qd
+    px: dict[str, Decimal] = {}
+    for sym, p in prices.items():
+        if p is None or (isinstance(p, float) and math.isnan(p)):
+            continue  # treated as missing
+        pd_ = to_decimal(p, f"prices[{sym}]")
+        if pd_ <= 0:
+            raise InvalidInput(f"prices[{sym}]", str(pd_), "a price > 0")
+        px[sym] = pd_
+    for sym in sorted(weights):
+        if sym not in px:
+            raise InvalidInput(f"prices[{sym}]", None, f"a price for {sym}, which has a target weight")
+    if not (0.0 <= float(min_order_fraction) < 1.0):
+        raise InvalidInput("min_order_fraction", min_order_fraction, "a fraction in [0, 1)")
+    return weights, held, to_decimal(cash, "cash"), px
+
+
+def translate(
+    target_weights: dict[str, float],
+    *,
+    positions: dict[str, Decimal],
+    cash: Decimal,
+    prices: dict[str, Decimal],
+    equity: Decimal | None = None,
+    instruments: dict[str, InstrumentSpec] | None = None,
+    min_order_fraction: float = 0.0,
+    costs: CostModel | None = None,
+    use_sell_proceeds: bool = True,
+) -> OrderIntents:
+    """Turn target weights into order intents (sells first, then buys), see module doc.
+
+    ``equity`` defaults to ``cash + sum(held x price)`` (every held symbol then needs
+    a price). ``costs`` is the slippage and fee allowance; pass the same
+    :class:`CostModel` the broker charges and cash can never go negative.
+    ``use_sell_proceeds=False`` funds buys from current cash only (for accounts where
+    unsettled proceeds cannot be spent).
+    """
+    costs = costs or CostModel()
+    instruments = instruments or {}
+    weights, held, cash_d, px = _check_inputs(target_weights, positions, cash, prices, min_order_fraction)
+
+    with localcontext() as ctx:
+        ctx.prec = DECIMAL_PREC
+        if equity is None:
+            for sym in sorted(held):
+                if held[sym] and sym not in px:
+                    raise InvalidInput(f"prices[{sym}]", None, f"a price for held {sym} (needed to value equity)")
+            equity_d = cash_d + sum((held[s] * px[s] for s in held if held[s]), Decimal(0))
+        else:
+            equity_d = to_decimal(equity, "equity")
+        min_value = to_decimal(min_order_fraction, "min_order_fraction") * max(equity_d, Decimal(0))
+
+        sells: list[OrderIntent] = []
+        buys: list[OrderIntent] = []
+        skipped: list[SkippedIntent] = []
+
+        def keep(intent: OrderIntent, spec: InstrumentSpec) -> bool:
+            if intent.notional < spec.min_notional:
+                skipped.append(SkippedIntent(intent.symbol, intent.side, intent.quantity,
+                                             f"notional {money(intent.notional)} below min_notional {money(spec.min_notional)}"))
+                return False
+            if min_value and intent.notional < min_value:
+                skipped.append(SkippedIntent(intent.symbol, intent.side, intent.quantity,
+                                             f"notional {money(intent.notional)} below min_order_fraction "
+                                             f"{float(min_order_fraction):.2%} of equity ({money(min_value)})"))
+                return False
+            return True
+
+        for sym in sorted(weights):
+            spec = instruments.get(sym, EQUITY)
+            price = px[sym]
+            current = held.get(sym, Decimal(0))
+            target_value = max(weights[sym] * equity_d, Decimal(0))
+            target_qty = spec.floor(target_value / price)
+            delta = target_qty - current
+            why = (f"target {float(weights[sym]):.2%} of equity {money(equity_d)} -> "
+                   f"{qty_str(target_qty)} {sym} (held {qty_str(current)})")
+            if delta > 0:
+                qty = spec.floor(delta)
+                side = OrderSide.BUY
+            elif delta < 0:
+                qty = current if target_qty == 0 else min(spec.ceil(-delta), current)
+                side = OrderSide.SELL
+            else:
+                continue
+            if qty <= 0:
+                continue
+            intent = OrderIntent(sym, side, qty, price, why, current, target_qty, float(weights[sym]))
+            if keep(intent, spec):
+                (buys if side is OrderSide.BUY else sells).append(intent)
+
+        available = cash_d
+        if use_sell_proceeds:
+            available += sum((costs.sell_proceeds(s.quantity, s.reference_price) for s in sells), Decimal(0))
+        buys = _fit_buys_to_cash(buys, available, costs, instruments, keep, skipped)
+
+    return OrderIntents(sells + buys, skipped)
+
+
+def _fit_buys_to_cash(
+    buys: list[OrderIntent],
+    available: Decimal,
+    costs: CostModel,
+    instruments: dict[str, InstrumentSpec],
+    keep: Any,
+    skipped: list[SkippedIntent],
+) -> list[OrderIntent]:
+    """Scale buys down until their total cost fits ``available`` cash.
+
+    First proportionally (keeps the relative weights), then one step at a time from
+    the buy with the largest cost (ties broken by symbol) to absorb rounding. Fully
+    deterministic: same inputs, same quantities.
+    """
+
+    def total(items: list[OrderIntent]) -> Decimal:
+        return sum((costs.buy_cost(b.quantity, b.reference_price) for b in items), Decimal(0))
+
+    if not buys or total(buys) <= available:
+        return buys
+    original = {b.symbol: b.quantity for b in buys}
+    fixed_total = costs.fixed_fee * len(buys)
+    variable = total(buys) - fixed_total
+    factor = max(available - fixed_total, Decimal(0)) / variable if variable > 0 else Decimal(0)
+    qty = {b.symbol: instruments.get(b.symbol, EQUITY).floor(b.quantity * factor) for b in buys}
+
+    def current() -> list[OrderIntent]:
+        return [replace(b, quantity=qty[b.symbol]) for b in buys if qty[b.symbol] > 0]
+
+    items = current()
+    while items and total(items) > available:
+        largest = max(items, key=lambda b: (costs.buy_cost(b.quantity, b.reference_price), b.symbol))
+        qty[largest.symbol] -= instruments.get(largest.symbol, EQUITY).step_size
+        items = current()
+
+    out: list[OrderIntent] = []
+    for b in buys:
+        q = qty[b.symbol]
+        if q <= 0:
+            skipped.append(SkippedIntent(b.symbol, b.side, original[b.symbol], "not enough cash after sells, fees and slippage"))
+            continue
+        scaled = b
+        if q != original[b.symbol]:
+            scaled = replace(
+                b, quantity=q,
+                reason=f"{b.reason}; scaled down from {qty_str(original[b.symbol])} to {qty_str(q)} to keep cash >= 0",
+            )
+        if keep(scaled, instruments.get(b.symbol, EQUITY)):
+            out.append(scaled)
+    return out

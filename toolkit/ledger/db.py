@@ -1,0 +1,193 @@
+"""Engine set-up and schema migrations of the ledger.
+
+SQLite is the default backend (one file under ``outputs/``), so the engine is
+tuned for it: foreign keys on (SQLite ignores them otherwise), WAL so a
+notebook can read while a run writes, a busy timeout instead of instant
+"database is locked" errors, and real transactions. Python's ``sqlite3``
+driver, left alone, issues no ``BEGIN`` before reads and commits implicitly
+before DDL; the recipe from the SQLAlchemy docs below makes every SQLAlchemy
+transaction a real SQLite transaction, so a migration or a fill is atomic.
+Write transactions start with ``BEGIN IMMEDIATE``: two processes writing the
+ledger then queue on the busy timeout rather than dead-lock on lock upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from toolkit.ledger.errors import LedgerError
+
+ENV_URL = "TOOLKIT_DB_URL"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "toolkit_ledger_write"
+
+
+def project_root(start: Path | None = None) -> Path:
+    """Nearest folder at or above ``start`` (default: cwd) holding ``pyproject.toml``.
+
+    Notebooks run with their own folder as working directory; anchoring the
+    default ledger at the project root keeps one ledger per checkout instead of
+    one per folder a notebook happens to run in. Falls back to ``start``.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return here
+
+
+def resolve_url(url: str | None) -> str:
+    """The ledger URL: ``url``, else ``$TOOLKIT_DB_URL``, else ``<root>/outputs/ledger.sqlite``."""
+    if url:
+        return url
+    env = os.environ.get(ENV_URL, "").strip()
+    if env:
+        return env
+    return f"sqlite:///{project_root() / 'outputs' / 'ledger.sqlite'}"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _json_default(value: Any) -> Any:
+    # Decimals as strings keep every digit; JSON floats would not.
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a JSON ledger column: {value!r}")
+
+
+def json_dumps(value: Any) -> str:
+    """JSON encoder of the ledger: Decimals as strings, datetimes as ISO 8601, sorted keys."""
+    return json.dumps(value, default=_json_default, sort_keys=True)
+
+
+def create_ledger_engine(url: str) -> Engine:
+    """Create the SQLAlchemy engine; makes the parent folder of a SQLite file."""
+    path = _sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, json_serializer=json_dumps)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Hand transaction control to SQLAlchemy (see module docstring).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def enable_wal(engine: Engine) -> None:
+    """Switch a SQLite file to WAL (persistent; must run outside a transaction)."""
+    if engine.dialect.name != "sqlite" or _sqlite_file(str(engine.url)) is None:
+        return
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA journal_mode=WAL")  # type: ignore[union-attr]
+    finally:
+        raw.close()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic configuration built in code: no ``alembic.ini`` needed at run time."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of the toolkit knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def known_revisions() -> set[str]:
+    """Every revision id this version of the toolkit ships."""
+    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def _current_revisions(connection: Connection) -> tuple[str, ...]:
+    return tuple(MigrationContext.configure(connection).get_current_heads())
+
+
+def _refuse_unknown(connection: Connection, url: str) -> None:
+    unknown = sorted(set(_current_revisions(connection)) - known_revisions())
+    if unknown:
+        raise LedgerError(
+            f"the ledger at {make_url(url).render_as_string(hide_password=True)} is at schema revision "
+            f"{', '.join(unknown)}, which this toolkit does not know (newest known: {head_revision()}): "
+            "it was written by a newer toolkit version. Upgrade the toolkit package "
+            "(pip install -U toolkit) before using this ledger; nothing was changed."
+        )
+
+
+@contextmanager
+def _write_connection(engine: Engine) -> Iterator[Connection]:
+    with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+        yield conn
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the schema up to ``revision`` in one transaction.
+
+    Refuses a database stamped with a revision this code does not know (a newer
+    toolkit wrote it) before changing anything.
+    """
+    with _write_connection(engine) as conn:
+        _refuse_unknown(conn, str(engine.url))
+        command.upgrade(alembic_config(conn), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the schema down to ``revision`` (``"base"`` drops every table)."""
+    with _write_connection(engine) as conn:
+        _refuse_unknown(conn, str(engine.url))
+        command.downgrade(alembic_config(conn), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Revision the database is stamped with (``None`` for an empty database)."""
+    with engine.connect() as conn:
+        heads = _current_revisions(conn)
+    return heads[0] if heads else None

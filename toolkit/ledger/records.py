@@ -1,0 +1,156 @@
+"""Plain, immutable records the ledger hands out.
+
+Callers get dataclasses (or DataFrames), never live ORM objects: a record
+cannot be mutated by accident outside a transaction, and it prints usefully in
+a notebook. Money is :class:`~decimal.Decimal`, time is tz-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order as the ledger knows it; ``filled_quantity`` is the sum of its fills."""
+
+    id: int
+    client_order_id: str
+    parent_order_id: int | None
+    run_key: str | None
+    mode: str
+    strategy: str
+    account: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    order_type: str
+    limit_price: Decimal | None
+    decision_price: Decimal | None
+    status: str
+    broker_order_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    reason: str | None
+    filled_quantity: Decimal
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        return self.quantity - self.filled_quantity
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One status change of an order (``from_status`` is ``None`` at creation)."""
+
+    client_order_id: str
+    from_status: str | None
+    to_status: str
+    at: datetime
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    id: int
+    client_order_id: str
+    fill_id: str
+    mode: str
+    account: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    fees: Decimal
+    at: datetime
+
+    @property
+    def cash_flow(self) -> Decimal:
+        """Signed cash effect: buys pay price and fees, sells receive price minus fees."""
+        from toolkit.ledger.accounting import fill_cash_flow
+
+        return fill_cash_flow(self.side, self.quantity, self.price, self.fees)
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    """What is left of one buy fill; FIFO sells consume the oldest lot first."""
+
+    id: int
+    account: str
+    mode: str
+    symbol: str
+    original_quantity: Decimal
+    open_quantity: Decimal
+    cost_price: Decimal
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Holding of one symbol; ``avg_cost`` is the average cost of the open lots.
+
+    ``realised_pnl`` is FIFO and gross of fees (fees are on the fills), so
+    ``cash + value = initial cash + realised + unrealised - fees`` holds exactly.
+    """
+
+    account: str
+    mode: str
+    symbol: str
+    quantity: Decimal
+    avg_cost: Decimal
+    realised_pnl: Decimal
+    updated_at: datetime
+
+    def unrealised_pnl(self, price: Decimal) -> Decimal:
+        return self.quantity * (price - self.avg_cost)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One scheduled decision of one strategy on one account: the unit of idempotency."""
+
+    run_key: str
+    strategy: str
+    account: str
+    session_date: date
+    execution_time: str
+    mode: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    notebook_run_id: str | None
+    summary: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    account: str
+    mode: str
+    strategy: str
+    session_date: date
+    equity: Decimal
+    cash: Decimal
+    daily_return: float | None
+    cumulative_return: float | None
+    drawdown: float | None
+    strategy_cell: str | None
+    context: Any
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitch:
+    """State of the kill switch; ``on`` stops the engine from sending orders."""
+
+    on: bool
+    reason: str | None
+    at: datetime | None
+    actor: str | None
+
+    def __bool__(self) -> bool:
+        return self.on

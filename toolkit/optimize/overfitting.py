@@ -1,0 +1,546 @@
+"""Is the best backtest real? Statistics that charge for the trials it took to find it.
+
+Searching a parameter grid and keeping the best backtest inflates its Sharpe ratio:
+the maximum of many noisy estimates is high even when every strategy is worthless.
+This module implements three corrections from the literature:
+
+* :func:`probabilistic_sharpe_ratio` -- Bailey & Lopez de Prado (2012), "The Sharpe
+  Ratio Efficient Frontier", *Journal of Risk* 15(2). The probability that the true
+  Sharpe exceeds a benchmark, given the track record length and the skew and
+  kurtosis of the returns (a short, negatively skewed, fat-tailed record earns
+  less confidence than a long normal one with the same Sharpe).
+* :func:`deflated_sharpe_ratio` -- Bailey & Lopez de Prado (2014), "The Deflated
+  Sharpe Ratio: Correcting for Selection Bias, Backtest Overfitting and
+  Non-Normality", *Journal of Portfolio Management* 40(5). The PSR against the
+  Sharpe that the *best* of N skill-less trials would reach by luck
+  (:func:`expected_max_sharpe`, the "False Strategy Theorem").
+* :func:`probability_of_backtest_overfitting` -- Bailey, Borwein, Lopez de Prado &
+  Zhu (2017), "The Probability of Backtest Overfitting", *Journal of Computational
+  Finance* 20(4) (SSRN 2326253, 2013-2015). Combinatorially symmetric cross
+  validation (CSCV): how often the in-sample winner ranks in the bottom half out
+  of sample.
+
+Conventions (the same everywhere in this module):
+
+* Sharpe ratios are **per period** (per bar), not annualised, and not excess of a
+  risk-free rate unless the returns you pass already are: ``mean / std`` with the
+  sample standard deviation (``ddof=1``), see :func:`per_period_sharpe`. The PSR
+  formula is stated in per-period units; annualising first would be wrong.
+* ``kurtosis`` is the **non-excess** (Pearson) kurtosis: 3 for a normal
+  distribution. Skew and kurtosis of returns are the plain moment estimates
+  (``scipy.stats.skew``/``kurtosis(fisher=False)`` with ``bias=True``), which
+  always satisfy ``kurtosis >= 1 + skew**2`` and so keep the PSR's variance term
+  positive.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any, Literal
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from toolkit.optimize.grid import OptimizeInputError, _is_int
+
+__all__ = [
+    "EULER_GAMMA",
+    "per_period_sharpe",
+    "probabilistic_sharpe_ratio",
+    "expected_max_sharpe",
+    "DeflatedSharpe",
+    "deflated_sharpe_ratio",
+    "PBO",
+    "probability_of_backtest_overfitting",
+]
+
+#: The Euler-Mascheroni constant gamma.
+EULER_GAMMA = 0.5772156649015329
+
+#: Fewest return observations accepted to estimate a Sharpe, skew and kurtosis.
+MIN_OBSERVATIONS = 3
+
+
+def _pct(p: float) -> str:
+    """0.93 -> '93%'; keeps one decimal near the ends so 0.996 does not read '100%'."""
+    if not math.isfinite(p):
+        return "nan"
+    if 0.999 <= p < 1:
+        return ">99.9%"
+    if 0 < p < 0.001:
+        return "<0.1%"
+    if 0.99 < p < 1 or 0 < p < 0.01:
+        return f"{p:.1%}"
+    return f"{p:.0%}"
+
+
+def _real(field: str, value: Any) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise OptimizeInputError(field, value, "a finite number") from None
+    if not math.isfinite(x):
+        raise OptimizeInputError(field, value, "a finite number")
+    return x
+
+
+def _returns_1d(field: str, values: Any) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise OptimizeInputError(field, type(values).__name__, "a 1-D array of numbers") from None
+    if arr.ndim != 1:
+        raise OptimizeInputError(field, f"array of shape {arr.shape}", "a 1-D array of numbers")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise OptimizeInputError(
+            field,
+            f"{arr[bad[0]]} at position {bad[0]} ({bad.size} non-finite values)",
+            "finite numbers only (drop the leading NaN of a return series with .dropna())",
+        )
+    return arr
+
+
+# --------------------------------------------------------------------------- PSR
+
+
+def _moments(r: np.ndarray) -> tuple[float, float]:
+    """Skew and non-excess kurtosis as plain moment estimates ``m3/m2**1.5``, ``m4/m2**2``
+    (what ``scipy.stats.skew`` / ``kurtosis(fisher=False)`` return with ``bias=True``)."""
+    d = r - r.mean()
+    m2 = float(np.mean(d * d))
+    m3 = float(np.mean(d * d * d))
+    m4 = float(np.mean((d * d) ** 2))
+    return m3 / m2**1.5, m4 / (m2 * m2)
+
+
+def per_period_sharpe(returns: Any, *, axis: int = 0) -> np.ndarray | float:
+    """Per-period Sharpe ratio ``mean / std(ddof=1)`` along ``axis``.
+
+    Use it to compute the trial Sharpes fed to :func:`deflated_sharpe_ratio` so that
+    they share the chosen strategy's convention. A zero standard deviation gives
+    NaN (a constant series has no Sharpe ratio).
+    """
+    arr = np.asarray(returns, dtype=float)
+    mean = arr.mean(axis=axis)
+    std = arr.std(axis=axis, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sr = np.where(std > 0, mean / np.where(std > 0, std, 1.0), np.nan)
+    return float(sr) if np.ndim(sr) == 0 else sr
+
+
+def probabilistic_sharpe_ratio(
+    sr: float,
+    sr_benchmark: float,
+    n_obs: int,
+    skew: float = 0.0,
+    kurtosis: float = 3.0,
+) -> float:
+    """Probability that the true Sharpe ratio exceeds ``sr_benchmark`` (PSR).
+
+    Bailey & Lopez de Prado (2012), eq. 11 (Mertens' 2002 standard error of the
+    Sharpe ratio under non-normal i.i.d. returns)::
+
+        PSR = Phi( (SR - SR*) * sqrt(n - 1)
+                   / sqrt(1 - skew * SR + (kurtosis - 1) / 4 * SR**2) )
+
+    All Sharpe ratios are per period (not annualised); ``kurtosis`` is non-excess
+    (3 for normal returns). Why not just compare SR with SR*: the estimate's noise
+    grows with negative skew and fat tails and shrinks with the number of
+    observations, so the same SR is more convincing from a long, well-behaved
+    track record.
+
+    Raises ``OptimizeInputError`` (a ``ValueError``) for ``n_obs < 2`` or for skew
+    and kurtosis that no distribution has (``kurtosis < 1 + skew**2``), which would
+    make the variance term non-positive.
+    """
+    sr = _real("sr", sr)
+    sr_benchmark = _real("sr_benchmark", sr_benchmark)
+    skew = _real("skew", skew)
+    kurtosis = _real("kurtosis", kurtosis)
+    if not _is_int(n_obs) or n_obs < 2:
+        raise OptimizeInputError("n_obs", n_obs, "an int >= 2 (number of return observations)")
+    if kurtosis < 1.0 + skew * skew - 1e-9:
+        raise OptimizeInputError(
+            "kurtosis",
+            kurtosis,
+            f"non-excess kurtosis >= 1 + skew**2 = {1 + skew * skew:.4g} (no distribution has less; "
+            "3 for normal returns, so pass excess kurtosis + 3)",
+        )
+    var_term = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr
+    if var_term <= 0:
+        raise OptimizeInputError(
+            "kurtosis",
+            kurtosis,
+            f"non-excess kurtosis >= 1 + skew**2 = {1 + skew * skew:.4g} (3 for normal returns); "
+            f"the PSR variance term 1 - skew*SR + (kurtosis-1)/4*SR**2 is {var_term:.4g}",
+        )
+    z = (sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(var_term)
+    return float(ndtr(z))
+
+
+# --------------------------------------------------------------------------- E[max SR]
+
+
+def expected_max_sharpe(n_trials: float, sr_variance: float) -> float:
+    """Expected maximum Sharpe of ``n_trials`` skill-less trials (False Strategy Theorem).
+
+    Bailey & Lopez de Prado (2014), eq. 2 (also Lopez de Prado, *Advances in
+    Financial Machine Learning*, 2018, s. 14.7)::
+
+        E[max SR] ~= sqrt(V) * ((1 - g) * Phi^-1(1 - 1/N) + g * Phi^-1(1 - 1/(N e)))
+
+    with ``g`` the Euler-Mascheroni constant, ``N = n_trials`` and ``V`` the variance
+    of the Sharpe ratios across trials (per-period units squared). Even if every
+    trial has a true Sharpe of zero, the best of ``N`` has this expected Sharpe:
+    the threshold a selected strategy must beat. It grows with ``N`` (roughly like
+    ``sqrt(2 ln N)``) and with the dispersion ``V``.
+
+    ``n_trials`` may be a float (an effective number of independent trials, for
+    instance from clustering correlated trials) but must be >= 2: with one trial
+    there is no selection to correct for.
+    """
+    n = _real("n_trials", n_trials)
+    if n < 2:
+        raise OptimizeInputError("n_trials", n_trials, "a number of trials >= 2 (selection needs at least two)")
+    v = _real("sr_variance", sr_variance)
+    if v < 0:
+        raise OptimizeInputError("sr_variance", sr_variance, "a variance >= 0")
+    z1 = ndtri(1.0 - 1.0 / n)
+    z2 = ndtri(1.0 - 1.0 / (n * math.e))
+    return float(math.sqrt(v) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2))
+
+
+# --------------------------------------------------------------------------- DSR
+
+
+@dataclass(frozen=True)
+class DeflatedSharpe:
+    """Result of :func:`deflated_sharpe_ratio`.
+
+    ``dsr`` is the probability that the chosen strategy's true Sharpe exceeds
+    ``sr0``, the Sharpe the best of ``n_trials`` skill-less trials would show by
+    luck. ``sr`` and ``sr0`` are per period; ``kurtosis`` is non-excess.
+    """
+
+    dsr: float
+    sr: float
+    sr0: float
+    n_trials: float
+    sr_variance: float
+    skew: float
+    kurtosis: float
+    n_obs: int
+
+    def reading(self) -> str:
+        """One line of English for a report."""
+        n = f"{self.n_trials:,.0f}" if float(self.n_trials).is_integer() else f"{self.n_trials:,.1f}"
+        verdict = "passes" if self.dsr >= 0.95 else "falls short of"
+        return (
+            f"DSR {self.dsr:.2f}: the chosen Sharpe ({self.sr:.3f} per bar) is {_pct(self.dsr)} likely "
+            f"to be genuinely positive after {n} trials, whose luckiest would show {self.sr0:.3f} per bar "
+            f"by chance; {verdict} the usual 95% bar."
+        )
+
+    def __str__(self) -> str:
+        return self.reading()
+
+    def _repr_html_(self) -> str:  # pragma: no cover - display only
+        rows = "".join(
+            f"<tr><td>{k}</td><td>{v:.6g}</td></tr>"
+            for k, v in (
+                ("DSR", self.dsr),
+                ("SR (per bar)", self.sr),
+                ("SR0 threshold (per bar)", self.sr0),
+                ("trials", self.n_trials),
+                ("variance of trial SRs", self.sr_variance),
+                ("skew", self.skew),
+                ("kurtosis (non-excess)", self.kurtosis),
+                ("observations", self.n_obs),
+            )
+        )
+        return f"<p>{self.reading()}</p><table>{rows}</table>"
+
+
+def deflated_sharpe_ratio(
+    returns_of_chosen: Any,
+    trial_sharpes: Any,
+    *,
+    n_trials: float | None = None,
+) -> DeflatedSharpe:
+    """Deflated Sharpe ratio of the strategy chosen from a set of trials.
+
+    Bailey & Lopez de Prado (2014): ``DSR = PSR(SR0)`` where
+    ``SR0 = expected_max_sharpe(N, V)``, ``V`` the variance of the trial Sharpe
+    ratios (``ddof=1``) and ``N`` the number of trials. Skew, kurtosis, the number
+    of observations and SR come from ``returns_of_chosen``. It answers: after
+    trying ``N`` configurations, how likely is it that the one we kept is better
+    than the best a pure-noise search would have found?
+
+    Parameters
+    ----------
+    returns_of_chosen:
+        Per-bar returns of the selected configuration (1-D, finite).
+    trial_sharpes:
+        Per-period Sharpe ratio of every configuration tried, the chosen one
+        included (see :func:`per_period_sharpe`); all in the same units as
+        ``returns_of_chosen``.
+    n_trials:
+        Number of independent trials ``N``. Defaults to ``len(trial_sharpes)``;
+        pass a smaller effective number when trials are strongly correlated
+        (neighbouring grid points), or a larger one when you tried more
+        configurations than you kept Sharpes for.
+
+    Raises
+    ------
+    OptimizeInputError (a ``ValueError``)
+        Fewer than 2 trial Sharpes, non-finite values, zero variance across trials
+        (all trials identical: nothing was selected, use
+        :func:`probabilistic_sharpe_ratio` against 0), fewer than
+        ``MIN_OBSERVATIONS`` returns or constant returns.
+    """
+    r = _returns_1d("returns_of_chosen", returns_of_chosen)
+    if r.size < MIN_OBSERVATIONS:
+        raise OptimizeInputError(
+            "returns_of_chosen", f"{r.size} observations", f"at least {MIN_OBSERVATIONS} returns"
+        )
+    if np.all(r == r[0]):
+        raise OptimizeInputError(
+            "returns_of_chosen", "constant returns", "returns that vary (a Sharpe ratio needs a std > 0)"
+        )
+    srs = _returns_1d("trial_sharpes", trial_sharpes)
+    if srs.size < 2:
+        raise OptimizeInputError("trial_sharpes", f"{srs.size} Sharpe ratio(s)", "at least 2 trials")
+    variance = float(np.var(srs, ddof=1))
+    if np.all(srs == srs[0]) or not variance > 0:
+        raise OptimizeInputError(
+            "trial_sharpes",
+            "all equal",
+            "Sharpe ratios that vary across trials (identical trials are one trial: "
+            "use probabilistic_sharpe_ratio against 0 instead)",
+        )
+    n = float(srs.size) if n_trials is None else _real("n_trials", n_trials)
+
+    sr = float(per_period_sharpe(r))
+    skew, kurt = _moments(r)
+    sr0 = expected_max_sharpe(n, variance)
+    dsr = probabilistic_sharpe_ratio(sr, sr0, int(r.size), skew, kurt)
+    return DeflatedSharpe(
+        dsr=dsr,
+        sr=sr,
+        sr0=sr0,
+        n_trials=n,
+        sr_variance=variance,
+        skew=skew,
+        kurtosis=kurt,
+        n_obs=int(r.size),
+    )
+
+
+# --------------------------------------------------------------------------- PBO
+
+
+@dataclass(frozen=True)
+class PBO:
+    """Result of :func:`probability_of_backtest_overfitting`.
+
+    ``pbo``: share of CSCV splits whose in-sample winner ranks at or below the
+    median out of sample (logit <= 0). ``logits``: one ``lambda = ln(w / (1 - w))``
+    per split, ``w`` the winner's relative OOS rank in (0, 1). ``chosen``: index of
+    the IS winner per split; ``is_best`` / ``oos_of_best``: its metric in and out
+    of sample (their scatter shows performance degradation). ``combinations``: the
+    IS blocks of each split, in :func:`itertools.combinations` order.
+    """
+
+    pbo: float
+    logits: np.ndarray
+    n_combinations: int
+    n_splits: int
+    n_trials: int
+    n_rows_used: int
+    metric: str
+    chosen: np.ndarray
+    is_best: np.ndarray
+    oos_of_best: np.ndarray
+    combinations: np.ndarray
+
+    @property
+    def prob_oos_loss(self) -> float:
+        """Share of splits where the IS winner's OOS metric is negative."""
+        return float(np.mean(self.oos_of_best < 0))
+
+    def reading(self) -> str:
+        """One line of English for a report."""
+        if self.pbo < 0.1:
+            verdict = "little sign of overfitting"
+        elif self.pbo < 0.5:
+            verdict = "some risk that the selection is overfit"
+        else:
+            verdict = "the selection is likely overfit (no better than picking at random)"
+        return (
+            f"PBO {self.pbo:.2f}: in {_pct(self.pbo)} of {self.n_combinations:,} in/out-of-sample splits "
+            f"of {self.n_trials:,} trials, the best in-sample trial ranked in the bottom half "
+            f"out of sample; {verdict}."
+        )
+
+    def __str__(self) -> str:
+        return self.reading()
+
+    def _repr_html_(self) -> str:  # pragma: no cover - display only
+        return (
+            f"<p>{self.reading()}</p><table>"
+            f"<tr><td>splits S</td><td>{self.n_splits}</td></tr>"
+            f"<tr><td>combinations</td><td>{self.n_combinations:,}</td></tr>"
+            f"<tr><td>trials</td><td>{self.n_trials:,}</td></tr>"
+            f"<tr><td>rows used</td><td>{self.n_rows_used:,}</td></tr>"
+            f"<tr><td>metric</td><td>{self.metric}</td></tr>"
+            f"<tr><td>median logit</td><td>{np.median(self.logits):.3f}</td></tr>"
+            f"<tr><td>P(OOS loss of IS winner)</td><td>{self.prob_oos_loss:.2f}</td></tr></table>"
+        )
+
+
+_METRICS = ("sharpe", "mean")
+
+
+def _metric_from_sums(
+    metric: str, n: np.ndarray | float, s: np.ndarray, q: np.ndarray, col_mean: np.ndarray
+) -> np.ndarray:
+    """Metric of each trial from the count ``n``, sum ``s`` and sum of squares ``q``
+    of its *centred* returns (``x - col_mean``). Centring keeps the variance free of
+    catastrophic cancellation; the mean is shifted back."""
+    mean = col_mean + s / n
+    if metric == "mean":
+        return mean
+    var = (q - s * s / n) / (n - 1)
+    std = np.sqrt(np.maximum(var, 0.0))
+    # A constant window has no Sharpe: rank it as 0 if flat, +/- inf if it drifts.
+    # "Constant" allows for the rounding left in q - s^2/n (relative to the window's
+    # spread around the column mean), so exactly constant data is recognised.
+    tiny = 1e-7 * np.sqrt(np.maximum(q, 0.0) / n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(std > tiny, mean / np.where(std > tiny, std, 1.0), np.sign(mean) * np.inf)
+    return np.where((std <= tiny) & (mean == 0), 0.0, out)
+
+
+def probability_of_backtest_overfitting(
+    perf: Any,
+    n_splits: int = 16,
+    metric: Literal["sharpe", "mean"] = "sharpe",
+    *,
+    chunk_size: int = 2048,
+) -> PBO:
+    """Probability of backtest overfitting by CSCV (Bailey, Borwein, Lopez de Prado, Zhu).
+
+    Algorithm (paper, section 2):
+
+    1. Split the ``T`` rows of ``perf`` (``T`` bars x ``N`` trials of per-bar returns)
+       into ``S = n_splits`` contiguous blocks of equal length. If ``T`` is not a
+       multiple of ``S`` the oldest ``T mod S`` rows are dropped (equal blocks keep
+       IS and OOS the same size, as the paper requires).
+    2. For each of the ``C(S, S/2)`` ways to choose half of the blocks as in-sample
+       (the rest, in time order, is out-of-sample): find the trial with the best IS
+       metric, then its rank ``r`` (1 = worst, ``N`` = best; ties get the average
+       rank) among all trials OOS, and ``w = r / (N + 1)``.
+    3. ``lambda = ln(w / (1 - w))``; ``PBO`` is the share of splits with
+       ``lambda <= 0``: the IS winner did no better than the OOS median.
+
+    Why: if selecting the best in-sample configuration carries information, its
+    OOS rank should sit above the median most of the time; if the search only
+    fitted noise, the winner's OOS rank is uniform and PBO is about 0.5 or worse.
+    Every block is used in-sample and out-of-sample equally often
+    ("combinatorially symmetric"), so no single train/test cut drives the answer.
+
+    Implementation: per-block counts, sums and sums of squares are computed once
+    (``S x N``); a split's IS statistics are a 0/1 combination-matrix product
+    with them and its OOS statistics the totals minus IS, so each split costs
+    ``O(S N)`` rather than ``O(T N)``. Splits are processed in chunks of
+    ``chunk_size`` to bound memory. Deterministic (ties in the IS winner go to
+    the first trial).
+
+    Parameters
+    ----------
+    perf:
+        ``T x N`` array (or DataFrame) of per-bar returns, one column per trial.
+    n_splits:
+        ``S``, even, >= 2, with at least 2 rows per block. 16 gives 12,870 splits.
+    metric:
+        ``"sharpe"`` (per-bar mean / std, ddof=1) or ``"mean"`` (mean return).
+    """
+    try:
+        m = np.asarray(perf, dtype=float)
+    except (TypeError, ValueError):
+        raise OptimizeInputError("perf", type(perf).__name__, "a T x N array of per-bar returns") from None
+    if m.ndim != 2:
+        raise OptimizeInputError("perf", f"array of shape {m.shape}", "a 2-D array: T bars x N trials")
+    t, n_trials = m.shape
+    if n_trials < 2:
+        raise OptimizeInputError("perf", f"{n_trials} trial column(s)", "at least 2 trials (columns)")
+    bad = np.argwhere(~np.isfinite(m))
+    if bad.size:
+        row, col = bad[0]
+        raise OptimizeInputError(
+            "perf", f"{m[row, col]} at row {row}, column {col}", "finite returns only (fill or drop NaN rows first)"
+        )
+    if not _is_int(n_splits) or n_splits < 2 or n_splits % 2:
+        raise OptimizeInputError("n_splits", n_splits, "an even int >= 2")
+    if t // n_splits < 2:
+        raise OptimizeInputError(
+            "n_splits", n_splits, f"at most T/2 = {t // 2} so each block holds >= 2 of the {t} rows"
+        )
+    if metric not in _METRICS:
+        raise OptimizeInputError("metric", metric, " or ".join(repr(x) for x in _METRICS))
+    if not _is_int(chunk_size) or chunk_size < 1:
+        raise OptimizeInputError("chunk_size", chunk_size, "an int >= 1")
+
+    s_blocks = int(n_splits)
+    block_len = t // s_blocks
+    used = m[t - block_len * s_blocks :]
+    col_mean = used.mean(axis=0)
+    centred = (used - col_mean).reshape(s_blocks, block_len, n_trials)
+    block_sum = centred.sum(axis=1)  # S x N
+    block_sq = (centred * centred).sum(axis=1)  # S x N
+    total_sum = block_sum.sum(axis=0)
+    total_sq = block_sq.sum(axis=0)
+    half_n = float(block_len * (s_blocks // 2))  # rows in IS == rows in OOS
+
+    combos = np.array(list(combinations(range(s_blocks), s_blocks // 2)), dtype=np.int64)
+    k = len(combos)
+    chosen = np.empty(k, dtype=np.int64)
+    is_best = np.empty(k)
+    oos_best = np.empty(k)
+    rank = np.empty(k)
+    for lo in range(0, k, chunk_size):
+        part = combos[lo : lo + chunk_size]
+        sel = np.zeros((len(part), s_blocks))
+        np.put_along_axis(sel, part, 1.0, axis=1)
+        is_s = sel @ block_sum
+        is_q = sel @ block_sq
+        is_metric = _metric_from_sums(metric, half_n, is_s, is_q, col_mean)
+        oos_metric = _metric_from_sums(metric, half_n, total_sum - is_s, total_sq - is_q, col_mean)
+        best = np.argmax(is_metric, axis=1)
+        rows = np.arange(len(part))
+        best_oos = oos_metric[rows, best]
+        n_less = np.count_nonzero(oos_metric < best_oos[:, None], axis=1)
+        n_equal = np.count_nonzero(oos_metric == best_oos[:, None], axis=1)  # includes the winner
+        chosen[lo : lo + len(part)] = best
+        is_best[lo : lo + len(part)] = is_metric[rows, best]
+        oos_best[lo : lo + len(part)] = best_oos
+        rank[lo : lo + len(part)] = n_less + (n_equal + 1) / 2.0
+
+    omega = rank / (n_trials + 1.0)
+    logits = np.log(omega / (1.0 - omega))
+    return PBO(
+        pbo=float(np.mean(logits <= 0)),
+        logits=logits,
+        n_combinations=k,
+        n_splits=s_blocks,
+        n_trials=n_trials,
+        n_rows_used=block_len * s_blocks,
+        metric=metric,
+        chosen=chosen,
+        is_best=is_best,
+        oos_of_best=oos_best,
+        combinations=combos,
+    )

@@ -1,0 +1,1 @@
+"""Report helpers shared by notebooks: plotly figures and display tables."""

@@ -1,0 +1,107 @@
+"""Plotly figures for the notebook reports.
+
+``use_offline_renderer`` makes figures embed plotly.js once in the notebook output,
+so the nbconvert HTML report stays interactive and opens without a network.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: Cell colours of regime strategies (v3.5b cells 1-6).
+CELL_COLOURS = {1: "#1a9850", 2: "#91cf60", 3: "#d9ef8b", 4: "#fee08b", 5: "#fc8d59", 6: "#d73027"}
+
+
+def use_offline_renderer() -> None:
+    """Render to JupyterLab's plotly mimetype and to self-contained HTML (for nbconvert)."""
+    import plotly.io as pio
+
+    pio.renderers.default = "plotly_mimetype+notebook"
+
+
+def _naive(idx: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    return idx.tz_convert(None) if getattr(idx, "tz", None) is not None else idx
+
+
+def equity_drawdown(equity: pd.Series, benchmark: pd.Series | None = None, *, title: str = "Equity and drawdown"):
+    """Equity (log scale) over drawdown, strategy against buy and hold."""
+    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
+    x = _naive(equity.index)
+    fig.add_trace(go.Scatter(x=x, y=equity.to_numpy(), name="strategy", line=dict(width=1.6)), row=1, col=1)
+    if benchmark is not None:
+        fig.add_trace(go.Scatter(x=x, y=benchmark.to_numpy(), name=f"{benchmark.name}", line=dict(width=1, dash="dot")), row=1, col=1)
+    dd = equity / equity.cummax() - 1
+    fig.add_trace(go.Scatter(x=x, y=dd.to_numpy(), name="drawdown", fill="tozeroy", line=dict(width=0.8, color="#d62728")), row=2, col=1)
+    if benchmark is not None:
+        bdd = benchmark / benchmark.cummax() - 1
+        fig.add_trace(go.Scatter(x=x, y=bdd.to_numpy(), name="benchmark drawdown", line=dict(width=0.8, color="#7f7f7f")), row=2, col=1)
+    fig.update_yaxes(type="log", title_text="equity", row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", title_text="drawdown", row=2, col=1)
+    fig.update_layout(title=title, height=520, margin=dict(l=60, r=20, t=50, b=30), legend=dict(orientation="h"))
+    return fig
+
+
+def monthly_heatmap(table: pd.DataFrame, *, title: str = "Monthly returns"):
+    """Year x month heatmap of compounded monthly returns."""
+    import plotly.graph_objects as go
+
+    z = table.to_numpy()
+    text = [[("" if pd.isna(v) else f"{v:.1%}") for v in row] for row in z]
+    lim = float(pd.DataFrame(z).abs().max().max() or 0.1)
+    fig = go.Figure(
+        go.Heatmap(z=z, x=list(table.columns), y=[str(y) for y in table.index], text=text, texttemplate="%{text}",
+                   colorscale="RdYlGn", zmid=0, zmin=-lim, zmax=lim, colorbar=dict(tickformat=".0%"))
+    )
+    fig.update_layout(title=title, height=max(300, 22 * len(table) + 120), yaxis=dict(autorange="reversed"),
+                      margin=dict(l=60, r=20, t=50, b=30))
+    return fig
+
+
+def regime_timeline(equity: pd.Series, cells: pd.Series, *, title: str = "Equity with regime cells"):
+    """Equity curve over a strip coloured by the strategy's regime cell on each bar."""
+    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2], vertical_spacing=0.03)
+    x = _naive(equity.index)
+    fig.add_trace(go.Scatter(x=x, y=equity.to_numpy(), name="strategy", line=dict(width=1.4, color="#1f77b4")), row=1, col=1)
+    c = cells.reindex(equity.index)
+    for cell, colour in CELL_COLOURS.items():
+        mask = (c == cell).to_numpy()
+        if mask.any():
+            fig.add_trace(go.Bar(x=x[mask], y=[1] * int(mask.sum()), name=f"cell {cell}", marker_color=colour,
+                                 marker_line_width=0, width=86_400_000), row=2, col=1)
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(visible=False, row=2, col=1)
+    fig.update_layout(title=title, barmode="stack", bargap=0, height=480, margin=dict(l=60, r=20, t=50, b=30),
+                      legend=dict(orientation="h"))
+    return fig
+
+
+def cell_statistics(cells: pd.Series, returns: pd.Series) -> pd.DataFrame:
+    """Time spent in each regime cell and the return earned there.
+
+    ``returns`` are the strategy's bar returns; bar t's return is earned by the
+    position set at the end of bar t-1, so it is attributed to bar t-1's cell.
+    ``contribution`` is the sum of log returns earned in the cell: contributions add
+    up to the log of total growth.
+    """
+    import numpy as np
+
+    held_cell = cells.shift(1)
+    df = pd.DataFrame({"cell": held_cell, "r": returns}).dropna()
+    logr = np.log1p(df["r"])
+    g = df.assign(logr=logr).groupby("cell")
+    out = pd.DataFrame(
+        {
+            "bars": g.size(),
+            "share_of_time": g.size() / len(df),
+            "compounded_return": g["logr"].sum().map(np.expm1),
+            "log_contribution": g["logr"].sum(),
+        }
+    )
+    out.index = out.index.astype(int)
+    return out

@@ -1,0 +1,226 @@
+"""Execute a notebook with papermill and archive the run.
+
+Every run lands in ``outputs/<notebook>/<run_id>/`` with the executed notebook,
+``report.html`` (nbconvert, code hidden, plotly charts embedded so it opens
+offline), the machine-readable results the notebook wrote, and ``manifest.json``:
+resolved params and their hash, git commit and dirty flag, data fingerprint,
+package versions, Python version, start/end in UTC, duration, status and error.
+A failed run is archived too (status ``failed``, the error and the partly executed
+notebook) so nothing that happened is lost.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from toolkit.params import load as load_params
+from toolkit.params import params_hash, repo_root
+
+#: Packages whose versions go into every manifest.
+TRACKED_PACKAGES = (
+    "toolkit", "numpy", "pandas", "vectorbt", "vectorbt-rust", "plotly", "papermill", "nbconvert",
+    "pydantic", "sqlalchemy", "arch", "ipykernel",
+)
+KERNEL_NAME = "toolkit"
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    run_dir: Path
+    status: str
+    error: str | None
+    manifest: dict
+
+
+def utc_now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
+def make_run_id(notebook: str, started: pd.Timestamp, phash: str, root: Path) -> str:
+    """``20261122T020304Z-<params hash[:8]>`` plus ``-2``, ``-3`` ... if taken."""
+    base = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{phash[:8]}"
+    run_id, n = base, 1
+    while (root / notebook / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def git_state(cwd: Path) -> dict[str, Any]:
+    """Commit and dirty flag of the working tree (None outside a git checkout)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = bool(
+            subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+        )
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def package_versions() -> dict[str, str | None]:
+    out = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _kernel_name() -> str:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def export_html(notebook_path: Path, html_path: Path) -> None:
+    """Render the executed notebook to HTML without code cells (a report, not a script)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(notebook_path, as_version=4)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    html_path.write_text(body, encoding="utf-8")
+
+
+def run_notebook(
+    notebook: str,
+    params_file: str | Path | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    *,
+    outputs_root: Path | None = None,
+    notebooks_dir: Path | None = None,
+    clock: Callable[[], pd.Timestamp] = utc_now,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> RunRecord:
+    """Validate params, execute ``notebooks/<notebook>.ipynb`` and archive the run.
+
+    Params are validated before anything runs: a ParamsError propagates and no run
+    directory is created. Any failure after that is archived with status failed.
+    """
+    root = repo_root()
+    params = load_params(notebook, params_file, overrides)
+    resolved = params.model_dump(mode="json")
+    phash = params_hash(resolved)
+    outputs = outputs_root or root / "outputs"
+    started = clock()
+    run_id = make_run_id(notebook, started, phash, outputs)
+    run_dir = outputs / notebook / run_id
+    run_dir.mkdir(parents=True)
+    manifest: dict[str, Any] = {
+        "run_id": run_id,
+        "notebook": f"notebooks/{notebook}.ipynb",
+        "params_file": str(params_file) if params_file else None,
+        "params": resolved,
+        "params_hash": phash,
+        "git": git_state(root),
+        "python": platform.python_version(),
+        "packages": package_versions(),
+        "started_utc": started.isoformat(),
+        "status": "running",
+        "error": None,
+    }
+    _write_manifest(run_dir, manifest)
+    t0 = time.perf_counter()
+    status, error = "completed", None
+    executed = run_dir / "notebook.ipynb"
+    try:
+        import papermill as pm
+
+        log(f"running notebooks/{notebook}.ipynb -> {run_dir}")
+        pm.execute_notebook(
+            str((notebooks_dir or root / "notebooks") / f"{notebook}.ipynb"),
+            str(executed),
+            parameters={"params": resolved, "output_dir": str(run_dir)},
+            kernel_name=_kernel_name(),
+            cwd=str(notebooks_dir or root / "notebooks"),
+            progress_bar=False,
+            log_output=False,
+        )
+    except Exception as exc:  # archived below, then re-raised as a non-zero exit by the CLI
+        status = "failed"
+        error = _describe(exc)
+    if executed.exists():
+        try:
+            export_html(executed, run_dir / "report.html")
+        except Exception as exc:  # an HTML failure must not hide the run's own status
+            if status == "completed":
+                status, error = "failed", f"HTML export failed: {_describe(exc)}"
+    info = run_dir / "run_info.json"
+    if info.exists():
+        manifest.update(json.loads(info.read_text()))
+        info.unlink()
+    ended = clock()
+    manifest.update(
+        {
+            "ended_utc": ended.isoformat(),
+            "duration_s": round(time.perf_counter() - t0, 3),
+            "status": status,
+            "error": error,
+        }
+    )
+    _write_manifest(run_dir, manifest)
+    return RunRecord(run_id, run_dir, status, error, manifest)
+
+
+def _describe(exc: BaseException) -> str:
+    name = getattr(exc, "ename", None)
+    value = getattr(exc, "evalue", None)
+    if name:
+        return f"{name}: {value}"
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def _write_manifest(run_dir: Path, manifest: dict) -> None:
+    tmp = run_dir / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, run_dir / "manifest.json")
+
+
+def list_runs(outputs_root: Path | None = None) -> pd.DataFrame:
+    """Archived runs, newest first, with their key metrics."""
+    outputs = outputs_root or repo_root() / "outputs"
+    rows = []
+    for mf in outputs.glob("*/*/manifest.json"):
+        try:
+            m = json.loads(mf.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        metrics = {}
+        mpath = mf.parent / "metrics.json"
+        if mpath.exists():
+            try:
+                metrics = json.loads(mpath.read_text())
+            except json.JSONDecodeError:
+                metrics = {}
+        rows.append(
+            {
+                "run_id": m.get("run_id"),
+                "notebook": Path(m.get("notebook", "")).stem,
+                "status": m.get("status"),
+                "started_utc": m.get("started_utc"),
+                "duration_s": m.get("duration_s"),
+                "total_return": metrics.get("total_return"),
+                "sharpe": metrics.get("sharpe"),
+                "max_drawdown": metrics.get("max_drawdown"),
+                "error": m.get("error"),
+            }
+        )
+    cols = ["run_id", "notebook", "status", "started_utc", "duration_s", "total_return", "sharpe", "max_drawdown", "error"]
+    df = pd.DataFrame(rows, columns=cols)
+    return df.sort_values("started_utc", ascending=False, kind="stable").reset_index(drop=True)

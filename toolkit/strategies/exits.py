@@ -1,0 +1,174 @@
+"""Exit rules any long/flat strategy can put on its position path.
+
+A strategy says *when it would like to be long*: an ``entry`` signal (open a position
+from flat) and a ``keep`` signal (stay long once in). :func:`apply_exits` walks the
+bars once, opening on entries and closing when ``keep`` turns off or a rule fires:
+
+* **fixed stop-loss**: close at or below ``entry price x (1 - stop_loss)``;
+* **take-profit**: close at or above ``entry price x (1 + take_profit)``;
+* **ATR trailing stop**: ``stop = max(previous stop, highest close since entry -
+  k x ATR)``; the stop only ever rises, and the position closes when a close is at or
+  below the stop in force from the bar before.
+
+Everything is judged on closes, because decisions are taken at the close: the entry
+price is the close of the entry bar. After a rule exit the strategy needs a *fresh*
+entry signal (the signal must be off on some bar, then on again) so a stop is not
+undone on the next bar by a signal that never went away. An ordinary signal exit
+needs no such reset.
+
+The walk is a bar-by-bar numpy loop across symbols that resumes from a
+:class:`PositionState`, so the live path (one new bar) and the backtest path (all
+bars) run the same arithmetic and agree exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import Field
+
+from toolkit.strategies.base import StrategyParams
+
+#: Exit reason codes stored by :func:`apply_exits`; index into this for the name.
+EXIT_REASONS = ("", "signal", "stop_loss", "trailing_stop", "take_profit")
+NO_EXIT, SIGNAL, STOP_LOSS, TRAILING_STOP, TAKE_PROFIT = range(5)
+
+
+@dataclass(frozen=True)
+class ExitRules:
+    """Which rules are on (None = off)."""
+
+    trailing_atr_k: float | None = None
+    stop_loss: float | None = None
+    take_profit: float | None = None
+
+    @property
+    def needs_atr(self) -> bool:
+        return self.trailing_atr_k is not None
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.trailing_atr_k, self.stop_loss, self.take_profit))
+
+
+class ExitParams(StrategyParams):
+    """Exit-rule parameters shared by the long/flat strategies (subclass this)."""
+
+    atr_period: int = Field(14, ge=1, le=500, description="Wilder ATR length for the trailing stop")
+    trailing_atr_k: float | None = Field(
+        None, gt=0, le=50, description="ATR trailing stop distance in ATRs (None = off)"
+    )
+    stop_loss: float | None = Field(
+        None, gt=0, lt=1, description="fixed stop: fraction below the entry price (None = off)"
+    )
+    take_profit: float | None = Field(
+        None, gt=0, le=100, description="take-profit: fraction above the entry price (None = off)"
+    )
+
+    def exit_rules(self) -> ExitRules:
+        return ExitRules(self.trailing_atr_k, self.stop_loss, self.take_profit)
+
+
+@dataclass(frozen=True)
+class PositionState:
+    """Per-symbol position after the last bar walked (arrays of length N)."""
+
+    held: np.ndarray
+    entry_price: np.ndarray
+    highest: np.ndarray
+    stop: np.ndarray
+    armed: np.ndarray
+
+    @classmethod
+    def flat(cls, n_symbols: int) -> "PositionState":
+        nan = np.full(n_symbols, np.nan)
+        return cls(np.zeros(n_symbols, bool), nan, nan.copy(), nan.copy(), np.ones(n_symbols, bool))
+
+
+@dataclass(frozen=True)
+class ExitPath:
+    """Result of :func:`apply_exits` for the rows walked.
+
+    ``held``: long flags after exits. ``reason``: exit code per bar (see
+    :data:`EXIT_REASONS`), non-zero only on the bar a position closes. ``stop``: the
+    trailing stop in force while held (NaN otherwise or when the rule is off).
+    """
+
+    held: np.ndarray
+    reason: np.ndarray
+    stop: np.ndarray
+    state: PositionState
+
+    def reason_names(self) -> np.ndarray:
+        """``reason`` as strings ("" on bars without an exit)."""
+        return np.asarray(EXIT_REASONS, dtype=object)[self.reason]
+
+
+def apply_exits(
+    entry: np.ndarray,
+    keep: np.ndarray,
+    close: np.ndarray,
+    atr: np.ndarray | None,
+    rules: ExitRules,
+    state: PositionState | None = None,
+) -> ExitPath:
+    """Walk the bars and return the held flags with exits applied.
+
+    ``entry``, ``keep``: boolean ``(bars, symbols)``; ``close``, ``atr``: float arrays
+    of the same shape (``atr`` only needed for the trailing stop). ``state`` resumes a
+    walk that stopped on the previous bar. Precedence on a bar where several exits
+    fire: stop-loss, trailing stop, take-profit, then the signal.
+    """
+    T, N = close.shape
+    if rules.needs_atr and atr is None:
+        raise ValueError("the trailing stop needs ATR values")
+    st = state or PositionState.flat(N)
+    held = st.held.copy()
+    price, highest, stop, armed = st.entry_price.copy(), st.highest.copy(), st.stop.copy(), st.armed.copy()
+    out_held = np.zeros((T, N), dtype=bool)
+    out_reason = np.zeros((T, N), dtype=np.int8)
+    out_stop = np.full((T, N), np.nan)
+
+    sl_level = None if rules.stop_loss is None else 1.0 - rules.stop_loss
+    tp_level = None if rules.take_profit is None else 1.0 + rules.take_profit
+    k = rules.trailing_atr_k
+    none = np.zeros(N, dtype=bool)
+    nan = np.full(N, np.nan)
+    entry_any = entry.any(axis=1).tolist()
+    held_any = bool(held.any())
+
+    with np.errstate(invalid="ignore"):
+        for t in range(T):
+            if not held_any and not entry_any[t]:
+                # Flat and nothing to open: only the re-arming can change.
+                armed = np.ones(N, dtype=bool)
+                continue
+            c, e = close[t], entry[t]
+            if held_any:
+                signal_exit = held & ~keep[t]
+                hit_sl = held & (c <= price * sl_level) if sl_level is not None else none
+                hit_ts = held & (c <= stop) if k is not None else none
+                hit_tp = held & (c >= price * tp_level) if tp_level is not None else none
+                rule_exit = hit_sl | hit_ts | hit_tp
+                out_reason[t] = np.select(
+                    [hit_sl, hit_ts, hit_tp, signal_exit], [STOP_LOSS, TRAILING_STOP, TAKE_PROFIT, SIGNAL], NO_EXIT
+                )
+                # A rule exit disarms until the entry signal has been off for a bar.
+                armed = np.where(rule_exit, ~e, armed | ~e)
+                still = held & ~(rule_exit | signal_exit)
+            else:
+                armed = armed | ~e
+                still = none
+            new = ~held & e & armed
+            held = still | new
+            price = np.where(new, c, np.where(still, price, nan))
+            if k is not None:
+                highest = np.where(new, c, np.where(still, np.fmax(highest, c), nan))
+                candidate = highest - k * atr[t]
+                stop = np.where(new, candidate, np.where(still, np.fmax(stop, candidate), nan))
+                out_stop[t] = stop
+            out_held[t] = held
+            held_any = bool(held.any())
+
+    return ExitPath(out_held, out_reason, out_stop, PositionState(held, price, highest, stop, armed))
