@@ -27,7 +27,7 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest tests
-	$(PY) -m pytest --nbval-lax -p no:randomly notebooks/backtest.ipynb
+	$(PY) -m pytest --nbval-lax notebooks/backtest.ipynb
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

@@ -33,12 +33,13 @@ def _assert_canonical(df: pd.DataFrame) -> None:
     assert list(df.columns) == ["open", "high", "low", "close", "volume"]
     assert all(dtype == np.float64 for dtype in df.dtypes)
     assert df.index.is_monotonic_increasing and df.index.is_unique
-    prices = df[["open", "high", "low", "close"]]
-    assert not prices.isna().any().any()
-    assert (prices > 0).all().all()
-    assert (df["high"] >= df[["open", "close"]].max(axis=1)).all()
-    assert (df["low"] <= df[["open", "close"]].min(axis=1)).all()
-    assert not (df["volume"] < 0).any()
+    o, h, lo, c, v = df.to_numpy().T
+    prices = df.to_numpy()[:, :4]
+    assert not np.isnan(prices).any()
+    assert (prices > 0).all()
+    assert (h >= np.maximum(o, c)).all()
+    assert (lo <= np.minimum(o, c)).all()
+    assert not (v < 0).any()
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,9 @@ same shortfall twice.
 
 **Rejections** (order goes new -> rejected, with ``status_reason``): no market
 set, unknown symbol (no price), non-positive quantity, quantity not a multiple of
-the instrument's step, a buy that needs more cash than is free in a cash account,
-a sell of more than is held (net of open sells), an order in another trading mode.
+the instrument's step, a buy that needs more cash than is free in a cash account
+(or a sell whose fees exceed proceeds plus cash), a sell of more than is held (net
+of open sells), an order in another trading mode.
 
 **Accounting.** Positions are FIFO lots; realised PnL is booked per lot at the
 slippage-adjusted fill price, fees are kept apart, so at all times
@@ -398,6 +399,10 @@ class SimulatedBroker(Broker):
                 free = self._held(o.symbol) - reserved
                 if o.quantity > free:
                     return f"selling {qty_str(o.quantity)} {o.symbol} but only {qty_str(free)} held (net of open sells)"
+                proceeds = self.costs.sell_proceeds(o.quantity, price)
+                if self.cash_account and self._cash + proceeds < 0:
+                    return (f"insufficient cash: fees on selling {qty_str(o.quantity)} {o.symbol} exceed "
+                            f"proceeds by {money(-proceeds)}, {money(self._cash)} free")
             elif self.cash_account:
                 reserved = sum((self.costs.buy_cost(x.remaining_quantity, self._prices.get(x.symbol, price))
                                 for x in self._open_others(o, OrderSide.BUY)), Decimal(0))
@@ -438,6 +443,10 @@ class SimulatedBroker(Broker):
             elif qty > self._held(o.symbol):
                 o.transition(OrderStatus.CANCELLED, at=self._at,
                              reason=f"position in {o.symbol} smaller than the remaining {qty_str(qty)}")
+                return
+            elif self.cash_account and self._cash + notional - fee < 0:
+                o.transition(OrderStatus.CANCELLED, at=self._at,
+                             reason=f"insufficient cash for the fee on the remaining {qty_str(o.remaining_quantity)} {o.symbol}")
                 return
             n = sum(1 for f in self._fills if f.client_order_id == o.client_order_id) + 1
             fill = Fill(

@@ -7,16 +7,18 @@ Layouts recognised (header names in any case, stray spaces ignored, ``_``/``-`` 
 spaces, so ``Adj Close ``, ``adj_close`` and ``ADJ CLOSE`` are one column):
 
 * **single symbol** -- a date column plus ``open high low close volume`` (any subset
-  that has ``close``; without open/high/low the bars are close-only). The symbol is the
-  file stem. Extra columns (``Dividends``, ``Stock Splits``, ``dividend``, ``split``)
-  are ignored: a split column is NEVER re-applied, because vendors such as zipline
-  already split-adjust their OHLC while the column still shows the ratio.
+  that has ``close`` or ``adj close``; without open/high/low the bars are close-only).
+  The symbol is the file stem. Extra columns (``Dividends``, ``Stock Splits``,
+  ``dividend``, ``split``) are ignored: a split column is NEVER re-applied, because
+  vendors such as zipline already split-adjust their OHLC while the column still shows
+  the ratio.
 * **long** -- a ``ticker`` (or ``symbol``) column: one frame per ticker. When raw and
   adjusted columns sit side by side (``adj_open`` ... ``adj_volume``, the zipline quandl
   sample), ``prices`` picks the set.
-* **wide** -- a date column and one close column per symbol (no ``close``/``open``
-  header): close-only bars per column. Empty cells (before a symbol was listed, or
-  gaps) are dropped per symbol; a column with no price at all is skipped with a warning.
+* **wide** -- a date column first and one close column per symbol (no ``close`` or
+  ``ticker`` header): close-only bars per column, named as spelled in the header.
+  Empty cells (before a symbol was listed, or gaps) are dropped per symbol; a column
+  with no price at all is skipped with a warning.
 
 ``prices="adjusted"`` on a Yahoo-style file with ``Adj Close`` scales open, high, low and
 close by ``Adj Close / Close`` (volume unchanged). A file without adjusted columns loads
@@ -54,6 +56,7 @@ from toolkit.data.validate import (
     CANONICAL_FIELDS,
     PRICE_FIELDS,
     adjust_to_close,
+    bar_frame,
     check_prices,
     drop_duplicate_rows,
     to_float,
@@ -75,9 +78,6 @@ _NAIVE_FORMATS = (
 _OFFSET = re.compile(r"(?<=\d)\s*(Z|[+-]\d{2}:?\d{2})$")
 _OFFSET_AFTER_TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
 _MAX_LISTED = 30
-_KNOWN = frozenset(
-    (*_DATE_NAMES, *_SYMBOL_NAMES, *CANONICAL_FIELDS, *(f"adj {f}" for f in CANONICAL_FIELDS))
-)
 
 __all__ = ["load_files", "SUFFIXES"]
 
@@ -152,7 +152,9 @@ def _wanted(symbols: list[str] | str | None, available: list[str], empty: dict) 
         if sym in available:
             continue
         if sym in empty:
-            raise DataError(sym, None, "at least one bar", f"its column in {empty[sym].name} is empty")
+            raise DataError(
+                sym, None, "at least one bar", f"its column in {empty[sym].name} is empty"
+            )
         raise ParamsError("data.symbols", sym, f"one of {shown}")
     return list(dict.fromkeys(symbols))
 
@@ -161,36 +163,37 @@ def _wanted(symbols: list[str] | str | None, available: list[str], empty: dict) 
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    """Read a file into a frame with normalised column names and the date column first."""
+    """Read a file into a frame with stripped column names and a 0..n-1 row index."""
     if path.suffix.lower() in (".parquet", ".pq"):
         table = pd.read_parquet(path)
         if not isinstance(table.index, pd.RangeIndex) or table.index.name is not None:
             table = table.reset_index()
         table.index = pd.RangeIndex(len(table))
     else:
-        sep = _sniff_csv(path)
-        table = pd.read_csv(path, sep=sep)
+        table = pd.read_csv(path, sep=_sniff_csv(path), encoding="utf-8-sig")
     if isinstance(table.columns, pd.MultiIndex):
         raise _NotBars("its columns are nested (a saved panel?); save one flat table per file")
-    table.columns = [_known(c) for c in table.columns]
+    table.columns = [str(c).strip() for c in table.columns]
     unnamed = [c for c in table.columns if c.startswith("Unnamed:") and table[c].isna().all()]
     table = table.drop(columns=unnamed)
-    dups = sorted({c for c in table.columns if list(table.columns).count(c) > 1})
-    if dups:
-        raise DataError(path.stem, None, "distinct column names", f"{dups} appear twice")
     if table.shape[1] < 2:
         raise _NotBars("it has fewer than two columns (a date and a price)")
-    date_col = next((c for c in table.columns if c in _DATE_NAMES), table.columns[0])
-    return table[[date_col] + [c for c in table.columns if c != date_col]]
+    return table
+
+
+def _distinct(path: Path, names: list[str]) -> None:
+    """Refuse two columns that mean the same (``Close`` and ``close ``)."""
+    if len(set(names)) < len(names):
+        dups = sorted({c for c in names if names.count(c) > 1})
+        raise DataError(path.stem, None, "distinct column names", f"{dups} appear twice")
 
 
 def _sniff_csv(path: Path) -> str:
     """Return the delimiter; raise ``_NotBars`` for a headerless file."""
     with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
         first = fh.readline()
-        columns = 1
-        sep = max((",", ";", "\t"), key=first.count)
-        columns = first.count(sep) + 1
+    sep = max((",", ";", "\t"), key=first.count)
+    columns = first.count(sep) + 1
     cell = first.split(sep)[0].strip().strip('"')
     if cell and _looks_like_date(cell):
         if columns == 2:
@@ -198,7 +201,9 @@ def _sniff_csv(path: Path) -> str:
                 "it has no header and two columns (date, value): a returns series such as "
                 "zipline's benchmark returns, not price bars; build a price index from it first"
             )
-        raise _NotBars("it has no header row; name the columns (date, open, high, low, close, volume)")
+        raise _NotBars(
+            "it has no header row; name the columns (date, open, high, low, close, volume)"
+        )
     return sep
 
 
@@ -213,42 +218,44 @@ def _looks_like_date(cell: str) -> bool:
     return True
 
 
-def _known(name: object) -> str:
-    """Spell a known header canonically (``Adj Close `` -> ``adj close``); strip others.
-
-    Only names the loader understands are folded (case, stray spaces, ``_``/``-``);
-    anything else, such as a wide table's symbol columns, keeps its own spelling.
-    """
-    text = str(name).strip()
-    folded = re.sub(r"[\s_\-]+", " ", text).strip().lower()
-    return folded if folded in _KNOWN else text
+def _fold(name: str) -> str:
+    """Fold a header for matching: case, spaces, ``_``/``-`` (``Adj Close `` -> ``adj close``)."""
+    return re.sub(r"[\s_\-]+", " ", name).strip().lower()
 
 
 # ---------------------------------------------------------------------- per symbol
 
 
-def _split_symbols(path: Path, table: pd.DataFrame, prices: str) -> tuple[dict[str, Builder], list[str]]:
-    """Return a builder per symbol found in the table, and the symbols with no prices."""
-    date_col = table.columns[0]
-    cols = set(table.columns)
-    key = next((c for c in _SYMBOL_NAMES if c in cols), None)
+def _split_symbols(
+    path: Path, table: pd.DataFrame, prices: str
+) -> tuple[dict[str, Builder], list[str]]:
+    """Return a builder per symbol found in the table, and the symbols with no prices.
+
+    The layout is read from folded header names; a wide table keeps its columns' own
+    spelling as symbols (``LOW`` is Lowe's, not a low price).
+    """
+    folded = [_fold(c) for c in table.columns]
+    if not set(folded) & {*_SYMBOL_NAMES, "close", "adj close"}:
+        _distinct(path, list(table.columns))
+        return _wide(path, table, table.columns[0])
+    table = table.set_axis(folded, axis=1)
+    _distinct(path, folded)
+    date_col = next((c for c in folded if c in _DATE_NAMES), folded[0])
+    key = next((c for c in _SYMBOL_NAMES if c in folded), None)
     if key is not None:
         groups = table.groupby(table[key].astype(str).str.strip(), sort=False)
         return {
             str(sym): (lambda sub=sub, sym=str(sym): _bars(sub, date_col, sym, prices))
             for sym, sub in groups
         }, []
-    if cols & {"close", "adj close", "open"}:
-        sym = path.stem
-        return {sym: lambda: _bars(table, date_col, sym, prices)}, []
-    return _wide(path, table, date_col)
+    sym = path.stem
+    return {sym: lambda: _bars(table, date_col, sym, prices)}, []
 
 
 def _wide(path: Path, table: pd.DataFrame, date_col: str) -> tuple[dict[str, Builder], list[str]]:
     """One close-only builder per column of a wide table; the index is parsed once."""
-    raw_names = [c for c in table.columns if c != date_col]
-    symbols = [str(c) for c in raw_names]
-    blank = [s for s, c in zip(symbols, raw_names) if table[c].isna().all()]
+    symbols = [c for c in table.columns if c != date_col]
+    blank = [c for c in symbols if table[c].isna().all()]
     if blank:
         warnings.warn(
             f"{path.name}: skipped {len(blank)} column(s) with no prices: {', '.join(blank)}",
@@ -261,18 +268,15 @@ def _wide(path: Path, table: pd.DataFrame, date_col: str) -> tuple[dict[str, Bui
             cache["index"] = _parse_timestamps(table[date_col], path.stem)
         return cache["index"]
 
-    def build(col: str, sym: str) -> pd.DataFrame:
+    def build(sym: str) -> pd.DataFrame:
         index = stamps()
-        close = to_float(table[col], "close", index, sym)
+        close = to_float(table[sym], "close", index, sym)
         keep = ~np.isnan(close)
         close = close[keep]
-        frame = pd.DataFrame({f: close for f in PRICE_FIELDS}, index=index[keep])
-        frame["volume"] = np.nan
-        return _finish(frame, sym, warn_empty=False)
+        values = np.column_stack([close, close, close, close, np.full(len(close), np.nan)])
+        return _finish(bar_frame(values, index[keep]), sym, warn_empty=False)
 
-    return {
-        s: (lambda c=c, s=s: build(c, s)) for s, c in zip(symbols, raw_names) if s not in blank
-    }, blank
+    return {s: (lambda s=s: build(s)) for s in symbols if s not in blank}, blank
 
 
 def _bars(table: pd.DataFrame, date_col: str, symbol: str, prices: str) -> pd.DataFrame:
@@ -301,13 +305,17 @@ def _bars(table: pd.DataFrame, date_col: str, symbol: str, prices: str) -> pd.Da
         names["close"] = close_col
         vol_col = "volume" if "volume" in cols else None
 
-    values = {f: num(c, f) for f, c in names.items()}
+    parsed: dict[str, np.ndarray] = {}
+    for field in ("close", "open", "high", "low"):  # a close-only file names "close" in errors
+        if names[field] not in parsed:
+            parsed[names[field]] = num(names[field], field)
+    values = {f: parsed[c] for f, c in names.items()}
     values["volume"] = num(vol_col, "volume") if vol_col else np.full(len(index), np.nan)
     if prices == "adjusted" and not adj_long and names["close"] == "close" and "adj close" in cols:
         adj = num("adj close", "adj close")
         if not np.isnan(adj).all():  # an all-empty Adj Close column carries no adjustment
             values = _scale_by_adjusted_close(values, adj, index, symbol)
-    frame = pd.DataFrame(values, index=index, columns=list(CANONICAL_FIELDS))
+    frame = bar_frame(np.column_stack([values[f] for f in CANONICAL_FIELDS]), index)
     return _finish(frame, symbol, warn_empty=True)
 
 
@@ -319,15 +327,16 @@ def _scale_by_adjusted_close(
     missing = np.isnan(adj) & ~np.isnan(close)
     if missing.any():
         i = int(np.argmax(missing))
-        raise DataError(symbol, index[i], "adjusted close present on every bar", "Adj Close is empty")
+        raise DataError(
+            symbol, index[i], "adjusted close present on every bar", "Adj Close is empty"
+        )
     o, h, lo, c = adjust_to_close(values["open"], values["high"], values["low"], close, adj)
     return {"open": o, "high": h, "low": lo, "close": c, "volume": values["volume"]}
 
 
 def _finish(frame: pd.DataFrame, symbol: str, *, warn_empty: bool) -> pd.DataFrame:
     """Drop empty rows, copies and re-downloads; put rows in ascending order; validate."""
-    frame.index.name = "timestamp"
-    empty = np.isnan(frame[list(PRICE_FIELDS)].to_numpy()).all(axis=1)
+    empty = np.isnan(frame.to_numpy()[:, :4]).all(axis=1)
     if empty.any():
         if warn_empty:
             first = frame.index[int(np.argmax(empty))]
@@ -340,6 +349,8 @@ def _finish(frame: pd.DataFrame, symbol: str, *, warn_empty: bool) -> pd.DataFra
     frame = drop_duplicate_rows(frame, symbol)
     frame = _collapse_redownloads(frame, symbol)
     frame = _ascending(frame, symbol)
+    if len(frame) == 0:
+        raise DataError(symbol, None, "at least one bar", "the file has no rows with prices")
     return validate_bars(frame, symbol, drop_exact_duplicates=False)
 
 

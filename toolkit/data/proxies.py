@@ -93,7 +93,9 @@ def leveraged_proxy(
     return out
 
 
-def _check(leverage: float, annual_cost_bps: float, start_price: float, base: pd.DataFrame) -> float:
+def _check(
+    leverage: float, annual_cost_bps: float, start_price: float, base: pd.DataFrame
+) -> float:
     """Validate the arguments; return the leverage as a float."""
     if not _real(leverage) or not math.isfinite(leverage) or leverage == 0:
         raise ParamsError("leverage", leverage, "a non-zero finite number (e.g. 3 or -1)")
@@ -105,10 +107,12 @@ def _check(leverage: float, annual_cost_bps: float, start_price: float, base: pd
         raise ParamsError("base", type(base).__name__, "a non-empty canonical bar frame")
     missing = [f for f in CANONICAL_FIELDS if f not in base.columns]
     if missing:
-        raise ParamsError("base", list(map(str, base.columns)), "columns open, high, low, close, volume")
+        allowed = "columns open, high, low, close, volume"
+        raise ParamsError("base", list(map(str, base.columns)), allowed)
     index = base.index
     if not isinstance(index, pd.DatetimeIndex) or not (index == index.normalize()).all():
-        raise ParamsError("base", "intraday or undated bars", "daily bars (stamped at midnight UTC)")
+        allowed = "daily bars (stamped at midnight UTC)"
+        raise ParamsError("base", "intraday or undated bars", allowed)
     return float(leverage)
 
 

@@ -26,12 +26,14 @@ CANONICAL_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 PRICE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close")
 
 PRICE_SETTINGS: tuple[str, ...] = ("raw", "adjusted")
+_COLUMNS = pd.Index(CANONICAL_FIELDS)  # one shared object: its hash table is built once
 
 __all__ = [
     "CANONICAL_FIELDS",
     "PRICE_FIELDS",
     "PRICE_SETTINGS",
     "adjust_to_close",
+    "bar_frame",
     "check_prices",
     "drop_duplicate_rows",
     "to_float",
@@ -67,12 +69,20 @@ def validate_bars(
             f"missing {', '.join(missing)}; columns are {list(map(str, df.columns))}",
         )
     index = _utc_index(df.index, symbol)
-    values = {f: to_float(df[f], f, index, symbol) for f in CANONICAL_FIELDS}
-    out = pd.DataFrame(values, index=index, columns=list(CANONICAL_FIELDS))
+    if df.columns.equals(_COLUMNS) and all(t == np.float64 for t in df.dtypes):
+        values = df.to_numpy(dtype=np.float64, copy=True)  # fast path: already canonical
+    else:
+        values = np.column_stack([to_float(df[f], f, index, symbol) for f in CANONICAL_FIELDS])
+    out = bar_frame(values, index)
     if drop_exact_duplicates:
         out = drop_duplicate_rows(out, symbol)
     _check_rules(out, symbol)
     return out
+
+
+def bar_frame(values: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Wrap an ``(n, 5)`` float64 array as a bar frame (shared column index: fast lookups)."""
+    return pd.DataFrame(values, index=index, columns=_COLUMNS, copy=False)
 
 
 def drop_duplicate_rows(df: pd.DataFrame, symbol: str) -> pd.DataFrame:
@@ -133,8 +143,9 @@ def _check_rules(df: pd.DataFrame, symbol: str) -> None:
     n = len(df)
     if n == 0:
         return
-    o, h, lo, c, v = (df[f].to_numpy() for f in CANONICAL_FIELDS)
-    prices = np.column_stack([o, h, lo, c])
+    values = df.to_numpy(dtype=np.float64)
+    o, h, lo, c, v = values.T
+    prices = values[:, :4]
     stamps = df.index.asi8
     step = np.empty(n, dtype=np.int64)
     step[0] = 1

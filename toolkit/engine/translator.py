@@ -15,7 +15,8 @@ Rules, in the order they are applied:
    symbols absent from ``target_weights`` are left alone (pass an explicit 0 to
    close them) so that positions the strategy does not own are never touched.
 3. Orders under the instrument's ``min_notional`` or under
-   ``min_order_fraction x equity`` are skipped (kept in ``result.skipped``).
+   ``min_order_fraction x equity``, and sells whose fees would exceed their
+   proceeds, are skipped (kept in ``result.skipped``).
 4. Sells come first (their proceeds fund the buys); buys are then scaled down,
    proportionally and then one step at a time from the largest, until cash after
    fees and slippage (:class:`CostModel`, the same formulas the simulated broker
@@ -384,6 +385,9 @@ def translate(
             if qty <= 0:
                 continue
             intent = OrderIntent(sym, side, qty, price, why, current, target_qty, float(weights[sym]))
+            if side is OrderSide.SELL and costs.sell_proceeds(qty, price) <= 0:
+                skipped.append(SkippedIntent(sym, side, qty, "fees would exceed the sale proceeds"))
+                continue
             if keep(intent, spec):
                 (buys if side is OrderSide.BUY else sells).append(intent)
 

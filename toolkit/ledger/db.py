@@ -13,6 +13,7 @@ ledger then queue on the busy timeout rather than dead-lock on lock upgrade.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator
@@ -135,16 +136,22 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    # The revision files ship with the package and do not change while it runs.
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str:
     """The newest schema revision this version of the toolkit knows."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = _scripts().get_current_head()
     assert head is not None
     return head
 
 
 def known_revisions() -> set[str]:
     """Every revision id this version of the toolkit ships."""
-    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    return {rev.revision for rev in _scripts().walk_revisions()}
 
 
 def _current_revisions(connection: Connection) -> tuple[str, ...]:
@@ -176,6 +183,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """
     with _write_connection(engine) as conn:
         _refuse_unknown(conn, str(engine.url))
+        if revision == "head" and _current_revisions(conn) == (head_revision(),):
+            return  # already current: skip loading env.py and the revision scripts
         command.upgrade(alembic_config(conn), revision)
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -123,14 +124,16 @@ def strategy_shares(
     return water_fill(raw_shares(method, returns, vol_window=vol_window, start=start), cap) * gross
 
 
-def combine(shares: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def combine(shares: np.ndarray, weights: Sequence[np.ndarray]) -> np.ndarray:
     """Instrument weights ``sum_k shares[:, k] * weights[k]`` (strategies added in order).
 
-    ``shares``: ``(bars, K)``; ``weights``: ``(K, bars, instruments)``.
+    ``shares``: ``(bars, K)``; ``weights``: K arrays ``(bars, instruments)``.
     """
     out = shares[:, 0, None] * weights[0]
+    tmp = np.empty_like(out)
     for k in range(1, len(weights)):
-        out = out + shares[:, k, None] * weights[k]
+        np.multiply(shares[:, k, None], weights[k], out=tmp)
+        out += tmp
     return out
 
 
@@ -197,11 +200,12 @@ def _check_options(method: str, cap: float, gross: float, vol_window: int) -> No
         raise ParamsError("vol_window", vol_window, "an integer >= 2")
 
 
-def _align(weights: dict[str, pd.DataFrame]) -> tuple[list[str], pd.DatetimeIndex, list[str], np.ndarray]:
-    """Strategy names, union index, union instruments and ``(K, bars, instruments)`` weights.
+def _align(weights: dict[str, pd.DataFrame]) -> tuple[list[str], pd.Index, list[str], list[np.ndarray]]:
+    """Strategy names, union index, union instruments and one ``(bars, instruments)``
+    array per strategy.
 
-    Targets carry forward over bars a strategy has no row for; before its first row
-    it holds nothing.
+    Targets carry forward over bars a strategy has no row for; before its first row,
+    and in instruments it does not trade, it holds nothing.
     """
     if not weights:
         raise ParamsError("weights", weights, "at least one strategy's weight frame")
@@ -209,30 +213,44 @@ def _align(weights: dict[str, pd.DataFrame]) -> tuple[list[str], pd.DatetimeInde
     frames = list(weights.values())
     index = frames[0].index
     instruments: list[str] = list(frames[0].columns)
+    seen = set(instruments)
     for f in frames[1:]:
         if not f.index.equals(index):
             index = index.union(f.index)
-        instruments += [c for c in f.columns if c not in instruments]
-    stacked = np.empty((len(frames), len(index), len(instruments)))
-    for k, f in enumerate(frames):
+        for c in f.columns:
+            if c not in seen:
+                seen.add(c)
+                instruments.append(c)
+    arrays = []
+    for f in frames:
         if not f.index.equals(index):
             f = f.reindex(index).ffill()
         if list(f.columns) != instruments:
             f = f.reindex(columns=instruments)
-        stacked[k] = f.to_numpy(dtype=float)
-    np.nan_to_num(stacked, copy=False, nan=0.0)
-    return names, index, instruments, stacked
+        a = f.to_numpy(dtype=float)
+        if np.isnan(a).any():
+            a = np.where(np.isnan(a), 0.0, a)
+        arrays.append(a)
+    return names, index, instruments, arrays
+
+
+def _columns(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """``frame[names]`` as an array (a positional take: label lookups are slow here)."""
+    pos = {str(c): i for i, c in enumerate(frame.columns.tolist())}
+    return frame.to_numpy(dtype=float)[:, [pos[n] for n in names]]
 
 
 def strategy_returns(weights: dict[str, pd.DataFrame], instrument_returns: pd.DataFrame) -> pd.DataFrame:
     """Each strategy's return stream: weights held from the previous bar times the
     instruments' returns on this bar (no costs). Feed it to ``allocate(returns=...)``.
     """
-    names, index, instruments, stacked = _align(weights)
+    names, index, instruments, arrays = _align(weights)
     ret = instrument_returns.reindex(index=index, columns=instruments).to_numpy(dtype=float)
     ret = np.where(np.isfinite(ret), ret, 0.0)
-    held = np.concatenate([np.full((len(names), 1, len(instruments)), np.nan), stacked[:, :-1]], axis=1)
-    return pd.DataFrame(seq_sum(held * ret[None]).T, index=index, columns=names)
+    out = np.full((len(index), len(names)), np.nan)
+    for k, a in enumerate(arrays):
+        out[1:, k] = seq_sum(a[:-1] * ret[1:])
+    return pd.DataFrame(out, index=index, columns=names)
 
 
 def allocate_detailed(
@@ -247,7 +265,7 @@ def allocate_detailed(
 ) -> Allocation:
     """:func:`allocate` with the strategy shares and correlation diagnostics."""
     _check_options(method, cap, gross, vol_window)
-    names, index, instruments, stacked = _align(weights)
+    names, index, instruments, arrays = _align(weights)
     K = len(names)
     if returns is None and method != "equal":
         raise ParamsError(
@@ -258,17 +276,15 @@ def allocate_detailed(
         missing = [n for n in names if n not in returns.columns]
         if missing:
             raise ParamsError("returns", missing, "one column per strategy: " + ", ".join(names))
-        r = returns.loc[:, names]
-        if not r.index.equals(index):
-            r = r.reindex(index)
-        r_arr = r.to_numpy(dtype=float)
+        r = returns if returns.index.equals(index) else returns.reindex(index)
+        r_arr = _columns(r, names)
         corr, pairs = high_correlations(pd.DataFrame(r_arr, columns=names), corr_threshold)
         warn_correlated(pairs, corr_threshold)
     else:
         r_arr = np.zeros((len(index), K))
     shares = strategy_shares(method, r_arr, vol_window=vol_window, cap=cap, gross=gross)
     return Allocation(
-        weights=pd.DataFrame(combine(shares, stacked), index=index, columns=instruments),
+        weights=pd.DataFrame(combine(shares, arrays), index=index, columns=instruments),
         strategy_weights=pd.DataFrame(shares, index=index, columns=names),
         correlation=corr,
         high_correlation=pairs,

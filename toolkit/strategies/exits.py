@@ -105,6 +105,15 @@ class ExitPath:
         return np.asarray(EXIT_REASONS, dtype=object)[self.reason]
 
 
+def _fmax(a: float, b: float) -> float:
+    """``max`` ignoring a NaN side, like ``numpy.fmax``."""
+    if a != a:
+        return b
+    if b != b:
+        return a
+    return a if a >= b else b
+
+
 def apply_exits(
     entry: np.ndarray,
     keep: np.ndarray,
@@ -119,56 +128,69 @@ def apply_exits(
     of the same shape (``atr`` only needed for the trailing stop). ``state`` resumes a
     walk that stopped on the previous bar. Precedence on a bar where several exits
     fire: stop-loss, trailing stop, take-profit, then the signal.
+
+    A plain Python loop per symbol: symbols never interact, the logic reads like the
+    rule book, and at about half a microsecond a bar it beats numpy's per-call
+    overhead for the universes strategies trade.
     """
     T, N = close.shape
-    if rules.needs_atr and atr is None:
+    k = rules.trailing_atr_k
+    if k is not None and atr is None:
         raise ValueError("the trailing stop needs ATR values")
     st = state or PositionState.flat(N)
-    held = st.held.copy()
-    price, highest, stop, armed = st.entry_price.copy(), st.highest.copy(), st.stop.copy(), st.armed.copy()
+    sl_level = None if rules.stop_loss is None else 1.0 - rules.stop_loss
+    tp_level = None if rules.take_profit is None else 1.0 + rules.take_profit
+    nan = float("nan")
+
     out_held = np.zeros((T, N), dtype=bool)
     out_reason = np.zeros((T, N), dtype=np.int8)
     out_stop = np.full((T, N), np.nan)
+    end = [st.held.copy(), st.entry_price.copy(), st.highest.copy(), st.stop.copy(), st.armed.copy()]
 
-    sl_level = None if rules.stop_loss is None else 1.0 - rules.stop_loss
-    tp_level = None if rules.take_profit is None else 1.0 + rules.take_profit
-    k = rules.trailing_atr_k
-    none = np.zeros(N, dtype=bool)
-    nan = np.full(N, np.nan)
-    entry_any = entry.any(axis=1).tolist()
-    held_any = bool(held.any())
-
-    with np.errstate(invalid="ignore"):
+    for j in range(N):
+        held, price, highest, stop, armed = (
+            bool(st.held[j]), float(st.entry_price[j]), float(st.highest[j]), float(st.stop[j]), bool(st.armed[j])
+        )
+        e_col, k_col, c_col = entry[:, j].tolist(), keep[:, j].tolist(), close[:, j].tolist()
+        a_col = atr[:, j].tolist() if k is not None else None
+        held_col, reason_col, stop_col = [False] * T, [0] * T, [nan] * T
         for t in range(T):
-            if not held_any and not entry_any[t]:
-                # Flat and nothing to open: only the re-arming can change.
-                armed = np.ones(N, dtype=bool)
+            e = e_col[t]
+            if not held:
+                if not e:
+                    armed = True  # the signal is off: the next entry is a fresh one
+                elif armed:
+                    held = True
+                    price = highest = c_col[t]
+                    held_col[t] = True
+                    if k is not None:
+                        stop = highest - k * a_col[t]
+                        stop_col[t] = stop
                 continue
-            c, e = close[t], entry[t]
-            if held_any:
-                signal_exit = held & ~keep[t]
-                hit_sl = held & (c <= price * sl_level) if sl_level is not None else none
-                hit_ts = held & (c <= stop) if k is not None else none
-                hit_tp = held & (c >= price * tp_level) if tp_level is not None else none
-                rule_exit = hit_sl | hit_ts | hit_tp
-                out_reason[t] = np.select(
-                    [hit_sl, hit_ts, hit_tp, signal_exit], [STOP_LOSS, TRAILING_STOP, TAKE_PROFIT, SIGNAL], NO_EXIT
-                )
-                # A rule exit disarms until the entry signal has been off for a bar.
-                armed = np.where(rule_exit, ~e, armed | ~e)
-                still = held & ~(rule_exit | signal_exit)
+            c = c_col[t]
+            if sl_level is not None and c <= price * sl_level:
+                code = STOP_LOSS
+            elif k is not None and c <= stop:
+                code = TRAILING_STOP
+            elif tp_level is not None and c >= price * tp_level:
+                code = TAKE_PROFIT
+            elif not k_col[t]:
+                code = SIGNAL
             else:
-                armed = armed | ~e
-                still = none
-            new = ~held & e & armed
-            held = still | new
-            price = np.where(new, c, np.where(still, price, nan))
+                code = NO_EXIT
+            if code:
+                reason_col[t] = code
+                # A rule exit needs the entry signal to switch off before re-entering.
+                armed = (not e) if code != SIGNAL else (armed or not e)
+                held, price, highest, stop = False, nan, nan, nan
+                continue
+            held_col[t] = True
             if k is not None:
-                highest = np.where(new, c, np.where(still, np.fmax(highest, c), nan))
-                candidate = highest - k * atr[t]
-                stop = np.where(new, candidate, np.where(still, np.fmax(stop, candidate), nan))
-                out_stop[t] = stop
-            out_held[t] = held
-            held_any = bool(held.any())
+                highest = _fmax(highest, c)
+                stop = _fmax(stop, highest - k * a_col[t])  # never loosens
+                stop_col[t] = stop
+        out_held[:, j], out_reason[:, j], out_stop[:, j] = held_col, reason_col, stop_col
+        for arr, val in zip(end, (held, price, highest, stop, armed)):
+            arr[j] = val
 
-    return ExitPath(out_held, out_reason, out_stop, PositionState(held, price, highest, stop, armed))
+    return ExitPath(out_held, out_reason, out_stop, PositionState(*end))

@@ -121,14 +121,14 @@ class HierarchicalAdaptiveV35bParams(StrategyParams):
     T_max: float = Field(50.0, gt=0, description="divisor giving T_norm = clip(strength / T_max, -1, 1)")
     # Structure (§3.3)
     sma_fast: int = Field(40, ge=1, description="fast structural SMA (must be < sma_slow)")
-    sma_slow: int = Field(140, ge=2, description="slow structural SMA")
+    sma_slow: int = Field(140, ge=2, validate_default=True, description="slow structural SMA")
     t_norm_bull_thresh: float = Field(0.2, gt=0, description="BullStrong needs T_norm above this (> 0)")
     t_norm_bear_thresh: float = Field(-0.3, lt=0, description="BearStrong needs T_norm below this (< 0)")
     # Volatility (§4)
     realized_vol_window: int = Field(21, ge=2, description="log-return std window")
     vol_baseline_window: int = Field(126, ge=2, description="z-score baseline length")
     upper_thresh_z: float = Field(1.0, description="enter High vol when z > this")
-    lower_thresh_z: float = Field(0.2, description="enter Low vol when z < this (must be < upper_thresh_z)")
+    lower_thresh_z: float = Field(0.2, validate_default=True, description="enter Low vol when z < this (must be < upper_thresh_z)")
     vol_crush_threshold: float = Field(-0.15, lt=0, description="relative vol drop triggering the override (< 0)")
     vol_crush_lookback: int = Field(5, ge=1, description="bars back for the vol-crush comparison")
     # Allocation (§5-§7)
@@ -137,7 +137,7 @@ class HierarchicalAdaptiveV35bParams(StrategyParams):
     w_PSQ_max: float = Field(0.5, gt=0, le=1, description="PSQ weight = min(0.5, this)")
     allow_treasury: bool = Field(True, description="enable the TMF/TMV overlay in cells 4/5/6")
     bond_sma_fast: int = Field(20, ge=1, description="TLT fast SMA")
-    bond_sma_slow: int = Field(60, ge=2, description="TLT slow SMA (> bond_sma_fast)")
+    bond_sma_slow: int = Field(60, ge=2, validate_default=True, description="TLT slow SMA (> bond_sma_fast)")
     max_bond_weight: float = Field(0.4, ge=0, le=1, description="cap on the bond weight")
     treasury_trend_symbol: str = Field("TLT", min_length=1, description="bond trend symbol (closes only)")
     rebalance_threshold: float = Field(0.025, gt=0, description="L1 deviation that triggers orders")
@@ -145,10 +145,10 @@ class HierarchicalAdaptiveV35bParams(StrategyParams):
     # Symbols (§1)
     signal_symbol: str = Field("QQQ", min_length=1)
     core_long_symbol: str = Field("QQQ", min_length=1)
-    leveraged_long_symbol: str = Field("TQQQ", min_length=1)
-    inverse_hedge_symbol: str = Field("PSQ", min_length=1)
-    bull_bond_symbol: str = Field("TMF", min_length=1)
-    bear_bond_symbol: str = Field("TMV", min_length=1)
+    leveraged_long_symbol: str = Field("TQQQ", min_length=1, validate_default=True)
+    inverse_hedge_symbol: str = Field("PSQ", min_length=1, validate_default=True)
+    bull_bond_symbol: str = Field("TMF", min_length=1, validate_default=True)
+    bear_bond_symbol: str = Field("TMV", min_length=1, validate_default=True)
     # The two flags outside the 32 (§10)
     symmetric_volume_adjustment: bool = Field(False, description="R = R0 * v_prev / v instead of / max(v_prev, v)")
     double_smoothing: bool = Field(False, description="second WMA pass over the smoothed oscillator")
@@ -332,8 +332,8 @@ class _Cache:
     """What ``decide`` keeps between calls to advance by one bar instead of rebuilding."""
 
     n_rows: int
-    first_ts: pd.Timestamp
-    last_ts: pd.Timestamp
+    first_ts: Any  # numpy datetime64 (or the index's raw value)
+    last_ts: Any
     last_fp: np.ndarray
     kalman: KalmanTrend
     regime: _Regime
@@ -411,47 +411,42 @@ class HierarchicalAdaptiveV35b(Strategy):
 
     # ------------------------------------------------------------------ inputs
     def _panel(self, bars: pd.DataFrame) -> _Panel:
+        """Pull the columns the strategy reads out of ``bars`` as float arrays.
+
+        One ``to_numpy`` of the whole frame plus a column lookup by position: per-column
+        pandas access on a ``(symbol, field)`` MultiIndex costs tens of microseconds a
+        column, which would dominate the bar-by-bar ``decide``.
+        """
         if not isinstance(bars.columns, pd.MultiIndex) or bars.columns.nlevels != 2:
             raise DataError("(panel)", None, "columns are a (symbol, field) MultiIndex")
         p = self.params
-        cols = bars.columns
-        n = len(bars)
         field = "open" if p.execution_time == "open" else "close"
-
-        def col(sym: str, fld: str) -> np.ndarray | None:
-            if (sym, fld) in cols:
-                return bars[(sym, fld)].to_numpy(dtype=float)
-            return None
-
+        where = {key: i for i, key in enumerate(bars.columns.tolist())}
         for sym in self.required_symbols():
-            if (sym, field) not in cols:
+            if (sym, field) not in where:
                 raise DataError(sym, None, f"required symbol has a '{field}' column",
                                 f"{self.name} reads {sym} as {self._role(sym)}")
-        sig_close = col(p.signal_symbol, "close")
-        if sig_close is None:
+        if (p.signal_symbol, "close") not in where:
             raise DataError(p.signal_symbol, None, "required symbol has a 'close' column", "signal closes")
-        sig_exec = col(p.signal_symbol, field)
-        vol = col(p.signal_symbol, "volume")
-        bond_close = bond_exec = None
-        if p.allow_treasury:
-            bond_close = col(p.treasury_trend_symbol, "close")
-            bond_exec = col(p.treasury_trend_symbol, field)
-            if bond_close is None or bond_exec is None:
-                bond_close = bond_exec = None
-        slot_price = np.full((n, 5), np.nan)
-        for k, sym in enumerate(self._slot_symbols()):
-            if sym is not None:
-                arr = col(sym, field)
-                if arr is not None:
-                    slot_price[:, k] = arr
+        slots = self._slot_symbols()
+        keys = [(p.signal_symbol, "close"), (p.signal_symbol, field), (p.signal_symbol, "volume"),
+                (p.treasury_trend_symbol, "close"), (p.treasury_trend_symbol, field)]
+        keys += [(sym, field) if sym is not None else None for sym in slots]
+        pos = [where.get(k, -1) if k is not None else -1 for k in keys]
+        have = [i for i in pos if i >= 0]
+        data = np.asarray(bars.to_numpy()[:, have], dtype=float)
+        n = len(bars)
+        out = np.full((n, len(keys)), np.nan)
+        out[:, [j for j, i in enumerate(pos) if i >= 0]] = data
+        has_bond = p.allow_treasury and pos[3] >= 0 and pos[4] >= 0
         return _Panel(
             index=bars.index,
-            sig_close=sig_close,
-            sig_exec=sig_exec,
-            sig_volume=vol if vol is not None else np.full(n, np.nan),
-            bond_close=bond_close,
-            bond_exec=bond_exec,
-            slot_price=slot_price,
+            sig_close=out[:, 0],
+            sig_exec=out[:, 1],
+            sig_volume=out[:, 2],
+            bond_close=out[:, 3] if has_bond else None,
+            bond_exec=out[:, 4] if has_bond else None,
+            slot_price=out[:, 5:],
         )
 
     def _role(self, sym: str) -> str:
@@ -682,13 +677,13 @@ class HierarchicalAdaptiveV35b(Strategy):
             raise DataError(self.params.signal_symbol, None, "history holds at least one bar")
         panel = self._panel(history)
         n = len(history)
-        idx = history.index
+        stamps = panel.index.values  # datetime64 values: cheap to compare
         cache = getattr(self, "_cache", None)
-        if cache is not None and cache.first_ts == idx[0]:
-            if (n == cache.n_rows and cache.last_ts == idx[-1]
+        if cache is not None and cache.first_ts == stamps[0]:
+            if (n == cache.n_rows and cache.last_ts == stamps[-1]
                     and np.array_equal(cache.last_fp, panel.fingerprint(n - 1), equal_nan=True)):
                 return cache.decision
-            if (n == cache.n_rows + 1 and cache.last_ts == idx[-2]
+            if (n == cache.n_rows + 1 and cache.last_ts == stamps[-2]
                     and np.array_equal(cache.last_fp, panel.fingerprint(n - 2), equal_nan=True)):
                 return self._advance(panel, cache)
         return self._rebuild(panel)
@@ -697,8 +692,8 @@ class HierarchicalAdaptiveV35b(Strategy):
         weights, rebalance, contexts, kal, regime = self._run(panel)
         n = len(panel.index)
         d = self._decision(panel.index[-1], weights[-1], bool(rebalance[-1]), contexts[-1])
-        self._cache = _Cache(n, panel.index[0], panel.index[-1], panel.fingerprint(n - 1), kal, regime,
-                             contexts[-1], d)
+        stamps = panel.index.values
+        self._cache = _Cache(n, stamps[0], stamps[-1], panel.fingerprint(n - 1), kal, regime, contexts[-1], d)
         return d
 
     def _advance(self, panel: _Panel, cache: _Cache) -> Decision:
@@ -723,7 +718,7 @@ class HierarchicalAdaptiveV35b(Strategy):
         else:
             w, reb, ctx = regime.last, False, self._carry(cache.context)
         d = self._decision(panel.index[r], np.asarray(w), reb, ctx)
-        cache.n_rows, cache.last_ts, cache.last_fp = n, panel.index[r], panel.fingerprint(r)
+        cache.n_rows, cache.last_ts, cache.last_fp = n, panel.index.values[r], panel.fingerprint(r)
         cache.context, cache.decision = ctx, d
         return d
 

@@ -48,7 +48,7 @@ class KalmanTrend:
     __slots__ = (
         "r0", "q1", "q2", "n_osc", "n_str", "symmetric", "double_smoothing",
         "level", "velocity", "p00", "p01", "p10", "p11", "v_prev", "bars",
-        "innovations", "osc", "smooth1",
+        "n_innov", "max_queue", "osc", "smooth1",
     )
 
     def __init__(
@@ -75,7 +75,11 @@ class KalmanTrend:
         self.p00, self.p01, self.p10, self.p11 = 1.0, 0.0, 0.0, 1.0
         self.v_prev = math.nan
         self.bars = 0
-        self.innovations: deque[float] = deque(maxlen=SIGMA_LOOKBACK)
+        # Innovation history: only its length (capped at 500) and its running max are
+        # needed. A monotonic queue of (innovation number, |e|) gives the max of the last
+        # 500 in O(1) amortised; ``max`` is exact, so this equals max() over a buffer.
+        self.n_innov = 0
+        self.max_queue: deque[tuple[int, float]] = deque()
         self.osc: deque[float] = deque(maxlen=TREND_LOOKBACK)
         self.smooth1: deque[float] = deque(maxlen=TREND_LOOKBACK)
 
@@ -145,12 +149,19 @@ class KalmanTrend:
         return self._strength(e)
 
     def _strength(self, e: float) -> float:
-        inn = self.innovations
-        inn.append(abs(e))
+        a = abs(e)
+        k = self.n_innov
+        self.n_innov = k + 1
+        q = self.max_queue
+        while q and q[-1][1] <= a:
+            q.pop()
+        q.append((k, a))
+        if q[0][0] <= k - SIGMA_LOOKBACK:
+            q.popleft()
         # The gate uses the *strength* smoothing length, not the oscillator one (§3.1).
-        if len(inn) < self.n_str:
+        if min(self.n_innov, SIGMA_LOOKBACK) < self.n_str:
             return 0.0
-        m = max(inn)
+        m = q[0][1]
         osc = (e / m) * 100.0 if m > 0 else 0.0
         self.osc.append(osc)
         if len(self.osc) < self.n_osc:

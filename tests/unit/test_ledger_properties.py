@@ -1,0 +1,188 @@
+"""Property tests of the ledger's accounting over random trade sequences.
+
+For any sequence of buys and sells (sells never exceed the holding), with
+partial fills and cancelled remainders:
+
+* cash + positions value = initial cash + realised + unrealised - fees
+  (exactly when every ``qty * price`` fits six decimals, within the per-fill
+  rounding otherwise);
+* realised PnL and open lots equal an independent FIFO model kept by the test;
+* lots are never negative, at every step;
+* :meth:`Ledger.check_consistency` finds nothing, at every step;
+* re-recording an order never duplicates it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import defaultdict, deque
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from toolkit.ledger import open_ledger
+
+ACCOUNT, MODE = "prop", "offline_mock"
+SYMBOLS = ("AAA", "BBB", "CCC")
+INITIAL = D("1000000")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated empty ledger, copied per example (migrating each time would dominate the run time)."""
+    path = tmp_path_factory.mktemp("template") / "ledger.sqlite"
+    open_ledger(f"sqlite:///{path}").close()
+    return path
+
+
+def _amount(max_units: int, places: int) -> st.SearchStrategy[D]:
+    return st.integers(1, max_units).map(lambda n: D(n).scaleb(-places))
+
+
+@st.composite
+def trade_plans(draw: st.DrawFn) -> dict:
+    qty_places = draw(st.sampled_from([0, 3, 6]))
+    price_places = draw(st.sampled_from([2, 6]))
+    steps = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "symbol": st.sampled_from(SYMBOLS),
+                    "side": st.sampled_from(["buy", "buy", "sell"]),
+                    "qty": _amount(500 * 10**qty_places, qty_places),
+                    "sell_fraction": st.integers(1, 100),
+                    "price": _amount(1000 * 10**price_places, price_places),
+                    "fees": st.integers(0, 500).map(lambda n: D(n).scaleb(-2)),
+                    "pieces": st.integers(1, 3),
+                    "cancel_rest": st.booleans(),
+                    "minutes": st.integers(0, 3),
+                }
+            ),
+            min_size=1,
+            max_size=25,
+        )
+    )
+    marks = {s: draw(_amount(1000 * 10**price_places, price_places)) for s in SYMBOLS}
+    return {"qty_places": qty_places, "price_places": price_places, "steps": steps, "marks": marks}
+
+
+def _split(total: D, pieces: int, places: int) -> list[D]:
+    """Split ``total`` into up to ``pieces`` positive parts on the ``places`` grid."""
+    unit = D(1).scaleb(-places)
+    units = int(total / unit)
+    pieces = max(1, min(pieces, units))
+    base, extra = divmod(units, pieces)
+    return [(base + (1 if i < extra else 0)) * unit for i in range(pieces)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=trade_plans())
+def test_random_trading_keeps_the_books_consistent(template: Path, plan: dict) -> None:
+    workdir = Path(tempfile.mkdtemp())
+    try:
+        shutil.copy(template, workdir / "ledger.sqlite")
+        _run_plan(workdir / "ledger.sqlite", plan)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_plan(path: Path, plan: dict) -> None:
+    clock_t = [datetime(2024, 1, 2, 14, 30, tzinfo=UTC)]
+
+    def clock() -> datetime:
+        return clock_t[0]
+
+    ledger = open_ledger(f"sqlite:///{path}", clock=clock)
+    places = plan["qty_places"]
+    exact = places + plan["price_places"] <= 6
+    model: dict[str, deque[list[D]]] = defaultdict(deque)  # symbol -> FIFO of [qty, cost]
+    model_realised: dict[str, D] = defaultdict(lambda: D(0))
+    fees_paid = D(0)
+    n_fills = 0
+    try:
+        ledger.set_initial_cash(ACCOUNT, MODE, INITIAL)
+        with ledger.transaction():  # one commit per example keeps the test fast; checks read inside it
+            for i, step in enumerate(plan["steps"]):
+                clock_t[0] += timedelta(minutes=step["minutes"], seconds=1)
+                symbol, side = step["symbol"], step["side"]
+                held = sum((q for q, _ in model[symbol]), D(0))
+                if side == "sell":
+                    if held == 0:
+                        continue
+                    unit = D(1).scaleb(-places)
+                    qty = max(unit, (held * step["sell_fraction"] / 100).quantize(unit, rounding="ROUND_DOWN"))
+                    qty = min(qty, held)
+                else:
+                    qty = step["qty"]
+                cid = f"o{i}"
+                kwargs = dict(client_order_id=cid, run_key=None, mode=MODE, strategy="prop", account=ACCOUNT,
+                              symbol=symbol, side=side, quantity=qty)
+                ledger.record_order(**kwargs)
+                ledger.record_order(**kwargs)  # a re-run: must not duplicate
+                ledger.transition_order(cid, "submitted")
+                parts = _split(qty, step["pieces"], places)
+                if step["cancel_rest"] and len(parts) > 1:
+                    parts = parts[:-1]
+                for j, part in enumerate(parts):
+                    fee = step["fees"] if j == 0 else D(0)
+                    ledger.record_fill(cid, f"f{i}-{j}", part, step["price"], fee)
+                    n_fills += 1
+                    fees_paid += fee
+                    # Independent FIFO model.
+                    if side == "buy":
+                        model[symbol].append([part, step["price"]])
+                    else:
+                        left = part
+                        while left:
+                            lot = model[symbol][0]
+                            take = min(lot[0], left)
+                            model_realised[symbol] += take * (step["price"] - lot[1])
+                            lot[0] -= take
+                            left -= take
+                            if lot[0] == 0:
+                                model[symbol].popleft()
+                if sum(parts) < qty:
+                    ledger.transition_order(cid, "cancelled", "rest cancelled")
+                    assert ledger.get_order(cid).status == "cancelled"
+                else:
+                    assert ledger.get_order(cid).status == "filled"
+
+                lots = ledger.lots(ACCOUNT, MODE, include_closed=True)
+                assert all(lot.open_quantity >= 0 for lot in lots)
+                assert ledger.check_consistency(ACCOUNT, MODE, plan["marks"]) == []
+
+        # After the commit, from a fresh read.
+        marks = plan["marks"]
+        assert ledger.check_consistency(ACCOUNT, MODE, marks) == []
+        assert len(ledger.orders()) == len(set(ledger.orders()["client_order_id"]))
+        positions = ledger.positions(ACCOUNT, MODE, include_flat=True)
+        open_lots = ledger.lots(ACCOUNT, MODE)
+        for symbol in SYMBOLS:
+            expected_lots = [(q, c) for q, c in model[symbol]]
+            assert [(lot.open_quantity, lot.cost_price) for lot in open_lots if lot.symbol == symbol] == expected_lots
+            pos = positions.get(symbol)
+            assert (pos.quantity if pos else D(0)) == sum((q for q, _ in expected_lots), D(0))
+            if exact:
+                assert (pos.realised_pnl if pos else D(0)) == model_realised[symbol]
+            elif pos:
+                assert abs(pos.realised_pnl - model_realised[symbol]) <= D("0.000001") * n_fills
+
+        cash = ledger.cash(ACCOUNT, MODE)
+        value = sum((lot.open_quantity * marks[lot.symbol] for lot in open_lots), D(0))
+        unrealised = sum((lot.open_quantity * (marks[lot.symbol] - lot.cost_price) for lot in open_lots), D(0))
+        realised = sum((p.realised_pnl for p in positions.values()), D(0))
+        fills = ledger.fills(account=ACCOUNT, mode=MODE)
+        assert sum(fills["fees"], D(0)) == fees_paid
+        lhs = cash + value
+        rhs = INITIAL + realised + unrealised - fees_paid
+        if exact:
+            assert lhs == rhs
+        else:
+            assert abs(lhs - rhs) <= D("0.000001") * max(n_fills, 1)
+    finally:
+        ledger.close()

@@ -1,0 +1,128 @@
+"""Indicator values checked by hand, and the resume-equals-full property they rely on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toolkit.strategies import _indicators as ind
+
+CLOSE = np.array([10.0, 11.0, 10.5, 11.5, 12.0, 11.0, 11.5])
+
+
+def col(values) -> np.ndarray:
+    return np.asarray(values, dtype=float)[:, None]
+
+
+def test_ema_seeds_with_sma_then_recurses():
+    out, _ = ind.ema(col(CLOSE), 3)
+    a = 2 / 4
+    seed = (10.0 + 11.0 + 10.5) / 3  # 10.5
+    e3 = a * 11.5 + (1 - a) * seed  # 11.0
+    e4 = a * 12.0 + (1 - a) * e3  # 11.5
+    e5 = a * 11.0 + (1 - a) * e4  # 11.25
+    e6 = a * 11.5 + (1 - a) * e5  # 11.375
+    assert np.isnan(out[:2, 0]).all()
+    assert out[2:, 0].tolist() == pytest.approx([10.5, 11.0, 11.5, 11.25, 11.375], abs=1e-12)
+    assert out[2:, 0].tolist() == pytest.approx([seed, e3, e4, e5, e6], abs=1e-12)
+
+
+def test_rsi_wilder_by_hand():
+    # Changes: +1, -0.5, +1, +0.5, -1, +0.5 ; n = 3
+    out, _ = ind.rsi(col(CLOSE), 3)
+    g = (1 + 0 + 1) / 3
+    lo = (0 + 0.5 + 0) / 3
+    expected = [100 - 100 / (1 + g / lo)]  # bar 3: 80.0
+    for gain, loss in [(0.5, 0.0), (0.0, 1.0), (0.5, 0.0)]:
+        g = (g * 2 + gain) / 3
+        lo = (lo * 2 + loss) / 3
+        expected.append(100 - 100 / (1 + g / lo))
+    assert np.isnan(out[:3, 0]).all()
+    assert out[3:, 0].tolist() == pytest.approx(expected, rel=1e-12)
+    assert out[3, 0] == pytest.approx(80.0)
+
+
+def test_rsi_all_gains_is_100_and_flat_is_50():
+    up, _ = ind.rsi(col([1, 2, 3, 4, 5]), 3)
+    flat, _ = ind.rsi(col([5, 5, 5, 5, 5]), 3)
+    assert up[-1, 0] == 100.0
+    assert flat[-1, 0] == 50.0
+
+
+def test_atr_wilder_by_hand():
+    high = col([10.0, 11.0, 12.0, 11.5, 13.0])
+    low = col([9.0, 9.5, 10.5, 10.0, 11.0])
+    close = col([9.5, 10.5, 11.0, 10.5, 12.5])
+    out, _ = ind.atr(high, low, close, 3)
+    # TR: 1.0 (first bar: high-low), max(1.5, 1.5, 0)=1.5, max(1.5, 1.5, 0)=1.5,
+    #     max(1.5, 0.5, 1.0)=1.5, max(2.0, 2.5, 0.5)=2.5
+    seed = (1.0 + 1.5 + 1.5) / 3
+    a3 = (seed * 2 + 1.5) / 3
+    a4 = (a3 * 2 + 2.5) / 3
+    assert np.isnan(out[:2, 0]).all()
+    assert out[2:, 0].tolist() == pytest.approx([seed, a3, a4], rel=1e-12)
+
+
+def test_rolling_windows_by_hand():
+    x = col([1.0, 2.0, 4.0, 8.0])
+    assert ind.rolling_mean(x, 2)[:, 0].tolist()[1:] == [1.5, 3.0, 6.0]
+    mean, std = ind.rolling_mean_std(x, 3)
+    assert mean[2, 0] == pytest.approx(7 / 3)
+    assert std[2, 0] == pytest.approx(np.std([1.0, 2.0, 4.0]))
+    prev_max = ind.rolling_max(x, 2, lag=1)[:, 0]
+    assert np.isnan(prev_max[:2]).all() and prev_max[2:].tolist() == [2.0, 4.0]
+    assert ind.lagged(x, 2)[:, 0].tolist()[2:] == [1.0, 2.0]
+
+
+def test_windows_on_a_tail_equal_the_full_computation():
+    rng = np.random.default_rng(1)
+    x = rng.normal(100, 5, (300, 4))
+    for fn in (ind.rolling_sum, ind.rolling_mean, ind.rolling_max):
+        full = fn(x, 20, lag=1)
+        assert np.array_equal(fn(x, 20, start=250, lag=1), full[250:], equal_nan=True)
+    m, s = ind.rolling_mean_std(x, 20)
+    m2, s2 = ind.rolling_mean_std(x, 20, start=299)
+    assert m2[0].tobytes() == m[299].tobytes() and s2[0].tobytes() == s[299].tobytes()
+
+
+def _with_gaps(rng, T=400, N=3):
+    x = rng.normal(100, 3, (T, N)).cumsum(axis=0) / 10 + 100
+    x[:50, 1] = np.nan  # starts late
+    x[rng.random((T, N)) < 0.03] = np.nan  # holidays of one market only
+    return x
+
+
+@pytest.mark.parametrize("cut", [1, 7, 60, 199, 399])
+def test_recursions_resume_exactly(cut):
+    rng = np.random.default_rng(cut)
+    x = _with_gaps(rng)
+    h, lo = x + 1.0, x - 1.0
+    for fn in (lambda a, s=None: ind.ema(a, 10, s), lambda a, s=None: ind.wilder(a, 10, s),
+               lambda a, s=None: ind.rsi(a, 14, s)):
+        full, _ = fn(x)
+        head, state = fn(x[:cut])
+        tail, _ = fn(x[cut:], state)
+        assert np.array_equal(np.vstack([head, tail]), full, equal_nan=True)
+    full, _ = ind.atr(h, lo, x, 14)
+    head, state = ind.atr(h[:cut], lo[:cut], x[:cut], 14)
+    tail, _ = ind.atr(h[cut:], lo[cut:], x[cut:], 14, state)
+    assert np.array_equal(np.vstack([head, tail]), full, equal_nan=True)
+
+
+def test_scalar_and_vector_smoothers_agree_bit_for_bit(monkeypatch):
+    rng = np.random.default_rng(7)
+    x = _with_gaps(rng, T=300, N=5)
+    scalar, s_state = ind.ema(x, 12)
+    monkeypatch.setattr(ind, "SCALAR_MAX_SYMBOLS", 0)
+    vector, v_state = ind.ema(x, 12)
+    assert scalar.tobytes() == vector.tobytes()
+    assert np.array_equal(s_state.count, v_state.count)
+    rsi_vector, _ = ind.rsi(x, 14)
+    monkeypatch.setattr(ind, "SCALAR_MAX_SYMBOLS", 100)
+    rsi_scalar, _ = ind.rsi(x, 14)
+    assert rsi_scalar.tobytes() == rsi_vector.tobytes()
+
+
+def test_seq_sum_adds_left_to_right():
+    x = np.array([[1e16, 1.0, -1e16, 1.0]])
+    assert ind.seq_sum(x)[0] == ((1e16 + 1.0) - 1e16) + 1.0

@@ -1,0 +1,84 @@
+"""The core of :class:`toolkit.ledger.Ledger`: engine, clock and transactions.
+
+Kept apart from the repository methods so each part of the ledger reads on
+its own; the mixins in ``runs.py``, ``control.py`` and ``ledger.py`` build on it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from toolkit.ledger import db
+from toolkit.ledger.types import ensure_utc
+
+
+class LedgerBase:
+    """Engine, clock and transaction handling shared by the ledger's parts."""
+
+    def __init__(self, engine: Engine, *, url: str, clock: Callable[[], datetime] | None = None) -> None:
+        self.engine = engine
+        self.url = url
+        self._writer = engine.execution_options(**{db.WRITE_OPTION: True})
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    def __enter__(self) -> LedgerBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the database connections (the file stays)."""
+        self.engine.dispose()
+
+    def now(self) -> datetime:
+        """Current time from the injected clock, in UTC."""
+        return ensure_utc(self._clock(), "clock()")
+
+    def _at(self, at: datetime | None, field: str = "at") -> datetime:
+        return self.now() if at is None else ensure_utc(at, field)
+
+    # ----------------------------------------------------------------- transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One atomic write: commits on success, rolls back on any exception.
+
+        Nested calls join the outer transaction, so ledger methods compose into
+        a bigger atomic unit. On SQLite the transaction starts with
+        ``BEGIN IMMEDIATE`` (writers queue instead of dead-locking).
+        """
+        current: Session | None = getattr(self._local, "session", None)
+        if current is not None:
+            yield current
+            return
+        with Session(self._writer, expire_on_commit=False, autoflush=True) as session, session.begin():
+            self._local.session = session
+            try:
+                yield session
+            finally:
+                self._local.session = None
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        current: Session | None = getattr(self._local, "session", None)
+        if current is not None:
+            yield current
+            return
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @property
+    def in_transaction(self) -> bool:
+        return getattr(self._local, "session", None) is not None

@@ -1,0 +1,216 @@
+"""Runs and performance snapshots: what each scheduled decision left behind.
+
+A run is keyed by ``strategy|account|session_date|execution_time``; the key is
+what makes a re-run or a resumed run find its own earlier work instead of
+trading again. Snapshots are one row per account, mode, strategy and session,
+replaced when the session is recorded again.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from toolkit.ledger import db
+from toolkit.ledger.base import LedgerBase
+from toolkit.ledger.checks import choice, ratio, text
+from toolkit.ledger.convert import record_frame, run_record, snapshot_record
+from toolkit.ledger.errors import LedgerError
+from toolkit.ledger.lifecycle import MODES, RUN_FINISHED_STATUSES, RUN_STARTED
+from toolkit.ledger.models import PerformanceSnapshotRow, RunRow
+from toolkit.ledger.records import Run, Snapshot
+from toolkit.ledger.types import DecimalLike, to_decimal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RUN_KEY_SEPARATOR = "|"
+
+
+def make_run_key(strategy: str, account: str, session_date: date, execution_time: str) -> str:
+    """``strategy|account|session_date|execution_time``: one run per decision slot.
+
+    The same key on a re-run is what lets the engine resume instead of trading twice.
+    """
+    parts = {"strategy": strategy, "account": account, "execution_time": execution_time}
+    for name, value in parts.items():
+        text(name, value)
+        if RUN_KEY_SEPARATOR in value:
+            raise LedgerError(f"{name}: got {value!r}; allowed: text without '{RUN_KEY_SEPARATOR}'")
+    if not isinstance(session_date, date) or isinstance(session_date, datetime):
+        raise LedgerError(f"session_date: got {session_date!r}; allowed: a datetime.date")
+    return RUN_KEY_SEPARATOR.join([strategy, account, session_date.isoformat(), execution_time])
+
+
+def parse_run_key(run_key: str) -> tuple[str, str, date, str]:
+    """Split a run key into ``(strategy, account, session_date, execution_time)``."""
+    parts = run_key.split(RUN_KEY_SEPARATOR) if isinstance(run_key, str) else []
+    try:
+        strategy, account, session, execution_time = parts
+        session_date = date.fromisoformat(session)
+    except ValueError:
+        raise LedgerError(
+            f"run_key: got {run_key!r}; allowed: 'strategy|account|YYYY-MM-DD|execution_time' "
+            "(see toolkit.ledger.make_run_key)"
+        ) from None
+    if not (strategy and account and execution_time):
+        raise LedgerError(f"run_key: got {run_key!r}; allowed: four non-empty parts separated by '|'")
+    return strategy, account, session_date, execution_time
+
+
+class RunsMixin(LedgerBase):
+    """Runs and snapshots of :class:`toolkit.ledger.Ledger`."""
+
+    def start_run(
+        self,
+        run_key: str,
+        *,
+        mode: str,
+        notebook_run_id: str | None = None,
+        at: datetime | None = None,
+    ) -> Run:
+        """Open (or resume) the run of one decision slot; returns it.
+
+        A run already ``completed`` or ``market_closed`` is returned unchanged, so
+        the caller sees from ``status`` that there is nothing left to do. A
+        ``started`` (crashed) or ``failed`` run is marked started again, keeping
+        its original ``started_at``: its orders are already in the ledger and the
+        engine resumes from them.
+        """
+        strategy, account, session_date, execution_time = parse_run_key(run_key)
+        choice("mode", mode, MODES)
+        text("notebook_run_id", notebook_run_id, optional=True)
+        when = self._at(at)
+        with self.transaction() as s:
+            row = s.scalar(select(RunRow).where(RunRow.run_key == run_key))
+            if row is None:
+                row = RunRow(
+                    run_key=run_key,
+                    strategy=strategy,
+                    account=account,
+                    session_date=session_date,
+                    execution_time=execution_time,
+                    mode=mode,
+                    status=RUN_STARTED,
+                    started_at=when,
+                    notebook_run_id=notebook_run_id,
+                )
+                s.add(row)
+            elif row.mode != mode:
+                raise LedgerError(f"run {run_key}: mode {mode!r} differs from the recorded mode {row.mode!r}")
+            elif row.status in (RUN_STARTED, "failed"):
+                row.status = RUN_STARTED
+                row.finished_at = None
+                row.notebook_run_id = notebook_run_id or row.notebook_run_id
+            s.flush()
+            return run_record(row)
+
+    def finish_run(
+        self,
+        run_key: str,
+        status: str,
+        *,
+        summary: Any = None,
+        at: datetime | None = None,
+    ) -> Run:
+        """Close a started run as ``completed``, ``failed`` or ``market_closed``."""
+        choice("status", status, RUN_FINISHED_STATUSES)
+        when = self._at(at)
+        with self.transaction() as s:
+            row = s.scalar(select(RunRow).where(RunRow.run_key == run_key))
+            if row is None:
+                raise LedgerError(f"run_key: no run {run_key!r} in the ledger; call start_run first")
+            if row.status != RUN_STARTED:
+                raise LedgerError(f"run {run_key}: is {row.status}; only a started run can be finished")
+            row.status = status
+            row.finished_at = when
+            row.summary = summary
+            s.flush()
+            return run_record(row)
+
+    def get_run(self, run_key: str) -> Run | None:
+        """The run of ``run_key``, or ``None`` if it never started."""
+        with self._reading() as s:
+            row = s.scalar(select(RunRow).where(RunRow.run_key == run_key))
+            return None if row is None else run_record(row)
+
+    def runs(self, *, strategy: str | None = None, account: str | None = None) -> pd.DataFrame:
+        """Runs, oldest first."""
+        with self._reading() as s:
+            q = select(RunRow).order_by(RunRow.session_date, RunRow.id)
+            if strategy is not None:
+                q = q.where(RunRow.strategy == strategy)
+            if account is not None:
+                q = q.where(RunRow.account == account)
+            records = [run_record(r) for r in s.scalars(q)]
+        return record_frame(records, Run, time_columns=("started_at", "finished_at"), json_columns=("summary",))
+
+    # ----------------------------------------------------------------- snapshots
+
+    def record_snapshot(
+        self,
+        *,
+        account: str,
+        mode: str,
+        strategy: str,
+        session_date: date,
+        equity: DecimalLike,
+        cash: DecimalLike,
+        daily_return: float | None = None,
+        cumulative_return: float | None = None,
+        drawdown: float | None = None,
+        strategy_cell: str | None = None,
+        context: Any = None,
+        at: datetime | None = None,
+    ) -> Snapshot:
+        """Store the end-of-session performance; a second call for the same session replaces it."""
+        text("account", account)
+        choice("mode", mode, MODES)
+        text("strategy", strategy)
+        if not isinstance(session_date, date) or isinstance(session_date, datetime):
+            raise LedgerError(f"session_date: got {session_date!r}; allowed: a datetime.date")
+        values = {
+            "equity": to_decimal(equity, "equity"),
+            "cash": to_decimal(cash, "cash"),
+            "daily_return": ratio("daily_return", daily_return),
+            "cumulative_return": ratio("cumulative_return", cumulative_return),
+            "drawdown": ratio("drawdown", drawdown),
+            "strategy_cell": text("strategy_cell", strategy_cell, optional=True),
+            "context": context,
+            "recorded_at": self._at(at),
+        }
+        db.json_dumps(context)  # fail before writing if the context cannot be stored
+        with self.transaction() as s:
+            row = s.scalar(
+                select(PerformanceSnapshotRow).where(
+                    PerformanceSnapshotRow.account == account,
+                    PerformanceSnapshotRow.mode == mode,
+                    PerformanceSnapshotRow.strategy == strategy,
+                    PerformanceSnapshotRow.session_date == session_date,
+                )
+            )
+            if row is None:
+                row = PerformanceSnapshotRow(account=account, mode=mode, strategy=strategy, session_date=session_date)
+                s.add(row)
+            for name, value in values.items():
+                setattr(row, name, value)
+            s.flush()
+            return snapshot_record(row)
+
+    def snapshots(
+        self, *, account: str | None = None, mode: str | None = None, strategy: str | None = None
+    ) -> pd.DataFrame:
+        """Performance snapshots, by session date."""
+        with self._reading() as s:
+            q = select(PerformanceSnapshotRow).order_by(PerformanceSnapshotRow.session_date, PerformanceSnapshotRow.id)
+            for column, value in (
+                (PerformanceSnapshotRow.account, account),
+                (PerformanceSnapshotRow.mode, mode),
+                (PerformanceSnapshotRow.strategy, strategy),
+            ):
+                if value is not None:
+                    q = q.where(column == value)
+            records = [snapshot_record(r) for r in s.scalars(q)]
+        return record_frame(records, Snapshot, time_columns=("recorded_at",), json_columns=("context",))
