@@ -45,7 +45,52 @@ def bench_backtest_in_process() -> None:
     print(f"one backtest in process (load, decide, simulate, metrics): median of 5 {statistics.median(times) * 1000:.1f} ms")
 
 
-SECTIONS = [bench_backtest_in_process, bench_backtest_run]
+def _v35b_panel():
+    from toolkit.backtest.dataset import load_dataset
+    from toolkit.params import load
+
+    p = load("backtest", ROOT / "params/backtest/hierarchical_adaptive_v3_5b.yaml", ["data.start=1999-01-04"])
+    from toolkit.strategies import registry
+
+    strat = registry.create(p.strategy, p.strategy_params, symbols=p.data.symbols)
+    return strat, load_dataset(p.data, base_dir=ROOT, optional=strat.optional_symbols()).panel
+
+
+def bench_v35b_paths() -> None:
+    strat, panel = _v35b_panel()
+    strat.decisions(panel)  # warm
+    t = time.perf_counter()
+    strat.decisions(panel)
+    vec = time.perf_counter() - t
+    t = time.perf_counter()
+    strat.decide_each(panel)
+    each = time.perf_counter() - t
+    print(f"v3.5b over the bundled history ({len(panel)} bars): vectorised {vec * 1000:.1f} ms, "
+          f"bar by bar decide() {each:.2f} s ({each / len(panel) * 1e6:.0f} us/bar)")
+
+
+def bench_allocation() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from toolkit.strategies.allocator import allocate
+
+    rng = np.random.default_rng(7)
+    idx = pd.bdate_range("2010-01-01", periods=2520, tz="UTC")
+    syms = [f"S{i:03d}" for i in range(100)]
+    weights = {f"strat{k}": pd.DataFrame(rng.random((len(idx), 100)) / 100, index=idx, columns=syms) for k in range(10)}
+    returns = pd.DataFrame(rng.normal(0, 0.01, (len(idx), 10)), index=idx, columns=list(weights))
+    for method in ("equal", "inverse_vol", "rank"):
+        allocate(weights, method=method, returns=returns)
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            allocate(weights, method=method, returns=returns)
+            times.append(time.perf_counter() - t)
+        print(f"allocation 10 strategies x 100 symbols x {len(idx)} bars, {method}: median {statistics.median(times) * 1000:.1f} ms (goal <= 50 ms)")
+
+
+SECTIONS = [bench_backtest_in_process, bench_backtest_run, bench_v35b_paths, bench_allocation]
 
 if __name__ == "__main__":
     only = sys.argv[1:]

@@ -9,6 +9,7 @@ order id is ever used twice.
 from __future__ import annotations
 
 from decimal import Decimal as D
+from decimal import localcontext
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -47,6 +48,12 @@ def normalise(ws: list[float]) -> dict[str, float]:
 
 
 def check_invariants(b: SimulatedBroker) -> None:
+    with localcontext() as ctx:
+        ctx.prec = 50  # the broker is exact at 50 digits; the default 28 would round big books
+        _check_invariants(b)
+
+
+def _check_invariants(b: SimulatedBroker) -> None:
     assert b.get_cash() >= 0
     for lots in b.get_lots().values():
         assert all(lot.quantity > 0 for lot in lots)
@@ -60,7 +67,9 @@ def check_invariants(b: SimulatedBroker) -> None:
     assert len(ids) == len(set(ids))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same 150 examples every run (promise 2); database=None: no example files in the repo
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=config, steps=st.lists(step, min_size=1, max_size=8))
 def test_random_rebalances_keep_accounting_invariants(cfg, steps):
     min_fraction = cfg.pop("min_order_fraction")

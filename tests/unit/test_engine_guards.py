@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from toolkit.engine.clock import FixedClock
 from toolkit.engine.guards import GuardSettings, MarketState, PortfolioState, RiskEngine, slippage_ok
 from toolkit.engine.orders import InvalidInput, OrderSide
 from toolkit.engine.translator import OrderIntent
@@ -146,6 +147,10 @@ def test_max_data_age():
     rep = eng.check([buy("SPX", 1)], portfolio(), market(now=now, data_as_of=now - pd.Timedelta("20min")))
     assert rep.halted and rep.halts[0].guard == "max_data_age" and "0 days 00:20:00" in rep.reasons[0]
     assert eng.check([buy("SPX", 1)], portfolio(), market(now=now, data_as_of=now - pd.Timedelta("1min"))).ok
+    # without market.now the engine's clock is used; with neither, the check fails closed
+    clocked = RiskEngine(off(max_data_age=timedelta(minutes=5)), clock=FixedClock(now))
+    assert clocked.check([buy("SPX", 1)], portfolio(), market(data_as_of=now - pd.Timedelta("2min"))).ok
+    assert eng.check([buy("SPX", 1)], portfolio(), market(data_as_of=now)).halted
 
 
 def test_slippage_ok():

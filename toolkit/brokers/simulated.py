@@ -28,7 +28,10 @@ slippage-adjusted fill price, fees are kept apart, so at all times
 
     cash + sum(qty x mark) == initial_cash - fees + realised + unrealised
 
-holds exactly (Decimal arithmetic at 50 digits, no rounding). :meth:`to_dict` /
+holds exactly: the broker computes at 50 significant digits and never rounds.
+Values can carry more digits than the default 28-digit Decimal context keeps, so
+callers checking the identity on large books should do so in a wider context
+(``decimal.localcontext(prec=50)``); the ledger rounds when it stores Numeric(18, 6). :meth:`to_dict` /
 :meth:`from_dict` round-trip the whole state through JSON-safe values so a crashed
 dry run resumes where it stopped.
 """
@@ -243,7 +246,9 @@ class SimulatedBroker(Broker):
 
     @property
     def realised_pnl(self) -> Decimal:
-        return sum(self._realised.values(), Decimal(0))
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            return sum(self._realised.values(), Decimal(0))
 
     def realised_pnl_by_symbol(self) -> dict[str, Decimal]:
         return dict(sorted(self._realised.items()))
@@ -267,13 +272,15 @@ class SimulatedBroker(Broker):
             return self._cash + sum((self._held(s) * m[s] for s in self._lots if self._held(s)), Decimal(0))
 
     def position(self, symbol: str) -> PositionView:
-        lots = self._lots.get(symbol, [])
-        qty = sum((lot.quantity for lot in lots), Decimal(0))
-        basis = sum((lot.quantity * lot.price for lot in lots), Decimal(0))
-        mark = self._marks.get(symbol)
-        mv = None if mark is None else qty * mark
-        return PositionView(symbol, qty, basis, mark, mv, None if mv is None else mv - basis,
-                            self._realised.get(symbol, Decimal(0)))
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            lots = self._lots.get(symbol, [])
+            qty = sum((lot.quantity for lot in lots), Decimal(0))
+            basis = sum((lot.quantity * lot.price for lot in lots), Decimal(0))
+            mark = self._marks.get(symbol)
+            mv = None if mark is None else qty * mark
+            return PositionView(symbol, qty, basis, mark, mv, None if mv is None else mv - basis,
+                                self._realised.get(symbol, Decimal(0)))
 
     def positions_frame(self) -> pd.DataFrame:
         syms = sorted(set(self._lots) | set(self._realised))
@@ -365,7 +372,9 @@ class SimulatedBroker(Broker):
         return self.instruments.get(symbol, EQUITY)
 
     def _held(self, symbol: str) -> Decimal:
-        return sum((lot.quantity for lot in self._lots.get(symbol, [])), Decimal(0))
+        with localcontext() as ctx:
+            ctx.prec = DECIMAL_PREC
+            return sum((lot.quantity for lot in self._lots.get(symbol, [])), Decimal(0))
 
     def _marks_for(self, marks: dict[str, Decimal] | None) -> dict[str, Decimal]:
         m = dict(self._marks)

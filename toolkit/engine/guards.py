@@ -31,6 +31,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from toolkit.engine.calendar import expected_bar_date, last_bar_is_fresh
+from toolkit.engine.clock import Clock
 from toolkit.engine.orders import InvalidInput, OrderSide, to_decimal
 from toolkit.engine.translator import DECIMAL_PREC, OrderIntent, money
 
@@ -177,8 +178,10 @@ def _pct(x: Decimal | float) -> str:
 class RiskEngine:
     """Configurable pre-trade checks (see the module doc for which guard does what)."""
 
-    def __init__(self, settings: GuardSettings | None = None) -> None:
+    def __init__(self, settings: GuardSettings | None = None, *, clock: Clock | None = None) -> None:
         self.settings = settings or GuardSettings()
+        #: Used for ``max_data_age`` when the market state carries no ``now``.
+        self.clock = clock
         self._kill_reason: str | None = "kill switch set in settings" if self.settings.kill_switch else None
 
     # -- kill switch ---------------------------------------------------------------
@@ -260,10 +263,12 @@ class RiskEngine:
         if s.stale_bar_check:
             out.extend(self._stale(intents, market))
         if s.max_data_age is not None:
-            if market.now is None or market.data_as_of is None:
-                out.append(GuardBreach("max_data_age", "max_data_age: market.now or market.data_as_of not given, data age unknown"))
+            now = market.now if market.now is not None else (self.clock.now() if self.clock is not None else None)
+            if now is None or market.data_as_of is None:
+                out.append(GuardBreach("max_data_age", "max_data_age: now (market.now or a clock) or market.data_as_of "
+                                                       "not given, data age unknown"))
             else:
-                age = pd.Timestamp(market.now) - pd.Timestamp(market.data_as_of)
+                age = pd.Timestamp(now) - pd.Timestamp(market.data_as_of)
                 if age > pd.Timedelta(s.max_data_age):
                     out.append(GuardBreach("max_data_age",
                         f"max_data_age: data as of {pd.Timestamp(market.data_as_of).isoformat()} is {age} old "
@@ -306,12 +311,12 @@ class RiskEngine:
             elif i.side is OrderSide.BUY:
                 after = (position.get(i.symbol, Decimal(0)) + i.quantity) * price
                 gross_after = gross + i.quantity * price
-                if s.max_position_weight is not None and (equity <= 0 or after / equity > to_decimal(s.max_position_weight, "w")):
+                if s.max_position_weight is not None and (equity <= 0 or after / equity > to_decimal(s.max_position_weight, "max_position_weight")):
                     guard = "max_position_weight"
                     weight = "n/a (equity <= 0)" if equity <= 0 else _pct(after / equity)
                     reason = (f"max_position_weight: {i.describe()} -> {money(after)} = {weight} of equity "
                               f"> limit {_pct(s.max_position_weight)}")
-                elif s.max_gross_exposure is not None and (equity <= 0 or gross_after / equity > to_decimal(s.max_gross_exposure, "g")):
+                elif s.max_gross_exposure is not None and (equity <= 0 or gross_after / equity > to_decimal(s.max_gross_exposure, "max_gross_exposure")):
                     guard = "max_gross_exposure"
                     weight = "n/a (equity <= 0)" if equity <= 0 else _pct(gross_after / equity)
                     reason = (f"max_gross_exposure: {i.describe()} -> gross {money(gross_after)} = {weight} of equity "

@@ -56,9 +56,10 @@ _WEIGHT_TOLERANCE = 1e-6
 def money(x: Decimal | float) -> str:
     """``$812,400`` for whole amounts, ``$1,234.57`` otherwise (for human reasons)."""
     d = Decimal(str(x))
+    sign, d = ("-", -d) if d < 0 else ("", d)
     if d == d.to_integral_value():
-        return f"${d:,.0f}"
-    return f"${d:,.2f}"
+        return f"{sign}${d:,.0f}"
+    return f"{sign}${d:,.2f}"
 
 
 def qty_str(q: Decimal) -> str:
