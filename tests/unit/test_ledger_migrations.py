@@ -193,3 +193,14 @@ def test_sqlite_foreign_keys_and_wal_are_on(tmp_path: Path) -> None:
                 )
     finally:
         ledger.close()
+
+
+def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("create table audit_log (x integer)")  # 0001 creates audit_log last: it will fail there
+    con.commit()
+    con.close()
+    with pytest.raises(LedgerError, match="failed and was rolled back, nothing changed: .*already exists"):
+        open_ledger(_url(path))
+    assert _tables(path) == {"audit_log"}  # orders, fills, ... rolled back with it; no version stamped

@@ -14,30 +14,36 @@ partial fills and cancelled remainders:
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import itertools
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.ledger import open_ledger
+from toolkit.ledger import Ledger, open_ledger
 
-ACCOUNT, MODE = "prop", "offline_mock"
+MODE = "offline_mock"
+_accounts = itertools.count()
 SYMBOLS = ("AAA", "BBB", "CCC")
-INITIAL = D("1000000")
+INITIAL = D("50000000")
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated empty ledger, copied per example (migrating each time would dominate the run time)."""
-    path = tmp_path_factory.mktemp("template") / "ledger.sqlite"
-    open_ledger(f"sqlite:///{path}").close()
-    return path
+def shared_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ledger, list[datetime]]]:
+    """One ledger file for all examples; each example trades its own account, so books are separate.
+
+    A fresh database per example would spend the run on migrations and on
+    SQLAlchemy compiling the same statements for every new engine.
+    """
+    now = [datetime(2024, 1, 2, 14, 30, tzinfo=UTC)]
+    path = tmp_path_factory.mktemp("prop") / "ledger.sqlite"
+    ledger = open_ledger(f"sqlite:///{path}", clock=lambda: now[0])
+    yield ledger, now
+    ledger.close()
 
 
 def _amount(max_units: int, places: int) -> st.SearchStrategy[D]:
@@ -82,107 +88,94 @@ def _split(total: D, pieces: int, places: int) -> list[D]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=trade_plans())
-def test_random_trading_keeps_the_books_consistent(template: Path, plan: dict) -> None:
-    workdir = Path(tempfile.mkdtemp())
-    try:
-        shutil.copy(template, workdir / "ledger.sqlite")
-        _run_plan(workdir / "ledger.sqlite", plan)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _run_plan(path: Path, plan: dict) -> None:
-    clock_t = [datetime(2024, 1, 2, 14, 30, tzinfo=UTC)]
-
-    def clock() -> datetime:
-        return clock_t[0]
-
-    ledger = open_ledger(f"sqlite:///{path}", clock=clock)
+def test_random_trading_keeps_the_books_consistent(shared_ledger: tuple[Ledger, list[datetime]], plan: dict) -> None:
+    ledger, clock_t = shared_ledger
+    account = f"prop-{next(_accounts)}"
     places = plan["qty_places"]
     exact = places + plan["price_places"] <= 6
     model: dict[str, deque[list[D]]] = defaultdict(deque)  # symbol -> FIFO of [qty, cost]
     model_realised: dict[str, D] = defaultdict(lambda: D(0))
     fees_paid = D(0)
     n_fills = 0
-    try:
-        ledger.set_initial_cash(ACCOUNT, MODE, INITIAL)
-        with ledger.transaction():  # one commit per example keeps the test fast; checks read inside it
-            for i, step in enumerate(plan["steps"]):
-                clock_t[0] += timedelta(minutes=step["minutes"], seconds=1)
-                symbol, side = step["symbol"], step["side"]
-                held = sum((q for q, _ in model[symbol]), D(0))
-                if side == "sell":
-                    if held == 0:
-                        continue
-                    unit = D(1).scaleb(-places)
-                    qty = max(unit, (held * step["sell_fraction"] / 100).quantize(unit, rounding="ROUND_DOWN"))
-                    qty = min(qty, held)
+    placed = 0
+    ledger.set_initial_cash(account, MODE, INITIAL)
+    with ledger.transaction():  # one commit per example keeps the test fast; checks read inside it
+        for i, step in enumerate(plan["steps"]):
+            clock_t[0] += timedelta(minutes=step["minutes"], seconds=1)
+            symbol, side = step["symbol"], step["side"]
+            held = sum((q for q, _ in model[symbol]), D(0))
+            if side == "sell":
+                if held == 0:
+                    continue
+                unit = D(1).scaleb(-places)
+                qty = max(unit, (held * step["sell_fraction"] / 100).quantize(unit, rounding="ROUND_DOWN"))
+                qty = min(qty, held)
+            else:
+                qty = step["qty"]
+            cid = f"{account}-o{i}"
+            kwargs = dict(client_order_id=cid, run_key=None, mode=MODE, strategy="prop", account=account,
+                          symbol=symbol, side=side, quantity=qty)
+            ledger.record_order(**kwargs)
+            ledger.record_order(**kwargs)  # a re-run: must not duplicate
+            placed += 1
+            ledger.transition_order(cid, "submitted")
+            parts = _split(qty, step["pieces"], places)
+            if step["cancel_rest"] and len(parts) > 1:
+                parts = parts[:-1]
+            for j, part in enumerate(parts):
+                fee = step["fees"] if j == 0 else D(0)
+                ledger.record_fill(cid, f"{account}-f{i}-{j}", part, step["price"], fee)
+                n_fills += 1
+                fees_paid += fee
+                # Independent FIFO model.
+                if side == "buy":
+                    model[symbol].append([part, step["price"]])
                 else:
-                    qty = step["qty"]
-                cid = f"o{i}"
-                kwargs = dict(client_order_id=cid, run_key=None, mode=MODE, strategy="prop", account=ACCOUNT,
-                              symbol=symbol, side=side, quantity=qty)
-                ledger.record_order(**kwargs)
-                ledger.record_order(**kwargs)  # a re-run: must not duplicate
-                ledger.transition_order(cid, "submitted")
-                parts = _split(qty, step["pieces"], places)
-                if step["cancel_rest"] and len(parts) > 1:
-                    parts = parts[:-1]
-                for j, part in enumerate(parts):
-                    fee = step["fees"] if j == 0 else D(0)
-                    ledger.record_fill(cid, f"f{i}-{j}", part, step["price"], fee)
-                    n_fills += 1
-                    fees_paid += fee
-                    # Independent FIFO model.
-                    if side == "buy":
-                        model[symbol].append([part, step["price"]])
-                    else:
-                        left = part
-                        while left:
-                            lot = model[symbol][0]
-                            take = min(lot[0], left)
-                            model_realised[symbol] += take * (step["price"] - lot[1])
-                            lot[0] -= take
-                            left -= take
-                            if lot[0] == 0:
-                                model[symbol].popleft()
-                if sum(parts) < qty:
-                    ledger.transition_order(cid, "cancelled", "rest cancelled")
-                    assert ledger.get_order(cid).status == "cancelled"
-                else:
-                    assert ledger.get_order(cid).status == "filled"
+                    left = part
+                    while left:
+                        lot = model[symbol][0]
+                        take = min(lot[0], left)
+                        model_realised[symbol] += take * (step["price"] - lot[1])
+                        lot[0] -= take
+                        left -= take
+                        if lot[0] == 0:
+                            model[symbol].popleft()
+            if sum(parts) < qty:
+                ledger.transition_order(cid, "cancelled", "rest cancelled")
+                assert ledger.get_order(cid).status == "cancelled"
+            else:
+                assert ledger.get_order(cid).status == "filled"
 
-                lots = ledger.lots(ACCOUNT, MODE, include_closed=True)
-                assert all(lot.open_quantity >= 0 for lot in lots)
-                assert ledger.check_consistency(ACCOUNT, MODE, plan["marks"]) == []
+            lots = ledger.lots(account, MODE, include_closed=True)
+            assert all(lot.open_quantity >= 0 for lot in lots)
+            assert ledger.check_consistency(account, MODE, plan["marks"]) == []
 
-        # After the commit, from a fresh read.
-        marks = plan["marks"]
-        assert ledger.check_consistency(ACCOUNT, MODE, marks) == []
-        assert len(ledger.orders()) == len(set(ledger.orders()["client_order_id"]))
-        positions = ledger.positions(ACCOUNT, MODE, include_flat=True)
-        open_lots = ledger.lots(ACCOUNT, MODE)
-        for symbol in SYMBOLS:
-            expected_lots = [(q, c) for q, c in model[symbol]]
-            assert [(lot.open_quantity, lot.cost_price) for lot in open_lots if lot.symbol == symbol] == expected_lots
-            pos = positions.get(symbol)
-            assert (pos.quantity if pos else D(0)) == sum((q for q, _ in expected_lots), D(0))
-            if exact:
-                assert (pos.realised_pnl if pos else D(0)) == model_realised[symbol]
-            elif pos:
-                assert abs(pos.realised_pnl - model_realised[symbol]) <= D("0.000001") * n_fills
-
-        cash = ledger.cash(ACCOUNT, MODE)
-        value = sum((lot.open_quantity * marks[lot.symbol] for lot in open_lots), D(0))
-        unrealised = sum((lot.open_quantity * (marks[lot.symbol] - lot.cost_price) for lot in open_lots), D(0))
-        realised = sum((p.realised_pnl for p in positions.values()), D(0))
-        fills = ledger.fills(account=ACCOUNT, mode=MODE)
-        assert sum(fills["fees"], D(0)) == fees_paid
-        lhs = cash + value
-        rhs = INITIAL + realised + unrealised - fees_paid
+    # After the commit, from a fresh read.
+    marks = plan["marks"]
+    assert ledger.check_consistency(account, MODE, marks) == []
+    orders = ledger.orders(account=account, mode=MODE)
+    assert len(orders) == placed == orders["client_order_id"].nunique()
+    positions = ledger.positions(account, MODE, include_flat=True)
+    open_lots = ledger.lots(account, MODE)
+    for symbol in SYMBOLS:
+        expected_lots = [(q, c) for q, c in model[symbol]]
+        assert [(lot.open_quantity, lot.cost_price) for lot in open_lots if lot.symbol == symbol] == expected_lots
+        pos = positions.get(symbol)
+        assert (pos.quantity if pos else D(0)) == sum((q for q, _ in expected_lots), D(0))
         if exact:
-            assert lhs == rhs
-        else:
-            assert abs(lhs - rhs) <= D("0.000001") * max(n_fills, 1)
-    finally:
-        ledger.close()
+            assert (pos.realised_pnl if pos else D(0)) == model_realised[symbol]
+        elif pos:
+            assert abs(pos.realised_pnl - model_realised[symbol]) <= D("0.000001") * n_fills
+
+    cash = ledger.cash(account, MODE)
+    value = sum((lot.open_quantity * marks[lot.symbol] for lot in open_lots), D(0))
+    unrealised = sum((lot.open_quantity * (marks[lot.symbol] - lot.cost_price) for lot in open_lots), D(0))
+    realised = sum((p.realised_pnl for p in positions.values()), D(0))
+    fills = ledger.fills(account=account, mode=MODE)
+    assert sum(fills["fees"], D(0)) == fees_paid
+    lhs = cash + value
+    rhs = INITIAL + realised + unrealised - fees_paid
+    if exact:
+        assert lhs == rhs
+    else:
+        assert abs(lhs - rhs) <= D("0.000001") * max(n_fills, 1)

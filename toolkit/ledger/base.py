@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Self
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -32,7 +33,7 @@ class LedgerBase:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({make_url(self.url).render_as_string(hide_password=True)!r})"
 
-    def __enter__(self) -> LedgerBase:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

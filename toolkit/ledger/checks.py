@@ -14,12 +14,14 @@ from toolkit.ledger.types import DecimalLike, to_decimal
 
 
 def choice(field: str, value: Any, allowed: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``allowed`` (modes, sides, statuses)."""
     if value not in allowed:
         raise LedgerError(f"{field}: got {value!r}; allowed: {', '.join(allowed)}")
     return str(value)
 
 
 def text(field: str, value: Any, *, max_length: int = 128, optional: bool = False) -> str | None:
+    """A non-blank string that fits its column (``None`` allowed when ``optional``)."""
     if value is None and optional:
         return None
     if not isinstance(value, str) or not value.strip():
@@ -48,6 +50,7 @@ def optional_price(field: str, value: DecimalLike | None) -> Decimal | None:
 
 
 def ratio(field: str, value: float | None) -> float | None:
+    """A return or drawdown as float64 (ratios are not money; floats round-trip exactly)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):

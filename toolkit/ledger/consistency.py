@@ -106,6 +106,7 @@ def check_consistency(ledger: Ledger, account: str, mode: str, prices: dict[str,
     unrealised_total = Decimal(0)
     value_total = Decimal(0)
     fees_total = ZERO
+    all_priced = True
     for symbol in sorted(set(by_symbol) | set(positions) | set(open_lots)):
         symbol_fills = by_symbol.get(symbol, [])
         book = replay((orders[f.order_id].side, f.quantity, f.price, f.fees, f.at) for f in symbol_fills)
@@ -139,6 +140,7 @@ def check_consistency(ledger: Ledger, account: str, mode: str, prices: dict[str,
         if lot_qty:
             if symbol not in prices:
                 problems.append(f"{symbol}: no price given to value the open position of {lot_qty}")
+                all_priced = False
                 continue
             price = Decimal(prices[symbol])
             value_total += lot_qty * price
@@ -156,6 +158,8 @@ def check_consistency(ledger: Ledger, account: str, mode: str, prices: dict[str,
         problems.append(
             f"cash {cash.amount} != initial {cash.initial_amount} + fill cash flows {flows} = {cash.initial_amount + flows}"
         )
+    if not all_priced:
+        return problems
     equity = cash.amount + value_total
     expected = cash.initial_amount + realised_total + unrealised_total - fees_total
     tolerance = QUANTUM * max(len(fills), 1)  # each fill rounds its cash flow and realised PnL to 6 places

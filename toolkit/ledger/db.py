@@ -30,6 +30,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from toolkit.ledger.errors import LedgerError
 
@@ -181,11 +182,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     Refuses a database stamped with a revision this code does not know (a newer
     toolkit wrote it) before changing anything.
     """
-    with _write_connection(engine) as conn:
-        _refuse_unknown(conn, str(engine.url))
-        if revision == "head" and _current_revisions(conn) == (head_revision(),):
-            return  # already current: skip loading env.py and the revision scripts
-        command.upgrade(alembic_config(conn), revision)
+    try:
+        with _write_connection(engine) as conn:
+            _refuse_unknown(conn, str(engine.url))
+            if revision == "head" and _current_revisions(conn) == (head_revision(),):
+                return  # already current: skip loading env.py and the revision scripts
+            command.upgrade(alembic_config(conn), revision)
+    except SQLAlchemyError as exc:
+        where = make_url(str(engine.url)).render_as_string(hide_password=True)
+        raise LedgerError(
+            f"migrating the ledger at {where} to {revision} failed and was rolled back, nothing changed: "
+            f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
+        ) from exc
 
 
 def downgrade(engine: Engine, revision: str) -> None:

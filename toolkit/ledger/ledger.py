@@ -50,7 +50,7 @@ from toolkit.ledger.lifecycle import (
 from toolkit.ledger.models import AuditLogRow, CashBalanceRow, FillRow, OrderEventRow, OrderRow, PositionLotRow, PositionRow
 from toolkit.ledger.records import Fill, Lot, Order, OrderEvent, Position
 from toolkit.ledger.runs import RunsMixin, make_run_key, parse_run_key
-from toolkit.ledger.types import DecimalLike
+from toolkit.ledger.types import DecimalLike, quantize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -461,7 +461,7 @@ class Ledger(RunsMixin, ControlMixin):
             {
                 "at": f.at, "mode": f.mode, "account": o.account, "strategy": o.strategy, "run_key": o.run_key,
                 "symbol": o.symbol, "side": o.side, "quantity": f.quantity, "price": f.price, "fees": f.fees,
-                "notional": f.quantity * f.price,
+                "notional": quantize(f.quantity * f.price),
                 "cash_flow": fill_cash_flow(o.side, f.quantity, f.price, f.fees),
                 "client_order_id": o.client_order_id, "fill_id": f.fill_id, "broker_order_id": o.broker_order_id,
             }

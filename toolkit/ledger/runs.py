@@ -18,7 +18,7 @@ from toolkit.ledger.base import LedgerBase
 from toolkit.ledger.checks import choice, ratio, text
 from toolkit.ledger.convert import record_frame, run_record, snapshot_record
 from toolkit.ledger.errors import LedgerError
-from toolkit.ledger.lifecycle import MODES, RUN_FINISHED_STATUSES, RUN_STARTED
+from toolkit.ledger.lifecycle import MODES, RUN_FAILED, RUN_FINISHED_STATUSES, RUN_STARTED
 from toolkit.ledger.models import PerformanceSnapshotRow, RunRow
 from toolkit.ledger.records import Run, Snapshot
 from toolkit.ledger.types import DecimalLike, to_decimal
@@ -100,7 +100,7 @@ class RunsMixin(LedgerBase):
                 s.add(row)
             elif row.mode != mode:
                 raise LedgerError(f"run {run_key}: mode {mode!r} differs from the recorded mode {row.mode!r}")
-            elif row.status in (RUN_STARTED, "failed"):
+            elif row.status in (RUN_STARTED, RUN_FAILED):
                 row.status = RUN_STARTED
                 row.finished_at = None
                 row.notebook_run_id = notebook_run_id or row.notebook_run_id
@@ -117,6 +117,7 @@ class RunsMixin(LedgerBase):
     ) -> Run:
         """Close a started run as ``completed``, ``failed`` or ``market_closed``."""
         choice("status", status, RUN_FINISHED_STATUSES)
+        db.json_dumps(summary)  # fail before writing if the summary cannot be stored
         when = self._at(at)
         with self.transaction() as s:
             row = s.scalar(select(RunRow).where(RunRow.run_key == run_key))
