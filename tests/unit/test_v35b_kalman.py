@@ -118,7 +118,9 @@ def test_flat_prices_give_zero_strength():
 
 
 @pytest.mark.parametrize("symmetric", [False, True])
-@pytest.mark.parametrize(("osc", "strength", "double"), [(15, 15, False), (10, 15, False), (10, 5, True), (15, 30, True)])
+@pytest.mark.parametrize(
+    ("osc", "strength", "double"), [(15, 15, False), (10, 15, False), (10, 5, True), (15, 30, True)]
+)
 def test_matches_literal_matrix_transcription(symmetric, osc, strength, double):
     """The scalar filter (monotonic-queue max, unrolled 2x2 algebra) equals a literal transcription."""
     rng = np.random.default_rng(3)

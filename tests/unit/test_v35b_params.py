@@ -30,7 +30,8 @@ def test_model_has_the_32_parameters_and_two_flags():
 
 def test_constructor_defaults_match_spec():
     p = HierarchicalAdaptiveV35b().params
-    assert (p.measurement_noise, p.osc_smoothness, p.t_norm_bull_thresh, p.vol_baseline_window) == (2000.0, 15, 0.2, 126)
+    assert (p.measurement_noise, p.osc_smoothness, p.t_norm_bull_thresh) == (2000.0, 15, 0.2)
+    assert p.vol_baseline_window == 126
     assert (p.sma_fast, p.sma_slow, p.lower_thresh_z, p.vol_crush_threshold) == (40, 140, 0.2, -0.15)
     assert (p.execution_time, p.symmetric_volume_adjustment, p.double_smoothing) == ("close", False, False)
     assert HierarchicalAdaptiveV35b().warmup == 147  # max(140, 126 + 21)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from toolkit.strategies.hierarchical_adaptive_v3_5b import HierarchicalAdaptiveV35b
+from toolkit.strategies.hierarchical_adaptive_v3_5b import CONTEXT_DTYPES, HierarchicalAdaptiveV35b
 
 ROOT = Path(__file__).resolve().parents[2]
 TLT_CSV = ROOT.parent / "shared" / "data" / "daily" / "alphasim" / "vti_tlt_gld_closes_2004_2012.csv"
@@ -70,11 +70,15 @@ def nasdaq_panel() -> pd.DataFrame:
 
 
 def assert_same(a, b) -> None:
-    """Weights and rebalance flags bit for bit; context equal (NaN == NaN)."""
+    """Weights and rebalance flags bit for bit; context values equal (NaN == NaN, None == NaN).
+
+    ``decide_each`` (the base class) lets pandas infer context dtypes from the dicts, so
+    both sides are cast to the strategy's fixed context dtypes before comparing.
+    """
     assert list(a.weights.columns) == list(b.weights.columns)
     np.testing.assert_array_equal(a.weights.to_numpy(), b.weights.to_numpy())
     np.testing.assert_array_equal(a.rebalance.to_numpy(), b.rebalance.to_numpy())
-    pd.testing.assert_frame_equal(a.context, b.context, check_dtype=False)
+    pd.testing.assert_frame_equal(a.context.astype(CONTEXT_DTYPES), b.context.astype(CONTEXT_DTYPES))
 
 
 @functools.cache
@@ -221,3 +225,24 @@ def test_golden_run_invariants():
     assert set(np.unique(cell[valid])) == {1, 2, 3, 4, 5, 6}, "the sample visits every cell"
     if ("TLT", "close") in nasdaq_panel().columns:
         assert {"Bull", "Bear"} <= set(bond[valid])
+
+
+def test_wide_panel_gives_the_same_decisions():
+    """Extra symbols in the panel (read through the column-subset path) change nothing."""
+    bars = nasdaq_panel().iloc[1300:1900]
+    extra = {f"X{k}": bars["QQQ"] * (1 + k / 10) for k in range(12)}
+    wide = pd.concat([bars, pd.concat(extra, axis=1)], axis=1)
+    s = HierarchicalAdaptiveV35b(GOLDEN)
+    narrow = s.decisions(bars)
+    assert_same(s.decisions(wide), narrow)
+    assert_same(s.decide_each(wide), narrow)
+
+
+def test_bad_history_shapes():
+    from toolkit.errors import DataError
+
+    s = HierarchicalAdaptiveV35b(GOLDEN)
+    with pytest.raises(DataError):
+        s.decide(nasdaq_panel().iloc[:0])
+    with pytest.raises(DataError, match="MultiIndex"):
+        s.decisions(nasdaq_panel()["QQQ"])

@@ -202,7 +202,9 @@ def _smooth(
     return _smooth_vector(x, n, st, step)
 
 
-def _smooth_scalar(x: np.ndarray, n: int, st: SmoothState, step: Callable[[Any, Any], Any]) -> tuple[np.ndarray, SmoothState]:
+def _smooth_scalar(
+    x: np.ndarray, n: int, st: SmoothState, step: Callable[[Any, Any], Any]
+) -> tuple[np.ndarray, SmoothState]:
     T, N = x.shape
     out = np.empty((T, N))
     nf = float(n)
@@ -227,7 +229,9 @@ def _smooth_scalar(x: np.ndarray, n: int, st: SmoothState, step: Callable[[Any, 
     return out, SmoothState(v_out, c_out, a_out)
 
 
-def _smooth_vector(x: np.ndarray, n: int, st: SmoothState, step: Callable[[Any, Any], Any]) -> tuple[np.ndarray, SmoothState]:
+def _smooth_vector(
+    x: np.ndarray, n: int, st: SmoothState, step: Callable[[Any, Any], Any]
+) -> tuple[np.ndarray, SmoothState]:
     T, N = x.shape
     v, cnt, acc = st.value.copy(), st.count.copy(), st.acc.copy()
     out = np.empty((T, N))
@@ -327,6 +331,15 @@ def atr(
 # --------------------------------------------------------------------------- resumable strategies
 
 
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bitwise equality (NaN equals NaN; faster than ``array_equal(equal_nan=True)``)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype == np.float64:
+        return bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
+    return bool(np.array_equal(a, b))
+
+
 class HistoryCache:
     """What a strategy's ``decide`` consumed last time, so the next call can resume.
 
@@ -348,7 +361,7 @@ class HistoryCache:
         if len(index) < n or index[n - 1] != self.index[n - 1] or not index[:n].equals(self.index):
             return 0
         for key, cached in self.arrays.items():
-            if key not in arrays or not np.array_equal(arrays[key][:n], cached, equal_nan=True):
+            if key not in arrays or not _same_bits(arrays[key][:n], cached):
                 return 0
         return n
 

@@ -137,7 +137,9 @@ def combine(shares: np.ndarray, weights: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
-def high_correlations(returns: pd.DataFrame, threshold: float = 0.7) -> tuple[pd.DataFrame, list[tuple[str, str, float]]]:
+def high_correlations(
+    returns: pd.DataFrame, threshold: float = 0.7
+) -> tuple[pd.DataFrame, list[tuple[str, str, float]]]:
     """Correlation matrix of the return streams and the pairs strictly above ``threshold``."""
     corr = returns.corr()
     names = list(corr.columns)
@@ -396,7 +398,9 @@ class MultiStrategy(ResumableStrategy):
     description = "Several strategies in one portfolio: equal, inverse-volatility or Sharpe-rank shares, capped."
     fields = ("close",)
 
-    def __init__(self, params: StrategyParams | dict[str, Any] | None = None, *, symbols: list[str] | None = None):
+    def __init__(
+        self, params: StrategyParams | dict[str, Any] | None = None, *, symbols: list[str] | None = None
+    ) -> None:
         super().__init__(params, symbols=symbols)
         from toolkit.strategies import registry
 
@@ -410,7 +414,8 @@ class MultiStrategy(ResumableStrategy):
         for sub in getattr(self, "subs", []):
             sub.reset()
 
-    def _union(self, lists: list[list[str]]) -> list[str]:
+    @staticmethod
+    def _union(lists: list[list[str]]) -> list[str]:
         out: list[str] = []
         for lst in lists:
             out += [s for s in lst if s not in out]

@@ -47,6 +47,18 @@ Interpretations of the spec, each documented where it is implemented:
 * The first valid bar always asks for orders (the forced initial allocation of §2.1),
   even when its targets are all cash.
 * The one-share pre-check of §9 belongs to the execution layer, not here.
+* The vol latch starts Low and the reference's "first day" rule is dropped (§4.3: it
+  can never fire under the golden set and is an engine artefact otherwise).
+* The Kalman filter starts on the first signal bar of the history it is given, so, as in
+  the reference (§3.1 "path dependence", §12.11), T_norm depends on where the history
+  starts.
+
+Context (§11), one entry per bar: ``cell, trend_state, vol_state, t_norm, z_score,
+sma_fast, sma_slow, vol_crush, bond_sma_fast, bond_sma_slow, bond_trend, valid,
+price_source`` plus ``deviation`` (the L1 distance of this bar's targets from the last
+issued ones). Before the first valid bar the regime is (Sideways, Low, 3) with
+``valid = False``; indicators are reported wherever they are defined. ``bond_trend`` is
+"Bull", "Bear" or ``None`` in a :class:`Decision` (NaN in the ``Decisions`` table).
 """
 
 from __future__ import annotations
@@ -100,6 +112,14 @@ CONTEXT_FIELDS = (
     "vol_crush", "bond_sma_fast", "bond_sma_slow", "bond_trend", "valid", "price_source",
     "deviation",
 )
+#: Column dtypes of ``Decisions.context`` (text columns use pandas' string dtype, so a
+#: missing ``bond_trend`` is NaN there and ``None`` in a single ``Decision``).
+CONTEXT_DTYPES = {
+    "cell": "int64", "trend_state": "str", "vol_state": "str", "t_norm": "float64", "z_score": "float64",
+    "sma_fast": "float64", "sma_slow": "float64", "vol_crush": "bool", "bond_sma_fast": "float64",
+    "bond_sma_slow": "float64", "bond_trend": "str", "valid": "bool", "price_source": "str",
+    "deviation": "float64",
+}
 
 
 class HierarchicalAdaptiveV35bParams(StrategyParams):
@@ -128,7 +148,9 @@ class HierarchicalAdaptiveV35bParams(StrategyParams):
     realized_vol_window: int = Field(21, ge=2, description="log-return std window")
     vol_baseline_window: int = Field(126, ge=2, description="z-score baseline length")
     upper_thresh_z: float = Field(1.0, description="enter High vol when z > this")
-    lower_thresh_z: float = Field(0.2, validate_default=True, description="enter Low vol when z < this (must be < upper_thresh_z)")
+    lower_thresh_z: float = Field(
+        0.2, validate_default=True, description="enter Low vol when z < this (must be < upper_thresh_z)"
+    )
     vol_crush_threshold: float = Field(-0.15, lt=0, description="relative vol drop triggering the override (< 0)")
     vol_crush_lookback: int = Field(5, ge=1, description="bars back for the vol-crush comparison")
     # Allocation (§5-§7)
@@ -252,11 +274,6 @@ class _Regime:
         self.last = (0.0, 0.0, 0.0, 0.0, 0.0)  # last issued targets, reset to 0 (§2.1)
         self.started = False
 
-    def copy(self) -> "_Regime":
-        new = _Regime(self.p)
-        new.vol_high, new.last, new.started = self.vol_high, self.last, self.started
-        return new
-
     def step(
         self,
         t_norm: float,
@@ -319,7 +336,8 @@ class _Regime:
                 w[k] = 0.0
         # 12. L1 deviation against the last issued targets (cash excluded, §9).
         last = self.last
-        dev = abs(last[0] - w[0]) + abs(last[1] - w[1]) + abs(last[2] - w[2]) + abs(last[3] - w[3]) + abs(last[4] - w[4])
+        dev = (abs(last[0] - w[0]) + abs(last[1] - w[1]) + abs(last[2] - w[2])
+               + abs(last[3] - w[3]) + abs(last[4] - w[4]))
         rebalance = (not self.started) or dev > p.rebalance_threshold
         self.started = True
         if rebalance:
@@ -332,13 +350,26 @@ class _Cache:
     """What ``decide`` keeps between calls to advance by one bar instead of rebuilding."""
 
     n_rows: int
-    first_ts: Any  # numpy datetime64 (or the index's raw value)
+    first_ts: Any  # index labels (Timestamps)
     last_ts: Any
     last_fp: np.ndarray
     kalman: KalmanTrend
     regime: _Regime
     context: dict[str, Any]
     decision: Decision
+
+
+def _column_positions(cols: pd.MultiIndex) -> dict[tuple[Any, Any], int]:
+    """``{(symbol, field): position}`` built from the levels and codes.
+
+    ``MultiIndex.tolist()`` on a freshly sliced frame costs ~0.4 ms (it materialises
+    every tuple through the level arrays); reading the small level lists and the
+    integer codes is several times cheaper, which matters in ``decide``.
+    """
+    lev0, lev1 = (lv.tolist() for lv in cols.levels)
+    code0, code1 = (cd.tolist() for cd in cols.codes)
+    return {(lev0[a] if a >= 0 else None, lev1[b] if b >= 0 else None): i
+            for i, (a, b) in enumerate(zip(code0, code1))}
 
 
 @register
@@ -413,15 +444,15 @@ class HierarchicalAdaptiveV35b(Strategy):
     def _panel(self, bars: pd.DataFrame) -> _Panel:
         """Pull the columns the strategy reads out of ``bars`` as float arrays.
 
-        One ``to_numpy`` of the whole frame plus a column lookup by position: per-column
-        pandas access on a ``(symbol, field)`` MultiIndex costs tens of microseconds a
-        column, which would dominate the bar-by-bar ``decide``.
+        One ``to_numpy`` plus a column lookup by position: per-column pandas access on a
+        ``(symbol, field)`` MultiIndex costs tens of microseconds a column, which would
+        dominate the bar-by-bar ``decide``. Missing columns read as NaN.
         """
         if not isinstance(bars.columns, pd.MultiIndex) or bars.columns.nlevels != 2:
             raise DataError("(panel)", None, "columns are a (symbol, field) MultiIndex")
         p = self.params
         field = "open" if p.execution_time == "open" else "close"
-        where = {key: i for i, key in enumerate(bars.columns.tolist())}
+        where = _column_positions(bars.columns)
         for sym in self.required_symbols():
             if (sym, field) not in where:
                 raise DataError(sym, None, f"required symbol has a '{field}' column",
@@ -434,7 +465,10 @@ class HierarchicalAdaptiveV35b(Strategy):
         keys += [(sym, field) if sym is not None else None for sym in slots]
         pos = [where.get(k, -1) if k is not None else -1 for k in keys]
         have = [i for i in pos if i >= 0]
-        data = np.asarray(bars.to_numpy()[:, have], dtype=float)
+        if bars.shape[1] <= 4 * len(have):  # narrow panel: one copy of everything is cheapest
+            data = np.asarray(bars.to_numpy()[:, have], dtype=float)
+        else:  # wide panel (many symbols): copy only the columns read
+            data = np.asarray(bars.iloc[:, have].to_numpy(), dtype=float)
         n = len(bars)
         out = np.full((n, len(keys)), np.nan)
         out[:, [j for j, i in enumerate(pos) if i >= 0]] = data
@@ -505,7 +539,9 @@ class HierarchicalAdaptiveV35b(Strategy):
         out.sigma_past[sel[has_past]] = sig_close[iv[has_past] - crush_n]
         return out
 
-    def _bond_features(self, c: np.ndarray, px: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _bond_features(
+        self, c: np.ndarray, px: np.ndarray, idx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """TLT SMAs and trend (+1 Bull, -1 Bear, 0 None) at TLT-bar positions ``idx`` (§6).
 
         Same causal series rule as the signal: closes of earlier TLT bars plus today's
@@ -651,7 +687,9 @@ class HierarchicalAdaptiveV35b(Strategy):
                       contexts: list[dict[str, Any]]) -> Decisions:
         cols = self._instrument_slots()
         w = pd.DataFrame({sym: weights[:, k] for sym, k in cols.items()}, index=index, columns=list(cols))
-        ctx = pd.DataFrame(contexts, index=index, columns=list(CONTEXT_FIELDS))
+        # Fixed dtypes, so a run whose bond trend is never known (all None) has the same
+        # column types as one where it is (pandas would otherwise infer object vs str).
+        ctx = pd.DataFrame(contexts, index=index, columns=list(CONTEXT_FIELDS)).astype(CONTEXT_DTYPES)
         return Decisions(weights=w, rebalance=pd.Series(rebalance, index=index, dtype=bool), context=ctx)
 
     def _instrument_slots(self) -> dict[str, int]:
@@ -671,19 +709,20 @@ class HierarchicalAdaptiveV35b(Strategy):
         plus one row (same first and previous timestamps, and the previous last row
         unchanged in every value the state depended on: a provisional intraday bar
         later replaced by the full daily bar triggers a rebuild). Otherwise the state is
-        rebuilt from the whole history, exactly as a fresh instance would.
+        rebuilt from the whole history, exactly as a fresh instance would. Rows before
+        the previous one are assumed unchanged (histories only grow at the end).
         """
         if len(history) == 0:
             raise DataError(self.params.signal_symbol, None, "history holds at least one bar")
         panel = self._panel(history)
         n = len(history)
-        stamps = panel.index.values  # datetime64 values: cheap to compare
+        idx = panel.index
         cache = getattr(self, "_cache", None)
-        if cache is not None and cache.first_ts == stamps[0]:
-            if (n == cache.n_rows and cache.last_ts == stamps[-1]
+        if cache is not None and cache.first_ts == idx[0]:
+            if (n == cache.n_rows and cache.last_ts == idx[-1]
                     and np.array_equal(cache.last_fp, panel.fingerprint(n - 1), equal_nan=True)):
                 return cache.decision
-            if (n == cache.n_rows + 1 and cache.last_ts == stamps[-2]
+            if (n == cache.n_rows + 1 and cache.last_ts == idx[-2]
                     and np.array_equal(cache.last_fp, panel.fingerprint(n - 2), equal_nan=True)):
                 return self._advance(panel, cache)
         return self._rebuild(panel)
@@ -692,8 +731,8 @@ class HierarchicalAdaptiveV35b(Strategy):
         weights, rebalance, contexts, kal, regime = self._run(panel)
         n = len(panel.index)
         d = self._decision(panel.index[-1], weights[-1], bool(rebalance[-1]), contexts[-1])
-        stamps = panel.index.values
-        self._cache = _Cache(n, stamps[0], stamps[-1], panel.fingerprint(n - 1), kal, regime, contexts[-1], d)
+        idx = panel.index
+        self._cache = _Cache(n, idx[0], idx[-1], panel.fingerprint(n - 1), kal, regime, contexts[-1], d)
         return d
 
     def _advance(self, panel: _Panel, cache: _Cache) -> Decision:
@@ -717,8 +756,9 @@ class HierarchicalAdaptiveV35b(Strategy):
             w, reb, ctx = self._bar(regime, valid, t_norm, f, bond, avail)
         else:
             w, reb, ctx = regime.last, False, self._carry(cache.context)
-        d = self._decision(panel.index[r], np.asarray(w), reb, ctx)
-        cache.n_rows, cache.last_ts, cache.last_fp = n, panel.index.values[r], panel.fingerprint(r)
+        ts = panel.index[r]
+        d = self._decision(ts, np.asarray(w), reb, ctx)
+        cache.n_rows, cache.last_ts, cache.last_fp = n, ts, panel.fingerprint(r)
         cache.context, cache.decision = ctx, d
         return d
 
