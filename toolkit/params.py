@@ -43,6 +43,13 @@ class ProxySpec(_Model):
         return v
 
 
+class ExtraSource(_Model):
+    """More symbols from the user's files, next to the main source (e.g. real TLT)."""
+
+    path: str = Field(description="file or folder of CSV/Parquet bars")
+    symbols: list[str] = Field(min_length=1)
+
+
 class DataParams(_Model):
     """Where the bars come from and which part of them to use."""
 
@@ -56,6 +63,8 @@ class DataParams(_Model):
     proxies: dict[str, ProxySpec] = Field(default_factory=dict)
     #: Symbols used when present and switched off with a note when absent.
     optional_symbols: list[str] = Field(default_factory=list)
+    #: Further files whose symbols join the main source's (same price choice).
+    extra_sources: list[ExtraSource] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> "DataParams":
@@ -88,7 +97,11 @@ class BacktestParams(_Model):
     title: str | None = None
 
 
-MODELS: dict[str, type[_Model]] = {"backtest": BacktestParams}
+# Defined in toolkit.optimize (it needs DataParams above, hence imported here, not at the top).
+from toolkit.optimize.wf_params import WalkForwardParams  # noqa: E402
+from toolkit.engine.dry_run_params import DailyDryRunParams  # noqa: E402
+
+MODELS: dict[str, type[BaseModel]] = {"backtest": BacktestParams, "walk_forward": WalkForwardParams, "daily_dry_run": DailyDryRunParams}
 
 
 def _first_error(exc: ValidationError, prefix: str = "") -> ParamsError:
@@ -182,6 +195,12 @@ def validate(notebook: str, raw: dict[str, Any], *, base_dir: Path | None = None
         raise ParamsError("(params)", raw, str(exc)) from None
     if isinstance(model, BacktestParams):
         model = _check_backtest(model, base_dir or repo_root())
+    elif isinstance(model, WalkForwardParams):
+        model = _check_walk_forward(model, base_dir or repo_root())
+    elif isinstance(model, DailyDryRunParams):
+        from toolkit.engine.dry_run_params import check_dry_run
+
+        model = check_dry_run(model, base_dir or repo_root())
     return model
 
 
@@ -201,6 +220,13 @@ def _check_backtest(p: BacktestParams, base_dir: Path) -> BacktestParams:
 
     check_data_params(p.data, base_dir=base_dir)
     return p
+
+
+def _check_walk_forward(p: WalkForwardParams, base_dir: Path) -> WalkForwardParams:
+    """Strategy, grid, objective and data checks of a walk-forward (see toolkit.optimize.wf_params)."""
+    from toolkit.optimize.wf_params import check_walk_forward
+
+    return check_walk_forward(p, base_dir)
 
 
 def load(notebook: str, path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> BaseModel:

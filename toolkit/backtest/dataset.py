@@ -35,15 +35,31 @@ class Dataset:
         return list(self.frames)
 
 
+def _resolve(path: str, base_dir: Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else base_dir / p
+
+
 def _source_frames(data, base_dir: Path, symbols: list[str]) -> dict[str, pd.DataFrame]:
+    """Frames of ``symbols``: extra sources first for the symbols they list, then the main source."""
     from toolkit import data as tkdata
 
-    if data.source == "sample":
-        return tkdata.load_sample(symbols, prices=data.prices)
-    path = Path(data.path)
-    if not path.is_absolute():
-        path = base_dir / path
-    return tkdata.load_files(path, symbols, prices=data.prices)
+    out: dict[str, pd.DataFrame] = {}
+    rest = list(symbols)
+    for i, extra in enumerate(data.extra_sources):
+        wanted = [s for s in rest if s in extra.symbols]
+        if wanted:
+            path = _resolve(extra.path, base_dir)
+            if not path.exists():
+                raise ParamsError(f"data.extra_sources.{i}.path", extra.path, "an existing CSV/Parquet file or folder")
+            out.update(tkdata.load_files(path, wanted, prices=data.prices))
+            rest = [s for s in rest if s not in wanted]
+    if rest:
+        if data.source == "sample":
+            out.update(tkdata.load_sample(rest, prices=data.prices))
+        else:
+            out.update(tkdata.load_files(_resolve(data.path, base_dir), rest, prices=data.prices))
+    return {s: out[s] for s in symbols}
 
 
 def _base_symbols(data) -> list[str]:

@@ -74,6 +74,7 @@ def run_backtest(
     """
     if fill not in ("close", "next_open"):
         raise ValueError(f"fill: got {fill!r}; allowed: close, next_open")
+    order_weights = _drop_absent_instruments(bars, order_weights)
     vbt = _vbt()
     symbols = list(order_weights.columns)
     close = bars.loc[:, [(s, "close") for s in symbols]].droplevel(1, axis=1).astype(float)
@@ -121,6 +122,23 @@ def run_backtest(
         initial_cash=float(initial_cash),
         portfolio=pf,
     )
+
+
+def _drop_absent_instruments(bars: pd.DataFrame, order_weights: pd.DataFrame) -> pd.DataFrame:
+    """Leave out instruments the data lacks (a switched-off bond leg), if never targeted.
+
+    A non-zero target on an instrument without prices is a data problem, not
+    something to paper over: it raises a DataError naming the instrument and bar.
+    """
+    from toolkit.errors import DataError
+
+    present = set(bars.columns.get_level_values(0))
+    missing = [s for s in order_weights.columns if s not in present]
+    for sym in missing:
+        col = order_weights[sym].fillna(0.0)
+        if (col != 0).any():
+            raise DataError(sym, col.index[(col != 0).to_numpy()][0], "a targeted instrument needs prices", "not in the data")
+    return order_weights.drop(columns=missing)
 
 
 def _orders_table(pf, symbols: list[str], index: pd.DatetimeIndex) -> pd.DataFrame:
