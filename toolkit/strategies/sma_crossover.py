@@ -52,7 +52,12 @@ class SmaCrossover(Strategy):
 
     def decide(self, history: pd.DataFrame) -> Decision:
         syms = self.instruments()
-        closes = history.loc[:, [(s, "close") for s in syms]].to_numpy(dtype=float)
+        cols = history.columns.get_indexer([(s, "close") for s in syms])
+        if (cols < 0).any():
+            missing = [s for s, c in zip(syms, cols) if c < 0]
+            raise KeyError(f"sma_crossover: no close prices for {missing} in the history")
+        # Only the last slow + 1 bars matter: slicing them keeps a bar-by-bar run O(T).
+        closes = history.iloc[-(self.params.slow + 1) :, cols].to_numpy(dtype=float)
         n = len(syms)
         now = self._signal_row(closes[-self.params.slow :])
         before = self._signal_row(closes[-self.params.slow - 1 : -1]) if len(closes) > 1 else None
