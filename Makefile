@@ -23,7 +23,8 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 demo: setup
-	$(VENV)/bin/toolkit run backtest --params params/backtest/sma_crossover.yaml
+	@run_dir=$$($(VENV)/bin/toolkit run backtest --params params/backtest/sma_crossover.yaml | tail -n 1) && \
+	  echo "run archived in $$run_dir" && echo "HTML report: $$run_dir/report.html"
 
 test: setup
 	$(PY) -m pytest tests
