@@ -57,6 +57,62 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ledger(args: argparse.Namespace):
+    from toolkit.ledger import open_ledger
+
+    return open_ledger(getattr(args, "db", None))
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from toolkit.engine.replay import parse_day, replay
+    from toolkit.ledger import open_ledger
+    from toolkit.params import load
+
+    start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
+    overrides = list(args.set)
+    p = load("daily_dry_run", args.params, overrides)
+    with open_ledger(args.db or p.db_url) as ledger:
+        res = replay(p, start=start, end=end, ledger=ledger)
+    print(res.summary_line())
+    if len(res.snapshots):
+        last = res.snapshots.iloc[-1]
+        print(f"final equity {last['equity']} on {last['session_date']} (ledger {ledger.url})")
+    for problem in res.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if res.problems else 0
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from toolkit.engine import status
+
+    with _ledger(args) as ledger:
+        if args.live_command == "status":
+            print(status.status_text(ledger))
+        elif args.live_command == "trades":
+            df = status.trades_frame(ledger, args.limit)
+            if df.empty:
+                print("no trades in the ledger")
+            else:
+                with pd.option_context("display.width", 200, "display.max_columns", 20):
+                    print(df.to_string(index=False))
+        else:
+            print(status.export_trades(ledger, args.output))
+    return 0
+
+
+def _cmd_killswitch(args: argparse.Namespace) -> int:
+    from toolkit.engine import status
+    from toolkit.errors import ParamsError
+
+    if not args.reason or not args.reason.strip():
+        raise ParamsError("--reason", args.reason, "a non-empty reason (it goes into the audit log)")
+    with _ledger(args) as ledger:
+        print(status.set_kill_switch(ledger, args.state == "on", args.reason))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="toolkit", description="Research-to-live trading toolkit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -72,6 +128,27 @@ def build_parser() -> argparse.ArgumentParser:
     rs.set_defaults(func=_cmd_runs)
     st = sub.add_parser("strategies", help="list strategies with their parameters and defaults")
     st.set_defaults(func=_cmd_strategies)
+    rp = sub.add_parser("replay", help="drive the daily session over history (one ledger)")
+    rp.add_argument("--params", required=True, help="daily_dry_run params YAML file")
+    rp.add_argument("--start", required=True, help="first session, YYYY-MM-DD")
+    rp.add_argument("--end", required=True, help="last session, YYYY-MM-DD")
+    rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key")
+    rp.add_argument("--db", help="ledger URL (default: params db_url, $TOOLKIT_DB_URL, outputs/ledger.sqlite)")
+    rp.set_defaults(func=_cmd_replay)
+    lv = sub.add_parser("live", help="query the ledger: status, trades, export")
+    lv.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
+    lsub = lv.add_subparsers(dest="live_command", required=True)
+    lsub.add_parser("status", help="mode, kill switch, positions, last run, last snapshot")
+    lt = lsub.add_parser("trades", help="the last trades")
+    lt.add_argument("--limit", type=int, default=20)
+    le = lsub.add_parser("export", help="every trade to CSV")
+    le.add_argument("--output", required=True, help="CSV file to write")
+    lv.set_defaults(func=_cmd_live)
+    ks = sub.add_parser("killswitch", help="turn the kill switch on or off (reason required, audited)")
+    ks.add_argument("state", choices=["on", "off"])
+    ks.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    ks.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
+    ks.set_defaults(func=_cmd_killswitch)
     return p
 
 

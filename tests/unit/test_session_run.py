@@ -1,0 +1,144 @@
+"""run_session: closed days, idempotent re-runs, guards, kill switch, bad data, params errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toolkit import params as tkparams
+from toolkit.backtest.dataset import load_dataset
+from toolkit.engine.session import SessionError, load_simulated_broker, run_session, session_clock
+from toolkit.errors import ParamsError
+from toolkit.ledger import open_ledger
+
+RAW = {
+    "strategy": "sma_crossover",
+    "strategy_params": {"fast": 10, "slow": 30},
+    "data": {"source": "sample", "symbols": ["NASDAQ", "SP500"], "start": "2017-06-01", "end": "2018-12-31"},
+    "account": "unit",
+    "costs": {"fees_bps": 10, "slippage_bps": 0},
+    "guards": {"daily_loss_limit": None},
+}
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    p = tkparams.validate("daily_dry_run", RAW)
+    return load_dataset(p.data, base_dir=Path.cwd())
+
+
+def _params(**update):
+    raw = {**RAW, **update}
+    return tkparams.validate("daily_dry_run", raw)
+
+
+def _run(ledger, p, data):
+    return run_session(p, ledger=ledger, broker=load_simulated_broker(ledger, p),
+                       clock=session_clock(p.as_of, p.execution_time), data=data)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path):
+    with open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}") as led:
+        yield led
+
+
+def test_first_session_trades_and_rerun_is_already_done(ledger, dataset) -> None:
+    p = _params(as_of="2018-06-01")
+    r = _run(ledger, p, dataset)
+    assert r.status == "completed" and len(r.orders) == 2 and len(r.fills) == 2
+    assert all(o["mode"] == "offline_mock" for o in r.orders)
+    assert r.problems == []
+    again = _run(ledger, p, dataset)
+    assert again.status == "already_done" and "already done" in again.message
+    assert len(ledger.orders()) == 2 and len(ledger.fills()) == 2
+    snap = ledger.snapshots().iloc[-1]
+    assert snap["context"]["mode"] == "offline_mock"
+
+
+def test_closed_day_changes_nothing(ledger, dataset) -> None:
+    r = _run(ledger, _params(as_of="2018-07-04"), dataset)
+    assert r.status == "market_closed" and "market closed" in r.message
+    assert ledger.orders().empty and ledger.snapshots().empty
+    assert ledger.get_run(r.run_key).status == "market_closed"
+
+
+def test_kill_switch_blocks_everything_and_is_audited(ledger, dataset) -> None:
+    ledger.set_kill_switch(True, "unit test")
+    r = _run(ledger, _params(as_of="2018-06-01"), dataset)
+    assert r.status == "completed" and r.orders == []
+    assert any("kill_switch" in b for b in r.blocked)
+    assert "guard_halt" in set(ledger.audit_log()["action"])
+
+
+def test_order_guard_block_is_recorded(ledger, dataset) -> None:
+    r = _run(ledger, _params(as_of="2018-06-01", guards={"daily_loss_limit": None, "max_order_notional": 10000}), dataset)
+    assert r.orders == [] and len(r.blocked) == 2
+    audit = ledger.audit_log(action="guard_block")
+    assert len(audit) == 2 and "max_order_notional" in audit.iloc[0]["detail"]["reason"]
+
+
+def test_stale_data_stops_before_any_order(ledger, dataset) -> None:
+    panel = dataset.panel.loc[:"2018-05-30"]
+    p = _params(as_of="2018-06-01")
+    with pytest.raises(SessionError, match="stale data.*run again"):
+        _run(ledger, p, panel)
+    assert ledger.orders().empty
+    assert ledger.get_run("sma_crossover|unit|2018-06-01|close").status == "failed"
+
+
+def test_corrupt_bar_stops_before_any_order(ledger, dataset) -> None:
+    panel = dataset.panel.copy()
+    panel.loc[pd.Timestamp("2018-06-01", tz="UTC"), ("NASDAQ", "close")] = np.nan
+    with pytest.raises(SessionError, match="NASDAQ close on 2018-06-01.*missing or corrupt"):
+        _run(ledger, _params(as_of="2018-06-01"), panel)
+    assert ledger.orders().empty
+
+
+def test_sell_session_sells_before_buying(ledger, dataset) -> None:
+    _run(ledger, _params(as_of="2018-06-01"), dataset)
+    r = _run(ledger, _params(as_of="2018-06-29"), dataset)
+    sides = [o["side"] for o in r.orders]
+    assert "sell" in sides and sides == sorted(sides, key=lambda s: s != "sell")
+    assert r.snapshot.daily_return is not None and r.problems == []
+
+
+@pytest.mark.parametrize(
+    ("update", "field"),
+    [
+        ({"strategy": "nope"}, "strategy"),
+        ({"data": {"source": "sample", "symbols": ["FOO"]}}, "data.symbols"),
+        ({"mode": "online_live"}, "mode"),
+        ({"as_of": "2030-01-02"}, "as_of"),
+        ({"guards": {"bogus": 1}}, "guards.bogus"),
+    ],
+)
+def test_bad_params_name_the_field(update, field) -> None:
+    with pytest.raises(ParamsError) as exc:
+        tkparams.validate("daily_dry_run", {**RAW, **update})
+    assert exc.value.field == field
+
+
+def test_newer_ledger_schema_is_refused(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from toolkit.engine.session import run_daily
+
+    url = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    open_ledger(url).close()
+    eng = sa.create_engine(url)
+    with eng.begin() as c:
+        c.execute(sa.text("UPDATE alembic_version SET version_num = 'ffffffffffff'"))
+    eng.dispose()
+    with pytest.raises(SessionError, match="No order was sent"):
+        run_daily(_params(as_of="2018-06-01", db_url=url))
+
+
+def test_default_as_of_is_last_session(dataset) -> None:
+    p = _params()
+    assert p.as_of is None
+    assert dataset.panel.index[-1].date() == dt.date(2018, 12, 31)

@@ -1,0 +1,151 @@
+"""Parameters of ``notebooks/daily_dry_run.ipynb`` (and of ``toolkit replay``).
+
+One model for the dry run and the replay because both drive the same
+:func:`toolkit.engine.session.run_session`: what differs between them is only the
+clock and how many sessions are walked. Validation is complete before anything
+runs (promise 6): an unknown strategy or symbol, an as_of outside the data or a
+mode this notebook cannot trade stops with one :class:`~toolkit.errors.ParamsError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from toolkit.engine.guards import GuardSettings
+from toolkit.errors import ParamsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.params import DataParams
+
+__all__ = ["DailyDryRunParams", "check_dry_run"]
+
+ExecutionTime = Literal["open", "15min_after_open", "15min_before_close", "5min_before_close", "close"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CostParams(_Model):
+    """Fees and slippage in basis points: the same numbers the backtest's cost model uses."""
+
+    fees_bps: float = Field(10.0, ge=0, le=1000)
+    slippage_bps: float = Field(0.0, ge=0, le=1000)
+
+
+class GuardParams(_Model):
+    """Risk guard limits (``null`` switches a guard off). Fractions are of equity."""
+
+    max_order_notional: float | None = Field(None, gt=0)
+    max_position_weight: float | None = Field(None, gt=0)
+    max_gross_exposure: float | None = Field(None, gt=0)
+    daily_loss_limit: float | None = Field(0.05, gt=0, lt=1)
+    max_drawdown_limit: float | None = Field(None, gt=0, lt=1)
+    stale_bar_check: bool = True
+    slippage_abort: float | None = Field(0.01, gt=0)
+    kill_switch: bool = Field(False, description="halt every order of this run (the ledger's kill switch also halts)")
+    min_order_fraction: float = Field(0.0, ge=0, lt=1, description="skip orders smaller than this fraction of equity")
+
+    def settings(self) -> GuardSettings:
+        return GuardSettings(
+            max_order_notional=self.max_order_notional,
+            max_position_weight=self.max_position_weight,
+            max_gross_exposure=self.max_gross_exposure,
+            daily_loss_limit=self.daily_loss_limit,
+            max_drawdown_limit=self.max_drawdown_limit,
+            stale_bar_check=self.stale_bar_check,
+            slippage_abort=self.slippage_abort,
+            kill_switch=self.kill_switch,
+        )
+
+
+class DailyDryRunParams(_Model):
+    """Parameters of one daily dry-run session (and of a replay over many)."""
+
+    strategy: str = "sma_crossover"
+    strategy_params: dict[str, Any] = Field(default_factory=dict)
+    strategy_params_file: str | None = None
+    data: DataParams = Field(default_factory=lambda: _data_params())
+    account: str = Field("dry-run", min_length=1, max_length=64)
+    mode: Literal["offline_mock", "paper", "online_live"] = "offline_mock"
+    #: The session traded; ``None`` = the last session of the data (2018-12-31 on the sample).
+    as_of: dt.date | None = None
+    execution_time: ExecutionTime = "close"
+    initial_cash: float = Field(100_000.0, gt=0, le=1e12)
+    costs: CostParams = Field(default_factory=CostParams)
+    guards: GuardParams = Field(default_factory=GuardParams)
+    #: SQLAlchemy URL of the ledger; ``None`` = ``$TOOLKIT_DB_URL`` or outputs/ledger.sqlite.
+    db_url: str | None = None
+    check_consistency: bool = Field(True, description="re-derive the ledger after the session and fail loudly on drift")
+    title: str | None = None
+
+    @field_validator("mode")
+    @classmethod
+    def _offline_only(cls, v: str) -> str:
+        if v != "offline_mock":
+            raise ValueError(
+                f"offline_mock only: the daily dry run trades the simulated broker; {v} is not available in this "
+                "notebook yet (use notebooks/live.ipynb for paper or online_live)"
+            )
+        return v
+
+    @field_validator("account")
+    @classmethod
+    def _no_separator(cls, v: str) -> str:
+        if "|" in v:
+            raise ValueError("an account label without '|' (it separates the parts of a run key)")
+        return v
+
+
+def check_dry_run(p: DailyDryRunParams, base_dir: Path) -> DailyDryRunParams:
+    """Strategy params merged and validated, data checked, as_of resolved and checked."""
+    from toolkit.backtest.dataset import check_data_params
+    from toolkit.params import read_yaml
+    from toolkit.strategies import registry
+
+    cls = registry.get(p.strategy)
+    merged = dict(p.strategy_params)
+    if p.strategy_params_file:
+        fpath = (base_dir / p.strategy_params_file).resolve()
+        if not fpath.is_file():
+            raise ParamsError("strategy_params_file", p.strategy_params_file, "an existing YAML file of strategy parameters")
+        merged = {**read_yaml(fpath), **merged}
+    parsed = cls.parse_params(merged)
+    probe = cls(parsed, symbols=p.data.symbols)
+    try:
+        instruments = probe.instruments()
+    except ValueError as exc:
+        raise ParamsError("data.symbols", p.data.symbols, str(exc)) from None
+    optional = set(probe.optional_symbols()) | set(p.data.optional_symbols)
+    missing = [s for s in instruments if s not in p.data.symbols and s not in optional]
+    if missing:
+        raise ParamsError("data.symbols", p.data.symbols, f"a list including the strategy's instruments {instruments}")
+    check_data_params(p.data, base_dir=base_dir)
+    update: dict[str, Any] = {"strategy_params": parsed.model_dump(mode="json")}
+    if p.as_of is not None:
+        from toolkit.engine.calendar import is_session
+        from toolkit.engine.orders import InvalidInput
+
+        try:
+            is_session(p.as_of)
+        except InvalidInput as exc:
+            raise ParamsError("as_of", str(p.as_of), exc.allowed) from None
+        if p.data.end is not None and p.as_of > p.data.end:
+            raise ParamsError("as_of", str(p.as_of), f"a date on or before data.end ({p.data.end})")
+        if p.data.start is not None and p.as_of < p.data.start:
+            raise ParamsError("as_of", str(p.as_of), f"a date on or after data.start ({p.data.start})")
+    return p.model_copy(update=update)
+
+
+def _data_params() -> DataParams:
+    return DataParams()
+
+
+# Imported last: toolkit.params imports this module for its MODELS registry.
+from toolkit.params import DataParams  # noqa: E402
+
+DailyDryRunParams.model_rebuild()
