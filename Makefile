@@ -26,9 +26,12 @@ demo: setup
 	@run_dir=$$($(VENV)/bin/toolkit run backtest --params params/backtest/sma_crossover.yaml | tail -n 1) && \
 	  echo "run archived in $$run_dir" && echo "HTML report: $$run_dir/report.html"
 
+# nbval runs every notebook with its default params; the dry run's ledger goes to a
+# throwaway database so repeated test runs start from the same state.
 test: setup
 	$(PY) -m pytest tests
-	$(PY) -m pytest --nbval-lax notebooks/backtest.ipynb
+	rm -f .nbval-ledger.sqlite*
+	TOOLKIT_DB_URL=sqlite:///$(CURDIR)/.nbval-ledger.sqlite $(PY) -m pytest --nbval-lax notebooks/
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
