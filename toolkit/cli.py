@@ -71,9 +71,23 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
     overrides = list(args.set)
     p = load("daily_dry_run", args.params, overrides)
+    from toolkit.backtest.dataset import load_dataset
+    from toolkit.params import repo_root
+    from toolkit.strategies import registry
+
+    strat = registry.create(p.strategy, p.strategy_params, symbols=p.data.symbols)
+    data = load_dataset(p.data, base_dir=repo_root(), optional=strat.optional_symbols())
     with open_ledger(args.db or p.db_url) as ledger:
-        res = replay(p, start=start, end=end, ledger=ledger)
+        res = replay(p, start=start, end=end, ledger=ledger, data=data)
     print(res.summary_line())
+    if args.parity and len(res.snapshots):
+        from toolkit.engine.parity import compare_with_backtest
+
+        parity = compare_with_backtest(p, res, data.panel)
+        print(parity.summary())
+        if args.parity_csv:
+            parity.equity.to_csv(args.parity_csv)
+            print(f"parity table written to {args.parity_csv}")
     if len(res.snapshots):
         last = res.snapshots.iloc[-1]
         print(f"final equity {last['equity']} on {last['session_date']} (ledger {ledger.url})")
@@ -134,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--end", required=True, help="last session, YYYY-MM-DD")
     rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key")
     rp.add_argument("--db", help="ledger URL (default: params db_url, $TOOLKIT_DB_URL, outputs/ledger.sqlite)")
+    rp.add_argument("--no-parity", dest="parity", action="store_false",
+                    help="skip the comparison with a backtest over the same sessions")
+    rp.add_argument("--parity-csv", help="write replay vs backtest equity per session to this CSV")
     rp.set_defaults(func=_cmd_replay)
     lv = sub.add_parser("live", help="query the ledger: status, trades, export")
     lv.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")

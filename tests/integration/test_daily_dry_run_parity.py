@@ -92,3 +92,19 @@ def test_equity_within_one_basis_point(both) -> None:
     assert ref.notna().all() and len(eq) == len(bt.equity)
     rel = (eq / ref - 1).abs()
     assert rel.max() < 1e-4, rel.idxmax()
+
+
+def test_replay_from_mid_history_matches_backtest_report(tmp_path) -> None:
+    """The parity section of ``toolkit replay``: warm-up bars before the window, first session trades."""
+    from toolkit.engine.parity import compare_with_backtest
+
+    raw = {**RAW, "data": {**RAW["data"], "start": "2014-06-02"}, "account": "parity-mid"}
+    p = tkparams.validate("daily_dry_run", raw)
+    ds = load_dataset(p.data, base_dir=Path.cwd())
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
+        rp = replay(p, start=dt.date(2016, 3, 1), end=dt.date(2017, 6, 30), ledger=ledger, data=ds)
+    report = compare_with_backtest(p, rp, ds.panel)
+    assert report.trades_equal, report.trades
+    assert len(report.trades) >= 4
+    assert report.max_equity_diff_bps < 1.0
+    assert "trades equal" in report.summary()
