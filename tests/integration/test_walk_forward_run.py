@@ -1,0 +1,93 @@
+"""End to end: papermill executes the walk-forward notebook and the run is archived."""
+
+import json
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from toolkit.errors import ParamsError
+from toolkit.params import repo_root
+from toolkit.runner import run_notebook
+
+ROOT = repo_root()
+PARAMS = ROOT / "params/walk_forward/sma_crossover.yaml"
+SMALL = {
+    "data.start": "2012-01-01",
+    "data.end": "2015-12-31",
+    "grid": {"fast": [5, 10, 20], "slow": [20, 50]},
+    "in_sample": 250,
+    "out_of_sample": 125,
+    "chunk_size": 2,
+    "pbo_splits": 8,
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("outputs")
+    return run_notebook("walk_forward", PARAMS, SMALL, outputs_root=out)
+
+
+def test_archive_holds_every_file(run):
+    assert run.status == "completed", run.error
+    names = {p.name for p in run.run_dir.iterdir()}
+    assert {
+        "notebook.ipynb", "report.html", "manifest.json", "folds.csv", "oos_equity.csv", "trials.parquet",
+        "metrics.json", "recommended_params.yaml",
+    } <= names
+    assert "run_info.json" not in names  # merged into the manifest by the runner
+    assert run.run_dir.parent.name == "walk_forward"
+
+
+def test_manifest_and_results(run):
+    m = json.loads((run.run_dir / "manifest.json").read_text())
+    assert m["status"] == "completed" and len(m["data_fingerprint"]) == 64
+    assert m["params"]["grid"] == {"fast": [5, 10, 20], "slow": [20, 50]} and m["executor"] == "local"
+    folds = pd.read_csv(run.run_dir / "folds.csv")
+    assert len(folds) == 7 and {"is_start", "oos_end", "fast", "slow", "is_sharpe", "oos_sharpe"} <= set(folds.columns)
+    trials = pd.read_parquet(run.run_dir / "trials.parquet")
+    assert len(trials) == 7 * 5 and trials.groupby("fold")["chosen"].sum().le(1).all()
+    metrics = json.loads((run.run_dir / "metrics.json").read_text())
+    assert {"total_return", "sharpe", "max_drawdown", "benchmark", "deflated_sharpe", "pbo"} <= set(metrics)
+    assert 0 <= metrics["pbo"]["pbo"] <= 1 and metrics["deflated_sharpe"]["reading"].startswith("DSR")
+    eq = pd.read_csv(run.run_dir / "oos_equity.csv", index_col=0, parse_dates=True)
+    assert eq["equity"].iloc[-1] == pytest.approx(metrics["final_equity"])
+    rec = yaml.safe_load((run.run_dir / "recommended_params.yaml").read_text())
+    assert rec["walk_forward_run_id"] == run.run_id == run.run_dir.name
+    last = folds.iloc[-1]
+    assert rec["strategy"] == "sma_crossover" and rec["strategy_params"] == {"fast": int(last["fast"]), "slow": int(last["slow"])}
+
+
+def test_progress_is_logged_as_text_in_the_executed_notebook(run):
+    nb = nbformat.read(run.run_dir / "notebook.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream")
+    assert "folds: 100%" in text and "in-sample combinations: 100%" in text and "35/35" in text
+    assert "\r" not in text
+
+
+def test_report_reads_like_a_report(run):
+    html = (run.run_dir / "report.html").read_text()
+    for heading in ("Walk-forward report", "Folds", "Stitched out-of-sample equity", "Parameter stability",
+                    "In-sample vs out-of-sample", "Objective heatmap", "Overfitting diagnostics", "Recommended parameters"):
+        assert heading in html, heading
+    assert "DSR " in html and "PBO " in html
+    assert "run_walk_forward(" not in html  # code cells hidden
+
+
+def test_notebook_follows_the_house_pattern():
+    nb = nbformat.read(ROOT / "notebooks/walk_forward.ipynb", as_version=4)
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert "parameters" in first_code.metadata.get("tags", [])
+    assert 'params_file = "../params/walk_forward/sma_crossover.yaml"' in first_code.source
+    assert "params = None" in first_code.source and "output_dir = None" in first_code.source
+    assert nb.metadata["kernelspec"]["name"] == "toolkit"
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_bad_params_execute_nothing(tmp_path):
+    with pytest.raises(ParamsError) as ei:
+        run_notebook("walk_forward", PARAMS, {"objective": "sharpe + magic"}, outputs_root=tmp_path)
+    assert ei.value.field == "objective"
+    assert not any(tmp_path.iterdir())
