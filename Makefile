@@ -17,8 +17,11 @@ $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.9.*
-	$(UV) pip install --quiet --python $(PY) -r requirements.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	@# Bytecode up front: with PYTHONDONTWRITEBYTECODE set (as on CI machines) every
+	@# fresh papermill kernel would otherwise recompile pandas and vectorbt from source.
+	$(PY) -m compileall -q toolkit >/dev/null
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (toolkit)" >/dev/null
 	@touch $(STAMP)
 

@@ -90,7 +90,19 @@ def bench_allocation() -> None:
         print(f"allocation 10 strategies x 100 symbols x {len(idx)} bars, {method}: median {statistics.median(times) * 1000:.1f} ms (goal <= 50 ms)")
 
 
-SECTIONS = [bench_backtest_in_process, bench_backtest_run, bench_v35b_paths, bench_allocation]
+from dry_run import bench_dry_run_papermill, bench_replay  # noqa: E402  (bench/ is on sys.path)
+from walk_forward import bench_walk_forward_memory, bench_walk_forward_run  # noqa: E402
+
+SECTIONS = [
+    bench_backtest_in_process,
+    bench_backtest_run,
+    bench_v35b_paths,
+    bench_allocation,
+    bench_walk_forward_run,
+    bench_walk_forward_memory,
+    bench_dry_run_papermill,
+    bench_replay,
+]
 
 if __name__ == "__main__":
     only = sys.argv[1:]

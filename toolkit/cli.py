@@ -18,11 +18,17 @@ from toolkit.errors import ToolkitError
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from toolkit.runner import run_notebook
-
     from pathlib import Path
 
-    rec = run_notebook(args.notebook, args.params, args.set, outputs_root=Path(args.outputs) if args.outputs else None)
+    from toolkit import warm_kernel
+    from toolkit.params import NOTEBOOKS, repo_root
+
+    # Start the kernel first: it boots and imports while params are validated.
+    warm = warm_kernel.start(args.notebook, repo_root() / "notebooks") if args.notebook in NOTEBOOKS else None
+    from toolkit.runner import run_notebook
+
+    rec = run_notebook(args.notebook, args.params, args.set, outputs_root=Path(args.outputs) if args.outputs else None,
+                       warm=warm)
     if rec.status != "completed":
         print(f"run {rec.run_id} {rec.status}: {rec.error}", file=sys.stderr)
     print(rec.run_dir)

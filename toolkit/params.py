@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from toolkit.errors import ParamsError
 
-NOTEBOOKS = ("backtest",)
 
 
 class _Model(BaseModel):
@@ -97,11 +96,24 @@ class BacktestParams(_Model):
     title: str | None = None
 
 
-# Defined in toolkit.optimize (it needs DataParams above, hence imported here, not at the top).
-from toolkit.optimize.wf_params import WalkForwardParams  # noqa: E402
-from toolkit.engine.dry_run_params import DailyDryRunParams  # noqa: E402
+#: Params model of each notebook, as "module:Class": imported on first use, so a
+#: backtest run does not pay for the walk-forward or dry-run machinery.
+MODEL_PATHS: dict[str, str] = {
+    "backtest": "toolkit.params:BacktestParams",
+    "walk_forward": "toolkit.optimize.wf_params:WalkForwardParams",
+    "daily_dry_run": "toolkit.engine.dry_run_params:DailyDryRunParams",
+}
+NOTEBOOKS = tuple(MODEL_PATHS)
 
-MODELS: dict[str, type[BaseModel]] = {"backtest": BacktestParams, "walk_forward": WalkForwardParams, "daily_dry_run": DailyDryRunParams}
+
+def model_for(notebook: str) -> type[BaseModel]:
+    """The params model of ``notebook`` (ParamsError listing the notebooks otherwise)."""
+    import importlib
+
+    if notebook not in MODEL_PATHS:
+        raise ParamsError("notebook", notebook, "one of " + ", ".join(MODEL_PATHS))
+    module, name = MODEL_PATHS[notebook].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _first_error(exc: ValidationError, prefix: str = "") -> ParamsError:
@@ -122,7 +134,10 @@ def _first_error(exc: ValidationError, prefix: str = "") -> ParamsError:
 
 
 def _known_keys(title: str, loc: tuple) -> list[str]:
-    model: Any = {m.__name__: m for m in [*MODELS.values(), DataParams, ProxySpec]}.get(title)
+    import sys
+
+    loaded = [getattr(sys.modules.get(p.split(":")[0]), p.split(":")[1], None) for p in MODEL_PATHS.values()]
+    model: Any = {m.__name__: m for m in [*loaded, DataParams, ProxySpec, ExtraSource] if m is not None}.get(title)
     for part in loc[:-1]:
         if model is None:
             break
@@ -185,19 +200,18 @@ def validate(notebook: str, raw: dict[str, Any], *, base_dir: Path | None = None
 
     ``base_dir`` resolves relative paths (the repository root by default).
     """
-    if notebook not in MODELS:
-        raise ParamsError("notebook", notebook, "one of " + ", ".join(MODELS))
+    cls = model_for(notebook)
     try:
-        model = MODELS[notebook](**raw)
+        model = cls(**raw)
     except ValidationError as exc:
         raise _first_error(exc) from None
     except TypeError as exc:  # e.g. a list where a mapping was expected at the top level
         raise ParamsError("(params)", raw, str(exc)) from None
-    if isinstance(model, BacktestParams):
+    if notebook == "backtest":
         model = _check_backtest(model, base_dir or repo_root())
-    elif isinstance(model, WalkForwardParams):
+    elif notebook == "walk_forward":
         model = _check_walk_forward(model, base_dir or repo_root())
-    elif isinstance(model, DailyDryRunParams):
+    elif notebook == "daily_dry_run":
         from toolkit.engine.dry_run_params import check_dry_run
 
         model = check_dry_run(model, base_dir or repo_root())
@@ -222,7 +236,7 @@ def _check_backtest(p: BacktestParams, base_dir: Path) -> BacktestParams:
     return p
 
 
-def _check_walk_forward(p: WalkForwardParams, base_dir: Path) -> WalkForwardParams:
+def _check_walk_forward(p: BaseModel, base_dir: Path) -> BaseModel:
     """Strategy, grid, objective and data checks of a walk-forward (see toolkit.optimize.wf_params)."""
     from toolkit.optimize.wf_params import check_walk_forward
 

@@ -33,7 +33,6 @@ TRACKED_PACKAGES = (
     "toolkit", "numpy", "pandas", "vectorbt", "vectorbt-rust", "plotly", "papermill", "nbconvert",
     "pydantic", "sqlalchemy", "arch", "ipykernel",
 )
-KERNEL_NAME = "toolkit"
 
 
 @dataclass
@@ -82,17 +81,17 @@ def package_versions() -> dict[str, str | None]:
 
 
 def _kernel_name() -> str:
-    from jupyter_client.kernelspec import KernelSpecManager
+    from toolkit.warm_kernel import kernel_name
 
-    return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
+    return kernel_name()
 
 
-def export_html(notebook_path: Path, html_path: Path) -> None:
-    """Render the executed notebook to HTML without code cells (a report, not a script)."""
+def export_html(notebook: Path | Any, html_path: Path) -> None:
+    """Render the executed notebook (a path or a notebook node) to HTML without code cells."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(notebook_path, as_version=4)
+    nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, (str, Path)) else notebook
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
     html_path.write_text(body, encoding="utf-8")
@@ -107,13 +106,27 @@ def run_notebook(
     notebooks_dir: Path | None = None,
     clock: Callable[[], pd.Timestamp] = utc_now,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    warm: Any = None,
 ) -> RunRecord:
     """Validate params, execute ``notebooks/<notebook>.ipynb`` and archive the run.
 
     Params are validated before anything runs: a ParamsError propagates and no run
     directory is created. Any failure after that is archived with status failed.
+    ``warm``: a kernel already started by :func:`toolkit.warm_kernel.start` (the CLI
+    starts one before importing this module); one is started here otherwise.
     """
     root = repo_root()
+    nb_dir = notebooks_dir or root / "notebooks"
+    if warm is None:
+        warm = _warm_kernel(notebook, nb_dir)
+    try:
+        return _run(notebook, params_file, overrides, root, nb_dir, outputs_root, clock, log, warm)
+    finally:
+        if warm is not None:
+            warm.shutdown()
+
+
+def _run(notebook, params_file, overrides, root: Path, nb_dir: Path, outputs_root, clock, log, warm) -> RunRecord:
     params = load_params(notebook, params_file, overrides)
     resolved = params.model_dump(mode="json")
     phash = params_hash(resolved)
@@ -139,25 +152,34 @@ def run_notebook(
     t0 = time.perf_counter()
     status, error = "completed", None
     executed = run_dir / "notebook.ipynb"
+    executed_nb = None
     try:
         import papermill as pm
 
         log(f"running notebooks/{notebook}.ipynb -> {run_dir}")
-        pm.execute_notebook(
-            str((notebooks_dir or root / "notebooks") / f"{notebook}.ipynb"),
+        engine_kwargs = {"km": warm.ready()} if warm is not None else {}
+        executed_nb = pm.execute_notebook(
+            str(nb_dir / f"{notebook}.ipynb"),
             str(executed),
             parameters={"params": resolved, "output_dir": str(run_dir)},
             kernel_name=_kernel_name(),
-            cwd=str(notebooks_dir or root / "notebooks"),
+            cwd=str(nb_dir),
             progress_bar=False,
+            # Saving the notebook after every cell rewrites megabytes of embedded plotly.js
+            # a dozen times; papermill still writes it at the end, failed runs included.
+            request_save_on_cell_execute=False,
             log_output=False,
+            **engine_kwargs,
         )
     except Exception as exc:  # archived below, then re-raised as a non-zero exit by the CLI
         status = "failed"
         error = _describe(exc)
+    if warm is not None:
+        warm.shutdown()  # free the kernel before the HTML export
     if executed.exists():
         try:
-            export_html(executed, run_dir / "report.html")
+            # The node papermill returns saves re-reading (and re-validating) megabytes of JSON.
+            export_html(executed_nb if executed_nb is not None else executed, run_dir / "report.html")
         except Exception as exc:  # an HTML failure must not hide the run's own status
             if status == "completed":
                 status, error = "failed", f"HTML export failed: {_describe(exc)}"
@@ -176,6 +198,16 @@ def run_notebook(
     )
     _write_manifest(run_dir, manifest)
     return RunRecord(run_id, run_dir, status, error, manifest)
+
+
+def _warm_kernel(notebook: str, nb_dir: Path):
+    """A kernel started now, overlapping params validation (see toolkit.warm_kernel).
+
+    ``TOOLKIT_COLD_KERNEL=1`` turns it off (papermill then starts the kernel itself).
+    """
+    from toolkit import warm_kernel
+
+    return warm_kernel.start(notebook, nb_dir)
 
 
 def _describe(exc: BaseException) -> str:

@@ -145,7 +145,7 @@ def _data_params() -> DataParams:
     return DataParams()
 
 
-# Imported last: toolkit.params imports this module for its MODELS registry.
+# Imported last: toolkit.params defines DataParams and loads this module lazily (MODEL_PATHS).
 from toolkit.params import DataParams  # noqa: E402
 
 DailyDryRunParams.model_rebuild()

@@ -6,7 +6,7 @@ objective naming an unknown metric, windows longer than the data. Combinations t
 strategy rejects as a whole (``fast >= slow``) are not errors: a rectangular grid
 naturally contains some, so they are dropped and counted (:func:`resolve_grid`).
 
-This module is imported by :mod:`toolkit.params` (the ``MODELS`` registry) and
+This module is loaded by :mod:`toolkit.params` (``MODEL_PATHS``, on first use) and
 imports ``DataParams`` from it at the bottom, after its own classes exist, so
 either module may be imported first.
 """
@@ -267,7 +267,7 @@ CONSTRAINT_NAMES = tuple(Constraints.model_fields)
 assert set(CONSTRAINT_NAMES) == set(CONSTRAINT_RULES), "Constraints fields and CONSTRAINT_RULES disagree"
 assert all(rule[0] in METRICS for rule in CONSTRAINT_RULES.values())
 
-# Imported last: toolkit.params imports this module for its MODELS registry.
+# Imported last: toolkit.params defines DataParams and loads this module lazily (MODEL_PATHS).
 from toolkit.params import DataParams  # noqa: E402
 
 WalkForwardParams.model_rebuild()

@@ -12,11 +12,16 @@ import pandas as pd
 CELL_COLOURS = {1: "#1a9850", 2: "#91cf60", 3: "#d9ef8b", 4: "#fee08b", 5: "#fc8d59", 6: "#d73027"}
 
 
-def use_offline_renderer() -> None:
-    """Render to JupyterLab's plotly mimetype and to self-contained HTML (for nbconvert)."""
+def use_offline_renderer(*, headless: bool = False) -> None:
+    """Render figures so the nbconvert HTML report is interactive offline.
+
+    Interactive sessions get JupyterLab's plotly mimetype plus self-contained HTML;
+    a headless papermill run (``headless=True``) only needs the HTML, which halves
+    the size of the archived notebook and the time spent writing and converting it.
+    """
     import plotly.io as pio
 
-    pio.renderers.default = "plotly_mimetype+notebook"
+    pio.renderers.default = "notebook" if headless else "plotly_mimetype+notebook"
 
 
 def _naive(idx: pd.DatetimeIndex) -> pd.DatetimeIndex:
