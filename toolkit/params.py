@@ -218,17 +218,27 @@ def validate(notebook: str, raw: dict[str, Any], *, base_dir: Path | None = None
     return model
 
 
-def _check_backtest(p: BacktestParams, base_dir: Path) -> BacktestParams:
+def merge_strategy_params(params: dict[str, Any], params_file: str | None, base_dir: Path) -> dict[str, Any]:
+    """``params_file`` (a flat YAML set such as the golden parameters) with ``params`` on top."""
+    merged = dict(params)
+    if params_file:
+        fpath = (base_dir / params_file).resolve()
+        if not fpath.is_file():
+            raise ParamsError("strategy_params_file", params_file, "an existing YAML file of strategy parameters")
+        merged = {**read_yaml(fpath), **merged}
+    return merged
+
+
+def resolve_strategy_params(strategy: str, params: dict[str, Any], params_file: str | None, base_dir: Path):
+    """The strategy class and its validated, merged params (see merge_strategy_params)."""
     from toolkit.strategies import registry
 
-    cls = registry.get(p.strategy)
-    merged = dict(p.strategy_params)
-    if p.strategy_params_file:
-        fpath = (base_dir / p.strategy_params_file).resolve()
-        if not fpath.is_file():
-            raise ParamsError("strategy_params_file", p.strategy_params_file, "an existing YAML file of strategy parameters")
-        merged = {**read_yaml(fpath), **merged}
-    parsed = cls.parse_params(merged)
+    cls = registry.get(strategy)
+    return cls, cls.parse_params(merge_strategy_params(params, params_file, base_dir))
+
+
+def _check_backtest(p: BacktestParams, base_dir: Path) -> BacktestParams:
+    _, parsed = resolve_strategy_params(p.strategy, p.strategy_params, p.strategy_params_file, base_dir)
     p = p.model_copy(update={"strategy_params": parsed.model_dump(mode="json")})
     from toolkit.backtest.dataset import check_data_params
 

@@ -104,17 +104,9 @@ class DailyDryRunParams(_Model):
 def check_dry_run(p: DailyDryRunParams, base_dir: Path) -> DailyDryRunParams:
     """Strategy params merged and validated, data checked, as_of resolved and checked."""
     from toolkit.backtest.dataset import check_data_params
-    from toolkit.params import read_yaml
-    from toolkit.strategies import registry
+    from toolkit.params import resolve_strategy_params
 
-    cls = registry.get(p.strategy)
-    merged = dict(p.strategy_params)
-    if p.strategy_params_file:
-        fpath = (base_dir / p.strategy_params_file).resolve()
-        if not fpath.is_file():
-            raise ParamsError("strategy_params_file", p.strategy_params_file, "an existing YAML file of strategy parameters")
-        merged = {**read_yaml(fpath), **merged}
-    parsed = cls.parse_params(merged)
+    cls, parsed = resolve_strategy_params(p.strategy, p.strategy_params, p.strategy_params_file, base_dir)
     probe = cls(parsed, symbols=p.data.symbols)
     try:
         instruments = probe.instruments()

@@ -177,15 +177,9 @@ class ResolvedGrid:
 
 def merged_strategy_params(p: WalkForwardParams, base_dir: Path) -> dict[str, Any]:
     """The fixed strategy params: the params file's values under ``strategy_params``."""
-    merged = dict(p.strategy_params)
-    if p.strategy_params_file:
-        from toolkit.params import read_yaml
+    from toolkit.params import merge_strategy_params
 
-        fpath = (base_dir / p.strategy_params_file).resolve()
-        if not fpath.is_file():
-            raise ParamsError("strategy_params_file", p.strategy_params_file, "an existing YAML file of strategy parameters")
-        merged = {**read_yaml(fpath), **merged}
-    return merged
+    return merge_strategy_params(p.strategy_params, p.strategy_params_file, base_dir)
 
 
 def resolve_grid(p: WalkForwardParams, fixed: dict[str, Any]) -> ResolvedGrid:
