@@ -36,11 +36,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import pandas as pd
 
     from toolkit.runner import list_runs
 
-    df = list_runs()
+    df = list_runs(Path(args.outputs) if args.outputs else None)
     if args.notebook:
         df = df[df["notebook"] == args.notebook]
     if df.empty:
@@ -59,7 +61,8 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
         print(f"{name}: {cls.description}")
         for fname, f in cls.Params.model_fields.items():
             desc = f" - {f.description}" if f.description else ""
-            print(f"    {fname} = {f.default!r}{desc}")
+            default = "(required)" if f.is_required() else repr(f.get_default(call_default_factory=True))
+            print(f"    {fname} = {default}{desc}")
     return 0
 
 
@@ -145,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs = sub.add_parser("runs", help="list archived runs, newest first")
     rs.add_argument("--notebook", help="only runs of this notebook")
     rs.add_argument("--limit", type=int, default=20)
+    rs.add_argument("--outputs", help="archive root (default: outputs/ of the project)")
     rs.set_defaults(func=_cmd_runs)
     st = sub.add_parser("strategies", help="list strategies with their parameters and defaults")
     st.set_defaults(func=_cmd_strategies)
@@ -161,10 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     lv = sub.add_parser("live", help="query the ledger: status, trades, export")
     lv.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
     lsub = lv.add_subparsers(dest="live_command", required=True)
-    lsub.add_parser("status", help="mode, kill switch, positions, last run, last snapshot")
-    lt = lsub.add_parser("trades", help="the last trades")
+    # --db is accepted before or after the subcommand (`live --db X status` or `live status --db X`).
+    db_after = argparse.ArgumentParser(add_help=False)
+    db_after.add_argument("--db", default=argparse.SUPPRESS, help="ledger URL")
+    lsub.add_parser("status", parents=[db_after], help="mode, kill switch, positions, last run, last snapshot")
+    lt = lsub.add_parser("trades", parents=[db_after], help="the last trades")
     lt.add_argument("--limit", type=int, default=20)
-    le = lsub.add_parser("export", help="every trade to CSV")
+    le = lsub.add_parser("export", parents=[db_after], help="every trade to CSV")
     le.add_argument("--output", required=True, help="CSV file to write")
     lv.set_defaults(func=_cmd_live)
     ks = sub.add_parser("killswitch", help="turn the kill switch on or off (reason required, audited)")

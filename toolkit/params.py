@@ -130,7 +130,16 @@ def _first_error(exc: ValidationError, prefix: str = "") -> ParamsError:
         value = None
     else:
         allowed = err["msg"].removeprefix("Value error, ")
-    return ParamsError(field, value, allowed)
+    return ParamsError(field, _redact(value), allowed)
+
+
+def _redact(value: Any) -> Any:
+    """Hide the password of a ``scheme://user:password@host`` URL: errors end up in logs."""
+    import re
+
+    if isinstance(value, str):
+        return re.sub(r"(://[^:/@]+:)[^@/]+@", r"\1***@", value)
+    return value
 
 
 def _known_keys(title: str, loc: tuple) -> list[str]:
@@ -218,14 +227,33 @@ def validate(notebook: str, raw: dict[str, Any], *, base_dir: Path | None = None
     return model
 
 
-def merge_strategy_params(params: dict[str, Any], params_file: str | None, base_dir: Path) -> dict[str, Any]:
-    """``params_file`` (a flat YAML set such as the golden parameters) with ``params`` on top."""
+#: Keys of a walk-forward hand-off file (``recommended_params.yaml``).
+HANDOFF_KEYS = {"strategy", "strategy_params", "walk_forward_run_id"}
+
+
+def read_strategy_params_file(path: Path, strategy: str | None = None) -> dict[str, Any]:
+    """Strategy parameters from a flat YAML set (e.g. the golden parameters) or from a
+    walk-forward hand-off (``recommended_params.yaml``: strategy, strategy_params and
+    walk_forward_run_id), whose strategy must be the run's."""
+    data = read_yaml(path)
+    if "strategy_params" in data and set(data) <= HANDOFF_KEYS:
+        if strategy is not None and data.get("strategy") not in (None, strategy):
+            raise ParamsError("strategy_params_file", str(path),
+                              f"a parameter set for {strategy} (this hand-off is for {data.get('strategy')})")
+        return dict(data["strategy_params"] or {})
+    return data
+
+
+def merge_strategy_params(
+    params: dict[str, Any], params_file: str | None, base_dir: Path, strategy: str | None = None
+) -> dict[str, Any]:
+    """``params_file`` (see read_strategy_params_file) with ``params`` on top."""
     merged = dict(params)
     if params_file:
         fpath = (base_dir / params_file).resolve()
         if not fpath.is_file():
             raise ParamsError("strategy_params_file", params_file, "an existing YAML file of strategy parameters")
-        merged = {**read_yaml(fpath), **merged}
+        merged = {**read_strategy_params_file(fpath, strategy), **merged}
     return merged
 
 
@@ -234,7 +262,7 @@ def resolve_strategy_params(strategy: str, params: dict[str, Any], params_file: 
     from toolkit.strategies import registry
 
     cls = registry.get(strategy)
-    return cls, cls.parse_params(merge_strategy_params(params, params_file, base_dir))
+    return cls, cls.parse_params(merge_strategy_params(params, params_file, base_dir, strategy))
 
 
 def _check_backtest(p: BacktestParams, base_dir: Path) -> BacktestParams:

@@ -31,6 +31,7 @@ PRELOAD: dict[str, tuple[str, ...]] = {
 class WarmKernel:
     manager: Any  # jupyter_client KernelManager
     thread: threading.Thread
+    ipc_dir: Path | None = None
 
     def ready(self, timeout: float = 120.0) -> Any:
         """Wait for the preload to finish and return the kernel manager for papermill."""
@@ -45,6 +46,10 @@ class WarmKernel:
         except Exception:  # pragma: no cover - best effort
             pass
         self.thread.join(5)
+        if self.ipc_dir is not None:
+            import shutil
+
+            shutil.rmtree(self.ipc_dir, ignore_errors=True)
 
 
 def _preload(manager: Any, modules: tuple[str, ...]) -> None:
@@ -75,6 +80,12 @@ def kernel_name() -> str:
     return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
 
 
+def _ipc_dir() -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="toolkit-kernel-"))
+
+
 def start(notebook: str, cwd: Path) -> WarmKernel | None:
     """Start the kernel in ``cwd`` and preload ``notebook``'s modules.
 
@@ -86,10 +97,13 @@ def start(notebook: str, cwd: Path) -> WarmKernel | None:
     try:
         from jupyter_client.manager import KernelManager
 
-        km = KernelManager(kernel_name=kernel_name())
+        # IPC (unix sockets) keeps kernel traffic off the network stack and avoids the
+        # kernel's "running over TCP without encryption" warning on every run.
+        ipc_dir = _ipc_dir()
+        km = KernelManager(kernel_name=kernel_name(), transport="ipc", ip=str(ipc_dir / "kernel"))
         km.start_kernel(cwd=str(cwd))
     except Exception:
         return None
     thread = threading.Thread(target=_preload, args=(km, PRELOAD.get(notebook, ())), daemon=True)
     thread.start()
-    return WarmKernel(km, thread)
+    return WarmKernel(km, thread, ipc_dir)

@@ -91,3 +91,19 @@ def test_bad_params_execute_nothing(tmp_path):
         run_notebook("walk_forward", PARAMS, {"objective": "sharpe + magic"}, outputs_root=tmp_path)
     assert ei.value.field == "objective"
     assert not any(tmp_path.iterdir())
+
+
+def test_hand_off_feeds_the_daily_dry_run(run):
+    """recommended_params.yaml is a strategy params file the dry run accepts as it is."""
+    from toolkit import params as tkparams
+
+    handoff = run.run_dir / "recommended_params.yaml"
+    rec = yaml.safe_load(handoff.read_text())
+    p = tkparams.load("daily_dry_run", ROOT / "params/daily_dry_run/sma_crossover.yaml",
+                      {"strategy_params_file": str(handoff), "strategy_params": {}})
+    assert p.strategy_params == rec["strategy_params"]
+    assert p.strategy_params_file == str(handoff)  # the run id travels in the path to the manifest
+    with pytest.raises(ParamsError) as ei:
+        tkparams.load("daily_dry_run", ROOT / "params/daily_dry_run/hierarchical_adaptive_v3_5b.yaml",
+                      {"strategy_params_file": str(handoff), "strategy_params": {}})
+    assert ei.value.field == "strategy_params_file" and "sma_crossover" in ei.value.allowed

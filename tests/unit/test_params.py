@@ -96,3 +96,24 @@ def test_csv_source_needs_path():
 def test_params_hash_is_stable_and_order_free():
     assert P.params_hash({"a": 1, "b": [1, 2]}) == P.params_hash({"b": [1, 2], "a": 1})
     assert P.params_hash({"a": 1}) != P.params_hash({"a": 2})
+
+
+def test_dry_run_strategy_decides_at_the_runs_execution_time():
+    """One execution time per run: v3.5b's golden 15min_after_open gives way to the run's."""
+    p = P.load("daily_dry_run", P.repo_root() / "params/daily_dry_run/hierarchical_adaptive_v3_5b.yaml",
+               ["execution_time=open"])
+    assert p.strategy_params["execution_time"] == "open"
+
+
+def test_dry_run_db_url_with_password_is_refused():
+    with pytest.raises(ParamsError) as ei:
+        P.load("daily_dry_run", P.repo_root() / "params/daily_dry_run/sma_crossover.yaml",
+               ["db_url=postgresql://trader:hunter2@db.example/ledger"])
+    assert ei.value.field == "db_url" and "TOOLKIT_DB_URL" in ei.value.allowed
+    # No password: accepted.
+    P.load("daily_dry_run", P.repo_root() / "params/daily_dry_run/sma_crossover.yaml",
+           ["db_url=sqlite:///ledger.sqlite"])
+    with pytest.raises(ParamsError) as ei:
+        P.load("daily_dry_run", P.repo_root() / "params/daily_dry_run/sma_crossover.yaml",
+               ["db_url=postgresql://trader:hunter2@db.example/ledger"])
+    assert "hunter2" not in str(ei.value)  # the error (and so the log) never shows the password

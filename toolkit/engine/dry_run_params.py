@@ -88,9 +88,20 @@ class DailyDryRunParams(_Model):
     def _offline_only(cls, v: str) -> str:
         if v != "offline_mock":
             raise ValueError(
-                f"offline_mock only: the daily dry run trades the simulated broker; {v} is not available in this "
-                "notebook yet (use notebooks/live.ipynb for paper or online_live)"
+                f"offline_mock only: the daily dry run trades the simulated broker; {v} (a broker account) "
+                "is not available yet"
             )
+        return v
+
+    @field_validator("db_url")
+    @classmethod
+    def _no_password(cls, v: str | None) -> str | None:
+        # Params are archived in every run's manifest: credentials belong in the
+        # environment (TOOLKIT_DB_URL), never in a params file.
+        if v and "://" in v and "@" in v.split("://", 1)[1].split("/", 1)[0]:
+            netloc = v.split("://", 1)[1].split("/", 1)[0]
+            if ":" in netloc.split("@", 1)[0]:
+                raise ValueError("a URL without a password (put credentials in the TOOLKIT_DB_URL environment variable)")
         return v
 
     @field_validator("account")
@@ -107,6 +118,10 @@ def check_dry_run(p: DailyDryRunParams, base_dir: Path) -> DailyDryRunParams:
     from toolkit.params import resolve_strategy_params
 
     cls, parsed = resolve_strategy_params(p.strategy, p.strategy_params, p.strategy_params_file, base_dir)
+    if "execution_time" in cls.Params.model_fields and parsed.execution_time != p.execution_time:
+        # One execution time per run: the strategy decides on the price of the moment the
+        # session trades (deciding at 'open' on today's close would be look-ahead).
+        parsed = cls.parse_params({**parsed.model_dump(), "execution_time": p.execution_time})
     probe = cls(parsed, symbols=p.data.symbols)
     try:
         instruments = probe.instruments()
