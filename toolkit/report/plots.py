@@ -110,3 +110,13 @@ def cell_statistics(cells: pd.Series, returns: pd.Series) -> pd.DataFrame:
     )
     out.index = out.index.astype(int)
     return out
+
+
+def snapshot_equity(snapshots: pd.DataFrame, *, title: str = "Equity from the ledger's snapshots"):
+    """Equity per session from the ledger's performance snapshots (dry run and live)."""
+    import plotly.graph_objects as go
+
+    x = pd.to_datetime(snapshots["session_date"])
+    fig = go.Figure(go.Scatter(x=x, y=snapshots["equity"].astype(float), mode="lines+markers", name="equity"))
+    fig.update_layout(title=title, yaxis_title="equity", height=350, margin=dict(l=60, r=20, t=50, b=30))
+    return fig
