@@ -16,6 +16,7 @@ date of a UTC instant.
 
 from __future__ import annotations
 
+import datetime as _dt
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -79,8 +80,19 @@ def validate_execution_time(execution_time: str) -> str:
     return execution_time
 
 
+@lru_cache(maxsize=32768)
+def _date_label(date: _dt.date, field: str) -> pd.Timestamp:
+    return _label_uncached(date, field)
+
+
 def _label(date: Any, field: str = "session_date") -> pd.Timestamp:
     """Normalise a date-like value to the naive midnight label, inside the calendar range."""
+    if type(date) is _dt.date:  # the engine's common case: cached (a pure function of the date)
+        return _date_label(date, field)
+    return _label_uncached(date, field)
+
+
+def _label_uncached(date: Any, field: str = "session_date") -> pd.Timestamp:
     try:
         ts = pd.Timestamp(date)
     except (TypeError, ValueError):
@@ -95,15 +107,25 @@ def _label(date: Any, field: str = "session_date") -> pd.Timestamp:
     return ts
 
 
+@lru_cache(maxsize=1)
+def _session_labels() -> frozenset[pd.Timestamp]:
+    """Every session label of the calendar (membership is what ``is_session`` asks)."""
+    return frozenset(nyse_calendar().sessions)
+
+
+def _is_session_label(label: pd.Timestamp) -> bool:
+    return label in _session_labels()
+
+
 def is_session(date: Any) -> bool:
     """True when the NYSE trades on ``date`` (weekends and holidays are not sessions)."""
-    return bool(nyse_calendar().is_session(_label(date)))
+    return _is_session_label(_label(date))
 
 
 def _require_session(date: Any, field: str = "session_date") -> pd.Timestamp:
     label = _label(date, field)
-    cal = nyse_calendar()
-    if not cal.is_session(label):
+    if not _is_session_label(label):
+        cal = nyse_calendar()
         nxt = cal.date_to_session(label, direction="next").date().isoformat()
         raise InvalidInput(field, label.date().isoformat(), f"an NYSE session (the next one is {nxt})")
     return label
@@ -117,7 +139,11 @@ def execution_instant(session_date: Any, execution_time: str) -> pd.Timestamp:
     daylight saving is handled by the calendar rather than by a fixed UTC offset.
     """
     validate_execution_time(execution_time)
-    label = _require_session(session_date)
+    return _execution_instant(_require_session(session_date), execution_time)
+
+
+@lru_cache(maxsize=65536)
+def _execution_instant(label: pd.Timestamp, execution_time: str) -> pd.Timestamp:
     cal = nyse_calendar()
     anchor, offset = _OFFSETS[execution_time]
     base = cal.session_open(label) if anchor == "open" else cal.session_close(label)
@@ -126,7 +152,11 @@ def execution_instant(session_date: Any, execution_time: str) -> pd.Timestamp:
 
 def previous_session(date: Any) -> pd.Timestamp:
     """The last session strictly before ``date`` (``date`` need not be a session)."""
-    label = _label(date)
+    return _previous_session(_label(date))
+
+
+@lru_cache(maxsize=65536)
+def _previous_session(label: pd.Timestamp) -> pd.Timestamp:
     sessions = nyse_calendar().sessions
     i = sessions.searchsorted(label, side="left") - 1
     if i < 0:

@@ -43,6 +43,7 @@ import datetime as dt
 import math
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -187,6 +188,8 @@ def session_clock(as_of: Any, execution_time: str) -> FixedClock:
     Scheduled dry runs and replays use it so that every timestamp in the ledger is
     the simulated one, and a re-run writes exactly what the first run wrote.
     """
+    if type(as_of) is dt.date and is_session(as_of):  # the calendar caches plain dates
+        return FixedClock(execution_instant(as_of, execution_time))
     day = pd.Timestamp(as_of)
     if is_session(day):
         return FixedClock(execution_instant(day, execution_time))
@@ -213,11 +216,16 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _dec(x: float) -> Decimal:
-    """A float price as the ledger's exact 6-place Decimal (the broker gets the same number)."""
+@lru_cache(maxsize=65536)
+def _dec_cached(text: str) -> Decimal:
     from toolkit.ledger.types import quantize
 
-    return quantize(Decimal(repr(float(x))))
+    return quantize(Decimal(text))
+
+
+def _dec(x: float) -> Decimal:
+    """A float price as the ledger's exact 6-place Decimal (the broker gets the same number)."""
+    return _dec_cached(repr(float(x)))
 
 
 def _load_data(params: DailyDryRunParams, strategy: Strategy) -> Dataset:
@@ -258,6 +266,115 @@ def _bar_checks(history: pd.DataFrame, symbols: list[str], as_of: dt.date, execu
             f"stale data: the newest bar is {when}; a decision at {execution_time} on {as_of} needs the {need} bar"
         )
     return problems
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+class _PanelView:
+    """Positional lookups into one panel, built once per panel object (a replay passes the same
+    panel to every session). Only structure is cached (index stamps, column positions); values
+    are read from the panel at each session, so the fast paths see exactly what pandas would."""
+
+    __slots__ = ("ref", "shape", "index", "columns", "stamps", "pos", "symbols")
+
+    def __init__(self, panel: pd.DataFrame) -> None:
+        import weakref
+
+        self.ref = weakref.ref(panel)
+        self.shape = panel.shape
+        self.index = panel.index
+        self.columns = panel.columns
+        self.stamps = panel.index.as_unit("ns").asi8
+        self.pos = {c: j for j, c in enumerate(panel.columns)}
+        self.symbols = list(dict.fromkeys(panel.columns.get_level_values(0)))
+
+    def matches(self, panel: pd.DataFrame) -> bool:
+        return (self.ref() is panel and self.shape == panel.shape and self.index is panel.index
+                and self.columns is panel.columns)
+
+
+_PANEL_VIEW: list[_PanelView | None] = [None]
+
+
+def _panel_view(panel: pd.DataFrame) -> _PanelView | None:
+    """The cached view of ``panel``, or None when the fast paths do not apply to it (they need a
+    unique, sorted UTC DatetimeIndex and unique two-level columns; anything else takes pandas)."""
+    view = _PANEL_VIEW[0]
+    if view is not None and view.matches(panel):
+        return view
+    idx, cols = panel.index, panel.columns
+    if not (isinstance(idx, pd.DatetimeIndex) and str(idx.tz) == "UTC" and idx.is_unique
+            and idx.is_monotonic_increasing and isinstance(cols, pd.MultiIndex) and cols.nlevels == 2
+            and cols.is_unique and panel.shape[0] > 0 and panel.shape[1] > 0):
+        return None
+    view = _PanelView(panel)
+    _PANEL_VIEW[0] = view
+    return view
+
+
+def _float_values(panel: pd.DataFrame) -> Any:
+    """The panel's values as a float64 array (a view for one float block), else None."""
+    import numpy as np
+
+    arr = panel.to_numpy()
+    return arr if arr.dtype == np.float64 else None
+
+
+@lru_cache(maxsize=65536)
+def _utc_midnight_ns(day: dt.date) -> int:
+    return pd.Timestamp(day, tz="UTC").value
+
+
+def _sound_bar_fast(view: _PanelView, values: Any, end: int, symbols: list[str], expected_ns: int,
+                    stale_check: bool) -> bool:
+    """True when :func:`_bar_checks` would find no problem (False: let it say what is wrong)."""
+    if end <= 0:
+        return False
+    row = values[end - 1]
+    pos = view.pos
+    for sym in symbols:
+        for fld in ("open", "close"):
+            j = pos.get((sym, fld))
+            if j is None:
+                return False
+            v = row[j]
+            if not (math.isfinite(v) and v > 0):
+                return False
+    if stale_check:
+        last = int(view.stamps[end - 1])
+        if last - last % _DAY_NS < expected_ns:
+            return False
+    return True
+
+
+def _execution_prices_fast(view: _PanelView, values: Any, as_of: dt.date, execution_time: str,
+                           symbols: list[str]) -> tuple[dict[str, Decimal], dict[str, Decimal]] | None:
+    """:func:`_execution_prices` by position when the session's bar is in the panel, else None."""
+    stamp = _utc_midnight_ns(as_of)
+    stamps = view.stamps
+    i = int(stamps.searchsorted(stamp, side="left"))
+    if i >= len(stamps) or stamps[i] != stamp:
+        return None
+    fld = "open" if execution_time in _OPEN_TIMES else "close"
+    pos = view.pos
+    row = values[i]
+    prices: dict[str, Decimal] = {}
+    marks: dict[str, Decimal] = {}
+    for sym in symbols:
+        jc = pos.get((sym, "close"))
+        if jc is None:
+            continue
+        jf = pos.get((sym, fld))
+        if jf is None:
+            return None  # pandas raises a KeyError here; let it
+        px = row[jf]
+        mk = row[jc]
+        if math.isfinite(px) and px > 0:
+            prices[sym] = _dec(px)
+        if math.isfinite(mk) and mk > 0:
+            marks[sym] = _dec(mk)
+    return prices, marks
 
 
 def _execution_prices(panel: pd.DataFrame, as_of: dt.date, execution_time: str, symbols: list[str],
@@ -359,12 +476,27 @@ def run_session(
         result.messages.append(f"resuming run {run_key} (it was {existing.status})")
 
     # -- data: bars the decision may see ------------------------------------------
+    # ``view``: positional lookups cached per panel (same values as the pandas lookups below,
+    # which still run whenever the fast path is not sure: a problem to report, a missing bar).
+    view = _panel_view(panel)
+    values = _float_values(panel) if view is not None else None
+    if values is None:
+        view = None
     cutoff = pd.Timestamp(expected_bar_date(as_of, params.execution_time).date(), tz="UTC")
-    end = int(panel.index.searchsorted(cutoff, side="right"))
+    if view is not None:
+        end = int(view.stamps.searchsorted(cutoff.value, side="right"))
+    else:
+        end = int(panel.index.searchsorted(cutoff, side="right"))
     history = panel.iloc[:end]
     # Optional instruments absent from the data (v3.5b's bond leg on the sample) are off.
-    traded = [s for s in strategy.instruments() if (s, "close") in panel.columns]
-    problems = _bar_checks(history, traded, as_of, params.execution_time, params.guards.stale_bar_check)
+    if view is not None:
+        traded = [s for s in strategy.instruments() if (s, "close") in view.pos]
+    else:
+        traded = [s for s in strategy.instruments() if (s, "close") in panel.columns]
+    if view is not None and _sound_bar_fast(view, values, end, traded, cutoff.value, params.guards.stale_bar_check):
+        problems = []
+    else:
+        problems = _bar_checks(history, traded, as_of, params.execution_time, params.guards.stale_bar_check)
     if problems:
         msg = ("; ".join(problems) + ". No order was sent: update the data (or fix the bad bar) and run again, "
                "or choose an as_of the data covers")
@@ -372,8 +504,14 @@ def run_session(
         raise SessionError(msg)
 
     notes: list[str] = []
-    all_symbols = list(dict.fromkeys(panel.columns.get_level_values(0)))
-    prices, marks = _execution_prices(panel, as_of, params.execution_time, all_symbols, notes)
+    fast = None
+    if view is not None:
+        all_symbols = view.symbols
+        fast = _execution_prices_fast(view, values, as_of, params.execution_time, all_symbols)
+    else:
+        all_symbols = list(dict.fromkeys(panel.columns.get_level_values(0)))
+    prices, marks = fast if fast is not None else _execution_prices(panel, as_of, params.execution_time,
+                                                                      all_symbols, notes)
     result.prices = prices
     result.messages.extend(notes)
 

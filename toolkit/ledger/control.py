@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from toolkit.ledger import db
@@ -25,13 +25,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+_STATE = SystemStateRow.__table__
+_STATE_GET = select(_STATE.c.value).where(_STATE.c.key == bindparam("k"))
+_STATE_UPDATE = update(_STATE).where(_STATE.c.key == bindparam("k"))
+_STATE_INSERT = insert(_STATE)
+
+
 class ControlMixin(LedgerBase):
     """System state, kill switch, audit log and configuration overrides of :class:`toolkit.ledger.Ledger`."""
 
     def get_state(self, key: str, default: Any = None) -> Any:
         """A value of ``system_state`` (engine session state, flags)."""
-        with self._reading() as s:
-            row = s.get(SystemStateRow, key)
+        with self._read_connection() as conn:
+            row = conn.execute(_STATE_GET, {"k": key}).first()
             return default if row is None else row.value
 
     def set_state(self, key: str, value: Any, *, at: datetime | None = None) -> None:
@@ -44,15 +50,14 @@ class ControlMixin(LedgerBase):
         with self.transaction() as s:
             self._put_state(s, key, value, when)
 
-    @staticmethod
-    def _put_state(s: Session, key: str, value: Any, at: datetime) -> None:
-        row = s.get(SystemStateRow, key)
-        if row is None:
-            s.add(SystemStateRow(key=key, value=value, updated_at=at))
-        else:
-            row.value = value
-            row.updated_at = at
+    @classmethod
+    def _put_state(cls, s: Session, key: str, value: Any, at: datetime) -> None:
         s.flush()
+        conn: Connection = s.connection()
+        if conn.execute(_STATE_UPDATE, {"k": key, "value": value, "updated_at": at}).rowcount:
+            cls._sync_identity(s, SystemStateRow, key, {"value": value, "updated_at": at})
+        else:
+            conn.execute(_STATE_INSERT, {"key": key, "value": value, "updated_at": at})
 
     def kill_switch(self) -> KillSwitch:
         """State of the kill switch (off when never set)."""

@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,6 +58,17 @@ if TYPE_CHECKING:
 __all__ = ["Ledger", "make_run_key", "open_ledger", "parse_run_key"]
 
 FILLABLE_STATUSES = (NEW, SUBMITTED, PARTIALLY_FILLED)
+
+_CASH = CashBalanceRow.__table__
+_CASH_GET = select(_CASH.c.amount, _CASH.c.initial_amount).where(
+    _CASH.c.account == bindparam("account"), _CASH.c.mode == bindparam("mode")
+)
+_POS = PositionRow.__table__
+_POS_GET = (
+    select(_POS)
+    .where(_POS.c.account == bindparam("account"), _POS.c.mode == bindparam("mode"))
+    .order_by(_POS.c.symbol)
+)
 
 
 class Ledger(RunsMixin, ControlMixin):
@@ -481,12 +492,8 @@ class Ledger(RunsMixin, ControlMixin):
     def positions(self, account: str, mode: str, *, include_flat: bool = False) -> dict[str, Position]:
         """Positions of one account and mode by symbol (flat ones only if asked)."""
         choice("mode", mode, MODES)
-        with self._reading() as s:
-            rows = s.scalars(
-                select(PositionRow)
-                .where(PositionRow.account == account, PositionRow.mode == mode)
-                .order_by(PositionRow.symbol)
-            )
+        with self._read_connection() as conn:
+            rows = conn.execute(_POS_GET, {"account": account, "mode": mode})
             return {r.symbol: position_record(r) for r in rows if include_flat or r.quantity != 0}
 
     def lots(self, account: str, mode: str, symbol: str | None = None, *, include_closed: bool = False) -> list[Lot]:
@@ -539,17 +546,22 @@ class Ledger(RunsMixin, ControlMixin):
             s.flush()
         return value
 
+    def _cash_values(self, account: str, mode: str) -> tuple[Decimal, Decimal]:
+        """(amount, initial amount) of a funded account; raises like ``_cash_row(create=False)``."""
+        choice("mode", mode, MODES)
+        with self._read_connection() as conn:
+            row = conn.execute(_CASH_GET, {"account": account, "mode": mode}).first()
+        if row is None:
+            raise LedgerError(f"account {account!r} ({mode}): no cash recorded; call set_initial_cash first")
+        return row.amount, row.initial_amount
+
     def cash(self, account: str, mode: str) -> Decimal:
         """Current cash of an account (raises if the account was never funded)."""
-        choice("mode", mode, MODES)
-        with self._reading() as s:
-            return self._cash_row(s, account, mode, self.now(), create=False).amount
+        return self._cash_values(account, mode)[0]
 
     def initial_cash(self, account: str, mode: str) -> Decimal:
         """The amount given to :meth:`set_initial_cash` (0 for an account opened by a fill)."""
-        choice("mode", mode, MODES)
-        with self._reading() as s:
-            return self._cash_row(s, account, mode, self.now(), create=False).initial_amount
+        return self._cash_values(account, mode)[1]
 
     # ----------------------------------------------------------------- invariants
 

@@ -9,9 +9,10 @@ replaced when the session is recorded again.
 from __future__ import annotations
 
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 
 from toolkit.ledger import db
 from toolkit.ledger.base import LedgerBase
@@ -27,6 +28,22 @@ if TYPE_CHECKING:
     import pandas as pd
 
 RUN_KEY_SEPARATOR = "|"
+
+# Prebuilt Core statements of the hot paths (one compiled form each, cached by SQLAlchemy).
+_RUNS = RunRow.__table__
+_SNAPS = PerformanceSnapshotRow.__table__
+_RUN_BY_KEY = select(_RUNS).where(_RUNS.c.run_key == bindparam("run_key"))
+_RUN_INSERT = insert(_RUNS)
+_RUN_UPDATE = update(_RUNS).where(_RUNS.c.id == bindparam("row_id"))
+_SNAP_ID = select(_SNAPS.c.id).where(
+    _SNAPS.c.account == bindparam("k_account"),
+    _SNAPS.c.mode == bindparam("k_mode"),
+    _SNAPS.c.strategy == bindparam("k_strategy"),
+    _SNAPS.c.session_date == bindparam("k_session_date"),
+)
+_SNAP_INSERT = insert(_SNAPS)
+_SNAP_UPDATE = update(_SNAPS).where(_SNAPS.c.id == bindparam("row_id"))
+_RUN_COLUMNS = tuple(c.key for c in _RUNS.columns)
 
 
 def make_run_key(strategy: str, account: str, session_date: date, execution_time: str) -> str:
@@ -83,28 +100,33 @@ class RunsMixin(LedgerBase):
         choice("mode", mode, MODES)
         text("notebook_run_id", notebook_run_id, optional=True)
         when = self._at(at)
-        with self.transaction() as s:
-            row = s.scalar(select(RunRow).where(RunRow.run_key == run_key))
-            if row is None:
-                row = RunRow(
-                    run_key=run_key,
-                    strategy=strategy,
-                    account=account,
-                    session_date=session_date,
-                    execution_time=execution_time,
-                    mode=mode,
-                    status=RUN_STARTED,
-                    started_at=when,
-                    notebook_run_id=notebook_run_id,
-                )
-                s.add(row)
-            elif row.mode != mode:
+        with self._write_connection() as (s, conn):
+            found = conn.execute(_RUN_BY_KEY, {"run_key": run_key}).first()
+            if found is None:
+                values = {
+                    "run_key": run_key,
+                    "strategy": strategy,
+                    "account": account,
+                    "session_date": session_date,
+                    "execution_time": execution_time,
+                    "mode": mode,
+                    "status": RUN_STARTED,
+                    "started_at": when,
+                    "finished_at": None,
+                    "notebook_run_id": notebook_run_id,
+                    "summary": None,
+                }
+                pk = conn.execute(_RUN_INSERT, {k: v for k, v in values.items() if v is not None}).inserted_primary_key[0]
+                return run_record(SimpleNamespace(id=pk, **values))
+            row = SimpleNamespace(**found._asdict())
+            if row.mode != mode:
                 raise LedgerError(f"run {run_key}: mode {mode!r} differs from the recorded mode {row.mode!r}")
-            elif row.status in (RUN_STARTED, RUN_FAILED):
-                row.status = RUN_STARTED
-                row.finished_at = None
-                row.notebook_run_id = notebook_run_id or row.notebook_run_id
-            s.flush()
+            if row.status in (RUN_STARTED, RUN_FAILED):
+                changes = {"status": RUN_STARTED, "finished_at": None,
+                           "notebook_run_id": notebook_run_id or row.notebook_run_id}
+                conn.execute(_RUN_UPDATE, {"row_id": row.id, **changes})
+                self._sync_identity(s, RunRow, row.id, changes)
+                row.__dict__.update(changes)
             return run_record(row)
 
     def finish_run(
@@ -119,22 +141,23 @@ class RunsMixin(LedgerBase):
         choice("status", status, RUN_FINISHED_STATUSES)
         db.json_dumps(summary)  # fail before writing if the summary cannot be stored
         when = self._at(at)
-        with self.transaction() as s:
-            row = s.scalar(select(RunRow).where(RunRow.run_key == run_key))
-            if row is None:
+        with self._write_connection() as (s, conn):
+            found = conn.execute(_RUN_BY_KEY, {"run_key": run_key}).first()
+            if found is None:
                 raise LedgerError(f"run_key: no run {run_key!r} in the ledger; call start_run first")
-            if row.status != RUN_STARTED:
-                raise LedgerError(f"run {run_key}: is {row.status}; only a started run can be finished")
-            row.status = status
-            row.finished_at = when
-            row.summary = summary
-            s.flush()
+            if found.status != RUN_STARTED:
+                raise LedgerError(f"run {run_key}: is {found.status}; only a started run can be finished")
+            changes = {"status": status, "finished_at": when, "summary": summary}
+            conn.execute(_RUN_UPDATE, {"row_id": found.id, **changes})
+            self._sync_identity(s, RunRow, found.id, changes)
+            row = SimpleNamespace(**found._asdict())
+            row.__dict__.update(changes)
             return run_record(row)
 
     def get_run(self, run_key: str) -> Run | None:
         """The run of ``run_key``, or ``None`` if it never started."""
-        with self._reading() as s:
-            row = s.scalar(select(RunRow).where(RunRow.run_key == run_key))
+        with self._read_connection() as conn:
+            row = conn.execute(_RUN_BY_KEY, {"run_key": run_key}).first()
             return None if row is None else run_record(row)
 
     def runs(self, *, strategy: str | None = None, account: str | None = None) -> pd.DataFrame:
@@ -183,22 +206,15 @@ class RunsMixin(LedgerBase):
             "recorded_at": self._at(at),
         }
         db.json_dumps(context)  # fail before writing if the context cannot be stored
-        with self.transaction() as s:
-            row = s.scalar(
-                select(PerformanceSnapshotRow).where(
-                    PerformanceSnapshotRow.account == account,
-                    PerformanceSnapshotRow.mode == mode,
-                    PerformanceSnapshotRow.strategy == strategy,
-                    PerformanceSnapshotRow.session_date == session_date,
-                )
-            )
-            if row is None:
-                row = PerformanceSnapshotRow(account=account, mode=mode, strategy=strategy, session_date=session_date)
-                s.add(row)
-            for name, value in values.items():
-                setattr(row, name, value)
-            s.flush()
-            return snapshot_record(row)
+        key = {"account": account, "mode": mode, "strategy": strategy, "session_date": session_date}
+        with self._write_connection() as (s, conn):
+            pk = conn.execute(_SNAP_ID, {f"k_{k}": v for k, v in key.items()}).scalar()
+            if pk is None:
+                pk = conn.execute(_SNAP_INSERT, {**key, **values}).inserted_primary_key[0]
+            else:
+                conn.execute(_SNAP_UPDATE, {"row_id": pk, **values})
+                self._sync_identity(s, PerformanceSnapshotRow, pk, values)
+            return snapshot_record(SimpleNamespace(id=pk, **key, **values))
 
     def snapshots(
         self, *, account: str | None = None, mode: str | None = None, strategy: str | None = None
