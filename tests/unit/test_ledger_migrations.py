@@ -140,7 +140,7 @@ def test_newer_revision_is_refused_before_anything_changes(tmp_path: Path) -> No
     with pytest.raises(LedgerError, match="newer toolkit version") as info:
         open_ledger(_url(path))
     assert isinstance(info.value, ToolkitError)
-    assert "0099_from_the_future" in str(info.value) and "Upgrade the toolkit" in str(info.value)
+    assert "0099_from_the_future" in str(info.value) and "git pull" in str(info.value) and "make setup" in str(info.value)
 
     assert _tables(path) == before
     con = sqlite3.connect(path)

@@ -142,3 +142,20 @@ def test_default_as_of_is_last_session(dataset) -> None:
     p = _params()
     assert p.as_of is None
     assert dataset.panel.index[-1].date() == dt.date(2018, 12, 31)
+
+
+def test_participation_cap_fills_part_and_cancels_the_rest(ledger, dataset) -> None:
+    """A cap of 1e-9 of the index's ~2e9 daily volume allows 2 shares of a ~10-share order."""
+    p = _params(as_of="2018-06-01", broker={"max_participation": 1e-9}, costs={"fees_bps": 10, "slippage_bps": 0, "fixed_fee": 1.0})
+    r = _run(ledger, p, dataset)
+    assert r.status == "completed" and r.problems == []
+    orders = ledger.orders()
+    assert set(orders["status"]) == {"cancelled"}
+    assert (orders["filled_quantity"] > 0).all() and (orders["filled_quantity"] < orders["quantity"]).all()
+    fills = ledger.fills()
+    vol = {s: float(dataset.panel[(s, "volume")].loc["2018-06-01"]) for s in ("NASDAQ", "SP500")}
+    for _, f in fills.iterrows():
+        assert float(f["quantity"]) <= vol[f["symbol"]] * 1e-9
+        assert float(f["fees"]) >= 1.0  # the fixed fee is charged on the order's first fill
+    events = ledger.order_events(orders["client_order_id"].iloc[0])
+    assert [e.to_status for e in events][-2:] == ["partially_filled", "cancelled"]

@@ -35,6 +35,17 @@ class CostParams(_Model):
 
     fees_bps: float = Field(10.0, ge=0, le=1000)
     slippage_bps: float = Field(0.0, ge=0, le=1000)
+    fixed_fee: float = Field(0.0, ge=0, le=1000, description="per order, in account currency")
+
+
+class BrokerParams(_Model):
+    """The simulated broker's market model."""
+
+    max_participation: float | None = Field(
+        None, gt=0, le=1,
+        description="cap each order at this fraction of the session bar's volume; the rest is cancelled "
+                    "at the end of the session (a partial fill). null = no cap",
+    )
 
 
 class GuardParams(_Model):
@@ -78,6 +89,7 @@ class DailyDryRunParams(_Model):
     initial_cash: float = Field(100_000.0, gt=0, le=1e12)
     costs: CostParams = Field(default_factory=CostParams)
     guards: GuardParams = Field(default_factory=GuardParams)
+    broker: BrokerParams = Field(default_factory=BrokerParams)
     #: SQLAlchemy URL of the ledger; ``None`` = ``$TOOLKIT_DB_URL`` or outputs/ledger.sqlite.
     db_url: str | None = None
     check_consistency: bool = Field(True, description="re-derive the ledger after the session and fail loudly on drift")

@@ -89,7 +89,13 @@ def replay(
     strategy = registry.create(params.strategy, params.strategy_params,
                                symbols=[s for s in params.data.symbols if (s, "close") in panel.columns])
     last_bar = panel.index[-1].tz_convert(None).normalize()
-    days = [d for d in sessions_in_range(start, end) if d <= last_bar]
+    first_bar = panel.index[0].tz_convert(None).normalize()
+    days = [d for d in sessions_in_range(start, end) if first_bar <= d <= last_bar]
+    if not days:
+        from toolkit.errors import ParamsError
+
+        raise ParamsError("--start/--end", f"{start}..{end}",
+                          f"a range holding NYSE sessions within the data ({first_bar.date()} to {last_bar.date()})")
     broker = load_simulated_broker(ledger, params)
     statuses: dict[str, int] = {}
     res: SessionResult | None = None

@@ -178,6 +178,8 @@ def load_simulated_broker(ledger: Ledger, params: DailyDryRunParams) -> Simulate
         initial_cash=Decimal(str(params.initial_cash)),
         fee_bps=Decimal(str(params.costs.fees_bps)),
         slippage_bps=Decimal(str(params.costs.slippage_bps)),
+        fixed_fee=Decimal(str(params.costs.fixed_fee)),
+        max_participation=params.broker.max_participation,
         mode=params.mode,
     )
 
@@ -564,7 +566,8 @@ def run_session(
     _crash_point("order_recorded")
 
     # -- execute -------------------------------------------------------------------
-    _execute(params, ledger, broker, risk, pending, prices, clock, now)
+    volumes = _session_volumes(history, [o["symbol"] for o in pending]) if params.broker.max_participation else None
+    _execute(params, ledger, broker, risk, pending, prices, clock, now, volumes)
     result.orders = _run_orders(ledger, run_key)
 
     # -- snapshot and close --------------------------------------------------------
@@ -636,7 +639,8 @@ def _plan(
     kill = ledger.kill_switch()
     if kill.on:
         risk.engage_kill_switch(f"ledger kill switch: {kill.reason}")
-    costs = CostModel(slippage_bps=_dec(params.costs.slippage_bps), fee_bps=_dec(params.costs.fees_bps))
+    costs = CostModel(slippage_bps=_dec(params.costs.slippage_bps), fee_bps=_dec(params.costs.fees_bps),
+                      fixed_fee=_dec(params.costs.fixed_fee))
     value_prices = {**marks, **prices}
     # A zero target for an instrument the data lacks (a switched-off optional leg) is no order.
     targets = {s: w for s, w in decision.target_weights.items() if s in value_prices or w}
@@ -695,11 +699,17 @@ def _execute(
     prices: dict[str, Decimal],
     clock: Clock,
     now: dt.datetime,
+    volumes: dict[str, float] | None = None,
 ) -> None:
-    """Send each pending ledger order (unless the broker has it already) and record the outcome."""
+    """Send each pending ledger order (unless the broker has it already) and record the outcome.
+
+    With a participation cap (``volumes`` given) an order may fill only in part; the
+    session then ends at the broker, which cancels the remainders, and the ledger
+    records those cancellations.
+    """
     set_market = getattr(broker, "set_market", None)
     if set_market is not None:
-        set_market({s: p for s, p in prices.items()}, at=clock.now())
+        set_market({s: p for s, p in prices.items()}, volumes, at=clock.now())
     persist = hasattr(broker, "to_dict")
     for o in pending:
         coid = o["client_order_id"]
@@ -721,6 +731,26 @@ def _execute(
             _crash_point("broker_submitted")
         _record_outcome(ledger, broker, coid, now, persist, params)
         _crash_point("fills_recorded")
+    if volumes is not None and hasattr(broker, "end_session"):
+        broker.end_session()
+        for o in pending:
+            if broker.get_order(o["client_order_id"]) is not None:
+                _record_outcome(ledger, broker, o["client_order_id"], now, persist, params)
+
+
+def _session_volumes(history: pd.DataFrame, symbols: list[str]) -> dict[str, float]:
+    """The session bar's volume per symbol (the participation cap's denominator).
+
+    Daily bars carry the whole session's volume, also at ``open``: the cap is a
+    liquidity model of the day, not a forecast the strategy decides on.
+    """
+    out: dict[str, float] = {}
+    for sym in dict.fromkeys(symbols):
+        if (sym, "volume") in history.columns:
+            v = history[(sym, "volume")].iloc[-1]
+            if pd.notna(v):
+                out[sym] = float(v)
+    return out
 
 
 def _record_outcome(ledger: Ledger, broker: Broker, coid: str, now: dt.datetime, persist: bool,
@@ -834,7 +864,7 @@ def run_daily(
     try:
         ledger = open_ledger(params.db_url)
     except LedgerError as exc:
-        raise SessionError(f"{exc}. No order was sent: upgrade the toolkit, or point db_url at another ledger") from None
+        raise SessionError(f"{exc}. No order was sent") from None
     try:
         strategy = registry.create(params.strategy, params.strategy_params, symbols=params.data.symbols)
         if data is None:

@@ -165,8 +165,8 @@ def _refuse_unknown(connection: Connection, url: str) -> None:
         raise LedgerError(
             f"the ledger at {make_url(url).render_as_string(hide_password=True)} is at schema revision "
             f"{', '.join(unknown)}, which this toolkit does not know (newest known: {head_revision()}): "
-            "it was written by a newer toolkit version. Upgrade the toolkit package "
-            "(pip install -U toolkit) before using this ledger; nothing was changed."
+            "it was written by a newer toolkit version. Update this checkout (git pull) and run "
+            "`make setup` before using this ledger, or point TOOLKIT_DB_URL at another ledger; nothing was changed"
         )
 
 
