@@ -159,3 +159,28 @@ def test_participation_cap_fills_part_and_cancels_the_rest(ledger, dataset) -> N
         assert float(f["fees"]) >= 1.0  # the fixed fee is charged on the order's first fill
     events = ledger.order_events(orders["client_order_id"].iloc[0])
     assert [e.to_status for e in events][-2:] == ["partially_filled", "cancelled"]
+
+
+def test_crypto_symbol_trades_in_lot_steps_above_min_notional(ledger, shared_data) -> None:
+    """Real Binance closes (../shared/data): BTCUSDT quantities are multiples of 0.00001."""
+    from decimal import Decimal
+
+    raw = {
+        **RAW,
+        "strategy_params": {"fast": 5, "slow": 20},
+        "data": {"source": "csv", "path": str(shared_data / "daily/alphasim/crypto_closes_2019_2022.csv"),
+                 "symbols": ["BTCUSDT"], "start": "2020-01-01", "end": "2021-12-31"},
+        "account": "crypto",
+        "initial_cash": 1000,
+        "instruments": {"BTCUSDT": {"step_size": 0.00001, "min_notional": 10}},
+        "as_of": "2021-02-09",
+    }
+    p = tkparams.validate("daily_dry_run", raw)
+    data = load_dataset(p.data, base_dir=Path.cwd())
+    r = _run(ledger, p, data)
+    assert r.status == "completed" and r.problems == []
+    fills = ledger.fills()
+    assert len(fills) == 1
+    qty = Decimal(str(fills["quantity"].iloc[0]))
+    assert qty > 0 and qty % Decimal("0.00001") == 0 and qty != qty.to_integral_value()
+    assert qty * Decimal(str(fills["price"].iloc[0])) >= 10

@@ -38,6 +38,20 @@ class CostParams(_Model):
     fixed_fee: float = Field(0.0, ge=0, le=1000, description="per order, in account currency")
 
 
+class InstrumentParams(_Model):
+    """How a symbol trades: lot step (1 = whole shares) and minimum order value."""
+
+    step_size: float = Field(1.0, gt=0, description="quantity step, e.g. 0.00001 for BTCUSDT")
+    min_notional: float = Field(0.0, ge=0, description="smallest order value, e.g. 10 for BTCUSDT")
+
+    def spec(self):
+        from decimal import Decimal
+
+        from toolkit.engine.translator import InstrumentSpec
+
+        return InstrumentSpec(step_size=Decimal(str(self.step_size)), min_notional=Decimal(str(self.min_notional)))
+
+
 class BrokerParams(_Model):
     """The simulated broker's market model."""
 
@@ -90,6 +104,8 @@ class DailyDryRunParams(_Model):
     costs: CostParams = Field(default_factory=CostParams)
     guards: GuardParams = Field(default_factory=GuardParams)
     broker: BrokerParams = Field(default_factory=BrokerParams)
+    #: Per-symbol trading rules; symbols not listed trade in whole shares.
+    instruments: dict[str, InstrumentParams] = Field(default_factory=dict)
     #: SQLAlchemy URL of the ledger; ``None`` = ``$TOOLKIT_DB_URL`` or outputs/ledger.sqlite.
     db_url: str | None = None
     check_consistency: bool = Field(True, description="re-derive the ledger after the session and fail loudly on drift")

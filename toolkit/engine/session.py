@@ -180,6 +180,7 @@ def load_simulated_broker(ledger: Ledger, params: DailyDryRunParams) -> Simulate
         slippage_bps=Decimal(str(params.costs.slippage_bps)),
         fixed_fee=Decimal(str(params.costs.fixed_fee)),
         max_participation=params.broker.max_participation,
+        instruments={s: spec.spec() for s, spec in params.instruments.items()} or None,
         mode=params.mode,
     )
 
@@ -651,6 +652,7 @@ def _plan(
         prices=value_prices,
         min_order_fraction=params.guards.min_order_fraction,
         costs=costs,
+        instruments={s: spec.spec() for s, spec in params.instruments.items()} or None,
     )
     result.intents = list(intents)
     result.skipped = list(intents.skipped)
@@ -805,7 +807,10 @@ def _snapshot(
     missing = [s for s, p in positions.items() if s not in marks]
     if missing:
         raise SessionError(f"no price for held {', '.join(missing)} on {as_of}: add it to data.symbols and run again")
-    equity = cash + sum((p.quantity * marks[s] for s, p in positions.items()), Decimal(0))
+    from toolkit.ledger.types import quantize
+
+    # Fractional lots (crypto steps) times prices carry more than the ledger's 6 places.
+    equity = quantize(cash + sum((p.quantity * marks[s] for s, p in positions.items()), Decimal(0)))
     initial = Decimal(perf["initial"]) if perf.get("initial") else ledger.initial_cash(account, mode)
     same_day = perf.get("session") == as_of.isoformat()
     prev_equity = perf.get("prev_equity") if same_day else perf.get("equity")
