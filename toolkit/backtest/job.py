@@ -40,15 +40,15 @@ class BacktestReport:
 
     def metrics_table(self) -> pd.DataFrame:
         """Strategy and benchmark metrics side by side."""
-        rows = {k: [v, self.benchmark_metrics.get(k)] for k, v in self.metrics.items()}
-        return pd.DataFrame.from_dict(rows, orient="index", columns=["strategy", f"buy & hold {self.benchmark_symbol}"])
+        from toolkit.report.tables import metrics_side_by_side
+
+        return metrics_side_by_side(self.metrics, self.benchmark_metrics, label="strategy", benchmark_label=f"buy & hold {self.benchmark_symbol}")
 
     def params_table(self) -> pd.DataFrame:
         """Resolved params flattened to ``key: value`` rows for the report."""
-        flat = pd.json_normalize(self.params.model_dump(mode="json"), sep=".").T
-        flat.columns = ["value"]
-        flat["value"] = flat["value"].map(lambda v: ", ".join(map(str, v)) if isinstance(v, list) else v)
-        return flat
+        from toolkit.report.tables import params_table
+
+        return params_table(self.params)
 
     def summary_line(self) -> str:
         """A short, stable summary (nbval compares it on the default params)."""

@@ -124,15 +124,15 @@ class WalkForwardReport:
 
     def metrics_table(self) -> pd.DataFrame:
         """Stitched OOS metrics beside buy and hold over the same bars."""
-        rows = {k: [v, self.benchmark_metrics.get(k)] for k, v in self.oos_metrics.items()}
-        return pd.DataFrame.from_dict(rows, orient="index", columns=["walk-forward OOS", f"buy & hold {self.benchmark_symbol}"])
+        from toolkit.report.tables import metrics_side_by_side
+
+        return metrics_side_by_side(self.oos_metrics, self.benchmark_metrics, label="walk-forward OOS", benchmark_label=f"buy & hold {self.benchmark_symbol}")
 
     def params_table(self) -> pd.DataFrame:
         """Resolved params flattened to ``key: value`` rows."""
-        flat = pd.json_normalize(self.params.model_dump(mode="json"), sep=".").T
-        flat.columns = ["value"]
-        flat["value"] = flat["value"].map(lambda v: ", ".join(map(str, v)) if isinstance(v, list) else v)
-        return flat
+        from toolkit.report.tables import params_table
+
+        return params_table(self.params)
 
     def heatmap_params(self) -> list[str] | None:
         """The two parameters of the heatmap: ``params.heatmap`` or the first two searched."""
