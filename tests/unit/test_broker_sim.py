@@ -10,8 +10,9 @@ import pytest
 
 from toolkit.brokers import Broker, available_brokers, create_broker
 from toolkit.brokers.simulated import SimulatedBroker
-from toolkit.engine.orders import InvalidInput, Order, OrderSide, OrderStatus, TradingMode
-from toolkit.engine.translator import CostModel, InstrumentSpec, translate
+from toolkit.engine.translator import translate
+from toolkit.errors import InvalidInput
+from toolkit.model import CostModel, Instrument, Order, OrderAccepted, OrderFilled, OrderSide, OrderStatus, TradingMode
 
 T1 = pd.Timestamp("2018-07-02T20:00Z")  # 2018-07-02 close
 T2 = pd.Timestamp("2018-07-03T17:00Z")  # 2018-07-03 (early close 13:00 NY)
@@ -45,7 +46,8 @@ def test_market_buy_fills_at_price_with_slippage_and_fees():
     assert f.fee == D("1.5005")  # 5 bps of 1001 + 1 fixed
     assert b.get_cash() == D(10_000) - D("1001") - D("1.5005")
     assert b.get_positions() == {"SPY": D(10)}
-    assert [e["status"] for e in ack.order.events] == ["submitted", "filled"]
+    assert [type(e) for e in ack.order.events] == [OrderAccepted, OrderFilled]
+    assert [e["status"] for e in ack.order.to_dict()["events"]] == ["submitted", "filled"]
 
 
 def test_sell_receives_less_and_realises_fifo_pnl():
@@ -184,7 +186,7 @@ def test_market_time_must_not_go_back_and_needs_tz():
 
 
 def test_crypto_fractional_fills():
-    spec = {"BTCUSDT": InstrumentSpec.crypto("0.00001", "10")}
+    spec = {"BTCUSDT": Instrument.crypto("0.00001", "10")}
     b = SimulatedBroker(initial_cash=D(1000), instruments=spec, fee_bps=10)
     b.set_market({"BTCUSDT": D("6400.5")}, at=T1)
     intents = translate({"BTCUSDT": 0.9}, positions={}, cash=b.get_cash(), prices={"BTCUSDT": D("6400.5")},
@@ -209,7 +211,7 @@ def test_translator_and_broker_agree_on_costs_to_the_last_cent():
 
 def test_state_round_trips_through_json_and_resumes():
     b = SimulatedBroker(initial_cash=D(10_000), slippage_bps=5, fee_bps=2, fixed_fee=D(1), max_participation=0.01,
-                        instruments={"BTCUSDT": InstrumentSpec.crypto("0.00001", "10")})
+                        instruments={"BTCUSDT": Instrument.crypto("0.00001", "10")})
     b.set_market({"SPY": D(100), "BTCUSDT": D(6000)}, {"SPY": 500}, at=T1)
     b.submit_order(order("a", "SPY", "buy", 12))  # partial: 5
     b.submit_order(order("c", "BTCUSDT", "buy", "0.1"))

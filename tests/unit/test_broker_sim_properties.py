@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from toolkit.brokers.simulated import SimulatedBroker
-from toolkit.engine.calendar import EXECUTION_TIMES, execution_instant, sessions_in_range
-from toolkit.engine.orders import OrderStatus
-from toolkit.engine.translator import InstrumentSpec, translate
+from toolkit.engine.translator import translate
+from toolkit.model import EXECUTION_TIMES, Instrument, OrderStatus
+from toolkit.time import execution_instant, sessions_in_range
 
 SYMBOLS = ["AAA", "BBB", "BTCUSDT"]
-INSTRUMENTS = {"BTCUSDT": InstrumentSpec.crypto("0.00001", "10")}
+INSTRUMENTS = {"BTCUSDT": Instrument.crypto("0.00001", "10")}
 SESSIONS = list(sessions_in_range("2018-01-02", "2018-03-30"))
 
 price = st.integers(min_value=50, max_value=5_000_000).map(lambda c: D(c) / 100)  # $0.50 .. $50,000

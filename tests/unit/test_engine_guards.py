@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from toolkit.engine.clock import FixedClock
 from toolkit.engine.guards import GuardSettings, MarketState, PortfolioState, RiskEngine, slippage_ok
-from toolkit.engine.orders import InvalidInput, OrderSide
 from toolkit.engine.translator import OrderIntent
+from toolkit.errors import InvalidInput
+from toolkit.model import OrderSide
+from toolkit.time import FixedClock
 
 SESSION, ET = "2018-07-05", "close"
 FRESH = {"NASDAQ": pd.Timestamp("2018-07-05", tz="UTC"), "SPX": pd.Timestamp("2018-07-05", tz="UTC")}

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from toolkit.engine.orders import Fill, InvalidInput, Order, OrderStatus, TradingMode
+from toolkit.errors import InvalidInput
+from toolkit.model import Fill, Order, OrderStatus, TradingMode
 
 __all__ = ["Broker", "OrderAck", "available_brokers", "create_broker", "register_broker"]
 

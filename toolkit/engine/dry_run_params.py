@@ -17,13 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from toolkit.engine.guards import GuardSettings
 from toolkit.errors import ParamsError
+from toolkit.model import ExecutionTimeName
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.params import DataParams
 
 __all__ = ["DailyDryRunParams", "check_dry_run"]
 
-ExecutionTime = Literal["open", "15min_after_open", "15min_before_close", "5min_before_close", "close"]
+ExecutionTime = ExecutionTimeName  # the five names, spelled once in toolkit.model
 
 
 class _Model(BaseModel):
@@ -47,9 +48,9 @@ class InstrumentParams(_Model):
     def spec(self):
         from decimal import Decimal
 
-        from toolkit.engine.translator import InstrumentSpec
+        from toolkit.model import Instrument
 
-        return InstrumentSpec(step_size=Decimal(str(self.step_size)), min_notional=Decimal(str(self.min_notional)))
+        return Instrument(step_size=Decimal(str(self.step_size)), min_notional=Decimal(str(self.min_notional)))
 
 
 class BrokerParams(_Model):
@@ -162,8 +163,8 @@ def check_dry_run(p: DailyDryRunParams, base_dir: Path) -> DailyDryRunParams:
     check_data_params(p.data, base_dir=base_dir)
     update: dict[str, Any] = {"strategy_params": parsed.model_dump(mode="json")}
     if p.as_of is not None:
-        from toolkit.engine.calendar import is_session
-        from toolkit.engine.orders import InvalidInput
+        from toolkit.errors import InvalidInput
+        from toolkit.time import is_session
 
         try:
             is_session(p.as_of)

@@ -30,10 +30,10 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from toolkit.engine.calendar import expected_bar_date, last_bar_is_fresh
-from toolkit.engine.clock import Clock
-from toolkit.engine.orders import InvalidInput, OrderSide, to_decimal
-from toolkit.engine.translator import DECIMAL_PREC, OrderIntent, money
+from toolkit.engine.translator import OrderIntent
+from toolkit.errors import InvalidInput
+from toolkit.model import DECIMAL_PREC, OrderSide, money, to_decimal
+from toolkit.time import Clock, expected_bar_date, last_bar_is_fresh
 
 __all__ = [
     "BlockedIntent",

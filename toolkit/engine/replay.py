@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
-from toolkit.engine.calendar import sessions_in_range
 from toolkit.engine.session import SessionResult, load_simulated_broker, run_session, session_clock
+from toolkit.time import sessions_in_range
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.backtest.dataset import Dataset

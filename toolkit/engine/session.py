@@ -32,7 +32,7 @@ Prices on daily bars: ``close`` executes at the session's close; ``open`` and
 When the session's bar is not in the data (a morning run on data that ends
 yesterday) the last close is used and the result says so. The decision at
 ``close`` sees the session's bar; at any earlier time it sees bars through the
-previous session (no look-ahead), see :func:`~toolkit.engine.calendar.expected_bar_date`.
+previous session (no look-ahead), see :func:`~toolkit.time.expected_bar_date`.
 
 No vectorbt or plotly here: a daily run should not pay for them.
 """
@@ -50,11 +50,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from toolkit.engine.calendar import execution_instant, expected_bar_date, is_session, last_bar_is_fresh
-from toolkit.engine.clock import Clock, FixedClock
 from toolkit.engine.guards import GuardReport, MarketState, PortfolioState, RiskEngine
-from toolkit.engine.orders import Order, OrderStatus, client_order_id
-from toolkit.engine.translator import CostModel, OrderIntent, translate
+from toolkit.engine.translator import OrderIntent, translate
+from toolkit.model import CostModel, Order, OrderStatus, client_order_id, quantize
+from toolkit.time import Clock, FixedClock, execution_instant, expected_bar_date, is_session, last_bar_is_fresh
 from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -221,8 +220,6 @@ def _json_safe(value: Any) -> Any:
 
 @lru_cache(maxsize=65536)
 def _dec_cached(text: str) -> Decimal:
-    from toolkit.ledger.types import quantize
-
     return quantize(Decimal(text))
 
 
@@ -758,8 +755,6 @@ def _session_volumes(history: pd.DataFrame, symbols: list[str]) -> dict[str, flo
 def _record_outcome(ledger: Ledger, broker: Broker, coid: str, now: dt.datetime, persist: bool,
                     params: DailyDryRunParams) -> None:
     """Broker's view of one order -> ledger (fills idempotent on fill_id) + broker state, atomically."""
-    from toolkit.ledger.types import quantize
-
     bo = broker.get_order(coid)
     if bo is None:  # pragma: no cover - a broker that forgot an order it acknowledged
         raise SessionError(f"order {coid}: the broker does not know it after submit; check the broker, then run again")
@@ -807,8 +802,6 @@ def _snapshot(
     missing = [s for s, p in positions.items() if s not in marks]
     if missing:
         raise SessionError(f"no price for held {', '.join(missing)} on {as_of}: add it to data.symbols and run again")
-    from toolkit.ledger.types import quantize
-
     # Fractional lots (crypto steps) times prices carry more than the ledger's 6 places.
     equity = quantize(cash + sum((p.quantity * marks[s] for s, p in positions.items()), Decimal(0)))
     initial = Decimal(perf["initial"]) if perf.get("initial") else ledger.initial_cash(account, mode)

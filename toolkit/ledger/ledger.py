@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from toolkit.ledger import db
-from toolkit.ledger.accounting import ZERO, average_cost, fifo_take, fill_cash_flow, realised_on
+from toolkit.ledger.accounting import ZERO, average_cost, fill_cash_flow, realised_on
 from toolkit.ledger.checks import choice, non_negative, optional_price, positive, text
 from toolkit.ledger.control import ControlMixin
 from toolkit.ledger.convert import fill_record, frame, lot_record, order_record, position_record, record_frame
@@ -48,9 +48,10 @@ from toolkit.ledger.lifecycle import (
     is_legal,
 )
 from toolkit.ledger.models import AuditLogRow, CashBalanceRow, FillRow, OrderEventRow, OrderRow, PositionLotRow, PositionRow
-from toolkit.ledger.records import Fill, Lot, Order, OrderEvent, Position
+from toolkit.ledger.records import FillRecord, LotRecord, OrderEventRecord, OrderRecord, PositionRecord
 from toolkit.ledger.runs import RunsMixin, make_run_key, parse_run_key
-from toolkit.ledger.types import DecimalLike, quantize
+from toolkit.ledger.types import DecimalLike, fit_amount
+from toolkit.model import fifo_take
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,7 +101,7 @@ class Ledger(RunsMixin, ControlMixin):
         parent_client_order_id: str | None = None,
         reason: str | None = None,
         at: datetime | None = None,
-    ) -> Order:
+    ) -> OrderRecord:
         """Record a new order (status ``new``) before it goes to the broker.
 
         Idempotent on ``client_order_id``: recording an id that exists returns
@@ -202,7 +203,7 @@ class Ledger(RunsMixin, ControlMixin):
         *,
         broker_order_id: str | None = None,
         at: datetime | None = None,
-    ) -> Order:
+    ) -> OrderRecord:
         """Move an order along its lifecycle and append the change to ``order_events``.
 
         Legal: new -> submitted / rejected / cancelled; submitted -> cancelled /
@@ -232,20 +233,20 @@ class Ledger(RunsMixin, ControlMixin):
             s.flush()
             return order_record(row, self._filled(s, row.id))
 
-    def get_order(self, client_order_id: str) -> Order | None:
+    def get_order(self, client_order_id: str) -> OrderRecord | None:
         """The order with this ``client_order_id``, or ``None``."""
         with self._reading() as s:
             row = s.scalar(select(OrderRow).where(OrderRow.client_order_id == client_order_id))
             return None if row is None else order_record(row, self._filled(s, row.id))
 
-    def order_events(self, client_order_id: str) -> list[OrderEvent]:
+    def order_events(self, client_order_id: str) -> list[OrderEventRecord]:
         """Status history of one order, oldest first."""
         with self._reading() as s:
             row = self._order_row(s, client_order_id)
             events = s.scalars(
                 select(OrderEventRow).where(OrderEventRow.order_id == row.id).order_by(OrderEventRow.id)
             )
-            return [OrderEvent(client_order_id, e.from_status, e.to_status, e.at, e.detail) for e in events]
+            return [OrderEventRecord(client_order_id, e.from_status, e.to_status, e.at, e.detail) for e in events]
 
     def orders(
         self,
@@ -271,7 +272,7 @@ class Ledger(RunsMixin, ControlMixin):
             for order_id, qty in s.execute(select(FillRow.order_id, FillRow.quantity)):
                 filled[order_id] = filled.get(order_id, ZERO) + qty
             records = [order_record(r, filled.get(r.id, ZERO)) for r in rows]
-        return record_frame(records, Order, time_columns=("created_at", "updated_at"))
+        return record_frame(records, OrderRecord, time_columns=("created_at", "updated_at"))
 
     # ----------------------------------------------------------------- fills
 
@@ -283,7 +284,7 @@ class Ledger(RunsMixin, ControlMixin):
         price: DecimalLike,
         fees: DecimalLike = 0,
         at: datetime | None = None,
-    ) -> Fill:
+    ) -> FillRecord:
         """Record one execution and everything it changes, in one transaction.
 
         Inserts the fill, opens a FIFO lot (buy) or consumes the oldest lots
@@ -428,11 +429,11 @@ class Ledger(RunsMixin, ControlMixin):
     ) -> pd.DataFrame:
         """Fills with their order's account, symbol and side, in recording order."""
         records = self._fill_records(account=account, mode=mode, client_order_id=client_order_id)
-        return record_frame(records, Fill, time_columns=("at",))
+        return record_frame(records, FillRecord, time_columns=("at",))
 
     def _fill_records(
         self, *, account: str | None = None, mode: str | None = None, client_order_id: str | None = None
-    ) -> list[Fill]:
+    ) -> list[FillRecord]:
         with self._reading() as s:
             q = select(FillRow, OrderRow).join(OrderRow, FillRow.order_id == OrderRow.id).order_by(FillRow.id)
             if account is not None:
@@ -472,7 +473,7 @@ class Ledger(RunsMixin, ControlMixin):
             {
                 "at": f.at, "mode": f.mode, "account": o.account, "strategy": o.strategy, "run_key": o.run_key,
                 "symbol": o.symbol, "side": o.side, "quantity": f.quantity, "price": f.price, "fees": f.fees,
-                "notional": quantize(f.quantity * f.price),
+                "notional": fit_amount(f.quantity * f.price),
                 "cash_flow": fill_cash_flow(o.side, f.quantity, f.price, f.fees),
                 "client_order_id": o.client_order_id, "fill_id": f.fill_id, "broker_order_id": o.broker_order_id,
             }
@@ -489,14 +490,14 @@ class Ledger(RunsMixin, ControlMixin):
 
     # ----------------------------------------------------------------- positions and cash
 
-    def positions(self, account: str, mode: str, *, include_flat: bool = False) -> dict[str, Position]:
+    def positions(self, account: str, mode: str, *, include_flat: bool = False) -> dict[str, PositionRecord]:
         """Positions of one account and mode by symbol (flat ones only if asked)."""
         choice("mode", mode, MODES)
         with self._read_connection() as conn:
             rows = conn.execute(_POS_GET, {"account": account, "mode": mode})
             return {r.symbol: position_record(r) for r in rows if include_flat or r.quantity != 0}
 
-    def lots(self, account: str, mode: str, symbol: str | None = None, *, include_closed: bool = False) -> list[Lot]:
+    def lots(self, account: str, mode: str, symbol: str | None = None, *, include_closed: bool = False) -> list[LotRecord]:
         """FIFO lots, oldest first."""
         choice("mode", mode, MODES)
         with self._reading() as s:

@@ -1,8 +1,15 @@
-"""Plain, immutable records the ledger hands out.
+"""Plain, immutable records the ledger hands out: its stored rows, read back.
 
 Callers get dataclasses (or DataFrames), never live ORM objects: a record
 cannot be mutated by accident outside a transaction, and it prints usefully in
 a notebook. Money is :class:`~decimal.Decimal`, time is tz-aware UTC.
+
+The order, fill, lot and position records are the ledger's ROWS (with their ids,
+account and bookkeeping columns), not a second trading vocabulary: their statuses,
+sides and modes are the string values of :mod:`toolkit.model`'s enums, and
+:meth:`OrderRecord.to_order` turns a recorded order into the model's
+:class:`~toolkit.model.Order` a broker receives. They keep plain strings because
+they are what the DataFrames, CSV files and reports show.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
-class Order:
+class OrderRecord:
     """An order as the ledger knows it; ``filled_quantity`` is the sum of its fills."""
 
     id: int
@@ -43,7 +50,7 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderEvent:
+class OrderEventRecord:
     """One status change of an order (``from_status`` is ``None`` at creation)."""
 
     client_order_id: str
@@ -54,7 +61,7 @@ class OrderEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class Fill:
+class FillRecord:
     id: int
     client_order_id: str
     fill_id: str
@@ -76,7 +83,7 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
-class Lot:
+class LotRecord:
     """What is left of one buy fill; FIFO sells consume the oldest lot first."""
 
     id: int
@@ -91,7 +98,7 @@ class Lot:
 
 
 @dataclass(frozen=True, slots=True)
-class Position:
+class PositionRecord:
     """Holding of one symbol; ``avg_cost`` is the average cost of the open lots.
 
     ``realised_pnl`` is FIFO and gross of fees (fees are on the fills), so
