@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pandas as pd
 import pytest
 
-from toolkit.brokers import Broker, available_brokers, create_broker
+from toolkit.brokers import Broker, SimulatedVenue
 from toolkit.brokers.simulated import SimulatedBroker
 from toolkit.engine.translator import translate
 from toolkit.errors import InvalidInput
@@ -29,12 +29,10 @@ def broker(**kw) -> SimulatedBroker:
     return b
 
 
-def test_registry_and_interface():
-    assert "simulated" in available_brokers()
-    b = create_broker("simulated", initial_cash=D(1))
+def test_interface():
+    b = SimulatedBroker(initial_cash=D(1))
     assert isinstance(b, Broker) and b.mode is TradingMode.OFFLINE_MOCK and b.name == "simulated"
-    with pytest.raises(InvalidInput, match="broker.*simulated"):
-        create_broker("nope")
+    assert isinstance(b, SimulatedVenue)  # the engine drives its market and stores its state
 
 
 def test_market_buy_fills_at_price_with_slippage_and_fees():

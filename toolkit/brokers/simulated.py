@@ -45,7 +45,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.brokers.base import Broker, OrderAck
+from toolkit.brokers.base import OrderAck, SimulatedVenue
 from toolkit.errors import InvalidInput
 from toolkit.model import (
     DECIMAL_PREC,
@@ -75,7 +75,7 @@ from toolkit.model import (
 __all__ = ["SimulatedBroker"]
 
 
-class SimulatedBroker(Broker):
+class SimulatedBroker(SimulatedVenue):
     """Fills market (and simple limit) orders at the price handed to :meth:`set_market`."""
 
     name = "simulated"

@@ -52,7 +52,8 @@ import pandas as pd
 
 from toolkit.engine.guards import GuardReport, MarketState, PortfolioState, RiskEngine
 from toolkit.engine.translator import OrderIntent, translate
-from toolkit.model import CostModel, Order, OrderStatus, client_order_id, quantize
+from toolkit.brokers.base import SimulatedVenue
+from toolkit.model import CostModel, Order, OrderCancelled, client_order_id, quantize
 from toolkit.time import Clock, FixedClock, execution_instant, expected_bar_date, is_session, last_bar_is_fresh
 from toolkit.errors import ToolkitError
 
@@ -706,10 +707,9 @@ def _execute(
     session then ends at the broker, which cancels the remainders, and the ledger
     records those cancellations.
     """
-    set_market = getattr(broker, "set_market", None)
-    if set_market is not None:
-        set_market({s: p for s, p in prices.items()}, volumes, at=clock.now())
-    persist = hasattr(broker, "to_dict")
+    venue = broker if isinstance(broker, SimulatedVenue) else None
+    if venue is not None:
+        venue.set_market({s: p for s, p in prices.items()}, volumes, at=clock.now())
     for o in pending:
         coid = o["client_order_id"]
         known = broker.get_order(coid)
@@ -720,7 +720,7 @@ def _execute(
                 reason = (f"slippage_abort: {o['side']} {o['quantity']} {o['symbol']} quote {quote} vs decision "
                           f"price {ref} > limit {risk.settings.slippage_abort}")
                 with ledger.transaction():
-                    ledger.transition_order(coid, "cancelled", reason, at=now)
+                    ledger.apply(OrderCancelled(coid, reason), at=now)
                     ledger.audit("guard_block", {"guard": "slippage_abort", "reason": reason}, at=now)
                 continue
             broker.submit_order(Order(
@@ -728,13 +728,13 @@ def _execute(
                 reference_price=ref, mode=params.mode, reason=o["reason"] or "", created_at=clock.now(),
             ))
             _crash_point("broker_submitted")
-        _record_outcome(ledger, broker, coid, now, persist, params)
+        _record_outcome(ledger, broker, coid, now, params)
         _crash_point("fills_recorded")
-    if volumes is not None and hasattr(broker, "end_session"):
-        broker.end_session()
+    if volumes is not None and venue is not None:
+        venue.end_session()
         for o in pending:
             if broker.get_order(o["client_order_id"]) is not None:
-                _record_outcome(ledger, broker, o["client_order_id"], now, persist, params)
+                _record_outcome(ledger, broker, o["client_order_id"], now, params)
 
 
 def _session_volumes(history: pd.DataFrame, symbols: list[str]) -> dict[str, float]:
@@ -752,28 +752,15 @@ def _session_volumes(history: pd.DataFrame, symbols: list[str]) -> dict[str, flo
     return out
 
 
-def _record_outcome(ledger: Ledger, broker: Broker, coid: str, now: dt.datetime, persist: bool,
-                    params: DailyDryRunParams) -> None:
-    """Broker's view of one order -> ledger (fills idempotent on fill_id) + broker state, atomically."""
+def _record_outcome(ledger: Ledger, broker: Broker, coid: str, now: dt.datetime, params: DailyDryRunParams) -> None:
+    """The broker's events for one order -> ledger (which applies them idempotently) + venue state, atomically."""
     bo = broker.get_order(coid)
     if bo is None:  # pragma: no cover - a broker that forgot an order it acknowledged
         raise SessionError(f"order {coid}: the broker does not know it after submit; check the broker, then run again")
     with ledger.transaction():
-        stored = ledger.get_order(coid)
-        assert stored is not None
-        if stored.status == "new" and bo.status in (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED,
-                                                    OrderStatus.FILLED):
-            ledger.transition_order(coid, "submitted", broker_order_id=bo.broker_order_id, at=now)
-        for f in broker.get_fills(coid):
-            # The broker computes at 50 digits; the ledger stores 6 places (Numeric(18, 6)).
-            ledger.record_fill(coid, f.fill_id, quantize(f.quantity), quantize(f.price), quantize(f.fee), at=now)
-        after = ledger.get_order(coid)
-        assert after is not None
-        if bo.status is OrderStatus.REJECTED and after.status == "new":
-            ledger.transition_order(coid, "rejected", bo.status_reason, broker_order_id=bo.broker_order_id, at=now)
-        elif bo.status is OrderStatus.CANCELLED and after.status in ("new", "submitted", "partially_filled"):
-            ledger.transition_order(coid, "cancelled", bo.status_reason, at=now)
-        if persist:
+        for event in bo.events:
+            ledger.apply(event, at=now)
+        if isinstance(broker, SimulatedVenue):
             ledger.set_state(broker_state_key(params.account, params.mode), broker.to_dict(), at=now)
 
 

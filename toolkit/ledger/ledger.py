@@ -51,7 +51,7 @@ from toolkit.ledger.models import AuditLogRow, CashBalanceRow, FillRow, OrderEve
 from toolkit.ledger.records import FillRecord, LotRecord, OrderEventRecord, OrderRecord, PositionRecord
 from toolkit.ledger.runs import RunsMixin, make_run_key, parse_run_key
 from toolkit.ledger.types import DecimalLike, fit_amount
-from toolkit.model import fifo_take
+from toolkit.model import OrderAccepted, OrderEvent, OrderFilled, OrderRejected, fifo_take, quantize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -232,6 +232,35 @@ class Ledger(RunsMixin, ControlMixin):
             self._move(s, row, to_status, detail, when)
             s.flush()
             return order_record(row, self._filled(s, row.id))
+
+    def apply(self, event: OrderEvent, *, at: datetime | None = None) -> None:
+        """Record what a broker reported about an order: one of the model's events.
+
+        Idempotent, so the engine may hand over a broker's whole event list again
+        after every call (or after a crash): an acceptance of an order that is no
+        longer ``new``, a rejection or cancellation already recorded, and a fill
+        whose ``fill_id`` is known change nothing. Everything else moves the stored
+        order by the model's state machine (an illegal move raises
+        :class:`IllegalTransitionError` and writes nothing). A fill goes through
+        :meth:`record_fill`, its amounts rounded to the ledger's 6 places (a
+        simulated broker computes at 50 digits). ``at`` is when the ledger records
+        it (default: the ledger's clock).
+        """
+        if isinstance(event, OrderFilled):
+            f = event.fill
+            self.record_fill(f.client_order_id, f.fill_id, quantize(f.quantity), quantize(f.price), quantize(f.fee),
+                             at=at)
+            return
+        stored = self.get_order(event.client_order_id)
+        if stored is None:
+            raise LedgerError(f"client_order_id: no order {event.client_order_id!r} in the ledger")
+        if isinstance(event, OrderAccepted):
+            if stored.status == NEW:
+                self.transition_order(event.client_order_id, SUBMITTED, broker_order_id=event.broker_order_id, at=at)
+        elif stored.status != event.status.value:
+            broker_order_id = event.broker_order_id if isinstance(event, OrderRejected) else None
+            self.transition_order(event.client_order_id, event.status.value, event.reason,
+                                  broker_order_id=broker_order_id, at=at)
 
     def get_order(self, client_order_id: str) -> OrderRecord | None:
         """The order with this ``client_order_id``, or ``None``."""
