@@ -23,7 +23,8 @@ from typing import Any
 PRELOAD: dict[str, tuple[str, ...]] = {
     "backtest": ("toolkit.backtest.job", "toolkit.report.plots", "vectorbt", "plotly.graph_objects"),
     "walk_forward": ("toolkit.optimize.walk_forward", "toolkit.report.plots", "vectorbt", "plotly.graph_objects"),
-    "daily_dry_run": ("toolkit.engine.session", "toolkit.report.plots", "plotly.graph_objects"),
+    "daily_dry_run": ("toolkit.engine.daily", "toolkit.report.session_tables", "toolkit.report.plots",
+                      "plotly.graph_objects"),
 }
 
 

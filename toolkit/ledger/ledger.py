@@ -286,6 +286,18 @@ class Ledger(RunsMixin, ControlMixin):
         status: str | None = None,
     ) -> pd.DataFrame:
         """Orders with their filled quantity, oldest first."""
+        records = self.order_records(account=account, mode=mode, run_key=run_key, status=status)
+        return record_frame(records, OrderRecord, time_columns=("created_at", "updated_at"))
+
+    def order_records(
+        self,
+        *,
+        account: str | None = None,
+        mode: str | None = None,
+        run_key: str | None = None,
+        status: str | None = None,
+    ) -> list[OrderRecord]:
+        """:meth:`orders` as records (a run's orders in recording order: sells were recorded first)."""
         with self._reading() as s:
             q = select(OrderRow).order_by(OrderRow.id)
             for column, value in (
@@ -297,11 +309,15 @@ class Ledger(RunsMixin, ControlMixin):
                 if value is not None:
                     q = q.where(column == value)
             rows = list(s.scalars(q))
+            if not rows:
+                return []
+            fills = select(FillRow.order_id, FillRow.quantity)
+            if len(rows) <= 500:  # a run's orders: read only their fills
+                fills = fills.where(FillRow.order_id.in_([r.id for r in rows]))
             filled: dict[int, Decimal] = {}
-            for order_id, qty in s.execute(select(FillRow.order_id, FillRow.quantity)):
+            for order_id, qty in s.execute(fills):
                 filled[order_id] = filled.get(order_id, ZERO) + qty
-            records = [order_record(r, filled.get(r.id, ZERO)) for r in rows]
-        return record_frame(records, OrderRecord, time_columns=("created_at", "updated_at"))
+            return [order_record(r, filled.get(r.id, ZERO)) for r in rows]
 
     # ----------------------------------------------------------------- fills
 
@@ -457,12 +473,13 @@ class Ledger(RunsMixin, ControlMixin):
         client_order_id: str | None = None,
     ) -> pd.DataFrame:
         """Fills with their order's account, symbol and side, in recording order."""
-        records = self._fill_records(account=account, mode=mode, client_order_id=client_order_id)
+        records = self.fill_records(account=account, mode=mode, client_order_id=client_order_id)
         return record_frame(records, FillRecord, time_columns=("at",))
 
-    def _fill_records(
+    def fill_records(
         self, *, account: str | None = None, mode: str | None = None, client_order_id: str | None = None
     ) -> list[FillRecord]:
+        """:meth:`fills` as records, in recording order."""
         with self._reading() as s:
             q = select(FillRow, OrderRow).join(OrderRow, FillRow.order_id == OrderRow.id).order_by(FillRow.id)
             if account is not None:

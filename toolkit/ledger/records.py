@@ -19,6 +19,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
+
+from toolkit.model import Order, OrderSide, OrderType, TradingMode
+
 
 @dataclass(frozen=True, slots=True)
 class OrderRecord:
@@ -47,6 +51,15 @@ class OrderRecord:
     @property
     def remaining_quantity(self) -> Decimal:
         return self.quantity - self.filled_quantity
+
+    def to_order(self) -> Order:
+        """The model :class:`~toolkit.model.Order` to send: as recorded before the first broker call (status new)."""
+        return Order(
+            client_order_id=self.client_order_id, symbol=self.symbol, side=OrderSide(self.side),
+            quantity=self.quantity, reference_price=self.decision_price, order_type=OrderType(self.order_type),
+            limit_price=self.limit_price, mode=TradingMode(self.mode), reason=self.reason or "",
+            created_at=None if self.created_at is None else pd.Timestamp(self.created_at),
+        )
 
 
 @dataclass(frozen=True, slots=True)
