@@ -12,7 +12,17 @@ from toolkit.brokers import Broker, SimulatedVenue
 from toolkit.brokers.simulated import SimulatedBroker
 from toolkit.engine.translator import translate
 from toolkit.errors import InvalidInput
-from toolkit.model import CostModel, Instrument, Order, OrderAccepted, OrderFilled, OrderSide, OrderStatus, TradingMode
+from toolkit.model import (
+    CostModel,
+    Instrument,
+    Order,
+    OrderAccepted,
+    OrderFilled,
+    OrderSide,
+    OrderStatus,
+    TradingMode,
+    client_order_id,
+)
 
 T1 = pd.Timestamp("2018-07-02T20:00Z")  # 2018-07-02 close
 T2 = pd.Timestamp("2018-07-03T17:00Z")  # 2018-07-03 (early close 13:00 NY)
@@ -21,6 +31,13 @@ T3 = pd.Timestamp("2018-07-05T20:00Z")
 
 def order(coid: str, sym: str, side: str, qty, **kw) -> Order:
     return Order(client_order_id=coid, symbol=sym, side=OrderSide(side), quantity=D(str(qty)), **kw)
+
+
+def intent_order(i) -> Order:
+    """The order a session sends for a translator intent (its deterministic id, its decision price)."""
+    coid = client_order_id("s", "a", "2018-07-02", "close", i.symbol, i.side)
+    return Order(client_order_id=coid, symbol=i.symbol, side=i.side, quantity=i.quantity,
+                 reference_price=i.reference_price, reason=i.reason)
 
 
 def broker(**kw) -> SimulatedBroker:
@@ -189,7 +206,7 @@ def test_crypto_fractional_fills():
     b.set_market({"BTCUSDT": D("6400.5")}, at=T1)
     intents = translate({"BTCUSDT": 0.9}, positions={}, cash=b.get_cash(), prices={"BTCUSDT": D("6400.5")},
                         instruments=spec, costs=b.costs)
-    o = intents[0].to_order(strategy="s", account="a", session_date="2018-07-02", execution_time="close")
+    o = intent_order(intents[0])
     assert b.submit_order(o).status is OrderStatus.FILLED
     assert b.get_positions()["BTCUSDT"] == D("0.14061")
     assert b.get_cash() >= 0
@@ -201,7 +218,7 @@ def test_translator_and_broker_agree_on_costs_to_the_last_cent():
     b.set_market(prices, at=T1)
     intents = translate({"A": 0.5, "B": 0.5}, positions={}, cash=b.get_cash(), prices=prices, costs=b.costs)
     for i in intents:
-        ack = b.submit_order(i.to_order(strategy="s", account="a", session_date="2018-07-02", execution_time="close"))
+        ack = b.submit_order(intent_order(i))
         assert ack.status is OrderStatus.FILLED
     assert b.get_cash() == D(1000) - sum(b.costs.buy_cost(i.quantity, i.reference_price) for i in intents)
     assert b.get_cash() >= 0

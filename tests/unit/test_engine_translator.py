@@ -139,9 +139,3 @@ def test_bad_weights(weights, match):
     with pytest.raises(InvalidInput, match=match):
         translate(weights, positions={}, cash=D(1000), prices={"SPY": D(1), "QQQ": D(1)})
 
-
-def test_intent_to_order_uses_client_order_id():
-    (i,) = translate({"SPY": 1.0}, positions={}, cash=D(1000), prices={"SPY": D(100)})
-    o = i.to_order(strategy="sma", account="paper1", session_date="2018-01-02", execution_time="close")
-    o2 = i.to_order(strategy="sma", account="paper1", session_date="2018-01-02", execution_time="close")
-    assert o.client_order_id == o2.client_order_id and o.quantity == 10 and o.reference_price == 100

@@ -208,10 +208,6 @@ class SimulatedBroker(SimulatedVenue):
                 out.append(o.copy())
         return out
 
-    def now(self) -> pd.Timestamp | None:
-        """The simulated time: the instant of the last market update."""
-        return self._at
-
     # -- accounting views ----------------------------------------------------------
     @property
     def marks(self) -> dict[str, Decimal]:
@@ -241,13 +237,6 @@ class SimulatedBroker(SimulatedVenue):
         with localcontext() as ctx:
             ctx.prec = DECIMAL_PREC
             return sum((lot.quantity * (m[s] - lot.price) for s, lots in self._lots.items() for lot in lots), Decimal(0))
-
-    def equity(self, marks: dict[str, Decimal] | None = None) -> Decimal:
-        """Cash plus positions at ``marks`` (default: the last prices seen)."""
-        m = self._marks_for(marks)
-        with localcontext() as ctx:
-            ctx.prec = DECIMAL_PREC
-            return self._cash + sum((self._held(s) * m[s] for s in self._lots if self._held(s)), Decimal(0))
 
     def position(self, symbol: str) -> Position:
         with localcontext() as ctx:

@@ -185,29 +185,13 @@ class RiskEngine:
         self._kill_reason: str | None = "kill switch set in settings" if self.settings.kill_switch else None
 
     # -- kill switch ---------------------------------------------------------------
-    @property
-    def kill_switch_engaged(self) -> bool:
-        return self._kill_reason is not None
-
     def engage_kill_switch(self, reason: str = "engaged manually") -> None:
         """Halt every order from now on (the control panel's red button)."""
         self._kill_reason = reason
 
-    def release_kill_switch(self) -> None:
-        self._kill_reason = None
-
     # -- slippage (called on the broker path) -------------------------------------
     def slippage_ok(self, decision_price: Any, quote_price: Any) -> bool:
         return slippage_ok(decision_price, quote_price, self.settings.slippage_abort)
-
-    def slippage_reason(self, intent: OrderIntent, quote_price: Any) -> str | None:
-        """None when the quote is acceptable, else the reason to abort ``intent``."""
-        if self.slippage_ok(intent.reference_price, quote_price):
-            return None
-        moved = slippage_fraction(intent.reference_price, quote_price)
-        return (f"slippage_abort: {intent.describe()} quote {money(to_decimal(quote_price, 'quote_price'))} is "
-                f"{_pct(moved)} from decision price {money(intent.reference_price)} > limit "
-                f"{_pct(self.settings.slippage_abort or 0)}")
 
     # -- pre-trade check -----------------------------------------------------------
     def check(self, intents: list[OrderIntent], portfolio: PortfolioState, market: MarketState) -> GuardReport:

@@ -41,10 +41,7 @@ from toolkit.model import (
     EQUITY,
     CostModel,
     Instrument,
-    Order,
     OrderSide,
-    TradingMode,
-    client_order_id,
     money,
     qty_str,
     to_decimal,
@@ -96,29 +93,6 @@ class OrderIntent:
     def describe(self) -> str:
         """``BUY 120 NASDAQ`` (the form guard messages use)."""
         return f"{self.side.value.upper()} {qty_str(self.quantity)} {self.symbol}"
-
-    def to_order(
-        self,
-        *,
-        strategy: str,
-        account: str,
-        session_date: Any,
-        execution_time: str,
-        mode: TradingMode | str = TradingMode.OFFLINE_MOCK,
-        created_at: Any = None,
-    ) -> Order:
-        """The :class:`Order` for this intent, keyed by its deterministic client order id."""
-        coid = client_order_id(strategy, account, session_date, execution_time, self.symbol, self.side)
-        return Order(
-            client_order_id=coid,
-            symbol=self.symbol,
-            side=self.side,
-            quantity=self.quantity,
-            reference_price=self.reference_price,
-            mode=TradingMode(mode),
-            reason=self.reason,
-            created_at=created_at,
-        )
 
 
 @dataclass(frozen=True)

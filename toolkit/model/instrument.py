@@ -35,10 +35,6 @@ class Instrument:
         object.__setattr__(self, "min_notional", mn)
 
     @classmethod
-    def equity(cls) -> Instrument:
-        return cls()
-
-    @classmethod
     def crypto(cls, step_size: Decimal | str, min_notional: Decimal | str = "0") -> Instrument:
         return cls(step_size=Decimal(str(step_size)), min_notional=Decimal(str(min_notional)), asset_class="crypto")
 

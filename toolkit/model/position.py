@@ -88,7 +88,3 @@ class Position:
     market_value: Decimal | None
     unrealised_pnl: Decimal | None
     realised_pnl: Decimal
-
-    @property
-    def average_price(self) -> Decimal | None:
-        return self.cost_basis / self.quantity if self.quantity else None
