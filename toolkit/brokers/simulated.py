@@ -95,7 +95,8 @@ class SimulatedBroker(SimulatedVenue):
         self.initial_cash = to_decimal(initial_cash, "initial_cash")
         if self.initial_cash < 0:
             raise InvalidInput("initial_cash", str(self.initial_cash), ">= 0")
-        self.costs = CostModel(slippage_bps=slippage_bps, fee_bps=fee_bps, fixed_fee=fixed_fee)
+        self.costs = CostModel(slippage_bps=to_decimal(slippage_bps, "slippage_bps"), fee_bps=to_decimal(fee_bps, "fee_bps"),
+                               fixed_fee=to_decimal(fixed_fee, "fixed_fee"))
         if max_participation is not None and not (0 < float(max_participation) <= 1):
             raise InvalidInput("max_participation", max_participation, "a fraction in (0, 1] or None")
         self.max_participation = None if max_participation is None else float(max_participation)
@@ -394,7 +395,7 @@ class SimulatedBroker(SimulatedVenue):
 
     def _match(self, o: Order) -> None:
         """Fill as much of open order ``o`` as the current market allows."""
-        assert self._prices is not None
+        assert self._prices is not None and self._at is not None  # set together by set_market
         price = self._prices.get(o.symbol)
         if price is None:
             return

@@ -6,6 +6,8 @@ from dataclasses import asdict, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Row
+
 from toolkit.ledger.models import FillRow, OrderRow, PerformanceSnapshotRow, PositionLotRow, PositionRow, RunRow
 from toolkit.ledger.records import FillRecord, LotRecord, OrderRecord, PositionRecord, Run, Snapshot
 
@@ -67,7 +69,7 @@ def lot_record(row: PositionLotRow) -> LotRecord:
     )
 
 
-def position_record(row: PositionRow) -> PositionRecord:
+def position_record(row: PositionRow | Row[Any]) -> PositionRecord:
     return PositionRecord(
         account=row.account,
         mode=row.mode,
