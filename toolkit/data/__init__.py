@@ -9,9 +9,9 @@ float64 columns ``open high low close volume``, sorted, unique and checked. Load
 * :func:`load_files` -- CSV/Parquet files in their publishers' layouts;
 * :func:`leveraged_proxy` -- a SYNTHETIC leveraged/inverse fund from a base's returns.
 
-A params file names its source in ``data.source``; :data:`sources` (see
-:mod:`toolkit.data.sources`) maps those names to the loaders, and :func:`load_dataset`
-assembles a run's bars from its ``data`` params (:class:`Dataset`).
+A params file names its source in ``data.source``: a name registered in
+:mod:`toolkit.data.sources.registry`. :func:`load_dataset` assembles a run's bars from
+its ``data`` params (:class:`Dataset`) over those sources.
 
 :func:`panel` aligns symbols on one calendar, :func:`fingerprint` identifies the data
 of a run for its manifest and :func:`describe` summarises it for a notebook.
@@ -22,7 +22,7 @@ from toolkit.data.files import load_files
 from toolkit.data.panel import describe, fingerprint, panel
 from toolkit.data.proxies import leveraged_proxy
 from toolkit.data.sample import SAMPLE_SYMBOLS, load_sample, sample_range
-from toolkit.data.sources import BarRequest, Source, sources
+from toolkit.data.sources import BarRequest, Source
 from toolkit.data.validate import CANONICAL_FIELDS, validate_bars
 
 __all__ = [
@@ -40,6 +40,5 @@ __all__ = [
     "load_sample",
     "panel",
     "sample_range",
-    "sources",
     "validate_bars",
 ]

@@ -13,14 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from toolkit.data.panel import fingerprint, panel
 from toolkit.data.proxies import leveraged_proxy
-from toolkit.data.sources import BarRequest, sources
+from toolkit.data.sources import BarRequest, registry
 from toolkit.errors import ParamsError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,12 +61,12 @@ def _source_frames(data: DataParams, base_dir: Path, symbols: list[str]) -> dict
             path = _resolve(extra.path, base_dir)
             if not path.exists():
                 raise ParamsError(f"data.extra_sources.{i}.path", extra.path, "an existing CSV/Parquet file or folder")
-            out.update(sources.get("csv").load(BarRequest(wanted, data.prices, path)))
+            out.update(registry.get("csv").load(BarRequest(wanted, data.prices, path)))
             rest = [s for s in rest if s not in wanted]
     if rest:
         path = _resolve(data.path, base_dir) if data.path else None
         request = BarRequest(rest, data.prices, path, data.start, data.end)
-        out.update(sources.get(data.source).load(request))
+        out.update(registry.get(data.source).load(request))
     return {s: out[s] for s in symbols}
 
 

@@ -30,7 +30,14 @@ from toolkit.params.costs import Costs, ResearchCosts, SessionCosts
 from toolkit.params.data import DataParams, ExtraSource, ProxySpec
 from toolkit.params.files import read_yaml, repo_root
 from toolkit.params.guards import GuardSettings
-from toolkit.params.notebooks import MODELS, NOTEBOOKS, load, model_for, params_hash, validate
+from toolkit.params.notebooks import (
+    MODELS,
+    NOTEBOOKS,
+    load,
+    model_for,
+    params_hash,
+    validate,
+)
 from toolkit.params.overrides import apply_overrides, parse_overrides
 
 __all__ = [

@@ -121,7 +121,8 @@ class DailyDryRunParams(StrategyRunParams):
         optional = set(probe.optional_symbols()) | set(self.data.optional_symbols)
         missing = [s for s in instruments if s not in self.data.symbols and s not in optional]
         if missing:
-            raise ParamsError("data.symbols", self.data.symbols, f"a list including the strategy's instruments {instruments}")
+            raise ParamsError("data.symbols", self.data.symbols,
+                              f"a list including the strategy's instruments {instruments}")
         check_data_params(self.data, base_dir=base_dir)
         update: dict[str, Any] = {"strategy_params": parsed.model_dump(mode="json")}
         if self.as_of is not None:

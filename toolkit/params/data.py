@@ -8,6 +8,7 @@ params (the CLI parsing its arguments) does not load pandas.
 from __future__ import annotations
 
 import datetime as dt
+from types import ModuleType
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -17,10 +18,11 @@ from toolkit.params.base import StrictModel
 __all__ = ["DataParams", "ExtraSource", "ProxySpec"]
 
 
-def _registry():
-    from toolkit.data.sources import sources
+def _registry() -> ModuleType:
+    """:mod:`toolkit.data.sources.registry`, imported on first validation (toolkit.data loads pandas)."""
+    from toolkit.data.sources import registry
 
-    return sources
+    return registry
 
 
 class ProxySpec(StrictModel):
@@ -64,19 +66,19 @@ class DataParams(StrictModel):
     @field_validator("source")
     @classmethod
     def _registered(cls, v: str) -> str:
-        sources = _registry()
-        if v not in sources:
-            raise ValueError(sources.allowed())
+        registry = _registry()
+        if v not in registry.available():
+            raise ValueError(registry.allowed())
         return v
 
     @model_validator(mode="after")
     def _check(self) -> DataParams:
-        sources = _registry()
-        takes_path = sources.get(self.source).takes_path
+        sources = _registry().available()
+        takes_path = sources[self.source].takes_path
         if takes_path and not self.path:
             raise ValueError(f"data.path is required when data.source is {self.source}")
         if not takes_path and self.path:
-            with_path = ", ".join(n for n in sources.names() if sources.get(n).takes_path)
+            with_path = ", ".join(name for name, source in sources.items() if source.takes_path)
             raise ValueError(f"data.path is only allowed with data.source: {with_path}")
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"data.start ({self.start}) must be before data.end ({self.end})")

@@ -29,7 +29,9 @@ class GuardSettings(StrictModel):
     daily_loss_limit: float | None = Field(
         0.05, gt=0, lt=1, description="halt when equity is this far below the start of the day"
     )
-    max_drawdown_limit: float | None = Field(None, gt=0, lt=1, description="halt when equity is this far below its peak")
+    max_drawdown_limit: float | None = Field(
+        None, gt=0, lt=1, description="halt when equity is this far below its peak"
+    )
     stale_bar_check: bool = Field(
         True, description="halt when a traded symbol's last bar is older than the execution time needs"
     )

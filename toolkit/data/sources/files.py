@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from toolkit.data.files import load_files
 from toolkit.data.sources.base import BarRequest, Source
+from toolkit.data.sources.registry import register
 from toolkit.errors import ParamsError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -14,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["FilesSource"]
 
 
+@register
 class FilesSource(Source):
     """Files read by :func:`toolkit.data.files.load_files`; also what ``data.extra_sources`` use.
 

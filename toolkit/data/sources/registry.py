@@ -1,45 +1,63 @@
-"""Sources by name, the way papermill keeps its I/O handlers: register once, look up by name."""
+"""Find sources of bars by the name used in params files (``data.source``).
+
+The way papermill keeps its I/O handlers and :mod:`toolkit.strategies.registry` its
+strategies: each source module registers its class with :func:`register`; the built-in
+modules are imported on first lookup.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 from toolkit.data.sources.base import Source
 from toolkit.errors import ParamsError
 
-__all__ = ["SourceRegistry"]
+__all__ = ["BUILTIN_MODULES", "allowed", "available", "get", "register"]
+
+_REGISTRY: dict[str, type[Source]] = {}
+
+#: Modules that define built-in sources, imported on first lookup (in this order, the
+#: order error messages list them in).
+BUILTIN_MODULES = [
+    "toolkit.data.sources.sample",
+    "toolkit.data.sources.files",
+]
 
 
-class SourceRegistry:
-    """Maps a ``data.source`` spelling to its :class:`~toolkit.data.sources.base.Source`."""
+def register(cls: type[Source]) -> type[Source]:
+    """Class decorator: make ``cls`` available as ``data.source: <cls.name>``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"data source name {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
 
-    def __init__(self) -> None:
-        self._sources: dict[str, Source] = {}
 
-    def register(self, source: Source) -> Source:
-        """Make ``source`` available as ``data.source: <source.name>``; a name is taken once."""
-        if source.name in self._sources:
-            raise ValueError(f"a data source named {source.name!r} is already registered: {self._sources[source.name]!r}")
-        self._sources[source.name] = source
-        return source
+def _load_builtins() -> None:
+    for mod in BUILTIN_MODULES:
+        importlib.import_module(mod)
 
-    def names(self) -> list[str]:
-        """Registered names, in registration order."""
-        return list(self._sources)
 
-    def allowed(self) -> str:
-        """What ``data.source`` may be, phrased like pydantic's own choice errors."""
-        quoted = [repr(n) for n in self._sources]
-        choices = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-        return f"Input should be {choices}"
+def available() -> dict[str, type[Source]]:
+    """All registered sources by name: built-ins in BUILTIN_MODULES order, then the others."""
+    _load_builtins()
 
-    def get(self, name: str) -> Source:
-        """The source called ``name``; ParamsError on ``data.source`` listing the registered ones."""
-        try:
-            return self._sources[name]
-        except KeyError:
-            raise ParamsError("data.source", name, self.allowed()) from None
+    def rank(item: tuple[str, type[Source]]) -> int:
+        module = item[1].__module__
+        return BUILTIN_MODULES.index(module) if module in BUILTIN_MODULES else len(BUILTIN_MODULES)
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._sources
+    return dict(sorted(_REGISTRY.items(), key=rank))
 
-    def __repr__(self) -> str:
-        return f"SourceRegistry({', '.join(self._sources)})"
+
+def allowed() -> str:
+    """What ``data.source`` may be, phrased like pydantic's own choice errors."""
+    quoted = [repr(n) for n in available()]
+    choices = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"Input should be {choices}"
+
+
+def get(name: str) -> Source:
+    """The source called ``name``; a ParamsError on ``data.source`` listing the registered ones."""
+    sources = available()
+    if name not in sources:
+        raise ParamsError("data.source", name, allowed())
+    return sources[name]()

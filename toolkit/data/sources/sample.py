@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from toolkit.data.sample import load_sample
 from toolkit.data.sources.base import BarRequest, Source
+from toolkit.data.sources.registry import register
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -13,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["SampleSource"]
 
 
+@register
 class SampleSource(Source):
     """The bundled sample (:func:`toolkit.data.sample.load_sample`): needs no path, no network."""
 
