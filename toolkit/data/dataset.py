@@ -64,8 +64,8 @@ def _source_frames(data: DataParams, base_dir: Path, symbols: list[str]) -> dict
             out.update(registry.get("csv").load(BarRequest(wanted, data.prices, path)))
             rest = [s for s in rest if s not in wanted]
     if rest:
-        path = _resolve(data.path, base_dir) if data.path else None
-        request = BarRequest(rest, data.prices, path, data.start, data.end)
+        main_path = _resolve(data.path, base_dir) if data.path else None
+        request = BarRequest(rest, data.prices, main_path, data.start, data.end)
         out.update(registry.get(data.source).load(request))
     return {s: out[s] for s in symbols}
 

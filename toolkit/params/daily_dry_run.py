@@ -109,10 +109,11 @@ class DailyDryRunParams(StrategyRunParams):
             raise ParamsError("guards.max_data_age", str(self.guards.max_data_age),
                               "null: the simulated market's bars carry no quote time to age")
         cls, parsed = resolve_strategy_params(self.strategy, self.strategy_params, self.strategy_params_file, base_dir)
-        if "execution_time" in cls.Params.model_fields and parsed.execution_time != self.execution_time:
+        chosen = parsed.model_dump()
+        if "execution_time" in cls.Params.model_fields and chosen["execution_time"] != self.execution_time:
             # One execution time per run: the strategy decides on the price of the moment the
             # session trades (deciding at 'open' on today's close would be look-ahead).
-            parsed = cls.parse_params({**parsed.model_dump(), "execution_time": self.execution_time})
+            parsed = cls.parse_params({**chosen, "execution_time": self.execution_time})
         probe = cls(parsed, symbols=self.data.symbols)
         try:
             instruments = probe.instruments()
