@@ -13,12 +13,19 @@ import hashlib
 import importlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from toolkit.errors import ParamsError
 from toolkit.params.base import NotebookParams
 from toolkit.params.files import read_yaml, repo_root
 from toolkit.params.overrides import apply_overrides, parse_overrides
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.params.backtest import BacktestParams
+    from toolkit.params.daily_dry_run import DailyDryRunParams
+    from toolkit.params.walk_forward import WalkForwardParams
+
+Overrides = list[str] | dict[str, Any] | None
 
 __all__ = ["MODELS", "NOTEBOOKS", "load", "model_for", "params_hash", "validate"]
 
@@ -40,6 +47,20 @@ def model_for(notebook: str) -> type[NotebookParams]:
     return model
 
 
+@overload
+def validate(
+    notebook: Literal["backtest"], raw: dict[str, Any], *, base_dir: Path | None = None
+) -> BacktestParams: ...
+@overload
+def validate(
+    notebook: Literal["walk_forward"], raw: dict[str, Any], *, base_dir: Path | None = None
+) -> WalkForwardParams: ...
+@overload
+def validate(
+    notebook: Literal["daily_dry_run"], raw: dict[str, Any], *, base_dir: Path | None = None
+) -> DailyDryRunParams: ...
+@overload
+def validate(notebook: str, raw: dict[str, Any], *, base_dir: Path | None = None) -> NotebookParams: ...
 def validate(notebook: str, raw: dict[str, Any], *, base_dir: Path | None = None) -> NotebookParams:
     """Validate ``raw`` params for ``notebook`` completely, including strategy params and data.
 
@@ -48,9 +69,19 @@ def validate(notebook: str, raw: dict[str, Any], *, base_dir: Path | None = None
     return model_for(notebook).parse(raw).resolve(base_dir or repo_root())
 
 
+@overload
+def load(notebook: Literal["backtest"], path: str | Path | None = None, overrides: Overrides = None) -> BacktestParams: ...
+@overload
 def load(
-    notebook: str, path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None
-) -> NotebookParams:
+    notebook: Literal["walk_forward"], path: str | Path | None = None, overrides: Overrides = None
+) -> WalkForwardParams: ...
+@overload
+def load(
+    notebook: Literal["daily_dry_run"], path: str | Path | None = None, overrides: Overrides = None
+) -> DailyDryRunParams: ...
+@overload
+def load(notebook: str, path: str | Path | None = None, overrides: Overrides = None) -> NotebookParams: ...
+def load(notebook: str, path: str | Path | None = None, overrides: Overrides = None) -> NotebookParams:
     """Read, override and validate: the one way params enter a run."""
     raw = read_yaml(path) if path else {}
     ov = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
