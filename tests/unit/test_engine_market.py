@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from toolkit import params as tkparams
-from toolkit.backtest.dataset import load_dataset
+from toolkit.data.dataset import load_dataset
 from toolkit.engine.market import MarketCursor, price_decimal
 from toolkit.engine.reconcile import reconcile
 from toolkit.errors import DataError

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from toolkit import params as tkparams
-from toolkit.backtest.dataset import load_dataset
+from toolkit.data.dataset import load_dataset
 from toolkit.engine.daily import session_clock
 from toolkit.engine.market import MarketCursor
 from toolkit.engine.result import SessionError

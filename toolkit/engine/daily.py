@@ -19,8 +19,8 @@ from toolkit.errors import ToolkitError
 from toolkit.time import FixedClock, execution_instant, is_session
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.backtest.dataset import Dataset
-    from toolkit.engine.dry_run_params import DailyDryRunParams
+    from toolkit.data.dataset import Dataset
+    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.strategies.base import Strategy
 
 __all__ = ["load_data", "run_daily", "session_clock"]
@@ -42,7 +42,7 @@ def session_clock(as_of: Any, execution_time: str) -> FixedClock:
 
 def load_data(params: DailyDryRunParams, strategy: Strategy | None = None) -> Dataset:
     """The bars of ``params.data`` (with the strategy's optional symbols), or a SessionError saying what to fix."""
-    from toolkit.backtest.dataset import load_dataset
+    from toolkit.data.dataset import load_dataset
     from toolkit.params import repo_root
     from toolkit.strategies import registry
 

@@ -23,7 +23,7 @@ from toolkit.engine.translator import OrderIntent, SkippedIntent, translate
 from toolkit.model import CostModel, client_order_id
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.engine.dry_run_params import DailyDryRunParams
+    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.ledger import Ledger
     from toolkit.strategies.base import Decision
 

@@ -1,6 +1,6 @@
 """One trading session, start to finish: the ONE path of dry run, replay and live.
 
-:func:`run_session` takes validated :class:`~toolkit.engine.dry_run_params.DailyDryRunParams`,
+:func:`run_session` takes validated :class:`~toolkit.params.daily_dry_run.DailyDryRunParams`,
 a ledger, a broker, a clock and a :class:`~toolkit.engine.market.MarketCursor`, and walks
 the steps every context shares::
 
@@ -47,7 +47,7 @@ from toolkit.time import is_session
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.brokers.base import Broker
-    from toolkit.engine.dry_run_params import DailyDryRunParams
+    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.engine.market import MarketCursor
     from toolkit.ledger import Ledger
     from toolkit.strategies.base import Strategy
@@ -131,7 +131,7 @@ def run_session(
     # -- decide (always: the report shows the context even when resuming) ---------
     decision = strategy.decide(history)
     result.decision = decision
-    risk = RiskEngine(params.guards.settings(), clock=clock)
+    risk = RiskEngine(params.guards, clock=clock)
 
     # Phase A, one transaction: open the run, fund a new account, plan and record every
     # order as ``new``. A session without orders also records its snapshot and closes

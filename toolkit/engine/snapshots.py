@@ -17,7 +17,7 @@ from toolkit.engine.result import SessionError, json_safe
 from toolkit.model import quantize
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.engine.dry_run_params import DailyDryRunParams
+    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.ledger import Ledger, PositionRecord, Snapshot
     from toolkit.strategies.base import Decision
 

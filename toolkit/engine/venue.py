@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from toolkit.brokers.base import SimulatedVenue
     from toolkit.brokers.simulated import SimulatedBroker
-    from toolkit.engine.dry_run_params import DailyDryRunParams
+    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.ledger import Ledger
 
 __all__ = ["broker_state_key", "load_simulated_broker", "save_venue"]

@@ -19,7 +19,7 @@ from toolkit.engine.result import SessionResult, json_safe
 from toolkit.ledger import FillRecord, OrderRecord
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.engine.dry_run_params import DailyDryRunParams
+    from toolkit.params.daily_dry_run import DailyDryRunParams
 
 __all__ = ["fills_frame", "ledger_tables", "orders_frame", "portfolio_table", "write_outputs"]
 
