@@ -63,9 +63,10 @@ def test_no_private_name_of_another_package(package: str) -> None:
     assert bad == []
 
 
-def test_execution_time_literal_matches_the_enum() -> None:
+def test_params_literals_match_the_model_enums() -> None:
     from typing import get_args
 
-    from toolkit.model import EXECUTION_TIMES, ExecutionTimeName
+    from toolkit.model import EXECUTION_TIMES, ExecutionTimeName, TradingMode, TradingModeName
 
     assert get_args(ExecutionTimeName) == EXECUTION_TIMES
+    assert get_args(TradingModeName) == tuple(m.value for m in TradingMode)

@@ -18,7 +18,7 @@ from toolkit.model.order import Order
 from toolkit.model.position import Lot, Position, fifo_take, sell_fifo
 from toolkit.model.status import TRANSITIONS, OrderStatus, allowed_from
 from toolkit.model.timestamps import NEW_YORK, new_york_date, to_utc
-from toolkit.model.trading import OrderSide, OrderType, TradingMode
+from toolkit.model.trading import OrderSide, OrderType, TradingMode, TradingModeName
 
 __all__ = [
     "CLIENT_ORDER_ID_MAX_LEN",
@@ -46,6 +46,7 @@ __all__ = [
     "OrderType",
     "Position",
     "TradingMode",
+    "TradingModeName",
     "allowed_from",
     "client_order_id",
     "fifo_take",

@@ -8,8 +8,9 @@ They are ``str`` enums so that a stored or configured string (``"buy"``,
 from __future__ import annotations
 
 from enum import Enum
+from typing import Literal
 
-__all__ = ["OrderSide", "OrderType", "TradingMode"]
+__all__ = ["OrderSide", "OrderType", "TradingMode", "TradingModeName"]
 
 
 class TradingMode(str, Enum):
@@ -18,6 +19,10 @@ class TradingMode(str, Enum):
     OFFLINE_MOCK = "offline_mock"
     PAPER = "paper"
     ONLINE_LIVE = "online_live"
+
+
+#: The three modes as a type for params models (a test keeps it equal to the enum).
+TradingModeName = Literal["offline_mock", "paper", "online_live"]
 
 
 class OrderSide(str, Enum):

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import Field, field_validator
 
 from toolkit.data.dataset import check_data_params
 from toolkit.errors import ParamsError
-from toolkit.model import ExecutionTimeName
+from toolkit.model import ExecutionTimeName, TradingModeName
 from toolkit.params.base import StrictModel
 from toolkit.params.costs import SessionCosts
 from toolkit.params.data import DataParams
@@ -61,7 +61,7 @@ class DailyDryRunParams(StrategyRunParams):
 
     data: DataParams = Field(default_factory=DataParams)
     account: str = Field("dry-run", min_length=1, max_length=64)
-    mode: Literal["offline_mock", "paper", "online_live"] = "offline_mock"
+    mode: TradingModeName = "offline_mock"
     #: The session traded; ``None`` = the last session of the data (2018-12-31 on the sample).
     as_of: dt.date | None = None
     execution_time: ExecutionTime = "close"
