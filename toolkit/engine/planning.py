@@ -23,8 +23,8 @@ from toolkit.engine.translator import OrderIntent, SkippedIntent, translate
 from toolkit.model import CostModel, client_order_id
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.ledger import Ledger
+    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.strategies.base import Decision
 
 __all__ = ["OrderPlan", "plan_orders"]

@@ -30,8 +30,8 @@ from toolkit.time import sessions_in_range
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.data.dataset import Dataset
-    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.ledger import Ledger
+    from toolkit.params.daily_dry_run import DailyDryRunParams
 
 __all__ = ["ReplayResult", "replay"]
 

@@ -47,9 +47,9 @@ from toolkit.time import is_session
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.brokers.base import Broker
-    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.engine.market import MarketCursor
     from toolkit.ledger import Ledger
+    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.strategies.base import Strategy
     from toolkit.time import Clock
 

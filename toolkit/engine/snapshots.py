@@ -17,8 +17,8 @@ from toolkit.engine.result import SessionError, json_safe
 from toolkit.model import quantize
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.ledger import Ledger, PositionRecord, Snapshot
+    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.strategies.base import Decision
 
 __all__ = ["before_session", "perf_key", "take_snapshot"]

@@ -16,8 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from toolkit.brokers.base import SimulatedVenue
     from toolkit.brokers.simulated import SimulatedBroker
-    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.ledger import Ledger
+    from toolkit.params.daily_dry_run import DailyDryRunParams
 
 __all__ = ["broker_state_key", "load_simulated_broker", "save_venue"]
 
