@@ -33,8 +33,8 @@ allocated portfolio backtests, walks forward and trades like any other.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -42,16 +42,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from toolkit.errors import ParamsError
-from toolkit.strategies._indicators import (
-    Chunk,
-    ResumableStrategy,
-    field_arrays,
-    lagged,
-    rolling_mean_std,
-    seq_sum,
-)
+from toolkit.strategies import registry
 from toolkit.strategies.base import Decisions, Strategy, StrategyParams
+from toolkit.strategies.indicators import lagged, rolling_mean_std, seq_sum
 from toolkit.strategies.registry import register
+from toolkit.strategies.resumable import Chunk, ResumableStrategy, field_arrays
 
 METHODS = ("equal", "inverse_vol", "rank")
 Method = Literal["equal", "inverse_vol", "rank"]
@@ -333,8 +328,6 @@ class SubStrategy(BaseModel):
 
     @model_validator(mode="after")
     def _known_and_valid(self) -> "SubStrategy":
-        from toolkit.strategies import registry
-
         try:
             registry.get(self.name).parse_params(self.params)
         except ParamsError as exc:
@@ -384,7 +377,7 @@ class _State:
 
 
 @register
-class MultiStrategy(ResumableStrategy):
+class MultiStrategy(ResumableStrategy[MultiStrategyParams]):
     """Several registered strategies in one book, split by :func:`strategy_shares`.
 
     Each sub-strategy's return stream is its weights held from the previous bar times
@@ -399,19 +392,16 @@ class MultiStrategy(ResumableStrategy):
     fields = ("close",)
 
     def __init__(
-        self, params: StrategyParams | dict[str, Any] | None = None, *, symbols: list[str] | None = None
+        self, params: MultiStrategyParams | dict[str, Any] | None = None, *, symbols: list[str] | None = None
     ) -> None:
+        self.subs: list[Strategy[Any]] = []  # reset() (called by the base __init__) resets them
         super().__init__(params, symbols=symbols)
-        from toolkit.strategies import registry
-
         self.labels = self.params.labels()
-        self.subs: list[Strategy] = [
-            registry.create(s.name, s.params, symbols=self.symbols) for s in self.params.strategies
-        ]
+        self.subs = [registry.create(s.name, s.params, symbols=self.symbols) for s in self.params.strategies]
 
     def reset(self) -> None:
         super().reset()
-        for sub in getattr(self, "subs", []):
+        for sub in self.subs:
             sub.reset()
 
     @staticmethod

@@ -73,8 +73,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from toolkit.errors import DataError
 from toolkit.strategies.base import Decision, Decisions, Strategy, StrategyParams
-from toolkit.strategies.indicators.kalman import KalmanTrend
-from toolkit.strategies.indicators.windows import row_mean, row_std, trailing_windows
+from toolkit.strategies.indicators import KalmanTrend, row_mean, row_std, trailing_windows
 from toolkit.strategies.registry import register
 
 ExecutionTime = Literal["open", "15min_after_open", "15min_before_close", "5min_before_close", "close"]
@@ -373,7 +372,7 @@ def _column_positions(cols: pd.MultiIndex) -> dict[tuple[Any, Any], int]:
 
 
 @register
-class HierarchicalAdaptiveV35b(Strategy):
+class HierarchicalAdaptiveV35b(Strategy[HierarchicalAdaptiveV35bParams]):
     """Hierarchical Adaptive v3.5b (see the module docstring and the spec)."""
 
     name = "hierarchical_adaptive_v3_5b"
@@ -383,7 +382,6 @@ class HierarchicalAdaptiveV35b(Strategy):
         "TMF/TMV by the TLT trend in defensive cells, L1 rebalance threshold."
     )
     has_regime = True
-    params: HierarchicalAdaptiveV35bParams
 
     # ------------------------------------------------------------------ symbols
     def _slot_symbols(self) -> list[str | None]:
@@ -717,7 +715,7 @@ class HierarchicalAdaptiveV35b(Strategy):
         panel = self._panel(history)
         n = len(history)
         idx = panel.index
-        cache = getattr(self, "_cache", None)
+        cache = self._cache
         if cache is not None and cache.first_ts == idx[0]:
             if (n == cache.n_rows and cache.last_ts == idx[-1]
                     and np.array_equal(cache.last_fp, panel.fingerprint(n - 1), equal_nan=True)):

@@ -1,24 +1,65 @@
-"""Trailing-window statistics with identical arithmetic for one row or thousands.
+"""Trailing-window statistics: THE rule every strategy's rolling mean follows.
 
-The bar-by-bar path computes the statistics of *one* window, the vectorised path those
-of every bar; for the parity test to hold bit for bit both must add the same numbers in
-the same order. numpy reduces each row of a C-contiguous 2-D array along its fast axis
-with the same pairwise summation it uses for a 1-D array, so every helper here
-materialises its windows as a C-contiguous ``(rows, window)`` copy (fancy indexing makes
-one) and reduces along ``axis=1``. A cumulative-sum shortcut would be faster but
-differs in the last bits from window-by-window sums.
+The rule. The statistic of a window is computed from the window's values copied,
+oldest first, into one C-contiguous row, and reduced along that row by numpy:
+
+* sum  = ``row.sum()`` (numpy's pairwise summation of a contiguous run of values);
+* mean = sum / width;
+* standard deviation = ``sqrt(sum((row - mean) ** 2) / (width - ddof))``, two passes
+  (never ``E[x²] - E[x]²``, which cancels catastrophically on price levels);
+* maximum = ``row.max()`` (exact in any order).
+
+Why a rule at all: a strategy's live path (``decide``, one window) and its backtest
+path (``decisions``, every bar at once) must give the same floats bit for bit, and a
+float sum depends on the order of its additions. numpy sums a contiguous row with the
+same pairwise scheme whether the row stands alone or is one of thousands in a
+``(rows, width)`` array, so a value does not depend on how many windows were computed
+together, nor on the memory layout of the caller's panel. Reductions over a strided
+axis or cumulative-sum shortcuts would differ in the last bits.
+
+This is also exactly what ``np.mean`` gives for a 1-D window (``np.mean(x[t-n+1:t+1])``),
+so a reader can check any value by hand; ``tests/unit/test_strategies_indicators.py``
+proves it on random data for widths 1..300. Before this module became the one library
+there were three spellings: ``sma_crossover``'s sliding-window mean and the v3.5b
+windows followed this rule already; the resumable strategies' rolling sums added rows
+one by one (which agrees with this rule for widths below 8 only).
+
+Two ways in, one arithmetic:
+
+* :func:`trailing_windows` + :func:`row_mean` / :func:`row_std`: windows ending at
+  chosen positions of a 1-D series (v3.5b, whose last value may be today's
+  execution-time price instead of the close);
+* :func:`rolling_mean`, :func:`rolling_mean_std`, :func:`rolling_max`: every row of a
+  ``(bars, symbols)`` array from ``start`` on, optionally lagged (the previous ``n``
+  bars), NaN where the window is not full. Built on the two above.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = [
+    "rolling_max",
+    "rolling_mean",
+    "rolling_mean_std",
+    "row_mean",
+    "row_mean_std",
+    "row_std",
+    "trailing_windows",
+]
+
+#: Windows are materialised this many values at a time (8 MB of float64), so a long
+#: window over many bars never needs a ``bars x width`` copy at once. Each row is
+#: reduced on its own, so the block size cannot change a result.
+_BLOCK_VALUES = 1 << 20
 
 
 def trailing_windows(base: np.ndarray, idx: np.ndarray, width: int, last: np.ndarray | None = None) -> np.ndarray:
     """Rows ``base[i - width + 1 : i + 1]`` for each ``i`` in ``idx`` (a C-contiguous copy).
 
     ``last``, when given, replaces the final element of each row: that is how today's
-    execution-time price takes the place of today's close in the causal series (spec §8).
+    execution-time price takes the place of today's close in v3.5b's causal series.
     Every ``i`` must be ``>= width - 1``.
     """
     idx = np.asarray(idx, dtype=np.intp)
@@ -29,12 +70,79 @@ def trailing_windows(base: np.ndarray, idx: np.ndarray, width: int, last: np.nda
 
 
 def row_mean(w: np.ndarray) -> np.ndarray:
-    """Arithmetic mean of each row (row sum / width: what ``ndarray.mean`` does, minus overhead)."""
+    """Mean of each row of a C-contiguous ``(rows, width)`` array: row sum / width."""
     return w.sum(axis=1) / w.shape[1]
 
 
-def row_std(w: np.ndarray) -> np.ndarray:
-    """Sample standard deviation (ddof = 1) of each row, spelled out step by step."""
-    n = w.shape[1]
-    d = w - (w.sum(axis=1) / n)[:, None]
-    return np.sqrt((d * d).sum(axis=1) / (n - 1))
+def row_mean_std(w: np.ndarray, ddof: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each row (``ddof=1``: sample; ``ddof=0``: population)."""
+    mean = row_mean(w)
+    d = w - mean[:, None]
+    return mean, np.sqrt((d * d).sum(axis=1) / (w.shape[1] - ddof))
+
+
+def row_std(w: np.ndarray, ddof: int = 1) -> np.ndarray:
+    """Standard deviation of each row (sample, ``ddof=1``, unless told otherwise)."""
+    return row_mean_std(w, ddof)[1]
+
+
+def _first_full_row(n: int, start: int, lag: int) -> int:
+    """First row (absolute) at or after ``start`` whose window of ``n`` rows ending ``lag`` back exists."""
+    return max(start, n - 1 + lag)
+
+
+def _rolling(x: np.ndarray, n: int, start: int, lag: int, stats: int, ddof: int) -> list[np.ndarray]:
+    """Mean (and std when ``stats == 2``) of the windows of rows ``start..T-1``, column by column."""
+    T = len(x)
+    outs = [np.full((T - start,) + x.shape[1:], np.nan) for _ in range(stats)]
+    first = _first_full_row(n, start, lag)
+    if first >= T:
+        return outs
+    cols = x.reshape(T, -1)
+    flat = [o.reshape(T - start, -1) for o in outs]
+    ends = np.arange(first - lag, T - lag, dtype=np.intp)  # last row of each window
+    block = max(1, _BLOCK_VALUES // n)
+    for j in range(cols.shape[1]):
+        col = np.ascontiguousarray(cols[:, j], dtype=float)
+        for b in range(0, len(ends), block):
+            e = ends[b : b + block]
+            w = trailing_windows(col, e, n)
+            rows = slice(first - start + b, first - start + b + len(e))
+            if stats == 2:
+                flat[0][rows, j], flat[1][rows, j] = row_mean_std(w, ddof)
+            else:
+                flat[0][rows, j] = row_mean(w)
+    return outs
+
+
+def rolling_mean(x: np.ndarray, n: int, *, start: int = 0, lag: int = 0) -> np.ndarray:
+    """Mean of ``x[t-lag-n+1 .. t-lag]`` for rows ``t = start..T-1`` (NaN without a full window).
+
+    ``x`` is ``(bars,)`` or ``(bars, symbols)``; each symbol is its own series. ``lag=1``
+    gives the window of the *previous* ``n`` bars (breakout levels, causal volatility).
+    A NaN inside a window makes its mean NaN.
+    """
+    return _rolling(x, n, start, lag, 1, 0)[0]
+
+
+def rolling_mean_std(
+    x: np.ndarray, n: int, *, start: int = 0, lag: int = 0, ddof: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each window (see :func:`rolling_mean`).
+
+    ``ddof=0`` (the default) is the population deviation, as Bollinger defined his bands.
+    """
+    mean, std = _rolling(x, n, start, lag, 2, ddof)
+    return mean, std
+
+
+def rolling_max(x: np.ndarray, n: int, *, start: int = 0, lag: int = 0) -> np.ndarray:
+    """Maximum of each window (see :func:`rolling_mean`); exact, so numpy's strided max is fine."""
+    T = len(x)
+    out = np.full((T - start,) + x.shape[1:], np.nan)
+    first = _first_full_row(n, start, lag)
+    if first < T:
+        base = first - lag - n + 1
+        windows = sliding_window_view(x[base : T - lag], n, axis=0)
+        out[first - start :] = windows.max(axis=-1)
+    return out
