@@ -108,7 +108,7 @@ def water_fill(shares: np.ndarray, cap: float) -> np.ndarray:
             total = seq_sum(base)
             free = 1.0 - cap * capped.sum(axis=1)
             spread = np.where((total > 0)[:, None], base * (free / total)[:, None], 0.0)
-            out = np.where(active[:, None], np.where(capped, cap, spread), out)
+            out = np.where(np.asarray(active)[:, None], np.where(capped, cap, spread), out)
     return out
 
 
@@ -119,7 +119,7 @@ def strategy_shares(
     return water_fill(raw_shares(method, returns, vol_window=vol_window, start=start), cap) * gross
 
 
-def combine(shares: np.ndarray, weights: Sequence[np.ndarray]) -> np.ndarray:
+def combine(shares: np.ndarray, weights: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     """Instrument weights ``sum_k shares[:, k] * weights[k]`` (strategies added in order).
 
     ``shares``: ``(bars, K)``; ``weights``: K arrays ``(bars, instruments)``.
@@ -268,7 +268,8 @@ def allocate_detailed(
         raise ParamsError(
             "returns", None, f"a frame of each strategy's returns (one column per strategy) for method {method!r}"
         )
-    corr, pairs = None, []
+    corr: pd.DataFrame | None = None
+    pairs: list[tuple[str, str, float]] = []
     if returns is not None:
         missing = [n for n in names if n not in returns.columns]
         if missing:
@@ -475,7 +476,7 @@ class MultiStrategy(ResumableStrategy[MultiStrategyParams]):
         rows = T - start
         rebalance = np.zeros(rows, dtype=bool)
         since = st.since if st else 0
-        trade = sub_reb.any(axis=0).tolist()
+        trade: list[bool] = np.asarray(sub_reb.any(axis=0), dtype=bool).tolist()
         for t in range(rows):
             since += 1
             if (st is None and t == 0) or trade[t] or (p.rebalance_every is not None and since >= p.rebalance_every):

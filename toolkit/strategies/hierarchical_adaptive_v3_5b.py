@@ -216,7 +216,7 @@ class HierarchicalAdaptiveV35bParams(StrategyParams):
                 return bool(d.get("allow_treasury", True))
             return True
 
-        name = info.field_name
+        name = str(info.field_name)
         if not used(name):
             return v
         for other in _TRADED_ROLES[: _TRADED_ROLES.index(name)]:
@@ -270,7 +270,7 @@ class _Regime:
     def __init__(self, params: HierarchicalAdaptiveV35bParams) -> None:
         self.p = params
         self.vol_high = False  # latch starts Low; the "first day" rule is dropped (§4.3)
-        self.last = (0.0, 0.0, 0.0, 0.0, 0.0)  # last issued targets, reset to 0 (§2.1)
+        self.last: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)  # last issued targets, reset to 0 (§2.1)
         self.started = False
 
     def step(
@@ -458,8 +458,9 @@ class HierarchicalAdaptiveV35b(Strategy[HierarchicalAdaptiveV35bParams]):
         if (p.signal_symbol, "close") not in where:
             raise DataError(p.signal_symbol, None, "required symbol has a 'close' column", "signal closes")
         slots = self._slot_symbols()
-        keys = [(p.signal_symbol, "close"), (p.signal_symbol, field), (p.signal_symbol, "volume"),
-                (p.treasury_trend_symbol, "close"), (p.treasury_trend_symbol, field)]
+        keys: list[tuple[str, str] | None] = [
+            (p.signal_symbol, "close"), (p.signal_symbol, field), (p.signal_symbol, "volume"),
+            (p.treasury_trend_symbol, "close"), (p.treasury_trend_symbol, field)]
         keys += [(sym, field) if sym is not None else None for sym in slots]
         pos = [where.get(k, -1) if k is not None else -1 for k in keys]
         have = [i for i in pos if i >= 0]
@@ -643,7 +644,7 @@ class HierarchicalAdaptiveV35b(Strategy[HierarchicalAdaptiveV35bParams]):
         b_fast = np.full(n, np.nan)
         b_slow = np.full(n, np.nan)
         b_trend = np.zeros(n, dtype=np.int8)
-        if panel.bond_exec is not None:
+        if panel.bond_exec is not None and panel.bond_close is not None:
             b_rows = np.flatnonzero(np.isfinite(panel.bond_exec) & (panel.bond_exec > 0))
             if len(b_rows):
                 bf, bs, bt = self._bond_features(panel.bond_close[b_rows], panel.bond_exec[b_rows],
@@ -761,7 +762,7 @@ class HierarchicalAdaptiveV35b(Strategy[HierarchicalAdaptiveV35bParams]):
         return d
 
     def _bond_at_last(self, panel: _Panel) -> tuple[float, float, int]:
-        if panel.bond_exec is None:
+        if panel.bond_exec is None or panel.bond_close is None:
             return (math.nan, math.nan, 0)
         r = len(panel.index) - 1
         if not (np.isfinite(panel.bond_exec[r]) and panel.bond_exec[r] > 0):
