@@ -80,7 +80,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
     overrides = list(args.set)
     p = load("daily_dry_run", args.params, overrides)
-    from toolkit.backtest.dataset import load_dataset
+    from toolkit.data.dataset import load_dataset
     from toolkit.params import repo_root
     from toolkit.strategies import registry
 

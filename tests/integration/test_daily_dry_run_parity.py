@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 
 from toolkit import params as tkparams
-from toolkit.backtest.dataset import load_dataset
+from toolkit.data.dataset import load_dataset
 from toolkit.engine.replay import replay
 from toolkit.ledger import open_ledger
 from toolkit.strategies import registry

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from toolkit import params as tkparams
-from toolkit.backtest.dataset import load_dataset
+from toolkit.data.dataset import load_dataset
 from toolkit.engine.session import SessionError, load_simulated_broker, run_session, session_clock
 from toolkit.errors import ParamsError
 from toolkit.ledger import open_ledger

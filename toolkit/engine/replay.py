@@ -24,8 +24,8 @@ from toolkit.engine.calendar import sessions_in_range
 from toolkit.engine.session import SessionResult, load_simulated_broker, run_session, session_clock
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.backtest.dataset import Dataset
-    from toolkit.engine.dry_run_params import DailyDryRunParams
+    from toolkit.data.dataset import Dataset
+    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.ledger import Ledger
 
 __all__ = ["ReplayResult", "replay"]
@@ -78,7 +78,7 @@ def replay(
     transaction (``1`` = a commit per step, exactly as a daily run). The ledger is checked for consistency once at
     the end (every fill belongs to an order; cash + positions = equity).
     """
-    from toolkit.backtest.dataset import load_dataset
+    from toolkit.data.dataset import load_dataset
     from toolkit.params import repo_root
     from toolkit.strategies import registry
 

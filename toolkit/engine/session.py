@@ -1,6 +1,6 @@
 """One trading session, start to finish: the ONE path of dry run, replay and live.
 
-:func:`run_session` takes validated :class:`~toolkit.engine.dry_run_params.DailyDryRunParams`,
+:func:`run_session` takes validated :class:`~toolkit.params.daily_dry_run.DailyDryRunParams`,
 a ledger, a broker and a clock, and walks the steps every context shares::
 
     market open? -> run key -> already done? -> bars through as_of (fresh? sound?)
@@ -58,10 +58,10 @@ from toolkit.engine.translator import CostModel, OrderIntent, translate
 from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.backtest.dataset import Dataset
+    from toolkit.data.dataset import Dataset
     from toolkit.brokers.base import Broker
     from toolkit.brokers.simulated import SimulatedBroker
-    from toolkit.engine.dry_run_params import DailyDryRunParams
+    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.ledger import Ledger
     from toolkit.ledger.records import Snapshot
     from toolkit.strategies.base import Decision, Strategy
@@ -232,7 +232,7 @@ def _dec(x: float) -> Decimal:
 
 
 def _load_data(params: DailyDryRunParams, strategy: Strategy) -> Dataset:
-    from toolkit.backtest.dataset import load_dataset
+    from toolkit.data.dataset import load_dataset
     from toolkit.params import repo_root
 
     try:
@@ -422,7 +422,7 @@ def run_session(
 ) -> SessionResult:
     """Run one decision slot (see the module doc); safe to call again after any crash.
 
-    ``data``: a :class:`~toolkit.backtest.dataset.Dataset` or its panel (loaded from
+    ``data``: a :class:`~toolkit.data.dataset.Dataset` or its panel (loaded from
     ``params.data`` when omitted; a replay passes it once for every session).
     ``strategy``: an instance to reuse across sessions (a replay's, so a stateful
     strategy keeps its cache); created from the params when omitted.
@@ -521,7 +521,7 @@ def run_session(
     # -- decide (always: the report shows the context even when resuming) ---------
     decision = strategy.decide(history)
     result.decision = decision
-    risk = RiskEngine(params.guards.settings(), clock=clock)
+    risk = RiskEngine(params.guards, clock=clock)
 
     # Phase A, one transaction: open the run, fund a new account, plan and record every
     # order as ``new``. A session without orders also records its snapshot and closes
