@@ -1,37 +1,39 @@
 """Trailing-window statistics: THE rule every strategy's rolling mean follows.
 
-The rule. The statistic of a window is computed from the window's values copied,
-oldest first, into one C-contiguous row, and reduced along that row by numpy:
+The rule. A window's values, oldest first, lie as one contiguous run of float64 in
+memory (a row of a C-contiguous ``(rows, width)`` copy, or a row of a sliding-window
+view over a contiguous column), and numpy reduces that run:
 
-* sum  = ``row.sum()`` (numpy's pairwise summation of a contiguous run of values);
+* sum  = numpy's sum of the run (its pairwise summation);
 * mean = sum / width;
-* standard deviation = ``sqrt(sum((row - mean) ** 2) / (width - ddof))``, two passes
+* standard deviation = ``sqrt(sum((run - mean) ** 2) / (width - ddof))``, two passes
   (never ``E[x²] - E[x]²``, which cancels catastrophically on price levels);
-* maximum = ``row.max()`` (exact in any order).
+* maximum = the run's maximum (exact in any order).
 
 Why a rule at all: a strategy's live path (``decide``, one window) and its backtest
 path (``decisions``, every bar at once) must give the same floats bit for bit, and a
-float sum depends on the order of its additions. numpy sums a contiguous row with the
-same pairwise scheme whether the row stands alone or is one of thousands in a
-``(rows, width)`` array, so a value does not depend on how many windows were computed
-together, nor on the memory layout of the caller's panel. Reductions over a strided
-axis or cumulative-sum shortcuts would differ in the last bits.
+float sum depends on the order of its additions. numpy sums a contiguous run with the
+same pairwise scheme whether it stands alone or is one row among thousands, so a value
+depends neither on how many windows were computed together nor on the memory layout
+of the caller's panel. Adding rows one by one, reducing over a strided axis or
+cumulative-sum shortcuts would each differ in the last bits.
 
-This is also exactly what ``np.mean`` gives for a 1-D window (``np.mean(x[t-n+1:t+1])``),
+This is exactly what ``np.mean`` gives for a 1-D window (``np.mean(x[t-n+1:t+1])``),
 so a reader can check any value by hand; ``tests/unit/test_strategies_indicators.py``
-proves it on random data for widths 1..300. Before this module became the one library
-there were three spellings: ``sma_crossover``'s sliding-window mean and the v3.5b
-windows followed this rule already; the resumable strategies' rolling sums added rows
-one by one (which agrees with this rule for widths below 8 only).
+checks it bit for bit on random data for widths from 1 to 300 (around numpy's
+pairwise block sizes 8 and 128). Before this module became the one library there were
+three spellings: ``sma_crossover``'s sliding-window mean and v3.5b's windows already
+followed this rule (their results did not move); the resumable strategies' rolling
+sums added rows one by one, which agrees with the rule for widths below 8 only.
 
 Two ways in, one arithmetic:
 
 * :func:`trailing_windows` + :func:`row_mean` / :func:`row_std`: windows ending at
-  chosen positions of a 1-D series (v3.5b, whose last value may be today's
+  chosen positions of a 1-D series, copied (v3.5b, whose last value may be today's
   execution-time price instead of the close);
 * :func:`rolling_mean`, :func:`rolling_mean_std`, :func:`rolling_max`: every row of a
   ``(bars, symbols)`` array from ``start`` on, optionally lagged (the previous ``n``
-  bars), NaN where the window is not full. Built on the two above.
+  bars), NaN where the window is not full or holds a NaN.
 """
 
 from __future__ import annotations
@@ -49,9 +51,9 @@ __all__ = [
     "trailing_windows",
 ]
 
-#: Windows are materialised this many values at a time (512 KB of float64): the copy
-#: and its reductions then stay in the CPU cache, and a long window over many bars
-#: never needs a ``bars x width`` copy at once. Each row is reduced on its own, so the
+#: The rolling helpers reduce this many window values at a time (512 KB of float64), so
+#: the deviations of a block stay in the CPU cache and a long window over many bars
+#: never needs a ``bars x width`` array at once. Each row is reduced on its own, so the
 #: block size cannot change a result.
 _BLOCK_VALUES = 1 << 16
 
@@ -71,7 +73,7 @@ def trailing_windows(base: np.ndarray, idx: np.ndarray, width: int, last: np.nda
 
 
 def row_mean(w: np.ndarray) -> np.ndarray:
-    """Mean of each row of a C-contiguous ``(rows, width)`` array: row sum / width."""
+    """Mean of each row of a ``(rows, width)`` array whose rows are contiguous runs: row sum / width."""
     return w.sum(axis=1) / w.shape[1]
 
 
