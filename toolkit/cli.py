@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from toolkit.errors import ToolkitError
 
@@ -143,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="execute a notebook with papermill and archive the run")
     r.add_argument("notebook", help="notebook name, e.g. backtest")
     r.add_argument("--params", help="params YAML file")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key (value read as YAML)")
+    r.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key (value read as YAML)"
+    )
     r.add_argument("--outputs", help="archive root (default: outputs/ of the project)")
     r.set_defaults(func=_cmd_run)
     rs = sub.add_parser("runs", help="list archived runs, newest first")

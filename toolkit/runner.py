@@ -19,9 +19,10 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -61,10 +62,11 @@ def make_run_id(notebook: str, started: pd.Timestamp, phash: str, root: Path) ->
 def git_state(cwd: Path) -> dict[str, Any]:
     """Commit and dirty flag of the working tree (None outside a git checkout)."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = bool(
-            subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-        )
+        def git(*args: str) -> str:
+            return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
         return {"commit": commit, "dirty": dirty}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
@@ -256,6 +258,8 @@ def list_runs(outputs_root: Path | None = None) -> pd.DataFrame:
                 "error": m.get("error"),
             }
         )
-    cols = ["run_id", "notebook", "status", "started_utc", "duration_s", "total_return", "sharpe", "max_drawdown", "error"]
+    cols = [
+        "run_id", "notebook", "status", "started_utc", "duration_s", "total_return", "sharpe", "max_drawdown", "error"
+    ]
     df = pd.DataFrame(rows, columns=cols)
     return df.sort_values("started_utc", ascending=False, kind="stable").reset_index(drop=True)

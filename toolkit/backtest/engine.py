@@ -137,7 +137,8 @@ def _drop_absent_instruments(bars: pd.DataFrame, order_weights: pd.DataFrame) ->
     for sym in missing:
         col = order_weights[sym].fillna(0.0)
         if (col != 0).any():
-            raise DataError(sym, col.index[(col != 0).to_numpy()][0], "a targeted instrument needs prices", "not in the data")
+            first = col.index[(col != 0).to_numpy()][0]
+            raise DataError(sym, first, "a targeted instrument needs prices", "not in the data")
     return order_weights.drop(columns=missing)
 
 

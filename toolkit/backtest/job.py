@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit.data.dataset import Dataset, load_dataset
 from toolkit.backtest.engine import BacktestResult, run_backtest
 from toolkit.backtest.metrics import buy_and_hold, compute_metrics, monthly_returns
+from toolkit.data.dataset import Dataset, load_dataset
 from toolkit.params import repo_root
 from toolkit.params.backtest import BacktestParams
 from toolkit.strategies import Decisions, Strategy, registry
@@ -43,7 +43,12 @@ class BacktestReport:
         """Strategy and benchmark metrics side by side."""
         from toolkit.report.tables import metrics_side_by_side
 
-        return metrics_side_by_side(self.metrics, self.benchmark_metrics, label="strategy", benchmark_label=f"buy & hold {self.benchmark_symbol}")
+        return metrics_side_by_side(
+            self.metrics,
+            self.benchmark_metrics,
+            label="strategy",
+            benchmark_label=f"buy & hold {self.benchmark_symbol}",
+        )
 
     def params_table(self) -> pd.DataFrame:
         """Resolved params flattened to ``key: value`` rows for the report."""

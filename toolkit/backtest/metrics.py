@@ -104,7 +104,7 @@ def trade_metrics(trades: pd.DataFrame) -> dict[str, float | int | None]:
     return {
         "win_rate": _finite((closed["pnl"] > 0).mean()) if len(closed) else None,
         "profit_factor": _finite(wins / losses) if losses > 0 else None,
-        "n_trades": int(len(trades)),
+        "n_trades": len(trades),
     }
 
 

@@ -95,8 +95,11 @@ class SimulatedBroker(SimulatedVenue):
         self.initial_cash = to_decimal(initial_cash, "initial_cash")
         if self.initial_cash < 0:
             raise InvalidInput("initial_cash", str(self.initial_cash), ">= 0")
-        self.costs = CostModel(slippage_bps=to_decimal(slippage_bps, "slippage_bps"), fee_bps=to_decimal(fee_bps, "fee_bps"),
-                               fixed_fee=to_decimal(fixed_fee, "fixed_fee"))
+        self.costs = CostModel(
+            slippage_bps=to_decimal(slippage_bps, "slippage_bps"),
+            fee_bps=to_decimal(fee_bps, "fee_bps"),
+            fixed_fee=to_decimal(fixed_fee, "fixed_fee"),
+        )
         if max_participation is not None and not (0 < float(max_participation) <= 1):
             raise InvalidInput("max_participation", max_participation, "a fraction in (0, 1] or None")
         self.max_participation = None if max_participation is None else float(max_participation)
@@ -174,7 +177,9 @@ class SimulatedBroker(SimulatedVenue):
         """
         at_utc = to_utc(at, field="at")
         if self._at is not None and at_utc < self._at:
-            raise InvalidInput("at", at_utc.isoformat(), f"a time at or after the last market update {self._at.isoformat()}")
+            raise InvalidInput(
+                "at", at_utc.isoformat(), f"a time at or after the last market update {self._at.isoformat()}"
+            )
         parsed: dict[str, Decimal] = {}
         for sym, p in prices.items():
             d = to_decimal(p, f"prices[{sym}]")
@@ -204,8 +209,8 @@ class SimulatedBroker(SimulatedVenue):
         out = []
         for o in self._orders.values():
             if o.is_open:
-                o.apply(OrderCancelled(o.client_order_id,
-                                       f"end of session: remaining {qty_str(o.remaining_quantity)} cancelled", self._at))
+                reason = f"end of session: remaining {qty_str(o.remaining_quantity)} cancelled"
+                o.apply(OrderCancelled(o.client_order_id, reason, self._at))
                 out.append(o.copy())
         return out
 
@@ -237,7 +242,8 @@ class SimulatedBroker(SimulatedVenue):
         m = self._marks_for(marks)
         with localcontext() as ctx:
             ctx.prec = DECIMAL_PREC
-            return sum((lot.quantity * (m[s] - lot.price) for s, lots in self._lots.items() for lot in lots), Decimal(0))
+            gains = (lot.quantity * (m[s] - lot.price) for s, lots in self._lots.items() for lot in lots)
+            return sum(gains, Decimal(0))
 
     def position(self, symbol: str) -> Position:
         with localcontext() as ctx:

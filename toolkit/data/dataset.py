@@ -120,8 +120,8 @@ def load_dataset(data: DataParams, *, base_dir: Path, optional: list[str] | None
     start = pd.Timestamp(data.start, tz="UTC") if data.start else None
     end = pd.Timestamp(data.end, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(1) if data.end else None
     trimmed = {}
-    for sym, f in frames.items():
-        f = f.loc[start:end] if (start is not None or end is not None) else f
+    for sym, full in frames.items():
+        f = full.loc[start:end] if (start is not None or end is not None) else full
         if len(f):
             trimmed[sym] = f
         else:

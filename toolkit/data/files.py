@@ -80,7 +80,7 @@ _OFFSET = re.compile(r"(?<=\d)\s*(Z|[+-]\d{2}:?\d{2})$")
 _OFFSET_AFTER_TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
 _MAX_LISTED = 30
 
-__all__ = ["load_files", "SUFFIXES"]
+__all__ = ["SUFFIXES", "load_files"]
 
 Builder = Callable[[], pd.DataFrame]
 

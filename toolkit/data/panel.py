@@ -20,7 +20,7 @@ import pandas as pd
 from toolkit.data.validate import CANONICAL_FIELDS
 from toolkit.errors import ParamsError
 
-__all__ = ["panel", "fingerprint", "describe"]
+__all__ = ["describe", "fingerprint", "panel"]
 
 _FINGERPRINT_VERSION = b"toolkit.data.fingerprint/v1"
 

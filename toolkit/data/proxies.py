@@ -21,7 +21,7 @@ import pandas as pd
 from toolkit.data.validate import CANONICAL_FIELDS, validate_bars
 from toolkit.errors import ParamsError
 
-__all__ = ["leveraged_proxy", "TRADING_DAYS"]
+__all__ = ["TRADING_DAYS", "leveraged_proxy"]
 
 TRADING_DAYS = 252
 _FLOOR = 1e-9  # smallest one-day growth factor: a wiped-out proxy stays (barely) positive

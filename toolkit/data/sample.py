@@ -14,7 +14,7 @@ returns copies, so a notebook that edits its frame cannot corrupt the next calle
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +71,7 @@ def _check_symbols(symbols: list[str] | str | None) -> list[str]:
     return list(dict.fromkeys(symbols))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(symbol: str, prices: str) -> pd.DataFrame:
     """Parse one sample series into a validated canonical frame (cached; do not mutate)."""
     raw = pd.read_csv(_sample_file(symbol), na_values=["."])
@@ -82,7 +82,7 @@ def _load(symbol: str, prices: str) -> pd.DataFrame:
         if prices == "adjusted" and "adj close" in raw.columns:
             open_, high, low, close = (frame[f].to_numpy() for f in ("open", "high", "low", "close"))
             adjusted = adjust_to_close(open_, high, low, close, raw["adj close"].to_numpy(dtype=np.float64))
-            for field, values in zip(("open", "high", "low", "close"), adjusted):
+            for field, values in zip(("open", "high", "low", "close"), adjusted, strict=True):
                 frame[field] = values
     else:  # close-only series (VIX): levels on a weekday grid, "." (NaN) on holidays
         close = raw.iloc[:, 0].astype(np.float64).dropna()

@@ -85,7 +85,8 @@ def run_daily(
         if params.as_of is None:
             params = params.model_copy(update={"as_of": market.last_date})
         broker = load_simulated_broker(ledger, params)
-        return run_session(params, ledger=ledger, broker=broker, clock=session_clock(params.as_of, params.execution_time),
+        clock = session_clock(params.as_of, params.execution_time)
+        return run_session(params, ledger=ledger, broker=broker, clock=clock,
                            market=market, strategy=strategy, notebook_run_id=notebook_run_id)
     finally:
         ledger.close()

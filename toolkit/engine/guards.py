@@ -252,7 +252,9 @@ class RiskEngine:
         if not symbols:
             return []
         if market.session_date is None or market.execution_time is None:
-            return [GuardBreach("stale_data", "stale_data: session_date and execution_time not given, freshness unknown")]
+            return [
+                GuardBreach("stale_data", "stale_data: session_date and execution_time not given, freshness unknown")
+            ]
         expected = expected_bar_date(market.session_date, market.execution_time).date()
         stale: list[str] = []
         for sym in symbols:
@@ -264,7 +266,8 @@ class RiskEngine:
         if not stale:
             return []
         when = f"{market.execution_time} on {pd.Timestamp(market.session_date).date()}"
-        return [GuardBreach("stale_data", f"stale_data: {'; '.join(stale)}; a decision at {when} needs the {expected} bar")]
+        reason = f"stale_data: {'; '.join(stale)}; a decision at {when} needs the {expected} bar"
+        return [GuardBreach("stale_data", reason)]
 
     def _order_guards(self, intents: list[OrderIntent], held: dict[str, Decimal], prices: dict[str, Decimal],
                       equity: Decimal) -> GuardReport:
@@ -283,12 +286,16 @@ class RiskEngine:
             elif i.side is OrderSide.BUY:
                 after = (position.get(i.symbol, Decimal(0)) + i.quantity) * price
                 gross_after = gross + i.quantity * price
-                if s.max_position_weight is not None and (equity <= 0 or after / equity > to_decimal(s.max_position_weight, "max_position_weight")):
+                if s.max_position_weight is not None and (
+                    equity <= 0 or after / equity > to_decimal(s.max_position_weight, "max_position_weight")
+                ):
                     guard = "max_position_weight"
                     weight = "n/a (equity <= 0)" if equity <= 0 else _pct(after / equity)
                     reason = (f"max_position_weight: {i.describe()} -> {money(after)} = {weight} of equity "
                               f"> limit {_pct(s.max_position_weight)}")
-                elif s.max_gross_exposure is not None and (equity <= 0 or gross_after / equity > to_decimal(s.max_gross_exposure, "max_gross_exposure")):
+                elif s.max_gross_exposure is not None and (
+                    equity <= 0 or gross_after / equity > to_decimal(s.max_gross_exposure, "max_gross_exposure")
+                ):
                     guard = "max_gross_exposure"
                     weight = "n/a (equity <= 0)" if equity <= 0 else _pct(gross_after / equity)
                     reason = (f"max_gross_exposure: {i.describe()} -> gross {money(gross_after)} = {weight} of equity "

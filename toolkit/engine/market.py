@@ -76,7 +76,8 @@ class MarketCursor:
             raise DataError("(panel)", None, "bars on a sorted, unique, UTC DatetimeIndex",
                             "load the data with toolkit's dataset loader")
         if not (isinstance(cols, pd.MultiIndex) and cols.nlevels == 2 and cols.is_unique):
-            raise DataError("(panel)", None, "unique (symbol, field) columns", "load the data with toolkit's dataset loader")
+            raise DataError("(panel)", None, "unique (symbol, field) columns",
+                            "load the data with toolkit's dataset loader")
         self.panel = panel
         self.index = idx
         self._stamps = idx.as_unit("ns").asi8

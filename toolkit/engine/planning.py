@@ -66,8 +66,11 @@ def plan_orders(
     kill = ledger.kill_switch()
     if kill.on:
         risk.engage_kill_switch(f"ledger kill switch: {kill.reason}")
-    costs = CostModel(slippage_bps=price_decimal(params.costs.slippage_bps), fee_bps=price_decimal(params.costs.fees_bps),
-                      fixed_fee=price_decimal(params.costs.fixed_fee))
+    costs = CostModel(
+        slippage_bps=price_decimal(params.costs.slippage_bps),
+        fee_bps=price_decimal(params.costs.fees_bps),
+        fixed_fee=price_decimal(params.costs.fixed_fee),
+    )
     value_prices = {**prices.marks, **prices.prices}
     # A zero target for an instrument the data lacks (a switched-off optional leg) is no order.
     targets = {s: w for s, w in decision.target_weights.items() if s in value_prices or w}

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -62,7 +63,8 @@ class ReplayResult:
         return pd.Series(s["equity"].astype(float).to_numpy(), index=idx, name="equity")
 
     def summary_line(self) -> str:
-        return (f"replay: {self.sessions} sessions ({', '.join(f'{k} {v}' for k, v in sorted(self.statuses.items()))}), "
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))
+        return (f"replay: {self.sessions} sessions ({statuses}), "
                 f"{len(self.trades)} fills, {self.sessions_per_second:.0f} sessions/s")
 
 

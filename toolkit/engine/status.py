@@ -54,10 +54,11 @@ def status_text(ledger: Ledger) -> str:
         if len(s):
             r = s.iloc[-1]
             dd = r["drawdown"]
+            cell = r["strategy_cell"]
             lines.append(
                 f"  last snapshot {r['session_date']}: equity {r['equity']}  daily return "
                 f"{_pct(r['daily_return'])}  cumulative {_pct(r['cumulative_return'])}  drawdown {_pct(dd)}"
-                + (f"  cell {r['strategy_cell']}" if r["strategy_cell"] not in (None, "") and not pd.isna(r["strategy_cell"]) else "")
+                + (f"  cell {cell}" if cell not in (None, "") and not pd.isna(cell) else "")
             )
     return "\n".join(lines)
 

@@ -129,7 +129,9 @@ class OrderIntents(list):
     def _repr_html_(self) -> str:  # pragma: no cover - display only
         html = self.to_frame().to_html(index=False)
         if self.skipped:
-            rows = "".join(f"<li>{s.side.value} {qty_str(s.quantity)} {s.symbol}: {s.reason}</li>" for s in self.skipped)
+            rows = "".join(
+                f"<li>{s.side.value} {qty_str(s.quantity)} {s.symbol}: {s.reason}</li>" for s in self.skipped
+            )
             html += f"<p>Skipped:</p><ul>{rows}</ul>"
         return html
 
@@ -216,8 +218,8 @@ def translate(
 
         def keep(intent: OrderIntent, spec: Instrument) -> bool:
             if intent.notional < spec.min_notional:
-                skipped.append(SkippedIntent(intent.symbol, intent.side, intent.quantity,
-                                             f"notional {money(intent.notional)} below min_notional {money(spec.min_notional)}"))
+                reason = f"notional {money(intent.notional)} below min_notional {money(spec.min_notional)}"
+                skipped.append(SkippedIntent(intent.symbol, intent.side, intent.quantity, reason))
                 return False
             if min_value and intent.notional < min_value:
                 skipped.append(SkippedIntent(intent.symbol, intent.side, intent.quantity,
@@ -299,7 +301,9 @@ def _fit_buys_to_cash(
     for b in buys:
         q = qty[b.symbol]
         if q <= 0:
-            skipped.append(SkippedIntent(b.symbol, b.side, original[b.symbol], "not enough cash after sells, fees and slippage"))
+            skipped.append(
+                SkippedIntent(b.symbol, b.side, original[b.symbol], "not enough cash after sells, fees and slippage")
+            )
             continue
         scaled = b
         if q != original[b.symbol]:

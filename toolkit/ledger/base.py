@@ -10,9 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Self
-
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url

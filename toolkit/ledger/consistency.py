@@ -73,7 +73,9 @@ def check_consistency(ledger: Ledger, account: str, mode: str, prices: dict[str,
         order = orders[f.order_id]
         filled[order.id] += f.quantity
         if f.mode != order.mode:
-            problems.append(f"fill {f.fill_id} has mode {f.mode} but its order {order.client_order_id} has {order.mode}")
+            problems.append(
+                f"fill {f.fill_id} has mode {f.mode} but its order {order.client_order_id} has {order.mode}"
+            )
     for order in orders.values():
         done = filled[order.id]
         if done > order.quantity:
@@ -89,7 +91,9 @@ def check_consistency(ledger: Ledger, account: str, mode: str, prices: dict[str,
         if lot.open_quantity < 0:
             problems.append(f"lot {lot.id} of {lot.symbol} is negative: {lot.open_quantity}")
         if lot.open_quantity > lot.original_quantity:
-            problems.append(f"lot {lot.id} of {lot.symbol} holds {lot.open_quantity} > original {lot.original_quantity}")
+            problems.append(
+                f"lot {lot.id} of {lot.symbol} holds {lot.open_quantity} > original {lot.original_quantity}"
+            )
         if (lot.open_quantity == 0) != (lot.closed_at is not None):
             problems.append(f"lot {lot.id} of {lot.symbol} has open {lot.open_quantity} but closed_at {lot.closed_at}")
 
@@ -134,7 +138,9 @@ def check_consistency(ledger: Ledger, account: str, mode: str, prices: dict[str,
                     f"{symbol}: realised PnL {position.realised_pnl} != FIFO replay of the fills {book.realised}"
                 )
             if position.avg_cost != average_cost(stored):
-                problems.append(f"{symbol}: avg_cost {position.avg_cost} != average cost of open lots {average_cost(stored)}")
+                problems.append(
+                    f"{symbol}: avg_cost {position.avg_cost} != average cost of open lots {average_cost(stored)}"
+                )
             realised_total += position.realised_pnl
         fees_total += book.fees
         if lot_qty:
@@ -156,7 +162,8 @@ def check_consistency(ledger: Ledger, account: str, mode: str, prices: dict[str,
     flows = sum((fill_cash_flow(orders[f.order_id].side, f.quantity, f.price, f.fees) for f in fills), ZERO)
     if cash.amount != cash.initial_amount + flows:
         problems.append(
-            f"cash {cash.amount} != initial {cash.initial_amount} + fill cash flows {flows} = {cash.initial_amount + flows}"
+            f"cash {cash.amount} != initial {cash.initial_amount} + fill cash flows {flows} "
+            f"= {cash.initial_amount + flows}"
         )
     if not all_priced:
         return problems

@@ -47,7 +47,15 @@ from toolkit.ledger.lifecycle import (
     allowed_from,
     is_legal,
 )
-from toolkit.ledger.models import AuditLogRow, CashBalanceRow, FillRow, OrderEventRow, OrderRow, PositionLotRow, PositionRow
+from toolkit.ledger.models import (
+    AuditLogRow,
+    CashBalanceRow,
+    FillRow,
+    OrderEventRow,
+    OrderRow,
+    PositionLotRow,
+    PositionRow,
+)
 from toolkit.ledger.records import FillRecord, LotRecord, OrderEventRecord, OrderRecord, PositionRecord
 from toolkit.ledger.runs import RunsMixin, make_run_key, parse_run_key
 from toolkit.ledger.types import DecimalLike, fit_amount
@@ -139,7 +147,8 @@ class Ledger(RunsMixin, ControlMixin):
                     parent = s.scalar(select(OrderRow).where(OrderRow.client_order_id == parent_client_order_id))
                     if parent is None:
                         raise LedgerError(
-                            f"parent_client_order_id: got {parent_client_order_id!r}; allowed: an order already in the ledger"
+                            f"parent_client_order_id: got {parent_client_order_id!r}; "
+                            "allowed: an order already in the ledger"
                         )
                     parent_id = parent.id
                 row = OrderRow(
@@ -386,7 +395,8 @@ class Ledger(RunsMixin, ControlMixin):
 
             # Validation done: from here on everything is written together.
             fill = FillRow(
-                order_id=order.id, fill_id=fill_id, mode=order.mode, quantity=quantity, price=fill_price, fees=fee, at=when
+                order_id=order.id, fill_id=fill_id, mode=order.mode,
+                quantity=quantity, price=fill_price, fees=fee, at=when,
             )
             s.add(fill)
             s.flush()
@@ -543,7 +553,9 @@ class Ledger(RunsMixin, ControlMixin):
             rows = conn.execute(_POS_GET, {"account": account, "mode": mode})
             return {r.symbol: position_record(r) for r in rows if include_flat or r.quantity != 0}
 
-    def lots(self, account: str, mode: str, symbol: str | None = None, *, include_closed: bool = False) -> list[LotRecord]:
+    def lots(
+        self, account: str, mode: str, symbol: str | None = None, *, include_closed: bool = False
+    ) -> list[LotRecord]:
         """FIFO lots, oldest first."""
         choice("mode", mode, MODES)
         with self._reading() as s:

@@ -10,9 +10,10 @@ transition cannot happen rather than being found in a later audit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 

@@ -67,7 +67,7 @@ def sell_fifo(
     removed. Returns ``(realised, quantity the lots could not cover)``.
     """
     takes = fifo_take([lot.quantity for lot in lots], quantity)
-    for lot, take in zip(lots, takes):
+    for lot, take in zip(lots, takes, strict=True):
         if take == 0:
             continue
         lot.quantity -= take

@@ -25,11 +25,11 @@ from toolkit.optimize.overfitting import (
 )
 
 __all__ = [
+    "PBO",
     "DeflatedSharpe",
     "FilteredGrid",
     "Fold",
     "OptimizeInputError",
-    "PBO",
     "chunks",
     "deflated_sharpe_ratio",
     "expand_grid",

@@ -390,7 +390,7 @@ def metrics_from_arrays(
     values are NaN (``compute_metrics`` writes None). Returns the metrics and the
     daily returns ``(combinations, bars)``.
     """
-    n_rows, n = equity.shape
+    _, n = equity.shape
     prev = np.empty_like(equity)
     prev[:, 0] = initial_cash
     prev[:, 1:] = equity[:, :-1]

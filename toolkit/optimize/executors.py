@@ -58,7 +58,7 @@ class LocalExecutor:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "LocalExecutor":
+    def __enter__(self) -> LocalExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -123,7 +123,7 @@ class DaskExecutor:
         if self._cluster is not None:
             self._cluster.close()
 
-    def __enter__(self) -> "DaskExecutor":
+    def __enter__(self) -> DaskExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -134,7 +134,9 @@ class DaskExecutor:
         return f"DaskExecutor({where})"
 
 
-def make_executor(kind: str, *, scheduler_address: str | None = None, n_workers: int = 2) -> LocalExecutor | DaskExecutor:
+def make_executor(
+    kind: str, *, scheduler_address: str | None = None, n_workers: int = 2
+) -> LocalExecutor | DaskExecutor:
     """The executor a params file asks for (``executor: local | dask``)."""
     if kind == "local":
         return LocalExecutor()

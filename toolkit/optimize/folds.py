@@ -31,7 +31,7 @@ import pandas as pd
 
 from toolkit.optimize.grid import OptimizeInputError, _is_int
 
-__all__ = ["Fold", "walk_forward_folds", "folds_table"]
+__all__ = ["Fold", "folds_table", "walk_forward_folds"]
 
 Scheme = Literal["rolling", "anchored"]
 _SCHEMES = ("rolling", "anchored")

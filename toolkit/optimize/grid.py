@@ -35,11 +35,11 @@ import pandas as pd
 from toolkit.errors import ParamsError
 
 __all__ = [
-    "OptimizeInputError",
     "FilteredGrid",
+    "OptimizeInputError",
+    "chunks",
     "expand_grid",
     "filter_valid",
-    "chunks",
 ]
 
 #: Refuse grids bigger than this by default: a typo in a step (0.001 for 0.1) should
@@ -99,7 +99,7 @@ def _expand_range(name: str, rng: Mapping[str, Any]) -> list[Any]:
             f"{field}.step", step, f"a step whose sign leads from start={start!r} to stop={stop!r}"
         )
     # Inclusive stop, with a tolerance so 0.1..0.3 step 0.1 keeps 0.3.
-    n = int(math.floor((stop - start) / step + 1e-9)) + 1
+    n = math.floor((stop - start) / step + 1e-9) + 1
     if n > DEFAULT_MAX_COMBINATIONS:
         raise OptimizeInputError(field, dict(rng), f"at most {DEFAULT_MAX_COMBINATIONS:,} values (got {n:,})")
     if _is_int(start) and _is_int(stop) and _is_int(step):
@@ -172,7 +172,7 @@ def expand_grid(
     sizes = [len(v) for v in columns.values()]
     total = math.prod(sizes)
     if total > max_combinations:
-        shape = " x ".join(f"{n}={s}" for n, s in zip(columns, sizes))
+        shape = " x ".join(f"{n}={s}" for n, s in zip(columns, sizes, strict=True))
         raise OptimizeInputError(
             "spec", shape, f"at most max_combinations={max_combinations:,} combinations (this grid has {total:,})"
         )

@@ -47,12 +47,12 @@ from toolkit.optimize.grid import OptimizeInputError, _is_int
 
 __all__ = [
     "EULER_GAMMA",
-    "per_period_sharpe",
-    "probabilistic_sharpe_ratio",
-    "expected_max_sharpe",
+    "PBO",
     "DeflatedSharpe",
     "deflated_sharpe_ratio",
-    "PBO",
+    "expected_max_sharpe",
+    "per_period_sharpe",
+    "probabilistic_sharpe_ratio",
     "probability_of_backtest_overfitting",
 ]
 

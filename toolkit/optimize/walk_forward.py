@@ -42,9 +42,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from toolkit.data.dataset import Dataset, load_dataset
 from toolkit.backtest.engine import BacktestResult, run_backtest
 from toolkit.backtest.metrics import TRADING_DAYS, buy_and_hold, compute_metrics, daily_returns
+from toolkit.data.dataset import Dataset, load_dataset
 from toolkit.optimize.evaluate import (
     METRICS,
     GridResult,
@@ -61,8 +61,8 @@ from toolkit.optimize.executors import DaskExecutor, LocalExecutor, ProgressMode
 from toolkit.optimize.folds import Fold, folds_table, walk_forward_folds
 from toolkit.optimize.grid import OptimizeInputError
 from toolkit.optimize.overfitting import PBO, DeflatedSharpe, deflated_sharpe_ratio, probability_of_backtest_overfitting
-from toolkit.params.walk_forward import ResolvedGrid, WalkForwardParams, merged_strategy_params, resolve_grid
 from toolkit.params import repo_root
+from toolkit.params.walk_forward import ResolvedGrid, WalkForwardParams, merged_strategy_params, resolve_grid
 from toolkit.strategies import registry
 
 #: Metrics shown in the per-fold table of the report (folds.csv has all of them).
@@ -126,7 +126,12 @@ class WalkForwardReport:
         """Stitched OOS metrics beside buy and hold over the same bars."""
         from toolkit.report.tables import metrics_side_by_side
 
-        return metrics_side_by_side(self.oos_metrics, self.benchmark_metrics, label="walk-forward OOS", benchmark_label=f"buy & hold {self.benchmark_symbol}")
+        return metrics_side_by_side(
+            self.oos_metrics,
+            self.benchmark_metrics,
+            label="walk-forward OOS",
+            benchmark_label=f"buy & hold {self.benchmark_symbol}",
+        )
 
     def params_table(self) -> pd.DataFrame:
         """Resolved params flattened to ``key: value`` rows."""
@@ -185,7 +190,8 @@ class WalkForwardReport:
         header = [
             f"# Recommended by walk-forward run {run_id} ({self.recommended_note}).",
             f"# Objective: {self.objective}; folds: {len(self.folds)}; grid: {self.grid.n_kept} combinations.",
-            f"# Stitched OOS: total return {self.oos_metrics['total_return']:.2%}, sharpe {_fmt(self.oos_metrics['sharpe'])}.",
+            f"# Stitched OOS: total return {self.oos_metrics['total_return']:.2%}, "
+            f"sharpe {_fmt(self.oos_metrics['sharpe'])}.",
         ]
         return "\n".join(header) + "\n" + body
 
@@ -225,9 +231,13 @@ class WalkForwardReport:
     def metrics_json(self) -> dict[str, Any]:
         """metrics.json: stitched OOS metrics at the top (as a backtest), then the diagnostics."""
         out: dict[str, Any] = {k: _finite(v) for k, v in self.oos_metrics.items()}
-        out["benchmark"] = {"symbol": self.benchmark_symbol, **{k: _finite(v) for k, v in self.benchmark_metrics.items()}}
+        out["benchmark"] = {
+            "symbol": self.benchmark_symbol,
+            **{k: _finite(v) for k, v in self.benchmark_metrics.items()},
+        }
+        dsr_fields = ("dsr", "sr", "sr0", "n_trials", "sr_variance", "skew", "kurtosis", "n_obs")
         out["deflated_sharpe"] = (
-            {k: _finite(getattr(self.dsr, k)) for k in ("dsr", "sr", "sr0", "n_trials", "sr_variance", "skew", "kurtosis", "n_obs")}
+            {k: _finite(getattr(self.dsr, k)) for k in dsr_fields}
             | {"reading": self.dsr.reading()}
             if self.dsr
             else {"reading": self.dsr_note}
@@ -245,7 +255,7 @@ class WalkForwardReport:
             "n_folds": len(self.folds),
             "n_combinations": self.grid.n_kept,
             "n_dropped": self.grid.n_dropped,
-            "n_trials": int(len(self.trials)),
+            "n_trials": len(self.trials),
             "folds_without_choice": int(self.fold_results["combination"].isna().sum()),
             "oos_start": str(self.oos.equity.index[0]),
             "oos_end": str(self.oos.equity.index[-1]),
@@ -282,7 +292,8 @@ class WalkForwardReport:
             values = sorted(self.grid.grid[name].unique())
             fig.add_trace(
                 go.Scatter(x=fr["fold"], y=fr[name], mode="lines+markers", name=name,
-                           text=fr["oos_start"].dt.strftime("OOS from %Y-%m-%d"), hovertemplate="fold %{x}: %{y}<br>%{text}"),
+                           text=fr["oos_start"].dt.strftime("OOS from %Y-%m-%d"),
+                           hovertemplate="fold %{x}: %{y}<br>%{text}"),
                 row=i, col=1,
             )
             if all(isinstance(v, (int, float, np.integer, np.floating)) for v in values):
@@ -306,7 +317,9 @@ class WalkForwardReport:
         if len(fr):
             lo = float(min(fr["is_objective"].min(), fr["oos_objective"].min()))
             hi = float(max(fr["is_objective"].max(), fr["oos_objective"].max()))
-            fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line=dict(dash="dot", color="#999"), name="OOS = IS"))
+            fig.add_trace(
+                go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line=dict(dash="dot", color="#999"), name="OOS = IS")
+            )
         fig.update_layout(title=f"In-sample vs out-of-sample objective ({self.objective})", xaxis_title="in sample",
                           yaxis_title="out of sample", height=450, margin=dict(l=60, r=20, t=50, b=40))
         return fig
@@ -320,7 +333,8 @@ class WalkForwardReport:
             return None
         hp = self.heatmap_params()
         what = "mean over folds" if self.params.heatmap_folds == "mean" else f"fold {self.trials['fold'].max()}"
-        fig = go.Figure(go.Heatmap(z=table.to_numpy(), x=[str(c) for c in table.columns], y=[str(i) for i in table.index],
+        fig = go.Figure(go.Heatmap(z=table.to_numpy(),
+                                   x=[str(c) for c in table.columns], y=[str(i) for i in table.index],
                                    colorscale="RdYlGn", colorbar=dict(title=str(self.objective)),
                                    hovertemplate=f"{hp[0]} %{{y}}, {hp[1]} %{{x}}: %{{z:.3f}}<extra></extra>"))
         chosen = self.fold_results.dropna(subset=["combination"])
@@ -384,7 +398,12 @@ def build_tasks(
 
 
 def run_tasks(
-    tasks: list[GridTask], bars: pd.DataFrame, executor: LocalExecutor | DaskExecutor, *, n_folds: int, progress: ProgressMode = "auto"
+    tasks: list[GridTask],
+    bars: pd.DataFrame,
+    executor: LocalExecutor | DaskExecutor,
+    *,
+    n_folds: int,
+    progress: ProgressMode = "auto",
 ) -> list[GridResult]:
     """Run the tasks with progress bars over folds and combinations."""
     per_fold: dict[int, int] = {}
@@ -394,7 +413,9 @@ def run_tasks(
     n_full = sum(t.n_combos for t in tasks if not t.key)
     bar_folds = progress_bar(n_folds, desc="folds", unit="fold", mode=progress, position=0)
     bar_combos = progress_bar(n_is, desc="in-sample combinations", unit="combo", mode=progress, position=1)
-    bar_full = progress_bar(n_full, desc="full sample (PBO)", unit="combo", mode=progress, position=2) if n_full else None
+    bar_full = (
+        progress_bar(n_full, desc="full sample (PBO)", unit="combo", mode=progress, position=2) if n_full else None
+    )
 
     def done(i: int, res: GridResult) -> None:
         task = tasks[i]
@@ -460,7 +481,7 @@ def stitch_oos(
     first bar always re-targets. A fold without a valid choice stays flat.
     """
     pieces = []
-    for f, prm in zip(folds, chosen_params):
+    for f, prm in zip(folds, chosen_params, strict=True):
         s, e = f.oos_slice.start, f.oos_slice.stop
         idx = bars.index[s:e]
         if prm is None:
@@ -578,7 +599,8 @@ def recommend(fold_results: pd.DataFrame, rule: str) -> tuple[int | None, str]:
     top = counts[counts == counts.max()].index
     row = chosen[chosen["combination"].isin(top)].iloc[-1]
     return int(row["combination"]), (
-        f"rule most_frequent: chosen by {int(counts.max())} of {len(fold_results)} folds (last in fold {int(row['fold'])})"
+        f"rule most_frequent: chosen by {int(counts.max())} of {len(fold_results)} folds "
+        f"(last in fold {int(row['fold'])})"
     )
 
 
@@ -647,7 +669,7 @@ def run_walk_forward(
     if rec_combo is not None:
         recommended = cls.parse_params({**fixed, **grid.grid.loc[rec_combo].to_dict()}).model_dump(mode="json")
 
-    notes = list(dataset.notes) + [f"Grid: {grid.reading()}."]
+    notes = [*dataset.notes, f"Grid: {grid.reading()}."]
     if pbo_combos is not None and len(pbo_combos) < grid.n_kept:
         notes.append(
             f"PBO uses {len(pbo_combos):,} of the {grid.n_kept:,} combinations, evenly spaced in grid order "

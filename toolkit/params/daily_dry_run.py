@@ -94,7 +94,9 @@ class DailyDryRunParams(StrategyRunParams):
         if v and "://" in v and "@" in v.split("://", 1)[1].split("/", 1)[0]:
             netloc = v.split("://", 1)[1].split("/", 1)[0]
             if ":" in netloc.split("@", 1)[0]:
-                raise ValueError("a URL without a password (put credentials in the TOOLKIT_DB_URL environment variable)")
+                raise ValueError(
+                    "a URL without a password (put credentials in the TOOLKIT_DB_URL environment variable)"
+                )
         return v
 
     @field_validator("account")

@@ -70,7 +70,9 @@ def validate(notebook: str, raw: dict[str, Any], *, base_dir: Path | None = None
 
 
 @overload
-def load(notebook: Literal["backtest"], path: str | Path | None = None, overrides: Overrides = None) -> BacktestParams: ...
+def load(
+    notebook: Literal["backtest"], path: str | Path | None = None, overrides: Overrides = None
+) -> BacktestParams: ...
 @overload
 def load(
     notebook: Literal["walk_forward"], path: str | Path | None = None, overrides: Overrides = None

@@ -85,11 +85,15 @@ class WalkForwardParams(StrategyRunParams):
     risk_free_rate: float = Field(0.0, ge=-0.1, le=0.5, description="annual, for Sharpe and Sortino")
     benchmark: str | None = Field(None, description="symbol for buy and hold (default: the first symbol)")
     executor: Literal["local", "dask"] = "local"
-    scheduler_address: str | None = Field(None, description="dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    scheduler_address: str | None = Field(
+        None, description="dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)"
+    )
     n_workers: int = Field(2, ge=1, le=256, description="workers of the local dask cluster")
     chunk_size: int = Field(250, ge=1, le=100_000, description="combinations simulated per vectorbt call")
     heatmap: list[str] | None = Field(None, description="two grid parameters for the objective heatmap")
-    heatmap_folds: Literal["mean", "last"] = Field("mean", description="heatmap of the mean over folds or of the last fold")
+    heatmap_folds: Literal["mean", "last"] = Field(
+        "mean", description="heatmap of the mean over folds or of the last fold"
+    )
     recommend: Literal["last_fold", "most_frequent"] = Field(
         "last_fold", description="which fold's choice becomes recommended_params.yaml"
     )
@@ -112,7 +116,9 @@ class WalkForwardParams(StrategyRunParams):
     @classmethod
     def _grid(cls, v: dict[str, Any]) -> dict[str, Any]:
         if not v:
-            raise ValueError("at least one parameter to search, e.g. {fast: [10, 20], slow: {start: 50, stop: 200, step: 50}}")
+            raise ValueError(
+                "at least one parameter to search, e.g. {fast: [10, 20], slow: {start: 50, stop: 200, step: 50}}"
+            )
         return v
 
     @field_validator("pbo_splits")
@@ -217,9 +223,12 @@ def resolve_grid(p: WalkForwardParams, fixed: dict[str, Any]) -> ResolvedGrid:
     known = cls.Params.model_fields
     for name in p.grid:
         if name not in known:
-            raise ParamsError(f"grid.{name}", p.grid[name], f"a parameter of {p.strategy}: one of {', '.join(sorted(known))}")
+            allowed = f"a parameter of {p.strategy}: one of {', '.join(sorted(known))}"
+            raise ParamsError(f"grid.{name}", p.grid[name], allowed)
         if name in p.strategy_params:
-            raise ParamsError(f"grid.{name}", p.grid[name], "a parameter not also fixed in strategy_params (set it in one place)")
+            raise ParamsError(
+                f"grid.{name}", p.grid[name], "a parameter not also fixed in strategy_params (set it in one place)"
+            )
     try:
         full = expand_grid(p.grid)
     except OptimizeInputError as exc:
@@ -245,5 +254,8 @@ def resolve_grid(p: WalkForwardParams, fixed: dict[str, Any]) -> ResolvedGrid:
             raise ParamsError("grid", row, str(exc)) from None
     kept = full.loc[keep]
     if kept.empty:
-        raise ParamsError("grid", p.grid, f"at least one combination the strategy accepts (all {len(full):,} rejected, e.g. {example})")
+        raise ParamsError(
+            "grid", p.grid,
+            f"at least one combination the strategy accepts (all {len(full):,} rejected, e.g. {example})",
+        )
     return ResolvedGrid(kept, len(full), len(full) - len(kept), example)

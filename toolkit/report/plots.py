@@ -30,19 +30,28 @@ def _naive(idx: pd.DatetimeIndex) -> pd.DatetimeIndex:
 
 def equity_drawdown(equity: pd.Series, benchmark: pd.Series | None = None, *, title: str = "Equity and drawdown"):
     """Equity (log scale) over drawdown, strategy against buy and hold."""
-    from plotly.subplots import make_subplots
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
     x = _naive(equity.index)
     fig.add_trace(go.Scatter(x=x, y=equity.to_numpy(), name="strategy", line=dict(width=1.6)), row=1, col=1)
     if benchmark is not None:
-        fig.add_trace(go.Scatter(x=x, y=benchmark.to_numpy(), name=f"{benchmark.name}", line=dict(width=1, dash="dot")), row=1, col=1)
+        fig.add_trace(
+            go.Scatter(x=x, y=benchmark.to_numpy(), name=f"{benchmark.name}", line=dict(width=1, dash="dot")),
+            row=1, col=1,
+        )
     dd = equity / equity.cummax() - 1
-    fig.add_trace(go.Scatter(x=x, y=dd.to_numpy(), name="drawdown", fill="tozeroy", line=dict(width=0.8, color="#d62728")), row=2, col=1)
+    fig.add_trace(
+        go.Scatter(x=x, y=dd.to_numpy(), name="drawdown", fill="tozeroy", line=dict(width=0.8, color="#d62728")),
+        row=2, col=1,
+    )
     if benchmark is not None:
         bdd = benchmark / benchmark.cummax() - 1
-        fig.add_trace(go.Scatter(x=x, y=bdd.to_numpy(), name="benchmark drawdown", line=dict(width=0.8, color="#7f7f7f")), row=2, col=1)
+        fig.add_trace(
+            go.Scatter(x=x, y=bdd.to_numpy(), name="benchmark drawdown", line=dict(width=0.8, color="#7f7f7f")),
+            row=2, col=1,
+        )
     fig.update_yaxes(type="log", title_text="equity", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", title_text="drawdown", row=2, col=1)
     fig.update_layout(title=title, height=520, margin=dict(l=60, r=20, t=50, b=30), legend=dict(orientation="h"))
@@ -67,12 +76,14 @@ def monthly_heatmap(table: pd.DataFrame, *, title: str = "Monthly returns"):
 
 def regime_timeline(equity: pd.Series, cells: pd.Series, *, title: str = "Equity with regime cells"):
     """Equity curve over a strip coloured by the strategy's regime cell on each bar."""
-    from plotly.subplots import make_subplots
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2], vertical_spacing=0.03)
     x = _naive(equity.index)
-    fig.add_trace(go.Scatter(x=x, y=equity.to_numpy(), name="strategy", line=dict(width=1.4, color="#1f77b4")), row=1, col=1)
+    fig.add_trace(
+        go.Scatter(x=x, y=equity.to_numpy(), name="strategy", line=dict(width=1.4, color="#1f77b4")), row=1, col=1
+    )
     c = cells.reindex(equity.index)
     for cell, colour in CELL_COLOURS.items():
         mask = (c == cell).to_numpy()

@@ -219,9 +219,8 @@ def _align(weights: dict[str, pd.DataFrame]) -> tuple[list[str], pd.Index, list[
                 seen.add(c)
                 instruments.append(c)
     arrays = []
-    for f in frames:
-        if not f.index.equals(index):
-            f = f.reindex(index).ffill()
+    for frame in frames:
+        f = frame if frame.index.equals(index) else frame.reindex(index).ffill()
         if list(f.columns) != instruments:
             f = f.reindex(columns=instruments)
         a = f.to_numpy(dtype=float)
@@ -328,7 +327,7 @@ class SubStrategy(BaseModel):
     label: str | None = None
 
     @model_validator(mode="after")
-    def _known_and_valid(self) -> "SubStrategy":
+    def _known_and_valid(self) -> SubStrategy:
         try:
             registry.get(self.name).parse_params(self.params)
         except ParamsError as exc:
@@ -354,7 +353,7 @@ class MultiStrategyParams(StrategyParams):
     )
 
     @model_validator(mode="after")
-    def _unique_labels(self) -> "MultiStrategyParams":
+    def _unique_labels(self) -> MultiStrategyParams:
         explicit = [s.label for s in self.strategies if s.label is not None]
         if len(set(explicit)) != len(explicit):
             raise ValueError(f"strategies: labels must be unique, got {explicit}")

@@ -102,9 +102,5 @@ class AtrMomentum(ResumableStrategy[AtrMomentumParams]):
             ctx[f"exit_reason_{s}"] = reasons[:, j]
             if p.trailing_atr_k is not None:
                 ctx[f"stop_{s}"] = path.stop[:, j]
-        new_state: _State | None
-        if len(c):
-            new_state = _State(atr_st, path.state, path.held[-1], since, weights[-1].copy())
-        else:
-            new_state = st
+        new_state = _State(atr_st, path.state, path.held[-1], since, weights[-1].copy()) if len(c) else st
         return Chunk(weights, rebalance, ctx, new_state)

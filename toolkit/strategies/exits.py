@@ -23,6 +23,7 @@ bars) run the same arithmetic and agree exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,7 +82,7 @@ class PositionState:
     armed: np.ndarray
 
     @classmethod
-    def flat(cls, n_symbols: int) -> "PositionState":
+    def flat(cls, n_symbols: int) -> PositionState:
         nan = np.full(n_symbols, np.nan)
         return cls(np.zeros(n_symbols, bool), nan, nan.copy(), nan.copy(), np.ones(n_symbols, bool))
 
@@ -107,9 +108,9 @@ class ExitPath:
 
 def _fmax(a: float, b: float) -> float:
     """``max`` ignoring a NaN side, like ``numpy.fmax``."""
-    if a != a:
+    if math.isnan(a):
         return b
-    if b != b:
+    if math.isnan(b):
         return a
     return a if a >= b else b
 
@@ -190,7 +191,7 @@ def apply_exits(
                 stop = _fmax(stop, highest - k * a_col[t])  # never loosens
                 stop_col[t] = stop
         out_held[:, j], out_reason[:, j], out_stop[:, j] = held_col, reason_col, stop_col
-        for arr, val in zip(end, (held, price, highest, stop, armed)):
+        for arr, val in zip(end, (held, price, highest, stop, armed), strict=True):
             arr[j] = val
 
     return ExitPath(out_held, out_reason, out_stop, PositionState(*end))

@@ -265,7 +265,7 @@ class _Regime:
     :meth:`step` with the same Python floats, so their outputs agree exactly.
     """
 
-    __slots__ = ("p", "vol_high", "last", "started")
+    __slots__ = ("last", "p", "started", "vol_high")
 
     def __init__(self, params: HierarchicalAdaptiveV35bParams) -> None:
         self.p = params
@@ -293,7 +293,7 @@ class _Regime:
             self.vol_high = False
         # 7. Vol-crush: a relative sigma drop below the threshold forces Low into the latch.
         crush = False
-        if sigma_past == sigma_past and sigma_past != 0.0:
+        if not math.isnan(sigma_past) and sigma_past != 0.0:
             crush = (sigma - sigma_past) / sigma_past < p.vol_crush_threshold
         if crush:
             self.vol_high = False
@@ -368,7 +368,7 @@ def _column_positions(cols: pd.MultiIndex) -> dict[tuple[Any, Any], int]:
     lev0, lev1 = (lv.tolist() for lv in cols.levels)
     code0, code1 = (cd.tolist() for cd in cols.codes)
     return {(lev0[a] if a >= 0 else None, lev1[b] if b >= 0 else None): i
-            for i, (a, b) in enumerate(zip(code0, code1))}
+            for i, (a, b) in enumerate(zip(code0, code1, strict=True))}
 
 
 @register
@@ -635,10 +635,10 @@ class HierarchicalAdaptiveV35b(Strategy[HierarchicalAdaptiveV35bParams]):
         px = panel.sig_exec[sig_rows]
         vol = panel.sig_volume[sig_rows]
         kal = self._new_kalman()
-        t_norm = [self._t_norm(kal.update(a, b)) for a, b in zip(px.tolist(), vol.tolist())]
+        t_norm = [self._t_norm(kal.update(a, b)) for a, b in zip(px.tolist(), vol.tolist(), strict=True)]
         feats = self._signal_features(c, px, np.arange(len(sig_rows)))
         f_rows = list(zip(feats.sma_fast.tolist(), feats.sma_slow.tolist(), feats.z.tolist(),
-                          feats.sigma.tolist(), feats.sigma_past.tolist()))
+                          feats.sigma.tolist(), feats.sigma_past.tolist(), strict=True))
         valid = (np.minimum(np.arange(1, len(sig_rows) + 1), self.series_length) >= self.warmup).tolist()
         # Bond trend per row.
         b_fast = np.full(n, np.nan)
@@ -650,7 +650,7 @@ class HierarchicalAdaptiveV35b(Strategy[HierarchicalAdaptiveV35bParams]):
                 bf, bs, bt = self._bond_features(panel.bond_close[b_rows], panel.bond_exec[b_rows],
                                                  np.arange(len(b_rows)))
                 b_fast[b_rows], b_slow[b_rows], b_trend[b_rows] = bf, bs, bt
-        bond = list(zip(b_fast.tolist(), b_slow.tolist(), b_trend.tolist()))
+        bond = list(zip(b_fast.tolist(), b_slow.tolist(), b_trend.tolist(), strict=True))
         avail = [tuple(r) for r in (np.isfinite(panel.slot_price) & (panel.slot_price > 0)).tolist()]
 
         regime = _Regime(self.params)

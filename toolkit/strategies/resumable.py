@@ -157,7 +157,7 @@ class ResumableStrategy(Strategy[P]):
         chunk = self._compute(history, arrays, start, self._cache.state if start else None)
         decision = Decision(
             timestamp=history.index[-1],
-            target_weights={s: float(w) for s, w in zip(syms, chunk.weights[-1])},
+            target_weights={s: float(w) for s, w in zip(syms, chunk.weights[-1], strict=True)},
             rebalance=bool(chunk.rebalance[-1]),
             context={k: _scalar(v[-1]) for k, v in chunk.context.items()},
         )

@@ -29,7 +29,7 @@ class SmaCrossoverParams(StrategyParams):
     slow: int = Field(100, ge=2, le=5000, description="slow SMA length in bars")
 
     @model_validator(mode="after")
-    def _fast_below_slow(self) -> "SmaCrossoverParams":
+    def _fast_below_slow(self) -> SmaCrossoverParams:
         if self.fast >= self.slow:
             raise ValueError(f"fast ({self.fast}) must be smaller than slow ({self.slow})")
         return self
@@ -87,7 +87,7 @@ class SmaCrossover(Strategy[SmaCrossoverParams]):
         syms = self.instruments()
         cols = self._close_positions(history.columns, syms)
         if (cols < 0).any():
-            missing = [s for s, c in zip(syms, cols) if c < 0]
+            missing = [s for s, c in zip(syms, cols, strict=True) if c < 0]
             raise KeyError(f"sma_crossover: no close prices for {missing} in the history")
         # Only the last slow + 1 bars matter (today's and yesterday's windows): slicing
         # them keeps a bar-by-bar run O(T).
@@ -96,9 +96,9 @@ class SmaCrossover(Strategy[SmaCrossoverParams]):
         long = _long(fast, slow)
         rebalance = bool(changed_rows(long)[-1])
         n = len(syms)
-        weights = {s: (1.0 / n if flag else 0.0) for s, flag in zip(syms, long[-1])}
+        weights = {s: (1.0 / n if flag else 0.0) for s, flag in zip(syms, long[-1], strict=True)}
         ctx = {}
-        for s, f, sl in zip(syms, fast[-1], slow[-1]):
+        for s, f, sl in zip(syms, fast[-1], slow[-1], strict=True):
             ctx[f"sma_fast_{s}"] = float(f)
             ctx[f"sma_slow_{s}"] = float(sl)
         return Decision(history.index[-1], weights, rebalance, ctx)

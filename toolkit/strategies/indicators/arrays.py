@@ -16,7 +16,7 @@ __all__ = ["changed_rows", "lagged", "seq_sum"]
 def lagged(x: np.ndarray, k: int, start: int = 0) -> np.ndarray:
     """``x[t - k]`` for rows ``start..T-1`` (NaN where ``t < k``)."""
     T = len(x)
-    out = np.full((T - start,) + x.shape[1:], np.nan)
+    out = np.full((T - start, *x.shape[1:]), np.nan)
     first = max(start, k)
     if first < T:
         out[first - start :] = x[first - k : T - k]

@@ -46,9 +46,25 @@ class KalmanTrend:
     """
 
     __slots__ = (
-        "r0", "q1", "q2", "n_osc", "n_str", "symmetric", "double_smoothing",
-        "level", "velocity", "p00", "p01", "p10", "p11", "v_prev", "bars",
-        "n_innov", "max_queue", "osc", "smooth1",
+        "bars",
+        "double_smoothing",
+        "level",
+        "max_queue",
+        "n_innov",
+        "n_osc",
+        "n_str",
+        "osc",
+        "p00",
+        "p01",
+        "p10",
+        "p11",
+        "q1",
+        "q2",
+        "r0",
+        "smooth1",
+        "symmetric",
+        "v_prev",
+        "velocity",
     )
 
     def __init__(
@@ -93,11 +109,8 @@ class KalmanTrend:
         trusts the price fully); NaN counts as unknown.
         """
         v_prev = self.v_prev
-        if volume > 0 and v_prev == v_prev:  # NaN-safe: NaN > 0 is False, NaN != NaN
-            if self.symmetric:
-                ratio = v_prev / volume
-            else:
-                ratio = v_prev / max(v_prev, volume)
+        if volume > 0 and not math.isnan(v_prev):  # NaN-safe: NaN > 0 is False
+            ratio = v_prev / volume if self.symmetric else v_prev / max(v_prev, volume)
             return self.r0 * ratio
         return self.r0
 

@@ -14,13 +14,14 @@ value carries.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["AtrState", "RsiState", "SCALAR_MAX_SYMBOLS", "SmoothState", "atr", "ema", "rsi", "wilder"]
+__all__ = ["SCALAR_MAX_SYMBOLS", "AtrState", "RsiState", "SmoothState", "atr", "ema", "rsi", "wilder"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class SmoothState:
     acc: np.ndarray
 
     @classmethod
-    def empty(cls, n_symbols: int) -> "SmoothState":
+    def empty(cls, n_symbols: int) -> SmoothState:
         return cls(np.full(n_symbols, np.nan), np.zeros(n_symbols, dtype=np.int64), np.zeros(n_symbols))
 
 
@@ -49,7 +50,7 @@ def _smooth(
 
     NaN inputs are skipped (the value carries). ``count`` saturates at ``n``.
     """
-    T, N = x.shape
+    _, N = x.shape
     st = state or SmoothState.empty(N)
     if N <= SCALAR_MAX_SYMBOLS:
         return _smooth_scalar(x, n, st, step)
@@ -69,7 +70,7 @@ def _smooth_scalar(
         res = [0.0] * T
         for t in range(T):
             xt = col[t]
-            if xt == xt:  # not NaN
+            if not math.isnan(xt):
                 if cnt < n:
                     acc = acc + xt
                     cnt += 1

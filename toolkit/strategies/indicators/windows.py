@@ -103,7 +103,7 @@ def _rolling(x: np.ndarray, n: int, start: int, lag: int, stats: int, ddof: int)
     the deviations of a block stay in the CPU cache.
     """
     T = len(x)
-    outs = [np.full((T - start,) + x.shape[1:], np.nan) for _ in range(stats)]
+    outs = [np.full((T - start, *x.shape[1:]), np.nan) for _ in range(stats)]
     first = _first_full_row(n, start, lag)
     if first >= T:
         return outs
@@ -149,7 +149,7 @@ def rolling_mean_std(
 def rolling_max(x: np.ndarray, n: int, *, start: int = 0, lag: int = 0) -> np.ndarray:
     """Maximum of each window (see :func:`rolling_mean`); exact, so numpy's strided max is fine."""
     T = len(x)
-    out = np.full((T - start,) + x.shape[1:], np.nan)
+    out = np.full((T - start, *x.shape[1:]), np.nan)
     first = _first_full_row(n, start, lag)
     if first < T:
         base = first - lag - n + 1
