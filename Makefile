@@ -29,9 +29,12 @@ demo: setup
 	@run_dir=$$($(VENV)/bin/toolkit run backtest --params params/backtest/sma_crossover.yaml | tail -n 1) && \
 	  echo "run archived in $$run_dir" && echo "HTML report: $$run_dir/report.html"
 
-# nbval runs every notebook with its default params; the dry run's ledger goes to a
-# throwaway database so repeated test runs start from the same state.
+# Lint and type checks first (configuration in pyproject.toml; any finding fails), then
+# pytest. nbval runs every notebook with its default params; the dry run's ledger goes to
+# a throwaway database so repeated test runs start from the same state.
 test: setup
+	$(VENV)/bin/ruff check toolkit
+	$(VENV)/bin/mypy toolkit
 	$(PY) -m pytest tests
 	rm -f .nbval-ledger.sqlite*
 	TOOLKIT_DB_URL=sqlite:///$(CURDIR)/.nbval-ledger.sqlite $(PY) -m pytest --nbval-lax notebooks/

@@ -59,21 +59,22 @@ def make_run_id(notebook: str, started: pd.Timestamp, phash: str, root: Path) ->
     return run_id
 
 
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def git_state(cwd: Path) -> dict[str, Any]:
     """Commit and dirty flag of the working tree (None outside a git checkout)."""
     try:
-        def git(*args: str) -> str:
-            return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        commit = _git(cwd, "rev-parse", "HEAD")
+        dirty = bool(_git(cwd, "status", "--porcelain", "--untracked-files=no"))
         return {"commit": commit, "dirty": dirty}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
 
 
 def package_versions() -> dict[str, str | None]:
-    out = {}
+    out: dict[str, str | None] = {}
     for name in TRACKED_PACKAGES:
         try:
             out[name] = md.version(name)

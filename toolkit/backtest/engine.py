@@ -142,7 +142,7 @@ def _drop_absent_instruments(bars: pd.DataFrame, order_weights: pd.DataFrame) ->
     return order_weights.drop(columns=missing)
 
 
-def _orders_table(pf, symbols: list[str], index: pd.DatetimeIndex) -> pd.DataFrame:
+def _orders_table(pf, symbols: list[str], index: pd.Index) -> pd.DataFrame:
     rec = pf.orders.values
     out = pd.DataFrame(
         {
@@ -158,7 +158,7 @@ def _orders_table(pf, symbols: list[str], index: pd.DatetimeIndex) -> pd.DataFra
     return out.sort_values(["timestamp", "side", "symbol"], kind="stable").reset_index(drop=True)
 
 
-def _trades_table(pf, symbols: list[str], index: pd.DatetimeIndex) -> pd.DataFrame:
+def _trades_table(pf, symbols: list[str], index: pd.Index) -> pd.DataFrame:
     """Round trips (entry to exit) per instrument, vectorbt's exit-trade records."""
     rec = pf.trades.values
     exit_idx = rec["exit_idx"]

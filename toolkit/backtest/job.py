@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -26,7 +27,7 @@ class BacktestReport:
 
     params: BacktestParams
     dataset: Dataset
-    strategy: Strategy
+    strategy: Strategy[Any]
     decisions: Decisions
     result: BacktestResult
     metrics: dict

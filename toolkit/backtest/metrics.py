@@ -31,6 +31,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from toolkit.data.validate import bar_index
+
 TRADING_DAYS = 252
 
 
@@ -132,7 +134,8 @@ def buy_and_hold(close: pd.Series, initial_cash: float, *, risk_free_rate: float
 def monthly_returns(equity: pd.Series, initial_cash: float) -> pd.DataFrame:
     """Year x month table of compounded returns for the heatmap."""
     r = daily_returns(equity, initial_cash)
-    idx = r.index.tz_convert(None) if r.index.tz is not None else r.index
+    idx = bar_index(r)
+    idx = idx.tz_convert(None) if idx.tz is not None else idx
     m = (1 + pd.Series(r.to_numpy(), index=idx)).groupby([idx.year, idx.month]).prod() - 1
     table = m.unstack(level=1)
     table.index.name = "year"

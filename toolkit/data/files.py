@@ -58,6 +58,7 @@ from toolkit.data.validate import (
     PRICE_FIELDS,
     adjust_to_close,
     bar_frame,
+    bar_index,
     check_prices,
     drop_duplicate_rows,
     to_float,
@@ -378,7 +379,7 @@ def _collapse_redownloads(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
 
 def _ascending(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
     """Return rows ascending: a descending file is reversed, any other order is an error."""
-    index = frame.index
+    index = bar_index(frame)
     if index.is_monotonic_increasing:
         return frame
     if index.is_monotonic_decreasing:

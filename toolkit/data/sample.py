@@ -85,8 +85,8 @@ def _load(symbol: str, prices: str) -> pd.DataFrame:
             for field, values in zip(("open", "high", "low", "close"), adjusted, strict=True):
                 frame[field] = values
     else:  # close-only series (VIX): levels on a weekday grid, "." (NaN) on holidays
-        close = raw.iloc[:, 0].astype(np.float64).dropna()
-        frame = pd.DataFrame({f: close for f in ("open", "high", "low", "close")})
+        levels = raw.iloc[:, 0].astype(np.float64).dropna()
+        frame = pd.DataFrame({f: levels for f in ("open", "high", "low", "close")})
         frame["volume"] = np.nan
     frame.index = pd.DatetimeIndex(frame.index).normalize().tz_localize("UTC")
     return validate_bars(frame[list(CANONICAL_FIELDS)], symbol)

@@ -34,6 +34,7 @@ __all__ = [
     "PRICE_SETTINGS",
     "adjust_to_close",
     "bar_frame",
+    "bar_index",
     "check_prices",
     "drop_duplicate_rows",
     "to_float",
@@ -83,6 +84,18 @@ def validate_bars(
 def bar_frame(values: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
     """Wrap an ``(n, 5)`` float64 array as a bar frame (shared column index: fast lookups)."""
     return pd.DataFrame(values, index=index, columns=_COLUMNS, copy=False)
+
+
+def bar_index(bars: pd.DataFrame | pd.Series) -> pd.DatetimeIndex:
+    """The ``DatetimeIndex`` of bars (or of a series on their timestamps), typed as one.
+
+    pandas types ``.index`` as a plain ``Index``; bars always carry a DatetimeIndex,
+    and this says so in one place instead of a cast at every use.
+    """
+    index = bars.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise TypeError(f"bars need a DatetimeIndex, got {type(index).__name__}")
+    return index
 
 
 def drop_duplicate_rows(df: pd.DataFrame, symbol: str) -> pd.DataFrame:
@@ -146,7 +159,7 @@ def _check_rules(df: pd.DataFrame, symbol: str) -> None:
     values = df.to_numpy(dtype=np.float64)
     o, h, lo, c, v = values.T
     prices = values[:, :4]
-    stamps = df.index.asi8
+    stamps = bar_index(df).asi8
     step = np.empty(n, dtype=np.int64)
     step[0] = 1
     step[1:] = np.diff(stamps)
@@ -156,7 +169,8 @@ def _check_rules(df: pd.DataFrame, symbol: str) -> None:
             ("unique timestamps", step == 0),
             ("no NaN in prices", np.isnan(prices).any(axis=1)),
             ("prices finite", np.isinf(prices).any(axis=1)),
-            ("prices > 0", (prices <= 0).any(axis=1)),
+            # numpy's stubs type ``any(axis=1)`` as "scalar or array"; on a 2-D array it is an array.
+            ("prices > 0", (prices <= 0).any(axis=1)),  # type: ignore[list-item]
             ("high >= low", h < lo),
             ("high >= max(open, close)", (h < o) | (h < c)),
             ("low <= min(open, close)", (lo > o) | (lo > c)),

@@ -40,7 +40,7 @@ def session_clock(as_of: Any, execution_time: str) -> FixedClock:
     return FixedClock(pd.Timestamp(day.date(), tz="UTC") + pd.Timedelta(hours=21))
 
 
-def load_data(params: DailyDryRunParams, strategy: Strategy | None = None) -> Dataset:
+def load_data(params: DailyDryRunParams, strategy: Strategy[Any] | None = None) -> Dataset:
     """The bars of ``params.data`` (with the strategy's optional symbols), or a SessionError saying what to fix."""
     from toolkit.data.dataset import load_dataset
     from toolkit.params import repo_root

@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolkit.engine.crash import crash_point
 from toolkit.engine.execution import execute
@@ -63,7 +63,7 @@ def run_session(
     broker: Broker,
     clock: Clock,
     market: MarketCursor,
-    strategy: Strategy | None = None,
+    strategy: Strategy[Any] | None = None,
     check_consistency: bool | None = None,
     notebook_run_id: str | None = None,
 ) -> SessionResult:

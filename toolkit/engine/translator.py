@@ -29,6 +29,7 @@ calls :func:`translate` only when the decision says ``rebalance``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
 from typing import Any
@@ -105,10 +106,10 @@ class SkippedIntent:
     reason: str
 
 
-class OrderIntents(list):
+class OrderIntents(list[OrderIntent]):
     """A ``list[OrderIntent]`` (sells first) that also remembers what was skipped."""
 
-    def __init__(self, intents: list[OrderIntent] = (), skipped: list[SkippedIntent] | None = None) -> None:
+    def __init__(self, intents: Iterable[OrderIntent] = (), skipped: list[SkippedIntent] | None = None) -> None:
         super().__init__(intents)
         self.skipped: list[SkippedIntent] = list(skipped or [])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row
@@ -81,7 +82,8 @@ def position_record(row: PositionRow | Row[Any]) -> PositionRecord:
     )
 
 
-def run_record(row: RunRow) -> Run:
+def run_record(row: RunRow | Row[Any] | SimpleNamespace) -> Run:
+    """A run from its ORM row, a Core row or the values just written (the hot paths)."""
     return Run(
         run_key=row.run_key,
         strategy=row.strategy,
@@ -97,7 +99,8 @@ def run_record(row: RunRow) -> Run:
     )
 
 
-def snapshot_record(row: PerformanceSnapshotRow) -> Snapshot:
+def snapshot_record(row: PerformanceSnapshotRow | SimpleNamespace) -> Snapshot:
+    """A snapshot from its ORM row or the values just written."""
     return Snapshot(
         account=row.account,
         mode=row.mode,

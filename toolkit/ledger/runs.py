@@ -12,7 +12,7 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, Insert, bindparam, insert, select, update
 
 from toolkit.ledger import db
 from toolkit.ledger.base import LedgerBase
@@ -44,6 +44,14 @@ _SNAP_ID = select(_SNAPS.c.id).where(
 _SNAP_INSERT = insert(_SNAPS)
 _SNAP_UPDATE = update(_SNAPS).where(_SNAPS.c.id == bindparam("row_id"))
 _RUN_COLUMNS = tuple(c.key for c in _RUNS.columns)
+
+
+def _insert(conn: Connection, statement: Insert, values: dict[str, Any]) -> int:
+    """Execute a one-row insert; return the new row's primary key."""
+    key = conn.execute(statement, values).inserted_primary_key
+    if key is None:  # only a many-row insert has no single key
+        raise LedgerError("insert: got no primary key; allowed: a one-row insert")
+    return key[0]
 
 
 def make_run_key(strategy: str, account: str, session_date: date, execution_time: str) -> str:
@@ -116,7 +124,7 @@ class RunsMixin(LedgerBase):
                     "notebook_run_id": notebook_run_id,
                     "summary": None,
                 }
-                pk = conn.execute(_RUN_INSERT, {k: v for k, v in values.items() if v is not None}).inserted_primary_key[0]
+                pk = _insert(conn, _RUN_INSERT, {k: v for k, v in values.items() if v is not None})
                 return run_record(SimpleNamespace(id=pk, **values))
             row = SimpleNamespace(**found._asdict())
             if row.mode != mode:
@@ -210,7 +218,7 @@ class RunsMixin(LedgerBase):
         with self._write_connection() as (s, conn):
             pk = conn.execute(_SNAP_ID, {f"k_{k}": v for k, v in key.items()}).scalar()
             if pk is None:
-                pk = conn.execute(_SNAP_INSERT, {**key, **values}).inserted_primary_key[0]
+                pk = _insert(conn, _SNAP_INSERT, {**key, **values})
             else:
                 conn.execute(_SNAP_UPDATE, {"row_id": pk, **values})
                 self._sync_identity(s, PerformanceSnapshotRow, pk, values)

@@ -33,7 +33,7 @@ def _session_iso(session_date: Any) -> str:
         ts = pd.Timestamp(session_date)
     except (TypeError, ValueError):
         raise InvalidInput("session_date", session_date, "a date such as '2018-11-23'") from None
-    if ts is pd.NaT:
+    if pd.isna(ts):
         raise InvalidInput("session_date", session_date, "a date such as '2018-11-23'")
     if ts.tzinfo is not None:
         ts = ts.tz_localize(None)

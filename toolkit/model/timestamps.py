@@ -24,7 +24,7 @@ def to_utc(ts: Any, *, field: str = "timestamp") -> pd.Timestamp:
         out = pd.Timestamp(ts)
     except (TypeError, ValueError):
         raise InvalidInput(field, ts, "a timestamp with a timezone, e.g. '2018-11-23T20:45Z'") from None
-    if out is pd.NaT:
+    if pd.isna(out):
         raise InvalidInput(field, ts, "a timestamp with a timezone, not NaT")
     if out.tzinfo is None:
         raise InvalidInput(field, ts, "a timezone-aware timestamp (naive times are ambiguous)")

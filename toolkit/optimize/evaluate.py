@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import ParamsError
+from toolkit.optimize.grid import combinations
 
 TRADING_DAYS = 252
 
@@ -156,7 +157,7 @@ def parse_objective(text: Any, *, field: str = "objective", names: tuple[str, ..
     used: list[str] = []
 
     def build(node: ast.AST) -> Callable[[Mapping[str, Any]], Any]:
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
             value = float(node.value)
             return lambda m: value
         if isinstance(node, ast.Name):
@@ -229,7 +230,7 @@ def select_best(objective_values: np.ndarray, valid: np.ndarray) -> int | None:
 
 def _records(combos: pd.DataFrame, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Strategy params of each combination: the fixed ones overlaid with the grid's."""
-    return [{**fixed, **row} for row in combos.to_dict("records")]
+    return [{**fixed, **row} for row in combinations(combos)]
 
 
 def decide_weights(
@@ -456,7 +457,7 @@ def _drawdown_duration_days(equity: np.ndarray, peak: np.ndarray, ts_ns: np.ndar
 
 
 def portfolio_metrics(
-    pf, *, n_combos: int, k: int, initial_cash: float, index: pd.DatetimeIndex, risk_free_rate: float = 0.0
+    pf, *, n_combos: int, k: int, initial_cash: float, index: pd.Index, risk_free_rate: float = 0.0
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Metrics (and daily returns) of each combination of a :func:`simulate` portfolio."""
     equity = _rows(pf.value().to_numpy())

@@ -84,7 +84,7 @@ def _positive_int(field: str, value: Any) -> int:
 
 
 def walk_forward_folds(
-    index: pd.DatetimeIndex,
+    index: pd.Index,
     *,
     scheme: Scheme,
     in_sample: int,

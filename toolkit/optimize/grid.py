@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,8 @@ __all__ = [
     "FilteredGrid",
     "OptimizeInputError",
     "chunks",
+    "combination",
+    "combinations",
     "expand_grid",
     "filter_valid",
 ]
@@ -231,9 +233,17 @@ class FilteredGrid:
         return f"<p>{self.reading()}</p>" + self.grid.head(20).to_html()
 
 
+@overload
+def filter_valid(
+    grid: pd.DataFrame, validator: Callable[[dict[str, Any]], bool], *, vectorized: Literal[False] = False
+) -> FilteredGrid: ...
+@overload
+def filter_valid(
+    grid: pd.DataFrame, validator: Callable[[pd.DataFrame], Any], *, vectorized: Literal[True]
+) -> FilteredGrid: ...
 def filter_valid(
     grid: pd.DataFrame,
-    validator: Callable[[dict[str, Any]], bool] | Callable[[pd.DataFrame], Any],
+    validator: Callable[[Any], Any],
     *,
     vectorized: bool = False,
 ) -> FilteredGrid:
@@ -281,6 +291,17 @@ def filter_valid(
         mask = np.asarray(keep, dtype=bool)
     kept = grid.loc[mask]
     return FilteredGrid(grid=kept, n_dropped=int(len(grid) - len(kept)))
+
+
+def combinations(grid: pd.DataFrame) -> list[dict[str, Any]]:
+    """Every combination of ``grid`` as ``{param: value}``, in grid order."""
+    # The columns are parameter names; pandas can only type record keys as Hashable.
+    return cast("list[dict[str, Any]]", grid.to_dict("records"))
+
+
+def combination(grid: pd.DataFrame, label: int) -> dict[str, Any]:
+    """The combination numbered ``label`` (its row label in ``grid``) as ``{param: value}``."""
+    return cast("dict[str, Any]", grid.loc[label].to_dict())
 
 
 # --------------------------------------------------------------------------- chunks

@@ -59,7 +59,7 @@ from toolkit.optimize.evaluate import (
 )
 from toolkit.optimize.executors import DaskExecutor, LocalExecutor, ProgressMode, make_executor, progress_bar
 from toolkit.optimize.folds import Fold, folds_table, walk_forward_folds
-from toolkit.optimize.grid import OptimizeInputError
+from toolkit.optimize.grid import OptimizeInputError, combination
 from toolkit.optimize.overfitting import PBO, DeflatedSharpe, deflated_sharpe_ratio, probability_of_backtest_overfitting
 from toolkit.params import repo_root
 from toolkit.params.walk_forward import ResolvedGrid, WalkForwardParams, merged_strategy_params, resolve_grid
@@ -329,9 +329,9 @@ class WalkForwardReport:
         import plotly.graph_objects as go
 
         table = self.heatmap_table()
-        if table is None:
-            return None
         hp = self.heatmap_params()
+        if table is None or not hp:
+            return None
         what = "mean over folds" if self.params.heatmap_folds == "mean" else f"fold {self.trials['fold'].max()}"
         fig = go.Figure(go.Heatmap(z=table.to_numpy(),
                                    x=[str(c) for c in table.columns], y=[str(i) for i in table.index],
@@ -376,24 +376,32 @@ def build_tasks(
     """
     from toolkit.optimize.grid import chunks
 
-    common = dict(
-        strategy=p.strategy,
-        fixed=dict(fixed),
-        symbols=tuple(symbols),
-        initial_cash=p.initial_cash,
-        fees_bps=p.costs.fees_bps,
-        slippage_bps=p.costs.slippage_bps,
-        fill=p.costs.fill,
-        risk_free_rate=p.risk_free_rate,
-    )
+    shared_fixed, shared_symbols = dict(fixed), tuple(symbols)
+
+    def task(
+        key: int, chunk: int, decide_start: int, start: int, stop: int, combos: pd.DataFrame, keep_returns: bool = False
+    ) -> GridTask:
+        return GridTask(
+            key, chunk, decide_start, start, stop, combos,
+            strategy=p.strategy,
+            fixed=shared_fixed,
+            symbols=shared_symbols,
+            initial_cash=p.initial_cash,
+            fees_bps=p.costs.fees_bps,
+            slippage_bps=p.costs.slippage_bps,
+            fill=p.costs.fill,
+            risk_free_rate=p.risk_free_rate,
+            keep_returns=keep_returns,
+        )
+
     tasks = []
     for f in folds:
         start, stop = f.is_slice.start, f.is_slice.stop
         for i, chunk in enumerate(chunks(combos, p.chunk_size)):
-            tasks.append(GridTask(f.number, i, max(0, start - warmup), start, stop, chunk, **common))
+            tasks.append(task(f.number, i, max(0, start - warmup), start, stop, chunk))
     if pbo_combos is not None:
         for i, chunk in enumerate(chunks(pbo_combos, p.chunk_size)):
-            tasks.append(GridTask(0, i, 0, 0, n_bars, chunk, keep_returns=True, **common))
+            tasks.append(task(0, i, 0, 0, n_bars, chunk, keep_returns=True))
     return tasks
 
 
@@ -651,7 +659,9 @@ def run_walk_forward(
     full_returns = np.concatenate([r.returns for r in sorted(full, key=lambda r: r.chunk)]) if full else None
     del results
 
-    chosen_params = [None if chosen[f.number] is None else {**fixed, **grid.grid.loc[chosen[f.number]].to_dict()} for f in folds]
+    chosen_params = [
+        None if (combo := chosen[f.number]) is None else {**fixed, **combination(grid.grid, combo)} for f in folds
+    ]
     oos, oos_fold = stitch_oos(bars, folds, chosen_params, strategy=p.strategy, symbols=symbols,
                                instruments=instruments, warmup=warmup, p=p)
     oos_metrics = compute_metrics(oos, risk_free_rate=p.risk_free_rate)
@@ -667,7 +677,7 @@ def run_walk_forward(
     rec_combo, rec_note = recommend(fold_results, p.recommend)
     recommended = None
     if rec_combo is not None:
-        recommended = cls.parse_params({**fixed, **grid.grid.loc[rec_combo].to_dict()}).model_dump(mode="json")
+        recommended = cls.parse_params({**fixed, **combination(grid.grid, rec_combo)}).model_dump(mode="json")
 
     notes = [*dataset.notes, f"Grid: {grid.reading()}."]
     if pbo_combos is not None and len(pbo_combos) < grid.n_kept:

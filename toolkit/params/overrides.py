@@ -25,7 +25,10 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         try:
             out[key] = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError as exc:
-            raise ParamsError(f"--set {key}", raw, f"a YAML value ({exc.problem})") from None
+            # Scanner and parser errors carry a short ``problem``; a reader error (an
+            # unacceptable character) has none, so its first message line stands in.
+            problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else str(exc).splitlines()[0]
+            raise ParamsError(f"--set {key}", raw, f"a YAML value ({problem})") from None
     return out
 
 

@@ -68,7 +68,7 @@ def merge_strategy_params(
 
 def resolve_strategy_params(
     strategy: str, params: dict[str, Any], params_file: str | None, base_dir: Path
-) -> tuple[type[Strategy], StrategyParams]:
+) -> tuple[type[Strategy[Any]], StrategyParams]:
     """The strategy class and its validated, merged params (see merge_strategy_params)."""
     cls = registry.get(strategy)
     return cls, cls.parse_params(merge_strategy_params(params, params_file, base_dir, strategy))

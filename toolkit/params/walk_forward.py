@@ -20,7 +20,7 @@ from toolkit.data.dataset import check_data_params, load_dataset
 from toolkit.errors import ParamsError
 from toolkit.optimize.evaluate import CONSTRAINT_RULES, METRICS, parse_objective
 from toolkit.optimize.folds import walk_forward_folds
-from toolkit.optimize.grid import OptimizeInputError, expand_grid
+from toolkit.optimize.grid import OptimizeInputError, combinations, expand_grid
 from toolkit.params.base import StrictModel
 from toolkit.params.costs import ResearchCosts
 from toolkit.params.data import DataParams
@@ -236,7 +236,7 @@ def resolve_grid(p: WalkForwardParams, fixed: dict[str, Any]) -> ResolvedGrid:
         raise ParamsError(field, exc.value, exc.allowed) from None
     keep: list[bool] = []
     example = None
-    for row in full.to_dict("records"):
+    for row in combinations(full):
         try:
             cls.Params(**{**fixed, **row})
             keep.append(True)

@@ -24,8 +24,8 @@ def use_offline_renderer(*, headless: bool = False) -> None:
     pio.renderers.default = "notebook" if headless else "plotly_mimetype+notebook"
 
 
-def _naive(idx: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    return idx.tz_convert(None) if getattr(idx, "tz", None) is not None else idx
+def _naive(idx: pd.Index) -> pd.Index:
+    return idx.tz_convert(None) if isinstance(idx, pd.DatetimeIndex) and idx.tz is not None else idx
 
 
 def equity_drawdown(equity: pd.Series, benchmark: pd.Series | None = None, *, title: str = "Equity and drawdown"):

@@ -65,18 +65,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator
 
 from toolkit.errors import DataError
+from toolkit.model import ExecutionTimeName
 from toolkit.strategies.base import Decision, Decisions, Strategy, StrategyParams
 from toolkit.strategies.indicators import KalmanTrend, row_mean, row_std, trailing_windows
 from toolkit.strategies.registry import register
-
-ExecutionTime = Literal["open", "15min_after_open", "15min_before_close", "5min_before_close", "close"]
 
 #: Hard-coded constants of the reference (§10 "Hard-coded constants").
 SQRT252 = math.sqrt(252.0)
@@ -162,7 +161,7 @@ class HierarchicalAdaptiveV35bParams(StrategyParams):
     max_bond_weight: float = Field(0.4, ge=0, le=1, description="cap on the bond weight")
     treasury_trend_symbol: str = Field("TLT", min_length=1, description="bond trend symbol (closes only)")
     rebalance_threshold: float = Field(0.025, gt=0, description="L1 deviation that triggers orders")
-    execution_time: ExecutionTime = Field("close", description="when orders go out; sets today's signal price (§8)")
+    execution_time: ExecutionTimeName = Field("close", description="when orders go out; sets today's signal price (§8)")
     # Symbols (§1)
     signal_symbol: str = Field("QQQ", min_length=1)
     core_long_symbol: str = Field("QQQ", min_length=1)
@@ -233,7 +232,7 @@ _TRADED_ROLES = ["core_long_symbol", "leveraged_long_symbol", "inverse_hedge_sym
 class _Panel:
     """The arrays the strategy reads from a bar panel (one entry per row)."""
 
-    index: pd.DatetimeIndex
+    index: pd.Index  # the bars' timestamps
     sig_close: np.ndarray
     sig_exec: np.ndarray
     sig_volume: np.ndarray

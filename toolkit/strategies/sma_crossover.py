@@ -79,7 +79,7 @@ class SmaCrossover(Strategy[SmaCrossoverParams]):
         cached = self._cols_cache
         if cached is not None and (cached[0] is columns or cached[0].equals(columns)):
             return cached[1]
-        cols = columns.get_indexer([(s, "close") for s in syms])
+        cols = columns.get_indexer(pd.Index([(s, "close") for s in syms]))
         self._cols_cache = (columns, cols)
         return cols
 

@@ -73,7 +73,7 @@ def _label_uncached(date: Any, field: str = "session_date") -> pd.Timestamp:
         ts = pd.Timestamp(date)
     except (TypeError, ValueError):
         raise InvalidInput(field, date, "a date such as '2018-11-23'") from None
-    if ts is pd.NaT:
+    if pd.isna(ts):
         raise InvalidInput(field, date, "a date such as '2018-11-23'")
     if ts.tzinfo is not None:
         ts = ts.tz_localize(None)

@@ -60,7 +60,7 @@ def last_bar_is_fresh(last_bar_ts: Any, session_date: Any, execution_time: Execu
         ts = pd.Timestamp(last_bar_ts)
     except (TypeError, ValueError):
         raise InvalidInput("last_bar_ts", last_bar_ts, "a timestamp") from None
-    if ts is pd.NaT:
+    if pd.isna(ts):
         return False
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)

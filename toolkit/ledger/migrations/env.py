@@ -10,6 +10,7 @@ the engine from ``sqlalchemy.url`` or ``TOOLKIT_DB_URL``.
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from toolkit.ledger.models import Base
 
@@ -21,7 +22,7 @@ if config.config_file_name is not None and config.attributes.get("connection") i
 target_metadata = Base.metadata
 
 
-def _configure(connection) -> None:  # type: ignore[no-untyped-def]
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
