@@ -46,4 +46,4 @@ bench: setup
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .numba_cache
+	rm -rf $(VENV) .numba_cache .mypy_cache .ruff_cache
