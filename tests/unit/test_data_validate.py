@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from toolkit.data import CANONICAL_FIELDS, validate_bars
-from toolkit.data.validate import adjust_to_close, check_prices
+from toolkit.data.validate import adjust_to_close, bar_index, check_prices
 from toolkit.errors import DataError, ParamsError
 
 
@@ -164,3 +164,10 @@ def test_check_prices_and_adjust_to_close():
     np.testing.assert_allclose(o, [5.0, 20.0])
     np.testing.assert_array_equal(c, [6.0, 20.0])  # the published adjusted close, exactly
     assert (h >= c).all() and (lo <= c).all()
+
+
+def test_bar_index_is_the_datetime_index_or_a_type_error():
+    b = bars()
+    assert bar_index(b) is b.index and bar_index(b["close"]) is b.index
+    with pytest.raises(TypeError, match="DatetimeIndex"):
+        bar_index(b.reset_index(drop=True))

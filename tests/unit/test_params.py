@@ -88,6 +88,15 @@ def test_override_without_equals_is_an_error():
     assert ei.value.field == "--set"
 
 
+def test_override_with_bad_yaml_names_the_problem():
+    with pytest.raises(ParamsError) as ei:
+        P.parse_overrides(["fast=[1, 2"])  # parser error: has a short `problem`
+    assert ei.value.field == "--set fast" and "YAML value" in ei.value.allowed
+    with pytest.raises(ParamsError) as ei:
+        P.parse_overrides(["fast=\x07"])  # reader error: no `problem` attribute
+    assert ei.value.field == "--set fast" and "unacceptable character" in ei.value.allowed
+
+
 def test_csv_source_needs_path():
     e = _err({**BASE, "data": {"source": "csv", "symbols": ["SPY"]}})
     assert "path" in str(e)
