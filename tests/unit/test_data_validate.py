@@ -168,6 +168,6 @@ def test_check_prices_and_adjust_to_close():
 
 def test_bar_index_is_the_datetime_index_or_a_type_error():
     b = bars()
-    assert bar_index(b) is b.index and bar_index(b["close"]) is b.index
+    assert bar_index(b) is b.index and bar_index(b["close"]).equals(b.index)
     with pytest.raises(TypeError, match="DatetimeIndex"):
         bar_index(b.reset_index(drop=True))
