@@ -86,12 +86,6 @@ def golden_decisions():
     return HierarchicalAdaptiveV35b(GOLDEN).decisions(nasdaq_panel())
 
 
-def test_panel_shape():
-    bars = nasdaq_panel()
-    assert len(bars) > 5000 and str(bars.index.tz) == "UTC"
-    assert (bars.index == bars.index.normalize()).all()
-
-
 def test_parity_decide_each_full_nasdaq_golden():
     bars = nasdaq_panel()
     s = HierarchicalAdaptiveV35b(GOLDEN)
