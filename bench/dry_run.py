@@ -40,7 +40,7 @@ def bench_dry_run_papermill() -> None:
 def bench_replay() -> None:
     """Replay of the whole bundled history through run_session; goal >= 250 sessions/s."""
     from toolkit import params as tkparams
-    from toolkit.backtest.dataset import load_dataset
+    from toolkit.data.dataset import load_dataset
     from toolkit.engine.replay import replay
     from toolkit.ledger import open_ledger
 

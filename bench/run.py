@@ -46,7 +46,7 @@ def bench_backtest_in_process() -> None:
 
 
 def _v35b_panel():
-    from toolkit.backtest.dataset import load_dataset
+    from toolkit.data.dataset import load_dataset
     from toolkit.params import load
 
     p = load("backtest", ROOT / "params/backtest/hierarchical_adaptive_v3_5b.yaml", ["data.start=1999-01-04"])

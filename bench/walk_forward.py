@@ -30,7 +30,7 @@ import resource, sys, time
 import numpy as np
 import pandas as pd
 from toolkit import params as P
-from toolkit.backtest.dataset import load_dataset
+from toolkit.data.dataset import load_dataset
 from toolkit.optimize.evaluate import GridTask, evaluate_task, grid_warmup
 from toolkit.optimize.executors import LocalExecutor
 from toolkit.optimize.grid import chunks, expand_grid

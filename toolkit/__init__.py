@@ -1,33 +1,122 @@
-"""Research-to-live trading toolkit.
+"""Research-to-live trading toolkit: the small public facade.
 
-The package backs the notebooks in ``notebooks/``: data loading and validation
-(:mod:`toolkit.data`), strategies (:mod:`toolkit.strategies`), the vectorbt-backed
-backtester (:mod:`toolkit.backtest`), parameter files (:mod:`toolkit.params`) and
-the papermill runner that archives every run (:mod:`toolkit.runner`).
+>>> import toolkit
+>>> p = toolkit.load_params("backtest", "params/backtest/sma_crossover.yaml",
+...                         {"strategy_params.fast": 10})           # doctest: +SKIP
+>>> report = toolkit.run_backtest(p)                                # doctest: +SKIP
+>>> report.metrics["sharpe"]                                        # doctest: +SKIP
 
-Heavy libraries (vectorbt, plotly) are imported lazily inside the functions that
-need them, so importing ``toolkit`` stays cheap for the daily dry run.
+The names here are what a notebook or a script needs; everything else lives in the
+subpackages (:mod:`toolkit.data`, :mod:`toolkit.strategies`, :mod:`toolkit.backtest`,
+:mod:`toolkit.optimize`, :mod:`toolkit.engine`, :mod:`toolkit.ledger`, ...).
+
+Importing ``toolkit`` is cheap and changes nothing outside it: each function imports
+its machinery when called (a daily dry run never pays for vectorbt or plotly), and
+``Strategy`` / ``register_strategy`` load the strategy base on first access.
 """
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkit.errors import ToolkitError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.backtest.job import BacktestReport
+    from toolkit.engine.replay import ReplayResult
+    from toolkit.engine.result import SessionResult
+    from toolkit.optimize.walk_forward import WalkForwardReport
+    from toolkit.params.backtest import BacktestParams
+    from toolkit.params.base import NotebookParams
+    from toolkit.params.daily_dry_run import DailyDryRunParams
+    from toolkit.params.walk_forward import WalkForwardParams
 
 __version__ = "0.1.0"
 
+__all__ = [
+    "Strategy",
+    "ToolkitError",
+    "load_params",
+    "register_strategy",
+    "replay",
+    "run_backtest",
+    "run_daily",
+    "run_walk_forward",
+]
 
-def _skip_slow_optional_imports() -> None:
-    """Keep a 2-3 s optional import out of every run.
+ParamsSource = str | Path | dict[str, Any]
 
-    jsonschema (pulled in by nbformat, hence by papermill, nbconvert and plotly)
-    probes the optional ``rfc3987_syntax`` package to validate "iri" string formats,
-    and that package compiles a grammar when imported: 2.5-3 s on a 2-core machine,
-    paid by the runner and again by every fresh papermill kernel. No schema the
-    toolkit touches uses "iri" formats (nbformat's does not), so the package is
-    marked absent before anything imports jsonschema. Set ``TOOLKIT_KEEP_RFC3987=1``
-    to keep it.
+
+def load_params(notebook: str, source: ParamsSource | None = None,
+                overrides: dict[str, Any] | list[str] | None = None) -> NotebookParams:
+    """Validated params of ``notebook`` (backtest, walk_forward, daily_dry_run).
+
+    ``source`` is a YAML file or a dict of raw params (None: the model's defaults);
+    ``overrides`` are dotted keys (``{"strategy_params.fast": 10}`` or
+    ``["strategy_params.fast=10"]``), applied as ``toolkit run --set`` applies them.
+    A bad value raises :class:`~toolkit.errors.ParamsError` naming the field.
     """
-    import os
-    import sys
+    from toolkit import params as tkparams
 
-    if not os.environ.get("TOOLKIT_KEEP_RFC3987") and "rfc3987_syntax" not in sys.modules:
-        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    if isinstance(source, dict):
+        ov = overrides if isinstance(overrides, dict) else tkparams.parse_overrides(overrides)
+        return tkparams.validate(notebook, tkparams.apply_overrides(source, ov))
+    return tkparams.load(notebook, source, overrides)
 
 
-_skip_slow_optional_imports()
+def _params(notebook: str, params: Any) -> Any:
+    """``params`` as the notebook's model: a model passes through, a path or dict is loaded."""
+    from pydantic import BaseModel
+
+    return params if isinstance(params, BaseModel) else load_params(notebook, params)
+
+
+def run_backtest(params: BacktestParams | ParamsSource) -> BacktestReport:
+    """Backtest in process (no papermill, nothing archived): the report object of the notebook."""
+    from toolkit.backtest.job import run_backtest_job
+
+    return run_backtest_job(_params("backtest", params))
+
+
+def run_walk_forward(params: WalkForwardParams | ParamsSource, *, progress: str = "auto") -> WalkForwardReport:
+    """Walk-forward optimisation in process: folds, choices, stitched out-of-sample, DSR and PBO."""
+    from toolkit.optimize.walk_forward import run_walk_forward as run
+
+    return run(_params("walk_forward", params), progress=progress)  # type: ignore[arg-type]
+
+
+def run_daily(params: DailyDryRunParams | ParamsSource) -> SessionResult:
+    """One daily dry-run session against the simulated broker, recorded in the params' ledger."""
+    from toolkit.engine.daily import run_daily as run
+
+    return run(_params("daily_dry_run", params))
+
+
+def replay(params: DailyDryRunParams | ParamsSource, start: str | dt.date, end: str | dt.date, *,
+           db_url: str | None = None) -> ReplayResult:
+    """Every session from ``start`` to ``end`` through the daily session loop, in one ledger.
+
+    ``db_url`` (else the params' ``db_url``, ``$TOOLKIT_DB_URL``, outputs/ledger.sqlite)
+    names the ledger; re-running over the same ledger sends nothing twice.
+    """
+    from toolkit.engine.replay import replay as run
+    from toolkit.ledger import open_ledger
+
+    p = _params("daily_dry_run", params)
+    with open_ledger(db_url or p.db_url) as ledger:
+        return run(p, start=start, end=end, ledger=ledger)
+
+
+def __getattr__(name: str) -> Any:
+    """``Strategy`` and ``register_strategy``, imported on first access (they pull in numpy)."""
+    if name == "Strategy":
+        from toolkit.strategies.base import Strategy
+
+        return Strategy
+    if name == "register_strategy":
+        from toolkit.strategies.registry import register
+
+        return register
+    raise AttributeError(f"module 'toolkit' has no attribute {name!r}")

@@ -23,6 +23,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from toolkit import warm_kernel
     from toolkit.params import NOTEBOOKS, repo_root
 
+    warm_kernel.skip_slow_optional_imports()
     # Start the kernel first: it boots and imports while params are validated.
     warm = warm_kernel.start(args.notebook, repo_root() / "notebooks") if args.notebook in NOTEBOOKS else None
     from toolkit.runner import run_notebook
@@ -80,7 +81,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
     overrides = list(args.set)
     p = load("daily_dry_run", args.params, overrides)
-    from toolkit.backtest.dataset import load_dataset
+    from toolkit.data.dataset import load_dataset
     from toolkit.params import repo_root
     from toolkit.strategies import registry
 
@@ -90,7 +91,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         res = replay(p, start=start, end=end, ledger=ledger, data=data)
     print(res.summary_line())
     if args.parity and len(res.snapshots):
-        from toolkit.engine.parity import compare_with_backtest
+        from toolkit.report.parity import compare_with_backtest
 
         parity = compare_with_backtest(p, res, data.panel)
         print(parity.summary())

@@ -43,3 +43,31 @@ class DataError(ToolkitError):
         where = f" at {timestamp}" if timestamp is not None else ""
         extra = f" ({detail})" if detail else ""
         super().__init__(f"{symbol}{where}: bar breaks rule '{rule}'{extra}")
+
+
+class InvalidInput(ParamsError, ValueError):
+    """Bad input to the trading model or the engine: the field, the value seen, what is allowed.
+
+    It is both a :class:`ParamsError` (so the runner reports it like any parameter
+    error) and a ``ValueError`` (so plain Python callers can catch it).
+    """
+
+
+class IllegalTransition(ToolkitError):
+    """An order was asked to move to a status its current status cannot reach.
+
+    Raised by :meth:`toolkit.model.Order.apply` and by the ledger (whose
+    ``IllegalTransitionError`` is also a ``LedgerError``) from the one table of
+    :data:`toolkit.model.TRANSITIONS`, before anything changes.
+    """
+
+    def __init__(self, client_order_id: str, from_status: str, to_status: str, allowed: tuple[str, ...]) -> None:
+        self.client_order_id = client_order_id
+        self.from_status = from_status
+        self.to_status = to_status
+        self.allowed = allowed
+        allowed_text = ", ".join(allowed) if allowed else "none (terminal status)"
+        super().__init__(
+            f"order {client_order_id}: illegal transition {from_status} -> {to_status}; "
+            f"allowed from {from_status}: {allowed_text}"
+        )

@@ -115,6 +115,9 @@ def run_notebook(
     ``warm``: a kernel already started by :func:`toolkit.warm_kernel.start` (the CLI
     starts one before importing this module); one is started here otherwise.
     """
+    from toolkit.warm_kernel import skip_slow_optional_imports
+
+    skip_slow_optional_imports()
     root = repo_root()
     nb_dir = notebooks_dir or root / "notebooks"
     if warm is None:

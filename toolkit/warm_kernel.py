@@ -14,16 +14,38 @@ import anyway, so results do not change.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+#: Run first in every kernel this module starts (see :func:`skip_slow_optional_imports`).
+KERNEL_SETUP = "from toolkit.warm_kernel import skip_slow_optional_imports; skip_slow_optional_imports()"
+
+
+def skip_slow_optional_imports() -> None:
+    """Keep a 2-3 s optional import out of every run (the runner's process and its kernels).
+
+    jsonschema (pulled in by nbformat, hence by papermill, nbconvert and plotly)
+    probes the optional ``rfc3987_syntax`` package to validate "iri" string formats,
+    and that package compiles a grammar when imported: 2.5-3 s on a 2-core machine,
+    paid by the runner and again by every fresh papermill kernel. No schema the
+    toolkit touches uses "iri" formats (nbformat's does not), so the package is
+    marked absent before anything imports jsonschema. This happens only where the
+    toolkit starts processes (``toolkit run``, its kernels), never on ``import
+    toolkit``. Set ``TOOLKIT_KEEP_RFC3987=1`` to keep it.
+    """
+    if not os.environ.get("TOOLKIT_KEEP_RFC3987") and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+
+
 #: What each notebook imports first (modules only; nothing with side effects on results).
 PRELOAD: dict[str, tuple[str, ...]] = {
     "backtest": ("toolkit.backtest.job", "toolkit.report.plots", "vectorbt", "plotly.graph_objects"),
     "walk_forward": ("toolkit.optimize.walk_forward", "toolkit.report.plots", "vectorbt", "plotly.graph_objects"),
-    "daily_dry_run": ("toolkit.engine.session", "toolkit.report.plots", "plotly.graph_objects"),
+    "daily_dry_run": ("toolkit.engine.daily", "toolkit.report.session_tables", "toolkit.report.plots",
+                      "plotly.graph_objects"),
 }
 
 
@@ -58,7 +80,8 @@ def _preload(manager: Any, modules: tuple[str, ...]) -> None:
     try:
         kc.wait_for_ready(timeout=60)
         if modules:
-            msg_id = kc.execute("\n".join(f"import {m}" for m in modules), silent=True, store_history=False)
+            code = "\n".join([KERNEL_SETUP, *(f"import {m}" for m in modules)])
+            msg_id = kc.execute(code, silent=True, store_history=False)
             while True:
                 reply = kc.get_shell_msg(timeout=120)
                 if reply["parent_header"].get("msg_id") == msg_id:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.engine.session import CRASH_EXIT_CODE, CRASH_POINTS
+from toolkit.engine.crash import CRASH_EXIT_CODE, CRASH_POINTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ RAW = {
 WORKER = r"""
 import json, os, sys
 from toolkit import params as tp
-from toolkit.engine.session import run_daily
+from toolkit.engine.daily import run_daily
 raw, url, days, crash_day = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
 crash = os.environ.pop("TOOLKIT_CRASH_AT", None)
 for day in days:

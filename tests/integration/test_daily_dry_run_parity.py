@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 
 from toolkit import params as tkparams
-from toolkit.backtest.dataset import load_dataset
+from toolkit.data.dataset import load_dataset
 from toolkit.engine.replay import replay
 from toolkit.ledger import open_ledger
 from toolkit.strategies import registry
@@ -96,7 +96,7 @@ def test_equity_within_one_basis_point(both) -> None:
 
 def test_replay_from_mid_history_matches_backtest_report(tmp_path) -> None:
     """The parity section of ``toolkit replay``: warm-up bars before the window, first session trades."""
-    from toolkit.engine.parity import compare_with_backtest
+    from toolkit.report.parity import compare_with_backtest
 
     raw = {**RAW, "data": {**RAW["data"], "start": "2014-06-02"}, "account": "parity-mid"}
     p = tkparams.validate("daily_dry_run", raw)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from toolkit.data import load_sample, panel
 from toolkit.errors import ParamsError
 from toolkit.strategies.allocator import (
     CorrelationWarning,
@@ -205,3 +206,41 @@ def test_multi_strategy_defaults_and_labels():
     assert strat.labels == ["ema_breakout_0", "ema_breakout_1"]
     assert strat.instruments() == ["A", "B"]
     assert MultiStrategy(symbols=["A"]).labels == ["sma_crossover", "ema_breakout", "mean_reversion"]
+
+
+_MULTI = {
+    "strategies": [
+        {"name": "ema_breakout", "params": {"fast": 10, "slow": 30}},
+        {"name": "mean_reversion", "params": {"stop_loss": 0.05}},
+        {"name": "atr_momentum", "params": {"lookback": 40, "rebalance_every": 10}},
+    ],
+    "vol_window": 30,
+    "cap": 0.45,
+    "rebalance_every": 15,
+}
+
+
+@pytest.fixture(scope="module")
+def sample_bars() -> pd.DataFrame:
+    """700 bars of the bundled NASDAQ and S&P 500 sample (parity is the contract test's job)."""
+    return panel(load_sample(["NASDAQ", "SP500"])).iloc[:700]
+
+
+@pytest.mark.parametrize("method", ["equal", "inverse_vol", "rank"])
+def test_multi_strategy_shares_on_the_sample(sample_bars, method):
+    strat = MultiStrategy({**_MULTI, "method": method}, symbols=["NASDAQ", "SP500"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vec = strat.decisions(sample_bars)
+    shares = vec.context[[f"share_{k}" for k in strat.labels]]
+    assert np.allclose(shares.sum(axis=1), 1.0)
+    assert (shares.to_numpy() <= 0.45 + 1e-12).all()
+    varies = not np.allclose(shares.to_numpy(), 1 / 3)
+    assert varies == (method != "equal")  # trailing statistics move the shares
+
+
+def test_multi_strategy_labels_a_named_sub_strategy():
+    params = {"strategies": [{"name": "sma_crossover", "params": {"fast": 5, "slow": 20}},
+                             {"name": "ema_breakout", "label": "breakout"}],
+              "method": "inverse_vol", "vol_window": 20}
+    assert MultiStrategy(params, symbols=["NASDAQ", "SP500"]).labels == ["sma_crossover", "breakout"]

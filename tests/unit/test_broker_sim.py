@@ -8,10 +8,21 @@ from decimal import Decimal as D
 import pandas as pd
 import pytest
 
-from toolkit.brokers import Broker, available_brokers, create_broker
+from toolkit.brokers import Broker, SimulatedVenue
 from toolkit.brokers.simulated import SimulatedBroker
-from toolkit.engine.orders import InvalidInput, Order, OrderSide, OrderStatus, TradingMode
-from toolkit.engine.translator import CostModel, InstrumentSpec, translate
+from toolkit.engine.translator import translate
+from toolkit.errors import InvalidInput
+from toolkit.model import (
+    CostModel,
+    Instrument,
+    Order,
+    OrderAccepted,
+    OrderFilled,
+    OrderSide,
+    OrderStatus,
+    TradingMode,
+    client_order_id,
+)
 
 T1 = pd.Timestamp("2018-07-02T20:00Z")  # 2018-07-02 close
 T2 = pd.Timestamp("2018-07-03T17:00Z")  # 2018-07-03 (early close 13:00 NY)
@@ -22,18 +33,23 @@ def order(coid: str, sym: str, side: str, qty, **kw) -> Order:
     return Order(client_order_id=coid, symbol=sym, side=OrderSide(side), quantity=D(str(qty)), **kw)
 
 
+def intent_order(i) -> Order:
+    """The order a session sends for a translator intent (its deterministic id, its decision price)."""
+    coid = client_order_id("s", "a", "2018-07-02", "close", i.symbol, i.side)
+    return Order(client_order_id=coid, symbol=i.symbol, side=i.side, quantity=i.quantity,
+                 reference_price=i.reference_price, reason=i.reason)
+
+
 def broker(**kw) -> SimulatedBroker:
     b = SimulatedBroker(initial_cash=kw.pop("initial_cash", D(10_000)), **kw)
     b.set_market({"SPY": D(100), "QQQ": D(50)}, at=T1)
     return b
 
 
-def test_registry_and_interface():
-    assert "simulated" in available_brokers()
-    b = create_broker("simulated", initial_cash=D(1))
+def test_interface():
+    b = SimulatedBroker(initial_cash=D(1))
     assert isinstance(b, Broker) and b.mode is TradingMode.OFFLINE_MOCK and b.name == "simulated"
-    with pytest.raises(InvalidInput, match="broker.*simulated"):
-        create_broker("nope")
+    assert isinstance(b, SimulatedVenue)  # the engine drives its market and stores its state
 
 
 def test_market_buy_fills_at_price_with_slippage_and_fees():
@@ -45,7 +61,8 @@ def test_market_buy_fills_at_price_with_slippage_and_fees():
     assert f.fee == D("1.5005")  # 5 bps of 1001 + 1 fixed
     assert b.get_cash() == D(10_000) - D("1001") - D("1.5005")
     assert b.get_positions() == {"SPY": D(10)}
-    assert [e["status"] for e in ack.order.events] == ["submitted", "filled"]
+    assert [type(e) for e in ack.order.events] == [OrderAccepted, OrderFilled]
+    assert [e["status"] for e in ack.order.to_dict()["events"]] == ["submitted", "filled"]
 
 
 def test_sell_receives_less_and_realises_fifo_pnl():
@@ -184,12 +201,12 @@ def test_market_time_must_not_go_back_and_needs_tz():
 
 
 def test_crypto_fractional_fills():
-    spec = {"BTCUSDT": InstrumentSpec.crypto("0.00001", "10")}
+    spec = {"BTCUSDT": Instrument.crypto("0.00001", "10")}
     b = SimulatedBroker(initial_cash=D(1000), instruments=spec, fee_bps=10)
     b.set_market({"BTCUSDT": D("6400.5")}, at=T1)
     intents = translate({"BTCUSDT": 0.9}, positions={}, cash=b.get_cash(), prices={"BTCUSDT": D("6400.5")},
                         instruments=spec, costs=b.costs)
-    o = intents[0].to_order(strategy="s", account="a", session_date="2018-07-02", execution_time="close")
+    o = intent_order(intents[0])
     assert b.submit_order(o).status is OrderStatus.FILLED
     assert b.get_positions()["BTCUSDT"] == D("0.14061")
     assert b.get_cash() >= 0
@@ -201,7 +218,7 @@ def test_translator_and_broker_agree_on_costs_to_the_last_cent():
     b.set_market(prices, at=T1)
     intents = translate({"A": 0.5, "B": 0.5}, positions={}, cash=b.get_cash(), prices=prices, costs=b.costs)
     for i in intents:
-        ack = b.submit_order(i.to_order(strategy="s", account="a", session_date="2018-07-02", execution_time="close"))
+        ack = b.submit_order(intent_order(i))
         assert ack.status is OrderStatus.FILLED
     assert b.get_cash() == D(1000) - sum(b.costs.buy_cost(i.quantity, i.reference_price) for i in intents)
     assert b.get_cash() >= 0
@@ -209,7 +226,7 @@ def test_translator_and_broker_agree_on_costs_to_the_last_cent():
 
 def test_state_round_trips_through_json_and_resumes():
     b = SimulatedBroker(initial_cash=D(10_000), slippage_bps=5, fee_bps=2, fixed_fee=D(1), max_participation=0.01,
-                        instruments={"BTCUSDT": InstrumentSpec.crypto("0.00001", "10")})
+                        instruments={"BTCUSDT": Instrument.crypto("0.00001", "10")})
     b.set_market({"SPY": D(100), "BTCUSDT": D(6000)}, {"SPY": 500}, at=T1)
     b.submit_order(order("a", "SPY", "buy", 12))  # partial: 5
     b.submit_order(order("c", "BTCUSDT", "buy", "0.1"))

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from toolkit.brokers.simulated import SimulatedBroker
-from toolkit.engine.calendar import EXECUTION_TIMES, execution_instant, sessions_in_range
-from toolkit.engine.orders import OrderStatus
-from toolkit.engine.translator import InstrumentSpec, translate
+from toolkit.engine.translator import translate
+from toolkit.model import EXECUTION_TIMES, Instrument, Order, OrderStatus, client_order_id
+from toolkit.time import execution_instant, sessions_in_range
 
 SYMBOLS = ["AAA", "BBB", "BTCUSDT"]
-INSTRUMENTS = {"BTCUSDT": InstrumentSpec.crypto("0.00001", "10")}
+INSTRUMENTS = {"BTCUSDT": Instrument.crypto("0.00001", "10")}
 SESSIONS = list(sessions_in_range("2018-01-02", "2018-03-30"))
 
 price = st.integers(min_value=50, max_value=5_000_000).map(lambda c: D(c) / 100)  # $0.50 .. $50,000
@@ -39,6 +39,13 @@ config = st.fixed_dictionaries({
     "max_participation": st.none() | st.floats(min_value=0.001, max_value=1.0),
     "min_order_fraction": st.sampled_from([0.0, 0.001, 0.05]),
 })
+
+
+def order_for(intent, session, execution_time: str) -> Order:
+    """The order a session sends for an intent: keyed by its deterministic client order id."""
+    coid = client_order_id("prop", "sim", session, execution_time, intent.symbol, intent.side)
+    return Order(client_order_id=coid, symbol=intent.symbol, side=intent.side, quantity=intent.quantity,
+                 reference_price=intent.reference_price, reason=intent.reason)
 
 
 def normalise(ws: list[float]) -> dict[str, float]:
@@ -82,8 +89,7 @@ def test_random_rebalances_keep_accounting_invariants(cfg, steps):
                             prices=s["prices"], instruments=INSTRUMENTS, costs=b.costs,
                             min_order_fraction=min_fraction)
         for intent in intents:
-            o = intent.to_order(strategy="prop", account="sim", session_date=session,
-                                execution_time=s["execution_time"])
+            o = order_for(intent, session, s["execution_time"])
             assert o.client_order_id not in seen_ids
             seen_ids.add(o.client_order_id)
             ack = b.submit_order(o)
@@ -95,8 +101,7 @@ def test_random_rebalances_keep_accounting_invariants(cfg, steps):
         # re-running the same session re-submits the same ids: nothing new happens
         fills_before = len(b.get_fills())
         for intent in intents:
-            again = intent.to_order(strategy="prop", account="sim", session_date=session,
-                                    execution_time=s["execution_time"])
+            again = order_for(intent, session, s["execution_time"])
             assert b.submit_order(again).duplicate
         assert len(b.get_fills()) == fills_before
         check_invariants(b)

@@ -6,10 +6,11 @@ from decimal import Decimal as D
 
 import pytest
 
-from toolkit.engine.orders import InvalidInput, OrderSide
-from toolkit.engine.translator import CostModel, InstrumentSpec, translate
+from toolkit.engine.translator import translate
+from toolkit.errors import InvalidInput
+from toolkit.model import CostModel, Instrument, OrderSide
 
-BTC = InstrumentSpec.crypto("0.00001", "10")
+BTC = Instrument.crypto("0.00001", "10")
 
 
 def by_symbol(intents):
@@ -63,7 +64,7 @@ def test_crypto_sell_ceils_to_step_within_holding():
     # held 0.012345 (off-step dust), equity 493.80 -> target floor(0.0061725) = 0.00617;
     # selling 0.006175 is off-step, so sell ceil = 0.00618 and end at 0.006165 <= target
     out = translate({"BTCUSDT": 0.5}, positions={"BTCUSDT": D("0.012345")}, cash=D(0), prices={"BTCUSDT": D("40000")},
-                    instruments={"BTCUSDT": InstrumentSpec.crypto("0.00001", "0")})
+                    instruments={"BTCUSDT": Instrument.crypto("0.00001", "0")})
     (i,) = out
     assert i.side is OrderSide.SELL and i.quantity == D("0.00618")
     assert i.target_quantity == D("0.00617")
@@ -138,9 +139,3 @@ def test_bad_weights(weights, match):
     with pytest.raises(InvalidInput, match=match):
         translate(weights, positions={}, cash=D(1000), prices={"SPY": D(1), "QQQ": D(1)})
 
-
-def test_intent_to_order_uses_client_order_id():
-    (i,) = translate({"SPY": 1.0}, positions={}, cash=D(1000), prices={"SPY": D(100)})
-    o = i.to_order(strategy="sma", account="paper1", session_date="2018-01-02", execution_time="close")
-    o2 = i.to_order(strategy="sma", account="paper1", session_date="2018-01-02", execution_time="close")
-    assert o.client_order_id == o2.client_order_id and o.quantity == 10 and o.reference_price == 100

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from toolkit.data import load_sample, panel
 from toolkit.errors import ParamsError
 from toolkit.strategies.ema_breakout import EmaBreakout
 from toolkit.strategies.exits import (
@@ -137,3 +139,19 @@ def test_exit_params_are_validated_with_the_field_named():
     with pytest.raises(ParamsError) as err:
         EmaBreakout({"trailing_atr_k": -1}, symbols=["A"])
     assert err.value.field == "strategy_params.trailing_atr_k"
+
+
+def test_exit_variants_record_their_reasons_on_the_sample():
+    """On the real sample each exit rule fires at least once and names itself in the context."""
+    frames = load_sample(["NASDAQ", "SP500"])
+    frames["SP500"] = frames["SP500"].iloc[250:]
+    bars: pd.DataFrame = panel(frames)
+
+    def reasons(params):
+        ctx = EmaBreakout(params, symbols=["NASDAQ", "SP500"]).decisions(bars).context
+        return set(ctx["exit_reason_NASDAQ"]) | set(ctx["exit_reason_SP500"])
+
+    assert reasons({}) == {"", "signal"}
+    assert {"trailing_stop", "stop_loss", "take_profit"} <= reasons(
+        {"trailing_atr_k": 3.0, "stop_loss": 0.05, "take_profit": 0.25}
+    )

@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from toolkit.errors import IllegalTransition
 from toolkit.ledger import IllegalTransitionError, Ledger, LedgerError, open_ledger
+from toolkit.model import Fill, OrderAccepted, OrderCancelled, OrderFilled, OrderRejected, OrderSide
 
 ACCOUNT, MODE = "acct-1", "offline_mock"
 
@@ -181,6 +184,44 @@ def test_nested_transaction_is_atomic(ledger: Ledger) -> None:
             ledger.transition_order("c1", "submitted")  # illegal: the whole unit rolls back
     assert _snapshot_db(ledger) == before
     assert ledger.get_order("c1") is None
+
+
+# ----------------------------------------------------------------- broker events
+
+
+def _fill(cid: str, n: int, qty: str, price: str, fee: str = "0") -> Fill:
+    return Fill(f"{cid}-F{n}", cid, "SPY", OrderSide.BUY, D(qty), D(price), D(fee), pd.Timestamp("2024-01-02T21:00Z"))
+
+
+def test_broker_events_are_applied_idempotently(ledger: Ledger) -> None:
+    _order(ledger, "c1", qty=10)
+    events = [OrderAccepted("c1", broker_order_id="B-1"),
+              OrderFilled(_fill("c1", 1, "4", "100.1234567", "0.0000004")),  # 50-digit broker amounts
+              OrderCancelled("c1", "end of session")]
+    for _ in range(2):  # the engine hands over the broker's whole event list after every call
+        for event in events:
+            ledger.apply(event)
+    order = ledger.get_order("c1")
+    assert (order.status, order.broker_order_id, order.filled_quantity) == ("cancelled", "B-1", D(4))
+    assert [(e.to_status, e.detail) for e in ledger.order_events("c1")][1:] == [
+        ("submitted", None), ("partially_filled", "fill c1-F1: 4.000000 @ 100.123457"), ("cancelled", "end of session"),
+    ]
+    assert ledger.fills().iloc[0]["price"] == D("100.123457") and ledger.fills().iloc[0]["fees"] == D(0)
+
+
+def test_broker_rejection_keeps_the_broker_id_and_an_illegal_event_writes_nothing(ledger: Ledger) -> None:
+    _order(ledger, "c1")
+    ledger.apply(OrderRejected("c1", "insufficient cash", broker_order_id="B-7"))
+    assert ledger.get_order("c1").broker_order_id == "B-7"
+    _order(ledger, "c2", qty=1)
+    ledger.apply(OrderAccepted("c2"))
+    ledger.apply(OrderFilled(_fill("c2", 1, "1", "100")))
+    before = _snapshot_db(ledger)
+    with pytest.raises(IllegalTransitionError) as info:
+        ledger.apply(OrderRejected("c2", "too late"))
+    assert (info.value.from_status, info.value.to_status) == ("filled", "rejected")
+    assert isinstance(info.value, IllegalTransition)  # the model's error, from the model's table
+    assert _snapshot_db(ledger) == before
 
 
 # ----------------------------------------------------------------- fills and accounting

@@ -117,3 +117,106 @@ def test_dry_run_db_url_with_password_is_refused():
         P.load("daily_dry_run", P.repo_root() / "params/daily_dry_run/sma_crossover.yaml",
                ["db_url=postgresql://trader:hunter2@db.example/ledger"])
     assert "hunter2" not in str(ei.value)  # the error (and so the log) never shows the password
+
+
+# --------------------------------------------------------------------------- the package's structure
+
+#: sha256 (first 16 hex digits) of each resolved params dump, keys in model order, as the
+#: code before the issue-8 redesign produced them: params hashes name runs and sit in the
+#: ledger, and the report's params table lists the keys in this order.
+RESOLVED_DUMPS = {
+    ("backtest", None): "ad0b4f42cb988b3a",
+    ("backtest", "hierarchical_adaptive_v3_5b.yaml"): "453cca071d8942ab",
+    ("backtest", "sma_crossover.yaml"): "0f8bf3c3e161ac0b",
+    ("walk_forward", None): "342d5b4919eed20e",
+    ("walk_forward", "bench_10x500.yaml"): "f79fe7117cb33495",
+    ("walk_forward", "sma_crossover.yaml"): "93ed3b329b459e89",
+    ("daily_dry_run", None): "f8c5d8bcc45b62c7",
+    ("daily_dry_run", "hierarchical_adaptive_v3_5b.yaml"): "0f15aa6b78281f50",
+    ("daily_dry_run", "sma_crossover.yaml"): "dddf725ffaa8c1fd",
+}
+
+
+@pytest.mark.parametrize(("notebook", "name"), list(RESOLVED_DUMPS))
+def test_resolved_params_dump_as_before_the_redesign(notebook, name):
+    import hashlib
+    import json
+
+    p = P.load(notebook, P.repo_root() / "params" / notebook / name if name else None)
+    digest = hashlib.sha256(json.dumps(p.model_dump(mode="json")).encode()).hexdigest()[:16]
+    assert digest == RESOLVED_DUMPS[(notebook, name)]
+
+
+@pytest.mark.parametrize("notebook", P.NOTEBOOKS)
+def test_validate_is_the_notebooks_model_parsing_and_resolving_itself(notebook):
+    from toolkit.params.base import NotebookParams
+
+    model = P.model_for(notebook)
+    assert issubclass(model, NotebookParams)
+    raw = {"data": {"symbols": ["NASDAQ"], "start": "2010-01-01", "end": "2018-12-31"}}
+    assert P.validate(notebook, raw) == model.parse(raw).resolve(P.repo_root())
+
+
+def test_unknown_notebook_lists_the_registered_ones():
+    with pytest.raises(ParamsError) as ei:
+        P.validate("live", {})
+    assert (ei.value.field, ei.value.allowed) == ("notebook", "one of backtest, walk_forward, daily_dry_run")
+
+
+def test_every_params_part_is_strict():
+    """One strict base: every model a params file reaches refuses unknown keys."""
+    from pydantic import BaseModel
+
+    from toolkit.params.base import StrictModel
+
+    seen: set[type] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        seen.add(model)
+        for f in model.model_fields.values():
+            for arg in [f.annotation, *getattr(f.annotation, "__args__", ())]:
+                if isinstance(arg, type) and issubclass(arg, BaseModel) and arg not in seen:
+                    walk(arg)
+
+    for notebook in P.NOTEBOOKS:
+        walk(P.model_for(notebook))
+    lax = [m for m in seen if not issubclass(m, StrictModel)]
+    assert len(seen) > 10 and not lax, lax
+
+
+def test_one_cost_model_for_every_notebook():
+    from toolkit.params.costs import Costs, ResearchCosts, SessionCosts
+
+    bt = P.validate("backtest", {**BASE, "fees_bps": 7, "slippage_bps": 2, "fill": "next_open"})
+    assert bt.costs == ResearchCosts(fees_bps=7, slippage_bps=2, fill="next_open")
+    assert type(P.validate("walk_forward", {}).costs) is ResearchCosts
+    assert type(P.validate("daily_dry_run", {}).costs) is SessionCosts
+    assert issubclass(ResearchCosts, Costs) and issubclass(SessionCosts, Costs)
+    # One set of bounds: the same error for the same bad fee, wherever it is written.
+    errors = [_err({**BASE, "fees_bps": 2000})]
+    for notebook in ("walk_forward", "daily_dry_run"):
+        with pytest.raises(ParamsError) as ei:
+            P.validate(notebook, {"costs": {"fees_bps": 2000}})
+        errors.append(ei.value)
+    assert [e.field for e in errors] == ["fees_bps", "costs.fees_bps", "costs.fees_bps"]
+    assert len({e.allowed for e in errors}) == 1
+
+
+def test_guard_params_are_what_the_risk_engine_takes():
+    from toolkit.engine.guards import GuardSettings as EngineGuardSettings
+    from toolkit.engine.guards import RiskEngine
+
+    p = P.validate("daily_dry_run", {"guards": {"max_order_notional": 5000, "kill_switch": True}})
+    assert EngineGuardSettings is P.GuardSettings and type(p.guards) is P.GuardSettings
+    engine = RiskEngine(p.guards)
+    assert engine.settings is p.guards and engine.kill_switch_engaged
+
+
+def test_max_data_age_is_dumped_only_when_in_force_and_refused_by_the_dry_run():
+    import datetime as dt
+
+    assert "max_data_age" not in P.GuardSettings().model_dump()
+    assert P.GuardSettings(max_data_age=dt.timedelta(minutes=5)).model_dump(mode="json")["max_data_age"] == "PT5M"
+    with pytest.raises(ParamsError) as ei:
+        P.validate("daily_dry_run", {"guards": {"max_data_age": "PT5M"}})
+    assert ei.value.field == "guards.max_data_age" and "quote time" in ei.value.allowed

@@ -10,8 +10,12 @@ import pandas as pd
 import pytest
 
 from toolkit import params as tkparams
-from toolkit.backtest.dataset import load_dataset
-from toolkit.engine.session import SessionError, load_simulated_broker, run_session, session_clock
+from toolkit.data.dataset import load_dataset
+from toolkit.engine.daily import session_clock
+from toolkit.engine.market import MarketCursor
+from toolkit.engine.result import SessionError
+from toolkit.engine.session import run_session
+from toolkit.engine.venue import load_simulated_broker
 from toolkit.errors import ParamsError
 from toolkit.ledger import open_ledger
 
@@ -37,8 +41,9 @@ def _params(**update):
 
 
 def _run(ledger, p, data):
+    panel = data if isinstance(data, pd.DataFrame) else data.panel
     return run_session(p, ledger=ledger, broker=load_simulated_broker(ledger, p),
-                       clock=session_clock(p.as_of, p.execution_time), data=data)
+                       clock=session_clock(p.as_of, p.execution_time), market=MarketCursor(panel))
 
 
 @pytest.fixture
@@ -51,7 +56,7 @@ def test_first_session_trades_and_rerun_is_already_done(ledger, dataset) -> None
     p = _params(as_of="2018-06-01")
     r = _run(ledger, p, dataset)
     assert r.status == "completed" and len(r.orders) == 2 and len(r.fills) == 2
-    assert all(o["mode"] == "offline_mock" for o in r.orders)
+    assert all(o.mode == "offline_mock" for o in r.orders)
     assert r.problems == []
     again = _run(ledger, p, dataset)
     assert again.status == "already_done" and "already done" in again.message
@@ -102,7 +107,7 @@ def test_corrupt_bar_stops_before_any_order(ledger, dataset) -> None:
 def test_sell_session_sells_before_buying(ledger, dataset) -> None:
     _run(ledger, _params(as_of="2018-06-01"), dataset)
     r = _run(ledger, _params(as_of="2018-06-29"), dataset)
-    sides = [o["side"] for o in r.orders]
+    sides = [o.side for o in r.orders]
     assert "sell" in sides and sides == sorted(sides, key=lambda s: s != "sell")
     assert r.snapshot.daily_return is not None and r.problems == []
 
@@ -126,7 +131,7 @@ def test_bad_params_name_the_field(update, field) -> None:
 def test_newer_ledger_schema_is_refused(tmp_path: Path) -> None:
     import sqlalchemy as sa
 
-    from toolkit.engine.session import run_daily
+    from toolkit.engine.daily import run_daily
 
     url = f"sqlite:///{tmp_path / 'new.sqlite'}"
     open_ledger(url).close()

@@ -1,11 +1,12 @@
-"""Indicator values checked by hand, and the resume-equals-full property they rely on."""
+"""Indicator values checked by hand, the one rolling-window rule, and resume-equals-full."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from toolkit.strategies import _indicators as ind
+from toolkit.strategies import indicators as ind
+from toolkit.strategies.indicators import recursive, windows
 
 CLOSE = np.array([10.0, 11.0, 10.5, 11.5, 12.0, 11.0, 11.5])
 
@@ -77,7 +78,7 @@ def test_rolling_windows_by_hand():
 def test_windows_on_a_tail_equal_the_full_computation():
     rng = np.random.default_rng(1)
     x = rng.normal(100, 5, (300, 4))
-    for fn in (ind.rolling_sum, ind.rolling_mean, ind.rolling_max):
+    for fn in (ind.rolling_mean, ind.rolling_max):
         full = fn(x, 20, lag=1)
         assert np.array_equal(fn(x, 20, start=250, lag=1), full[250:], equal_nan=True)
     m, s = ind.rolling_mean_std(x, 20)
@@ -113,12 +114,12 @@ def test_scalar_and_vector_smoothers_agree_bit_for_bit(monkeypatch):
     rng = np.random.default_rng(7)
     x = _with_gaps(rng, T=300, N=5)
     scalar, s_state = ind.ema(x, 12)
-    monkeypatch.setattr(ind, "SCALAR_MAX_SYMBOLS", 0)
+    monkeypatch.setattr(recursive, "SCALAR_MAX_SYMBOLS", 0)
     vector, v_state = ind.ema(x, 12)
     assert scalar.tobytes() == vector.tobytes()
     assert np.array_equal(s_state.count, v_state.count)
     rsi_vector, _ = ind.rsi(x, 14)
-    monkeypatch.setattr(ind, "SCALAR_MAX_SYMBOLS", 100)
+    monkeypatch.setattr(recursive, "SCALAR_MAX_SYMBOLS", 100)
     rsi_scalar, _ = ind.rsi(x, 14)
     assert rsi_scalar.tobytes() == rsi_vector.tobytes()
 
@@ -126,3 +127,60 @@ def test_scalar_and_vector_smoothers_agree_bit_for_bit(monkeypatch):
 def test_seq_sum_adds_left_to_right():
     x = np.array([[1e16, 1.0, -1e16, 1.0]])
     assert ind.seq_sum(x)[0] == ((1e16 + 1.0) - 1e16) + 1.0
+
+
+# ----------------------------------------------------------------------------- the window rule
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 20, 63, 100, 128, 129, 140, 300])
+def test_rolling_mean_is_numpys_mean_of_each_window(n):
+    """The rule (indicators/windows.py): a window's mean is ``np.mean`` of its 1-D values.
+
+    That is what ``sma_crossover``'s bar-by-bar path computed before the library was
+    unified, so its results did not move; sizes around numpy's pairwise blocks (8, 128)
+    are included because that is where a different summation order would show.
+    """
+    rng = np.random.default_rng(n)
+    x = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, (700, 3)), axis=0))
+    got = ind.rolling_mean(x, n)
+    want = np.full_like(x, np.nan)
+    for t in range(n - 1, len(x)):
+        for j in range(x.shape[1]):
+            want[t, j] = np.mean(x[t - n + 1 : t + 1, j])
+    assert got.tobytes() == want.tobytes()
+    # Any memory layout of the caller's array gives the same bits.
+    assert ind.rolling_mean(np.asfortranarray(x), n).tobytes() == got.tobytes()
+    # One window alone (the live path) equals the same window among all of them.
+    assert ind.rolling_mean(x, n, start=len(x) - 1)[0].tobytes() == got[-1].tobytes()
+
+
+def test_rolling_std_is_the_two_pass_deviation_of_each_window():
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 0.01, (400, 2))
+    for ddof in (0, 1):
+        mean, std = ind.rolling_mean_std(x, 63, ddof=ddof, lag=1)
+        for t in (63, 200, 399):
+            w = x[t - 63 : t, 0]
+            d = w - np.mean(w)
+            assert mean[t, 0] == np.mean(w)
+            assert std[t, 0] == np.sqrt(np.sum(d * d) / (63 - ddof))
+        # The row helpers v3.5b uses give the same bits on the same windows.
+        rows = ind.trailing_windows(np.ascontiguousarray(x[:, 0]), np.arange(62, 399), 63)
+        m2, s2 = ind.row_mean_std(rows, ddof)
+        assert m2.tobytes() == mean[63:, 0].tobytes() and s2.tobytes() == std[63:, 0].tobytes()
+
+
+def test_window_blocks_do_not_change_a_value(monkeypatch):
+    """Windows are copied a block at a time; each row is reduced alone, so blocks are invisible."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(100, 5, (500, 2))
+    whole = ind.rolling_mean_std(x, 40, lag=1)
+    monkeypatch.setattr(windows, "_BLOCK_VALUES", 97)
+    blocked = ind.rolling_mean_std(x, 40, lag=1)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(whole, blocked))
+
+
+def test_a_nan_in_the_window_makes_the_mean_nan():
+    x = col([1.0, 2.0, np.nan, 4.0, 5.0, 6.0])
+    assert np.isnan(ind.rolling_mean(x, 2)[[0, 2, 3], 0]).all()
+    assert ind.rolling_mean(x, 2)[[1, 4, 5], 0].tolist() == [1.5, 4.5, 5.5]

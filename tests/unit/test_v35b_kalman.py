@@ -144,13 +144,3 @@ def test_double_smoothing_with_long_strength_never_fills():
     a = _kalman(strength_smoothness=25, double_smoothing=True)
     b = _kalman(strength_smoothness=25, double_smoothing=False)
     assert [a.update(p, 1.0) for p in prices] == [b.update(p, 1.0) for p in prices]
-
-
-def test_copy_is_independent():
-    k = _kalman()
-    for p in (100.0, 101.0, 102.0):
-        k.update(p, 1.0)
-    c = k.copy()
-    rng = np.random.default_rng(2)
-    prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 60)))
-    assert [k.update(p, 1.0) for p in prices] == [c.update(p, 1.0) for p in prices]

@@ -4,7 +4,7 @@ import pytest
 
 from toolkit import params as P
 from toolkit.errors import ParamsError
-from toolkit.optimize.wf_params import WalkForwardParams, resolve_grid
+from toolkit.params.walk_forward import WalkForwardParams, resolve_grid
 
 ROOT = P.repo_root()
 BASE = {
@@ -36,7 +36,7 @@ def test_default_file_matches_the_issue():
 
 
 def test_bench_file_is_ten_folds_of_five_hundred():
-    from toolkit.backtest.dataset import load_dataset
+    from toolkit.data.dataset import load_dataset
     from toolkit.optimize.folds import walk_forward_folds
 
     p = P.load("walk_forward", ROOT / "params/walk_forward/bench_10x500.yaml")

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit.backtest.dataset import Dataset, load_dataset
+from toolkit.data.dataset import Dataset, load_dataset
 from toolkit.backtest.engine import BacktestResult, run_backtest
 from toolkit.backtest.metrics import buy_and_hold, compute_metrics, monthly_returns
-from toolkit.params import BacktestParams, repo_root
+from toolkit.params import repo_root
+from toolkit.params.backtest import BacktestParams
 from toolkit.strategies import Decisions, Strategy, registry
 
 

@@ -1,9 +1,10 @@
-"""Brokers: the :class:`Broker` interface, a name registry and the implementations.
+"""Brokers: the :class:`Broker` interface, the :class:`SimulatedVenue` hooks and the implementations.
 
-Only the interface and registry are imported here; concrete brokers load on demand
-(:func:`create_broker`) so naming one never imports an SDK the run does not use.
+Only the interface is imported here; concrete brokers (``toolkit.brokers.simulated``,
+later alpaca and schwab) are imported by whoever uses them, so naming the package
+never imports an SDK the run does not use. Brokers speak :mod:`toolkit.model` only.
 """
 
-from toolkit.brokers.base import Broker, OrderAck, available_brokers, create_broker, register_broker
+from toolkit.brokers.base import Broker, OrderAck, SimulatedVenue
 
-__all__ = ["Broker", "OrderAck", "available_brokers", "create_broker", "register_broker"]
+__all__ = ["Broker", "OrderAck", "SimulatedVenue"]

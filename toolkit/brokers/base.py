@@ -1,32 +1,37 @@
-"""The broker interface the engine talks to, and the registry of implementations.
+"""The broker interface the engine talks to, and the extra hooks of a simulated venue.
 
 The engine never imports a concrete broker: it holds a :class:`Broker` and calls the
 methods below, so the dry run (simulated), paper and live runs share one code path.
 Implementations live one per module (``simulated``, later ``alpaca``, ``schwab``)
-and are found by name through :func:`create_broker`; the registry stores import
-paths rather than classes so that naming a broker never imports an SDK the run does
-not use.
+and speak only :mod:`toolkit.model`.
 
 Contract every implementation keeps:
 
 * ``submit_order`` is idempotent on ``client_order_id``: submitting an id the
   broker already knows returns that order (``ack.duplicate is True``) and never
   places a second one. This is what makes re-runs and crash resumes safe.
-* Methods return copies; mutating a returned :class:`Order` changes nothing.
+* What happened to an order is in ``get_order(id).events``: the model's events
+  (accepted or rejected, each fill, cancelled), oldest first. The engine hands them
+  to the ledger, which applies them idempotently, so no status is ever copied.
+* Methods return copies; mutating a returned :class:`~toolkit.model.Order` changes nothing.
 * Quantities and money are ``Decimal``.
+
+A :class:`SimulatedVenue` is a broker with no market of its own: the engine gives it
+the prices of the moment, ends its sessions and stores its whole state in the
+ledger. Those hooks are an explicit subclass the engine checks with ``isinstance``,
+never methods a real broker is probed for.
 """
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from toolkit.engine.orders import Fill, InvalidInput, Order, OrderStatus, TradingMode
+from toolkit.model import Fill, Order, OrderStatus, TradingMode
 
-__all__ = ["Broker", "OrderAck", "available_brokers", "create_broker", "register_broker"]
+__all__ = ["Broker", "OrderAck", "SimulatedVenue"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class OrderAck:
 class Broker(ABC):
     """What the engine may ask of a broker, and nothing more."""
 
-    #: Short registry name (``"simulated"``, ``"alpaca"``).
+    #: Short name (``"simulated"``, ``"alpaca"``).
     name: str = "broker"
 
     @property
@@ -64,7 +69,7 @@ class Broker(ABC):
 
     @abstractmethod
     def get_order(self, client_order_id: str) -> Order | None:
-        """The broker's view of an order, or None if the id is unknown."""
+        """The broker's view of an order (its ``events`` say what happened), or None if the id is unknown."""
 
     @abstractmethod
     def get_orders(self, *, open_only: bool = False) -> list[Order]:
@@ -90,26 +95,26 @@ class Broker(ABC):
         return f"{type(self).__name__}(name={self.name!r}, mode={self.mode.value!r})"
 
 
-_REGISTRY: dict[str, str] = {
-    "simulated": "toolkit.brokers.simulated:SimulatedBroker",
-}
+class SimulatedVenue(Broker):
+    """A broker the engine drives: it is told the market, ends sessions, and is stored whole.
 
+    A real broker has its own market, sessions and state; only a simulated venue
+    needs these hooks, which is why they are not part of :class:`Broker`.
+    """
 
-def register_broker(name: str, target: str) -> None:
-    """Register ``"package.module:ClassName"`` under ``name`` (imported on first use)."""
-    if ":" not in target:
-        raise InvalidInput("target", target, "'package.module:ClassName'")
-    _REGISTRY[name] = target
+    @abstractmethod
+    def set_market(self, prices: dict[str, Any], volumes: dict[str, float] | None = None, *, at: Any) -> list[Fill]:
+        """Prices (and bar volumes) at instant ``at``; open orders fill against them; returns the new fills."""
 
+    @abstractmethod
+    def end_session(self) -> list[Order]:
+        """Cancel every open order (the session is over); return the cancelled orders."""
 
-def available_brokers() -> list[str]:
-    return sorted(_REGISTRY)
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as JSON-safe values, stored in the ledger with the fills it produced."""
 
-
-def create_broker(name: str, **options: Any) -> Broker:
-    """Instantiate the broker registered as ``name`` with its own keyword options."""
-    if name not in _REGISTRY:
-        raise InvalidInput("broker", name, "one of " + ", ".join(available_brokers()))
-    module, _, cls_name = _REGISTRY[name].partition(":")
-    cls = getattr(importlib.import_module(module), cls_name)
-    return cls(**options)
+    @classmethod
+    @abstractmethod
+    def from_dict(cls, d: dict[str, Any]) -> SimulatedVenue:
+        """Rebuild a venue saved with :meth:`to_dict`."""

@@ -5,7 +5,7 @@ the execution instant (close, open or mid of the bar: the caller's choice, so th
 broker has no opinion about bar fields) and optionally the bar volumes. Orders fill
 at that price moved by ``slippage_bps`` against the trader, and pay ``fee_bps`` of
 the notional plus ``fixed_fee`` once per order, with exactly the formulas of
-:class:`toolkit.engine.translator.CostModel`, so a translator given the same costs
+:class:`toolkit.model.CostModel`, so a translator given the same costs
 never produces a buy this broker rejects for cash.
 
 **Partial fills.** With ``max_participation`` set, an order fills at most that
@@ -38,66 +38,44 @@ dry run resumes where it stopped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import replace
 from decimal import Decimal, localcontext
 from typing import Any
 
 import pandas as pd
 
-from toolkit.brokers.base import Broker, OrderAck
-from toolkit.engine.calendar import session_date
-from toolkit.engine.clock import to_utc
-from toolkit.engine.orders import (
+from toolkit.brokers.base import OrderAck, SimulatedVenue
+from toolkit.errors import InvalidInput
+from toolkit.model import (
+    DECIMAL_PREC,
+    EQUITY,
+    CostModel,
     Fill,
-    InvalidInput,
+    Instrument,
+    Lot,
     Order,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
     OrderSide,
     OrderStatus,
     OrderType,
+    Position,
     TradingMode,
+    money,
+    new_york_date,
+    qty_str,
+    sell_fifo,
     to_decimal,
+    to_utc,
 )
-from toolkit.engine.translator import DECIMAL_PREC, EQUITY, CostModel, InstrumentSpec, money, qty_str
 
-__all__ = ["Lot", "PositionView", "SimulatedBroker"]
-
-
-@dataclass
-class Lot:
-    """One FIFO tax lot: what was bought, at what (slippage-adjusted) price, when."""
-
-    quantity: Decimal
-    price: Decimal
-    opened_at: pd.Timestamp
-    client_order_id: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"quantity": str(self.quantity), "price": str(self.price),
-                "opened_at": self.opened_at.isoformat(), "client_order_id": self.client_order_id}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Lot:
-        return cls(Decimal(d["quantity"]), Decimal(d["price"]), pd.Timestamp(d["opened_at"]), d["client_order_id"])
+__all__ = ["SimulatedBroker"]
 
 
-@dataclass(frozen=True)
-class PositionView:
-    """A position as a trader reads it."""
-
-    symbol: str
-    quantity: Decimal
-    cost_basis: Decimal
-    mark: Decimal | None
-    market_value: Decimal | None
-    unrealised_pnl: Decimal | None
-    realised_pnl: Decimal
-
-    @property
-    def average_price(self) -> Decimal | None:
-        return self.cost_basis / self.quantity if self.quantity else None
-
-
-class SimulatedBroker(Broker):
+class SimulatedBroker(SimulatedVenue):
     """Fills market (and simple limit) orders at the price handed to :meth:`set_market`."""
 
     name = "simulated"
@@ -110,18 +88,19 @@ class SimulatedBroker(Broker):
         fee_bps: Decimal | str | int | float = 0,
         fixed_fee: Decimal | str | int | float = 0,
         max_participation: float | None = None,
-        instruments: dict[str, InstrumentSpec] | None = None,
+        instruments: dict[str, Instrument] | None = None,
         cash_account: bool = True,
         mode: TradingMode | str = TradingMode.OFFLINE_MOCK,
     ) -> None:
         self.initial_cash = to_decimal(initial_cash, "initial_cash")
         if self.initial_cash < 0:
             raise InvalidInput("initial_cash", str(self.initial_cash), ">= 0")
-        self.costs = CostModel(slippage_bps=slippage_bps, fee_bps=fee_bps, fixed_fee=fixed_fee)
+        self.costs = CostModel(slippage_bps=to_decimal(slippage_bps, "slippage_bps"), fee_bps=to_decimal(fee_bps, "fee_bps"),
+                               fixed_fee=to_decimal(fixed_fee, "fixed_fee"))
         if max_participation is not None and not (0 < float(max_participation) <= 1):
             raise InvalidInput("max_participation", max_participation, "a fraction in (0, 1] or None")
         self.max_participation = None if max_participation is None else float(max_participation)
-        self.instruments: dict[str, InstrumentSpec] = dict(instruments or {})
+        self.instruments: dict[str, Instrument] = dict(instruments or {})
         self.cash_account = bool(cash_account)
         self._mode = TradingMode(mode)
         self._cash = self.initial_cash
@@ -150,15 +129,15 @@ class SimulatedBroker(Broker):
             raise InvalidInput("order.status", order.status.value, "'new' for an order not yet known to the broker")
         o = order.copy()
         self._seq += 1
-        o.broker_order_id = f"SIM-{self._seq:06d}"
+        broker_id = f"SIM-{self._seq:06d}"
         if o.created_at is None:
             o.created_at = self._at
         self._orders[o.client_order_id] = o
         reason = self._reject_reason(o)
         if reason is not None:
-            o.transition(OrderStatus.REJECTED, at=self._at, reason=reason)
+            o.apply(OrderRejected(o.client_order_id, reason, self._at, broker_id))
         else:
-            o.transition(OrderStatus.SUBMITTED, at=self._at)
+            o.apply(OrderAccepted(o.client_order_id, self._at, broker_id))
             self._match(o)
         return self._ack(o, duplicate=False)
 
@@ -183,7 +162,7 @@ class SimulatedBroker(Broker):
         if o is None:
             raise InvalidInput("client_order_id", client_order_id, "an id known to this broker")
         if o.is_open:
-            o.transition(OrderStatus.CANCELLED, at=self._at, reason="cancelled on request")
+            o.apply(OrderCancelled(o.client_order_id, "cancelled on request", self._at))
         return o.copy()
 
     # -- market --------------------------------------------------------------------
@@ -208,7 +187,7 @@ class SimulatedBroker(Broker):
             if not fv >= 0:
                 raise InvalidInput(f"volumes[{sym}]", v, "a volume >= 0")
             vols[sym] = fv
-        new_session = session_date(at_utc)
+        new_session = new_york_date(at_utc)
         if self._session is not None and new_session != self._session:
             self.end_session()
         self._at, self._session = at_utc, new_session
@@ -225,14 +204,10 @@ class SimulatedBroker(Broker):
         out = []
         for o in self._orders.values():
             if o.is_open:
-                o.transition(OrderStatus.CANCELLED, at=self._at,
-                             reason=f"end of session: remaining {qty_str(o.remaining_quantity)} cancelled")
+                o.apply(OrderCancelled(o.client_order_id,
+                                       f"end of session: remaining {qty_str(o.remaining_quantity)} cancelled", self._at))
                 out.append(o.copy())
         return out
-
-    def now(self) -> pd.Timestamp | None:
-        """The simulated time: the instant of the last market update."""
-        return self._at
 
     # -- accounting views ----------------------------------------------------------
     @property
@@ -256,7 +231,7 @@ class SimulatedBroker(Broker):
     def get_lots(self, symbol: str | None = None) -> dict[str, list[Lot]]:
         """Copies of the open FIFO lots, per symbol (oldest first)."""
         syms = [symbol] if symbol is not None else sorted(self._lots)
-        return {s: [Lot(**vars(lot)) for lot in self._lots.get(s, [])] for s in syms if self._lots.get(s)}
+        return {s: [replace(lot) for lot in self._lots.get(s, [])] for s in syms if self._lots.get(s)}
 
     def unrealised_pnl(self, marks: dict[str, Decimal] | None = None) -> Decimal:
         m = self._marks_for(marks)
@@ -264,14 +239,7 @@ class SimulatedBroker(Broker):
             ctx.prec = DECIMAL_PREC
             return sum((lot.quantity * (m[s] - lot.price) for s, lots in self._lots.items() for lot in lots), Decimal(0))
 
-    def equity(self, marks: dict[str, Decimal] | None = None) -> Decimal:
-        """Cash plus positions at ``marks`` (default: the last prices seen)."""
-        m = self._marks_for(marks)
-        with localcontext() as ctx:
-            ctx.prec = DECIMAL_PREC
-            return self._cash + sum((self._held(s) * m[s] for s in self._lots if self._held(s)), Decimal(0))
-
-    def position(self, symbol: str) -> PositionView:
+    def position(self, symbol: str) -> Position:
         with localcontext() as ctx:
             ctx.prec = DECIMAL_PREC
             lots = self._lots.get(symbol, [])
@@ -279,7 +247,7 @@ class SimulatedBroker(Broker):
             basis = sum((lot.quantity * lot.price for lot in lots), Decimal(0))
             mark = self._marks.get(symbol)
             mv = None if mark is None else qty * mark
-            return PositionView(symbol, qty, basis, mark, mv, None if mv is None else mv - basis,
+            return Position(symbol, qty, basis, mark, mv, None if mv is None else mv - basis,
                                 self._realised.get(symbol, Decimal(0)))
 
     def positions_frame(self) -> pd.DataFrame:
@@ -336,7 +304,7 @@ class SimulatedBroker(Broker):
             fee_bps=Decimal(c["fee_bps"]),
             fixed_fee=Decimal(c["fixed_fee"]),
             max_participation=c["max_participation"],
-            instruments={s: InstrumentSpec(step_size=Decimal(i["step_size"]), min_notional=Decimal(i["min_notional"]),
+            instruments={s: Instrument(step_size=Decimal(i["step_size"]), min_notional=Decimal(i["min_notional"]),
                                            asset_class=i["asset_class"]) for s, i in c["instruments"].items()},
             cash_account=c["cash_account"],
             mode=c["mode"],
@@ -345,8 +313,11 @@ class SimulatedBroker(Broker):
         b._fees = Decimal(d["fees"])
         b._lots = {s: [Lot.from_dict(x) for x in lots] for s, lots in d["lots"].items()}
         b._realised = {s: Decimal(v) for s, v in d["realised"].items()}
-        b._orders = {o["client_order_id"]: Order.from_dict(o) for o in d["orders"]}
         b._fills = [Fill.from_dict(f) for f in d["fills"]]
+        fills_of: dict[str, list[Fill]] = defaultdict(list)
+        for f in b._fills:
+            fills_of[f.client_order_id].append(f)
+        b._orders = {o["client_order_id"]: Order.from_dict(o, fills_of[o["client_order_id"]]) for o in d["orders"]}
         b._marks = {s: Decimal(v) for s, v in d["marks"].items()}
         if d["market"] is not None:
             b._prices = {s: Decimal(v) for s, v in d["market"]["prices"].items()}
@@ -368,7 +339,7 @@ class SimulatedBroker(Broker):
             broker_order_id=o.broker_order_id,
         )
 
-    def _spec(self, symbol: str) -> InstrumentSpec:
+    def _spec(self, symbol: str) -> Instrument:
         return self.instruments.get(symbol, EQUITY)
 
     def _held(self, symbol: str) -> Decimal:
@@ -424,7 +395,7 @@ class SimulatedBroker(Broker):
 
     def _match(self, o: Order) -> None:
         """Fill as much of open order ``o`` as the current market allows."""
-        assert self._prices is not None
+        assert self._prices is not None and self._at is not None  # set together by set_market
         price = self._prices.get(o.symbol)
         if price is None:
             return
@@ -446,16 +417,16 @@ class SimulatedBroker(Broker):
             fee = self.costs.fee(notional) if first else self.costs.variable_fee(notional)
             if o.side is OrderSide.BUY:
                 if self.cash_account and notional + fee > self._cash:
-                    o.transition(OrderStatus.CANCELLED, at=self._at,
-                                 reason=f"insufficient cash for the remaining {qty_str(o.remaining_quantity)} {o.symbol}")
+                    o.apply(OrderCancelled(o.client_order_id, f"insufficient cash for the remaining "
+                                           f"{qty_str(o.remaining_quantity)} {o.symbol}", self._at))
                     return
             elif qty > self._held(o.symbol):
-                o.transition(OrderStatus.CANCELLED, at=self._at,
-                             reason=f"position in {o.symbol} smaller than the remaining {qty_str(qty)}")
+                o.apply(OrderCancelled(o.client_order_id, f"position in {o.symbol} smaller than the remaining "
+                                       f"{qty_str(qty)}", self._at))
                 return
             elif self.cash_account and self._cash + notional - fee < 0:
-                o.transition(OrderStatus.CANCELLED, at=self._at,
-                             reason=f"insufficient cash for the fee on the remaining {qty_str(o.remaining_quantity)} {o.symbol}")
+                o.apply(OrderCancelled(o.client_order_id, f"insufficient cash for the fee on the remaining "
+                                       f"{qty_str(o.remaining_quantity)} {o.symbol}", self._at))
                 return
             n = sum(1 for f in self._fills if f.client_order_id == o.client_order_id) + 1
             fill = Fill(
@@ -469,7 +440,7 @@ class SimulatedBroker(Broker):
                 timestamp=self._at,
                 mode=self._mode,
             )
-            o.apply_fill(fill)
+            o.apply(OrderFilled(fill))
             self._book(fill)
 
     def _book(self, fill: Fill) -> None:
@@ -481,16 +452,7 @@ class SimulatedBroker(Broker):
         if fill.side is OrderSide.BUY:
             lots.append(Lot(fill.quantity, fill.price, fill.timestamp, fill.client_order_id))
             return
-        left = fill.quantity
         realised = self._realised.get(fill.symbol, Decimal(0))
-        while left > 0:
-            lot = lots[0]
-            take = min(left, lot.quantity)
-            realised += take * (fill.price - lot.price)
-            lot.quantity -= take
-            left -= take
-            if lot.quantity == 0:
-                lots.pop(0)
-        self._realised[fill.symbol] = realised
+        self._realised[fill.symbol], _ = sell_fifo(lots, fill.quantity, fill.price, realised)
         if not lots:
             del self._lots[fill.symbol]

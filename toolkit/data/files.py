@@ -47,6 +47,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -245,7 +246,7 @@ def _split_symbols(
     if key is not None:
         groups = table.groupby(table[key].astype(str).str.strip(), sort=False)
         return {
-            str(sym): (lambda sub=sub, sym=str(sym): _bars(sub, date_col, sym, prices))
+            str(sym): partial(_bars, sub, date_col, str(sym), prices)
             for sym, sub in groups
         }, []
     sym = path.stem
@@ -276,7 +277,7 @@ def _wide(path: Path, table: pd.DataFrame, date_col: str) -> tuple[dict[str, Bui
         values = np.column_stack([close, close, close, close, np.full(len(close), np.nan)])
         return _finish(bar_frame(values, index[keep]), sym, warn_empty=False)
 
-    return {s: (lambda s=s: build(s)) for s in symbols if s not in blank}, blank
+    return {s: partial(build, s) for s in symbols if s not in blank}, blank
 
 
 def _bars(table: pd.DataFrame, date_col: str, symbol: str, prices: str) -> pd.DataFrame:

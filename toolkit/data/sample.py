@@ -80,10 +80,8 @@ def _load(symbol: str, prices: str) -> pd.DataFrame:
     if "close" in raw.columns:
         frame = raw[["open", "high", "low", "close", "volume"]].astype(np.float64)
         if prices == "adjusted" and "adj close" in raw.columns:
-            adjusted = adjust_to_close(
-                *(frame[f].to_numpy() for f in ("open", "high", "low", "close")),
-                raw["adj close"].to_numpy(dtype=np.float64),
-            )
+            open_, high, low, close = (frame[f].to_numpy() for f in ("open", "high", "low", "close"))
+            adjusted = adjust_to_close(open_, high, low, close, raw["adj close"].to_numpy(dtype=np.float64))
             for field, values in zip(("open", "high", "low", "close"), adjusted):
                 frame[field] = values
     else:  # close-only series (VIX): levels on a weekday grid, "." (NaN) on holidays

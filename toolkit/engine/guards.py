@@ -23,17 +23,16 @@ live quote, which the broker path has at submit time and this pre-trade check ha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal, localcontext
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
-from toolkit.engine.calendar import expected_bar_date, last_bar_is_fresh
-from toolkit.engine.clock import Clock
-from toolkit.engine.orders import InvalidInput, OrderSide, to_decimal
-from toolkit.engine.translator import DECIMAL_PREC, OrderIntent, money
+from toolkit.engine.translator import OrderIntent
+from toolkit.errors import InvalidInput
+from toolkit.model import DECIMAL_PREC, OrderSide, money, to_decimal
+from toolkit.params.guards import GuardSettings
+from toolkit.time import Clock, expected_bar_date, last_bar_is_fresh
 
 __all__ = [
     "BlockedIntent",
@@ -46,22 +45,6 @@ __all__ = [
     "slippage_fraction",
     "slippage_ok",
 ]
-
-
-class GuardSettings(BaseModel):
-    """Risk limits; ``None`` switches a guard off. Fractions are of equity (0.05 = 5%)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_order_notional: Decimal | None = Field(default=None, gt=0, description="largest single order value")
-    max_position_weight: float | None = Field(default=None, gt=0, description="largest position / equity after a buy")
-    max_gross_exposure: float | None = Field(default=None, gt=0, description="sum of position values / equity after buys")
-    daily_loss_limit: float | None = Field(default=0.05, gt=0, lt=1, description="halt when equity is this far below the start of the day")
-    max_drawdown_limit: float | None = Field(default=None, gt=0, lt=1, description="halt when equity is this far below its peak")
-    stale_bar_check: bool = Field(default=True, description="halt when a traded symbol's last bar is older than the execution time needs")
-    max_data_age: timedelta | None = Field(default=None, description="halt when market data is older than this at decision time")
-    slippage_abort: float | None = Field(default=0.01, gt=0, description="abort an order whose quote moved this far from the decision price")
-    kill_switch: bool = Field(default=False, description="halt every order")
 
 
 @dataclass(frozen=True)
@@ -193,21 +176,9 @@ class RiskEngine:
         """Halt every order from now on (the control panel's red button)."""
         self._kill_reason = reason
 
-    def release_kill_switch(self) -> None:
-        self._kill_reason = None
-
     # -- slippage (called on the broker path) -------------------------------------
     def slippage_ok(self, decision_price: Any, quote_price: Any) -> bool:
         return slippage_ok(decision_price, quote_price, self.settings.slippage_abort)
-
-    def slippage_reason(self, intent: OrderIntent, quote_price: Any) -> str | None:
-        """None when the quote is acceptable, else the reason to abort ``intent``."""
-        if self.slippage_ok(intent.reference_price, quote_price):
-            return None
-        moved = slippage_fraction(intent.reference_price, quote_price)
-        return (f"slippage_abort: {intent.describe()} quote {money(to_decimal(quote_price, 'quote_price'))} is "
-                f"{_pct(moved)} from decision price {money(intent.reference_price)} > limit "
-                f"{_pct(self.settings.slippage_abort or 0)}")
 
     # -- pre-trade check -----------------------------------------------------------
     def check(self, intents: list[OrderIntent], portfolio: PortfolioState, market: MarketState) -> GuardReport:
@@ -302,12 +273,13 @@ class RiskEngine:
         blocked: list[BlockedIntent] = []
         position = dict(held)
         gross = sum((abs(q) * prices[sym] for sym, q in held.items() if q and sym in prices), Decimal(0))
+        max_notional = None if s.max_order_notional is None else to_decimal(s.max_order_notional, "max_order_notional")
         for i in intents:
             price = prices[i.symbol]
             guard, reason = None, None
-            if s.max_order_notional is not None and i.notional > s.max_order_notional:
+            if max_notional is not None and i.notional > max_notional:
                 guard = "max_order_notional"
-                reason = f"max_order_notional: {i.describe()} = {money(i.notional)} > limit {money(s.max_order_notional)}"
+                reason = f"max_order_notional: {i.describe()} = {money(i.notional)} > limit {money(max_notional)}"
             elif i.side is OrderSide.BUY:
                 after = (position.get(i.symbol, Decimal(0)) + i.quantity) * price
                 gross_after = gross + i.quantity * price

@@ -20,13 +20,18 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
-from toolkit.engine.calendar import sessions_in_range
-from toolkit.engine.session import SessionResult, load_simulated_broker, run_session, session_clock
+from toolkit.engine.daily import session_clock
+from toolkit.engine.market import MarketCursor
+from toolkit.engine.reconcile import reconcile
+from toolkit.engine.result import SessionResult
+from toolkit.engine.session import run_session
+from toolkit.engine.venue import load_simulated_broker
+from toolkit.time import sessions_in_range
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.backtest.dataset import Dataset
-    from toolkit.engine.dry_run_params import DailyDryRunParams
+    from toolkit.data.dataset import Dataset
     from toolkit.ledger import Ledger
+    from toolkit.params.daily_dry_run import DailyDryRunParams
 
 __all__ = ["ReplayResult", "replay"]
 
@@ -78,18 +83,18 @@ def replay(
     transaction (``1`` = a commit per step, exactly as a daily run). The ledger is checked for consistency once at
     the end (every fill belongs to an order; cash + positions = equity).
     """
-    from toolkit.backtest.dataset import load_dataset
+    from toolkit.data.dataset import load_dataset
     from toolkit.params import repo_root
     from toolkit.strategies import registry
 
     strategy = registry.create(params.strategy, params.strategy_params, symbols=params.data.symbols)
     if data is None:
         data = load_dataset(params.data, base_dir=repo_root(), optional=strategy.optional_symbols())
-    panel = data if isinstance(data, pd.DataFrame) else data.panel
+    market = MarketCursor(data if isinstance(data, pd.DataFrame) else data.panel)
     strategy = registry.create(params.strategy, params.strategy_params,
-                               symbols=[s for s in params.data.symbols if (s, "close") in panel.columns])
-    last_bar = panel.index[-1].tz_convert(None).normalize()
-    first_bar = panel.index[0].tz_convert(None).normalize()
+                               symbols=[s for s in params.data.symbols if market.has(s)])
+    last_bar = pd.Timestamp(market.last_date)
+    first_bar = pd.Timestamp(market.first_date)
     days = [d for d in sessions_in_range(start, end) if first_bar <= d <= last_bar]
     if not days:
         from toolkit.errors import ParamsError
@@ -110,7 +115,7 @@ def replay(
                 as_of = day.date()
                 p = params.model_copy(update={"as_of": as_of})
                 res = run_session(p, ledger=ledger, broker=broker, clock=session_clock(as_of, params.execution_time),
-                                  data=panel, strategy=strategy, check_consistency=False)
+                                  market=market, strategy=strategy, check_consistency=False)
                 statuses[res.status] = statuses.get(res.status, 0) + 1
                 if progress is not None:
                     progress(res)
@@ -118,9 +123,8 @@ def replay(
     problems: list[str] = []
     if res is not None and res.prices:
         marks = {s: v for s, v in res.prices.items()}
-        from toolkit.engine.session import _check  # the same check a daily session runs
-
-        problems = _check(params, ledger, broker, marks)
+        # The same reconciliation a daily session runs (and a paper or live session will run first).
+        problems = reconcile(ledger, broker, account=params.account, mode=params.mode, marks=marks)
     return ReplayResult(
         sessions=len(days),
         statuses=statuses,

@@ -30,148 +30,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from decimal import Decimal, localcontext
 from typing import Any
 
 import pandas as pd
 
-from toolkit.engine.orders import InvalidInput, Order, OrderSide, TradingMode, client_order_id, to_decimal
+from toolkit.errors import InvalidInput
+from toolkit.model import (
+    DECIMAL_PREC,
+    EQUITY,
+    CostModel,
+    Instrument,
+    OrderSide,
+    money,
+    qty_str,
+    to_decimal,
+)
 
 __all__ = [
-    "CostModel",
-    "InstrumentSpec",
     "OrderIntent",
     "OrderIntents",
     "SkippedIntent",
     "translate",
 ]
 
-#: Precision for money arithmetic: enough that products of prices, quantities and
-#: basis points are exact, so translator estimates equal broker charges to the cent.
-DECIMAL_PREC = 50
-_BPS = Decimal(10_000)
 _WEIGHT_TOLERANCE = 1e-6
-
-
-def money(x: Decimal | float) -> str:
-    """``$812,400`` for whole amounts, ``$1,234.57`` otherwise (for human reasons)."""
-    d = Decimal(str(x))
-    sign, d = ("-", -d) if d < 0 else ("", d)
-    if d == d.to_integral_value():
-        return f"{sign}${d:,.0f}"
-    return f"{sign}${d:,.2f}"
-
-
-def qty_str(q: Decimal) -> str:
-    """A quantity without trailing zeros or exponent: ``120``, ``0.01234``."""
-    return format(q.normalize(), "f")
-
-
-@dataclass(frozen=True)
-class InstrumentSpec:
-    """How an instrument can be traded: lot step and minimum order value.
-
-    The default is a US equity: whole shares, no minimum notional. Crypto pairs
-    carry their exchange filters, e.g. ``InstrumentSpec.crypto("0.00001", "10")``
-    for BTCUSDT (LOT_SIZE step 0.00001, MIN_NOTIONAL 10).
-    """
-
-    step_size: Decimal = Decimal(1)
-    min_notional: Decimal = Decimal(0)
-    asset_class: str = "equity"
-
-    def __post_init__(self) -> None:
-        step = to_decimal(self.step_size, "step_size")
-        if step <= 0:
-            raise InvalidInput("step_size", str(step), "> 0")
-        mn = to_decimal(self.min_notional, "min_notional")
-        if mn < 0:
-            raise InvalidInput("min_notional", str(mn), ">= 0")
-        object.__setattr__(self, "step_size", step)
-        object.__setattr__(self, "min_notional", mn)
-
-    @classmethod
-    def equity(cls) -> InstrumentSpec:
-        return cls()
-
-    @classmethod
-    def crypto(cls, step_size: Decimal | str, min_notional: Decimal | str = "0") -> InstrumentSpec:
-        return cls(step_size=Decimal(str(step_size)), min_notional=Decimal(str(min_notional)), asset_class="crypto")
-
-    def floor(self, qty: Decimal) -> Decimal:
-        """Round down to a multiple of ``step_size`` (never below zero for qty >= 0)."""
-        with localcontext() as ctx:
-            ctx.prec = DECIMAL_PREC
-            return (qty / self.step_size).to_integral_value(rounding=ROUND_FLOOR) * self.step_size
-
-    def ceil(self, qty: Decimal) -> Decimal:
-        """Round up to a multiple of ``step_size``."""
-        with localcontext() as ctx:
-            ctx.prec = DECIMAL_PREC
-            return (qty / self.step_size).to_integral_value(rounding=ROUND_CEILING) * self.step_size
-
-    def is_multiple(self, qty: Decimal) -> bool:
-        return self.floor(qty) == qty
-
-
-EQUITY = InstrumentSpec()
-
-
-@dataclass(frozen=True)
-class CostModel:
-    """Slippage and fees, in one place for the translator's allowance and the broker's fills.
-
-    Buys pay ``price x (1 + slippage_bps / 10^4)``, sells receive
-    ``price x (1 - slippage_bps / 10^4)``; the fee is ``fee_bps`` of the fill
-    notional plus ``fixed_fee`` once per order (the simulated broker charges it on
-    the order's first fill). Arithmetic is exact (50-digit Decimal), so the
-    translator's allowance equals what the simulated broker charges to the last digit.
-    """
-
-    slippage_bps: Decimal = Decimal(0)
-    fee_bps: Decimal = Decimal(0)
-    fixed_fee: Decimal = Decimal(0)
-
-    def __post_init__(self) -> None:
-        for name in ("slippage_bps", "fee_bps", "fixed_fee"):
-            v = to_decimal(getattr(self, name), name)
-            if v < 0:
-                raise InvalidInput(name, str(v), ">= 0")
-            object.__setattr__(self, name, v)
-        if self.slippage_bps >= _BPS:
-            raise InvalidInput("slippage_bps", str(self.slippage_bps), "< 10000 (100%)")
-
-    def fill_price(self, side: OrderSide, price: Decimal) -> Decimal:
-        """The price after slippage: buys pay up, sells receive less."""
-        with localcontext() as ctx:
-            ctx.prec = DECIMAL_PREC
-            return price * (1 + OrderSide(side).sign * self.slippage_bps / _BPS)
-
-    def variable_fee(self, notional: Decimal) -> Decimal:
-        """The basis-point part of the fee (what later partial fills pay)."""
-        with localcontext() as ctx:
-            ctx.prec = DECIMAL_PREC
-            return notional * self.fee_bps / _BPS
-
-    def fee(self, notional: Decimal) -> Decimal:
-        """The fee of a whole order of this notional: basis points plus the fixed fee."""
-        with localcontext() as ctx:
-            ctx.prec = DECIMAL_PREC
-            return self.variable_fee(notional) + self.fixed_fee
-
-    def buy_cost(self, qty: Decimal, price: Decimal) -> Decimal:
-        """Cash a buy of ``qty`` at reference ``price`` consumes, fees included."""
-        with localcontext() as ctx:
-            ctx.prec = DECIMAL_PREC
-            notional = qty * self.fill_price(OrderSide.BUY, price)
-            return notional + self.fee(notional)
-
-    def sell_proceeds(self, qty: Decimal, price: Decimal) -> Decimal:
-        """Cash a sell of ``qty`` at reference ``price`` brings in, net of fees."""
-        with localcontext() as ctx:
-            ctx.prec = DECIMAL_PREC
-            notional = qty * self.fill_price(OrderSide.SELL, price)
-            return notional - self.fee(notional)
 
 
 @dataclass(frozen=True)
@@ -210,29 +93,6 @@ class OrderIntent:
     def describe(self) -> str:
         """``BUY 120 NASDAQ`` (the form guard messages use)."""
         return f"{self.side.value.upper()} {qty_str(self.quantity)} {self.symbol}"
-
-    def to_order(
-        self,
-        *,
-        strategy: str,
-        account: str,
-        session_date: Any,
-        execution_time: str,
-        mode: TradingMode | str = TradingMode.OFFLINE_MOCK,
-        created_at: Any = None,
-    ) -> Order:
-        """The :class:`Order` for this intent, keyed by its deterministic client order id."""
-        coid = client_order_id(strategy, account, session_date, execution_time, self.symbol, self.side)
-        return Order(
-            client_order_id=coid,
-            symbol=self.symbol,
-            side=self.side,
-            quantity=self.quantity,
-            reference_price=self.reference_price,
-            mode=TradingMode(mode),
-            reason=self.reason,
-            created_at=created_at,
-        )
 
 
 @dataclass(frozen=True)
@@ -322,7 +182,7 @@ def translate(
     cash: Decimal,
     prices: dict[str, Decimal],
     equity: Decimal | None = None,
-    instruments: dict[str, InstrumentSpec] | None = None,
+    instruments: dict[str, Instrument] | None = None,
     min_order_fraction: float = 0.0,
     costs: CostModel | None = None,
     use_sell_proceeds: bool = True,
@@ -354,7 +214,7 @@ def translate(
         buys: list[OrderIntent] = []
         skipped: list[SkippedIntent] = []
 
-        def keep(intent: OrderIntent, spec: InstrumentSpec) -> bool:
+        def keep(intent: OrderIntent, spec: Instrument) -> bool:
             if intent.notional < spec.min_notional:
                 skipped.append(SkippedIntent(intent.symbol, intent.side, intent.quantity,
                                              f"notional {money(intent.notional)} below min_notional {money(spec.min_notional)}"))
@@ -404,7 +264,7 @@ def _fit_buys_to_cash(
     buys: list[OrderIntent],
     available: Decimal,
     costs: CostModel,
-    instruments: dict[str, InstrumentSpec],
+    instruments: dict[str, Instrument],
     keep: Any,
     skipped: list[SkippedIntent],
 ) -> list[OrderIntent]:

@@ -13,18 +13,27 @@ kill switch and an audit log. Amounts are exact ``Decimal``; times are UTC.
 
 from toolkit.ledger.errors import IllegalTransitionError, LedgerError
 from toolkit.ledger.ledger import Ledger, make_run_key, open_ledger, parse_run_key
-from toolkit.ledger.records import Fill, KillSwitch, Lot, Order, OrderEvent, Position, Run, Snapshot
+from toolkit.ledger.records import (
+    FillRecord,
+    KillSwitch,
+    LotRecord,
+    OrderEventRecord,
+    OrderRecord,
+    PositionRecord,
+    Run,
+    Snapshot,
+)
 
 __all__ = [
-    "Fill",
+    "FillRecord",
     "IllegalTransitionError",
     "KillSwitch",
     "Ledger",
     "LedgerError",
-    "Lot",
-    "Order",
-    "OrderEvent",
-    "Position",
+    "LotRecord",
+    "OrderEventRecord",
+    "OrderRecord",
+    "PositionRecord",
     "Run",
     "Snapshot",
     "make_run_key",

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from toolkit.ledger.errors import LedgerError
-from toolkit.ledger.types import DecimalLike, to_decimal
+from toolkit.ledger.types import DecimalLike, to_amount
 
 
 def choice(field: str, value: Any, allowed: tuple[str, ...]) -> str:
@@ -32,14 +32,14 @@ def text(field: str, value: Any, *, max_length: int = 128, optional: bool = Fals
 
 
 def positive(field: str, value: DecimalLike) -> Decimal:
-    d = to_decimal(value, field)
+    d = to_amount(value, field)
     if d <= 0:
         raise LedgerError(f"{field}: got {value!r}; allowed: a number > 0")
     return d
 
 
 def non_negative(field: str, value: DecimalLike) -> Decimal:
-    d = to_decimal(value, field)
+    d = to_amount(value, field)
     if d < 0:
         raise LedgerError(f"{field}: got {value!r}; allowed: a number >= 0")
     return d

@@ -125,7 +125,7 @@ def check_consistency(ledger: Ledger, account: str, mode: str, prices: dict[str,
         if book.oversold:
             problems.append(f"{symbol}: fills sell {book.oversold} more than was held")
         stored = [(lot.open_quantity, lot.cost_price) for lot in open_lots.get(symbol, [])]
-        replayed = [(lot.open_quantity, lot.cost_price) for lot in book.lots]
+        replayed = [(lot.quantity, lot.price) for lot in book.lots]
         if stored != replayed:
             problems.append(f"{symbol}: open lots {stored} differ from the FIFO replay of the fills {replayed}")
         if position is not None:

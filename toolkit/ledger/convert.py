@@ -6,15 +6,17 @@ from dataclasses import asdict, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Row
+
 from toolkit.ledger.models import FillRow, OrderRow, PerformanceSnapshotRow, PositionLotRow, PositionRow, RunRow
-from toolkit.ledger.records import Fill, Lot, Order, Position, Run, Snapshot
+from toolkit.ledger.records import FillRecord, LotRecord, OrderRecord, PositionRecord, Run, Snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def order_record(row: OrderRow, filled: Decimal) -> Order:
-    return Order(
+def order_record(row: OrderRow, filled: Decimal) -> OrderRecord:
+    return OrderRecord(
         id=row.id,
         client_order_id=row.client_order_id,
         parent_order_id=row.parent_order_id,
@@ -37,8 +39,8 @@ def order_record(row: OrderRow, filled: Decimal) -> Order:
     )
 
 
-def fill_record(row: FillRow, order: OrderRow) -> Fill:
-    return Fill(
+def fill_record(row: FillRow, order: OrderRow) -> FillRecord:
+    return FillRecord(
         id=row.id,
         client_order_id=order.client_order_id,
         fill_id=row.fill_id,
@@ -53,8 +55,8 @@ def fill_record(row: FillRow, order: OrderRow) -> Fill:
     )
 
 
-def lot_record(row: PositionLotRow) -> Lot:
-    return Lot(
+def lot_record(row: PositionLotRow) -> LotRecord:
+    return LotRecord(
         id=row.id,
         account=row.account,
         mode=row.mode,
@@ -67,8 +69,8 @@ def lot_record(row: PositionLotRow) -> Lot:
     )
 
 
-def position_record(row: PositionRow) -> Position:
-    return Position(
+def position_record(row: PositionRow | Row[Any]) -> PositionRecord:
+    return PositionRecord(
         account=row.account,
         mode=row.mode,
         symbol=row.symbol,

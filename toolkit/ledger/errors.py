@@ -7,7 +7,7 @@ failed papermill log should be enough to fix the problem.
 
 from __future__ import annotations
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import IllegalTransition, ToolkitError
 
 
 class LedgerError(ToolkitError):
@@ -18,16 +18,9 @@ class LedgerError(ToolkitError):
     """
 
 
-class IllegalTransitionError(LedgerError):
-    """An order was asked to move to a status its lifecycle does not allow."""
+class IllegalTransitionError(LedgerError, IllegalTransition):
+    """A stored order was asked to move to a status the model's state machine does not allow.
 
-    def __init__(self, client_order_id: str, from_status: str, to_status: str, allowed: tuple[str, ...]) -> None:
-        self.client_order_id = client_order_id
-        self.from_status = from_status
-        self.to_status = to_status
-        self.allowed = allowed
-        allowed_text = ", ".join(allowed) if allowed else "none (terminal status)"
-        super().__init__(
-            f"order {client_order_id}: illegal transition {from_status} -> {to_status}; "
-            f"allowed from {from_status}: {allowed_text}"
-        )
+    Both a :class:`LedgerError` (nothing was written) and the model's
+    :class:`~toolkit.errors.IllegalTransition` (same table, same message).
+    """

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from toolkit.ledger import db
-from toolkit.ledger.accounting import ZERO, average_cost, fifo_take, fill_cash_flow, realised_on
+from toolkit.ledger.accounting import ZERO, average_cost, fill_cash_flow, realised_on
 from toolkit.ledger.checks import choice, non_negative, optional_price, positive, text
 from toolkit.ledger.control import ControlMixin
 from toolkit.ledger.convert import fill_record, frame, lot_record, order_record, position_record, record_frame
@@ -48,9 +48,10 @@ from toolkit.ledger.lifecycle import (
     is_legal,
 )
 from toolkit.ledger.models import AuditLogRow, CashBalanceRow, FillRow, OrderEventRow, OrderRow, PositionLotRow, PositionRow
-from toolkit.ledger.records import Fill, Lot, Order, OrderEvent, Position
+from toolkit.ledger.records import FillRecord, LotRecord, OrderEventRecord, OrderRecord, PositionRecord
 from toolkit.ledger.runs import RunsMixin, make_run_key, parse_run_key
-from toolkit.ledger.types import DecimalLike, quantize
+from toolkit.ledger.types import DecimalLike, fit_amount
+from toolkit.model import OrderAccepted, OrderEvent, OrderFilled, OrderRejected, fifo_take, quantize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,7 +101,7 @@ class Ledger(RunsMixin, ControlMixin):
         parent_client_order_id: str | None = None,
         reason: str | None = None,
         at: datetime | None = None,
-    ) -> Order:
+    ) -> OrderRecord:
         """Record a new order (status ``new``) before it goes to the broker.
 
         Idempotent on ``client_order_id``: recording an id that exists returns
@@ -202,7 +203,7 @@ class Ledger(RunsMixin, ControlMixin):
         *,
         broker_order_id: str | None = None,
         at: datetime | None = None,
-    ) -> Order:
+    ) -> OrderRecord:
         """Move an order along its lifecycle and append the change to ``order_events``.
 
         Legal: new -> submitted / rejected / cancelled; submitted -> cancelled /
@@ -232,20 +233,49 @@ class Ledger(RunsMixin, ControlMixin):
             s.flush()
             return order_record(row, self._filled(s, row.id))
 
-    def get_order(self, client_order_id: str) -> Order | None:
+    def apply(self, event: OrderEvent, *, at: datetime | None = None) -> None:
+        """Record what a broker reported about an order: one of the model's events.
+
+        Idempotent, so the engine may hand over a broker's whole event list again
+        after every call (or after a crash): an acceptance of an order that is no
+        longer ``new``, a rejection or cancellation already recorded, and a fill
+        whose ``fill_id`` is known change nothing. Everything else moves the stored
+        order by the model's state machine (an illegal move raises
+        :class:`IllegalTransitionError` and writes nothing). A fill goes through
+        :meth:`record_fill`, its amounts rounded to the ledger's 6 places (a
+        simulated broker computes at 50 digits). ``at`` is when the ledger records
+        it (default: the ledger's clock).
+        """
+        if isinstance(event, OrderFilled):
+            f = event.fill
+            self.record_fill(f.client_order_id, f.fill_id, quantize(f.quantity), quantize(f.price), quantize(f.fee),
+                             at=at)
+            return
+        stored = self.get_order(event.client_order_id)
+        if stored is None:
+            raise LedgerError(f"client_order_id: no order {event.client_order_id!r} in the ledger")
+        if isinstance(event, OrderAccepted):
+            if stored.status == NEW:
+                self.transition_order(event.client_order_id, SUBMITTED, broker_order_id=event.broker_order_id, at=at)
+        elif stored.status != event.status.value:
+            broker_order_id = event.broker_order_id if isinstance(event, OrderRejected) else None
+            self.transition_order(event.client_order_id, event.status.value, event.reason,
+                                  broker_order_id=broker_order_id, at=at)
+
+    def get_order(self, client_order_id: str) -> OrderRecord | None:
         """The order with this ``client_order_id``, or ``None``."""
         with self._reading() as s:
             row = s.scalar(select(OrderRow).where(OrderRow.client_order_id == client_order_id))
             return None if row is None else order_record(row, self._filled(s, row.id))
 
-    def order_events(self, client_order_id: str) -> list[OrderEvent]:
+    def order_events(self, client_order_id: str) -> list[OrderEventRecord]:
         """Status history of one order, oldest first."""
         with self._reading() as s:
             row = self._order_row(s, client_order_id)
             events = s.scalars(
                 select(OrderEventRow).where(OrderEventRow.order_id == row.id).order_by(OrderEventRow.id)
             )
-            return [OrderEvent(client_order_id, e.from_status, e.to_status, e.at, e.detail) for e in events]
+            return [OrderEventRecord(client_order_id, e.from_status, e.to_status, e.at, e.detail) for e in events]
 
     def orders(
         self,
@@ -256,6 +286,18 @@ class Ledger(RunsMixin, ControlMixin):
         status: str | None = None,
     ) -> pd.DataFrame:
         """Orders with their filled quantity, oldest first."""
+        records = self.order_records(account=account, mode=mode, run_key=run_key, status=status)
+        return record_frame(records, OrderRecord, time_columns=("created_at", "updated_at"))
+
+    def order_records(
+        self,
+        *,
+        account: str | None = None,
+        mode: str | None = None,
+        run_key: str | None = None,
+        status: str | None = None,
+    ) -> list[OrderRecord]:
+        """:meth:`orders` as records (a run's orders in recording order: sells were recorded first)."""
         with self._reading() as s:
             q = select(OrderRow).order_by(OrderRow.id)
             for column, value in (
@@ -267,11 +309,15 @@ class Ledger(RunsMixin, ControlMixin):
                 if value is not None:
                     q = q.where(column == value)
             rows = list(s.scalars(q))
+            if not rows:
+                return []
+            fills = select(FillRow.order_id, FillRow.quantity)
+            if len(rows) <= 500:  # a run's orders: read only their fills
+                fills = fills.where(FillRow.order_id.in_([r.id for r in rows]))
             filled: dict[int, Decimal] = {}
-            for order_id, qty in s.execute(select(FillRow.order_id, FillRow.quantity)):
+            for order_id, qty in s.execute(fills):
                 filled[order_id] = filled.get(order_id, ZERO) + qty
-            records = [order_record(r, filled.get(r.id, ZERO)) for r in rows]
-        return record_frame(records, Order, time_columns=("created_at", "updated_at"))
+            return [order_record(r, filled.get(r.id, ZERO)) for r in rows]
 
     # ----------------------------------------------------------------- fills
 
@@ -283,7 +329,7 @@ class Ledger(RunsMixin, ControlMixin):
         price: DecimalLike,
         fees: DecimalLike = 0,
         at: datetime | None = None,
-    ) -> Fill:
+    ) -> FillRecord:
         """Record one execution and everything it changes, in one transaction.
 
         Inserts the fill, opens a FIFO lot (buy) or consumes the oldest lots
@@ -427,12 +473,13 @@ class Ledger(RunsMixin, ControlMixin):
         client_order_id: str | None = None,
     ) -> pd.DataFrame:
         """Fills with their order's account, symbol and side, in recording order."""
-        records = self._fill_records(account=account, mode=mode, client_order_id=client_order_id)
-        return record_frame(records, Fill, time_columns=("at",))
+        records = self.fill_records(account=account, mode=mode, client_order_id=client_order_id)
+        return record_frame(records, FillRecord, time_columns=("at",))
 
-    def _fill_records(
+    def fill_records(
         self, *, account: str | None = None, mode: str | None = None, client_order_id: str | None = None
-    ) -> list[Fill]:
+    ) -> list[FillRecord]:
+        """:meth:`fills` as records, in recording order."""
         with self._reading() as s:
             q = select(FillRow, OrderRow).join(OrderRow, FillRow.order_id == OrderRow.id).order_by(FillRow.id)
             if account is not None:
@@ -472,7 +519,7 @@ class Ledger(RunsMixin, ControlMixin):
             {
                 "at": f.at, "mode": f.mode, "account": o.account, "strategy": o.strategy, "run_key": o.run_key,
                 "symbol": o.symbol, "side": o.side, "quantity": f.quantity, "price": f.price, "fees": f.fees,
-                "notional": quantize(f.quantity * f.price),
+                "notional": fit_amount(f.quantity * f.price),
                 "cash_flow": fill_cash_flow(o.side, f.quantity, f.price, f.fees),
                 "client_order_id": o.client_order_id, "fill_id": f.fill_id, "broker_order_id": o.broker_order_id,
             }
@@ -489,14 +536,14 @@ class Ledger(RunsMixin, ControlMixin):
 
     # ----------------------------------------------------------------- positions and cash
 
-    def positions(self, account: str, mode: str, *, include_flat: bool = False) -> dict[str, Position]:
+    def positions(self, account: str, mode: str, *, include_flat: bool = False) -> dict[str, PositionRecord]:
         """Positions of one account and mode by symbol (flat ones only if asked)."""
         choice("mode", mode, MODES)
         with self._read_connection() as conn:
             rows = conn.execute(_POS_GET, {"account": account, "mode": mode})
             return {r.symbol: position_record(r) for r in rows if include_flat or r.quantity != 0}
 
-    def lots(self, account: str, mode: str, symbol: str | None = None, *, include_closed: bool = False) -> list[Lot]:
+    def lots(self, account: str, mode: str, symbol: str | None = None, *, include_closed: bool = False) -> list[LotRecord]:
         """FIFO lots, oldest first."""
         choice("mode", mode, MODES)
         with self._reading() as s:

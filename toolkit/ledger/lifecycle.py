@@ -1,41 +1,34 @@
-"""Vocabulary of the ledger and the order state machine.
+"""The ledger's words for the model's vocabulary, and its own policy on top of the state machine.
 
-The lifecycle is a table, not scattered ``if`` statements, so the one place
-that says which moves are legal is also the place tests read. Fill statuses
-(``partially_filled``, ``filled``) are reached only through
-:meth:`toolkit.ledger.Ledger.record_fill`, which derives them from the
-cumulative filled quantity, so an order can never claim a fill that the
-``fills`` table does not hold.
+The statuses, modes, sides and order types are :mod:`toolkit.model`'s enums stored
+as their string values; which status may follow which is the model's ONE table
+(:data:`toolkit.model.TRANSITIONS`). The ledger adds one rule of its own: fill
+statuses (``partially_filled``, ``filled``) are reached only through
+:meth:`toolkit.ledger.Ledger.record_fill`, which derives them from the cumulative
+filled quantity, so an order can never claim a fill that the ``fills`` table does
+not hold.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-MODES: Final = ("offline_mock", "paper", "online_live")
-SIDES: Final = ("buy", "sell")
-ORDER_TYPES: Final = ("market", "limit", "market_on_open", "market_on_close")
+from toolkit.model import TRANSITIONS, OrderSide, OrderStatus, OrderType, TradingMode
+from toolkit.model import allowed_from as _model_allowed_from
 
-NEW: Final = "new"
-SUBMITTED: Final = "submitted"
-PARTIALLY_FILLED: Final = "partially_filled"
-FILLED: Final = "filled"
-CANCELLED: Final = "cancelled"
-REJECTED: Final = "rejected"
+MODES: Final = tuple(m.value for m in TradingMode)
+SIDES: Final = tuple(s.value for s in OrderSide)
+ORDER_TYPES: Final = tuple(t.value for t in OrderType)
 
-ORDER_STATUSES: Final = (NEW, SUBMITTED, PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED)
+NEW: Final = OrderStatus.NEW.value
+SUBMITTED: Final = OrderStatus.SUBMITTED.value
+PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED.value
+FILLED: Final = OrderStatus.FILLED.value
+CANCELLED: Final = OrderStatus.CANCELLED.value
+REJECTED: Final = OrderStatus.REJECTED.value
+
+ORDER_STATUSES: Final = tuple(s.value for s in OrderStatus)
 FILL_STATUSES: Final = (PARTIALLY_FILLED, FILLED)
-TERMINAL_STATUSES: Final = (FILLED, CANCELLED, REJECTED)
-
-#: Legal moves: from-status -> allowed to-statuses.
-TRANSITIONS: Final[dict[str, tuple[str, ...]]] = {
-    NEW: (SUBMITTED, REJECTED, CANCELLED),
-    SUBMITTED: (PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED),
-    PARTIALLY_FILLED: (PARTIALLY_FILLED, FILLED, CANCELLED),
-    FILLED: (),
-    CANCELLED: (),
-    REJECTED: (),
-}
 
 RUN_STARTED: Final = "started"
 RUN_COMPLETED: Final = "completed"
@@ -49,9 +42,9 @@ KILL_SWITCH_KEY: Final = "kill_switch"
 
 def allowed_from(status: str) -> tuple[str, ...]:
     """Statuses an order in ``status`` may move to (empty for terminal ones)."""
-    return TRANSITIONS.get(status, ())
+    return _model_allowed_from(OrderStatus(status))
 
 
 def is_legal(from_status: str, to_status: str) -> bool:
-    """True when the lifecycle allows ``from_status -> to_status``."""
-    return to_status in allowed_from(from_status)
+    """True when the model's state machine allows ``from_status -> to_status``."""
+    return OrderStatus(to_status) in TRANSITIONS[OrderStatus(from_status)]

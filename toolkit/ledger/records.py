@@ -1,8 +1,15 @@
-"""Plain, immutable records the ledger hands out.
+"""Plain, immutable records the ledger hands out: its stored rows, read back.
 
 Callers get dataclasses (or DataFrames), never live ORM objects: a record
 cannot be mutated by accident outside a transaction, and it prints usefully in
 a notebook. Money is :class:`~decimal.Decimal`, time is tz-aware UTC.
+
+The order, fill, lot and position records are the ledger's ROWS (with their ids,
+account and bookkeeping columns), not a second trading vocabulary: their statuses,
+sides and modes are the string values of :mod:`toolkit.model`'s enums, and
+:meth:`OrderRecord.to_order` turns a recorded order into the model's
+:class:`~toolkit.model.Order` a broker receives. They keep plain strings because
+they are what the DataFrames, CSV files and reports show.
 """
 
 from __future__ import annotations
@@ -12,9 +19,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
+
+from toolkit.model import Order, OrderSide, OrderType, TradingMode
+
 
 @dataclass(frozen=True, slots=True)
-class Order:
+class OrderRecord:
     """An order as the ledger knows it; ``filled_quantity`` is the sum of its fills."""
 
     id: int
@@ -41,9 +52,18 @@ class Order:
     def remaining_quantity(self) -> Decimal:
         return self.quantity - self.filled_quantity
 
+    def to_order(self) -> Order:
+        """The model :class:`~toolkit.model.Order` to send: as recorded before the first broker call (status new)."""
+        return Order(
+            client_order_id=self.client_order_id, symbol=self.symbol, side=OrderSide(self.side),
+            quantity=self.quantity, reference_price=self.decision_price, order_type=OrderType(self.order_type),
+            limit_price=self.limit_price, mode=TradingMode(self.mode), reason=self.reason or "",
+            created_at=None if self.created_at is None else pd.Timestamp(self.created_at),
+        )
+
 
 @dataclass(frozen=True, slots=True)
-class OrderEvent:
+class OrderEventRecord:
     """One status change of an order (``from_status`` is ``None`` at creation)."""
 
     client_order_id: str
@@ -54,7 +74,7 @@ class OrderEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class Fill:
+class FillRecord:
     id: int
     client_order_id: str
     fill_id: str
@@ -76,7 +96,7 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
-class Lot:
+class LotRecord:
     """What is left of one buy fill; FIFO sells consume the oldest lot first."""
 
     id: int
@@ -91,7 +111,7 @@ class Lot:
 
 
 @dataclass(frozen=True, slots=True)
-class Position:
+class PositionRecord:
     """Holding of one symbol; ``avg_cost`` is the average cost of the open lots.
 
     ``realised_pnl`` is FIFO and gross of fees (fees are on the fills), so

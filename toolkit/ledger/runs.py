@@ -22,7 +22,7 @@ from toolkit.ledger.errors import LedgerError
 from toolkit.ledger.lifecycle import MODES, RUN_FAILED, RUN_FINISHED_STATUSES, RUN_STARTED
 from toolkit.ledger.models import PerformanceSnapshotRow, RunRow
 from toolkit.ledger.records import Run, Snapshot
-from toolkit.ledger.types import DecimalLike, to_decimal
+from toolkit.ledger.types import DecimalLike, to_amount
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -196,8 +196,8 @@ class RunsMixin(LedgerBase):
         if not isinstance(session_date, date) or isinstance(session_date, datetime):
             raise LedgerError(f"session_date: got {session_date!r}; allowed: a datetime.date")
         values = {
-            "equity": to_decimal(equity, "equity"),
-            "cash": to_decimal(cash, "cash"),
+            "equity": to_amount(equity, "equity"),
+            "cash": to_amount(cash, "cash"),
             "daily_return": ratio("daily_return", daily_return),
             "cumulative_return": ratio("cumulative_return", cumulative_return),
             "drawdown": ratio("drawdown", drawdown),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import DateTime, Numeric, String
@@ -25,26 +25,26 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from toolkit.ledger.errors import LedgerError
+from toolkit.model import QUANTUM, SCALE, quantize
 
-SCALE = 6
-QUANTUM = Decimal(1).scaleb(-SCALE)  # Decimal("0.000001")
 LIMIT = Decimal(10) ** (18 - SCALE)  # Numeric(18, 6): |value| < 10**12
 
 DecimalLike = Decimal | int | str | float
 
 
-def quantize(value: Decimal) -> Decimal:
-    """Round a computed amount (e.g. ``qty * price``) to the ledger's 6 places.
+def fit_amount(value: Decimal) -> Decimal:
+    """A computed amount (e.g. ``qty * price``) at the ledger's 6 places, refused if it does not fit.
 
-    Banker's rounding, so systematic rounding drift cancels over many fills.
+    The rounding is the model's :func:`~toolkit.model.quantize` (banker's, so drift
+    cancels over many fills); the size check is the ledger's ``Numeric(18, 6)``.
     """
-    q = value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+    q = quantize(value)
     if abs(q) >= LIMIT:
         raise LedgerError(f"amount {value} does not fit Numeric(18, 6): allowed |value| < {LIMIT}")
     return q
 
 
-def to_decimal(value: Any, field: str) -> Decimal:
+def to_amount(value: Any, field: str) -> Decimal:
     """Turn a user-given amount into an exact 6-place :class:`Decimal`.
 
     ``Decimal``, ``int`` and numeric ``str`` must already fit six decimal
@@ -61,7 +61,7 @@ def to_decimal(value: Any, field: str) -> Decimal:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise LedgerError(f"{field}: got {value!r}; allowed: a finite number")
-        return quantize(Decimal(repr(value)))
+        return fit_amount(Decimal(repr(value)))
     elif isinstance(value, str):
         try:
             d = Decimal(value.strip())
@@ -71,7 +71,7 @@ def to_decimal(value: Any, field: str) -> Decimal:
         raise LedgerError(f"{field}: got {value!r} of type {type(value).__name__}; allowed: Decimal, int, str or float")
     if not d.is_finite():
         raise LedgerError(f"{field}: got {value!r}; allowed: a finite number")
-    q = d.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+    q = quantize(d)
     if q != d:
         raise LedgerError(f"{field}: got {value!r}; allowed: at most {SCALE} decimal places")
     if abs(q) >= LIMIT:
@@ -106,7 +106,7 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        d = quantize(value if isinstance(value, Decimal) else to_decimal(value, "amount"))
+        d = fit_amount(value if isinstance(value, Decimal) else to_amount(value, "amount"))
         return format(d, "f") if dialect.name == "sqlite" else d
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:

@@ -232,50 +232,6 @@ def _records(combos: pd.DataFrame, fixed: Mapping[str, Any]) -> list[dict[str, A
     return [{**fixed, **row} for row in combos.to_dict("records")]
 
 
-def _sma_crossover_weights(
-    combos: pd.DataFrame, fixed: Mapping[str, Any], symbols: list[str], bars: pd.DataFrame, trade_start: int
-) -> tuple[list[str], np.ndarray]:
-    """Vectorised twin of ``SmaCrossover.decisions`` for many (fast, slow) pairs at once.
-
-    Each distinct SMA length is computed once per call with the strategy's own
-    ``_trailing_mean`` on the same close array, so the signals are bit for bit those
-    of ``decisions()`` (checked by a test); only the per-combination loop is gone.
-    """
-    from toolkit.strategies.sma_crossover import SmaCrossover, _trailing_mean
-
-    params = [SmaCrossover.parse_params(p) for p in _records(combos, fixed)]
-    close = bars.loc[:, [(s, "close") for s in symbols]].droplevel(1, axis=1).to_numpy(dtype=float)
-    cache: dict[int, np.ndarray] = {}
-
-    def sma(n: int) -> np.ndarray:
-        if n not in cache:
-            cache[n] = _trailing_mean(close, n)
-        return cache[n]
-
-    fast = np.stack([sma(p.fast) for p in params], axis=1)  # (T, G, k)
-    slow = np.stack([sma(p.slow) for p in params], axis=1)
-    slow_len = np.array([p.slow for p in params])
-    with np.errstate(invalid="ignore"):
-        long = fast > slow
-    long[np.arange(len(close))[:, None] < (slow_len - 1)[None, :]] = False
-    return list(symbols), _order_weights(long / len(symbols), long, trade_start)
-
-
-def _order_weights(weights: np.ndarray, state: np.ndarray, trade_start: int) -> np.ndarray:
-    """Targets on bars where the state changes (and on the first traded bar), NaN elsewhere."""
-    changed = np.ones(weights.shape[:2], dtype=bool)
-    changed[1:] = np.any(state[1:] != state[:-1], axis=2)
-    changed[trade_start] = True
-    return np.where(changed[..., None], weights, np.nan)[trade_start:]
-
-
-#: Strategy name -> vectorised weights for many combinations (same results as the
-#: generic path, just faster). Strategies without an entry use ``decisions()`` per combination.
-FAST_PATHS: dict[str, Callable[..., tuple[list[str], np.ndarray]]] = {
-    "sma_crossover": _sma_crossover_weights,
-}
-
-
 def decide_weights(
     strategy: str,
     combos: pd.DataFrame,
@@ -293,29 +249,23 @@ def decide_weights(
     from ``trade_start``: NaN where nothing is ordered, the target weights on
     rebalance bars, and always on the first traded bar so each window starts by
     taking the position its strategy wants.
+
+    The strategy decides the whole grid through its ``grid_decisions`` (a vectorised
+    fast path where it has one); ``fast_path=False`` asks for one ``decisions()`` per
+    combination instead (same results, the reference).
     """
-    if fast_path and strategy in FAST_PATHS:
-        return FAST_PATHS[strategy](combos, fixed, symbols, bars, trade_start)
     from toolkit.strategies import registry
+    from toolkit.strategies.base import grid_decisions_one_by_one
 
     cls = registry.get(strategy)
-    instruments: list[str] | None = None
-    out: np.ndarray | None = None
-    for g, params in enumerate(_records(combos, fixed)):
-        strat = cls(params, symbols=symbols)
-        dec = strat.decisions(bars)
-        cols = strat.instruments()
-        if instruments is None:
-            instruments = cols
-            out = np.empty((len(bars) - trade_start, len(combos), len(cols)))
-        elif cols != instruments:
-            raise ValueError(f"{strategy}: combination {params} trades {cols}, others trade {instruments}")
-        w = dec.weights.reindex(columns=cols).to_numpy(dtype=float)
-        rebalance = dec.rebalance.to_numpy(dtype=bool).copy()
-        rebalance[trade_start] = True
-        out[:, g, :] = np.where(rebalance[:, None], w, np.nan)[trade_start:]
-    assert instruments is not None and out is not None, "no combinations"
-    return instruments, out
+    params = [cls.parse_params(p) for p in _records(combos, fixed)]
+    if fast_path:
+        grid = cls.grid_decisions(params, bars, symbols=symbols)
+    else:
+        grid = grid_decisions_one_by_one(cls, params, bars, symbols=symbols)
+    rebalance = grid.rebalance.copy()
+    rebalance[trade_start] = True
+    return grid.instruments, np.where(rebalance[..., None], grid.weights, np.nan)[trade_start:]
 
 
 def grid_warmup(strategy: str, combos: pd.DataFrame, fixed: Mapping[str, Any], symbols: list[str]) -> int:

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from toolkit.backtest.dataset import Dataset, load_dataset
+from toolkit.data.dataset import Dataset, load_dataset
 from toolkit.backtest.engine import BacktestResult, run_backtest
 from toolkit.backtest.metrics import TRADING_DAYS, buy_and_hold, compute_metrics, daily_returns
 from toolkit.optimize.evaluate import (
@@ -61,7 +61,7 @@ from toolkit.optimize.executors import DaskExecutor, LocalExecutor, ProgressMode
 from toolkit.optimize.folds import Fold, folds_table, walk_forward_folds
 from toolkit.optimize.grid import OptimizeInputError
 from toolkit.optimize.overfitting import PBO, DeflatedSharpe, deflated_sharpe_ratio, probability_of_backtest_overfitting
-from toolkit.optimize.wf_params import ResolvedGrid, WalkForwardParams, merged_strategy_params, resolve_grid
+from toolkit.params.walk_forward import ResolvedGrid, WalkForwardParams, merged_strategy_params, resolve_grid
 from toolkit.params import repo_root
 from toolkit.strategies import registry
 

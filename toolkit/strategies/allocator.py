@@ -33,8 +33,8 @@ allocated portfolio backtests, walks forward and trades like any other.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -42,16 +42,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from toolkit.errors import ParamsError
-from toolkit.strategies._indicators import (
-    Chunk,
-    ResumableStrategy,
-    field_arrays,
-    lagged,
-    rolling_mean_std,
-    seq_sum,
-)
+from toolkit.strategies import registry
 from toolkit.strategies.base import Decisions, Strategy, StrategyParams
+from toolkit.strategies.indicators import lagged, rolling_mean_std, seq_sum
 from toolkit.strategies.registry import register
+from toolkit.strategies.resumable import Chunk, ResumableStrategy, field_arrays
 
 METHODS = ("equal", "inverse_vol", "rank")
 Method = Literal["equal", "inverse_vol", "rank"]
@@ -113,7 +108,7 @@ def water_fill(shares: np.ndarray, cap: float) -> np.ndarray:
             total = seq_sum(base)
             free = 1.0 - cap * capped.sum(axis=1)
             spread = np.where((total > 0)[:, None], base * (free / total)[:, None], 0.0)
-            out = np.where(active[:, None], np.where(capped, cap, spread), out)
+            out = np.where(np.asarray(active)[:, None], np.where(capped, cap, spread), out)
     return out
 
 
@@ -124,7 +119,7 @@ def strategy_shares(
     return water_fill(raw_shares(method, returns, vol_window=vol_window, start=start), cap) * gross
 
 
-def combine(shares: np.ndarray, weights: Sequence[np.ndarray]) -> np.ndarray:
+def combine(shares: np.ndarray, weights: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     """Instrument weights ``sum_k shares[:, k] * weights[k]`` (strategies added in order).
 
     ``shares``: ``(bars, K)``; ``weights``: K arrays ``(bars, instruments)``.
@@ -273,7 +268,8 @@ def allocate_detailed(
         raise ParamsError(
             "returns", None, f"a frame of each strategy's returns (one column per strategy) for method {method!r}"
         )
-    corr, pairs = None, []
+    corr: pd.DataFrame | None = None
+    pairs: list[tuple[str, str, float]] = []
     if returns is not None:
         missing = [n for n in names if n not in returns.columns]
         if missing:
@@ -333,8 +329,6 @@ class SubStrategy(BaseModel):
 
     @model_validator(mode="after")
     def _known_and_valid(self) -> "SubStrategy":
-        from toolkit.strategies import registry
-
         try:
             registry.get(self.name).parse_params(self.params)
         except ParamsError as exc:
@@ -384,7 +378,7 @@ class _State:
 
 
 @register
-class MultiStrategy(ResumableStrategy):
+class MultiStrategy(ResumableStrategy[MultiStrategyParams]):
     """Several registered strategies in one book, split by :func:`strategy_shares`.
 
     Each sub-strategy's return stream is its weights held from the previous bar times
@@ -399,19 +393,16 @@ class MultiStrategy(ResumableStrategy):
     fields = ("close",)
 
     def __init__(
-        self, params: StrategyParams | dict[str, Any] | None = None, *, symbols: list[str] | None = None
+        self, params: MultiStrategyParams | dict[str, Any] | None = None, *, symbols: list[str] | None = None
     ) -> None:
+        self.subs: list[Strategy[Any]] = []  # reset() (called by the base __init__) resets them
         super().__init__(params, symbols=symbols)
-        from toolkit.strategies import registry
-
         self.labels = self.params.labels()
-        self.subs: list[Strategy] = [
-            registry.create(s.name, s.params, symbols=self.symbols) for s in self.params.strategies
-        ]
+        self.subs = [registry.create(s.name, s.params, symbols=self.symbols) for s in self.params.strategies]
 
     def reset(self) -> None:
         super().reset()
-        for sub in getattr(self, "subs", []):
+        for sub in self.subs:
             sub.reset()
 
     @staticmethod
@@ -485,7 +476,7 @@ class MultiStrategy(ResumableStrategy):
         rows = T - start
         rebalance = np.zeros(rows, dtype=bool)
         since = st.since if st else 0
-        trade = sub_reb.any(axis=0).tolist()
+        trade: list[bool] = np.asarray(sub_reb.any(axis=0), dtype=bool).tolist()
         for t in range(rows):
             since += 1
             if (st is None and t == 0) or trade[t] or (p.rebalance_every is not None and since >= p.rebalance_every):

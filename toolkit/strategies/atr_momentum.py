@@ -21,17 +21,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from toolkit.strategies._indicators import (
-    AtrState,
-    Chunk,
-    ResumableStrategy,
-    atr,
-    changed_rows,
-    lagged,
-    seq_sum,
-)
 from toolkit.strategies.exits import ExitParams, PositionState, apply_exits
+from toolkit.strategies.indicators import AtrState, atr, changed_rows, lagged, seq_sum
 from toolkit.strategies.registry import register
+from toolkit.strategies.resumable import Chunk, ResumableStrategy
 
 
 class AtrMomentumParams(ExitParams):
@@ -54,7 +47,7 @@ class _State:
 
 
 @register
-class AtrMomentum(ResumableStrategy):
+class AtrMomentum(ResumableStrategy[AtrMomentumParams]):
     name = "atr_momentum"
     Params = AtrMomentumParams
     description = "Long positive-momentum symbols, sized by ATR risk parity, rebalanced on a schedule."
@@ -109,6 +102,7 @@ class AtrMomentum(ResumableStrategy):
             ctx[f"exit_reason_{s}"] = reasons[:, j]
             if p.trailing_atr_k is not None:
                 ctx[f"stop_{s}"] = path.stop[:, j]
+        new_state: _State | None
         if len(c):
             new_state = _State(atr_st, path.state, path.held[-1], since, weights[-1].copy())
         else:

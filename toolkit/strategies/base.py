@@ -3,8 +3,18 @@
 A strategy decides from a history window: :meth:`Strategy.decide` receives the bars
 up to and including the decision bar and returns a :class:`Decision` (target weights
 plus the context a trader wants to see). The backtester uses the vectorised twin,
-:meth:`Strategy.decisions`, for speed; a parity test per strategy proves both give
-the same targets on every bar, so what was backtested is what trades.
+:meth:`Strategy.decisions`, for speed; one contract test over the registry
+(``tests/unit/test_strategy_contract.py``) proves for every registered strategy that
+both give the same targets on every bar, that no decision looks ahead and that its
+params round-trip, so what was backtested is what trades.
+
+A strategy is typed by its parameter model: ``class MyStrategy(Strategy[MyParams])``
+with ``Params = MyParams`` gives ``self.params: MyParams`` to the type checker.
+
+A grid search (walk-forward) decides many parameter sets on the same bars through
+:meth:`Strategy.grid_decisions`; a strategy may override it with a vectorised fast
+path, which must give the same floats as one :meth:`~Strategy.decisions` per set
+(:func:`grid_decisions_one_by_one`, also checked by the contract test).
 
 History is a ``pandas.DataFrame`` with a column MultiIndex ``(symbol, field)``
 (fields ``open high low close volume``) and a UTC ``DatetimeIndex``: the panel built
@@ -19,8 +29,9 @@ instance returns for the same history: that is what the truncation test checks.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -86,34 +97,56 @@ class Decisions:
         return pd.concat([w, self.rebalance.rename("rebalance"), self.context], axis=1)
 
 
-class Strategy(ABC):
+@dataclass(frozen=True)
+class GridDecisions:
+    """Decisions of many parameter sets of one strategy on the same bars.
+
+    ``weights``: ``(bars, sets, instruments)`` target weights (carried on bars without
+    a rebalance, as in :class:`Decisions`); ``rebalance``: ``(bars, sets)`` booleans.
+    """
+
+    instruments: list[str]
+    weights: np.ndarray
+    rebalance: np.ndarray
+
+
+#: The parameter model of a strategy class.
+P = TypeVar("P", bound=StrategyParams)
+
+
+class Strategy(ABC, Generic[P]):
     """Base class: subclasses set ``name`` and ``Params`` and implement both paths."""
 
     name: ClassVar[str]
-    Params: ClassVar[type[StrategyParams]]
+    #: The pydantic model of the strategy's parameters (``self.params`` is one).
+    Params: type[P]
     description: ClassVar[str] = ""
     #: True when the strategy exposes a regime ``cell`` in its context (regime charts).
     has_regime: ClassVar[bool] = False
 
     def __init__(
         self,
-        params: StrategyParams | dict[str, Any] | None = None,
+        params: P | dict[str, Any] | None = None,
         *,
         symbols: list[str] | None = None,
     ) -> None:
-        self.params = self.parse_params(params)
+        self.params: P = self.parse_params(params)
         #: The data symbols of the run; universal strategies (SMA crossover) trade all
         #: of them, strategies with named roles (v3.5b) ignore it.
         self.symbols: list[str] = list(symbols or [])
         self.reset()
 
     @classmethod
-    def parse_params(cls, params: StrategyParams | dict[str, Any] | None) -> StrategyParams:
+    def parse_params(cls, params: P | dict[str, Any] | None) -> P:
         """Validate ``params`` against the strategy's model with errors naming the field."""
         if isinstance(params, cls.Params):
             return params
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping):
+            raise ParamsError("strategy_params", params, f"a {cls.Params.__name__} or a mapping")
         try:
-            return cls.Params(**(params or {}))
+            return cls.Params(**params)
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"])
@@ -173,5 +206,41 @@ class Strategy(ABC):
             context=pd.DataFrame(ctx, index=idx),
         )
 
+    @classmethod
+    def grid_decisions(cls, params: Sequence[P], bars: pd.DataFrame, *, symbols: list[str]) -> GridDecisions:
+        """Decisions of every parameter set in ``params`` on ``bars`` (a grid search).
+
+        The default decides one set after another; a strategy whose signals vectorise
+        across parameter sets overrides this with a fast path that must return the
+        same floats as :func:`grid_decisions_one_by_one` (the contract test checks).
+        """
+        return grid_decisions_one_by_one(cls, params, bars, symbols=symbols)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params!r})"
+
+
+def grid_decisions_one_by_one(
+    cls: type[Strategy[P]], params: Sequence[P], bars: pd.DataFrame, *, symbols: list[str]
+) -> GridDecisions:
+    """The reference grid: one :meth:`Strategy.decisions` per parameter set, stacked.
+
+    Every set must trade the same instruments (one column layout for the grid).
+    """
+    if not params:
+        raise ValueError(f"{cls.name}: a grid needs at least one parameter set")
+    instruments: list[str] = []
+    weights = rebalance = np.empty(0)
+    for g, prm in enumerate(params):
+        strat = cls(prm, symbols=symbols)
+        dec = strat.decisions(bars)
+        cols = strat.instruments()
+        if g == 0:
+            instruments = cols
+            weights = np.empty((len(bars), len(params), len(cols)))
+            rebalance = np.empty((len(bars), len(params)), dtype=bool)
+        elif cols != instruments:
+            raise ValueError(f"{cls.name}: parameter set {prm} trades {cols}, others trade {instruments}")
+        weights[:, g, :] = dec.weights.reindex(columns=cols).to_numpy(dtype=float)
+        rebalance[:, g] = dec.rebalance.to_numpy(dtype=bool)
+    return GridDecisions(instruments, weights, rebalance)

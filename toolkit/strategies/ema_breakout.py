@@ -20,19 +20,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator
 
-from toolkit.strategies._indicators import (
-    AtrState,
-    Chunk,
-    ResumableStrategy,
-    SmoothState,
-    atr,
-    changed_rows,
-    ema,
-    rolling_max,
-    rolling_mean,
-)
 from toolkit.strategies.exits import ExitParams, PositionState, apply_exits
+from toolkit.strategies.indicators import AtrState, SmoothState, atr, changed_rows, ema, rolling_max, rolling_mean
 from toolkit.strategies.registry import register
+from toolkit.strategies.resumable import Chunk, ResumableStrategy
 
 
 class EmaBreakoutParams(ExitParams):
@@ -61,7 +52,7 @@ class _State:
 
 
 @register
-class EmaBreakout(ResumableStrategy):
+class EmaBreakout(ResumableStrategy[EmaBreakoutParams]):
     name = "ema_breakout"
     Params = EmaBreakoutParams
     description = "Long on a volume-confirmed breakout while the fast EMA is above the slow EMA."

@@ -152,7 +152,7 @@ def apply_exits(
             bool(st.held[j]), float(st.entry_price[j]), float(st.highest[j]), float(st.stop[j]), bool(st.armed[j])
         )
         e_col, k_col, c_col = entry[:, j].tolist(), keep[:, j].tolist(), close[:, j].tolist()
-        a_col = atr[:, j].tolist() if k is not None else None
+        a_col: list[float] = atr[:, j].tolist() if k is not None and atr is not None else []
         held_col, reason_col, stop_col = [False] * T, [0] * T, [nan] * T
         for t in range(T):
             e = e_col[t]

@@ -73,8 +73,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from toolkit.errors import DataError
 from toolkit.strategies.base import Decision, Decisions, Strategy, StrategyParams
-from toolkit.strategies.indicators.kalman import KalmanTrend
-from toolkit.strategies.indicators.windows import row_mean, row_std, trailing_windows
+from toolkit.strategies.indicators import KalmanTrend, row_mean, row_std, trailing_windows
 from toolkit.strategies.registry import register
 
 ExecutionTime = Literal["open", "15min_after_open", "15min_before_close", "5min_before_close", "close"]
@@ -217,7 +216,7 @@ class HierarchicalAdaptiveV35bParams(StrategyParams):
                 return bool(d.get("allow_treasury", True))
             return True
 
-        name = info.field_name
+        name = str(info.field_name)
         if not used(name):
             return v
         for other in _TRADED_ROLES[: _TRADED_ROLES.index(name)]:
@@ -271,7 +270,7 @@ class _Regime:
     def __init__(self, params: HierarchicalAdaptiveV35bParams) -> None:
         self.p = params
         self.vol_high = False  # latch starts Low; the "first day" rule is dropped (§4.3)
-        self.last = (0.0, 0.0, 0.0, 0.0, 0.0)  # last issued targets, reset to 0 (§2.1)
+        self.last: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)  # last issued targets, reset to 0 (§2.1)
         self.started = False
 
     def step(
@@ -373,7 +372,7 @@ def _column_positions(cols: pd.MultiIndex) -> dict[tuple[Any, Any], int]:
 
 
 @register
-class HierarchicalAdaptiveV35b(Strategy):
+class HierarchicalAdaptiveV35b(Strategy[HierarchicalAdaptiveV35bParams]):
     """Hierarchical Adaptive v3.5b (see the module docstring and the spec)."""
 
     name = "hierarchical_adaptive_v3_5b"
@@ -383,7 +382,6 @@ class HierarchicalAdaptiveV35b(Strategy):
         "TMF/TMV by the TLT trend in defensive cells, L1 rebalance threshold."
     )
     has_regime = True
-    params: HierarchicalAdaptiveV35bParams
 
     # ------------------------------------------------------------------ symbols
     def _slot_symbols(self) -> list[str | None]:
@@ -460,8 +458,9 @@ class HierarchicalAdaptiveV35b(Strategy):
         if (p.signal_symbol, "close") not in where:
             raise DataError(p.signal_symbol, None, "required symbol has a 'close' column", "signal closes")
         slots = self._slot_symbols()
-        keys = [(p.signal_symbol, "close"), (p.signal_symbol, field), (p.signal_symbol, "volume"),
-                (p.treasury_trend_symbol, "close"), (p.treasury_trend_symbol, field)]
+        keys: list[tuple[str, str] | None] = [
+            (p.signal_symbol, "close"), (p.signal_symbol, field), (p.signal_symbol, "volume"),
+            (p.treasury_trend_symbol, "close"), (p.treasury_trend_symbol, field)]
         keys += [(sym, field) if sym is not None else None for sym in slots]
         pos = [where.get(k, -1) if k is not None else -1 for k in keys]
         have = [i for i in pos if i >= 0]
@@ -645,7 +644,7 @@ class HierarchicalAdaptiveV35b(Strategy):
         b_fast = np.full(n, np.nan)
         b_slow = np.full(n, np.nan)
         b_trend = np.zeros(n, dtype=np.int8)
-        if panel.bond_exec is not None:
+        if panel.bond_exec is not None and panel.bond_close is not None:
             b_rows = np.flatnonzero(np.isfinite(panel.bond_exec) & (panel.bond_exec > 0))
             if len(b_rows):
                 bf, bs, bt = self._bond_features(panel.bond_close[b_rows], panel.bond_exec[b_rows],
@@ -717,7 +716,7 @@ class HierarchicalAdaptiveV35b(Strategy):
         panel = self._panel(history)
         n = len(history)
         idx = panel.index
-        cache = getattr(self, "_cache", None)
+        cache = self._cache
         if cache is not None and cache.first_ts == idx[0]:
             if (n == cache.n_rows and cache.last_ts == idx[-1]
                     and np.array_equal(cache.last_fp, panel.fingerprint(n - 1), equal_nan=True)):
@@ -763,7 +762,7 @@ class HierarchicalAdaptiveV35b(Strategy):
         return d
 
     def _bond_at_last(self, panel: _Panel) -> tuple[float, float, int]:
-        if panel.bond_exec is None:
+        if panel.bond_exec is None or panel.bond_close is None:
             return (math.nan, math.nan, 0)
         r = len(panel.index) - 1
         if not (np.isfinite(panel.bond_exec[r]) and panel.bond_exec[r] > 0):

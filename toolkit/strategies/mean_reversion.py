@@ -20,18 +20,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator
 
-from toolkit.strategies._indicators import (
-    AtrState,
-    Chunk,
-    ResumableStrategy,
-    RsiState,
-    atr,
-    changed_rows,
-    rolling_mean_std,
-    rsi,
-)
 from toolkit.strategies.exits import ExitParams, PositionState, apply_exits
+from toolkit.strategies.indicators import AtrState, RsiState, atr, changed_rows, rolling_mean_std, rsi
 from toolkit.strategies.registry import register
+from toolkit.strategies.resumable import Chunk, ResumableStrategy
 
 
 class MeanReversionParams(ExitParams):
@@ -59,7 +51,7 @@ class _State:
 
 
 @register
-class MeanReversion(ResumableStrategy):
+class MeanReversion(ResumableStrategy[MeanReversionParams]):
     name = "mean_reversion"
     Params = MeanReversionParams
     description = "Long when RSI is oversold and the close is below the lower Bollinger band."

@@ -7,12 +7,13 @@ imported on first lookup so ``import toolkit`` stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, TypeVar
 
 from toolkit.errors import ParamsError
 from toolkit.strategies.base import Strategy
 
-_REGISTRY: dict[str, type[Strategy]] = {}
+_REGISTRY: dict[str, type[Strategy[Any]]] = {}
+S = TypeVar("S", bound=type[Strategy[Any]])
 
 #: Modules that define built-in strategies, imported lazily on first lookup.
 BUILTIN_MODULES = [
@@ -25,7 +26,7 @@ BUILTIN_MODULES = [
 ]
 
 
-def register(cls: type[Strategy]) -> type[Strategy]:
+def register(cls: S) -> S:
     """Class decorator: make ``cls`` available under ``cls.name``."""
     if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
         raise ValueError(f"strategy name {cls.name!r} registered twice")
@@ -38,13 +39,13 @@ def _load_builtins() -> None:
         importlib.import_module(mod)
 
 
-def available() -> dict[str, type[Strategy]]:
+def available() -> dict[str, type[Strategy[Any]]]:
     """All registered strategies by name, sorted."""
     _load_builtins()
     return dict(sorted(_REGISTRY.items()))
 
 
-def get(name: str) -> type[Strategy]:
+def get(name: str) -> type[Strategy[Any]]:
     """The strategy class called ``name``, or a ParamsError listing what exists."""
     strategies = available()
     if name not in strategies:
@@ -52,6 +53,6 @@ def get(name: str) -> type[Strategy]:
     return strategies[name]
 
 
-def create(name: str, params: dict[str, Any] | None = None, *, symbols: list[str] | None = None) -> Strategy:
+def create(name: str, params: dict[str, Any] | None = None, *, symbols: list[str] | None = None) -> Strategy[Any]:
     """Instantiate strategy ``name`` with validated ``params`` over ``symbols``."""
     return get(name)(params, symbols=symbols)

@@ -3,15 +3,24 @@
 Each symbol of the run gets an equal share of equity (1/N) while its fast SMA is
 strictly above its slow SMA and 0 otherwise. Orders go out on the first bar and on
 every bar where any symbol's signal flips, retargeting all symbols to their weights.
+
+Both SMAs follow the toolkit's one rolling-mean rule
+(:mod:`toolkit.strategies.indicators.windows`), so ``decide`` (the last two bars),
+``decisions`` (every bar) and ``grid_decisions`` (every bar of many (fast, slow) pairs)
+compute the same floats. An SMA is NaN until its window is full (and wherever the
+window holds a NaN close); a NaN SMA means flat.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from toolkit.strategies.base import Decision, Decisions, Strategy, StrategyParams
+from toolkit.strategies.base import Decision, Decisions, GridDecisions, Strategy, StrategyParams
+from toolkit.strategies.indicators import changed_rows, rolling_mean
 from toolkit.strategies.registry import register
 
 
@@ -26,11 +35,25 @@ class SmaCrossoverParams(StrategyParams):
         return self
 
 
+def _closes(bars: pd.DataFrame, symbols: list[str]) -> np.ndarray:
+    """``(bars, symbols)`` close prices."""
+    return bars.loc[:, [(s, "close") for s in symbols]].to_numpy(dtype=float)
+
+
+def _long(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
+    """Long flags: fast SMA strictly above slow (False where either is NaN)."""
+    with np.errstate(invalid="ignore"):
+        return fast > slow
+
+
 @register
-class SmaCrossover(Strategy):
+class SmaCrossover(Strategy[SmaCrossoverParams]):
     name = "sma_crossover"
     Params = SmaCrossoverParams
     description = "Long when the fast SMA of the close is above the slow SMA, flat otherwise."
+
+    def reset(self) -> None:
+        self._cols_cache: tuple[pd.Index, np.ndarray] | None = None
 
     def instruments(self) -> list[str]:
         if not self.symbols:
@@ -41,14 +64,11 @@ class SmaCrossover(Strategy):
     def warmup(self) -> int:
         return self.params.slow
 
-    def _signal_row(self, closes: np.ndarray) -> np.ndarray:
-        """Long flags (one per symbol) from the trailing closes, NaN-safe."""
-        fast = np.mean(closes[-self.params.fast :], axis=0)
-        slow = np.mean(closes[-self.params.slow :], axis=0)
-        if len(closes) < self.params.slow:
-            return np.zeros(closes.shape[1], dtype=bool)
-        with np.errstate(invalid="ignore"):
-            return fast > slow
+    def _smas(self, close: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fast and slow SMAs of rows ``start..T-1``; the fast one NaN wherever the slow one is."""
+        slow = rolling_mean(close, self.params.slow, start=start)
+        fast = rolling_mean(close, self.params.fast, start=start)
+        return np.where(np.isnan(slow), np.nan, fast), slow
 
     def _close_positions(self, columns: pd.Index, syms: list[str]) -> np.ndarray:
         """Column positions of the closes, cached per columns object.
@@ -56,7 +76,7 @@ class SmaCrossover(Strategy):
         A bar-by-bar run slices rows of one panel, so the columns object repeats;
         looking tuples up in a MultiIndex costs ~2 ms a call on pandas 3.
         """
-        cached = getattr(self, "_cols_cache", None)
+        cached = self._cols_cache
         if cached is not None and (cached[0] is columns or cached[0].equals(columns)):
             return cached[1]
         cols = columns.get_indexer([(s, "close") for s in syms])
@@ -69,55 +89,49 @@ class SmaCrossover(Strategy):
         if (cols < 0).any():
             missing = [s for s, c in zip(syms, cols) if c < 0]
             raise KeyError(f"sma_crossover: no close prices for {missing} in the history")
-        # Only the last slow + 1 bars matter: slicing them keeps a bar-by-bar run O(T).
+        # Only the last slow + 1 bars matter (today's and yesterday's windows): slicing
+        # them keeps a bar-by-bar run O(T).
         closes = history.iloc[-(self.params.slow + 1) :, cols].to_numpy(dtype=float)
+        fast, slow = self._smas(closes, max(len(closes) - 2, 0))
+        long = _long(fast, slow)
+        rebalance = bool(changed_rows(long)[-1])
         n = len(syms)
-        now = self._signal_row(closes[-self.params.slow :])
-        before = self._signal_row(closes[-self.params.slow - 1 : -1]) if len(closes) > 1 else None
-        rebalance = before is None or bool(np.any(now != before))
-        weights = {s: (1.0 / n if flag else 0.0) for s, flag in zip(syms, now)}
+        weights = {s: (1.0 / n if flag else 0.0) for s, flag in zip(syms, long[-1])}
         ctx = {}
-        if len(closes) >= self.params.slow:
-            fast = np.mean(closes[-self.params.fast :], axis=0)
-            slow = np.mean(closes[-self.params.slow :], axis=0)
-        else:
-            fast = slow = np.full(n, np.nan)
-        for s, f, sl in zip(syms, fast, slow):
+        for s, f, sl in zip(syms, fast[-1], slow[-1]):
             ctx[f"sma_fast_{s}"] = float(f)
             ctx[f"sma_slow_{s}"] = float(sl)
         return Decision(history.index[-1], weights, rebalance, ctx)
 
     def decisions(self, bars: pd.DataFrame) -> Decisions:
         syms = self.instruments()
-        close = bars.loc[:, [(s, "close") for s in syms]].droplevel(1, axis=1)
-        # Same arithmetic as ``decide`` (mean of a window), so both paths agree bit for bit.
-        arr = close.to_numpy(dtype=float)
-        fast = _trailing_mean(arr, self.params.fast)
-        slow = _trailing_mean(arr, self.params.slow)
-        slow[: self.params.slow - 1] = np.nan
-        with np.errstate(invalid="ignore"):
-            long = fast > slow
-        long[: self.params.slow - 1] = False
+        fast, slow = self._smas(_closes(bars, syms), 0)
+        long = _long(fast, slow)
         weights = pd.DataFrame(long / len(syms), index=bars.index, columns=syms)
-        changed = np.ones(len(bars), dtype=bool)
-        changed[1:] = np.any(long[1:] != long[:-1], axis=1)
         ctx = {}
         for j, s in enumerate(syms):
-            ctx[f"sma_fast_{s}"] = np.where(np.isnan(slow[:, j]), np.nan, fast[:, j])
+            ctx[f"sma_fast_{s}"] = fast[:, j]
             ctx[f"sma_slow_{s}"] = slow[:, j]
-        return Decisions(weights, pd.Series(changed, index=bars.index), pd.DataFrame(ctx, index=bars.index))
+        return Decisions(weights, pd.Series(changed_rows(long), index=bars.index), pd.DataFrame(ctx, index=bars.index))
 
+    @classmethod
+    def grid_decisions(
+        cls, params: Sequence[SmaCrossoverParams], bars: pd.DataFrame, *, symbols: list[str]
+    ) -> GridDecisions:
+        """Every (fast, slow) pair at once: each distinct SMA length is computed once.
 
-def _trailing_mean(arr: np.ndarray, n: int) -> np.ndarray:
-    """Mean of the last ``n`` rows at each row, computed window by window.
+        Same rolling means on the same closes as :meth:`decisions`, so the same floats;
+        only the per-pair loop is gone.
+        """
+        close = _closes(bars, symbols)
+        cache: dict[int, np.ndarray] = {}
 
-    A cumulative-sum shortcut would differ from ``np.mean`` in the last bits; the
-    parity test compares bar-by-bar and vectorised decisions exactly.
-    """
-    from numpy.lib.stride_tricks import sliding_window_view
+        def sma(n: int) -> np.ndarray:
+            if n not in cache:
+                cache[n] = rolling_mean(close, n)
+            return cache[n]
 
-    out = np.full(arr.shape, np.nan)
-    if len(arr) >= n:
-        windows = sliding_window_view(arr, n, axis=0)  # (T-n+1, N, n)
-        out[n - 1 :] = windows.mean(axis=2)
-    return out
+        fast = np.stack([sma(p.fast) for p in params], axis=1)  # (bars, pairs, symbols)
+        slow = np.stack([sma(p.slow) for p in params], axis=1)
+        long = _long(fast, slow)
+        return GridDecisions(list(symbols), long / len(symbols), changed_rows(long))

@@ -1,12 +1,51 @@
-"""Indicator building blocks shared by strategies.
+"""The indicator library every strategy uses (one module per kind of arithmetic).
 
-Each helper is written so that the bar-by-bar path (``Strategy.decide``) and the
-vectorised path (``Strategy.decisions``) run the *same* float arithmetic and so agree
-bit for bit (see the parity tests): the Kalman filter is a plain-Python scalar loop
-used by both paths, and the window statistics reduce C-contiguous rows with numpy.
+A strategy's live path (``Strategy.decide``, one bar) and its backtest path
+(``Strategy.decisions``, every bar) must agree bit for bit. Each kind of indicator
+follows one rule that makes this hold by construction:
+
+* :mod:`~toolkit.strategies.indicators.windows` -- trailing-window statistics (rolling
+  mean, standard deviation, maximum): a window's values are copied into one contiguous
+  row and reduced by numpy, so a value is the same alone or among thousands; this is
+  the ONE rolling-mean rule of the toolkit (see that module for the rule in full);
+* :mod:`~toolkit.strategies.indicators.recursive` -- EMA, Wilder smoothing, RSI, ATR:
+  a loop over bars that resumes from a saved state;
+* :mod:`~toolkit.strategies.indicators.kalman` -- v3.5b's Kalman trend filter, a
+  plain-Python scalar loop shared by both paths;
+* :mod:`~toolkit.strategies.indicators.arrays` -- lags, change flags and sums across
+  symbols in a fixed order.
 """
 
+from toolkit.strategies.indicators.arrays import changed_rows, lagged, seq_sum
 from toolkit.strategies.indicators.kalman import KalmanTrend
-from toolkit.strategies.indicators.windows import row_mean, row_std, trailing_windows
+from toolkit.strategies.indicators.recursive import AtrState, RsiState, SmoothState, atr, ema, rsi, wilder
+from toolkit.strategies.indicators.windows import (
+    rolling_max,
+    rolling_mean,
+    rolling_mean_std,
+    row_mean,
+    row_mean_std,
+    row_std,
+    trailing_windows,
+)
 
-__all__ = ["KalmanTrend", "row_mean", "row_std", "trailing_windows"]
+__all__ = [
+    "AtrState",
+    "KalmanTrend",
+    "RsiState",
+    "SmoothState",
+    "atr",
+    "changed_rows",
+    "ema",
+    "lagged",
+    "rolling_max",
+    "rolling_mean",
+    "rolling_mean_std",
+    "row_mean",
+    "row_mean_std",
+    "row_std",
+    "rsi",
+    "seq_sum",
+    "trailing_windows",
+    "wilder",
+]

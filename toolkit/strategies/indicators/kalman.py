@@ -83,14 +83,6 @@ class KalmanTrend:
         self.osc: deque[float] = deque(maxlen=TREND_LOOKBACK)
         self.smooth1: deque[float] = deque(maxlen=TREND_LOOKBACK)
 
-    def copy(self) -> "KalmanTrend":
-        """An independent copy (buffers included)."""
-        new = KalmanTrend.__new__(KalmanTrend)
-        for name in self.__slots__:
-            value = getattr(self, name)
-            setattr(new, name, deque(value, maxlen=value.maxlen) if isinstance(value, deque) else value)
-        return new
-
     def measurement_noise_for(self, volume: float) -> float:
         """R for a bar with ``volume`` given the stored previous volume (§3.1 step 2).
 

@@ -1,24 +1,68 @@
-"""Trailing-window statistics with identical arithmetic for one row or thousands.
+"""Trailing-window statistics: THE rule every strategy's rolling mean follows.
 
-The bar-by-bar path computes the statistics of *one* window, the vectorised path those
-of every bar; for the parity test to hold bit for bit both must add the same numbers in
-the same order. numpy reduces each row of a C-contiguous 2-D array along its fast axis
-with the same pairwise summation it uses for a 1-D array, so every helper here
-materialises its windows as a C-contiguous ``(rows, window)`` copy (fancy indexing makes
-one) and reduces along ``axis=1``. A cumulative-sum shortcut would be faster but
-differs in the last bits from window-by-window sums.
+The rule. A window's values, oldest first, lie as one contiguous run of float64 in
+memory (a row of a C-contiguous ``(rows, width)`` copy, or a row of a sliding-window
+view over a contiguous column), and numpy reduces that run:
+
+* sum  = numpy's sum of the run (its pairwise summation);
+* mean = sum / width;
+* standard deviation = ``sqrt(sum((run - mean) ** 2) / (width - ddof))``, two passes
+  (never ``E[x²] - E[x]²``, which cancels catastrophically on price levels);
+* maximum = the run's maximum (exact in any order).
+
+Why a rule at all: a strategy's live path (``decide``, one window) and its backtest
+path (``decisions``, every bar at once) must give the same floats bit for bit, and a
+float sum depends on the order of its additions. numpy sums a contiguous run with the
+same pairwise scheme whether it stands alone or is one row among thousands, so a value
+depends neither on how many windows were computed together nor on the memory layout
+of the caller's panel. Adding rows one by one, reducing over a strided axis or
+cumulative-sum shortcuts would each differ in the last bits.
+
+This is exactly what ``np.mean`` gives for a 1-D window (``np.mean(x[t-n+1:t+1])``),
+so a reader can check any value by hand; ``tests/unit/test_strategies_indicators.py``
+checks it bit for bit on random data for widths from 1 to 300 (around numpy's
+pairwise block sizes 8 and 128). Before this module became the one library there were
+three spellings: ``sma_crossover``'s sliding-window mean and v3.5b's windows already
+followed this rule (their results did not move); the resumable strategies' rolling
+sums added rows one by one, which agrees with the rule for widths below 8 only.
+
+Two ways in, one arithmetic:
+
+* :func:`trailing_windows` + :func:`row_mean` / :func:`row_std`: windows ending at
+  chosen positions of a 1-D series, copied (v3.5b, whose last value may be today's
+  execution-time price instead of the close);
+* :func:`rolling_mean`, :func:`rolling_mean_std`, :func:`rolling_max`: every row of a
+  ``(bars, symbols)`` array from ``start`` on, optionally lagged (the previous ``n``
+  bars), NaN where the window is not full or holds a NaN.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = [
+    "rolling_max",
+    "rolling_mean",
+    "rolling_mean_std",
+    "row_mean",
+    "row_mean_std",
+    "row_std",
+    "trailing_windows",
+]
+
+#: The rolling helpers reduce this many window values at a time (512 KB of float64), so
+#: the deviations of a block stay in the CPU cache and a long window over many bars
+#: never needs a ``bars x width`` array at once. Each row is reduced on its own, so the
+#: block size cannot change a result.
+_BLOCK_VALUES = 1 << 16
 
 
 def trailing_windows(base: np.ndarray, idx: np.ndarray, width: int, last: np.ndarray | None = None) -> np.ndarray:
     """Rows ``base[i - width + 1 : i + 1]`` for each ``i`` in ``idx`` (a C-contiguous copy).
 
     ``last``, when given, replaces the final element of each row: that is how today's
-    execution-time price takes the place of today's close in the causal series (spec §8).
+    execution-time price takes the place of today's close in v3.5b's causal series.
     Every ``i`` must be ``>= width - 1``.
     """
     idx = np.asarray(idx, dtype=np.intp)
@@ -29,12 +73,86 @@ def trailing_windows(base: np.ndarray, idx: np.ndarray, width: int, last: np.nda
 
 
 def row_mean(w: np.ndarray) -> np.ndarray:
-    """Arithmetic mean of each row (row sum / width: what ``ndarray.mean`` does, minus overhead)."""
+    """Mean of each row of a ``(rows, width)`` array whose rows are contiguous runs: row sum / width."""
     return w.sum(axis=1) / w.shape[1]
 
 
-def row_std(w: np.ndarray) -> np.ndarray:
-    """Sample standard deviation (ddof = 1) of each row, spelled out step by step."""
-    n = w.shape[1]
-    d = w - (w.sum(axis=1) / n)[:, None]
-    return np.sqrt((d * d).sum(axis=1) / (n - 1))
+def row_mean_std(w: np.ndarray, ddof: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each row (``ddof=1``: sample; ``ddof=0``: population)."""
+    mean = row_mean(w)
+    d = w - mean[:, None]
+    return mean, np.sqrt((d * d).sum(axis=1) / (w.shape[1] - ddof))
+
+
+def row_std(w: np.ndarray, ddof: int = 1) -> np.ndarray:
+    """Standard deviation of each row (sample, ``ddof=1``, unless told otherwise)."""
+    return row_mean_std(w, ddof)[1]
+
+
+def _first_full_row(n: int, start: int, lag: int) -> int:
+    """First row (absolute) at or after ``start`` whose window of ``n`` rows ending ``lag`` back exists."""
+    return max(start, n - 1 + lag)
+
+
+def _rolling(x: np.ndarray, n: int, start: int, lag: int, stats: int, ddof: int) -> list[np.ndarray]:
+    """Mean (and std when ``stats == 2``) of the windows of rows ``start..T-1``, column by column.
+
+    Each column is made contiguous once; its windows are then rows of a sliding-window
+    view, each a contiguous run of ``n`` values that numpy reduces exactly as it
+    reduces a copied row (no copy needed for the mean). Rows go a block at a time so
+    the deviations of a block stay in the CPU cache.
+    """
+    T = len(x)
+    outs = [np.full((T - start,) + x.shape[1:], np.nan) for _ in range(stats)]
+    first = _first_full_row(n, start, lag)
+    if first >= T:
+        return outs
+    cols = x.reshape(T, -1)
+    flat = [o.reshape(T - start, -1) for o in outs]
+    w0, w1 = first - lag - n + 1, T - lag - n + 1  # first rows of the first and after-last windows
+    block = max(1, _BLOCK_VALUES // n)
+    for j in range(cols.shape[1]):
+        view = sliding_window_view(np.ascontiguousarray(cols[:, j], dtype=float), n)
+        for b in range(w0, w1, block):
+            w = view[b : min(b + block, w1)]
+            rows = slice(b - w0 + first - start, b - w0 + first - start + len(w))
+            mean = row_mean(w)
+            flat[0][rows, j] = mean
+            if stats == 2:
+                d = w - mean[:, None]  # row_mean_std's arithmetic, squaring in place
+                d *= d
+                flat[1][rows, j] = np.sqrt(d.sum(axis=1) / (n - ddof))
+    return outs
+
+
+def rolling_mean(x: np.ndarray, n: int, *, start: int = 0, lag: int = 0) -> np.ndarray:
+    """Mean of ``x[t-lag-n+1 .. t-lag]`` for rows ``t = start..T-1`` (NaN without a full window).
+
+    ``x`` is ``(bars,)`` or ``(bars, symbols)``; each symbol is its own series. ``lag=1``
+    gives the window of the *previous* ``n`` bars (breakout levels, causal volatility).
+    A NaN inside a window makes its mean NaN.
+    """
+    return _rolling(x, n, start, lag, 1, 0)[0]
+
+
+def rolling_mean_std(
+    x: np.ndarray, n: int, *, start: int = 0, lag: int = 0, ddof: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each window (see :func:`rolling_mean`).
+
+    ``ddof=0`` (the default) is the population deviation, as Bollinger defined his bands.
+    """
+    mean, std = _rolling(x, n, start, lag, 2, ddof)
+    return mean, std
+
+
+def rolling_max(x: np.ndarray, n: int, *, start: int = 0, lag: int = 0) -> np.ndarray:
+    """Maximum of each window (see :func:`rolling_mean`); exact, so numpy's strided max is fine."""
+    T = len(x)
+    out = np.full((T - start,) + x.shape[1:], np.nan)
+    first = _first_full_row(n, start, lag)
+    if first < T:
+        base = first - lag - n + 1
+        windows = sliding_window_view(x[base : T - lag], n, axis=0)
+        out[first - start :] = windows.max(axis=-1)
+    return out

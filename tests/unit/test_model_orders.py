@@ -1,4 +1,4 @@
-"""Order state machine, fills on orders, and the client order id."""
+"""Order state machine (orders move only by events), fills on orders, and the client order id."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from toolkit.engine.orders import (
+from toolkit.errors import IllegalTransition, InvalidInput
+from toolkit.model import (
     TRANSITIONS,
     Fill,
-    IllegalTransition,
-    InvalidInput,
     Order,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
     OrderSide,
     OrderStatus,
     client_order_id,
@@ -28,6 +31,23 @@ LEGAL = {
 }
 
 
+def event_to(o: Order, target: OrderStatus, at=None, reason=None):
+    """The event that moves ``o`` to ``target`` (a fill of 1 share, or of the rest, for the fill statuses)."""
+    n = len(o.events) + 1
+    if target is S.SUBMITTED:
+        return OrderAccepted(o.client_order_id, at, f"B-{n}")
+    if target is S.REJECTED:
+        return OrderRejected(o.client_order_id, reason, at)
+    if target is S.CANCELLED:
+        return OrderCancelled(o.client_order_id, reason, at)
+    qty = "1" if target is S.PARTIALLY_FILLED else str(o.remaining_quantity or o.quantity)
+    return OrderFilled(Fill(f"id-1-F{n}", "id-1", "SPY", OrderSide.BUY, Decimal(qty), Decimal("100"), Decimal(0),
+                            at or pd.Timestamp("2018-01-02T21:00Z")))
+
+
+EVENT_TYPES = (OrderAccepted, OrderRejected, OrderCancelled)
+
+
 def make_order(status: OrderStatus = S.NEW, qty: str = "10") -> Order:
     o = Order(client_order_id="id-1", symbol="SPY", side=OrderSide.BUY, quantity=Decimal(qty))
     path = {
@@ -35,7 +55,7 @@ def make_order(status: OrderStatus = S.NEW, qty: str = "10") -> Order:
         S.FILLED: [S.SUBMITTED, S.FILLED], S.CANCELLED: [S.CANCELLED], S.REJECTED: [S.REJECTED],
     }[status]
     for step in path:
-        o.transition(step)
+        o.apply(event_to(o, step))
     return o
 
 
@@ -47,15 +67,31 @@ def test_transition_table_is_exactly_the_documented_one():
 @pytest.mark.parametrize("current,target", list(itertools.product(OrderStatus, OrderStatus)))
 def test_every_pair_is_legal_or_raises(current, target):
     o = make_order(current)
+    if target is S.NEW:  # no event leads back to new: the move cannot even be asked for
+        assert (current, target) not in LEGAL
+        assert all(t.status is not S.NEW for t in EVENT_TYPES)
+        return
+    event = event_to(o, target, at=pd.Timestamp("2018-01-02T15:00Z"), reason="test")
     if (current, target) in LEGAL:
-        o.transition(target, at=pd.Timestamp("2018-01-02T15:00Z"), reason="test")
+        o.apply(event)
         assert o.status is target
-        assert o.events[-1]["status"] == target.value
+        assert o.events[-1] is event and o.to_dict()["events"][-1]["status"] == target.value
     else:
+        before = o.to_dict()
         with pytest.raises(IllegalTransition) as err:
-            o.transition(target)
+            o.apply(event)
         assert current.value in str(err.value) and target.value in str(err.value)
-        assert o.status is current
+        assert o.status is current and o.to_dict() == before
+
+
+def test_there_is_no_status_setter():
+    assert not hasattr(Order, "transition") and not hasattr(Order, "apply_fill")
+
+
+def test_event_for_another_order_is_refused():
+    o = make_order()
+    with pytest.raises(InvalidInput, match="client_order_id"):
+        o.apply(OrderAccepted("id-2"))
 
 
 def test_status_cannot_be_assigned():
@@ -76,27 +112,29 @@ def _fill(qty: str, price: str, n: int = 1) -> Fill:
 
 def test_apply_fill_partial_then_full():
     o = make_order(S.SUBMITTED)
-    o.apply_fill(_fill("4", "100"))
+    o.apply(OrderFilled(_fill("4", "100")))
     assert o.status is S.PARTIALLY_FILLED and o.remaining_quantity == 6
-    o.apply_fill(_fill("6", "110", 2))
+    o.apply(OrderFilled(_fill("6", "110", 2)))
     assert o.status is S.FILLED
     assert o.average_fill_price == Decimal("106") and o.fees == 2
 
 
 def test_apply_fill_needs_submitted_and_respects_remaining():
     with pytest.raises(IllegalTransition):
-        make_order(S.NEW).apply_fill(_fill("1", "100"))
+        make_order(S.NEW).apply(OrderFilled(_fill("1", "100")))
     o = make_order(S.SUBMITTED)
     with pytest.raises(InvalidInput, match="remaining"):
-        o.apply_fill(_fill("11", "100"))
+        o.apply(OrderFilled(_fill("11", "100")))
     assert o.filled_quantity == 0
 
 
 def test_order_round_trip():
     o = make_order(S.SUBMITTED)
-    o.apply_fill(_fill("4", "100"))
-    back = Order.from_dict(o.to_dict())
+    fill = _fill("4", "100")
+    o.apply(OrderFilled(fill))
+    back = Order.from_dict(o.to_dict(), fills=[fill])
     assert back.to_dict() == o.to_dict() and back.status is S.PARTIALLY_FILLED
+    assert back.events == o.events
 
 
 def test_to_decimal_avoids_float_noise_and_refuses_nan():

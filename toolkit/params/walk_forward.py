@@ -5,26 +5,37 @@ a grid whose values the strategy rejects field by field (``fast: 0``), an
 objective naming an unknown metric, windows longer than the data. Combinations the
 strategy rejects as a whole (``fast >= slow``) are not errors: a rectangular grid
 naturally contains some, so they are dropped and counted (:func:`resolve_grid`).
-
-This module is loaded by :mod:`toolkit.params` (``MODEL_PATHS``, on first use) and
-imports ``DataParams`` from it at the bottom, after its own classes exist, so
-either module may be imported first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Self
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
+from toolkit.data.dataset import check_data_params, load_dataset
 from toolkit.errors import ParamsError
 from toolkit.optimize.evaluate import CONSTRAINT_RULES, METRICS, parse_objective
+from toolkit.optimize.folds import walk_forward_folds
+from toolkit.optimize.grid import OptimizeInputError, expand_grid
+from toolkit.params.base import StrictModel
+from toolkit.params.costs import ResearchCosts
+from toolkit.params.data import DataParams
+from toolkit.params.strategy import StrategyRunParams, merge_strategy_params
+from toolkit.strategies import registry
 
-if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.params import DataParams
+__all__ = [
+    "CONSTRAINT_NAMES",
+    "DEFAULT_GRID",
+    "Constraints",
+    "ResolvedGrid",
+    "WalkForwardParams",
+    "merged_strategy_params",
+    "resolve_grid",
+]
 
 #: The default grid (SMA crossover): 10 fast x 9 slow lengths.
 DEFAULT_GRID: dict[str, Any] = {
@@ -33,19 +44,7 @@ DEFAULT_GRID: dict[str, Any] = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Costs(_Model):
-    """Trading costs and fills, as in a backtest."""
-
-    fees_bps: float = Field(10.0, ge=0, le=1000, description="fee per trade, basis points of traded value")
-    slippage_bps: float = Field(0.0, ge=0, le=1000, description="price slippage, basis points")
-    fill: Literal["close", "next_open"] = Field("close", description="fill at the signal bar's close or the next open")
-
-
-class Constraints(_Model):
+class Constraints(StrictModel):
     """Rules a combination must meet to be chosen (a NaN metric fails its rule)."""
 
     min_trades: int | None = Field(None, ge=0, description="at least this many round trips in sample")
@@ -60,17 +59,20 @@ class Constraints(_Model):
         return self.model_dump()
 
 
-class WalkForwardParams(_Model):
-    """Parameters of ``notebooks/walk_forward.ipynb``."""
+CONSTRAINT_NAMES = tuple(Constraints.model_fields)
+assert set(CONSTRAINT_NAMES) == set(CONSTRAINT_RULES), "Constraints fields and CONSTRAINT_RULES disagree"
+assert all(rule[0] in METRICS for rule in CONSTRAINT_RULES.values())
 
-    strategy: str = "sma_crossover"
-    #: Strategy parameters held fixed (not searched); the grid overlays them.
-    strategy_params: dict[str, Any] = Field(default_factory=dict)
-    #: A flat strategy parameter file (params/strategies/*.yaml) merged under strategy_params.
-    strategy_params_file: str | None = None
+
+class WalkForwardParams(StrategyRunParams):
+    """Parameters of ``notebooks/walk_forward.ipynb``.
+
+    ``strategy_params`` are held fixed (not searched); the grid overlays them.
+    """
+
     #: Parameter -> list of values, a range {start, stop, step} (stop included) or one fixed value.
     grid: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_GRID))
-    data: "DataParams" = Field(default_factory=lambda: DataParams())
+    data: DataParams = Field(default_factory=DataParams)
     scheme: Literal["rolling", "anchored"] = "rolling"
     in_sample: int = Field(756, ge=2, le=100_000, description="bars in each in-sample window (the first, if anchored)")
     out_of_sample: int = Field(252, ge=1, le=100_000, description="bars in each out-of-sample window")
@@ -78,7 +80,7 @@ class WalkForwardParams(_Model):
     partial_last: bool = Field(True, description="keep a last, shorter out-of-sample window reaching the last bar")
     objective: str = Field("sharpe", description="metric or expression to maximise in sample")
     constraints: Constraints = Field(default_factory=Constraints)
-    costs: Costs = Field(default_factory=Costs)
+    costs: ResearchCosts = Field(default_factory=ResearchCosts)
     initial_cash: float = Field(100_000.0, gt=0, le=1e12)
     risk_free_rate: float = Field(0.0, ge=-0.1, le=0.5, description="annual, for Sharpe and Sortino")
     benchmark: str | None = Field(None, description="symbol for buy and hold (default: the first symbol)")
@@ -151,6 +153,30 @@ class WalkForwardParams(_Model):
             raise ValueError("only with executor: dask (a local run needs no scheduler)")
         return v
 
+    def resolve(self, base_dir: Path) -> Self:
+        """Everything that needs the strategy or the data.
+
+        Resolves the grid (errors name ``grid.<param>``), checks the data params like a
+        backtest does and that at least one fold fits in the bars, and returns the
+        params with ``strategy_params`` holding the validated fixed values.
+        """
+        cls = registry.get(self.strategy)
+        fixed = merged_strategy_params(self, base_dir)
+        known = cls.Params.model_fields
+        unknown = [k for k in fixed if k not in known]
+        if unknown:
+            raise ParamsError(f"strategy_params.{unknown[0]}", fixed[unknown[0]], "one of " + ", ".join(sorted(known)))
+        resolve_grid(self, fixed)
+        # Record the fixed values actually used (file + explicit), minus what the grid searches.
+        fixed = {k: v for k, v in fixed.items() if k not in self.grid}
+        check_data_params(self.data, base_dir=base_dir)
+        if self.benchmark and self.benchmark not in self.data.symbols:
+            raise ParamsError("benchmark", self.benchmark, "one of data.symbols: " + ", ".join(self.data.symbols))
+        ds = load_dataset(self.data, base_dir=base_dir)
+        walk_forward_folds(ds.panel.index, scheme=self.scheme, in_sample=self.in_sample,
+                           out_of_sample=self.out_of_sample, partial_last=self.partial_last)
+        return self.model_copy(update={"strategy_params": fixed})
+
 
 # --------------------------------------------------------------------------- grid
 
@@ -177,8 +203,6 @@ class ResolvedGrid:
 
 def merged_strategy_params(p: WalkForwardParams, base_dir: Path) -> dict[str, Any]:
     """The fixed strategy params: the params file's values under ``strategy_params``."""
-    from toolkit.params import merge_strategy_params
-
     return merge_strategy_params(p.strategy_params, p.strategy_params_file, base_dir)
 
 
@@ -189,9 +213,6 @@ def resolve_grid(p: WalkForwardParams, fixed: dict[str, Any]) -> ResolvedGrid:
     ``grid.<param>``: it is a typo, not a combination to skip. A combination the
     model rejects as a whole (``fast >= slow``) is dropped and counted.
     """
-    from toolkit.optimize.grid import OptimizeInputError, expand_grid
-    from toolkit.strategies import registry
-
     cls = registry.get(p.strategy)
     known = cls.Params.model_fields
     for name in p.grid:
@@ -226,42 +247,3 @@ def resolve_grid(p: WalkForwardParams, fixed: dict[str, Any]) -> ResolvedGrid:
     if kept.empty:
         raise ParamsError("grid", p.grid, f"at least one combination the strategy accepts (all {len(full):,} rejected, e.g. {example})")
     return ResolvedGrid(kept, len(full), len(full) - len(kept), example)
-
-
-def check_walk_forward(p: WalkForwardParams, base_dir: Path) -> WalkForwardParams:
-    """Everything that needs the strategy or the data: the ``validate`` hook's work.
-
-    Resolves the grid (errors name ``grid.<param>``), checks the data params like a
-    backtest does and that at least one fold fits in the bars, and returns the
-    params with ``strategy_params`` holding the validated fixed values.
-    """
-    from toolkit.backtest.dataset import check_data_params, load_dataset
-    from toolkit.optimize.folds import walk_forward_folds
-    from toolkit.strategies import registry
-
-    cls = registry.get(p.strategy)
-    fixed = merged_strategy_params(p, base_dir)
-    unknown = [k for k in fixed if k not in cls.Params.model_fields]
-    if unknown:
-        raise ParamsError(f"strategy_params.{unknown[0]}", fixed[unknown[0]], "one of " + ", ".join(sorted(cls.Params.model_fields)))
-    resolve_grid(p, fixed)
-    # Record the fixed values actually used (file + explicit), minus what the grid searches.
-    fixed = {k: v for k, v in fixed.items() if k not in p.grid}
-    check_data_params(p.data, base_dir=base_dir)
-    if p.benchmark and p.benchmark not in p.data.symbols:
-        raise ParamsError("benchmark", p.benchmark, "one of data.symbols: " + ", ".join(p.data.symbols))
-    ds = load_dataset(p.data, base_dir=base_dir)
-    walk_forward_folds(
-        ds.panel.index, scheme=p.scheme, in_sample=p.in_sample, out_of_sample=p.out_of_sample, partial_last=p.partial_last
-    )
-    return p.model_copy(update={"strategy_params": fixed})
-
-
-CONSTRAINT_NAMES = tuple(Constraints.model_fields)
-assert set(CONSTRAINT_NAMES) == set(CONSTRAINT_RULES), "Constraints fields and CONSTRAINT_RULES disagree"
-assert all(rule[0] in METRICS for rule in CONSTRAINT_RULES.values())
-
-# Imported last: toolkit.params defines DataParams and loads this module lazily (MODEL_PATHS).
-from toolkit.params import DataParams  # noqa: E402
-
-WalkForwardParams.model_rebuild()

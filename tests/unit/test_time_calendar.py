@@ -5,8 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from toolkit.engine.calendar import (
-    EXECUTION_TIMES,
+from toolkit.errors import InvalidInput
+from toolkit.model import EXECUTION_TIMES
+from toolkit.time import (
+    Clock,
+    FixedClock,
+    SystemClock,
     execution_instant,
     expected_bar_date,
     is_session,
@@ -16,8 +20,6 @@ from toolkit.engine.calendar import (
     session_date,
     sessions_in_range,
 )
-from toolkit.engine.clock import Clock, FixedClock, SystemClock
-from toolkit.engine.orders import InvalidInput
 
 UTC = "UTC"
 

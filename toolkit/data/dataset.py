@@ -1,9 +1,11 @@
 """Assemble the bars a run needs from its ``data`` params.
 
-Loads the bundled sample or the user's files, derives synthetic proxies (labelled
-as such), trims to the requested dates and aligns everything on one panel. The
-checks here run before anything executes, so a typo in a symbol or a date range
-outside the data stops the run with a message naming the field.
+Asks the source named by ``data.source`` (see :mod:`toolkit.data.sources`) and the
+``extra_sources`` files for the bars, derives synthetic proxies (labelled as such),
+trims to the requested dates and aligns everything on one panel. The checks here run
+before anything executes, so a typo in a symbol or a date range outside the data stops
+the run with a message naming the field. Backtest, walk-forward, dry run and replay
+all assemble their bars here.
 """
 
 from __future__ import annotations
@@ -11,10 +13,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from toolkit.data.panel import fingerprint, panel
+from toolkit.data.proxies import leveraged_proxy
+from toolkit.data.sources import BarRequest, registry
 from toolkit.errors import ParamsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.params.data import DataParams
+
+__all__ = ["Dataset", "check_data_params", "load_dataset"]
 
 #: Slack for holidays when checking that a date range lies within the data.
 _DATE_SLACK = dt.timedelta(days=7)
@@ -40,10 +51,8 @@ def _resolve(path: str, base_dir: Path) -> Path:
     return p if p.is_absolute() else base_dir / p
 
 
-def _source_frames(data, base_dir: Path, symbols: list[str]) -> dict[str, pd.DataFrame]:
+def _source_frames(data: DataParams, base_dir: Path, symbols: list[str]) -> dict[str, pd.DataFrame]:
     """Frames of ``symbols``: extra sources first for the symbols they list, then the main source."""
-    from toolkit import data as tkdata
-
     out: dict[str, pd.DataFrame] = {}
     rest = list(symbols)
     for i, extra in enumerate(data.extra_sources):
@@ -52,17 +61,16 @@ def _source_frames(data, base_dir: Path, symbols: list[str]) -> dict[str, pd.Dat
             path = _resolve(extra.path, base_dir)
             if not path.exists():
                 raise ParamsError(f"data.extra_sources.{i}.path", extra.path, "an existing CSV/Parquet file or folder")
-            out.update(tkdata.load_files(path, wanted, prices=data.prices))
+            out.update(registry.get("csv").load(BarRequest(wanted, data.prices, path)))
             rest = [s for s in rest if s not in wanted]
     if rest:
-        if data.source == "sample":
-            out.update(tkdata.load_sample(rest, prices=data.prices))
-        else:
-            out.update(tkdata.load_files(_resolve(data.path, base_dir), rest, prices=data.prices))
+        main_path = _resolve(data.path, base_dir) if data.path else None
+        request = BarRequest(rest, data.prices, main_path, data.start, data.end)
+        out.update(registry.get(data.source).load(request))
     return {s: out[s] for s in symbols}
 
 
-def _base_symbols(data) -> list[str]:
+def _base_symbols(data: DataParams) -> list[str]:
     """Symbols to read from the source: the listed ones and the proxies' bases, not the proxies."""
     wanted = [s for s in data.symbols if s not in data.proxies]
     for spec in data.proxies.values():
@@ -71,7 +79,7 @@ def _base_symbols(data) -> list[str]:
     return wanted
 
 
-def check_data_params(data, *, base_dir: Path) -> None:
+def check_data_params(data: DataParams, *, base_dir: Path) -> None:
     """Raise ParamsError for unknown symbols, proxies on unknown bases or dates outside the data."""
     for name, spec in data.proxies.items():
         if spec.base in data.proxies:
@@ -86,14 +94,12 @@ def check_data_params(data, *, base_dir: Path) -> None:
         raise ParamsError("data.end", str(data.end), allowed)
 
 
-def load_dataset(data, *, base_dir: Path, optional: list[str] | None = None) -> Dataset:
+def load_dataset(data: DataParams, *, base_dir: Path, optional: list[str] | None = None) -> Dataset:
     """Load, derive proxies, trim and align the bars described by ``data`` params.
 
     ``optional`` symbols (a strategy's bond leg, say) are loaded when the source has
     them and otherwise left out with a note for the report.
     """
-    from toolkit import data as tkdata
-
     notes: list[str] = []
     frames = _source_frames(data, base_dir, _base_symbols(data))
     for sym in list(optional or []) + list(data.optional_symbols):
@@ -105,7 +111,7 @@ def load_dataset(data, *, base_dir: Path, optional: list[str] | None = None) -> 
             notes.append(f"{sym} is not in the data: the parts of the strategy that need it are switched off.")
     proxies: dict[str, str] = {}
     for name, spec in data.proxies.items():
-        frames[name] = tkdata.leveraged_proxy(frames[spec.base], spec.leverage, annual_cost_bps=spec.annual_cost_bps)
+        frames[name] = leveraged_proxy(frames[spec.base], spec.leverage, annual_cost_bps=spec.annual_cost_bps)
         label = f"synthetic proxy: {spec.leverage:g}x daily return of {spec.base}"
         if spec.annual_cost_bps:
             label += f" less {spec.annual_cost_bps:g} bps a year"
@@ -122,5 +128,5 @@ def load_dataset(data, *, base_dir: Path, optional: list[str] | None = None) -> 
             notes.append(f"{sym} has no bars between {data.start} and {data.end}: left out.")
     order = [s for s in data.symbols if s in trimmed] + [s for s in trimmed if s not in data.symbols]
     trimmed = {s: trimmed[s] for s in order}
-    panel = tkdata.panel(trimmed, calendar=order[0])
-    return Dataset(trimmed, panel, tkdata.fingerprint(trimmed), notes, proxies)
+    bars = panel(trimmed, calendar=order[0])
+    return Dataset(trimmed, bars, fingerprint(trimmed), notes, proxies)

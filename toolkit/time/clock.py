@@ -1,9 +1,9 @@
 """Injectable clocks: the only place the toolkit asks what time it is.
 
 Determinism (promise 2) needs time to be an input. The engine, the guards and the
-brokers take a :class:`Clock`; a replay or a test passes a :class:`FixedClock` and
-moves it explicitly, a live run passes :class:`SystemClock`. Nothing else in the
-toolkit calls ``datetime.now`` or ``pd.Timestamp.now``.
+ledger take a clock; a replay or a test passes a :class:`FixedClock` and moves it
+explicitly, a live run passes :class:`SystemClock`. Nothing else in the toolkit
+calls ``datetime.now`` or ``pd.Timestamp.now``.
 
 Every clock returns a tz-aware UTC ``pd.Timestamp`` because stored timestamps are
 UTC (see DESIGN.md, Money and time); conversion to America/New_York happens only
@@ -16,27 +16,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "to_utc"]
+from toolkit.errors import InvalidInput
+from toolkit.model.timestamps import to_utc
 
-
-def to_utc(ts: Any, *, field: str = "timestamp") -> pd.Timestamp:
-    """Parse ``ts`` into a tz-aware UTC timestamp; naive input is an error.
-
-    A naive timestamp is refused rather than assumed UTC because a quant in New
-    York typing ``"2018-11-23 15:45"`` means New York time, and guessing wrong
-    moves an order by five hours.
-    """
-    from toolkit.engine.orders import InvalidInput
-
-    try:
-        out = pd.Timestamp(ts)
-    except (TypeError, ValueError):
-        raise InvalidInput(field, ts, "a timestamp with a timezone, e.g. '2018-11-23T20:45Z'") from None
-    if out is pd.NaT:
-        raise InvalidInput(field, ts, "a timestamp with a timezone, not NaT")
-    if out.tzinfo is None:
-        raise InvalidInput(field, ts, "a timezone-aware timestamp (naive times are ambiguous)")
-    return out.tz_convert("UTC")
+__all__ = ["Clock", "FixedClock", "SystemClock"]
 
 
 @runtime_checkable
@@ -62,8 +45,6 @@ class FixedClock:
 
     def advance_to(self, ts: Any) -> pd.Timestamp:
         """Move the clock to ``ts`` (which must not be earlier) and return it."""
-        from toolkit.engine.orders import InvalidInput
-
         new = to_utc(ts, field="clock")
         if new < self._ts:
             raise InvalidInput("clock", str(new), f"a time at or after {self._ts.isoformat()}")

@@ -1,0 +1,91 @@
+"""The scheduled daily dry run: open the ledger, load the bars, restore the venue, run one session.
+
+What ``notebooks/daily_dry_run.ipynb`` calls (through :func:`run_daily`), and the
+helpers a replay shares with it: :func:`load_data` and :func:`session_clock`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from toolkit.engine.market import MarketCursor
+from toolkit.engine.result import SessionError, SessionResult
+from toolkit.engine.session import run_session
+from toolkit.engine.venue import load_simulated_broker
+from toolkit.errors import ToolkitError
+from toolkit.time import FixedClock, execution_instant, is_session
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.data.dataset import Dataset
+    from toolkit.params.daily_dry_run import DailyDryRunParams
+    from toolkit.strategies.base import Strategy
+
+__all__ = ["load_data", "run_daily", "session_clock"]
+
+
+def session_clock(as_of: Any, execution_time: str) -> FixedClock:
+    """A clock at the execution instant of ``as_of`` (21:00 UTC on a closed day).
+
+    Scheduled dry runs and replays use it so that every timestamp in the ledger is
+    the simulated one, and a re-run writes exactly what the first run wrote.
+    """
+    if type(as_of) is dt.date and is_session(as_of):  # the calendar caches plain dates
+        return FixedClock(execution_instant(as_of, execution_time))
+    day = pd.Timestamp(as_of)
+    if is_session(day):
+        return FixedClock(execution_instant(day, execution_time))
+    return FixedClock(pd.Timestamp(day.date(), tz="UTC") + pd.Timedelta(hours=21))
+
+
+def load_data(params: DailyDryRunParams, strategy: Strategy | None = None) -> Dataset:
+    """The bars of ``params.data`` (with the strategy's optional symbols), or a SessionError saying what to fix."""
+    from toolkit.data.dataset import load_dataset
+    from toolkit.params import repo_root
+    from toolkit.strategies import registry
+
+    if strategy is None:
+        strategy = registry.create(params.strategy, params.strategy_params, symbols=params.data.symbols)
+    try:
+        return load_dataset(params.data, base_dir=repo_root(), optional=strategy.optional_symbols())
+    except ToolkitError as exc:
+        raise SessionError(
+            f"data could not be loaded ({exc}); no order was sent. Fix or refresh the data source named in "
+            "data: (source, path, symbols), then run again"
+        ) from None
+
+
+def run_daily(
+    params: DailyDryRunParams,
+    *,
+    data: Dataset | pd.DataFrame | None = None,
+    notebook_run_id: str | None = None,
+) -> SessionResult:
+    """The scheduled dry run: open the ledger, restore the simulated broker, run ``as_of``.
+
+    The clock is fixed at the execution instant of the session (see
+    :func:`session_clock`), so a re-run writes exactly what the first run wrote.
+    ``params.db_url`` (else ``$TOOLKIT_DB_URL``, else outputs/ledger.sqlite) names
+    the ledger; a ledger written by a newer toolkit is refused before anything runs.
+    """
+    from toolkit.ledger import LedgerError, open_ledger
+    from toolkit.strategies import registry
+
+    try:
+        ledger = open_ledger(params.db_url)
+    except LedgerError as exc:
+        raise SessionError(f"{exc}. No order was sent") from None
+    try:
+        strategy = registry.create(params.strategy, params.strategy_params, symbols=params.data.symbols)
+        if data is None:
+            data = load_data(params, strategy)
+        market = MarketCursor(data if isinstance(data, pd.DataFrame) else data.panel)
+        if params.as_of is None:
+            params = params.model_copy(update={"as_of": market.last_date})
+        broker = load_simulated_broker(ledger, params)
+        return run_session(params, ledger=ledger, broker=broker, clock=session_clock(params.as_of, params.execution_time),
+                           market=market, strategy=strategy, notebook_run_id=notebook_run_id)
+    finally:
+        ledger.close()

@@ -1,0 +1,116 @@
+"""Decision -> order intents -> risk guards -> every allowed order recorded ``new``, in ONE transaction.
+
+The orders of a run are written to the ledger, all of them and in one transaction,
+BEFORE the first broker call. A resumed run trades exactly those orders (it does
+not re-decide from a half-traded portfolio, which would size the remaining buys
+differently).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from toolkit.engine.guards import GuardReport, MarketState, PortfolioState, RiskEngine
+from toolkit.engine.market import SessionPrices, price_decimal
+from toolkit.engine.snapshots import before_session
+from toolkit.engine.translator import OrderIntent, SkippedIntent, translate
+from toolkit.model import CostModel, client_order_id
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.ledger import Ledger
+    from toolkit.params.daily_dry_run import DailyDryRunParams
+    from toolkit.strategies.base import Decision
+
+__all__ = ["OrderPlan", "plan_orders"]
+
+
+@dataclass
+class OrderPlan:
+    """What the translator and the guards made of a decision (the allowed orders are in the ledger)."""
+
+    intents: list[OrderIntent] = field(default_factory=list)
+    skipped: list[SkippedIntent] = field(default_factory=list)
+    report: GuardReport | None = None
+    message: str | None = None
+
+
+def plan_orders(
+    params: DailyDryRunParams,
+    *,
+    ledger: Ledger,
+    risk: RiskEngine,
+    decision: Decision,
+    positions: dict[str, Decimal],
+    cash: Decimal,
+    prices: SessionPrices,
+    last_bar: Callable[[str], pd.Timestamp | None],
+    perf: dict[str, Any],
+    session_date: dt.date,
+    run_key: str,
+    now: dt.datetime,
+) -> OrderPlan:
+    """Translate a rebalancing decision, run the guards, record allowed orders and audit the rest.
+
+    ``last_bar`` gives a symbol's newest visible bar (for the stale-data guard).
+    A decision without ``rebalance`` plans nothing.
+    """
+    plan = OrderPlan()
+    if not decision.rebalance:
+        return plan
+    kill = ledger.kill_switch()
+    if kill.on:
+        risk.engage_kill_switch(f"ledger kill switch: {kill.reason}")
+    costs = CostModel(slippage_bps=price_decimal(params.costs.slippage_bps), fee_bps=price_decimal(params.costs.fees_bps),
+                      fixed_fee=price_decimal(params.costs.fixed_fee))
+    value_prices = {**prices.marks, **prices.prices}
+    # A zero target for an instrument the data lacks (a switched-off optional leg) is no order.
+    targets = {s: w for s, w in decision.target_weights.items() if s in value_prices or w}
+    intents = translate(
+        targets,
+        positions=positions,
+        cash=cash,
+        prices=value_prices,
+        min_order_fraction=params.guards.min_order_fraction,
+        costs=costs,
+        instruments={s: spec.spec() for s, spec in params.instruments.items()} or None,
+    )
+    plan.intents = list(intents)
+    plan.skipped = list(intents.skipped)
+    equity = cash + sum((q * value_prices[s] for s, q in positions.items() if q), Decimal(0))
+    sod, peak = before_session(perf, session_date)
+    portfolio = PortfolioState(
+        cash=cash, positions=positions, equity=equity,
+        start_of_day_equity=None if sod is None else Decimal(sod),
+        peak_equity=None if peak is None else Decimal(peak),
+    )
+    last_ts = {s: last_bar(s) for s in {i.symbol for i in intents}}
+    market = MarketState(prices=value_prices, session_date=session_date,
+                         execution_time=params.execution_time, last_bar_ts=last_ts, now=pd.Timestamp(now))
+    report = risk.check(list(intents), portfolio, market)
+    plan.report = report
+    with ledger.transaction():
+        for halt in report.halts:
+            ledger.audit("guard_halt", {"run_key": run_key, "guard": halt.guard, "reason": halt.reason}, at=now)
+        if not report.halts:
+            for b in report.blocked:
+                ledger.audit("guard_block", {"run_key": run_key, "guard": b.guard, "reason": b.reason,
+                                             "order": b.intent.describe()}, at=now)
+        for i in report.allowed:
+            coid = client_order_id(params.strategy, params.account, session_date, params.execution_time,
+                                   i.symbol, i.side)
+            ledger.record_order(
+                client_order_id=coid, run_key=run_key, mode=params.mode, strategy=params.strategy,
+                account=params.account, symbol=i.symbol, side=i.side.value, quantity=i.quantity,
+                decision_price=i.reference_price, reason=i.reason[:500], at=now,
+            )
+    if report.halts:
+        plan.message = "halted, no order sent: " + "; ".join(h.reason for h in report.halts)
+    elif report.blocked:
+        plan.message = "blocked by guards: " + "; ".join(b.reason for b in report.blocked)
+    return plan
