@@ -29,15 +29,24 @@ demo: setup
 	@run_dir=$$($(VENV)/bin/toolkit run backtest --params params/backtest/sma_crossover.yaml | tail -n 1) && \
 	  echo "run archived in $$run_dir" && echo "HTML report: $$run_dir/report.html"
 
-# Lint and type checks first (configuration in pyproject.toml; any finding fails), then
-# pytest. nbval runs every notebook with its default params; the dry run's ledger goes to
-# a throwaway database so repeated test runs start from the same state.
+# Lint and type checks run first (configuration in pyproject.toml; any finding fails).
+# nbval runs every notebook with its default params; the dry run's ledger goes to a
+# throwaway database so repeated test runs start from the same state. It runs beside
+# the pytest suite: both mostly wait on kernels and subprocesses, so on two cores the
+# notebooks cost little extra time. Its report follows the suite's; either failing fails.
+NBVAL_DB := $(CURDIR)/.nbval-ledger.sqlite
 test: setup
 	$(VENV)/bin/ruff check toolkit
 	$(VENV)/bin/mypy toolkit
-	$(PY) -m pytest tests
-	rm -f .nbval-ledger.sqlite*
-	TOOLKIT_DB_URL=sqlite:///$(CURDIR)/.nbval-ledger.sqlite $(PY) -m pytest --nbval-lax notebooks/
+	@rm -f $(NBVAL_DB)*
+	@echo "$(PY) -m pytest tests   (nbval on notebooks/ beside it)"
+	@log=$$(mktemp); \
+	TOOLKIT_DB_URL=sqlite:///$(NBVAL_DB) $(PY) -m pytest --nbval-lax notebooks/ >$$log 2>&1 & nbval=$$!; \
+	trap 'kill $$nbval 2>/dev/null; rm -f $$log' INT TERM; \
+	$(PY) -m pytest tests; suite=$$?; \
+	wait $$nbval; notebooks=$$?; \
+	echo "TOOLKIT_DB_URL=sqlite:///$(NBVAL_DB) $(PY) -m pytest --nbval-lax notebooks/"; cat $$log; rm -f $$log; \
+	[ $$suite -eq 0 ] && [ $$notebooks -eq 0 ]
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

@@ -3,18 +3,34 @@
 ``shared_data`` points at the real market data kept beside the repository
 (``../shared/data``, see its README). A user's fresh clone does not have it, so tests
 that need it skip with a reason instead of failing.
+
+``toolkit_cli`` runs the ``toolkit`` command in process: :func:`toolkit.cli.main` with
+captured output, the project root as working directory and ``$TOOLKIT_DB_URL`` set per
+call. It is the same code path as the console script, which only hands ``main``'s
+status to ``sys.exit``, without an interpreter start and a re-import of pandas per call.
+``toolkit_process`` runs it as a real process; ``tests/integration/test_cli_smoke.py``
+does that once per command.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+#: The console script ``make setup`` installs (``python -m toolkit.cli`` where there is none).
+_SCRIPT = Path(sys.executable).with_name("toolkit")
+TOOLKIT = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "toolkit.cli"]
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +62,51 @@ def _assert_canonical(df: pd.DataFrame) -> None:
 def assert_canonical() -> Callable[[pd.DataFrame], None]:
     """A checker asserting that a frame is a canonical bar frame."""
     return _assert_canonical
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What a ``toolkit`` call left: the fields of ``subprocess.CompletedProcess`` that tests read."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_toolkit_process(args: list[str], db: str | None = None, timeout: float = 600) -> CliResult:
+    """``toolkit ARGS`` as a separate process in the project root (``db``: its ``$TOOLKIT_DB_URL``)."""
+    env = {k: v for k, v in os.environ.items() if k != "TOOLKIT_DB_URL"}
+    if db is not None:
+        env["TOOLKIT_DB_URL"] = db
+    done = subprocess.run([*TOOLKIT, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def toolkit_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """``toolkit ARGS`` in this process, from the project root, its output captured.
+
+    ``db`` sets ``$TOOLKIT_DB_URL`` for the call (and for a kernel it starts), as the
+    environment of a separate process would; without it the variable is unset.
+    """
+    from toolkit.cli import main
+
+    monkeypatch.chdir(ROOT)
+
+    def run(args: list[str], db: str | None = None) -> CliResult:
+        if db is None:
+            monkeypatch.delenv("TOOLKIT_DB_URL", raising=False)
+        else:
+            monkeypatch.setenv("TOOLKIT_DB_URL", db)
+        capsys.readouterr()  # drop what was printed before the call
+        code = main(args)
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def toolkit_process() -> Callable[..., CliResult]:
+    """:func:`run_toolkit_process`: ``toolkit ARGS`` as a real process."""
+    return run_toolkit_process

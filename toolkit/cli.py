@@ -186,7 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run ``toolkit ARGV`` and return the exit status (0 ok, 1 run failed, 2 bad input).
+
+    Nothing in here exits the process: ``--help`` and usage errors, which argparse ends
+    with ``SystemExit``, come back as a status too, so tests and other Python code can
+    call ``main([...])`` in process. The console script passes the status to ``sys.exit``.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the help or the usage error
+        return _exit_status(exc)
     try:
         return args.func(args)
     except ToolkitError as exc:
@@ -195,6 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `toolkit strategies | head`
         sys.stderr.close()
         return 0
+
+
+def _exit_status(exc: SystemExit) -> int:
+    """The status argparse exits with (an int; None means 0, anything else is a usage error: 2)."""
+    if exc.code is None:
+        return 0
+    return exc.code if isinstance(exc.code, int) else 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,9 +2,6 @@
 
 import json
 import re
-import shutil
-import subprocess
-import sys
 
 import nbformat
 import pandas as pd
@@ -83,11 +80,14 @@ def test_runs_lists_newest_first(completed_run):
     assert df.iloc[0]["run_id"] == rec.run_id and df.iloc[0]["status"] == "completed"
 
 
-def test_failed_run_is_archived(tmp_path):
+def test_failed_run_is_archived(tmp_path, monkeypatch):
+    # A kernel papermill starts itself (no warm kernel importing vectorbt ahead), failing in
+    # the first cell after the parameters: how far the notebook got does not change the archive.
+    monkeypatch.setenv("TOOLKIT_COLD_KERNEL", "1")
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()
     nb = nbformat.read(ROOT / "notebooks/backtest.ipynb", as_version=4)
-    nb.cells.insert(3, nbformat.v4.new_code_cell("raise RuntimeError('boom: injected failure')"))
+    nb.cells.insert(2, nbformat.v4.new_code_cell("raise RuntimeError('boom: injected failure')"))
     nbformat.write(nb, nb_dir / "backtest.ipynb")
     rec = run_notebook("backtest", PARAMS, ["data.start=2016-01-04"], outputs_root=tmp_path / "out", notebooks_dir=nb_dir)
     assert rec.status == "failed" and "boom: injected failure" in rec.error
@@ -97,15 +97,25 @@ def test_failed_run_is_archived(tmp_path):
     assert any(o.get("ename") == "RuntimeError" for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
-def test_bad_params_execute_nothing(tmp_path):
+def test_bad_params_execute_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_COLD_KERNEL", "1")  # no kernel either (the CLI test covers the warm one)
     with pytest.raises(ParamsError):
         run_notebook("backtest", PARAMS, ["strategy_params.fast=200"], outputs_root=tmp_path)
     assert not any(tmp_path.iterdir())
 
 
-def test_cli_exit_codes_and_last_line(tmp_path):
-    exe = [sys.executable, "-m", "toolkit.cli"]
-    bad = subprocess.run([*exe, "run", "backtest", "--params", str(PARAMS), "--set", "data.symbols=[NOPE]"],
-                         capture_output=True, text=True, cwd=ROOT)
+def test_cli_exit_codes_and_last_line(toolkit_cli):
+    bad = toolkit_cli(["run", "backtest", "--params", str(PARAMS), "--set", "data.symbols=[NOPE]"])
     assert bad.returncode == 2
     assert "data.symbols" in bad.stderr and "NOPE" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_runs_command_lists_the_archive(completed_run, toolkit_cli):
+    out, rec = completed_run
+    listed = toolkit_cli(["runs", "--outputs", str(out)])
+    assert listed.returncode == 0
+    header, first = listed.stdout.splitlines()[:2]
+    assert "run_id" in header and "notebook" in header and "error" not in header
+    assert rec.run_id in first and "backtest" in first and "completed" in first
+    other = toolkit_cli(["runs", "--outputs", str(out), "--notebook", "walk_forward"])
+    assert other.returncode == 0 and other.stdout.strip() == "no archived runs under outputs/"

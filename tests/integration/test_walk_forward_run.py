@@ -86,7 +86,8 @@ def test_notebook_follows_the_house_pattern():
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 
-def test_bad_params_execute_nothing(tmp_path):
+def test_bad_params_execute_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_COLD_KERNEL", "1")  # no kernel either
     with pytest.raises(ParamsError) as ei:
         run_notebook("walk_forward", PARAMS, {"objective": "sharpe + magic"}, outputs_root=tmp_path)
     assert ei.value.field == "objective"

@@ -90,12 +90,6 @@ def golden_decisions():
     return HierarchicalAdaptiveV35b(GOLDEN).decisions(nasdaq_panel())
 
 
-def test_panel_shape():
-    bars = nasdaq_panel()
-    assert len(bars) > 5000 and str(bars.index.tz) == "UTC"
-    assert (bars.index == bars.index.normalize()).all()
-
-
 def test_parity_with_missing_rows():
     """Signal NaN rows (no signal bar) and a TLT gap: carried targets, identical paths."""
     bars = nasdaq_panel().iloc[1400:2300].copy()

@@ -1,0 +1,67 @@
+"""Each ``toolkit`` command once as a real process: the console script, argv, exit status, output.
+
+What the commands do is tested in process (``toolkit_cli``) next to the feature they
+drive; these only prove that the installed command reaches ``main`` and that its status
+and output come back out of a process. ``toolkit run`` is ``dry_run_archive`` (see
+conftest.py), the session's one papermill run of the dry-run notebook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from toolkit.strategies import available
+
+
+def test_help_lists_every_command(toolkit_process) -> None:
+    done = toolkit_process(["--help"])
+    assert done.returncode == 0
+    for command in ("run", "runs", "strategies", "replay", "live", "killswitch"):
+        assert command in done.stdout
+
+
+def test_run(dry_run_archive) -> None:
+    assert dry_run_archive.returncode == 0
+    assert dry_run_archive.run_dir.is_absolute() and dry_run_archive.run_dir.is_dir()  # the last line printed
+    assert dry_run_archive.run_dir.parent == dry_run_archive.outputs / "daily_dry_run"
+    assert (dry_run_archive.run_dir / "manifest.json").is_file()
+
+
+def test_runs(dry_run_archive, toolkit_process) -> None:
+    done = toolkit_process(["runs", "--outputs", str(dry_run_archive.outputs)])
+    assert done.returncode == 0 and dry_run_archive.run_dir.name in done.stdout
+
+
+def test_strategies(toolkit_process) -> None:
+    done = toolkit_process(["strategies"])
+    assert done.returncode == 0
+    assert all(f"{name}: " in done.stdout for name in available())
+
+
+def test_replay(toolkit_process, tmp_path: Path) -> None:
+    done = toolkit_process(["replay", "--params", "params/daily_dry_run/sma_crossover.yaml", "--start", "2018-01-02",
+                            "--end", "2018-01-05", "--no-parity"], f"sqlite:///{tmp_path / 'replay.sqlite'}")
+    assert done.returncode == 0, done.stderr
+    assert "replay:" in done.stdout and "final equity" in done.stdout
+
+
+def test_live_status(dry_run_archive, toolkit_process) -> None:
+    done = toolkit_process(["live", "status"], dry_run_archive.db)
+    assert done.returncode == 0 and "position NASDAQ" in done.stdout
+
+
+def test_live_trades(dry_run_archive, toolkit_process) -> None:
+    done = toolkit_process(["live", "trades"], dry_run_archive.db)
+    assert done.returncode == 0 and "NASDAQ" in done.stdout
+
+
+def test_live_export(dry_run_archive, toolkit_process, tmp_path: Path) -> None:
+    out = tmp_path / "trades.csv"
+    done = toolkit_process(["live", "--db", dry_run_archive.db, "export", "--output", str(out)])
+    assert done.returncode == 0 and "trades.csv" in done.stdout and out.is_file()
+
+
+def test_killswitch(toolkit_process, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"  # its own ledger: the shared dry run's stays as it is
+    on = toolkit_process(["killswitch", "on", "--reason", "smoke test"], db)
+    assert on.returncode == 0 and "kill switch ON (smoke test)" in on.stdout
