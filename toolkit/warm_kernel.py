@@ -42,8 +42,10 @@ def skip_slow_optional_imports() -> None:
 
 #: What each notebook imports first (modules only; nothing with side effects on results).
 PRELOAD: dict[str, tuple[str, ...]] = {
-    "backtest": ("toolkit.backtest.job", "toolkit.report.plots", "vectorbt", "plotly.graph_objects"),
-    "walk_forward": ("toolkit.optimize.walk_forward", "toolkit.report.plots", "vectorbt", "plotly.graph_objects"),
+    "backtest": ("toolkit.backtest.job", "toolkit.report.backtest", "toolkit.report.plots", "vectorbt",
+                 "plotly.graph_objects"),
+    "walk_forward": ("toolkit.optimize.walk_forward", "toolkit.report.walk_forward", "toolkit.report.plots",
+                     "vectorbt", "plotly.graph_objects"),
     "daily_dry_run": ("toolkit.engine.daily", "toolkit.report.session_tables", "toolkit.report.plots",
                       "plotly.graph_objects"),
 }

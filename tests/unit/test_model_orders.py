@@ -193,3 +193,13 @@ def test_client_order_id_bad_input():
         client_order_id("s", "a", "2018-01-02", "open", "SPY", "short")
     with pytest.raises(InvalidInput, match="account"):
         client_order_id("s", "", "2018-01-02", "open", "SPY", "buy")
+
+
+def test_params_literals_match_the_model_enums() -> None:
+    """Params models spell modes and execution times as literals; they must be the model's."""
+    from typing import get_args
+
+    from toolkit.model import EXECUTION_TIMES, ExecutionTimeName, TradingMode, TradingModeName
+
+    assert get_args(ExecutionTimeName) == EXECUTION_TIMES
+    assert get_args(TradingModeName) == tuple(m.value for m in TradingMode)

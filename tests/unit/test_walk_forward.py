@@ -14,6 +14,7 @@ from toolkit.backtest.metrics import compute_metrics
 from toolkit.optimize.evaluate import METRICS
 from toolkit.optimize.executors import progress_bar
 from toolkit.optimize.walk_forward import pbo_sample, recommend, run_walk_forward
+from toolkit.report import walk_forward as wf_report
 from toolkit.strategies import registry
 
 RAW = {
@@ -164,7 +165,8 @@ def test_heatmap_and_stability_tables(report):
     mean = report.trials.groupby(["fast", "slow"])["objective"].mean()
     assert table.loc[5, 50] == pytest.approx(mean.loc[(5, 50)])
     assert list(report.stability_table().columns) == ["oos_start", "fast", "slow"]
-    for fig in (report.equity_figure(), report.stability_figure(), report.scatter_figure(), report.heatmap_figure()):
+    for fig in (wf_report.equity_figure(report), wf_report.stability_figure(report), wf_report.scatter_figure(report),
+                wf_report.heatmap_figure(report)):
         assert fig.data
 
 

@@ -40,23 +40,6 @@ class BacktestReport:
     def monthly_returns(self) -> pd.DataFrame:
         return monthly_returns(self.result.equity, self.result.initial_cash)
 
-    def metrics_table(self) -> pd.DataFrame:
-        """Strategy and benchmark metrics side by side."""
-        from toolkit.report.tables import metrics_side_by_side
-
-        return metrics_side_by_side(
-            self.metrics,
-            self.benchmark_metrics,
-            label="strategy",
-            benchmark_label=f"buy & hold {self.benchmark_symbol}",
-        )
-
-    def params_table(self) -> pd.DataFrame:
-        """Resolved params flattened to ``key: value`` rows for the report."""
-        from toolkit.report.tables import params_table
-
-        return params_table(self.params)
-
     def summary_line(self) -> str:
         """A short, stable summary (nbval compares it on the default params)."""
         m = self.metrics

@@ -122,23 +122,6 @@ class WalkForwardReport:
             t[c] = t[c].dt.strftime("%Y-%m-%d")
         return t
 
-    def metrics_table(self) -> pd.DataFrame:
-        """Stitched OOS metrics beside buy and hold over the same bars."""
-        from toolkit.report.tables import metrics_side_by_side
-
-        return metrics_side_by_side(
-            self.oos_metrics,
-            self.benchmark_metrics,
-            label="walk-forward OOS",
-            benchmark_label=f"buy & hold {self.benchmark_symbol}",
-        )
-
-    def params_table(self) -> pd.DataFrame:
-        """Resolved params flattened to ``key: value`` rows."""
-        from toolkit.report.tables import params_table
-
-        return params_table(self.params)
-
     def heatmap_params(self) -> list[str] | None:
         """The two parameters of the heatmap: ``params.heatmap`` or the first two searched."""
         if self.params.heatmap:
@@ -264,88 +247,6 @@ class WalkForwardReport:
             "executor": self.executor,
         }
         return out
-
-    # ------------------------------------------------------------------ figures
-
-    def equity_figure(self):
-        """Stitched OOS equity against buy and hold, fold starts marked."""
-        from toolkit.report import plots
-
-        fig = plots.equity_drawdown(
-            self.oos.equity,
-            self.benchmark_equity.rename(f"buy & hold {self.benchmark_symbol}"),
-            title="Stitched out-of-sample equity",
-        )
-        for f in self.folds[1:]:
-            fig.add_vline(x=f.oos_start.tz_convert(None), line=dict(width=0.6, dash="dot", color="#999"), row=1, col=1)
-        return fig
-
-    def stability_figure(self):
-        """Chosen value of each searched parameter per fold: do the choices wander?"""
-        import plotly.graph_objects as go
-        from plotly.subplots import make_subplots
-
-        names = self.grid_params
-        fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, subplot_titles=names, vertical_spacing=0.08)
-        fr = self.fold_results
-        for i, name in enumerate(names, start=1):
-            values = sorted(self.grid.grid[name].unique())
-            fig.add_trace(
-                go.Scatter(x=fr["fold"], y=fr[name], mode="lines+markers", name=name,
-                           text=fr["oos_start"].dt.strftime("OOS from %Y-%m-%d"),
-                           hovertemplate="fold %{x}: %{y}<br>%{text}"),
-                row=i, col=1,
-            )
-            if all(isinstance(v, (int, float, np.integer, np.floating)) for v in values):
-                pad = (values[-1] - values[0]) * 0.05 or 1
-                fig.update_yaxes(range=[values[0] - pad, values[-1] + pad], row=i, col=1)
-        fig.update_xaxes(title_text="fold", dtick=1, row=len(names), col=1)
-        fig.update_layout(title="Parameter stability across folds", height=200 + 180 * len(names),
-                          showlegend=False, margin=dict(l=60, r=20, t=60, b=40))
-        return fig
-
-    def scatter_figure(self):
-        """In-sample against out-of-sample objective of each fold's choice."""
-        import plotly.graph_objects as go
-
-        fr = self.fold_results.dropna(subset=["is_objective", "oos_objective"])
-        fig = go.Figure(
-            go.Scatter(x=fr["is_objective"], y=fr["oos_objective"], mode="markers+text", text=fr["fold"].astype(str),
-                       textposition="top center", marker=dict(size=9), name="fold",
-                       hovertemplate="fold %{text}<br>IS %{x:.3f}<br>OOS %{y:.3f}")
-        )
-        if len(fr):
-            lo = float(min(fr["is_objective"].min(), fr["oos_objective"].min()))
-            hi = float(max(fr["is_objective"].max(), fr["oos_objective"].max()))
-            fig.add_trace(
-                go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line=dict(dash="dot", color="#999"), name="OOS = IS")
-            )
-        fig.update_layout(title=f"In-sample vs out-of-sample objective ({self.objective})", xaxis_title="in sample",
-                          yaxis_title="out of sample", height=450, margin=dict(l=60, r=20, t=50, b=40))
-        return fig
-
-    def heatmap_figure(self):
-        """Objective over the two heatmap parameters; the folds' choices marked."""
-        import plotly.graph_objects as go
-
-        table = self.heatmap_table()
-        hp = self.heatmap_params()
-        if table is None or not hp:
-            return None
-        what = "mean over folds" if self.params.heatmap_folds == "mean" else f"fold {self.trials['fold'].max()}"
-        fig = go.Figure(go.Heatmap(z=table.to_numpy(),
-                                   x=[str(c) for c in table.columns], y=[str(i) for i in table.index],
-                                   colorscale="RdYlGn", colorbar=dict(title=str(self.objective)),
-                                   hovertemplate=f"{hp[0]} %{{y}}, {hp[1]} %{{x}}: %{{z:.3f}}<extra></extra>"))
-        chosen = self.fold_results.dropna(subset=["combination"])
-        if len(chosen):
-            fig.add_trace(go.Scatter(x=chosen[hp[1]].astype(str), y=chosen[hp[0]].astype(str), mode="markers",
-                                     marker=dict(symbol="x", size=10, color="black"), name="chosen by a fold",
-                                     text=chosen["fold"].astype(str), hovertemplate="fold %{text}<extra></extra>"))
-        fig.update_layout(title=f"Objective ({self.objective}) by {hp[0]} and {hp[1]}, {what}", xaxis_title=hp[1],
-                          yaxis_title=hp[0], height=520, margin=dict(l=60, r=20, t=50, b=40),
-                          xaxis=dict(type="category"), yaxis=dict(type="category"))
-        return fig
 
     def _repr_html_(self) -> str:  # pragma: no cover - display only
         return f"<b>WalkForwardReport</b>: {self.summary_line()}"

@@ -1,0 +1,113 @@
+"""The walk-forward report's tables and figures (``notebooks/walk_forward.ipynb``).
+
+The run itself (:func:`toolkit.optimize.walk_forward.run_walk_forward`) returns a
+:class:`~toolkit.optimize.walk_forward.WalkForwardReport` holding the numbers; how
+they are shown lives here, on top of research, so the optimiser never imports plotly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from toolkit.report import plots, tables
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.optimize.walk_forward import WalkForwardReport
+
+__all__ = ["equity_figure", "heatmap_figure", "metrics_table", "params_table", "scatter_figure", "stability_figure"]
+
+
+def metrics_table(report: WalkForwardReport) -> pd.DataFrame:
+    """Stitched OOS metrics beside buy and hold over the same bars."""
+    return tables.metrics_side_by_side(
+        report.oos_metrics,
+        report.benchmark_metrics,
+        label="walk-forward OOS",
+        benchmark_label=f"buy & hold {report.benchmark_symbol}",
+    )
+
+
+def params_table(report: WalkForwardReport) -> pd.DataFrame:
+    """Resolved params flattened to ``key: value`` rows."""
+    return tables.params_table(report.params)
+
+
+def equity_figure(report: WalkForwardReport) -> go.Figure:
+    """Stitched OOS equity against buy and hold, fold starts marked."""
+    fig = plots.equity_drawdown(
+        report.oos.equity,
+        report.benchmark_equity.rename(f"buy & hold {report.benchmark_symbol}"),
+        title="Stitched out-of-sample equity",
+    )
+    for f in report.folds[1:]:
+        fig.add_vline(x=f.oos_start.tz_convert(None), line=dict(width=0.6, dash="dot", color="#999"), row=1, col=1)
+    return fig
+
+
+def stability_figure(report: WalkForwardReport) -> go.Figure:
+    """Chosen value of each searched parameter per fold: do the choices wander?"""
+    from plotly.subplots import make_subplots
+
+    names = report.grid_params
+    fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, subplot_titles=names, vertical_spacing=0.08)
+    fr = report.fold_results
+    for i, name in enumerate(names, start=1):
+        values = sorted(report.grid.grid[name].unique())
+        fig.add_trace(
+            go.Scatter(x=fr["fold"], y=fr[name], mode="lines+markers", name=name,
+                       text=fr["oos_start"].dt.strftime("OOS from %Y-%m-%d"),
+                       hovertemplate="fold %{x}: %{y}<br>%{text}"),
+            row=i, col=1,
+        )
+        if all(isinstance(v, (int, float, np.integer, np.floating)) for v in values):
+            pad = (values[-1] - values[0]) * 0.05 or 1
+            fig.update_yaxes(range=[values[0] - pad, values[-1] + pad], row=i, col=1)
+    fig.update_xaxes(title_text="fold", dtick=1, row=len(names), col=1)
+    fig.update_layout(title="Parameter stability across folds", height=200 + 180 * len(names),
+                      showlegend=False, margin=dict(l=60, r=20, t=60, b=40))
+    return fig
+
+
+def scatter_figure(report: WalkForwardReport) -> go.Figure:
+    """In-sample against out-of-sample objective of each fold's choice."""
+    fr = report.fold_results.dropna(subset=["is_objective", "oos_objective"])
+    fig = go.Figure(
+        go.Scatter(x=fr["is_objective"], y=fr["oos_objective"], mode="markers+text", text=fr["fold"].astype(str),
+                   textposition="top center", marker=dict(size=9), name="fold",
+                   hovertemplate="fold %{text}<br>IS %{x:.3f}<br>OOS %{y:.3f}")
+    )
+    if len(fr):
+        lo = float(min(fr["is_objective"].min(), fr["oos_objective"].min()))
+        hi = float(max(fr["is_objective"].max(), fr["oos_objective"].max()))
+        fig.add_trace(
+            go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line=dict(dash="dot", color="#999"), name="OOS = IS")
+        )
+    fig.update_layout(title=f"In-sample vs out-of-sample objective ({report.objective})", xaxis_title="in sample",
+                      yaxis_title="out of sample", height=450, margin=dict(l=60, r=20, t=50, b=40))
+    return fig
+
+
+def heatmap_figure(report: WalkForwardReport) -> go.Figure | None:
+    """Objective over the two heatmap parameters; the folds' choices marked."""
+    table = report.heatmap_table()
+    hp = report.heatmap_params()
+    if table is None or not hp:
+        return None
+    what = "mean over folds" if report.params.heatmap_folds == "mean" else f"fold {report.trials['fold'].max()}"
+    fig = go.Figure(go.Heatmap(z=table.to_numpy(),
+                               x=[str(c) for c in table.columns], y=[str(i) for i in table.index],
+                               colorscale="RdYlGn", colorbar=dict(title=str(report.objective)),
+                               hovertemplate=f"{hp[0]} %{{y}}, {hp[1]} %{{x}}: %{{z:.3f}}<extra></extra>"))
+    chosen = report.fold_results.dropna(subset=["combination"])
+    if len(chosen):
+        fig.add_trace(go.Scatter(x=chosen[hp[1]].astype(str), y=chosen[hp[0]].astype(str), mode="markers",
+                                 marker=dict(symbol="x", size=10, color="black"), name="chosen by a fold",
+                                 text=chosen["fold"].astype(str), hovertemplate="fold %{text}<extra></extra>"))
+    fig.update_layout(title=f"Objective ({report.objective}) by {hp[0]} and {hp[1]}, {what}", xaxis_title=hp[1],
+                      yaxis_title=hp[0], height=520, margin=dict(l=60, r=20, t=50, b=40),
+                      xaxis=dict(type="category"), yaxis=dict(type="category"))
+    return fig
