@@ -56,14 +56,24 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_strategies(args: argparse.Namespace) -> int:
-    from toolkit.strategies import available
+    """Each strategy's defaults as YAML to paste into a params file, its description and example file.
 
-    for name, cls in available().items():
-        print(f"{name}: {cls.description}")
-        for fname, f in cls.Params.model_fields.items():
-            desc = f" - {f.description}" if f.description else ""
-            default = "(required)" if f.is_required() else repr(f.get_default(call_default_factory=True))
-            print(f"    {fname} = {default}{desc}")
+    The output is a YAML stream (one document per strategy, ``---`` between them), so
+    ``yaml.safe_load_all`` reads it back; the description and the example file are comments.
+    """
+    from toolkit.params import repo_root
+    from toolkit.strategies import available, get
+    from toolkit.strategies.defaults import defaults_yaml
+
+    chosen = {args.name: get(args.name)} if args.name else available()
+    blocks = []
+    for name, cls in chosen.items():
+        head = [f"# {name}: {cls.description}"]
+        example = repo_root() / "params" / "backtest" / f"{name}.yaml"
+        if example.is_file():
+            head.append(f"# example: toolkit run backtest --params params/backtest/{name}.yaml")
+        blocks.append("\n".join(head) + "\n" + defaults_yaml(cls))
+    print("---\n".join(blocks), end="")
     return 0
 
 
@@ -153,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--limit", type=int, default=20)
     rs.add_argument("--outputs", help="archive root (default: outputs/ of the project)")
     rs.set_defaults(func=_cmd_runs)
-    st = sub.add_parser("strategies", help="list strategies with their parameters and defaults")
+    st = sub.add_parser("strategies", help="each strategy's description and defaults, as YAML for a params file")
+    st.add_argument("name", nargs="?", help="only this strategy")
     st.set_defaults(func=_cmd_strategies)
     rp = sub.add_parser("replay", help="drive the daily session over history (one ledger)")
     rp.add_argument("--params", required=True, help="daily_dry_run params YAML file")

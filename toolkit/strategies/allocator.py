@@ -349,7 +349,7 @@ class MultiStrategyParams(StrategyParams):
     gross: float = Field(1.0, gt=0, le=10, description="sum of the strategy shares")
     vol_window: int = Field(63, ge=2, le=5000, description="trailing bars of the volatility / Sharpe estimates")
     rebalance_every: int | None = Field(
-        21, ge=1, le=5000, description="bars between rebalances when no sub-strategy trades (None = only then)"
+        21, ge=1, le=5000, description="bars between rebalances when no sub-strategy trades (null = only then)"
     )
 
     @model_validator(mode="after")

@@ -58,13 +58,13 @@ class ExitParams(StrategyParams):
 
     atr_period: int = Field(14, ge=1, le=500, description="Wilder ATR length for the trailing stop")
     trailing_atr_k: float | None = Field(
-        None, gt=0, le=50, description="ATR trailing stop distance in ATRs (None = off)"
+        None, gt=0, le=50, description="ATR trailing stop distance in ATRs (null = off)"
     )
     stop_loss: float | None = Field(
-        None, gt=0, lt=1, description="fixed stop: fraction below the entry price (None = off)"
+        None, gt=0, lt=1, description="fixed stop: fraction below the entry price (null = off)"
     )
     take_profit: float | None = Field(
-        None, gt=0, le=100, description="take-profit: fraction above the entry price (None = off)"
+        None, gt=0, le=100, description="take-profit: fraction above the entry price (null = off)"
     )
 
     def exit_rules(self) -> ExitRules:
