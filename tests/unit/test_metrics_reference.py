@@ -82,6 +82,17 @@ def test_max_drawdown_counts_a_loss_on_the_first_bar():
     assert m["max_drawdown"] == pytest.approx(-0.10) == pytest.approx(empyrical.max_drawdown(r))
     assert m["calmar"] == pytest.approx(empyrical.calmar_ratio(r))
     assert m["max_drawdown_duration_days"] == (idx[-1] - idx[0]).days  # never back to 100
+    # The grid fast path agrees.
+    from toolkit.optimize.evaluate import metrics_from_arrays
+
+    fast, _ = metrics_from_arrays(
+        eq.to_numpy()[None, :], initial_cash=100.0, timestamps_ns=idx.as_unit("ns").asi8,
+        positions=np.ones((1, 5)), holdings_value=np.ones((1, 5)), traded_value=np.zeros(1),
+        trades={k: np.zeros(1) for k in ("n_trades", "n_closed", "n_wins", "gross_profit", "gross_loss",
+                                         "n_partial_exits")},
+    )
+    for name in ("max_drawdown", "max_drawdown_duration_days", "calmar"):
+        assert fast[name][0] == pytest.approx(m[name], rel=1e-12), name
 
 
 # --------------------------------------------------------------------------- round trips
