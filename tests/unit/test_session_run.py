@@ -208,3 +208,17 @@ def test_a_missing_bar_holds_the_symbol_and_trades_the_others(ledger, dataset) -
     assert any("SP500 has no bar on 2018-10-05" in m for m in r.messages)
     assert any("no close price on 2018-10-05 for SP500" in m and "position held" in m for m in r.messages)
     assert r.snapshot is not None and r.problems == []
+
+
+def test_translator_and_simulated_venue_use_one_cost_model(tmp_path):
+    """The translator's cash allowance equals what the venue charges only if both hold the same numbers."""
+    from toolkit import params as P
+    from toolkit.engine.costs import session_cost_model
+    from toolkit.engine.venue import load_simulated_broker
+    from toolkit.ledger import open_ledger
+
+    p = P.validate("daily_dry_run", {"costs": {"fees_bps": 0.1234567, "slippage_bps": 1.2345678, "fixed_fee": 0.5}})
+    with open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
+        venue = load_simulated_broker(ledger, p)
+    assert venue.costs == session_cost_model(p.costs)
+    assert str(venue.costs.fee_bps) == "0.1234567"  # as typed, not rounded to the ledger's 6 places
