@@ -41,11 +41,10 @@ import pandas as pd
 
 from toolkit.errors import DataError
 from toolkit.model import ExecutionTime, quantize
-from toolkit.time import expected_bar_date
+from toolkit.time import expected_bar_date, last_bar_is_fresh
 
 __all__ = ["MarketCursor", "SessionPrices", "price_decimal"]
 
-_DAY_NS = 86_400 * 10**9
 #: Sessions in a row a traded symbol may miss (held, with a message) before the session
 #: stops as on stale data. A missing day or two in a file is a gap; a week is a feed
 #: that stopped.
@@ -158,11 +157,9 @@ class MarketCursor:
                 v = None if j is None else float(row[j])
                 if v is None or not (math.isfinite(v) and v > 0):
                     problems.append(f"{sym} {fld} on {when} is {v} (missing or corrupt)")
-        if stale_check:
-            last = int(self._stamps[end - 1])
-            if last - last % _DAY_NS < _utc_midnight_ns(expected.date()):
-                problems.append(f"stale data: the newest bar is {when}; a decision at {execution_time} on {as_of} "
-                                f"needs the {expected.date()} bar")
+        if stale_check and not last_bar_is_fresh(self.index[end - 1], as_of, execution_time):
+            problems.append(f"stale data: the newest bar is {when}; a decision at {execution_time} on {as_of} "
+                            f"needs the {expected.date()} bar")
         return problems
 
     def _bar_absent(self, i: int, symbol: str) -> bool:
