@@ -33,7 +33,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if rec.status != "completed":
         print(f"run {rec.run_id} {rec.status}: {rec.error}", file=sys.stderr)
     print(rec.run_dir)
-    return 0 if rec.status == "completed" else 1
+    return run_exit_status(rec.status, rec.manifest.get("session"))
+
+
+#: ``toolkit run`` exit statuses (also in ``toolkit run --help`` and the README).
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_SESSION_STOPPED = 0, 1, 2, 3
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+RUN_EXIT_HELP = """exit status:
+  0    the run completed (a dry-run session: completed, already done or market closed)
+  1    the run failed while executing (archived with status failed and the error)
+  2    bad input: one line names the field, the value and what is allowed; nothing ran
+  3    the dry-run session was halted (kill switch, loss limit, drawdown, stale bar) or
+       blocked (an order guard refused orders); recorded as such in the ledger
+  130  interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM (archived as interrupted)"""
+
+
+def run_exit_status(status: str, session: dict | None) -> int:
+    """The exit status of ``toolkit run`` for a run's status and its dry-run session (see RUN_EXIT_HELP)."""
+    if status == "interrupted":
+        return EXIT_SIGINT
+    if status != "completed":
+        return EXIT_FAILED
+    session_status = (session or {}).get("status")
+    if session_status in ("halted", "blocked"):
+        reasons = "; ".join((session or {}).get("blocked") or []) or "see the report"
+        print(f"session {session_status}: {reasons}", file=sys.stderr)
+        return EXIT_SESSION_STOPPED
+    return EXIT_OK
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -140,7 +166,8 @@ def _cmd_killswitch(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="toolkit", description="Research-to-live trading toolkit")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="execute a notebook with papermill and archive the run")
+    r = sub.add_parser("run", help="execute a notebook with papermill and archive the run", epilog=RUN_EXIT_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("notebook", help="notebook name, e.g. backtest")
     r.add_argument("--params", help="params YAML file")
     r.add_argument(
@@ -186,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``toolkit ARGV`` and return the exit status (0 ok, 1 run failed, 2 bad input).
+    """Run ``toolkit ARGV`` and return the exit status (0 ok, 1 run failed, 2 bad input, 3 session stopped).
 
     Nothing in here exits the process: ``--help`` and usage errors, which argparse ends
     with ``SystemExit``, come back as a status too, so tests and other Python code can

@@ -52,3 +52,30 @@ def test_rejected_mode_is_a_clear_error(toolkit_cli, tmp_path: Path, monkeypatch
     done = toolkit_cli(["run", "daily_dry_run", "--params", "params/daily_dry_run/sma_crossover.yaml",
                         "--set", "mode=online_live", "--outputs", str(tmp_path)], f"sqlite:///{tmp_path / 'x.sqlite'}")
     assert done.returncode == 2 and "mode" in done.stderr and "offline_mock only" in done.stderr
+
+
+def test_a_halted_session_exits_3_and_the_next_one_returns_to_the_targets(toolkit_cli, tmp_path: Path) -> None:
+    # Issue 9 point 6. Before: exit 0, the ledger said completed, and after `killswitch off`
+    # the next session said "no rebalance today" with a 100% target and nothing held.
+    db = f"sqlite:///{tmp_path / 'ks.sqlite'}"
+    params = ["--params", "params/daily_dry_run/sma_crossover.yaml", "--outputs", str(tmp_path / "out")]
+    assert toolkit_cli(["killswitch", "on", "--reason", "test halt"], db).returncode == 0
+    halted = toolkit_cli(["run", "daily_dry_run", *params, "--set", "as_of=2018-06-01"], db)
+    assert halted.returncode == 3, halted.stderr
+    assert "session halted: kill_switch" in halted.stderr
+    manifest = json.loads((Path(halted.stdout.strip().splitlines()[-1]) / "manifest.json").read_text())
+    assert manifest["session"]["status"] == "halted"
+    assert "status halted" in toolkit_cli(["live", "status"], db).stdout
+    assert toolkit_cli(["killswitch", "off", "--reason", "resume"], db).returncode == 0
+    after = toolkit_cli(["run", "daily_dry_run", *params, "--set", "as_of=2018-06-04"], db)
+    assert after.returncode == 0, after.stderr
+    snap = json.loads((Path(after.stdout.strip().splitlines()[-1]) / "snapshot.json").read_text())
+    assert snap["status"] == "completed" and snap["orders"] == 1 and snap["fills"] == 1
+    assert "position NASDAQ" in toolkit_cli(["live", "status"], db).stdout
+
+
+def test_run_help_documents_the_exit_statuses(toolkit_cli) -> None:
+    done = toolkit_cli(["run", "--help"])
+    assert done.returncode == 0
+    for line in ("exit status:", "  3    the dry-run session was halted", "130"):
+        assert line in done.stdout
