@@ -48,6 +48,17 @@ RUN_EXIT_HELP = """exit status:
   130  interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM (archived as interrupted)"""
 
 
+REPLAY_HELP = """The replay runs in its own account, <account>-replay (e.g. dry-run-replay), so it never
+mixes with the dry run's account; --account names another. The whole range is checked
+before anything is written: data covering every session, no later session already in
+the account, the kill switch off, as_of null.
+
+exit status:
+  0    replayed; parity with the backtest holds (trades equal, equity within 1 bp)
+  1    replayed, but the parity check or the ledger check failed (stderr says which)
+  2    bad input or a range the ledger or data cannot take; nothing was written"""
+
+
 def run_exit_status(status: str, session: dict | None) -> int:
     """The exit status of ``toolkit run`` for a run's status and its dry-run session (see RUN_EXIT_HELP)."""
     if status == "interrupted":
@@ -100,13 +111,13 @@ def _ledger(args: argparse.Namespace):
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from toolkit.engine.replay import parse_day, replay
+    from toolkit.engine.replay import parse_day, replay, replay_params
     from toolkit.ledger import open_ledger
     from toolkit.params import load
 
     start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
     overrides = list(args.set)
-    p = load("daily_dry_run", args.params, overrides)
+    p = replay_params(load("daily_dry_run", args.params, overrides), args.account)
     from toolkit.data.dataset import load_dataset
     from toolkit.params import repo_root
     from toolkit.strategies import registry
@@ -116,6 +127,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     with open_ledger(args.db or p.db_url) as ledger:
         res = replay(p, start=start, end=end, ledger=ledger, data=data)
     print(res.summary_line())
+    failed = False
     if args.parity and len(res.snapshots):
         from toolkit.report.parity import compare_with_backtest
 
@@ -124,12 +136,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if args.parity_csv:
             parity.equity.to_csv(args.parity_csv)
             print(f"parity table written to {args.parity_csv}")
+        if not parity.ok:
+            print("replay: parity check FAILED: the replay's trades or equity differ from the backtest's "
+                  "(see the parity line above; --parity-csv writes the table)", file=sys.stderr)
+            failed = True
     if len(res.snapshots):
         last = res.snapshots.iloc[-1]
-        print(f"final equity {last['equity']} on {last['session_date']} (ledger {ledger.url})")
+        print(f"final equity {last['equity']} on {last['session_date']} (account {p.account}, ledger {ledger.url})")
     for problem in res.problems:
         print(f"problem: {problem}", file=sys.stderr)
-    return 1 if res.problems else 0
+    return 1 if res.problems or failed else 0
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
@@ -182,12 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     rs.set_defaults(func=_cmd_runs)
     st = sub.add_parser("strategies", help="list strategies with their parameters and defaults")
     st.set_defaults(func=_cmd_strategies)
-    rp = sub.add_parser("replay", help="drive the daily session over history (one ledger)")
+    rp = sub.add_parser(
+        "replay", help="drive the daily session over history (its own account)", epilog=REPLAY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     rp.add_argument("--params", required=True, help="daily_dry_run params YAML file")
     rp.add_argument("--start", required=True, help="first session, YYYY-MM-DD")
     rp.add_argument("--end", required=True, help="last session, YYYY-MM-DD")
     rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key")
     rp.add_argument("--db", help="ledger URL (default: params db_url, $TOOLKIT_DB_URL, outputs/ledger.sqlite)")
+    rp.add_argument("--account", help="account to replay into (default: the params' account + '-replay')")
     rp.add_argument("--no-parity", dest="parity", action="store_false",
                     help="skip the comparison with a backtest over the same sessions")
     rp.add_argument("--parity-csv", help="write replay vs backtest equity per session to this CSV")

@@ -79,3 +79,38 @@ def test_run_help_documents_the_exit_statuses(toolkit_cli) -> None:
     assert done.returncode == 0
     for line in ("exit status:", "  3    the dry-run session was halted", "130"):
         assert line in done.stdout
+
+
+def test_replay_after_a_dry_run_uses_its_own_account(dry_run_archive, toolkit_cli, tmp_path: Path) -> None:
+    # Issue 9 point 5. Before: the replay wrote its sessions into the dry run's account
+    # 'dry-run', hundreds of them back-dated before the dry run's 2018-06-01, then failed.
+    import shutil
+    import sqlite3
+
+    src = dry_run_archive.db.removeprefix("sqlite:///")
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(src, copy)  # the shared archive's ledger stays as it is
+    db = f"sqlite:///{copy}"
+    args = ["replay", "--params", "params/daily_dry_run/sma_crossover.yaml", "--start", "2018-01-02",
+            "--end", "2018-03-29"]
+    mixed = toolkit_cli([*args, "--account", "dry-run"], db)
+    assert mixed.returncode == 2 and "already holds sessions up to 2018-06-01" in mixed.stderr
+    assert len(mixed.stderr.strip().splitlines()) == 1
+    done = toolkit_cli(args, db)
+    assert done.returncode == 0, done.stderr
+    assert "account dry-run-replay" in done.stdout and "trades equal" in done.stdout
+    con = sqlite3.connect(copy)
+    try:
+        per_account = dict(con.execute("select account, count(*) from runs group by account").fetchall())
+    finally:
+        con.close()
+    assert per_account == {"dry-run": 1, "dry-run-replay": 61}
+
+
+def test_a_replay_whose_parity_check_fails_exits_1(toolkit_cli, tmp_path: Path) -> None:
+    # A guard blocks the replay's buys, which the backtest makes: the parity check fails. Before: exit 0.
+    done = toolkit_cli(["replay", "--params", "params/daily_dry_run/sma_crossover.yaml", "--start", "2018-01-02",
+                        "--end", "2018-03-29", "--set", "guards.max_order_notional=1000"],
+                       f"sqlite:///{tmp_path / 'p.sqlite'}")
+    assert done.returncode == 1
+    assert "trades DIFFERENT" in done.stdout and "parity check FAILED" in done.stderr
