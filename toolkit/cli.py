@@ -26,7 +26,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     warm_kernel.skip_slow_optional_imports()
     # Start the kernel first: it boots and imports while params are validated.
     warm = warm_kernel.start(args.notebook, repo_root() / "notebooks") if args.notebook in NOTEBOOKS else None
-    from toolkit.runner import run_notebook
+    try:
+        from toolkit.runner import run_notebook
+    except KeyboardInterrupt:  # Ctrl-C before the runner took over: stop the kernel started above
+        if warm is not None:
+            warm.shutdown()
+        raise
 
     rec = run_notebook(args.notebook, args.params, args.set, outputs_root=Path(args.outputs) if args.outputs else None,
                        warm=warm)
@@ -38,7 +43,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 #: ``toolkit run`` exit statuses (also in ``toolkit run --help`` and the README).
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_SESSION_STOPPED = 0, 1, 2, 3
-EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 RUN_EXIT_HELP = """exit status:
   0    the run completed (a dry-run session: completed, already done or market closed)
   1    the run failed while executing (archived with status failed and the error)
@@ -61,8 +65,6 @@ exit status:
 
 def run_exit_status(status: str, session: dict | None) -> int:
     """The exit status of ``toolkit run`` for a run's status and its dry-run session (see RUN_EXIT_HELP)."""
-    if status == "interrupted":
-        return EXIT_SIGINT
     if status != "completed":
         return EXIT_FAILED
     session_status = (session or {}).get("status")
@@ -247,9 +249,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ToolkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C, or the runner's SIGTERM (toolkit.runner.RunInterrupted)
+        return _interrupted(exc)
     except BrokenPipeError:  # `toolkit strategies | head`
         sys.stderr.close()
         return 0
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """One line instead of a traceback; 128 + the signal number (130 Ctrl-C, 143 SIGTERM)."""
+    import signal
+
+    signum = int(getattr(exc, "signum", signal.SIGINT))
+    run_dir = getattr(exc, "run_dir", None)
+    where = f"; the run is archived as interrupted in {run_dir}" if run_dir else "; nothing was archived"
+    print(f"interrupted by {signal.Signals(signum).name}{where}", file=sys.stderr)
+    return 128 + signum
 
 
 def _exit_status(exc: SystemExit) -> int:
