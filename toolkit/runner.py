@@ -229,7 +229,7 @@ def _run(notebook, params_file, overrides, root: Path, nb_dir: Path, outputs_roo
     _write_manifest(run_dir, manifest)
     t0 = time.perf_counter()
     try:
-        return _execute(notebook, nb_dir, run_dir, resolved, manifest, t0, clock, log, warm)
+        return _execute(notebook, nb_dir, run_dir, resolved, manifest, t0, clock, log, warm, params)
     except KeyboardInterrupt as exc:  # RunInterrupted, or Ctrl-C where no handler could be installed
         stop = exc if isinstance(exc, RunInterrupted) else RunInterrupted(signal.SIGINT)
         # The manifest first (a second Ctrl-C during the kernel's shutdown must not leave
@@ -241,8 +241,19 @@ def _run(notebook, params_file, overrides, root: Path, nb_dir: Path, outputs_roo
         raise stop from None
 
 
+def notebook_parameters(params_model: Any, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """What papermill injects: the resolved params, the run folder and, for a notebook with a
+    ledger, ``ledger="default"`` (the params' db_url, $TOOLKIT_DB_URL or outputs/ledger.sqlite;
+    opened by hand the notebook uses a throwaway ledger instead). Never a URL from the
+    environment: the executed notebook is archived, and credentials stay out of it."""
+    parameters: dict[str, Any] = {"params": resolved, "output_dir": str(run_dir)}
+    if "db_url" in type(params_model).model_fields:
+        parameters["ledger"] = "default"
+    return parameters
+
+
 def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: dict[str, Any], t0: float, clock, log,
-             warm) -> RunRecord:
+             warm, params_model: Any = None) -> RunRecord:
     """Papermill, the HTML export and the final manifest of a run whose folder exists."""
     status, error = "completed", None
     executed = run_dir / "notebook.ipynb"
@@ -255,7 +266,7 @@ def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: di
         executed_nb = pm.execute_notebook(
             str(nb_dir / f"{notebook}.ipynb"),
             str(executed),
-            parameters={"params": resolved, "output_dir": str(run_dir)},
+            parameters=notebook_parameters(params_model, resolved, run_dir),
             kernel_name=_kernel_name(),
             cwd=str(nb_dir),
             progress_bar=False,

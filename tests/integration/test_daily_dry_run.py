@@ -114,3 +114,25 @@ def test_a_replay_whose_parity_check_fails_exits_1(toolkit_cli, tmp_path: Path) 
                        f"sqlite:///{tmp_path / 'p.sqlite'}")
     assert done.returncode == 1
     assert "trades DIFFERENT" in done.stdout and "parity check FAILED" in done.stderr
+
+
+def test_the_notebook_run_by_hand_writes_no_default_ledger(tmp_path: Path, monkeypatch) -> None:
+    # Issue 9 point 8: executed as a user runs it in Jupyter (no injected parameters), with
+    # $TOOLKIT_DB_URL set as a scheduled setup would have it: neither that ledger nor
+    # outputs/ledger.sqlite is written; the report names the throwaway ledger it used.
+    import papermill as pm
+
+    from toolkit.warm_kernel import kernel_name
+
+    root = Path(__file__).resolve().parents[2]
+    default = root / "outputs" / "ledger.sqlite"
+    before = default.stat().st_mtime_ns if default.exists() else None
+    env_ledger = tmp_path / "scheduled.sqlite"
+    monkeypatch.setenv("TOOLKIT_DB_URL", f"sqlite:///{env_ledger}")
+    nb = pm.execute_notebook(str(root / "notebooks" / "daily_dry_run.ipynb"), str(tmp_path / "out.ipynb"),
+                             kernel_name=kernel_name(), cwd=str(root / "notebooks"), progress_bar=False,
+                             log_output=False)
+    assert not env_ledger.exists()
+    assert (default.stat().st_mtime_ns if default.exists() else None) == before
+    shown = json.dumps([o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])])
+    assert "Ledger: a throwaway one" in shown and "completed" in shown
