@@ -110,16 +110,19 @@ def run_daily(params: DailyDryRunParams | ParamsSource) -> SessionResult:
 
 
 def replay(params: DailyDryRunParams | ParamsSource, start: str | dt.date, end: str | dt.date, *,
-           db_url: str | None = None) -> ReplayResult:
-    """Every session from ``start`` to ``end`` through the daily session loop, in one ledger.
+           db_url: str | None = None, account: str | None = None) -> ReplayResult:
+    """Every session from ``start`` to ``end`` through the daily session loop, in its own account.
 
     ``db_url`` (else the params' ``db_url``, ``$TOOLKIT_DB_URL``, outputs/ledger.sqlite)
-    names the ledger; re-running over the same ledger sends nothing twice.
+    names the ledger; ``account`` the account (default: the params' account + ``-replay``,
+    never the dry run's own). The whole range is checked before anything is written;
+    re-running over the same ledger sends nothing twice.
     """
     from toolkit.engine.replay import replay as run
+    from toolkit.engine.replay import replay_params
     from toolkit.ledger import open_ledger
 
-    p = _params("daily_dry_run", params)
+    p = replay_params(_params("daily_dry_run", params), account)
     with open_ledger(db_url or p.db_url) as ledger:
         return run(p, start=start, end=end, ledger=ledger)
 

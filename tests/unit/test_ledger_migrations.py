@@ -45,9 +45,39 @@ def stamped(engine: sa.Engine) -> str | None:
         return conn.execute(sa.text("select version_num from alembic_version")).scalar()
 
 
-def test_two_revisions_in_order() -> None:
-    assert db.known_revisions() == {"0001_initial", "0002_snapshot_context"}
-    assert db.head_revision() == "0002_snapshot_context"
+def test_three_revisions_in_order() -> None:
+    assert db.known_revisions() == {"0001_initial", "0002_snapshot_context", "0003_run_halted_blocked"}
+    assert db.head_revision() == "0003_run_halted_blocked"
+
+
+def _insert_run(conn: sa.Connection, key: str, status: str) -> None:
+    conn.execute(sa.text(
+        "insert into runs (run_key, strategy, account, session_date, execution_time, mode, status, started_at)"
+        " values (:k, 's', 'a', '2024-01-02', 'close', 'offline_mock', :st, '2024-01-02 21:00:00.000000')"
+    ), {"k": key, "st": status})
+
+
+def test_0003_allows_halted_and_blocked_runs_and_still_refuses_other_statuses(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    engine = db.create_ledger_engine(_url(path))
+    db.upgrade(engine, "0002_snapshot_context")
+    with engine.begin() as conn:
+        _insert_run(conn, "s|a|2024-01-02|close", "completed")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        _insert_run(conn, "s|a|2024-01-03|close", "halted")  # the 0002 schema refuses it
+    db.upgrade(engine)
+    with engine.begin() as conn:
+        _insert_run(conn, "s|a|2024-01-03|close", "halted")
+        _insert_run(conn, "s|a|2024-01-04|close", "blocked")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        _insert_run(conn, "s|a|2024-01-05|close", "finished")  # the constraint survived the table rebuild
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select status from runs order by session_date")).scalars().all() == [
+            "completed", "halted", "blocked"]
+    db.downgrade(engine, "0002_snapshot_context")  # halted/blocked read as completed to the older schema
+    with engine.connect() as conn:
+        assert set(conn.execute(sa.text("select status from runs")).scalars()) == {"completed"}
+    engine.dispose()
 
 
 def test_empty_to_head_matches_models(tmp_path: Path) -> None:

@@ -18,11 +18,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import FillRecord, OrderRecord, Snapshot
     from toolkit.strategies.base import Decision
 
-__all__ = ["ALREADY_DONE", "COMPLETED", "MARKET_CLOSED", "SessionError", "SessionResult", "json_safe"]
+__all__ = ["ALREADY_DONE", "BLOCKED", "COMPLETED", "HALTED", "MARKET_CLOSED", "STOPPED", "SessionError",
+           "SessionResult", "json_safe"]
 
 ALREADY_DONE = "already_done"
 COMPLETED = "completed"
 MARKET_CLOSED = "market_closed"
+#: A halting guard (kill switch, daily loss, drawdown, stale bar) stopped every order of the session.
+HALTED = "halted"
+#: An order guard refused some orders of the session (the others were sent).
+BLOCKED = "blocked"
+#: The statuses of a session that meant to trade and was stopped (``toolkit run`` exits 3).
+STOPPED = (HALTED, BLOCKED)
 
 
 class SessionError(ToolkitError):
@@ -61,7 +68,7 @@ class SessionResult:
     session_date: dt.date
     execution_time: str
     mode: str
-    status: str  # completed | already_done | market_closed
+    status: str  # completed | halted | blocked | already_done | market_closed
     messages: list[str] = field(default_factory=list)
     decision: Decision | None = None
     prices: dict[str, Decimal] = field(default_factory=dict)

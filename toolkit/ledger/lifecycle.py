@@ -34,8 +34,15 @@ RUN_STARTED: Final = "started"
 RUN_COMPLETED: Final = "completed"
 RUN_FAILED: Final = "failed"
 RUN_MARKET_CLOSED: Final = "market_closed"
-RUN_STATUSES: Final = (RUN_STARTED, RUN_COMPLETED, RUN_FAILED, RUN_MARKET_CLOSED)
-RUN_FINISHED_STATUSES: Final = (RUN_COMPLETED, RUN_FAILED, RUN_MARKET_CLOSED)
+#: A halting guard (kill switch, daily loss, drawdown, stale bar) stopped every order of the session.
+RUN_HALTED: Final = "halted"
+#: An order guard refused some of the session's orders; the others were sent.
+RUN_BLOCKED: Final = "blocked"
+RUN_STATUSES: Final = (RUN_STARTED, RUN_COMPLETED, RUN_FAILED, RUN_MARKET_CLOSED, RUN_HALTED, RUN_BLOCKED)
+RUN_FINISHED_STATUSES: Final = (RUN_COMPLETED, RUN_FAILED, RUN_MARKET_CLOSED, RUN_HALTED, RUN_BLOCKED)
+#: Statuses :meth:`~toolkit.ledger.Ledger.start_run` opens again: a crashed, failed or halted
+#: run is tried again (a halt is a condition of the moment: the kill switch may be off now).
+RUN_RETRYABLE_STATUSES: Final = (RUN_STARTED, RUN_FAILED, RUN_HALTED)
 
 KILL_SWITCH_KEY: Final = "kill_switch"
 

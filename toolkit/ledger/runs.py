@@ -19,7 +19,7 @@ from toolkit.ledger.base import LedgerBase
 from toolkit.ledger.checks import choice, ratio, text
 from toolkit.ledger.convert import record_frame, run_record, snapshot_record
 from toolkit.ledger.errors import LedgerError
-from toolkit.ledger.lifecycle import MODES, RUN_FAILED, RUN_FINISHED_STATUSES, RUN_STARTED
+from toolkit.ledger.lifecycle import MODES, RUN_FINISHED_STATUSES, RUN_RETRYABLE_STATUSES, RUN_STARTED
 from toolkit.ledger.models import PerformanceSnapshotRow, RunRow
 from toolkit.ledger.records import Run, Snapshot
 from toolkit.ledger.types import DecimalLike, to_amount
@@ -100,7 +100,7 @@ class RunsMixin(LedgerBase):
 
         A run already ``completed`` or ``market_closed`` is returned unchanged, so
         the caller sees from ``status`` that there is nothing left to do. A
-        ``started`` (crashed) or ``failed`` run is marked started again, keeping
+        ``started`` (crashed), ``failed`` or ``halted`` run is marked started again, keeping
         its original ``started_at``: its orders are already in the ledger and the
         engine resumes from them.
         """
@@ -129,7 +129,7 @@ class RunsMixin(LedgerBase):
             row = SimpleNamespace(**found._asdict())
             if row.mode != mode:
                 raise LedgerError(f"run {run_key}: mode {mode!r} differs from the recorded mode {row.mode!r}")
-            if row.status in (RUN_STARTED, RUN_FAILED):
+            if row.status in RUN_RETRYABLE_STATUSES:
                 changes = {"status": RUN_STARTED, "finished_at": None,
                            "notebook_run_id": notebook_run_id or row.notebook_run_id}
                 conn.execute(_RUN_UPDATE, {"row_id": row.id, **changes})
@@ -145,7 +145,7 @@ class RunsMixin(LedgerBase):
         summary: Any = None,
         at: datetime | None = None,
     ) -> Run:
-        """Close a started run as ``completed``, ``failed`` or ``market_closed``."""
+        """Close a started run as ``completed``, ``failed``, ``market_closed``, ``halted`` or ``blocked``."""
         choice("status", status, RUN_FINISHED_STATUSES)
         db.json_dumps(summary)  # fail before writing if the summary cannot be stored
         when = self._at(at)

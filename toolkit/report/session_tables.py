@@ -98,6 +98,6 @@ def write_outputs(result: SessionResult, output_dir: str | Path, *, fingerprint:
     }
     (out / "snapshot.json").write_text(json.dumps(body, indent=2, sort_keys=True))
     info = {"data_fingerprint": fingerprint, "session": {"run_key": result.run_key, "status": result.status,
-                                                         "mode": result.mode}}
+                                                         "mode": result.mode, "blocked": list(result.blocked)}}
     (out / "run_info.json").write_text(json.dumps(info, indent=2))
     return [out / n for n in ("orders.csv", "fills.csv", "snapshot.json", "run_info.json")]
