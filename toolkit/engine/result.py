@@ -18,18 +18,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import FillRecord, OrderRecord, Snapshot
     from toolkit.strategies.base import Decision
 
-__all__ = ["ALREADY_DONE", "BLOCKED", "COMPLETED", "HALTED", "MARKET_CLOSED", "STOPPED", "SessionError",
-           "SessionResult", "json_safe"]
+__all__ = ["ALREADY_DONE", "SessionError", "SessionResult", "json_safe"]
 
+#: The one session outcome that is not a ledger run status (:class:`~toolkit.model.RunStatus`):
+#: the run was already done, nothing was sent again.
 ALREADY_DONE = "already_done"
-COMPLETED = "completed"
-MARKET_CLOSED = "market_closed"
-#: A halting guard (kill switch, daily loss, drawdown, stale bar) stopped every order of the session.
-HALTED = "halted"
-#: An order guard refused some orders of the session (the others were sent).
-BLOCKED = "blocked"
-#: The statuses of a session that meant to trade and was stopped (``toolkit run`` exits 3).
-STOPPED = (HALTED, BLOCKED)
 
 
 class SessionError(ToolkitError):

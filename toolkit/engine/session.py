@@ -42,17 +42,12 @@ from toolkit.engine.planning import plan_orders, why_trade_without_rebalance
 from toolkit.engine.reconcile import reconcile
 from toolkit.engine.result import (
     ALREADY_DONE,
-    BLOCKED,
-    COMPLETED,
-    HALTED,
-    MARKET_CLOSED,
-    STOPPED,
     SessionError,
     SessionResult,
     json_safe,
 )
 from toolkit.engine.snapshots import perf_key, take_snapshot
-from toolkit.model import OrderStatus
+from toolkit.model import OrderStatus, RunStatus
 from toolkit.time import is_session
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,13 +94,13 @@ def run_session(
         strategy = registry.create(params.strategy, params.strategy_params, symbols=params.data.symbols)
     as_of = params.as_of if params.as_of is not None else market.last_date
     run_key = make_run_key(params.strategy, params.account, as_of, params.execution_time)
-    result = SessionResult(run_key, as_of, params.execution_time, mode, COMPLETED)
+    result = SessionResult(run_key, as_of, params.execution_time, mode, RunStatus.COMPLETED)
     now = clock.now().to_pydatetime()
 
     existing = ledger.get_run(run_key)
     # A halted run is tried again (the kill switch may be off now); a blocked one is final.
-    if existing is not None and existing.status in (COMPLETED, BLOCKED, MARKET_CLOSED):
-        result.status = MARKET_CLOSED if existing.status == MARKET_CLOSED else ALREADY_DONE
+    if existing is not None and existing.status in (RunStatus.COMPLETED, RunStatus.BLOCKED, RunStatus.MARKET_CLOSED):
+        result.status = RunStatus.MARKET_CLOSED if existing.status == RunStatus.MARKET_CLOSED else ALREADY_DONE
         result.messages.append(f"already done: run {run_key} is {existing.status} in the ledger; nothing was sent")
         result.orders = ledger.order_records(run_key=run_key)
         return result
@@ -113,8 +108,9 @@ def run_session(
     if not is_session(as_of):
         with ledger.transaction():
             ledger.start_run(run_key, mode=mode, notebook_run_id=notebook_run_id, at=now)
-            ledger.finish_run(run_key, MARKET_CLOSED, summary={"message": f"{as_of} is not an NYSE session"}, at=now)
-        result.status = MARKET_CLOSED
+            ledger.finish_run(run_key, RunStatus.MARKET_CLOSED, summary={"message": f"{as_of} is not an NYSE session"},
+                              at=now)
+        result.status = RunStatus.MARKET_CLOSED
         result.messages.append(f"market closed: {as_of} is not an NYSE session; nothing was traded or changed")
         return result
 
@@ -192,7 +188,7 @@ def run_session(
             if plan.report is not None:
                 result.blocked = plan.report.reasons
                 if plan.report.blocked:  # orders were stopped: the session did not do what it meant to
-                    result.status = HALTED if plan.report.halts else BLOCKED
+                    result.status = RunStatus.HALTED if plan.report.halts else RunStatus.BLOCKED
             if plan.message:
                 result.messages.append(plan.message)
             planned = ledger.order_records(run_key=run_key) if plan.report and plan.report.allowed else []
@@ -201,7 +197,7 @@ def run_session(
             result.orders = planned
             known = (position_records, cash) if not planned else None
             result.snapshot = take_snapshot(params, ledger, decision, prices.marks, perf, as_of, now, known=known,
-                                            owed=result.status in STOPPED)
+                                            owed=result.status in (RunStatus.HALTED, RunStatus.BLOCKED))
             done = True
             if not check:
                 _finish(ledger, result, now)
@@ -220,7 +216,7 @@ def run_session(
 
     # -- snapshot and close --------------------------------------------------------
     result.snapshot = take_snapshot(params, ledger, decision, prices.marks, perf, as_of, now,
-                                    owed=result.status in STOPPED)
+                                    owed=result.status in (RunStatus.HALTED, RunStatus.BLOCKED))
     crash_point("snapshot_recorded")
     if check:
         _reconcile_into(result, params, ledger, broker, prices.marks)
@@ -254,5 +250,5 @@ def _finish(ledger: Ledger, result: SessionResult, now: dt.datetime) -> None:
 def _fail_run(ledger: Ledger, run_key: str, mode: str, msg: str, now: dt.datetime, nb: str | None) -> None:
     with ledger.transaction():
         ledger.start_run(run_key, mode=mode, notebook_run_id=nb, at=now)
-        ledger.finish_run(run_key, "failed", summary={"error": msg}, at=now)
+        ledger.finish_run(run_key, RunStatus.FAILED, summary={"error": msg}, at=now)
         ledger.audit("session_stopped", {"run_key": run_key, "reason": msg}, at=now)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from toolkit.model import TRANSITIONS, OrderSide, OrderStatus, OrderType, TradingMode
+from toolkit.model import TRANSITIONS, OrderSide, OrderStatus, OrderType, RunStatus, TradingMode
 from toolkit.model import allowed_from as _model_allowed_from
 
 MODES: Final = tuple(m.value for m in TradingMode)
@@ -30,19 +30,8 @@ REJECTED: Final = OrderStatus.REJECTED.value
 ORDER_STATUSES: Final = tuple(s.value for s in OrderStatus)
 FILL_STATUSES: Final = (PARTIALLY_FILLED, FILLED)
 
-RUN_STARTED: Final = "started"
-RUN_COMPLETED: Final = "completed"
-RUN_FAILED: Final = "failed"
-RUN_MARKET_CLOSED: Final = "market_closed"
-#: A halting guard (kill switch, daily loss, drawdown, stale bar) stopped every order of the session.
-RUN_HALTED: Final = "halted"
-#: An order guard refused some of the session's orders; the others were sent.
-RUN_BLOCKED: Final = "blocked"
-RUN_STATUSES: Final = (RUN_STARTED, RUN_COMPLETED, RUN_FAILED, RUN_MARKET_CLOSED, RUN_HALTED, RUN_BLOCKED)
-RUN_FINISHED_STATUSES: Final = (RUN_COMPLETED, RUN_FAILED, RUN_MARKET_CLOSED, RUN_HALTED, RUN_BLOCKED)
-#: Statuses :meth:`~toolkit.ledger.Ledger.start_run` opens again: a crashed, failed or halted
-#: run is tried again (a halt is a condition of the moment: the kill switch may be off now).
-RUN_RETRYABLE_STATUSES: Final = (RUN_STARTED, RUN_FAILED, RUN_HALTED)
+#: Run statuses are the model's :class:`~toolkit.model.RunStatus` (the values the ledger stores).
+RUN_STATUSES: Final = tuple(s.value for s in RunStatus)
 
 KILL_SWITCH_KEY: Final = "kill_switch"
 

@@ -16,6 +16,7 @@ from toolkit.model.instrument import EQUITY, Instrument
 from toolkit.model.money import DECIMAL_PREC, QUANTUM, SCALE, money, qty_str, quantize, to_decimal
 from toolkit.model.order import Order
 from toolkit.model.position import Lot, Position, fifo_take, sell_fifo
+from toolkit.model.run_status import RunStatus
 from toolkit.model.status import TRANSITIONS, OrderStatus, allowed_from
 from toolkit.model.timestamps import NEW_YORK, new_york_date, to_utc
 from toolkit.model.trading import OrderSide, OrderType, TradingMode, TradingModeName
@@ -45,6 +46,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "Position",
+    "RunStatus",
     "TradingMode",
     "TradingModeName",
     "allowed_from",
