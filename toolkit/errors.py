@@ -151,6 +151,21 @@ _BOUND_TYPES = ("greater_than", "greater_than_equal", "less_than", "less_than_eq
 _OPS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
 
+def field_path(err: Mapping[str, Any], prefix: str = "") -> str:
+    """Where a pydantic error is, as a dotted params path (``data.proxies.X.base``).
+
+    A key that is not text (``1: 2`` in YAML) is reported on the mapping that holds it
+    (``strategy_params``; ``(params)`` at the top), the key being the value shown.
+    """
+    loc = tuple(err.get("loc", ()))
+    if loc and loc[-1] == "[key]":
+        loc = loc[:-2]
+    elif err.get("type") == "invalid_key":
+        loc = loc[:-1]
+    path = prefix + ".".join(str(p) for p in loc)
+    return path.rstrip(".") or "(params)"
+
+
 def plain_allowed(err: Mapping[str, Any], bounds: Mapping[str, Any] | None = None) -> str:
     """What a pydantic error says is allowed, in plain words (never "Input should be ...").
 
@@ -160,6 +175,8 @@ def plain_allowed(err: Mapping[str, Any], bounds: Mapping[str, Any] | None = Non
     """
     kind = str(err.get("type", ""))
     ctx: Mapping[str, Any] = err.get("ctx") or {}
+    if kind == "invalid_key" or "[key]" in err.get("loc", ()):
+        return "keys that are names (text), e.g. fees_bps, not numbers or lists"
     if kind in _BOUND_TYPES:
         limits = dict(bounds or {})
         limits.update({k: v for k, v in ctx.items() if k in _OPS})

@@ -204,14 +204,29 @@ def _match(symbol: str, names: list[str]) -> str | None:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    """Read a file into a frame with stripped column names and a 0..n-1 row index."""
+    """Read a file into a frame with stripped column names and a 0..n-1 row index.
+
+    A file that is not a readable table (empty, not UTF-8, rows with more cells than the
+    header, an unterminated quote, a Parquet file that is not one) raises ``_NotBars``
+    saying so in one line, never the parser's traceback.
+    """
     if path.suffix.lower() in (".parquet", ".pq"):
-        table = pd.read_parquet(path)
+        try:
+            table = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow's errors have no common base beyond Exception
+            raise _NotBars(f"it is not a readable Parquet file ({_first_line(exc)})") from None
         if not isinstance(table.index, pd.RangeIndex) or table.index.name is not None:
             table = table.reset_index()
         table.index = pd.RangeIndex(len(table))
     else:
-        table = pd.read_csv(path, sep=_sniff_csv(path), encoding="utf-8-sig")
+        try:
+            table = pd.read_csv(path, sep=_sniff_csv(path), encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise _NotBars(f"it is not UTF-8 text (byte {exc.start} is not)") from None
+        except pd.errors.EmptyDataError:
+            raise _NotBars("it is empty (no header, no rows)") from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise _NotBars(f"it is not a readable CSV table ({_first_line(exc)})") from None
     if isinstance(table.columns, pd.MultiIndex):
         raise _NotBars("its columns are nested (a saved panel?); save one flat table per file")
     table.columns = [str(c).strip() for c in table.columns]
@@ -220,6 +235,11 @@ def _read_table(path: Path) -> pd.DataFrame:
     if table.shape[1] < 2:
         raise _NotBars("it has fewer than two columns (a date and a price)")
     return table
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _distinct(path: Path, names: list[str]) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from toolkit.errors import ParamsError, field_bounds, model_keys, plain_allowed
+from toolkit.errors import ParamsError, field_bounds, field_path, model_keys, plain_allowed
 
 __all__ = ["NotebookParams", "StrictModel", "params_error"]
 
@@ -52,8 +52,7 @@ class NotebookParams(StrictModel):
 def params_error(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> ParamsError:
     """Turn pydantic's first error in validating ``model`` into one ParamsError a user can act on."""
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "(params)"
+    field = field_path(err, prefix)
     value = err.get("input")
     kind = err["type"]
     if kind == "extra_forbidden":

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from toolkit.errors import ParamsError, field_bounds, plain_allowed
+from toolkit.errors import ParamsError, field_bounds, field_path, plain_allowed
 
 
 class StrategyParams(BaseModel):
@@ -150,7 +150,7 @@ class Strategy(ABC, Generic[P]):
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"])
-            field = f"strategy_params.{loc}" if loc else "strategy_params"
+            field = field_path(err, "strategy_params.")
             if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
                 # Often a switch of ``strategy`` that kept the previous strategy's params.
                 raise ParamsError(
