@@ -189,3 +189,17 @@ def test_crypto_symbol_trades_in_lot_steps_above_min_notional(ledger, shared_dat
     qty = Decimal(str(fills["quantity"].iloc[0]))
     assert qty > 0 and qty % Decimal("0.00001") == 0 and qty != qty.to_integral_value()
     assert qty * Decimal(str(fills["price"].iloc[0])) >= 10
+
+
+def test_translator_and_simulated_venue_use_one_cost_model(tmp_path):
+    """The translator's cash allowance equals what the venue charges only if both hold the same numbers."""
+    from toolkit import params as P
+    from toolkit.engine.costs import session_cost_model
+    from toolkit.engine.venue import load_simulated_broker
+    from toolkit.ledger import open_ledger
+
+    p = P.validate("daily_dry_run", {"costs": {"fees_bps": 0.1234567, "slippage_bps": 1.2345678, "fixed_fee": 0.5}})
+    with open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
+        venue = load_simulated_broker(ledger, p)
+    assert venue.costs == session_cost_model(p.costs)
+    assert str(venue.costs.fee_bps) == "0.1234567"  # as typed, not rounded to the ledger's 6 places

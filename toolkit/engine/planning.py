@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from toolkit.engine.costs import session_cost_model
 from toolkit.engine.guards import GuardReport, MarketState, PortfolioState, RiskEngine
-from toolkit.engine.market import SessionPrices, price_decimal
+from toolkit.engine.market import SessionPrices
 from toolkit.engine.snapshots import before_session
 from toolkit.engine.translator import OrderIntent, SkippedIntent, translate
-from toolkit.model import CostModel, client_order_id
+from toolkit.model import client_order_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import Ledger
@@ -66,11 +67,7 @@ def plan_orders(
     kill = ledger.kill_switch()
     if kill.on:
         risk.engage_kill_switch(f"ledger kill switch: {kill.reason}")
-    costs = CostModel(
-        slippage_bps=price_decimal(params.costs.slippage_bps),
-        fee_bps=price_decimal(params.costs.fees_bps),
-        fixed_fee=price_decimal(params.costs.fixed_fee),
-    )
+    costs = session_cost_model(params.costs)
     value_prices = {**prices.marks, **prices.prices}
     # A zero target for an instrument the data lacks (a switched-off optional leg) is no order.
     targets = {s: w for s, w in decision.target_weights.items() if s in value_prices or w}

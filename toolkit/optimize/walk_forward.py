@@ -57,7 +57,7 @@ from toolkit.optimize.evaluate import (
     parse_objective,
     select_best,
 )
-from toolkit.optimize.executors import DaskExecutor, LocalExecutor, ProgressMode, make_executor, progress_bar
+from toolkit.optimize.executors import Executor, ProgressMode, make_executor, progress_bar
 from toolkit.optimize.folds import Fold, folds_table, walk_forward_folds
 from toolkit.optimize.grid import OptimizeInputError, combination
 from toolkit.optimize.overfitting import PBO, DeflatedSharpe, deflated_sharpe_ratio, probability_of_backtest_overfitting
@@ -139,10 +139,6 @@ class WalkForwardReport:
             t = t[t["fold"] == t["fold"].max()]
         t = t.assign(objective=t["objective"].where(np.isfinite(t["objective"])))
         return t.groupby(hp)["objective"].mean().unstack(hp[1])
-
-    def stability_table(self) -> pd.DataFrame:
-        """Chosen value of every searched parameter, per fold."""
-        return self.fold_results[["oos_start", *self.grid_params]].copy()
 
     def summary_line(self) -> str:
         """A short, stable summary (nbval may compare it on the default params)."""
@@ -309,7 +305,7 @@ def build_tasks(
 def run_tasks(
     tasks: list[GridTask],
     bars: pd.DataFrame,
-    executor: LocalExecutor | DaskExecutor,
+    executor: Executor,
     *,
     n_folds: int,
     progress: ProgressMode = "auto",
@@ -521,7 +517,7 @@ def run_walk_forward(
     *,
     base_dir: Path | None = None,
     progress: ProgressMode = "auto",
-    executor: LocalExecutor | DaskExecutor | None = None,
+    executor: Executor | None = None,
 ) -> WalkForwardReport:
     """Load data, evaluate every fold's grid, choose, stitch OOS, diagnose, recommend.
 
