@@ -241,9 +241,10 @@ def dry_run_only(rng: random.Random, nb: str, raw: dict) -> tuple[dict, str] | N
         return None
     kind = rng.choice(["as_of", "mode", "max_data_age", "db_url"])
     if kind == "as_of":
-        # Before data.start, on a Saturday, or after data.end. (After the last bar with no data.end is
-        # not bad input: it is stale data, which the session's guard refuses and archives as failed.)
-        day = rng.choice(["1980-06-02", "2014-12-31", "2018-06-30", "after end"])
+        # Before the data, before data.start or after data.end. (Not bad input: a day after the last
+        # bar with no data.end, which is stale data the session's guard refuses and archives as failed,
+        # and a weekend or holiday, on which a scheduled dry run has no session to trade.)
+        day = rng.choice(["1980-06-02", "2014-12-31", "after end"])
         if day == "after end":
             return setting(raw, ("data", "end"), "2017-12-29"), "as_of after data.end"
         return {**raw, "as_of": day}, f"as_of {day}"
