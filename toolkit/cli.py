@@ -28,44 +28,57 @@ def _cmd_run(args: argparse.Namespace) -> int:
     warm_kernel.skip_slow_optional_imports()
     # Start the kernel first: it boots and imports while params are validated.
     warm = warm_kernel.start(args.notebook, repo_root() / "notebooks") if args.notebook in NOTEBOOKS else None
-    from toolkit.runner import run_notebook
+    from toolkit.ops.runs import outcome_line
+    from toolkit.runner import run_notebook, run_summary
 
     rec = run_notebook(args.notebook, args.params, args.set, outputs_root=Path(args.outputs) if args.outputs else None,
                        warm=warm)
     if rec.status != "completed":
         print(f"run {rec.run_id} {rec.status}: {rec.error}", file=sys.stderr)
-    print(rec.run_dir)
+    print(outcome_line(run_summary(rec.run_dir, rec.manifest)))  # e.g. final equity and Sharpe
+    print(rec.run_dir)  # the last line: scripts and `make demo` read the run directory from it
     return 0 if rec.status == "completed" else 1
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
+    """``toolkit runs`` (the table), ``runs show RUN`` and ``runs open RUN`` (see toolkit.ops.runs)."""
     from pathlib import Path
 
-    import pandas as pd
+    from toolkit.ops import runs
 
-    from toolkit.runner import list_runs
-
-    df = list_runs(Path(args.outputs) if args.outputs else None)
-    if args.notebook:
-        df = df[df["notebook"] == args.notebook]
-    if df.empty:
-        print("no archived runs under outputs/")
+    outputs = Path(args.outputs) if args.outputs else None
+    if args.runs_command is None:
+        print(runs.runs_table(outputs, notebook=args.notebook, limit=args.limit))
         return 0
-    df = df.head(args.limit).drop(columns=["error"])
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(df.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    run_dir = runs.resolve_run(args.run, outputs, notebook=args.notebook)
+    if args.runs_command == "show":
+        print(runs.describe_run(run_dir))
+        return 0
+    report, note = runs.open_report(run_dir)
+    print(report, flush=True)  # stdout holds only the path, for scripts
+    print(note, file=sys.stderr)
     return 0
 
 
 def _cmd_strategies(args: argparse.Namespace) -> int:
-    from toolkit.strategies import available
+    """Each strategy's defaults as YAML to paste into a params file, its description and example file.
 
-    for name, cls in available().items():
-        print(f"{name}: {cls.description}")
-        for fname, f in cls.Params.model_fields.items():
-            desc = f" - {f.description}" if f.description else ""
-            default = "(required)" if f.is_required() else repr(f.get_default(call_default_factory=True))
-            print(f"    {fname} = {default}{desc}")
+    The output is a YAML stream (one document per strategy, ``---`` between them), so
+    ``yaml.safe_load_all`` reads it back; the description and the example file are comments.
+    """
+    from toolkit.params import repo_root
+    from toolkit.strategies import available, get
+    from toolkit.strategies.defaults import defaults_yaml
+
+    chosen = {args.name: get(args.name)} if args.name else available()
+    blocks = []
+    for name, cls in chosen.items():
+        head = [f"# {name}: {cls.description}"]
+        example = repo_root() / "params" / "backtest" / f"{name}.yaml"
+        if example.is_file():
+            head.append(f"# example: toolkit run backtest --params params/backtest/{name}.yaml")
+        blocks.append("\n".join(head) + "\n" + defaults_yaml(cls))
+    print("---\n".join(blocks), end="")
     return 0
 
 
@@ -132,8 +145,13 @@ def _cmd_killswitch(args: argparse.Namespace) -> int:
     from toolkit.engine import status
     from toolkit.errors import ParamsError
 
+    if args.state == "status":
+        with _ledger(args) as ledger:
+            print(status.kill_switch_text(ledger))
+        return 0
     if not args.reason or not args.reason.strip():
-        raise ParamsError("--reason", args.reason, "a non-empty reason (it goes into the audit log)")
+        allowed = f"a non-empty reason to turn it {args.state} (it goes into the audit log)"
+        raise ParamsError("--reason", args.reason or "", allowed)
     with _ledger(args) as ledger:
         print(status.set_kill_switch(ledger, args.state == "on", args.reason))
     return 0
@@ -150,12 +168,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--outputs", help="archive root (default: outputs/ of the project)")
     r.set_defaults(func=_cmd_run)
-    rs = sub.add_parser("runs", help="list archived runs, newest first")
+    rs = sub.add_parser("runs", help="archived runs, newest first: strategy, status, key figures, report")
     rs.add_argument("--notebook", help="only runs of this notebook")
     rs.add_argument("--limit", type=int, default=20)
     rs.add_argument("--outputs", help="archive root (default: outputs/ of the project)")
     rs.set_defaults(func=_cmd_runs)
-    st = sub.add_parser("strategies", help="list strategies with their parameters and defaults")
+    rsub = rs.add_subparsers(dest="runs_command", metavar="{show,open}")
+    # --notebook and --outputs are accepted after the subcommand too (`runs show last --outputs X`).
+    runs_after = argparse.ArgumentParser(add_help=False)
+    runs_after.add_argument("--notebook", default=argparse.SUPPRESS, help="RUN last: the newest run of this notebook")
+    runs_after.add_argument("--outputs", default=argparse.SUPPRESS, help="archive root")
+    run_ref = "a run id from `toolkit runs` (or its first characters), a run directory, or last (default)"
+    rshow = rsub.add_parser("show", parents=[runs_after], help="one run: manifest summary, params, metrics, files")
+    rshow.add_argument("run", nargs="?", default="last", metavar="RUN", help=run_ref)
+    ropen = rsub.add_parser("open", parents=[runs_after],
+                            help="print a run's report path and open it in a browser where there is one")
+    ropen.add_argument("run", nargs="?", default="last", metavar="RUN", help=run_ref)
+    st = sub.add_parser("strategies", help="each strategy's description and defaults, as YAML for a params file")
+    st.add_argument("name", nargs="?", help="only this strategy")
     st.set_defaults(func=_cmd_strategies)
     rp = sub.add_parser("replay", help="drive the daily session over history (one ledger)")
     rp.add_argument("--params", required=True, help="daily_dry_run params YAML file")
@@ -179,9 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     le = lsub.add_parser("export", parents=[db_after], help="every trade to CSV")
     le.add_argument("--output", required=True, help="CSV file to write")
     lv.set_defaults(func=_cmd_live)
-    ks = sub.add_parser("killswitch", help="turn the kill switch on or off (reason required, audited)")
-    ks.add_argument("state", choices=["on", "off"])
-    ks.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    ks = sub.add_parser("killswitch", help="turn the kill switch on or off (reason required, audited), or show it")
+    ks.add_argument("state", choices=["on", "off", "status"])
+    ks.add_argument("--reason", help="why (required for on and off; recorded in the audit log)")
     ks.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
     ks.set_defaults(func=_cmd_killswitch)
     return p

@@ -230,37 +230,71 @@ def _write_manifest(run_dir: Path, manifest: dict) -> None:
     os.replace(tmp, run_dir / "manifest.json")
 
 
+#: Columns of :func:`list_runs`, one row per archived run (a figure a notebook lacks is empty).
+RUN_COLUMNS = [
+    "run_id", "notebook", "strategy", "status", "started_utc", "duration_s",
+    "total_return", "sharpe", "max_drawdown", "final_equity",  # backtest, walk-forward (out of sample)
+    "dsr", "psr",  # walk-forward: deflated and probabilistic Sharpe ratio of the selection
+    "session_date", "session_status", "orders",  # daily dry run
+    "report", "run_dir", "error",
+]
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object from ``path``; empty when the file is missing or unreadable (a run cut short)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _part(mapping: dict, key: str) -> dict:
+    """``mapping[key]`` when it is a mapping, else empty (an older or partial manifest)."""
+    value = mapping.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def run_summary(run_dir: Path, manifest: dict | None = None) -> dict[str, Any]:
+    """One row of :func:`list_runs`: what a run's manifest, metrics and session snapshot say.
+
+    ``toolkit run`` prints its one-line outcome from this row and ``toolkit runs`` lists
+    these rows, so both always agree on a run's figures.
+    """
+    m = manifest if manifest is not None else _read_json(run_dir / "manifest.json")
+    metrics = _read_json(run_dir / "metrics.json")
+    snapshot = _read_json(run_dir / "snapshot.json")
+    deflated, session, params = _part(metrics, "deflated_sharpe"), _part(m, "session"), _part(m, "params")
+    report = run_dir / "report.html"
+    return {
+        "run_id": m.get("run_id", run_dir.name),
+        "notebook": Path(m.get("notebook") or run_dir.parent.name).stem,
+        "strategy": params.get("strategy"),
+        "status": m.get("status"),
+        "started_utc": m.get("started_utc"),
+        "duration_s": m.get("duration_s"),
+        "total_return": metrics.get("total_return"),
+        "sharpe": metrics.get("sharpe"),
+        "max_drawdown": metrics.get("max_drawdown"),
+        "final_equity": metrics.get("final_equity"),
+        "dsr": deflated.get("dsr"),
+        "psr": deflated.get("psr"),
+        "session_date": snapshot.get("session_date"),
+        "session_status": session.get("status", snapshot.get("status")),
+        "orders": snapshot.get("orders"),
+        "report": str(report) if report.is_file() else None,
+        "run_dir": str(run_dir),
+        "error": m.get("error"),
+    }
+
+
 def list_runs(outputs_root: Path | None = None) -> pd.DataFrame:
-    """Archived runs, newest first, with their key metrics."""
+    """Archived runs, newest first: strategy, status, key figures, report path (:data:`RUN_COLUMNS`)."""
     outputs = outputs_root or repo_root() / "outputs"
     rows = []
     for mf in outputs.glob("*/*/manifest.json"):
-        try:
-            m = json.loads(mf.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        metrics = {}
-        mpath = mf.parent / "metrics.json"
-        if mpath.exists():
-            try:
-                metrics = json.loads(mpath.read_text())
-            except json.JSONDecodeError:
-                metrics = {}
-        rows.append(
-            {
-                "run_id": m.get("run_id"),
-                "notebook": Path(m.get("notebook", "")).stem,
-                "status": m.get("status"),
-                "started_utc": m.get("started_utc"),
-                "duration_s": m.get("duration_s"),
-                "total_return": metrics.get("total_return"),
-                "sharpe": metrics.get("sharpe"),
-                "max_drawdown": metrics.get("max_drawdown"),
-                "error": m.get("error"),
-            }
-        )
-    cols = [
-        "run_id", "notebook", "status", "started_utc", "duration_s", "total_return", "sharpe", "max_drawdown", "error"
-    ]
-    df = pd.DataFrame(rows, columns=cols)
+        m = _read_json(mf)
+        if m:
+            rows.append(run_summary(mf.parent, m))
+    df = pd.DataFrame(rows, columns=RUN_COLUMNS)
     return df.sort_values("started_utc", ascending=False, kind="stable").reset_index(drop=True)

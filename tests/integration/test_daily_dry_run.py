@@ -33,7 +33,14 @@ def test_live_status_trades_export_and_killswitch(dry_run_archive, toolkit_cli, 
     on = toolkit_cli(["killswitch", "on", "--reason", "integration test"], db)
     assert on.returncode == 0 and "ON" in on.stdout
     assert "kill switch: ON" in toolkit_cli(["live", "status"], db).stdout
+    ks = toolkit_cli(["killswitch", "status"], db)
+    assert ks.returncode == 0 and ks.stdout.startswith("kill switch: ON since ") and ks.stdout.count("\n") == 1
+    assert ks.stdout.rstrip().endswith("by cli: integration test")
     assert toolkit_cli(["killswitch", "off", "--reason", "done"], db).returncode == 0
+    assert toolkit_cli(["killswitch", "status"], db).stdout.startswith("kill switch: off (last change ")
+    missing = toolkit_cli(["killswitch", "off"], db)  # no --reason: one line naming it, nothing changed
+    assert missing.returncode == 2 and missing.stderr.startswith("error: --reason: ") and missing.stderr.count("\n") == 1
+    assert "done" in toolkit_cli(["killswitch", "status"], db).stdout
 
 
 def test_replay_cli(toolkit_cli, tmp_path: Path) -> None:

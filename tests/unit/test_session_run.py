@@ -191,6 +191,25 @@ def test_crypto_symbol_trades_in_lot_steps_above_min_notional(ledger, shared_dat
     assert qty * Decimal(str(fills["price"].iloc[0])) >= 10
 
 
+def test_a_missing_bar_holds_the_symbol_and_trades_the_others(ledger, dataset) -> None:
+    """Gap policy: on 2018-10-05 NASDAQ's SMAs cross down (sell) while SP500 stays long, and
+    SP500's bar is missing. The session completes, sells NASDAQ and leaves SP500 as it was
+    (before the policy the whole session stopped on the missing bar)."""
+    _run(ledger, _params(as_of="2018-07-13"), dataset)
+    held = ledger.positions("unit", "offline_mock")["SP500"].quantity
+    assert held > 0
+    panel = dataset.panel.copy()
+    panel.loc[pd.Timestamp("2018-10-05", tz="UTC"), "SP500"] = np.nan
+    r = _run(ledger, _params(as_of="2018-10-05"), panel)
+    assert r.status == "completed"
+    assert {(o.symbol, o.side) for o in r.orders} == {("NASDAQ", "sell")}
+    assert ledger.positions("unit", "offline_mock")["SP500"].quantity == held
+    assert r.decision.target_weights["SP500"] == 0.5  # the strategy held its target
+    assert any("SP500 has no bar on 2018-10-05" in m for m in r.messages)
+    assert any("no close price on 2018-10-05 for SP500" in m and "position held" in m for m in r.messages)
+    assert r.snapshot is not None and r.problems == []
+
+
 def test_translator_and_simulated_venue_use_one_cost_model(tmp_path):
     """The translator's cash allowance equals what the venue charges only if both hold the same numbers."""
     from toolkit import params as P

@@ -127,6 +127,15 @@ def run_session(
     result.prices = prices.prices
     if prices.note:
         result.messages.append(prices.note)
+    # Gap policy (strategies/base.py, engine/market.py): a symbol without a bar is held.
+    for sym in market.missing_bars(end, traded):
+        result.messages.append(f"{sym} has no bar on {history.index[-1].date()}: the strategy holds its target "
+                               f"from its last bar")
+    held = prices.held(traded)
+    if held:
+        result.messages.append(f"no {params.execution_time} price on {as_of} for {', '.join(held)} (a missing bar): "
+                               f"position held, no order for {'it' if len(held) == 1 else 'them'}; the other "
+                               f"symbols trade")
 
     # -- decide (always: the report shows the context even when resuming) ---------
     decision = strategy.decide(history)
@@ -157,7 +166,10 @@ def run_session(
         if planned:
             result.messages.append(f"{len(planned)} order(s) of this run are already in the ledger: resuming them")
         else:
-            plan = plan_orders(params, ledger=ledger, risk=risk, decision=decision, positions=positions, cash=cash,
+            # A held symbol is left out of the targets: the translator leaves it alone.
+            tradable = replace(decision, target_weights={s: w for s, w in decision.target_weights.items()
+                                                         if s not in held}) if held else decision
+            plan = plan_orders(params, ledger=ledger, risk=risk, decision=tradable, positions=positions, cash=cash,
                                prices=prices, last_bar=lambda s: market.last_bar_stamp(end, s), perf=perf,
                                session_date=as_of, run_key=run_key, now=now)
             result.intents, result.skipped, result.guard_report = plan.intents, plan.skipped, plan.report
