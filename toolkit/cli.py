@@ -146,7 +146,7 @@ def _cmd_killswitch(args: argparse.Namespace) -> int:
     from toolkit.errors import ParamsError
 
     if args.state == "status":
-        with _ledger(args) as ledger:
+        with _ledger(args, must_exist=True) as ledger:  # read-only: never create an empty ledger
             print(status.kill_switch_text(ledger))
         return 0
     if not args.reason or not args.reason.strip():

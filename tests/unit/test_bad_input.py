@@ -219,17 +219,18 @@ def test_a_missing_database_driver_names_the_package(toolkit_cli) -> None:
     )
 
 
-@pytest.mark.parametrize("command", [["status"], ["trades"], ["export", "--output", "x.csv"]])
+@pytest.mark.parametrize("command", [["live", "status"], ["live", "trades"], ["live", "export", "--output", "x.csv"],
+                                     ["killswitch", "status"]])
 def test_read_only_commands_never_create_a_ledger(toolkit_cli, tmp_path, command) -> None:
     # Before: `live status --db PATH` on a typo created an empty ledger and reported "no runs".
     for db in (tmp_path / "typo.sqlite", f"sqlite:///{tmp_path / 'typo.sqlite'}"):
-        done = toolkit_cli(["live", *command, "--db", str(db)])
+        done = toolkit_cli([*command, "--db", str(db)])
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr == (
             f"error: ledger: got '{tmp_path / 'typo.sqlite'}'; allowed: an existing ledger file "
             "(this command only reads; it creates none)\n"
         )
-    done = toolkit_cli(["live", *command], f"sqlite:///{tmp_path / 'env.sqlite'}")  # $TOOLKIT_DB_URL too
+    done = toolkit_cli(command, f"sqlite:///{tmp_path / 'env.sqlite'}")  # $TOOLKIT_DB_URL too
     assert done.returncode == 2
     assert not any(tmp_path.iterdir())
 
