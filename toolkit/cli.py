@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, one_line
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -119,10 +121,10 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ledger(args: argparse.Namespace):
+def _ledger(args: argparse.Namespace, *, must_exist: bool = False):
     from toolkit.ledger import open_ledger
 
-    return open_ledger(getattr(args, "db", None))
+    return open_ledger(getattr(args, "db", None), must_exist=must_exist)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -168,7 +170,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
 
     from toolkit.engine import status
 
-    with _ledger(args) as ledger:
+    with _ledger(args, must_exist=True) as ledger:  # read-only: never create an empty ledger
         if args.live_command == "status":
             print(status.status_text(ledger))
         elif args.live_command == "trades":
@@ -188,7 +190,7 @@ def _cmd_killswitch(args: argparse.Namespace) -> int:
     from toolkit.errors import ParamsError
 
     if args.state == "status":
-        with _ledger(args) as ledger:
+        with _ledger(args, must_exist=True) as ledger:  # read-only: never create an empty ledger
             print(status.kill_switch_text(ledger))
         return 0
     if not args.reason or not args.reason.strip():
@@ -274,16 +276,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse has printed the help or the usage error
         return _exit_status(exc)
-    try:
-        return args.func(args)
-    except ToolkitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as exc:  # Ctrl-C, or the runner's SIGTERM (toolkit.runner.RunInterrupted)
-        return _interrupted(exc)
-    except BrokenPipeError:  # `toolkit strategies | head`
-        sys.stderr.close()
-        return 0
+    with _warnings_held() as held:
+        try:
+            status: int = args.func(args)
+        except ToolkitError as exc:
+            held.clear()  # nothing ran: the error is the one line that matters
+            print(f"error: {one_line(str(exc))}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as exc:  # Ctrl-C, or the runner's SIGTERM (toolkit.runner.RunInterrupted)
+            return _interrupted(exc)
+        except BrokenPipeError:  # `toolkit strategies | head`
+            sys.stderr.close()
+            return 0
+    return status
+
+
+@contextmanager
+def _warnings_held() -> Iterator[list[warnings.WarningMessage]]:
+    """Hold Python warnings raised by a command and print each as one ``warning:`` line at its end.
+
+    Validation warns about what it cleaned (dropped duplicate bars, a skipped file); when
+    the command then stops on bad input those notes are dropped, so the user reads one
+    ``error:`` line, not a traceback-like wall of ``file.py:123: UserWarning`` lines.
+    """
+    with warnings.catch_warnings(record=True) as held:
+        try:
+            yield held
+        finally:
+            for w in held:
+                print(f"warning: {one_line(str(w.message))}", file=sys.stderr)
 
 
 def _interrupted(exc: KeyboardInterrupt) -> int:

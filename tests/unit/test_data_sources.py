@@ -32,15 +32,18 @@ def test_builtin_sources_are_registered_under_their_params_spelling():
 
 def test_unknown_source_lists_the_registered_ones():
     e = _data_error({"source": "alpaca"})
-    assert (e.field, e.value, e.allowed) == ("data.source", "alpaca", "Input should be 'sample' or 'csv'")
+    assert (e.field, e.value, e.allowed) == ("data.source", "alpaca", "one of sample, csv")
     with pytest.raises(ParamsError) as ei:
         registry.get("alpaca")
-    assert (ei.value.field, ei.value.allowed) == ("data.source", "Input should be 'sample' or 'csv'")
+    assert (ei.value.field, ei.value.allowed) == ("data.source", "one of sample, csv")
 
 
 def test_path_rules_follow_the_source():
-    assert _data_error({"source": "csv"}).allowed == "data.path is required when data.source is csv"
-    assert _data_error({"source": "sample", "path": "x"}).allowed == "data.path is only allowed with data.source: csv"
+    # Each rule names the field it is about (data.path), not the whole data block.
+    e = _data_error({"source": "csv"})
+    assert (e.field, e.value, e.allowed) == ("data.path", None, "a file or folder of bars (required when data.source is csv)")
+    e = _data_error({"source": "sample", "path": "x"})
+    assert (e.field, e.value, e.allowed) == ("data.path", "x", "no path with data.source: sample (only csv read a path)")
 
 
 def test_sample_source_loads_what_load_sample_loads():
@@ -88,7 +91,7 @@ def test_a_registered_source_becomes_a_valid_data_source(scratch_registry):
     with pytest.raises(ParamsError):
         BacktestParams.parse({"data": {"source": "constant"}})
     registry.register(_Constant)
-    assert registry.allowed() == "Input should be 'sample', 'csv' or 'constant'"
+    assert registry.allowed() == "one of sample, csv, constant"
     data = BacktestParams.parse({"data": {"source": "constant", "symbols": ["ONE"]}}).data
     assert load_dataset(data, base_dir=ROOT).panel[("ONE", "close")].tolist() == [1.0] * 5
 

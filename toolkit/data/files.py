@@ -20,6 +20,16 @@ spaces, so ``Adj Close ``, ``adj_close`` and ``ADJ CLOSE`` are one column):
   Empty cells (before a symbol was listed, or gaps) are dropped per symbol; a column
   with no price at all is skipped with a warning.
 
+A header that names a bar field (``Open``, ``High``, ``Low``, ``Volume``, ``Adj Volume``,
+``Dividends`` ...) is never a symbol: a file with such columns but no ``close`` or ``adj
+close`` is a bar file missing its close, refused with the columns it has, and never read
+as a wide file that would trade ``Volume`` as a price. The one exception keeps real
+tickers: a short all-capitals header (``LOW`` for Lowe's, ``OPEN`` for Opendoor) in a
+table that also has a column no field is called (``DT``) is a wide table's symbol.
+
+Symbols are matched to what the files hold without regard to case (``spy.csv`` is
+``SPY``); the result is keyed by the spelling asked for.
+
 ``prices="adjusted"`` on a Yahoo-style file with ``Adj Close`` scales open, high, low and
 close by ``Adj Close / Close`` (volume unchanged). A file without adjusted columns loads
 the same under either setting: it holds one price set and does not say which.
@@ -77,6 +87,14 @@ _NAIVE_FORMATS = (
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y",
 )
+#: Folded headers that name a bar field or a vendor's extra column: never a symbol.
+_FIELD_NAMES = frozenset({
+    "open", "high", "low", "close", "volume", "adj open", "adj high", "adj low", "adj close",
+    "adj volume", "adjusted close", "adjusted", "price", "last", "vwap", "dividends", "dividend",
+    "stock splits", "split", "splits", "split ratio", "split factor", "ex dividend", "open interest",
+    "openinterest", "turnover", "trades", "count", "bid", "ask",
+})
+_CLOSE_NAMES = ("close", "adj close")
 _OFFSET = re.compile(r"(?<=\d)\s*(Z|[+-]\d{2}:?\d{2})$")
 _OFFSET_AFTER_TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
 _MAX_LISTED = 30
@@ -114,35 +132,44 @@ def load_files(
 
     sources: dict[str, tuple[Path, Builder]] = {}
     clashes: dict[str, list[Path]] = {}
-    empty: dict[str, Path] = {}
+    unusable: dict[str, DataError] = {}
     for file in files:
         try:
             table = _read_table(file)
+            builders, problems = _split_symbols(file, table, prices)
         except _NotBars as exc:
             if root.is_file():
                 raise ParamsError("data.path", str(path), f"a file of price bars; {exc}") from None
             warnings.warn(f"{file.name}: skipped, {exc}", stacklevel=2)
             continue
-        builders, blank = _split_symbols(file, table, prices)
-        empty.update({sym: file for sym in blank})
+        unusable.update(problems)
         for sym, build in builders.items():
             if sym in sources:
                 clashes.setdefault(sym, [sources[sym][0]]).append(file)
             else:
                 sources[sym] = (file, build)
 
-    wanted = _wanted(symbols, list(sources), empty)
-    for sym in wanted:
+    if root.is_file() and not sources and unusable:  # the one file holds no usable prices
+        err = next(iter(unusable.values()))
+        raise ParamsError("data.path", str(path), f"{err.rule}; {err.detail}")
+    wanted = _wanted(symbols, list(sources), unusable)
+    for want, sym in wanted.items():
         if sym in clashes:
             names = " and ".join(f.name for f in clashes[sym])
-            raise DataError(sym, None, "one source file per symbol", f"found in {names}")
-    return {sym: sources[sym][1]() for sym in wanted}
+            raise DataError(want, None, "one source file per symbol", f"found in {names}")
+    return {want: sources[sym][1]() for want, sym in wanted.items()}
 
 
-def _wanted(symbols: list[str] | str | None, available: list[str], empty: dict) -> list[str]:
-    """Resolve the requested symbols against what the files hold."""
+def _wanted(
+    symbols: list[str] | str | None, available: list[str], unusable: dict[str, DataError]
+) -> dict[str, str]:
+    """Map each requested symbol to the symbol the files hold (case aside), in request order.
+
+    A symbol the files hold without usable prices (an empty wide column, a file with no
+    close) raises its own DataError, which says why.
+    """
     if symbols is None:
-        return available
+        return {sym: sym for sym in available}
     if isinstance(symbols, str):
         symbols = [symbols]
     shown = ", ".join(available[:_MAX_LISTED])
@@ -150,29 +177,56 @@ def _wanted(symbols: list[str] | str | None, available: list[str], empty: dict) 
         shown += f", ... ({len(available)} in all)"
     if len(symbols) == 0:
         raise ParamsError("data.symbols", [], f"at least one of {shown}")
+    out: dict[str, str] = {}
     for sym in symbols:
-        if sym in available:
+        found = _match(sym, available)
+        if found is not None:
+            out[sym] = found
             continue
-        if sym in empty:
-            raise DataError(
-                sym, None, "at least one bar", f"its column in {empty[sym].name} is empty"
-            )
-        raise ParamsError("data.symbols", sym, f"one of {shown}")
-    return list(dict.fromkeys(symbols))
+        problem = _match(sym, list(unusable))
+        if problem is not None:
+            raise unusable[problem]
+        raise ParamsError("data.symbols", sym, f"one of {shown}" if available else "a symbol with prices in data.path")
+    return out
+
+
+def _match(symbol: str, names: list[str]) -> str | None:
+    """``symbol`` as spelled in ``names``: exactly, else the one name equal to it in any case."""
+    if symbol in names:
+        return symbol
+    same = [n for n in names if n.casefold() == str(symbol).casefold()]
+    if len(same) > 1:
+        raise ParamsError("data.symbols", symbol, f"one spelling of {' or '.join(same)} (the files hold both)")
+    return same[0] if same else None
 
 
 # --------------------------------------------------------------------------- reading
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    """Read a file into a frame with stripped column names and a 0..n-1 row index."""
+    """Read a file into a frame with stripped column names and a 0..n-1 row index.
+
+    A file that is not a readable table (empty, not UTF-8, rows with more cells than the
+    header, an unterminated quote, a Parquet file that is not one) raises ``_NotBars``
+    saying so in one line, never the parser's traceback.
+    """
     if path.suffix.lower() in (".parquet", ".pq"):
-        table = pd.read_parquet(path)
+        try:
+            table = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow's errors have no common base beyond Exception
+            raise _NotBars(f"it is not a readable Parquet file ({_first_line(exc)})") from None
         if not isinstance(table.index, pd.RangeIndex) or table.index.name is not None:
             table = table.reset_index()
         table.index = pd.RangeIndex(len(table))
     else:
-        table = pd.read_csv(path, sep=_sniff_csv(path), encoding="utf-8-sig")
+        try:
+            table = pd.read_csv(path, sep=_sniff_csv(path), encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise _NotBars(f"it is not UTF-8 text (byte {exc.start} is not)") from None
+        except pd.errors.EmptyDataError:
+            raise _NotBars("it is empty (no header, no rows)") from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise _NotBars(f"it is not a readable CSV table ({_first_line(exc)})") from None
     if isinstance(table.columns, pd.MultiIndex):
         raise _NotBars("its columns are nested (a saved panel?); save one flat table per file")
     table.columns = [str(c).strip() for c in table.columns]
@@ -181,6 +235,11 @@ def _read_table(path: Path) -> pd.DataFrame:
     if table.shape[1] < 2:
         raise _NotBars("it has fewer than two columns (a date and a price)")
     return table
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _distinct(path: Path, names: list[str]) -> None:
@@ -221,8 +280,17 @@ def _looks_like_date(cell: str) -> bool:
 
 
 def _fold(name: str) -> str:
-    """Fold a header for matching: case, spaces, ``_``/``-`` (``Adj Close `` -> ``adj close``)."""
-    return re.sub(r"[\s_\-]+", " ", name).strip().lower()
+    """Fold a header for matching: case, spaces, ``_``/``-``/``.`` (``Adj. Close `` -> ``adj close``)."""
+    return re.sub(r"[\s_\-.]+", " ", name).strip().lower()
+
+
+def _is_field(header: str) -> bool:
+    return _fold(header) in _FIELD_NAMES
+
+
+def _could_be_ticker(header: str) -> bool:
+    """``LOW``, ``OPEN``: short, all capitals, letters only, as tickers are written."""
+    return header.isalpha() and header.isupper() and len(header) <= 5
 
 
 # ---------------------------------------------------------------------- per symbol
@@ -230,14 +298,20 @@ def _fold(name: str) -> str:
 
 def _split_symbols(
     path: Path, table: pd.DataFrame, prices: str
-) -> tuple[dict[str, Builder], list[str]]:
-    """Return a builder per symbol found in the table, and the symbols with no prices.
+) -> tuple[dict[str, Builder], dict[str, DataError]]:
+    """Return a builder per symbol found in the table, and why the others cannot be used.
 
     The layout is read from folded header names; a wide table keeps its columns' own
-    spelling as symbols (``LOW`` is Lowe's, not a low price).
+    spelling as symbols (``LOW`` is Lowe's, not a low price, when ``DT`` sits beside it).
+    A bar table without a close column is refused (see the module docstring).
     """
     folded = [_fold(c) for c in table.columns]
-    if not set(folded) & {*_SYMBOL_NAMES, "close", "adj close"}:
+    if not set(folded) & {*_SYMBOL_NAMES, *_CLOSE_NAMES}:
+        others = list(table.columns[1:])
+        fields = [c for c in others if _is_field(c)]
+        symbols = [c for c in others if not _is_field(c)]
+        if fields and (not symbols or not all(_could_be_ticker(c) for c in fields)):
+            return {}, {path.stem: _no_close(path, table)}
         _distinct(path, list(table.columns))
         return _wide(path, table, table.columns[0])
     table = table.set_axis(folded, axis=1)
@@ -249,12 +323,19 @@ def _split_symbols(
         return {
             str(sym): partial(_bars, sub, date_col, str(sym), prices)
             for sym, sub in groups
-        }, []
+        }, {}
     sym = path.stem
-    return {sym: lambda: _bars(table, date_col, sym, prices)}, []
+    return {sym: lambda: _bars(table, date_col, sym, prices)}, {}
 
 
-def _wide(path: Path, table: pd.DataFrame, date_col: str) -> tuple[dict[str, Builder], list[str]]:
+def _no_close(path: Path, table: pd.DataFrame) -> DataError:
+    """The error for a bar table with fields but no close: it lists what the file has."""
+    found = ", ".join(str(c) for c in table.columns[:_MAX_LISTED])
+    rule = "a close price column (headed close or adj close, any case; or a wide file of one close column per symbol)"
+    return DataError(path.stem, None, rule, f"{path.name} has columns: {found}")
+
+
+def _wide(path: Path, table: pd.DataFrame, date_col: str) -> tuple[dict[str, Builder], dict[str, DataError]]:
     """One close-only builder per column of a wide table; the index is parsed once."""
     symbols = [c for c in table.columns if c != date_col]
     blank = [c for c in symbols if table[c].isna().all()]
@@ -278,7 +359,8 @@ def _wide(path: Path, table: pd.DataFrame, date_col: str) -> tuple[dict[str, Bui
         values = np.column_stack([close, close, close, close, np.full(len(close), np.nan)])
         return _finish(bar_frame(values, index[keep]), sym, warn_empty=False)
 
-    return {s: partial(build, s) for s in symbols if s not in blank}, blank
+    problems = {s: DataError(s, None, "at least one bar", f"its column in {path.name} is empty") for s in blank}
+    return {s: partial(build, s) for s in symbols if s not in blank}, problems
 
 
 def _bars(table: pd.DataFrame, date_col: str, symbol: str, prices: str) -> pd.DataFrame:

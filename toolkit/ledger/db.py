@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
@@ -30,8 +31,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from toolkit.errors import ParamsError
 from toolkit.ledger.errors import LedgerError
 
 ENV_URL = "TOOLKIT_DB_URL"
@@ -55,13 +57,45 @@ def project_root(start: Path | None = None) -> Path:
 
 
 def resolve_url(url: str | None) -> str:
-    """The ledger URL: ``url``, else ``$TOOLKIT_DB_URL``, else ``<root>/outputs/ledger.sqlite``."""
-    if url:
-        return url
-    env = os.environ.get(ENV_URL, "").strip()
-    if env:
-        return env
-    return f"sqlite:///{project_root() / 'outputs' / 'ledger.sqlite'}"
+    """The ledger URL: ``url``, else ``$TOOLKIT_DB_URL``, else ``<root>/outputs/ledger.sqlite``.
+
+    A plain path (no ``scheme://``), as in ``toolkit live status --db outputs/ledger.sqlite``,
+    is a SQLite file.
+    """
+    chosen = url or os.environ.get(ENV_URL, "").strip()
+    if not chosen:
+        return f"sqlite:///{project_root() / 'outputs' / 'ledger.sqlite'}"
+    if "://" not in chosen:
+        return f"sqlite:///{Path(chosen).expanduser().resolve()}"
+    return chosen
+
+
+def shown_url(url: str) -> str:
+    """``url`` with its password hidden (errors end up in logs)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return re.sub(r"(://[^:/@]+:)[^@/]+@", r"\1***@", url)
+
+
+def require_existing(url: str) -> None:
+    """Refuse a SQLite file that does not exist: a read-only command must not create a ledger."""
+    try:
+        path = _sqlite_file(url)
+    except ArgumentError:  # create_ledger_engine says what is wrong with the URL
+        return
+    if path is not None and not path.is_file():
+        raise ParamsError(
+            "ledger", str(path), "an existing ledger file (this command only reads; it creates none)"
+        )
+
+
+#: Python module of a database driver -> what to install for it.
+DRIVER_PACKAGES = {
+    "psycopg": '"psycopg[binary]"', "psycopg2": "psycopg2-binary", "asyncpg": "asyncpg", "pg8000": "pg8000",
+    "pymysql": "PyMySQL", "MySQLdb": "mysqlclient", "mysql": "mysql-connector-python", "pyodbc": "pyodbc",
+    "pymssql": "pymssql", "oracledb": "oracledb", "cx_Oracle": "cx_Oracle", "aiosqlite": "aiosqlite",
+}
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -94,10 +128,23 @@ def json_dumps(value: Any) -> str:
 
 def create_ledger_engine(url: str) -> Engine:
     """Create the SQLAlchemy engine; makes the parent folder of a SQLite file."""
-    path = _sqlite_file(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, json_serializer=json_dumps)
+    try:
+        path = _sqlite_file(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, json_serializer=json_dumps)
+    except ImportError as exc:  # the URL's database driver is not installed
+        module = (exc.name or "").split(".")[0] or "its driver"
+        package = DRIVER_PACKAGES.get(module, module)
+        raise ParamsError(
+            "ledger URL", shown_url(url),
+            f"a database whose Python driver is installed ({module} is missing: pip install {package})",
+        ) from None
+    except ArgumentError:  # not a URL SQLAlchemy can read, or an unknown database
+        raise ParamsError(
+            "ledger URL", shown_url(url),
+            "a file path or a SQLAlchemy URL such as sqlite:///outputs/ledger.sqlite or postgresql://host/db",
+        ) from None
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

@@ -635,7 +635,9 @@ class Ledger(RunsMixin, ControlMixin):
         return check_consistency(self, account, mode, prices)
 
 
-def open_ledger(url: str | None = None, *, clock: Callable[[], datetime] | None = None) -> Ledger:
+def open_ledger(
+    url: str | None = None, *, clock: Callable[[], datetime] | None = None, must_exist: bool = False
+) -> Ledger:
     """Open the ledger, migrating its schema to the newest revision first.
 
     ``url`` defaults to ``$TOOLKIT_DB_URL``, else ``outputs/ledger.sqlite`` under
@@ -643,8 +645,12 @@ def open_ledger(url: str | None = None, *, clock: Callable[[], datetime] | None 
     working directory). A database written by a newer toolkit (an unknown
     schema revision) is refused with a :class:`LedgerError` before anything
     is changed. ``clock`` returns the current tz-aware time (default: UTC now).
+    ``must_exist``: refuse a SQLite file that is not there instead of creating an
+    empty ledger (read-only commands such as ``toolkit live status``).
     """
     resolved = db.resolve_url(url)
+    if must_exist:
+        db.require_existing(resolved)
     engine = db.create_ledger_engine(resolved)
     try:
         db.upgrade(engine)

@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import Field
 
 from toolkit.data.dataset import check_data_params
+from toolkit.errors import ParamsError
 from toolkit.params.costs import FeesBps, Fill, ResearchCosts, SlippageBps
 from toolkit.params.data import DataParams
 from toolkit.params.strategy import StrategyRunParams, resolve_strategy_params
@@ -42,5 +43,8 @@ class BacktestParams(StrategyRunParams):
         """Strategy params merged and validated against the strategy's model, data checked."""
         _, parsed = resolve_strategy_params(self.strategy, self.strategy_params, self.strategy_params_file, base_dir)
         resolved = self.model_copy(update={"strategy_params": parsed.model_dump(mode="json")})
+        if self.benchmark is not None and self.benchmark not in self.data.symbols:
+            # Bought and held from the panel's bars: only a symbol of the run has them.
+            raise ParamsError("benchmark", self.benchmark, "one of data.symbols: " + ", ".join(self.data.symbols))
         check_data_params(resolved.data, base_dir=base_dir)
         return resolved

@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from toolkit.errors import ParamsError
+from toolkit.errors import ParamsError, field_bounds, field_path, model_keys, plain_allowed
 
 __all__ = ["NotebookParams", "StrictModel", "params_error"]
 
@@ -33,11 +33,12 @@ class NotebookParams(StrictModel):
     def parse(cls, raw: dict[str, Any]) -> Self:
         """Build the model from a params mapping; the first problem as one ParamsError."""
         try:
-            return cls(**raw)
+            return cls.model_validate(raw)
         except ValidationError as exc:
             raise params_error(exc, cls) from None
-        except TypeError as exc:  # e.g. a list where a mapping was expected at the top level
-            raise ParamsError("(params)", raw, str(exc)) from None
+        except TypeError:  # keys that are not text (``1: 2`` in YAML) cannot be parameter names
+            bad = next((k for k in raw if not isinstance(k, str)), None) if isinstance(raw, dict) else raw
+            raise ParamsError("(params)", bad, "keys that are names, e.g. fees_bps") from None
 
     @abstractmethod
     def resolve(self, base_dir: Path) -> Self:
@@ -51,31 +52,22 @@ class NotebookParams(StrictModel):
 def params_error(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> ParamsError:
     """Turn pydantic's first error in validating ``model`` into one ParamsError a user can act on."""
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "(params)"
+    field = field_path(err, prefix)
     value = err.get("input")
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = "no such key; known keys here: " + ", ".join(known_keys(model, err["loc"]))
-    elif kind == "missing":
-        allowed = "a value (this field is required)"
+        known = known_keys(model, err["loc"])
+        allowed = "known keys here: " + ", ".join(known) if known else "no keys are known here"
+        return ParamsError(field, redact(value), allowed, problem="unknown key")
+    if kind == "missing":
         value = None
-    else:
-        allowed = err["msg"].removeprefix("Value error, ")
-    return ParamsError(field, redact(value), allowed)
+    return ParamsError(field, redact(value), plain_allowed(err, field_bounds(model, err["loc"])))
 
 
 def known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    """The keys allowed beside the unknown one at ``loc`` (followed through nested models only:
-    under a mapping or a list of models, such as ``data.proxies.<name>``, none are listed)."""
-    current: type[BaseModel] | None = model
-    for part in loc[:-1]:
-        if current is None:
-            break
-        f = current.model_fields.get(str(part))
-        ann = f.annotation if f else None
-        current = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    return sorted(current.model_fields) if current else []
+    """The keys allowed beside the unknown one at ``loc`` (through nested models, mappings
+    of models such as ``data.proxies.<name>`` and lists of models)."""
+    return model_keys(model, loc[:-1])
 
 
 def redact(value: Any) -> Any:

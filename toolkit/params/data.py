@@ -11,7 +11,7 @@ import datetime as dt
 from types import ModuleType
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from toolkit.params.base import StrictModel
 
@@ -48,11 +48,16 @@ class ExtraSource(StrictModel):
 
 
 class DataParams(StrictModel):
-    """Where the bars come from and which part of them to use."""
+    """Where the bars come from and which part of them to use.
+
+    Each rule is checked on the field it is about, so an error names that field and
+    its value (``data.end: got '2018-01-01'; allowed: a date after data.start (2018-06-01)``)
+    rather than the whole ``data:`` block.
+    """
 
     source: str = Field("sample", description="a registered data source (see toolkit.data.sources)")
     symbols: list[str] = Field(default_factory=lambda: ["NASDAQ"], min_length=1)
-    path: str | None = Field(None, description="file or folder (sources that read files: csv)")
+    path: str | None = Field(None, validate_default=True, description="file or folder (sources that read files: csv)")
     start: dt.date | None = None
     end: dt.date | None = None
     prices: Literal["raw", "adjusted"] = "adjusted"
@@ -71,17 +76,32 @@ class DataParams(StrictModel):
             raise ValueError(registry.allowed())
         return v
 
-    @model_validator(mode="after")
-    def _check(self) -> DataParams:
+    @field_validator("symbols")
+    @classmethod
+    def _once(cls, v: list[str]) -> list[str]:
+        twice = next((s for i, s in enumerate(v) if s in v[:i]), None)
+        if twice is not None:
+            raise ValueError(f"each symbol once ({twice} is listed twice)")
+        return v
+
+    @field_validator("path")
+    @classmethod
+    def _path_if_source_reads_files(cls, v: str | None, info: ValidationInfo) -> str | None:
+        source = info.data.get("source")
+        if source is None:  # the source itself was refused
+            return v
         sources = _registry().available()
-        takes_path = sources[self.source].takes_path
-        if takes_path and not self.path:
-            raise ValueError(f"data.path is required when data.source is {self.source}")
-        if not takes_path and self.path:
-            with_path = ", ".join(name for name, source in sources.items() if source.takes_path)
-            raise ValueError(f"data.path is only allowed with data.source: {with_path}")
-        if self.start and self.end and self.start >= self.end:
-            raise ValueError(f"data.start ({self.start}) must be before data.end ({self.end})")
-        if len(set(self.symbols)) != len(self.symbols):
-            raise ValueError("data.symbols lists a symbol twice")
-        return self
+        if sources[source].takes_path and not v:
+            raise ValueError(f"a file or folder of bars (required when data.source is {source})")
+        if not sources[source].takes_path and v:
+            with_path = ", ".join(name for name, s in sources.items() if s.takes_path)
+            raise ValueError(f"no path with data.source: {source} (only {with_path} read a path)")
+        return v
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, v: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("start")
+        if v is not None and start is not None and start >= v:
+            raise ValueError(f"a date after data.start ({start.isoformat()})")
+        return v

@@ -44,7 +44,7 @@ def read_strategy_params_file(path: Path, strategy: str | None = None) -> dict[s
     """Strategy parameters from a flat YAML set (e.g. the golden parameters) or from a
     walk-forward hand-off (``recommended_params.yaml``: strategy, strategy_params and
     walk_forward_run_id), whose strategy must be the run's."""
-    data = read_yaml(path)
+    data = read_yaml(path, "strategy_params_file")
     if "strategy_params" in data and set(data) <= HANDOFF_KEYS:
         if strategy is not None and data.get("strategy") not in (None, strategy):
             raise ParamsError("strategy_params_file", str(path),

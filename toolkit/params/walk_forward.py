@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from toolkit.data.dataset import check_data_params, load_dataset
-from toolkit.errors import ParamsError
+from toolkit.errors import ParamsError, field_bounds, plain_allowed
 from toolkit.optimize.evaluate import CONSTRAINT_RULES, METRICS, parse_objective
 from toolkit.optimize.folds import walk_forward_folds
 from toolkit.optimize.grid import OptimizeInputError, combinations, expand_grid
@@ -171,7 +171,9 @@ class WalkForwardParams(StrategyRunParams):
         known = cls.Params.model_fields
         unknown = [k for k in fixed if k not in known]
         if unknown:
-            raise ParamsError(f"strategy_params.{unknown[0]}", fixed[unknown[0]], "one of " + ", ".join(sorted(known)))
+            raise ParamsError(f"strategy_params.{unknown[0]}", fixed[unknown[0]],
+                              "its parameters are " + ", ".join(sorted(known)),
+                              problem=f"unknown parameter {unknown[0]!r} for {self.strategy}")
         resolve_grid(self, fixed)
         # Record the fixed values actually used (file + explicit), minus what the grid searches.
         fixed = {k: v for k, v in fixed.items() if k not in self.grid}
@@ -223,8 +225,8 @@ def resolve_grid(p: WalkForwardParams, fixed: dict[str, Any]) -> ResolvedGrid:
     known = cls.Params.model_fields
     for name in p.grid:
         if name not in known:
-            allowed = f"a parameter of {p.strategy}: one of {', '.join(sorted(known))}"
-            raise ParamsError(f"grid.{name}", p.grid[name], allowed)
+            raise ParamsError(f"grid.{name}", p.grid[name], "its parameters are " + ", ".join(sorted(known)),
+                              problem=f"unknown parameter {name!r} for {p.strategy}")
         if name in p.strategy_params:
             raise ParamsError(
                 f"grid.{name}", p.grid[name], "a parameter not also fixed in strategy_params (set it in one place)"
@@ -243,7 +245,7 @@ def resolve_grid(p: WalkForwardParams, fixed: dict[str, Any]) -> ResolvedGrid:
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(x) for x in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
+            msg = plain_allowed(err, field_bounds(cls.Params, err["loc"]))
             if loc:  # a single field's value: an error in the params file
                 where = "grid" if err["loc"][0] in p.grid else "strategy_params"
                 raise ParamsError(f"{where}.{loc}", err.get("input"), msg) from None

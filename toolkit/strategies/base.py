@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from toolkit.errors import ParamsError
+from toolkit.errors import ParamsError, field_bounds, field_path, plain_allowed
 
 
 class StrategyParams(BaseModel):
@@ -167,17 +167,19 @@ class Strategy(ABC, Generic[P]):
         if not isinstance(params, Mapping):
             raise ParamsError("strategy_params", params, f"a {cls.Params.__name__} or a mapping")
         try:
-            return cls.Params(**params)
+            return cls.Params.model_validate(dict(params))
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"])
-            value = err.get("input")
-            if err["type"] == "extra_forbidden":
-                allowed = "one of " + ", ".join(sorted(cls.Params.model_fields))
-            else:
-                allowed = err["msg"].removeprefix("Value error, ")
-            field = f"strategy_params.{loc}" if loc else "strategy_params"
-            raise ParamsError(field, value, allowed) from None
+            field = field_path(err, "strategy_params.")
+            if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
+                # Often a switch of ``strategy`` that kept the previous strategy's params.
+                raise ParamsError(
+                    field, err.get("input"), "its parameters are " + ", ".join(sorted(cls.Params.model_fields)),
+                    problem=f"unknown parameter {loc!r} for {cls.name}",
+                ) from None
+            allowed = plain_allowed(err, field_bounds(cls.Params, err["loc"]))
+            raise ParamsError(field, err.get("input"), allowed) from None
 
     def reset(self) -> None:
         """Forget any state cached between ``decide`` calls."""

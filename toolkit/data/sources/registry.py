@@ -49,10 +49,8 @@ def available() -> dict[str, type[Source]]:
 
 
 def allowed() -> str:
-    """What ``data.source`` may be, phrased like pydantic's own choice errors."""
-    quoted = [repr(n) for n in available()]
-    choices = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-    return f"Input should be {choices}"
+    """What ``data.source`` may be, in the words of every choice error (``one of sample, csv``)."""
+    return "one of " + ", ".join(available())
 
 
 def get(name: str) -> Source:
