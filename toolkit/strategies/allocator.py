@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from toolkit.errors import ParamsError
 from toolkit.strategies import registry
@@ -317,10 +317,9 @@ def allocate(
 # --------------------------------------------------------------------------- strategy
 
 
-class SubStrategy(BaseModel):
-    """One strategy of a multi-strategy portfolio: registry name, its params, a label."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SubStrategy(StrategyParams):
+    """One strategy of a multi-strategy portfolio: registry name, its params, a label (strict and frozen
+    like every strategy parameter)."""
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
