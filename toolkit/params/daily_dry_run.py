@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["BrokerParams", "DailyDryRunParams", "InstrumentParams"]
 
-ExecutionTime = ExecutionTimeName  # the five names, spelled once in toolkit.model
 
 
 class InstrumentParams(StrictModel):
@@ -64,7 +63,7 @@ class DailyDryRunParams(StrategyRunParams):
     mode: TradingModeName = "offline_mock"
     #: The session traded; ``None`` = the last session of the data (2018-12-31 on the sample).
     as_of: dt.date | None = None
-    execution_time: ExecutionTime = "close"
+    execution_time: ExecutionTimeName = "close"
     initial_cash: float = Field(100_000.0, gt=0, le=1e12)
     costs: SessionCosts = Field(default_factory=SessionCosts)
     guards: GuardSettings = Field(default_factory=GuardSettings)
