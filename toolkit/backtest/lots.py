@@ -30,14 +30,19 @@ def stepped_amounts(
     costs: CostModel,
     instruments: Mapping[str, Instrument],
     min_order_fraction: float = 0.0,
-) -> np.ndarray:
-    """Signed order amounts (+ buy, - sell, NaN = no order), ``(bars, symbols)``.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signed order amounts (+ buy, - sell, NaN = no order), ``(bars, symbols)``, and full exits.
+
+    The second array flags the sells that close a position: vectorbt should sell its
+    whole float position there (its sum of float lots can differ from the exact
+    quantity in the last bits, and a dust position must not survive an exit).
 
     ``weights``: target fractions of equity on order bars, NaN where a symbol gets no
     order; ``prices``: the execution price of every symbol on every bar (what equity
     is valued at, as vectorbt does). Symbols not in ``instruments`` trade whole shares.
     """
     amounts = np.full(weights.shape, np.nan)
+    exits = np.zeros(weights.shape, dtype=bool)
     held: dict[str, Decimal] = {}
     cash = to_decimal(float(initial_cash), "initial_cash")
     min_fraction = to_decimal(float(min_order_fraction), "min_order_fraction")
@@ -58,8 +63,9 @@ def stepped_amounts(
                     cash += costs.sell_proceeds(o.quantity, o.price)
                     held[o.symbol] = held[o.symbol] - o.quantity
                     amounts[i, col[o.symbol]] = -float(o.quantity)
+                    exits[i, col[o.symbol]] = held[o.symbol] == 0
                 else:
                     cash -= costs.buy_cost(o.quantity, o.price)
                     held[o.symbol] = held.get(o.symbol, Decimal(0)) + o.quantity
                     amounts[i, col[o.symbol]] = float(o.quantity)
-    return amounts
+    return amounts, exits
