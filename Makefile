@@ -26,8 +26,11 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 demo: setup
-	@run_dir=$$($(VENV)/bin/toolkit run backtest --params params/backtest/sma_crossover.yaml | tail -n 1) && \
-	  echo "run archived in $$run_dir" && echo "HTML report: $$run_dir/report.html"
+	@out=$$($(VENV)/bin/toolkit run backtest --params params/backtest/sma_crossover.yaml); rc=$$?; \
+	  run_dir=$$(echo "$$out" | tail -n 1); echo "$$out" | sed '$$d'; \
+	  echo "run archived in $$run_dir" && echo "HTML report: $$run_dir/report.html" && \
+	  echo "the toolkit command is in .venv: .venv/bin/toolkit runs (or source .venv/bin/activate, then toolkit runs)"; \
+	  exit $$rc
 
 # Lint and type checks run first (configuration in pyproject.toml; any finding fails).
 # nbval runs every notebook with its default params; the dry run's ledger goes to a

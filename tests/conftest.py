@@ -73,12 +73,14 @@ class CliResult:
     stderr: str
 
 
-def run_toolkit_process(args: list[str], db: str | None = None, timeout: float = 600) -> CliResult:
-    """``toolkit ARGS`` as a separate process in the project root (``db``: its ``$TOOLKIT_DB_URL``)."""
-    env = {k: v for k, v in os.environ.items() if k != "TOOLKIT_DB_URL"}
+def run_toolkit_process(args: list[str], db: str | None = None, timeout: float = 600,
+                        env: dict[str, str] | None = None) -> CliResult:
+    """``toolkit ARGS`` as a separate process in the project root (``db``: its ``$TOOLKIT_DB_URL``;
+    ``env``: more environment variables)."""
+    environ = {k: v for k, v in os.environ.items() if k != "TOOLKIT_DB_URL"} | (env or {})
     if db is not None:
-        env["TOOLKIT_DB_URL"] = db
-    done = subprocess.run([*TOOLKIT, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        environ["TOOLKIT_DB_URL"] = db
+    done = subprocess.run([*TOOLKIT, *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout)
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 

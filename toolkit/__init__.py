@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from toolkit.errors import ToolkitError
 
@@ -27,11 +27,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.backtest.job import BacktestReport
     from toolkit.engine.replay import ReplayResult
     from toolkit.engine.result import SessionResult
+    from toolkit.optimize.executors import ProgressMode
     from toolkit.optimize.walk_forward import WalkForwardReport
     from toolkit.params.backtest import BacktestParams
     from toolkit.params.base import NotebookParams
     from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.params.walk_forward import WalkForwardParams
+    from toolkit.strategies.base import Strategy as Strategy
+    from toolkit.strategies.registry import register as register_strategy
 
 __version__ = "0.1.0"
 
@@ -47,10 +50,21 @@ __all__ = [
 ]
 
 ParamsSource = str | Path | dict[str, Any]
+Overrides = dict[str, Any] | list[str] | None
 
 
-def load_params(notebook: str, source: ParamsSource | None = None,
-                overrides: dict[str, Any] | list[str] | None = None) -> NotebookParams:
+@overload
+def load_params(notebook: Literal["backtest"], source: ParamsSource | None = ...,
+                overrides: Overrides = ...) -> BacktestParams: ...
+@overload
+def load_params(notebook: Literal["walk_forward"], source: ParamsSource | None = ...,
+                overrides: Overrides = ...) -> WalkForwardParams: ...
+@overload
+def load_params(notebook: Literal["daily_dry_run"], source: ParamsSource | None = ...,
+                overrides: Overrides = ...) -> DailyDryRunParams: ...
+@overload
+def load_params(notebook: str, source: ParamsSource | None = ..., overrides: Overrides = ...) -> NotebookParams: ...
+def load_params(notebook: str, source: ParamsSource | None = None, overrides: Overrides = None) -> NotebookParams:
     """Validated params of ``notebook`` (backtest, walk_forward, daily_dry_run).
 
     ``source`` is a YAML file or a dict of raw params (None: the model's defaults);
@@ -80,11 +94,12 @@ def run_backtest(params: BacktestParams | ParamsSource) -> BacktestReport:
     return run_backtest_job(_params("backtest", params))
 
 
-def run_walk_forward(params: WalkForwardParams | ParamsSource, *, progress: str = "auto") -> WalkForwardReport:
+def run_walk_forward(params: WalkForwardParams | ParamsSource, *,
+                     progress: ProgressMode = "auto") -> WalkForwardReport:
     """Walk-forward optimisation in process: folds, choices, stitched out-of-sample, DSR and PBO."""
     from toolkit.optimize.walk_forward import run_walk_forward as run
 
-    return run(_params("walk_forward", params), progress=progress)  # type: ignore[arg-type]
+    return run(_params("walk_forward", params), progress=progress)
 
 
 def run_daily(params: DailyDryRunParams | ParamsSource) -> SessionResult:
@@ -95,16 +110,19 @@ def run_daily(params: DailyDryRunParams | ParamsSource) -> SessionResult:
 
 
 def replay(params: DailyDryRunParams | ParamsSource, start: str | dt.date, end: str | dt.date, *,
-           db_url: str | None = None) -> ReplayResult:
-    """Every session from ``start`` to ``end`` through the daily session loop, in one ledger.
+           db_url: str | None = None, account: str | None = None) -> ReplayResult:
+    """Every session from ``start`` to ``end`` through the daily session loop, in its own account.
 
     ``db_url`` (else the params' ``db_url``, ``$TOOLKIT_DB_URL``, outputs/ledger.sqlite)
-    names the ledger; re-running over the same ledger sends nothing twice.
+    names the ledger; ``account`` the account (default: the params' account + ``-replay``,
+    never the dry run's own). The whole range is checked before anything is written;
+    re-running over the same ledger sends nothing twice.
     """
     from toolkit.engine.replay import replay as run
+    from toolkit.engine.replay import replay_params
     from toolkit.ledger import open_ledger
 
-    p = _params("daily_dry_run", params)
+    p = replay_params(_params("daily_dry_run", params), account)
     with open_ledger(db_url or p.db_url) as ledger:
         return run(p, start=start, end=end, ledger=ledger)
 

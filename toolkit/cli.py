@@ -26,44 +26,96 @@ def _cmd_run(args: argparse.Namespace) -> int:
     warm_kernel.skip_slow_optional_imports()
     # Start the kernel first: it boots and imports while params are validated.
     warm = warm_kernel.start(args.notebook, repo_root() / "notebooks") if args.notebook in NOTEBOOKS else None
-    from toolkit.runner import run_notebook
+    try:
+        from toolkit.ops.runs import outcome_line
+        from toolkit.runner import run_notebook, run_summary
+    except KeyboardInterrupt:  # Ctrl-C before the runner took over: stop the kernel started above
+        if warm is not None:
+            warm.shutdown()
+        raise
 
     rec = run_notebook(args.notebook, args.params, args.set, outputs_root=Path(args.outputs) if args.outputs else None,
                        warm=warm)
     if rec.status != "completed":
         print(f"run {rec.run_id} {rec.status}: {rec.error}", file=sys.stderr)
-    print(rec.run_dir)
-    return 0 if rec.status == "completed" else 1
+    print(outcome_line(run_summary(rec.run_dir, rec.manifest)))  # e.g. final equity and Sharpe
+    print(rec.run_dir)  # the last line: scripts and `make demo` read the run directory from it
+    return run_exit_status(rec.status, rec.manifest.get("session"))
+
+
+#: ``toolkit run`` exit statuses (also in ``toolkit run --help`` and the README).
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_SESSION_STOPPED = 0, 1, 2, 3
+RUN_EXIT_HELP = """exit status:
+  0    the run completed (a dry-run session: completed, already done or market closed)
+  1    the run failed while executing (archived with status failed and the error)
+  2    bad input: one line names the field, the value and what is allowed; nothing ran
+  3    the dry-run session was halted (kill switch, loss limit, drawdown, stale bar) or
+       blocked (an order guard refused orders); recorded as such in the ledger
+  130  interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM (archived as interrupted)"""
+
+
+REPLAY_HELP = """The replay runs in its own account, <account>-replay (e.g. dry-run-replay), so it never
+mixes with the dry run's account; --account names another. The whole range is checked
+before anything is written: data covering every session, no later session already in
+the account, the kill switch off, as_of null.
+
+exit status:
+  0    replayed; parity with the backtest holds (trades equal, equity within 1 bp)
+  1    replayed, but the parity check or the ledger check failed (stderr says which)
+  2    bad input or a range the ledger or data cannot take; nothing was written"""
+
+
+def run_exit_status(status: str, session: dict | None) -> int:
+    """The exit status of ``toolkit run`` for a run's status and its dry-run session (see RUN_EXIT_HELP)."""
+    if status != "completed":
+        return EXIT_FAILED
+    session_status = (session or {}).get("status")
+    if session_status in ("halted", "blocked"):
+        reasons = "; ".join((session or {}).get("blocked") or []) or "see the report"
+        print(f"session {session_status}: {reasons}", file=sys.stderr)
+        return EXIT_SESSION_STOPPED
+    return EXIT_OK
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
+    """``toolkit runs`` (the table), ``runs show RUN`` and ``runs open RUN`` (see toolkit.ops.runs)."""
     from pathlib import Path
 
-    import pandas as pd
+    from toolkit.ops import runs
 
-    from toolkit.runner import list_runs
-
-    df = list_runs(Path(args.outputs) if args.outputs else None)
-    if args.notebook:
-        df = df[df["notebook"] == args.notebook]
-    if df.empty:
-        print("no archived runs under outputs/")
+    outputs = Path(args.outputs) if args.outputs else None
+    if args.runs_command is None:
+        print(runs.runs_table(outputs, notebook=args.notebook, limit=args.limit))
         return 0
-    df = df.head(args.limit).drop(columns=["error"])
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(df.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    run_dir = runs.resolve_run(args.run, outputs, notebook=args.notebook)
+    if args.runs_command == "show":
+        print(runs.describe_run(run_dir))
+        return 0
+    report, note = runs.open_report(run_dir)
+    print(report, flush=True)  # stdout holds only the path, for scripts
+    print(note, file=sys.stderr)
     return 0
 
 
 def _cmd_strategies(args: argparse.Namespace) -> int:
-    from toolkit.strategies import available
+    """Each strategy's defaults as YAML to paste into a params file, its description and example file.
 
-    for name, cls in available().items():
-        print(f"{name}: {cls.description}")
-        for fname, f in cls.Params.model_fields.items():
-            desc = f" - {f.description}" if f.description else ""
-            default = "(required)" if f.is_required() else repr(f.get_default(call_default_factory=True))
-            print(f"    {fname} = {default}{desc}")
+    The output is a YAML stream (one document per strategy, ``---`` between them), so
+    ``yaml.safe_load_all`` reads it back; the description and the example file are comments.
+    """
+    from toolkit.params import repo_root
+    from toolkit.strategies import available, get
+    from toolkit.strategies.defaults import defaults_yaml
+
+    chosen = {args.name: get(args.name)} if args.name else available()
+    blocks = []
+    for name, cls in chosen.items():
+        head = [f"# {name}: {cls.description}"]
+        example = repo_root() / "params" / "backtest" / f"{name}.yaml"
+        if example.is_file():
+            head.append(f"# example: toolkit run backtest --params params/backtest/{name}.yaml")
+        blocks.append("\n".join(head) + "\n" + defaults_yaml(cls))
+    print("---\n".join(blocks), end="")
     return 0
 
 
@@ -74,13 +126,13 @@ def _ledger(args: argparse.Namespace):
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from toolkit.engine.replay import parse_day, replay
+    from toolkit.engine.replay import parse_day, replay, replay_params
     from toolkit.ledger import open_ledger
     from toolkit.params import load
 
     start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
     overrides = list(args.set)
-    p = load("daily_dry_run", args.params, overrides)
+    p = replay_params(load("daily_dry_run", args.params, overrides), args.account)
     from toolkit.data.dataset import load_dataset
     from toolkit.params import repo_root
     from toolkit.strategies import registry
@@ -90,6 +142,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     with open_ledger(args.db or p.db_url) as ledger:
         res = replay(p, start=start, end=end, ledger=ledger, data=data)
     print(res.summary_line())
+    failed = False
     if args.parity and len(res.snapshots):
         from toolkit.report.parity import compare_with_backtest
 
@@ -98,12 +151,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if args.parity_csv:
             parity.equity.to_csv(args.parity_csv)
             print(f"parity table written to {args.parity_csv}")
+        if not parity.ok:
+            print("replay: parity check FAILED: the replay's trades or equity differ from the backtest's "
+                  "(see the parity line above; --parity-csv writes the table)", file=sys.stderr)
+            failed = True
     if len(res.snapshots):
         last = res.snapshots.iloc[-1]
-        print(f"final equity {last['equity']} on {last['session_date']} (ledger {ledger.url})")
+        print(f"final equity {last['equity']} on {last['session_date']} (account {p.account}, ledger {ledger.url})")
     for problem in res.problems:
         print(f"problem: {problem}", file=sys.stderr)
-    return 1 if res.problems else 0
+    return 1 if res.problems or failed else 0
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
@@ -130,8 +187,13 @@ def _cmd_killswitch(args: argparse.Namespace) -> int:
     from toolkit.engine import status
     from toolkit.errors import ParamsError
 
+    if args.state == "status":
+        with _ledger(args) as ledger:
+            print(status.kill_switch_text(ledger))
+        return 0
     if not args.reason or not args.reason.strip():
-        raise ParamsError("--reason", args.reason, "a non-empty reason (it goes into the audit log)")
+        allowed = f"a non-empty reason to turn it {args.state} (it goes into the audit log)"
+        raise ParamsError("--reason", args.reason or "", allowed)
     with _ledger(args) as ledger:
         print(status.set_kill_switch(ledger, args.state == "on", args.reason))
     return 0
@@ -140,7 +202,8 @@ def _cmd_killswitch(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="toolkit", description="Research-to-live trading toolkit")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="execute a notebook with papermill and archive the run")
+    r = sub.add_parser("run", help="execute a notebook with papermill and archive the run", epilog=RUN_EXIT_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("notebook", help="notebook name, e.g. backtest")
     r.add_argument("--params", help="params YAML file")
     r.add_argument(
@@ -148,19 +211,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--outputs", help="archive root (default: outputs/ of the project)")
     r.set_defaults(func=_cmd_run)
-    rs = sub.add_parser("runs", help="list archived runs, newest first")
+    rs = sub.add_parser("runs", help="archived runs, newest first: strategy, status, key figures, report")
     rs.add_argument("--notebook", help="only runs of this notebook")
     rs.add_argument("--limit", type=int, default=20)
     rs.add_argument("--outputs", help="archive root (default: outputs/ of the project)")
     rs.set_defaults(func=_cmd_runs)
-    st = sub.add_parser("strategies", help="list strategies with their parameters and defaults")
+    rsub = rs.add_subparsers(dest="runs_command", metavar="{show,open}")
+    # --notebook and --outputs are accepted after the subcommand too (`runs show last --outputs X`).
+    runs_after = argparse.ArgumentParser(add_help=False)
+    runs_after.add_argument("--notebook", default=argparse.SUPPRESS, help="RUN last: the newest run of this notebook")
+    runs_after.add_argument("--outputs", default=argparse.SUPPRESS, help="archive root")
+    run_ref = "a run id from `toolkit runs` (or its first characters), a run directory, or last (default)"
+    rshow = rsub.add_parser("show", parents=[runs_after], help="one run: manifest summary, params, metrics, files")
+    rshow.add_argument("run", nargs="?", default="last", metavar="RUN", help=run_ref)
+    ropen = rsub.add_parser("open", parents=[runs_after],
+                            help="print a run's report path and open it in a browser where there is one")
+    ropen.add_argument("run", nargs="?", default="last", metavar="RUN", help=run_ref)
+    st = sub.add_parser("strategies", help="each strategy's description and defaults, as YAML for a params file")
+    st.add_argument("name", nargs="?", help="only this strategy")
     st.set_defaults(func=_cmd_strategies)
-    rp = sub.add_parser("replay", help="drive the daily session over history (one ledger)")
+    rp = sub.add_parser(
+        "replay", help="drive the daily session over history (its own account)", epilog=REPLAY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     rp.add_argument("--params", required=True, help="daily_dry_run params YAML file")
     rp.add_argument("--start", required=True, help="first session, YYYY-MM-DD")
     rp.add_argument("--end", required=True, help="last session, YYYY-MM-DD")
     rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key")
     rp.add_argument("--db", help="ledger URL (default: params db_url, $TOOLKIT_DB_URL, outputs/ledger.sqlite)")
+    rp.add_argument("--account", help="account to replay into (default: the params' account + '-replay')")
     rp.add_argument("--no-parity", dest="parity", action="store_false",
                     help="skip the comparison with a backtest over the same sessions")
     rp.add_argument("--parity-csv", help="write replay vs backtest equity per session to this CSV")
@@ -177,16 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
     le = lsub.add_parser("export", parents=[db_after], help="every trade to CSV")
     le.add_argument("--output", required=True, help="CSV file to write")
     lv.set_defaults(func=_cmd_live)
-    ks = sub.add_parser("killswitch", help="turn the kill switch on or off (reason required, audited)")
-    ks.add_argument("state", choices=["on", "off"])
-    ks.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    ks = sub.add_parser("killswitch", help="turn the kill switch on or off (reason required, audited), or show it")
+    ks.add_argument("state", choices=["on", "off", "status"])
+    ks.add_argument("--reason", help="why (required for on and off; recorded in the audit log)")
     ks.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
     ks.set_defaults(func=_cmd_killswitch)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``toolkit ARGV`` and return the exit status (0 ok, 1 run failed, 2 bad input).
+    """Run ``toolkit ARGV`` and return the exit status (0 ok, 1 run failed, 2 bad input, 3 session stopped).
 
     Nothing in here exits the process: ``--help`` and usage errors, which argparse ends
     with ``SystemExit``, come back as a status too, so tests and other Python code can
@@ -201,9 +279,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ToolkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C, or the runner's SIGTERM (toolkit.runner.RunInterrupted)
+        return _interrupted(exc)
     except BrokenPipeError:  # `toolkit strategies | head`
         sys.stderr.close()
         return 0
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """One line instead of a traceback; 128 + the signal number (130 Ctrl-C, 143 SIGTERM)."""
+    import signal
+
+    signum = int(getattr(exc, "signum", signal.SIGINT))
+    run_dir = getattr(exc, "run_dir", None)
+    where = f"; the run is archived as interrupted in {run_dir}" if run_dir else "; nothing was archived"
+    print(f"interrupted by {signal.Signals(signum).name}{where}", file=sys.stderr)
+    return 128 + signum
 
 
 def _exit_status(exc: SystemExit) -> int:

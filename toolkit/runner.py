@@ -7,6 +7,13 @@ resolved params and their hash, git commit and dirty flag, data fingerprint,
 package versions, Python version, start/end in UTC, duration, status and error.
 A failed run is archived too (status ``failed``, the error and the partly executed
 notebook) so nothing that happened is lost.
+
+A run stopped by Ctrl-C (SIGINT) or SIGTERM is archived as ``interrupted`` (the
+manifest is written first, then the kernel is stopped); :class:`RunInterrupted`
+carries the signal to the caller (``toolkit run`` exits 130 or 143 with one line).
+The manifest records the runner's ``pid`` and ``host``, so a run whose process died
+without a word (kill -9, power loss) is listed as ``died`` rather than ``running``
+for ever (:func:`list_runs`).
 """
 
 from __future__ import annotations
@@ -15,11 +22,15 @@ import importlib.metadata as md
 import json
 import os
 import platform
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +54,64 @@ class RunRecord:
     status: str
     error: str | None
     manifest: dict
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM reached the runner; the run (if it had started) is archived as interrupted.
+
+    A ``KeyboardInterrupt`` (for SIGTERM too): no ``except Exception`` on the way
+    swallows it, and code that stops cleanly on Ctrl-C stops cleanly on SIGTERM.
+    ``exit_status`` is the shell's convention, 128 + the signal number.
+    """
+
+    def __init__(self, signum: int, run_dir: Path | None = None) -> None:
+        self.signum = signum
+        self.run_dir = run_dir
+        super().__init__(signal.Signals(signum).name)
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+@contextmanager
+def interrupts_raise() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into :class:`RunInterrupted` while a run executes (main thread only).
+
+    Without it Ctrl-C ends the runner with a traceback from inside zmq and SIGTERM
+    ends it silently, both leaving the manifest saying ``running``. The previous
+    handlers come back afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupted(signum: int, _frame: Any) -> None:
+        raise RunInterrupted(signum)
+
+    previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def process_alive(pid: int) -> bool:
+    """True when a process ``pid`` exists on this machine (signal 0 probes without sending)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except (OSError, OverflowError, ValueError):
+        return False
+    return True
 
 
 def utc_now() -> pd.Timestamp:
@@ -123,13 +192,14 @@ def run_notebook(
     skip_slow_optional_imports()
     root = repo_root()
     nb_dir = notebooks_dir or root / "notebooks"
-    if warm is None:
-        warm = _warm_kernel(notebook, nb_dir)
-    try:
-        return _run(notebook, params_file, overrides, root, nb_dir, outputs_root, clock, log, warm)
-    finally:
-        if warm is not None:
-            warm.shutdown()
+    with interrupts_raise():
+        if warm is None:
+            warm = _warm_kernel(notebook, nb_dir)
+        try:
+            return _run(notebook, params_file, overrides, root, nb_dir, outputs_root, clock, log, warm)
+        finally:
+            if warm is not None:
+                warm.shutdown()
 
 
 def _run(notebook, params_file, overrides, root: Path, nb_dir: Path, outputs_root, clock, log, warm) -> RunRecord:
@@ -153,9 +223,38 @@ def _run(notebook, params_file, overrides, root: Path, nb_dir: Path, outputs_roo
         "started_utc": started.isoformat(),
         "status": "running",
         "error": None,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
     }
     _write_manifest(run_dir, manifest)
     t0 = time.perf_counter()
+    try:
+        return _execute(notebook, nb_dir, run_dir, resolved, manifest, t0, clock, log, warm, params)
+    except KeyboardInterrupt as exc:  # RunInterrupted, or Ctrl-C where no handler could be installed
+        stop = exc if isinstance(exc, RunInterrupted) else RunInterrupted(signal.SIGINT)
+        # The manifest first (a second Ctrl-C during the kernel's shutdown must not leave
+        # it 'running'); run_notebook stops the kernel on the way out.
+        manifest.update({"ended_utc": clock().isoformat(), "duration_s": round(time.perf_counter() - t0, 3),
+                         "status": "interrupted", "error": f"interrupted by {stop.signal_name}"})
+        _write_manifest(run_dir, manifest)
+        stop.run_dir = run_dir
+        raise stop from None
+
+
+def notebook_parameters(params_model: Any, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """What papermill injects: the resolved params, the run folder and, for a notebook with a
+    ledger, ``ledger="default"`` (the params' db_url, $TOOLKIT_DB_URL or outputs/ledger.sqlite;
+    opened by hand the notebook uses a throwaway ledger instead). Never a URL from the
+    environment: the executed notebook is archived, and credentials stay out of it."""
+    parameters: dict[str, Any] = {"params": resolved, "output_dir": str(run_dir)}
+    if "db_url" in type(params_model).model_fields:
+        parameters["ledger"] = "default"
+    return parameters
+
+
+def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: dict[str, Any], t0: float, clock, log,
+             warm, params_model: Any = None) -> RunRecord:
+    """Papermill, the HTML export and the final manifest of a run whose folder exists."""
     status, error = "completed", None
     executed = run_dir / "notebook.ipynb"
     executed_nb = None
@@ -167,7 +266,7 @@ def _run(notebook, params_file, overrides, root: Path, nb_dir: Path, outputs_roo
         executed_nb = pm.execute_notebook(
             str(nb_dir / f"{notebook}.ipynb"),
             str(executed),
-            parameters={"params": resolved, "output_dir": str(run_dir)},
+            parameters=notebook_parameters(params_model, resolved, run_dir),
             kernel_name=_kernel_name(),
             cwd=str(nb_dir),
             progress_bar=False,
@@ -203,7 +302,7 @@ def _run(notebook, params_file, overrides, root: Path, nb_dir: Path, outputs_roo
         }
     )
     _write_manifest(run_dir, manifest)
-    return RunRecord(run_id, run_dir, status, error, manifest)
+    return RunRecord(manifest["run_id"], run_dir, status, error, manifest)
 
 
 def _warm_kernel(notebook: str, nb_dir: Path):
@@ -230,37 +329,85 @@ def _write_manifest(run_dir: Path, manifest: dict) -> None:
     os.replace(tmp, run_dir / "manifest.json")
 
 
+def manifest_status(manifest: dict[str, Any]) -> str | None:
+    """The manifest's status, except ``died`` for a run still marked running whose process is gone.
+
+    Only a process on this host can be probed (``pid`` and ``host`` are in every
+    manifest since issue 9); a run from another machine, or from before that, keeps
+    ``running``.
+    """
+    status = manifest.get("status")
+    pid, host = manifest.get("pid"), manifest.get("host")
+    if status == "running" and isinstance(pid, int) and host == socket.gethostname() and not process_alive(pid):
+        return "died"
+    return status
+
+
+#: Columns of :func:`list_runs`, one row per archived run (a figure a notebook lacks is empty).
+RUN_COLUMNS = [
+    "run_id", "notebook", "strategy", "status", "started_utc", "duration_s",
+    "total_return", "sharpe", "max_drawdown", "final_equity",  # backtest, walk-forward (out of sample)
+    "dsr", "psr",  # walk-forward: deflated and probabilistic Sharpe ratio of the selection
+    "session_date", "session_status", "orders",  # daily dry run
+    "report", "run_dir", "error",
+]
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object from ``path``; empty when the file is missing or unreadable (a run cut short)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _part(mapping: dict, key: str) -> dict:
+    """``mapping[key]`` when it is a mapping, else empty (an older or partial manifest)."""
+    value = mapping.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def run_summary(run_dir: Path, manifest: dict | None = None) -> dict[str, Any]:
+    """One row of :func:`list_runs`: what a run's manifest, metrics and session snapshot say.
+
+    ``toolkit run`` prints its one-line outcome from this row and ``toolkit runs`` lists
+    these rows, so both always agree on a run's figures.
+    """
+    m = manifest if manifest is not None else _read_json(run_dir / "manifest.json")
+    metrics = _read_json(run_dir / "metrics.json")
+    snapshot = _read_json(run_dir / "snapshot.json")
+    deflated, session, params = _part(metrics, "deflated_sharpe"), _part(m, "session"), _part(m, "params")
+    report = run_dir / "report.html"
+    return {
+        "run_id": m.get("run_id", run_dir.name),
+        "notebook": Path(m.get("notebook") or run_dir.parent.name).stem,
+        "strategy": params.get("strategy"),
+        "status": manifest_status(m),
+        "started_utc": m.get("started_utc"),
+        "duration_s": m.get("duration_s"),
+        "total_return": metrics.get("total_return"),
+        "sharpe": metrics.get("sharpe"),
+        "max_drawdown": metrics.get("max_drawdown"),
+        "final_equity": metrics.get("final_equity"),
+        "dsr": deflated.get("dsr"),
+        "psr": deflated.get("psr"),
+        "session_date": snapshot.get("session_date"),
+        "session_status": session.get("status", snapshot.get("status")),
+        "orders": snapshot.get("orders"),
+        "report": str(report) if report.is_file() else None,
+        "run_dir": str(run_dir),
+        "error": m.get("error"),
+    }
+
+
 def list_runs(outputs_root: Path | None = None) -> pd.DataFrame:
-    """Archived runs, newest first, with their key metrics."""
+    """Archived runs, newest first: strategy, status, key figures, report path (:data:`RUN_COLUMNS`)."""
     outputs = outputs_root or repo_root() / "outputs"
     rows = []
     for mf in outputs.glob("*/*/manifest.json"):
-        try:
-            m = json.loads(mf.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        metrics = {}
-        mpath = mf.parent / "metrics.json"
-        if mpath.exists():
-            try:
-                metrics = json.loads(mpath.read_text())
-            except json.JSONDecodeError:
-                metrics = {}
-        rows.append(
-            {
-                "run_id": m.get("run_id"),
-                "notebook": Path(m.get("notebook", "")).stem,
-                "status": m.get("status"),
-                "started_utc": m.get("started_utc"),
-                "duration_s": m.get("duration_s"),
-                "total_return": metrics.get("total_return"),
-                "sharpe": metrics.get("sharpe"),
-                "max_drawdown": metrics.get("max_drawdown"),
-                "error": m.get("error"),
-            }
-        )
-    cols = [
-        "run_id", "notebook", "status", "started_utc", "duration_s", "total_return", "sharpe", "max_drawdown", "error"
-    ]
-    df = pd.DataFrame(rows, columns=cols)
+        m = _read_json(mf)
+        if m:
+            rows.append(run_summary(mf.parent, m))
+    df = pd.DataFrame(rows, columns=RUN_COLUMNS)
     return df.sort_values("started_utc", ascending=False, kind="stable").reset_index(drop=True)

@@ -23,6 +23,8 @@ def test_help_lists_every_command(toolkit_process) -> None:
 def test_run(dry_run_archive) -> None:
     assert dry_run_archive.returncode == 0
     assert dry_run_archive.run_dir.is_absolute() and dry_run_archive.run_dir.is_dir()  # the last line printed
+    # the line before: the outcome (the session's status and order count)
+    assert dry_run_archive.stdout.splitlines()[-2] == "daily_dry_run sma_crossover completed: session 2018-06-01 completed, 1 order"
     assert dry_run_archive.run_dir.parent == dry_run_archive.outputs / "daily_dry_run"
     assert (dry_run_archive.run_dir / "manifest.json").is_file()
 
@@ -30,6 +32,21 @@ def test_run(dry_run_archive) -> None:
 def test_runs(dry_run_archive, toolkit_process) -> None:
     done = toolkit_process(["runs", "--outputs", str(dry_run_archive.outputs)])
     assert done.returncode == 0 and dry_run_archive.run_dir.name in done.stdout
+    assert "session 2018-06-01 completed, 1 order" in done.stdout
+
+
+def test_runs_show(dry_run_archive, toolkit_process) -> None:
+    done = toolkit_process(["runs", "show", "last", "--outputs", str(dry_run_archive.outputs)])
+    assert done.returncode == 0 and done.stdout.startswith(f"run          {dry_run_archive.run_dir.name}\n")
+
+
+def test_runs_open(dry_run_archive, toolkit_process) -> None:
+    """Where the tests run there may or may not be a display: without one nothing opens; either way
+    the exit status is 0 and stdout is the report's path. (``BROWSER=true`` stands in for a browser.)"""
+    done = toolkit_process(["runs", "open", "last", "--outputs", str(dry_run_archive.outputs)],
+                           env={"BROWSER": "true"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{(dry_run_archive.run_dir / 'report.html').resolve()}\n"
 
 
 def test_strategies(toolkit_process) -> None:
@@ -65,3 +82,5 @@ def test_killswitch(toolkit_process, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"  # its own ledger: the shared dry run's stays as it is
     on = toolkit_process(["killswitch", "on", "--reason", "smoke test"], db)
     assert on.returncode == 0 and "kill switch ON (smoke test)" in on.stdout
+    status = toolkit_process(["killswitch", "status"], db)
+    assert status.returncode == 0 and status.stdout.startswith("kill switch: ON since ") and "smoke test" in status.stdout

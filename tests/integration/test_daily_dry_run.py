@@ -33,7 +33,14 @@ def test_live_status_trades_export_and_killswitch(dry_run_archive, toolkit_cli, 
     on = toolkit_cli(["killswitch", "on", "--reason", "integration test"], db)
     assert on.returncode == 0 and "ON" in on.stdout
     assert "kill switch: ON" in toolkit_cli(["live", "status"], db).stdout
+    ks = toolkit_cli(["killswitch", "status"], db)
+    assert ks.returncode == 0 and ks.stdout.startswith("kill switch: ON since ") and ks.stdout.count("\n") == 1
+    assert ks.stdout.rstrip().endswith("by cli: integration test")
     assert toolkit_cli(["killswitch", "off", "--reason", "done"], db).returncode == 0
+    assert toolkit_cli(["killswitch", "status"], db).stdout.startswith("kill switch: off (last change ")
+    missing = toolkit_cli(["killswitch", "off"], db)  # no --reason: one line naming it, nothing changed
+    assert missing.returncode == 2 and missing.stderr.startswith("error: --reason: ") and missing.stderr.count("\n") == 1
+    assert "done" in toolkit_cli(["killswitch", "status"], db).stdout
 
 
 def test_replay_cli(toolkit_cli, tmp_path: Path) -> None:
@@ -52,3 +59,87 @@ def test_rejected_mode_is_a_clear_error(toolkit_cli, tmp_path: Path, monkeypatch
     done = toolkit_cli(["run", "daily_dry_run", "--params", "params/daily_dry_run/sma_crossover.yaml",
                         "--set", "mode=online_live", "--outputs", str(tmp_path)], f"sqlite:///{tmp_path / 'x.sqlite'}")
     assert done.returncode == 2 and "mode" in done.stderr and "offline_mock only" in done.stderr
+
+
+def test_a_halted_session_exits_3_and_the_next_one_returns_to_the_targets(toolkit_cli, tmp_path: Path) -> None:
+    # Issue 9 point 6. Before: exit 0, the ledger said completed, and after `killswitch off`
+    # the next session said "no rebalance today" with a 100% target and nothing held.
+    db = f"sqlite:///{tmp_path / 'ks.sqlite'}"
+    params = ["--params", "params/daily_dry_run/sma_crossover.yaml", "--outputs", str(tmp_path / "out")]
+    assert toolkit_cli(["killswitch", "on", "--reason", "test halt"], db).returncode == 0
+    halted = toolkit_cli(["run", "daily_dry_run", *params, "--set", "as_of=2018-06-01"], db)
+    assert halted.returncode == 3, halted.stderr
+    assert "session halted: kill_switch" in halted.stderr
+    manifest = json.loads((Path(halted.stdout.strip().splitlines()[-1]) / "manifest.json").read_text())
+    assert manifest["session"]["status"] == "halted"
+    assert "status halted" in toolkit_cli(["live", "status"], db).stdout
+    assert toolkit_cli(["killswitch", "off", "--reason", "resume"], db).returncode == 0
+    after = toolkit_cli(["run", "daily_dry_run", *params, "--set", "as_of=2018-06-04"], db)
+    assert after.returncode == 0, after.stderr
+    snap = json.loads((Path(after.stdout.strip().splitlines()[-1]) / "snapshot.json").read_text())
+    assert snap["status"] == "completed" and snap["orders"] == 1 and snap["fills"] == 1
+    assert "position NASDAQ" in toolkit_cli(["live", "status"], db).stdout
+
+
+def test_run_help_documents_the_exit_statuses(toolkit_cli) -> None:
+    done = toolkit_cli(["run", "--help"])
+    assert done.returncode == 0
+    for line in ("exit status:", "  3    the dry-run session was halted", "130"):
+        assert line in done.stdout
+
+
+def test_replay_after_a_dry_run_uses_its_own_account(dry_run_archive, toolkit_cli, tmp_path: Path) -> None:
+    # Issue 9 point 5. Before: the replay wrote its sessions into the dry run's account
+    # 'dry-run', hundreds of them back-dated before the dry run's 2018-06-01, then failed.
+    import shutil
+    import sqlite3
+
+    src = dry_run_archive.db.removeprefix("sqlite:///")
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(src, copy)  # the shared archive's ledger stays as it is
+    db = f"sqlite:///{copy}"
+    args = ["replay", "--params", "params/daily_dry_run/sma_crossover.yaml", "--start", "2018-01-02",
+            "--end", "2018-03-29"]
+    mixed = toolkit_cli([*args, "--account", "dry-run"], db)
+    assert mixed.returncode == 2 and "already holds sessions up to 2018-06-01" in mixed.stderr
+    assert len(mixed.stderr.strip().splitlines()) == 1
+    done = toolkit_cli(args, db)
+    assert done.returncode == 0, done.stderr
+    assert "account dry-run-replay" in done.stdout and "trades equal" in done.stdout
+    con = sqlite3.connect(copy)
+    try:
+        per_account = dict(con.execute("select account, count(*) from runs group by account").fetchall())
+    finally:
+        con.close()
+    assert per_account == {"dry-run": 1, "dry-run-replay": 61}
+
+
+def test_a_replay_whose_parity_check_fails_exits_1(toolkit_cli, tmp_path: Path) -> None:
+    # A guard blocks the replay's buys, which the backtest makes: the parity check fails. Before: exit 0.
+    done = toolkit_cli(["replay", "--params", "params/daily_dry_run/sma_crossover.yaml", "--start", "2018-01-02",
+                        "--end", "2018-03-29", "--set", "guards.max_order_notional=1000"],
+                       f"sqlite:///{tmp_path / 'p.sqlite'}")
+    assert done.returncode == 1
+    assert "trades DIFFERENT" in done.stdout and "parity check FAILED" in done.stderr
+
+
+def test_the_notebook_run_by_hand_writes_no_default_ledger(tmp_path: Path, monkeypatch) -> None:
+    # Issue 9 point 8: executed as a user runs it in Jupyter (no injected parameters), with
+    # $TOOLKIT_DB_URL set as a scheduled setup would have it: neither that ledger nor
+    # outputs/ledger.sqlite is written; the report names the throwaway ledger it used.
+    import papermill as pm
+
+    from toolkit.warm_kernel import kernel_name
+
+    root = Path(__file__).resolve().parents[2]
+    default = root / "outputs" / "ledger.sqlite"
+    before = default.stat().st_mtime_ns if default.exists() else None
+    env_ledger = tmp_path / "scheduled.sqlite"
+    monkeypatch.setenv("TOOLKIT_DB_URL", f"sqlite:///{env_ledger}")
+    nb = pm.execute_notebook(str(root / "notebooks" / "daily_dry_run.ipynb"), str(tmp_path / "out.ipynb"),
+                             kernel_name=kernel_name(), cwd=str(root / "notebooks"), progress_bar=False,
+                             log_output=False)
+    assert not env_ledger.exists()
+    assert (default.stat().st_mtime_ns if default.exists() else None) == before
+    shown = json.dumps([o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])])
+    assert "Ledger: a throwaway one" in shown and "completed" in shown

@@ -4,12 +4,14 @@ import json
 import re
 
 import nbformat
+import yaml
 import pandas as pd
 import pytest
 
 from toolkit.errors import ParamsError
 from toolkit.params import repo_root
-from toolkit.runner import list_runs, run_notebook
+from toolkit.ops.runs import key_figures, outcome_line
+from toolkit.runner import list_runs, run_notebook, run_summary
 
 ROOT = repo_root()
 PARAMS = ROOT / "params/backtest/sma_crossover.yaml"
@@ -95,6 +97,10 @@ def test_failed_run_is_archived(tmp_path, monkeypatch):
     assert m["status"] == "failed" and "RuntimeError" in m["error"]
     executed = nbformat.read(rec.run_dir / "notebook.ipynb", as_version=4)
     assert any(o.get("ename") == "RuntimeError" for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    # `toolkit runs` and the outcome line `toolkit run` prints say it failed, and why.
+    row = run_summary(rec.run_dir)
+    assert row["status"] == "failed" and key_figures(row).startswith("error: RuntimeError: boom: injected failure")
+    assert outcome_line(row).startswith("backtest sma_crossover failed after ")
 
 
 def test_bad_params_execute_nothing(tmp_path, monkeypatch):
@@ -119,3 +125,80 @@ def test_runs_command_lists_the_archive(completed_run, toolkit_cli):
     assert rec.run_id in first and "backtest" in first and "completed" in first
     other = toolkit_cli(["runs", "--outputs", str(out), "--notebook", "walk_forward"])
     assert other.returncode == 0 and other.stdout.strip() == "no archived runs under outputs/"
+
+
+def _figures(run_dir):
+    m = json.loads((run_dir / "metrics.json").read_text())
+    return f"final equity {m['final_equity']:,.2f}, Sharpe {m['sharpe']:.2f}, max drawdown {m['max_drawdown']:.1%}"
+
+
+def test_runs_shows_strategy_status_key_figures_and_report(completed_run, toolkit_cli):
+    out, rec = completed_run
+    header, first = toolkit_cli(["runs", "--outputs", str(out)]).stdout.splitlines()[:2]
+    assert header.split() == ["run_id", "notebook", "strategy", "status", "key", "figures", "report"]
+    assert "sma_crossover" in first and _figures(rec.run_dir) in first
+    assert first.endswith(str(rec.run_dir / "report.html"))  # outside the working directory: the full path
+    df = list_runs(out)
+    assert df.iloc[0]["strategy"] == "sma_crossover" and df.iloc[0]["report"] == str(rec.run_dir / "report.html")
+
+
+def test_run_prints_its_outcome_then_the_run_directory(toolkit_cli, tmp_path):
+    done = toolkit_cli(["run", "backtest", "--params", str(PARAMS), "--set", "data.start=2016-01-04",
+                        "--outputs", str(tmp_path)])
+    assert done.returncode == 0, done.stderr
+    *_, outcome, last = done.stdout.splitlines()
+    run_dir = tmp_path / "backtest" / last.rsplit("/", 1)[-1]
+    assert last == str(run_dir) and run_dir.is_dir()  # the last line stays the run directory
+    assert outcome == f"backtest sma_crossover completed: {_figures(run_dir)}"
+
+
+def test_runs_show_describes_one_run(completed_run, toolkit_cli):
+    out, rec = completed_run
+    by_prefix = toolkit_cli(["runs", "show", rec.run_id[:18], "--outputs", str(out)])
+    assert by_prefix.returncode == 0, by_prefix.stderr
+    text = by_prefix.stdout
+    assert text == toolkit_cli(["runs", "--outputs", str(out), "show", "last"]).stdout  # both spellings
+    summary = dict(line.split(None, 1) for line in text.split("\n\n")[0].splitlines() if not line.startswith(
+        ("params ", "git ")))
+    assert summary["run"] == rec.run_id and summary["status"] == "completed" and summary["strategy"] == "sma_crossover"
+    assert summary["outcome"] == _figures(rec.run_dir)
+    params_block = text.split("params (as resolved):\n", 1)[1].split("\n\n", 1)[0]
+    assert yaml.safe_load(params_block) == json.loads((rec.run_dir / "manifest.json").read_text())["params"]
+    metrics = json.loads((rec.run_dir / "metrics.json").read_text())
+    assert "  sharpe " in text and f"{metrics['sharpe']:,.6g}" in text and "benchmark.sharpe" in text
+    files = text.split("files:\n", 1)[1].splitlines()
+    assert {line.split()[0] for line in files} == {p.name for p in rec.run_dir.iterdir()}
+
+
+def test_runs_open_prints_the_report_and_never_needs_a_browser(completed_run, toolkit_cli, monkeypatch):
+    import webbrowser
+
+    out, rec = completed_run
+    report = str((rec.run_dir / "report.html").resolve())
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER"):
+        monkeypatch.delenv(var, raising=False)
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda uri: opened.append(uri) or True)
+    headless = toolkit_cli(["runs", "open", "last", "--outputs", str(out)])
+    assert headless.returncode == 0 and headless.stdout == report + "\n" and "no browser here" in headless.stderr
+    assert opened == []  # nothing launched (no text browser taking over the terminal either)
+    monkeypatch.setenv("DISPLAY", ":0")
+    shown = toolkit_cli(["runs", "open", rec.run_id, "--outputs", str(out)])
+    assert shown.returncode == 0 and shown.stdout == report + "\n" and "opened in the browser" in shown.stderr
+    assert opened == [(rec.run_dir / "report.html").resolve().as_uri()]
+
+    def broken(uri):
+        raise webbrowser.Error("could not locate runnable browser")
+
+    monkeypatch.setattr(webbrowser, "open", broken)
+    fails = toolkit_cli(["runs", "open", "last", "--outputs", str(out)])
+    assert fails.returncode == 0 and fails.stdout == report + "\n" and "could not open a browser" in fails.stderr
+
+
+def test_runs_show_and_open_refuse_an_unknown_run_in_one_line(completed_run, toolkit_cli, tmp_path):
+    out, _ = completed_run
+    for args in (["runs", "show", "nope", "--outputs", str(out)], ["runs", "open", "nope", "--outputs", str(out)],
+                 ["runs", "open", "last", "--outputs", str(tmp_path)]):
+        done = toolkit_cli(args)
+        assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, args
+        assert done.stderr.startswith("error: RUN: got ") and "Traceback" not in done.stderr

@@ -108,3 +108,15 @@ def test_hand_off_feeds_the_daily_dry_run(run):
         tkparams.load("daily_dry_run", ROOT / "params/daily_dry_run/hierarchical_adaptive_v3_5b.yaml",
                       {"strategy_params_file": str(handoff), "strategy_params": {}})
     assert ei.value.field == "strategy_params_file" and "sma_crossover" in ei.value.allowed
+
+
+def test_outcome_and_runs_show_out_of_sample_sharpe_and_dsr(run, toolkit_cli):
+    """What `toolkit run walk_forward` prints before the run directory, and its row in `toolkit runs`."""
+    from toolkit.ops.runs import outcome_line
+    from toolkit.runner import run_summary
+
+    m = json.loads((run.run_dir / "metrics.json").read_text())
+    figures = f"out-of-sample Sharpe {m['sharpe']:.2f}, DSR {m['deflated_sharpe']['dsr']:.2f}"
+    assert outcome_line(run_summary(run.run_dir, run.manifest)).startswith(f"walk_forward sma_crossover completed: {figures}")
+    listed = toolkit_cli(["runs", "--outputs", str(run.run_dir.parents[1])]).stdout.splitlines()
+    assert figures in listed[1] and listed[1].startswith(run.run_id)

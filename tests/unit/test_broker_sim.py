@@ -74,11 +74,13 @@ def test_sell_receives_less_and_realises_fifo_pnl():
     b.submit_order(order("s1", "SPY", "sell", 15))  # at 119.88
     assert b.get_fills("s1")[0].price == D("119.88")
     # FIFO: 10 from the first lot, 5 from the second
-    assert b.realised_pnl == 10 * (D("119.88") - D("100.1")) + 5 * (D("119.88") - D("110.11"))
-    (lot,) = b.get_lots("SPY")["SPY"]
-    assert lot.quantity == 5 and lot.price == D("110.11") and lot.client_order_id == "b2"
-    assert b.unrealised_pnl() == 5 * (D(120) - D("110.11"))
-    assert b.get_cash() + 5 * D(120) == D(10_000) - b.total_fees + b.realised_pnl + b.unrealised_pnl()
+    pos = b.position("SPY")
+    assert pos.realised_pnl == 10 * (D("119.88") - D("100.1")) + 5 * (D("119.88") - D("110.11"))
+    # what is left is the second lot's last 5 shares, at its price
+    assert pos.quantity == 5 and pos.cost_basis == 5 * D("110.11")
+    assert pos.unrealised_pnl == 5 * (D(120) - D("110.11"))
+    fees = sum((f.fee for f in b.get_fills()), D(0))
+    assert b.get_cash() + 5 * D(120) == D(10_000) - fees + pos.realised_pnl + pos.unrealised_pnl
 
 
 def test_fixed_fee_charged_once_per_order_across_partial_fills():

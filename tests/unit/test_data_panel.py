@@ -80,3 +80,20 @@ def test_describe(frames):
         pd.Timestamp("2024-01-04", tz="UTC"), pd.Timestamp("2024-01-06", tz="UTC"), 3, 20.0, 22.0,
     ]
     assert not out["synthetic"].any()
+
+
+def test_missing_bars_are_gaps_after_a_symbols_first_bar_and_notes_name_them() -> None:
+    from toolkit.data.dataset import gap_notes
+    from toolkit.data.panel import missing_bars
+
+    idx = pd.date_range("2020-01-01", periods=6, freq="D", tz="UTC", name="timestamp")
+    bar = {"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}
+    frames = {"A": pd.DataFrame(bar, index=idx),
+              "B": pd.DataFrame(bar, index=idx[[1, 2, 4]]),  # starts late, misses idx[3] and idx[5]
+              "C": pd.DataFrame(bar, index=idx[1:].append(pd.DatetimeIndex(["2020-01-09"], tz="UTC")))}
+    bars = panel(frames)
+    assert {k: [str(d.date()) for d in v] for k, v in missing_bars(bars).items()} == {
+        "B": ["2020-01-04", "2020-01-06"]}
+    notes = gap_notes(frames, bars, "A")
+    assert notes[0].startswith("Warning: B has no bar on 2 sessions of the calendar (A): 2020-01-04, 2020-01-06.")
+    assert notes[1] == "C has 1 bar(s) outside A's 2020-01-01 to 2020-01-06: left out (the panel follows A's sessions)."

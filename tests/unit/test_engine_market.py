@@ -87,3 +87,32 @@ def test_reconcile_reports_a_broker_ledger_difference(tmp_path: Path) -> None:
         ledger.set_initial_cash("a", "offline_mock", D(1000))
         assert reconcile(ledger, broker, account="a", mode="offline_mock", marks={"SPY": D(100)}) == [
             "position SPY: ledger 0 vs broker 2"]
+
+
+def test_a_missing_bar_is_held_not_refused_until_it_is_stale(panel) -> None:
+    """Gap policy: a symbol without a bar on a session (every price NaN) is held: no problem,
+    no execution price (no order), marked at its last close; a week without bars is stale."""
+    day = pd.Timestamp("2018-06-01", tz="UTC")
+    gap = panel.copy()
+    gap.loc[day, "SP500"] = np.nan
+    m = MarketCursor(gap)
+    end = m.visible_end(day.date(), "close")
+    assert m.bar_problems(end, ["NASDAQ", "SP500"], day.date(), "close", True) == []
+    assert m.missing_bars(end, ["NASDAQ", "SP500"]) == ["SP500"]
+    got = m.prices(day.date(), "close")
+    assert "SP500" not in got.prices and got.held(["NASDAQ", "SP500"]) == ["SP500"]
+    assert got.marks["SP500"] == price_decimal(panel[("SP500", "close")].loc["2018-05-31"])
+    assert got.prices["NASDAQ"] == price_decimal(panel.at[day, ("NASDAQ", "close")])
+    # More than MAX_HELD_BARS sessions in a row without a bar: stale, the session stops.
+    from toolkit.engine.market import MAX_HELD_BARS
+
+    week = panel.copy()
+    days = week.loc[:day].index[-(MAX_HELD_BARS + 1):]
+    week.loc[days, "SP500"] = np.nan
+    m = MarketCursor(week)
+    end = m.visible_end(day.date(), "close")
+    (problem,) = m.bar_problems(end, ["NASDAQ", "SP500"], day.date(), "close", True)
+    assert problem.startswith(f"SP500 has no bar in the last {MAX_HELD_BARS + 1} sessions") and "stale" in problem
+    week.loc[days[0], "SP500"] = panel.loc[days[0], "SP500"].to_numpy()
+    m = MarketCursor(week)
+    assert m.bar_problems(end, ["NASDAQ", "SP500"], day.date(), "close", True) == []

@@ -37,9 +37,47 @@ def _diff(engine: sa.Engine) -> list:
         return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
 
 
-def test_two_revisions_in_order() -> None:
-    assert db.known_revisions() == {"0001_initial", "0002_snapshot_context"}
-    assert db.head_revision() == "0002_snapshot_context"
+def stamped(engine: sa.Engine) -> str | None:
+    """The revision the database is stamped with, read from Alembic's table (None when empty)."""
+    with engine.connect() as conn:
+        if "alembic_version" not in sa.inspect(conn).get_table_names():
+            return None
+        return conn.execute(sa.text("select version_num from alembic_version")).scalar()
+
+
+def test_three_revisions_in_order() -> None:
+    assert db.known_revisions() == {"0001_initial", "0002_snapshot_context", "0003_run_halted_blocked"}
+    assert db.head_revision() == "0003_run_halted_blocked"
+
+
+def _insert_run(conn: sa.Connection, key: str, status: str) -> None:
+    conn.execute(sa.text(
+        "insert into runs (run_key, strategy, account, session_date, execution_time, mode, status, started_at)"
+        " values (:k, 's', 'a', '2024-01-02', 'close', 'offline_mock', :st, '2024-01-02 21:00:00.000000')"
+    ), {"k": key, "st": status})
+
+
+def test_0003_allows_halted_and_blocked_runs_and_still_refuses_other_statuses(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    engine = db.create_ledger_engine(_url(path))
+    db.upgrade(engine, "0002_snapshot_context")
+    with engine.begin() as conn:
+        _insert_run(conn, "s|a|2024-01-02|close", "completed")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        _insert_run(conn, "s|a|2024-01-03|close", "halted")  # the 0002 schema refuses it
+    db.upgrade(engine)
+    with engine.begin() as conn:
+        _insert_run(conn, "s|a|2024-01-03|close", "halted")
+        _insert_run(conn, "s|a|2024-01-04|close", "blocked")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        _insert_run(conn, "s|a|2024-01-05|close", "finished")  # the constraint survived the table rebuild
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select status from runs order by session_date")).scalars().all() == [
+            "completed", "halted", "blocked"]
+    db.downgrade(engine, "0002_snapshot_context")  # halted/blocked read as completed to the older schema
+    with engine.connect() as conn:
+        assert set(conn.execute(sa.text("select status from runs")).scalars()) == {"completed"}
+    engine.dispose()
 
 
 def test_empty_to_head_matches_models(tmp_path: Path) -> None:
@@ -47,7 +85,7 @@ def test_empty_to_head_matches_models(tmp_path: Path) -> None:
     ledger = open_ledger(_url(path))
     try:
         assert path.exists()  # parent folder made
-        assert db.current_revision(ledger.engine) == db.head_revision()
+        assert stamped(ledger.engine) == db.head_revision()
         assert {"orders", "order_events", "fills", "position_lots", "positions", "cash_balances",
                 "performance_snapshots", "config_overrides", "config_history", "system_state", "runs",
                 "audit_log", "alembic_version"} <= _tables(path)
@@ -90,7 +128,7 @@ def test_upgrade_from_0001_keeps_rows(tmp_path: Path) -> None:
 
     ledger = open_ledger(_url(path))
     try:
-        assert db.current_revision(ledger.engine) == db.head_revision()
+        assert stamped(ledger.engine) == db.head_revision()
         order = ledger.get_order("c1")
         assert order is not None
         assert (order.quantity, order.status, order.reason) == (Decimal("3.5"), "filled", "rebalance")
@@ -116,13 +154,13 @@ def test_downgrade_to_0001_then_base(tmp_path: Path) -> None:
     ledger.close()
     engine = db.create_ledger_engine(_url(path))
     db.downgrade(engine, "0001_initial")
-    assert db.current_revision(engine) == "0001_initial"
+    assert stamped(engine) == "0001_initial"
     with engine.connect() as conn:
         cols = {c["name"] for c in sa.inspect(conn).get_columns("performance_snapshots")}
         assert "context" not in cols
         assert conn.execute(sa.text("select equity from performance_snapshots")).scalar() == "5.000000"
     db.downgrade(engine, "base")
-    assert db.current_revision(engine) is None
+    assert stamped(engine) is None
     engine.dispose()
     assert _tables(path) <= {"alembic_version"}
 

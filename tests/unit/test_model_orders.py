@@ -116,7 +116,7 @@ def test_apply_fill_partial_then_full():
     assert o.status is S.PARTIALLY_FILLED and o.remaining_quantity == 6
     o.apply(OrderFilled(_fill("6", "110", 2)))
     assert o.status is S.FILLED
-    assert o.average_fill_price == Decimal("106") and o.fees == 2
+    assert o.filled_notional / o.filled_quantity == Decimal("106") and o.fees == 2
 
 
 def test_apply_fill_needs_submitted_and_respects_remaining():
@@ -203,3 +203,13 @@ def test_params_literals_match_the_model_enums() -> None:
 
     assert get_args(ExecutionTimeName) == EXECUTION_TIMES
     assert get_args(TradingModeName) == tuple(m.value for m in TradingMode)
+
+
+def test_execution_state_changes_only_by_events() -> None:
+    """No field of an order's execution can be set from outside: only applying an event moves it."""
+    o = Order(client_order_id="x", symbol="SPY", side="buy", quantity=10)
+    for name, value in (("filled_quantity", Decimal(10)), ("filled_notional", Decimal(1)), ("fees", Decimal(1)),
+                        ("status_reason", "done"), ("updated_at", None), ("status", OrderStatus.FILLED)):
+        with pytest.raises(AttributeError):
+            setattr(o, name, value)
+    assert o.status is OrderStatus.NEW and o.filled_quantity == 0

@@ -217,8 +217,13 @@ def test_guard_params_are_what_the_risk_engine_takes():
 
     p = P.validate("daily_dry_run", {"guards": {"max_order_notional": 5000, "kill_switch": True}})
     assert EngineGuardSettings is P.GuardSettings and type(p.guards) is P.GuardSettings
+    from decimal import Decimal
+
+    from toolkit.engine.guards import MarketState, PortfolioState
+
     engine = RiskEngine(p.guards)
-    assert engine.settings is p.guards and engine.kill_switch_engaged
+    report = engine.check([], PortfolioState(cash=Decimal(1000)), MarketState())
+    assert engine.settings is p.guards and [h.guard for h in report.halts] == ["kill_switch"]
 
 
 def test_max_data_age_is_dumped_only_when_in_force_and_refused_by_the_dry_run():

@@ -72,17 +72,83 @@ def test_closed_day_changes_nothing(ledger, dataset) -> None:
     assert ledger.get_run(r.run_key).status == "market_closed"
 
 
-def test_kill_switch_blocks_everything_and_is_audited(ledger, dataset) -> None:
+def test_kill_switch_halts_everything_and_is_audited(ledger, dataset) -> None:
+    # Issue 9 point 6: a session stopped by the kill switch used to be recorded as completed.
     ledger.set_kill_switch(True, "unit test")
     r = _run(ledger, _params(as_of="2018-06-01"), dataset)
-    assert r.status == "completed" and r.orders == []
+    assert r.status == "halted" and r.orders == []
     assert any("kill_switch" in b for b in r.blocked)
     assert "guard_halt" in set(ledger.audit_log()["action"])
+    assert ledger.get_run(r.run_key).status == "halted"
+    assert ledger.get_run(r.run_key).summary["status"] == "halted"
+
+
+def test_after_the_kill_switch_is_lifted_the_account_returns_to_its_targets(ledger, dataset) -> None:
+    # Issue 9 point 6: the kill switch stopped the account's first (buying) session; the next
+    # session has no rebalance of its own, and the account used to stay flat forever.
+    ledger.set_kill_switch(True, "unit test")
+    halted = _run(ledger, _params(as_of="2018-06-01"), dataset)
+    assert halted.status == "halted" and ledger.positions("unit", "offline_mock") == {}
+    assert halted.decision.target_weights["NASDAQ"] > 0
+    still_on = _run(ledger, _params(as_of="2018-06-04"), dataset)  # still halted: the debt is kept
+    assert still_on.status == "halted" and ledger.positions("unit", "offline_mock") == {}
+    ledger.set_kill_switch(False, "unit test done")
+    after = _run(ledger, _params(as_of="2018-06-05"), dataset)
+    assert after.status == "completed" and "guards stopped the orders of the last session" in after.message
+    held = ledger.positions("unit", "offline_mock")
+    assert set(held) == {"NASDAQ", "SP500"} and all(p.quantity > 0 for p in held.values())
+    quiet = _run(ledger, _params(as_of="2018-06-06"), dataset)  # back at the targets: nothing more to do
+    assert quiet.status == "completed" and quiet.orders == [] and "no rebalance today" in quiet.message
+
+
+def test_a_halted_session_is_tried_again_when_run_again(ledger, dataset) -> None:
+    ledger.set_kill_switch(True, "unit test")
+    p = _params(as_of="2018-06-01")
+    assert _run(ledger, p, dataset).status == "halted"
+    ledger.set_kill_switch(False, "unit test done")
+    again = _run(ledger, p, dataset)
+    assert again.status == "completed" and again.resumed and len(again.fills) == 2
+
+
+def test_holdings_contradicting_the_targets_are_traded_back(ledger, dataset) -> None:
+    # Drift is measured against the actual holdings. A ledger written before issue 9 has
+    # the kill-switch session recorded as completed and no note that orders are owed:
+    # the holdings alone (targets > 0, nothing held) must bring the account back.
+    from toolkit.engine.snapshots import perf_key
+
+    ledger.set_kill_switch(True, "unit test")
+    _run(ledger, _params(as_of="2018-06-01"), dataset)
+    key = perf_key("sma_crossover", "unit", "offline_mock")
+    state = ledger.get_state(key)
+    assert state.pop("owed") is True
+    ledger.set_state(key, state)  # as the old toolkit left it
+    ledger.set_kill_switch(False, "unit test done")
+    after = _run(ledger, _params(as_of="2018-06-04"), dataset)
+    assert "holdings differ from the strategy's targets" in after.message and "NASDAQ target" in after.message
+    assert after.status == "completed" and len(after.fills) == 2
+
+
+def test_why_trade_without_rebalance_compares_signs_not_drift() -> None:
+    from toolkit.engine.planning import why_trade_without_rebalance
+
+    perf = {"equity": "1"}
+    targets = {"NASDAQ": 0.5, "SP500": 0.5}
+    one = {"NASDAQ": 1, "SP500": 1}
+    # Weights that drifted (3 vs 1 share at the same price) are no reason: the backtest holds them too.
+    assert why_trade_without_rebalance(perf, targets, {"NASDAQ": 3, "SP500": 1}, one) is None
+    msg = why_trade_without_rebalance(perf, targets, {"NASDAQ": 3}, one)
+    assert msg is not None and "SP500 target 50%, held 0" in msg
+    assert "QQQ" in why_trade_without_rebalance(perf, {"QQQ": 0.0}, {"QQQ": 5}, {"QQQ": 1})
+    assert "PSQ" in why_trade_without_rebalance(perf, {"PSQ": -0.2}, {"PSQ": 5}, {"PSQ": 1})
+    assert why_trade_without_rebalance(perf, {"TLT": 0.4}, {}, {}) is None  # no price: not compared
+    assert "first session" in why_trade_without_rebalance({}, targets, {}, {})
+    assert "guards stopped" in why_trade_without_rebalance({"owed": True}, targets, {"NASDAQ": 3, "SP500": 1}, one)
 
 
 def test_order_guard_block_is_recorded(ledger, dataset) -> None:
     r = _run(ledger, _params(as_of="2018-06-01", guards={"daily_loss_limit": None, "max_order_notional": 10000}), dataset)
     assert r.orders == [] and len(r.blocked) == 2
+    assert r.status == "blocked" and ledger.get_run(r.run_key).status == "blocked"
     audit = ledger.audit_log(action="guard_block")
     assert len(audit) == 2 and "max_order_notional" in audit.iloc[0]["detail"]["reason"]
 
@@ -189,3 +255,36 @@ def test_crypto_symbol_trades_in_lot_steps_above_min_notional(ledger, shared_dat
     qty = Decimal(str(fills["quantity"].iloc[0]))
     assert qty > 0 and qty % Decimal("0.00001") == 0 and qty != qty.to_integral_value()
     assert qty * Decimal(str(fills["price"].iloc[0])) >= 10
+
+
+def test_a_missing_bar_holds_the_symbol_and_trades_the_others(ledger, dataset) -> None:
+    """Gap policy: on 2018-10-05 NASDAQ's SMAs cross down (sell) while SP500 stays long, and
+    SP500's bar is missing. The session completes, sells NASDAQ and leaves SP500 as it was
+    (before the policy the whole session stopped on the missing bar)."""
+    _run(ledger, _params(as_of="2018-07-13"), dataset)
+    held = ledger.positions("unit", "offline_mock")["SP500"].quantity
+    assert held > 0
+    panel = dataset.panel.copy()
+    panel.loc[pd.Timestamp("2018-10-05", tz="UTC"), "SP500"] = np.nan
+    r = _run(ledger, _params(as_of="2018-10-05"), panel)
+    assert r.status == "completed"
+    assert {(o.symbol, o.side) for o in r.orders} == {("NASDAQ", "sell")}
+    assert ledger.positions("unit", "offline_mock")["SP500"].quantity == held
+    assert r.decision.target_weights["SP500"] == 0.5  # the strategy held its target
+    assert any("SP500 has no bar on 2018-10-05" in m for m in r.messages)
+    assert any("no close price on 2018-10-05 for SP500" in m and "position held" in m for m in r.messages)
+    assert r.snapshot is not None and r.problems == []
+
+
+def test_translator_and_simulated_venue_use_one_cost_model(tmp_path):
+    """The translator's cash allowance equals what the venue charges only if both hold the same numbers."""
+    from toolkit import params as P
+    from toolkit.engine.costs import session_cost_model
+    from toolkit.engine.venue import load_simulated_broker
+    from toolkit.ledger import open_ledger
+
+    p = P.validate("daily_dry_run", {"costs": {"fees_bps": 0.1234567, "slippage_bps": 1.2345678, "fixed_fee": 0.5}})
+    with open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
+        venue = load_simulated_broker(ledger, p)
+    assert venue.costs == session_cost_model(p.costs)
+    assert str(venue.costs.fee_bps) == "0.1234567"  # as typed, not rounded to the ledger's 6 places

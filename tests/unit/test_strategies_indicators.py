@@ -180,7 +180,47 @@ def test_window_blocks_do_not_change_a_value(monkeypatch):
     assert all(a.tobytes() == b.tobytes() for a, b in zip(whole, blocked))
 
 
-def test_a_nan_in_the_window_makes_the_mean_nan():
+def test_a_missing_bar_is_skipped_not_averaged():
+    """Gap policy (issue 9, point 4): a window is the symbol's last n BARS, so a NaN row
+    (a day the symbol lacks) has no value itself and never poisons the windows after it.
+    Before the policy rows 2 and 3 were both NaN here, and a real SMA stayed NaN for
+    ``slow`` bars after one missing day."""
     x = col([1.0, 2.0, np.nan, 4.0, 5.0, 6.0])
-    assert np.isnan(ind.rolling_mean(x, 2)[[0, 2, 3], 0]).all()
-    assert ind.rolling_mean(x, 2)[[1, 4, 5], 0].tolist() == [1.5, 4.5, 5.5]
+    got = ind.rolling_mean(x, 2)[:, 0]
+    assert np.isnan(got[[0, 2]]).all()
+    assert got[[1, 3, 4, 5]].tolist() == [1.5, 3.0, 4.5, 5.5]  # row 3: mean of 2 and 4
+    assert ind.rolling_max(x, 2, lag=1)[:, 0][3:].tolist() == [2.0, 4.0, 5.0]
+    lag = ind.lagged(x, 2)[:, 0]
+    assert np.isnan(lag[[0, 1, 2]]).all() and lag[3:].tolist() == [1.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize("n", [1, 3, 8, 20, 129])
+def test_windows_over_own_bars_equal_the_windows_of_the_bars_alone(n):
+    """With gaps, each column's values equal the plain rule applied to that column's bars
+    alone (the NaN rows removed), bit for bit, also from any ``start`` (the live path)."""
+    rng = np.random.default_rng(n)
+    x = _with_gaps(rng, T=500, N=3)
+    for lag in (0, 1):
+        mean, std = ind.rolling_mean_std(x, n, lag=lag)
+        top = ind.rolling_max(x, n, lag=lag)
+        for j in range(3):
+            bars = np.flatnonzero(~np.isnan(x[:, j]))
+            alone_m, alone_s = ind.rolling_mean_std(np.ascontiguousarray(x[bars, j]), n, lag=lag)
+            assert mean[bars, j].tobytes() == alone_m.tobytes()
+            assert std[bars, j].tobytes() == alone_s.tobytes()
+            assert top[bars, j].tobytes() == ind.rolling_max(x[bars, j], n, lag=lag).tobytes()
+            assert np.isnan(mean[np.isnan(x[:, j]), j]).all()
+        for start in (1, 260, 499):
+            assert ind.rolling_mean(x, n, start=start, lag=lag).tobytes() == ind.rolling_mean(x, n, lag=lag)[start:].tobytes()
+            assert ind.lagged(x, n, start).tobytes() == ind.lagged(x, n)[start:].tobytes()
+
+
+def test_hold_gaps_carries_each_symbols_last_value():
+    v = np.array([[1.0, 5.0], [2.0, 6.0], [3.0, 7.0], [4.0, 8.0]])
+    missing = np.array([[True, False], [False, True], [True, True], [False, False]])
+    out = ind.hold_gaps(v, missing, previous=np.array([9.0, 9.0]))
+    assert out.tolist() == [[9.0, 5.0], [2.0, 5.0], [2.0, 5.0], [4.0, 8.0]]
+    grid = ind.hold_gaps(np.stack([v, 10 * v], axis=1), missing)
+    assert grid[:, 1, :].tolist() == [[0.0, 50.0], [20.0, 50.0], [20.0, 50.0], [40.0, 80.0]]
+    last = ind.last_value(np.where(missing, np.nan, v), 1)
+    assert last.tolist() == [[2.0, 5.0], [2.0, 5.0], [4.0, 8.0]]

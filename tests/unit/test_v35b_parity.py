@@ -158,14 +158,27 @@ def test_golden_run_invariants():
     # Issued targets match the golden table for the cell and the bond trend of that bar.
     table = {1: (0.6, 0.4, 0, 0, 0), 2: (0, 1, 0, 0, 0), 3: (0.2, 0.8, 0, 0, 0)}
     cols = ["TQQQ", "QQQ", "TMF", "TMV"]
+    # An instrument without a price on a bar (TMF/TMV outside TLT's 2004-2012) keeps its
+    # previous weight (the gap policy), and the others make room for it.
+    panel = nasdaq_panel()
+    priced = np.column_stack([panel[(s, "close")].notna().to_numpy() if (s, "close") in panel.columns
+                              else np.zeros(len(panel), bool) for s in cols])
     for i in np.flatnonzero(d.rebalance.to_numpy()):
         c, b = int(cell[i]), bond[i]
         row = w.iloc[i][cols].to_numpy()
         if c in table:
-            want = [table[c][0], table[c][1], 0, 0]
+            want = np.array([table[c][0], table[c][1], 0, 0])
         else:
             qqq, bw = (0.5, 0.2) if c == 5 else (0.0, 0.4)
-            want = [0, qqq, bw if b == "Bull" else 0, bw if b == "Bear" else 0]
+            want = np.array([0, qqq, bw if b == "Bull" else 0, bw if b == "Bear" else 0])
+        held = ~priced[i]
+        if held.any():
+            prev = w.iloc[i - 1][cols].to_numpy()
+            np.testing.assert_array_equal(row[held], prev[held], err_msg=f"bar {i}: held weight")
+            if prev[held].sum() > 0:  # the others were scaled to make room
+                assert row.sum() <= 1.0 + 1e-12
+                continue
+            want[held] = prev[held]
         np.testing.assert_allclose(row, want, atol=1e-12, err_msg=f"bar {i} cell {c} bond {b}")
     assert set(np.unique(cell[valid])) == {1, 2, 3, 4, 5, 6}, "the sample visits every cell"
     if ("TLT", "close") in nasdaq_panel().columns:

@@ -125,9 +125,27 @@ def test_a_fold_without_a_valid_combination_stays_in_cash():
 
 
 def test_overfitting_diagnostics_come_from_the_trials(report):
-    assert report.dsr is not None and report.pbo is not None
-    assert report.dsr.n_trials == report.trials["sharpe"].notna().sum()
-    assert report.dsr.n_obs == len(report.oos.equity)
+    """DSR: N = distinct configurations (not folds x configurations, the old, wrong count),
+    V = variance of their Sharpes over the stitched OOS bars, each from its own
+    continuous backtest of the full sample (an independent run here)."""
+    assert report.dsr is not None and report.pbo is not None and report.psr is not None
+    assert report.dsr.n_trials == report.grid.n_kept == 5
+    assert report.dsr.n_obs == report.psr.n_obs == len(report.oos.equity)
+    bars = report.dataset.panel
+    span = slice(report.folds[0].oos_slice.start, report.folds[-1].oos_slice.stop)
+    cls = registry.get("sma_crossover")
+    sharpes = []
+    for combo in report.grid.grid.to_dict("records"):
+        dec = cls(combo, symbols=["NASDAQ"]).decisions(bars)
+        ow = dec.order_weights()
+        ow.iloc[0] = dec.weights.iloc[0]
+        res = run_backtest(bars, ow, initial_cash=100_000.0, fees_bps=10)
+        r = res.equity.pct_change().fillna(res.equity.iloc[0] / 100_000.0 - 1).to_numpy()[span]
+        sharpes.append(r.mean() / r.std(ddof=1))
+    assert report.dsr.sr_variance == pytest.approx(np.var(sharpes, ddof=1), rel=1e-9)
+    oos_r = report.oos.equity.pct_change().fillna(report.oos.equity.iloc[0] / 100_000.0 - 1)
+    assert report.psr.sr == pytest.approx(oos_r.mean() / oos_r.std(ddof=1), rel=1e-9) == report.dsr.sr
+    assert report.dsr.psr == pytest.approx(report.psr.psr, abs=1e-15)
     assert report.pbo.n_trials == report.grid.n_kept and report.pbo.n_splits == 8
     assert 0 <= report.dsr.dsr <= 1 and 0 <= report.pbo.pbo <= 1
     assert report.dsr.reading().startswith("DSR") and report.pbo.reading().startswith("PBO")
@@ -158,16 +176,23 @@ def test_text_progress_writes_whole_lines(capsys):
     progress_bar(3, desc="x", unit="x", mode="off").update(1)  # off: does nothing, fails nothing
 
 
-def test_heatmap_and_stability_tables(report):
+def test_heatmap_table_and_figures(report):
     table = report.heatmap_table()
     assert list(table.index) == [5, 10, 20] and list(table.columns) == [20, 50]
     assert math.isnan(table.loc[20, 20])  # dropped combination
     mean = report.trials.groupby(["fast", "slow"])["objective"].mean()
     assert table.loc[5, 50] == pytest.approx(mean.loc[(5, 50)])
-    assert list(report.stability_table().columns) == ["oos_start", "fast", "slow"]
     for fig in (wf_report.equity_figure(report), wf_report.stability_figure(report), wf_report.scatter_figure(report),
                 wf_report.heatmap_figure(report)):
         assert fig.data
+
+
+def test_overfitting_table_shows_psr_beside_dsr_and_pbo(report):
+    t = wf_report.overfitting_table(report)
+    assert list(t.index[:2]) == ["PSR", "DSR"] and t.index[-1] == "PBO"
+    assert t.loc["PSR", "value"] == f"{report.psr.psr:.4f}" and t.loc["DSR", "value"] == f"{report.dsr.dsr:.4f}"
+    assert t.loc["configurations N", "value"] == "5"
+    assert float(t.loc["SR0 (annualised)", "value"]) == pytest.approx(report.dsr.sr0 * math.sqrt(252), abs=1e-3)
 
 
 def test_write_archives_every_file(report, tmp_path):
@@ -186,6 +211,8 @@ def test_write_archives_every_file(report, tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["total_return"] == pytest.approx(report.oos_metrics["total_return"])
     assert metrics["deflated_sharpe"]["dsr"] == pytest.approx(report.dsr.dsr)
+    assert metrics["deflated_sharpe"]["psr"] == metrics["probabilistic_sharpe"]["psr"] == pytest.approx(report.psr.psr)
+    assert metrics["probabilistic_sharpe"]["reading"].startswith("PSR")
     assert metrics["pbo"]["pbo"] == pytest.approx(report.pbo.pbo)
     assert metrics["walk_forward"]["n_folds"] == 7
     eq = pd.read_csv(run_dir / "oos_equity.csv", index_col=0, parse_dates=True)

@@ -43,7 +43,7 @@ class BacktestResult:
     positions: pd.DataFrame  # shares per instrument
     holdings_value: pd.DataFrame  # position value per instrument
     orders: pd.DataFrame  # timestamp, symbol, side, size, price, fees, value
-    trades: pd.DataFrame  # round trips: entry/exit, size, prices, pnl, return, status
+    trades: pd.DataFrame  # round trips per instrument, flat to flat (see _trades_table)
     initial_cash: float
     portfolio: object  # the vectorbt Portfolio, for users who want its analytics
 
@@ -215,8 +215,20 @@ def _orders_table(pf, symbols: list[str], index: pd.Index) -> pd.DataFrame:
 
 
 def _trades_table(pf, symbols: list[str], index: pd.Index) -> pd.DataFrame:
-    """Round trips (entry to exit) per instrument, vectorbt's exit-trade records."""
-    rec = pf.trades.values
+    """Round trips per instrument, from flat back to flat: vectorbt's position records.
+
+    A round trip starts with the order that opens a position from flat and ends with
+    the order that brings it back to flat; the trims and top-ups of a rebalance in
+    between belong to it (they are not trades of their own). ``size`` is the shares
+    bought over the round trip, ``entry_price`` / ``exit_price`` the average prices
+    of its buys / sells, ``fees`` all its fees, ``pnl`` sales minus purchases minus
+    fees (an open round trip is valued at the last close) and ``return`` the pnl
+    over the cost of its buys, ``partial_exits`` the sells that trimmed it without
+    closing it (vectorbt records one exit trade per sell, plus one for a position
+    still open, each pointing at its round trip by ``parent_id``).
+    """
+    rec = pf.positions.values
+    exits_per_trip = np.bincount(pf.exit_trades.values["parent_id"], minlength=len(rec))
     exit_idx = rec["exit_idx"]
     is_open = rec["status"] == 0
     out = pd.DataFrame(
@@ -231,6 +243,7 @@ def _trades_table(pf, symbols: list[str], index: pd.Index) -> pd.DataFrame:
             "pnl": rec["pnl"],
             "return": rec["return"],
             "status": np.where(is_open, "open", "closed"),
+            "partial_exits": exits_per_trip[rec["id"]] - 1,
         }
     )
     return out.sort_values(["entry_time", "symbol"], kind="stable").reset_index(drop=True)

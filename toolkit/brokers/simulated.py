@@ -39,7 +39,6 @@ dry run resumes where it stopped.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -219,31 +218,6 @@ class SimulatedBroker(SimulatedVenue):
     def marks(self) -> dict[str, Decimal]:
         """The last price seen per symbol (what unrealised PnL is marked at)."""
         return dict(self._marks)
-
-    @property
-    def total_fees(self) -> Decimal:
-        return self._fees
-
-    @property
-    def realised_pnl(self) -> Decimal:
-        with localcontext() as ctx:
-            ctx.prec = DECIMAL_PREC
-            return sum(self._realised.values(), Decimal(0))
-
-    def realised_pnl_by_symbol(self) -> dict[str, Decimal]:
-        return dict(sorted(self._realised.items()))
-
-    def get_lots(self, symbol: str | None = None) -> dict[str, list[Lot]]:
-        """Copies of the open FIFO lots, per symbol (oldest first)."""
-        syms = [symbol] if symbol is not None else sorted(self._lots)
-        return {s: [replace(lot) for lot in self._lots.get(s, [])] for s in syms if self._lots.get(s)}
-
-    def unrealised_pnl(self, marks: dict[str, Decimal] | None = None) -> Decimal:
-        m = self._marks_for(marks)
-        with localcontext() as ctx:
-            ctx.prec = DECIMAL_PREC
-            gains = (lot.quantity * (m[s] - lot.price) for s, lots in self._lots.items() for lot in lots)
-            return sum(gains, Decimal(0))
 
     def position(self, symbol: str) -> Position:
         with localcontext() as ctx:

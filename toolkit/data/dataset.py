@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from toolkit.data.panel import fingerprint, panel
+from toolkit.data.panel import dropped_bars, fingerprint, missing_bars, panel
 from toolkit.data.proxies import leveraged_proxy
 from toolkit.data.sources import BarRequest, registry
 from toolkit.errors import ParamsError
@@ -25,10 +25,12 @@ from toolkit.errors import ParamsError
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.params.data import DataParams
 
-__all__ = ["Dataset", "check_data_params", "load_dataset"]
+__all__ = ["Dataset", "check_data_params", "gap_notes", "load_dataset"]
 
 #: Slack for holidays when checking that a date range lies within the data.
 _DATE_SLACK = dt.timedelta(days=7)
+#: Dates listed in a note before "and N more".
+_DATES_SHOWN = 10
 
 
 @dataclass
@@ -129,4 +131,45 @@ def load_dataset(data: DataParams, *, base_dir: Path, optional: list[str] | None
     order = [s for s in data.symbols if s in trimmed] + [s for s in trimmed if s not in data.symbols]
     trimmed = {s: trimmed[s] for s in order}
     bars = panel(trimmed, calendar=order[0])
+    notes += gap_notes(trimmed, bars, order[0])
     return Dataset(trimmed, bars, fingerprint(trimmed), notes, proxies)
+
+
+def _dates(index: pd.DatetimeIndex) -> str:
+    shown = ", ".join(str(ts.date()) for ts in index[:_DATES_SHOWN])
+    more = len(index) - _DATES_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def gap_notes(frames: dict[str, pd.DataFrame], bars: pd.DataFrame, calendar: str) -> list[str]:
+    """Warnings naming each symbol's missing bars and the bars the calendar left out.
+
+    The panel follows ``calendar``'s sessions. A symbol without a bar on one of them,
+    after its first bar, is held there by the strategies' gap policy (its indicators
+    skip the day, its position stays as on its last bar, a session trades the others):
+    the report must say so, with the dates, so a gap in a file is never silent.
+    """
+    notes = []
+    for sym, when in missing_bars(bars).items():
+        days = "1 session" if len(when) == 1 else f"{len(when)} sessions"
+        notes.append(
+            f"Warning: {sym} has no bar on {days} of the calendar ({calendar}): {_dates(when)}. "
+            f"Its indicators skip the missing days and its position is held through them "
+            f"(no order for {sym} on those days)."
+        )
+    first, last = bars.index[0], bars.index[-1]
+    for sym, when in dropped_bars(frames, bars.index).items():
+        inside = when[(when > first) & (when < last)]
+        if len(inside):
+            days = "1 date" if len(inside) == 1 else f"{len(inside)} dates"
+            notes.append(
+                f"Warning: {sym} has bars on {days} the calendar ({calendar}) lacks: {_dates(inside)}. "
+                f"The panel follows {calendar}'s sessions, so those bars are left out."
+            )
+        outside = len(when) - len(inside)
+        if outside:
+            notes.append(
+                f"{sym} has {outside} bar(s) outside {calendar}'s {first.date()} to {last.date()}: "
+                f"left out (the panel follows {calendar}'s sessions)."
+            )
+    return notes

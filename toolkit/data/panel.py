@@ -20,7 +20,7 @@ import pandas as pd
 from toolkit.data.validate import CANONICAL_FIELDS
 from toolkit.errors import ParamsError
 
-__all__ = ["describe", "fingerprint", "panel"]
+__all__ = ["describe", "dropped_bars", "fingerprint", "missing_bars", "panel"]
 
 _FINGERPRINT_VERSION = b"toolkit.data.fingerprint/v1"
 
@@ -42,6 +42,38 @@ def panel(frames: Mapping[str, pd.DataFrame], *, calendar: str | None = None) ->
     parts = [frames[sym][fields].reindex(index) for sym in symbols]
     out = pd.concat(parts, axis=1, keys=symbols, names=["symbol", "field"])
     out.index.name = index.name
+    return out
+
+
+def missing_bars(bars: pd.DataFrame) -> dict[str, pd.DatetimeIndex]:
+    """Per symbol, the rows of the panel after its first bar where it has no bar (NaN close).
+
+    These are the gaps the strategies' gap policy deals with (``toolkit/strategies/base.py``:
+    indicators skip them, the position is held); rows before a symbol's first bar are not
+    gaps (it did not trade yet). Symbols without a gap are left out.
+    """
+    out: dict[str, pd.DatetimeIndex] = {}
+    for sym in dict.fromkeys(bars.columns.get_level_values(0)):
+        if (sym, "close") not in bars.columns:
+            continue
+        close = bars[(sym, "close")].to_numpy(dtype=float)
+        valid = ~np.isnan(close)
+        if not valid.any():
+            continue
+        gap = ~valid
+        gap[: int(np.argmax(valid))] = False
+        if gap.any():
+            out[str(sym)] = pd.DatetimeIndex(bars.index[gap])
+    return out
+
+
+def dropped_bars(frames: Mapping[str, pd.DataFrame], index: pd.Index) -> dict[str, pd.DatetimeIndex]:
+    """Per symbol, its bars on dates the panel's calendar lacks (left out of the panel)."""
+    out: dict[str, pd.DatetimeIndex] = {}
+    for sym, frame in frames.items():
+        extra = frame.index.difference(index)
+        if len(extra):
+            out[sym] = pd.DatetimeIndex(extra)
     return out
 
 

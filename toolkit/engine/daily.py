@@ -7,6 +7,7 @@ helpers a replay shares with it: :func:`load_data` and :func:`session_clock`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -23,7 +24,63 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.strategies.base import Strategy
 
-__all__ = ["load_data", "run_daily", "session_clock"]
+__all__ = ["DEFAULT_LEDGER", "THROWAWAY_LEDGER", "choose_ledger", "describe_ledger", "load_data", "run_daily",
+           "session_clock"]
+
+#: The notebook's ``ledger`` choices besides a SQLAlchemy URL (see :func:`choose_ledger`).
+THROWAWAY_LEDGER = "throwaway"
+DEFAULT_LEDGER = "default"
+
+
+def choose_ledger(params: DailyDryRunParams, ledger: str | None) -> DailyDryRunParams:
+    """``params`` with the ledger a dry-run notebook records its session in, chosen explicitly.
+
+    ``ledger`` is the notebook's parameter:
+
+    * ``"throwaway"`` (or None; the default when the notebook is opened and run by
+      hand): the params' ``db_url`` if they name one, else a temporary SQLite ledger
+      this kernel deletes when it exits. Trying a notebook never writes into the
+      scheduled dry run's ledger by surprise.
+    * ``"default"`` (what ``toolkit run`` passes): the params' ``db_url``, else
+      ``$TOOLKIT_DB_URL``, else outputs/ledger.sqlite.
+    * anything else: a SQLAlchemy URL, used as given.
+    """
+    if ledger is None or ledger == THROWAWAY_LEDGER:
+        return params if params.db_url else params.model_copy(update={"db_url": throwaway_ledger_url()})
+    if ledger == DEFAULT_LEDGER:
+        return params
+    return params.model_copy(update={"db_url": ledger})
+
+
+@functools.cache
+def throwaway_ledger_url() -> str:
+    """A SQLite ledger in a temporary folder, the same for the whole process, removed when it exits."""
+    import atexit
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    folder = tempfile.mkdtemp(prefix="toolkit-throwaway-ledger-")
+    atexit.register(shutil.rmtree, folder, True)
+    return f"sqlite:///{Path(folder) / 'ledger.sqlite'}"
+
+
+def describe_ledger(params: DailyDryRunParams) -> str:
+    """One line for the report: which ledger holds the session (a password in the URL is hidden)."""
+    url = params.db_url
+    if url is None:
+        return "Ledger: the default one ($TOOLKIT_DB_URL, else outputs/ledger.sqlite)."
+    if throwaway_ledger_url.cache_info().currsize and url == throwaway_ledger_url():
+        return ("Ledger: a throwaway one, deleted when the kernel stops (set `ledger = \"default\"` or a URL "
+                "in the parameters cell to keep the session).")
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = url
+    return f"Ledger: `{shown}`."
 
 
 def session_clock(as_of: Any, execution_time: str) -> FixedClock:

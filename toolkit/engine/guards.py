@@ -168,10 +168,6 @@ class RiskEngine:
         self._kill_reason: str | None = "kill switch set in settings" if self.settings.kill_switch else None
 
     # -- kill switch ---------------------------------------------------------------
-    @property
-    def kill_switch_engaged(self) -> bool:
-        return self._kill_reason is not None
-
     def engage_kill_switch(self, reason: str = "engaged manually") -> None:
         """Halt every order from now on (the control panel's red button)."""
         self._kill_reason = reason

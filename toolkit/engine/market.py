@@ -16,6 +16,16 @@ the data (a morning run on data that ends yesterday) the last close is used and 
 cursor says so. The decision at ``close`` sees the session's bar; at any earlier
 time it sees bars through the previous session (no look-ahead), see
 :func:`~toolkit.time.expected_bar_date`.
+
+Missing bars (the gap policy of ``toolkit/strategies/base.py``, here for the session
+path). The panel follows one calendar; a traded symbol may have no bar on a session of
+it (the whole bar absent: every price NaN). That is not a corrupt bar: the strategy
+holds the symbol's target from its last bar, the cursor gives it no execution price
+that day (so no order: the session holds it and trades the others) and marks it at its
+last close (so equity still counts it), as the backtest does. A bar with SOME prices
+missing, or a price that is not a positive number, is corrupt and stops the session.
+A symbol that has missed more than :data:`MAX_HELD_BARS` sessions in a row is stale:
+a feed that stopped must not hold a position forever without anyone noticing.
 """
 
 from __future__ import annotations
@@ -31,11 +41,15 @@ import pandas as pd
 
 from toolkit.errors import DataError
 from toolkit.model import ExecutionTime, quantize
-from toolkit.time import expected_bar_date
+from toolkit.time import expected_bar_date, last_bar_is_fresh
 
 __all__ = ["MarketCursor", "SessionPrices", "price_decimal"]
 
-_DAY_NS = 86_400 * 10**9
+#: Sessions in a row a traded symbol may miss (held, with a message) before the session
+#: stops as on stale data. A missing day or two in a file is a gap; a week is a feed
+#: that stopped.
+MAX_HELD_BARS = 5
+_PRICE_FIELDS = ("open", "high", "low", "close")
 
 
 @lru_cache(maxsize=65536)
@@ -60,6 +74,10 @@ class SessionPrices:
     prices: dict[str, Decimal]
     marks: dict[str, Decimal]
     note: str | None
+
+    def held(self, symbols: list[str]) -> list[str]:
+        """The ``symbols`` with a mark but no execution price: their bar is missing, so no order (held)."""
+        return [s for s in symbols if s in self.marks and s not in self.prices]
 
 
 class MarketCursor:
@@ -114,7 +132,12 @@ class MarketCursor:
 
     def bar_problems(self, end: int, symbols: list[str], as_of: dt.date, execution_time: str,
                      stale_check: bool) -> list[str]:
-        """What is wrong with the newest visible bar of the traded ``symbols`` (empty = sound)."""
+        """What is wrong with the newest visible bar of the traded ``symbols`` (empty = sound).
+
+        A symbol whose whole bar is missing there is not a problem (it is held, see the
+        module doc: :meth:`missing_bars`) unless it has missed more than
+        :data:`MAX_HELD_BARS` sessions in a row.
+        """
         expected = expected_bar_date(as_of, execution_time)
         if end <= 0:
             return [f"no bars at or before {expected.date()} in the data"]
@@ -122,17 +145,41 @@ class MarketCursor:
         when = self.index[end - 1].date()
         problems = []
         for sym in symbols:
+            if self._bar_absent(end - 1, sym):
+                run = self._missing_run(end, sym)
+                if run > MAX_HELD_BARS and run < end:  # had a bar once, none for a week
+                    problems.append(f"{sym} has no bar in the last {run} sessions (newest "
+                                    f"{self.index[end - 1 - run].date()}): more than {MAX_HELD_BARS} missing "
+                                    f"sessions is stale data, not a gap")
+                continue
             for fld in ("open", "close"):
                 j = self._pos.get((sym, fld))
-                v = None if j is None else row[j]
+                v = None if j is None else float(row[j])
                 if v is None or not (math.isfinite(v) and v > 0):
-                    problems.append(f"{sym} {fld} on {when} is {v!r} (missing or corrupt)")
-        if stale_check:
-            last = int(self._stamps[end - 1])
-            if last - last % _DAY_NS < _utc_midnight_ns(expected.date()):
-                problems.append(f"stale data: the newest bar is {when}; a decision at {execution_time} on {as_of} "
-                                f"needs the {expected.date()} bar")
+                    problems.append(f"{sym} {fld} on {when} is {v} (missing or corrupt)")
+        if stale_check and not last_bar_is_fresh(self.index[end - 1], as_of, execution_time):
+            problems.append(f"stale data: the newest bar is {when}; a decision at {execution_time} on {as_of} "
+                            f"needs the {expected.date()} bar")
         return problems
+
+    def _bar_absent(self, i: int, symbol: str) -> bool:
+        """True when row ``i`` holds no bar of ``symbol`` at all (every price field NaN)."""
+        cols = [self._pos[(symbol, f)] for f in _PRICE_FIELDS if (symbol, f) in self._pos]
+        return bool(cols) and all(math.isnan(self._values[i, j]) for j in cols)
+
+    def _missing_run(self, end: int, symbol: str) -> int:
+        """How many of the first ``end`` rows, counted back from the newest, have no close of ``symbol``."""
+        j = self._pos.get((symbol, "close"))
+        if j is None:
+            return 0
+        valid = np.flatnonzero(~np.isnan(self._values[:end, j]))
+        return end - 1 - int(valid[-1]) if len(valid) else end
+
+    def missing_bars(self, end: int, symbols: list[str]) -> list[str]:
+        """The ``symbols`` without a bar on the newest visible row (the strategy holds them)."""
+        if end <= 0:
+            return []
+        return [s for s in symbols if self._bar_absent(end - 1, s)]
 
     def last_bar_stamp(self, end: int, symbol: str) -> pd.Timestamp | None:
         """The stamp of ``symbol``'s newest visible bar with a close (None when it has none)."""
@@ -175,6 +222,8 @@ class MarketCursor:
                 jf = self._pos.get((sym, fld))
                 px = self._values[i, jf] if jf is not None else math.nan
                 mk = self._values[i, jc]
+                if math.isnan(mk) and self._bar_absent(i, sym):
+                    mk = self._last_close(i, jc)  # no bar today: held, valued at its last close
             else:
                 px = mk = self._last_close(i, jc)
             if math.isfinite(px) and px > 0:

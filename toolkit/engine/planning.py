@@ -9,6 +9,7 @@ differently).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,18 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from toolkit.engine.costs import session_cost_model
 from toolkit.engine.guards import GuardReport, MarketState, PortfolioState, RiskEngine
-from toolkit.engine.market import SessionPrices, price_decimal
+from toolkit.engine.market import SessionPrices
 from toolkit.engine.snapshots import before_session
 from toolkit.engine.translator import OrderIntent, SkippedIntent, translate
-from toolkit.model import CostModel, client_order_id
+from toolkit.model import client_order_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import Ledger
     from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.strategies.base import Decision
 
-__all__ = ["OrderPlan", "plan_orders"]
+__all__ = ["OrderPlan", "plan_orders", "why_trade_without_rebalance"]
 
 
 @dataclass
@@ -38,6 +40,40 @@ class OrderPlan:
     skipped: list[SkippedIntent] = field(default_factory=list)
     report: GuardReport | None = None
     message: str | None = None
+
+
+def why_trade_without_rebalance(
+    perf: dict[str, Any],
+    targets: dict[str, float],
+    positions: dict[str, Decimal],
+    prices: dict[str, Decimal],
+) -> str | None:
+    """Why a session must trade to the targets although the strategy asks for no rebalance (None: it need not).
+
+    A strategy without a rebalance today "keeps its targets": that holds only if the
+    account holds them. It does not (1) on the account's first session (``perf`` is
+    empty), (2) after a session whose orders guards stopped (``perf["owed"]``, e.g. the
+    kill switch was on when the strategy last rebalanced), (3) when the actual holdings
+    contradict the targets: a symbol with a target weight not held, a symbol held
+    against a zero target, or held on the other side. Weights that merely drifted with
+    prices are not a reason (the backtest does not trade them either, and parity with it
+    is the point of the daily path). Only symbols with a price today are compared.
+    """
+    if not perf:
+        return "first session of this account: trading to the strategy's current targets"
+    if perf.get("owed"):
+        return ("guards stopped the orders of the last session (halted or blocked): "
+                "trading back to the strategy's targets")
+    off = []
+    for sym, w in sorted(targets.items()):
+        if sym not in prices or w is None or math.isnan(w):  # NaN: no target
+            continue
+        held = positions.get(sym, Decimal(0))
+        if (w > 0 and held <= 0) or (w < 0 and held >= 0) or (w == 0 and held != 0):
+            off.append(f"{sym} target {w:.0%}, held {held:f}")
+    if off:
+        return "holdings differ from the strategy's targets (" + "; ".join(off) + "): trading to the targets"
+    return None
 
 
 def plan_orders(
@@ -66,11 +102,7 @@ def plan_orders(
     kill = ledger.kill_switch()
     if kill.on:
         risk.engage_kill_switch(f"ledger kill switch: {kill.reason}")
-    costs = CostModel(
-        slippage_bps=price_decimal(params.costs.slippage_bps),
-        fee_bps=price_decimal(params.costs.fees_bps),
-        fixed_fee=price_decimal(params.costs.fixed_fee),
-    )
+    costs = session_cost_model(params.costs)
     value_prices = {**prices.marks, **prices.prices}
     # A zero target for an instrument the data lacks (a switched-off optional leg) is no order.
     targets = {s: w for s, w in decision.target_weights.items() if s in value_prices or w}

@@ -9,6 +9,13 @@ test), the daily path trades what was backtested.
 
 Re-running a replay over the same ledger re-sends nothing (every session is
 "already done"); extending ``end`` trades only the new sessions.
+
+Nothing is written before the whole range is checked (:func:`check_replay`): the
+data covers every session with sound bars, the account holds no session later than
+the first one to replay (a replay never back-dates sessions into an account that
+has moved on), the kill switch is off and ``as_of`` is left to the replay. The
+command and the facade replay into their own account, ``<account>-replay``
+(:func:`replay_params`), so a replay never mixes with the dry run's account.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import pandas as pd
 from toolkit.engine.daily import session_clock
 from toolkit.engine.market import MarketCursor
 from toolkit.engine.reconcile import reconcile
-from toolkit.engine.result import SessionResult
+from toolkit.engine.result import SessionError, SessionResult
 from toolkit.engine.session import run_session
 from toolkit.engine.venue import load_simulated_broker
 from toolkit.time import sessions_in_range
@@ -34,7 +41,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import Ledger
     from toolkit.params.daily_dry_run import DailyDryRunParams
 
-__all__ = ["ReplayResult", "replay"]
+__all__ = ["REPLAY_ACCOUNT_SUFFIX", "ReplayResult", "check_replay", "replay", "replay_params"]
+
+#: The default replay account is the params' account plus this suffix.
+REPLAY_ACCOUNT_SUFFIX = "-replay"
 
 
 @dataclass
@@ -95,14 +105,7 @@ def replay(
     market = MarketCursor(data if isinstance(data, pd.DataFrame) else data.panel)
     strategy = registry.create(params.strategy, params.strategy_params,
                                symbols=[s for s in params.data.symbols if market.has(s)])
-    last_bar = pd.Timestamp(market.last_date)
-    first_bar = pd.Timestamp(market.first_date)
-    days = [d for d in sessions_in_range(start, end) if first_bar <= d <= last_bar]
-    if not days:
-        from toolkit.errors import ParamsError
-
-        raise ParamsError("--start/--end", f"{start}..{end}",
-                          f"a range holding NYSE sessions within the data ({first_bar.date()} to {last_bar.date()})")
+    days = check_replay(params, ledger=ledger, market=market, strategy=strategy, start=start, end=end)
     broker = load_simulated_broker(ledger, params)
     statuses: dict[str, int] = {}
     res: SessionResult | None = None
@@ -136,6 +139,91 @@ def replay(
         problems=problems,
         last=res,
     )
+
+
+def replay_params(params: DailyDryRunParams, account: str | None = None) -> DailyDryRunParams:
+    """``params`` with the replay's own account: ``account``, else ``<params.account>-replay``.
+
+    A replay writes hundreds of back-dated sessions; in the dry run's own account they
+    would mix with (and be refused after) the sessions the dry run recorded.
+    """
+    from toolkit.errors import ParamsError
+
+    name = account if account is not None else params.account + REPLAY_ACCOUNT_SUFFIX
+    if not name or len(name) > 64 or "|" in name:
+        raise ParamsError("--account", name, "1 to 64 characters without '|'")
+    return params.model_copy(update={"account": name})
+
+
+def check_replay(
+    params: DailyDryRunParams,
+    *,
+    ledger: Ledger,
+    market: MarketCursor,
+    strategy: Any,
+    start: Any,
+    end: Any,
+) -> list[pd.Timestamp]:
+    """The sessions to replay, after checking the whole range; raises before anything is written.
+
+    * ``as_of`` is null (the replay sets it, session by session);
+    * ``start`` <= ``end`` and every NYSE session between them lies within the data;
+    * every session's bars are sound (the same check each session makes before deciding);
+    * the ledger's kill switch is off (every session would be halted);
+    * the account holds no session later than the first session this replay has still
+      to run (sessions already done in the range are skipped, so re-running or
+      extending a replay is fine; back-dating an account that moved on is not).
+    """
+    from toolkit.errors import ParamsError
+    from toolkit.ledger import make_run_key
+
+    if params.as_of is not None:
+        raise ParamsError("as_of", params.as_of.isoformat(),
+                          "null: a replay trades every session from --start to --end itself")
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    if hi < lo:
+        raise ParamsError("--end", hi.date().isoformat(), f"a date on or after --start ({lo.date()})")
+    first_bar, last_bar = pd.Timestamp(market.first_date), pd.Timestamp(market.last_date)
+    days = list(sessions_in_range(start, end))
+    coverage = f"sessions within the data ({first_bar.date()} to {last_bar.date()})"
+    if not days:
+        raise ParamsError("--start/--end", f"{lo.date()}..{hi.date()}", f"a range holding NYSE {coverage}")
+    if days[0] < first_bar:
+        raise ParamsError("--start", lo.date().isoformat(),
+                          f"a date the data covers: its first bar is {first_bar.date()}")
+    if days[-1] > last_bar:
+        raise ParamsError("--end", hi.date().isoformat(), f"a date the data covers: its last bar is {last_bar.date()}")
+    traded = [s for s in strategy.instruments() if market.has(s)]
+    bad = []
+    for day in days:
+        d = day.date()
+        problems = market.bar_problems(market.visible_end(d, params.execution_time), traded, d,
+                                       params.execution_time, params.guards.stale_bar_check)
+        if problems:
+            bad.append(f"{d}: {problems[0]}")
+    if bad:
+        more = f" (and {len(bad) - 1} more session(s))" if len(bad) > 1 else ""
+        raise SessionError(f"the data cannot drive session {bad[0]}{more}; nothing was written. "
+                           "Fix or refresh the data, or replay a range it covers")
+    kill = ledger.kill_switch()
+    if kill.on:
+        raise SessionError(f"the kill switch of ledger {ledger.url} is ON ({kill.reason}): every session would be "
+                           "halted; nothing was written. Turn it off (toolkit killswitch off) or replay into "
+                           "another ledger (--db)")
+    runs = ledger.runs(account=params.account)
+    if not runs.empty:
+        runs = runs[runs["mode"] == params.mode]
+        done = set(runs.loc[runs["status"].isin(["completed", "blocked", "market_closed"]), "run_key"])
+        todo = [d for d in days
+                if make_run_key(params.strategy, params.account, d.date(), params.execution_time) not in done]
+        latest = max(runs["session_date"]) if len(runs) else None
+        if todo and latest is not None and todo[0].date() < latest:
+            raise ParamsError(
+                "--start", lo.date().isoformat(),
+                f"a session after {latest}: account {params.account!r} ({params.mode}) of ledger {ledger.url} "
+                f"already holds sessions up to {latest}, and a replay never writes sessions before an account's "
+                "last one; nothing was written. Replay into another account (--account) or ledger (--db)")
+    return days
 
 
 def parse_day(value: str, field: str) -> dt.date:

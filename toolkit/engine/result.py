@@ -18,11 +18,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import FillRecord, OrderRecord, Snapshot
     from toolkit.strategies.base import Decision
 
-__all__ = ["ALREADY_DONE", "COMPLETED", "MARKET_CLOSED", "SessionError", "SessionResult", "json_safe"]
+__all__ = ["ALREADY_DONE", "SessionError", "SessionResult", "json_safe"]
 
+#: The one session outcome that is not a ledger run status (:class:`~toolkit.model.RunStatus`):
+#: the run was already done, nothing was sent again.
 ALREADY_DONE = "already_done"
-COMPLETED = "completed"
-MARKET_CLOSED = "market_closed"
 
 
 class SessionError(ToolkitError):
@@ -61,7 +61,7 @@ class SessionResult:
     session_date: dt.date
     execution_time: str
     mode: str
-    status: str  # completed | already_done | market_closed
+    status: str  # completed | halted | blocked | already_done | market_closed
     messages: list[str] = field(default_factory=list)
     decision: Decision | None = None
     prices: dict[str, Decimal] = field(default_factory=dict)

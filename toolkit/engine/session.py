@@ -10,7 +10,7 @@ the steps every context shares::
     -> broker submit, order by order                        [crash point broker_submitted]
     -> ledger: broker events + venue state (one transaction) [crash point fills_recorded]
     -> ledger: performance snapshot                         [crash point snapshot_recorded]
-    -> ledger: run completed
+    -> ledger: run completed (or halted / blocked when guards stopped its orders)
 
 Why it is shaped this way (promise 4, nothing lost, nothing doubled):
 
@@ -38,11 +38,16 @@ from typing import TYPE_CHECKING, Any
 from toolkit.engine.crash import crash_point
 from toolkit.engine.execution import execute
 from toolkit.engine.guards import RiskEngine
-from toolkit.engine.planning import plan_orders
+from toolkit.engine.planning import plan_orders, why_trade_without_rebalance
 from toolkit.engine.reconcile import reconcile
-from toolkit.engine.result import ALREADY_DONE, COMPLETED, MARKET_CLOSED, SessionError, SessionResult, json_safe
+from toolkit.engine.result import (
+    ALREADY_DONE,
+    SessionError,
+    SessionResult,
+    json_safe,
+)
 from toolkit.engine.snapshots import perf_key, take_snapshot
-from toolkit.model import OrderStatus
+from toolkit.model import OrderStatus, RunStatus
 from toolkit.time import is_session
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,12 +94,13 @@ def run_session(
         strategy = registry.create(params.strategy, params.strategy_params, symbols=params.data.symbols)
     as_of = params.as_of if params.as_of is not None else market.last_date
     run_key = make_run_key(params.strategy, params.account, as_of, params.execution_time)
-    result = SessionResult(run_key, as_of, params.execution_time, mode, COMPLETED)
+    result = SessionResult(run_key, as_of, params.execution_time, mode, RunStatus.COMPLETED)
     now = clock.now().to_pydatetime()
 
     existing = ledger.get_run(run_key)
-    if existing is not None and existing.status in (COMPLETED, MARKET_CLOSED):
-        result.status = ALREADY_DONE if existing.status == COMPLETED else MARKET_CLOSED
+    # A halted run is tried again (the kill switch may be off now); a blocked one is final.
+    if existing is not None and existing.status in (RunStatus.COMPLETED, RunStatus.BLOCKED, RunStatus.MARKET_CLOSED):
+        result.status = RunStatus.MARKET_CLOSED if existing.status == RunStatus.MARKET_CLOSED else ALREADY_DONE
         result.messages.append(f"already done: run {run_key} is {existing.status} in the ledger; nothing was sent")
         result.orders = ledger.order_records(run_key=run_key)
         return result
@@ -102,8 +108,9 @@ def run_session(
     if not is_session(as_of):
         with ledger.transaction():
             ledger.start_run(run_key, mode=mode, notebook_run_id=notebook_run_id, at=now)
-            ledger.finish_run(run_key, MARKET_CLOSED, summary={"message": f"{as_of} is not an NYSE session"}, at=now)
-        result.status = MARKET_CLOSED
+            ledger.finish_run(run_key, RunStatus.MARKET_CLOSED, summary={"message": f"{as_of} is not an NYSE session"},
+                              at=now)
+        result.status = RunStatus.MARKET_CLOSED
         result.messages.append(f"market closed: {as_of} is not an NYSE session; nothing was traded or changed")
         return result
 
@@ -127,6 +134,15 @@ def run_session(
     result.prices = prices.prices
     if prices.note:
         result.messages.append(prices.note)
+    # Gap policy (strategies/base.py, engine/market.py): a symbol without a bar is held.
+    for sym in market.missing_bars(end, traded):
+        result.messages.append(f"{sym} has no bar on {history.index[-1].date()}: the strategy holds its target "
+                               f"from its last bar")
+    held = prices.held(traded)
+    if held:
+        result.messages.append(f"no {params.execution_time} price on {as_of} for {', '.join(held)} (a missing bar): "
+                               f"position held, no order for {'it' if len(held) == 1 else 'them'}; the other "
+                               f"symbols trade")
 
     # -- decide (always: the report shows the context even when resuming) ---------
     decision = strategy.decide(history)
@@ -148,21 +164,31 @@ def run_session(
         positions = {s: p.quantity for s, p in position_records.items()}
         result.current_positions = dict(positions)
         planned = ledger.order_records(run_key=run_key) if existing is not None else []
-        if not planned and not decision.rebalance and not perf:
-            # The account's first session: establish the targets rather than wait for the
-            # strategy's next rebalance (which may be weeks away) holding only cash.
-            decision = replace(decision, rebalance=True)
-            result.decision = decision
-            result.messages.append("first session of this account: trading to the strategy's current targets")
+        if not planned and not decision.rebalance:
+            # The strategy keeps its targets, but is the account AT them? Not on its first
+            # session, not after a session whose orders a guard stopped, not when a target
+            # position is missing from (or an exited one still in) the holdings. Trade to the
+            # targets then rather than wait for the strategy's next rebalance, weeks away.
+            why = why_trade_without_rebalance(perf, decision.target_weights, positions,
+                                              {**prices.marks, **prices.prices})
+            if why is not None:
+                decision = replace(decision, rebalance=True)
+                result.decision = decision
+                result.messages.append(why)
         if planned:
             result.messages.append(f"{len(planned)} order(s) of this run are already in the ledger: resuming them")
         else:
-            plan = plan_orders(params, ledger=ledger, risk=risk, decision=decision, positions=positions, cash=cash,
+            # A held symbol is left out of the targets: the translator leaves it alone.
+            tradable = replace(decision, target_weights={s: w for s, w in decision.target_weights.items()
+                                                         if s not in held}) if held else decision
+            plan = plan_orders(params, ledger=ledger, risk=risk, decision=tradable, positions=positions, cash=cash,
                                prices=prices, last_bar=lambda s: market.last_bar_stamp(end, s), perf=perf,
                                session_date=as_of, run_key=run_key, now=now)
             result.intents, result.skipped, result.guard_report = plan.intents, plan.skipped, plan.report
             if plan.report is not None:
                 result.blocked = plan.report.reasons
+                if plan.report.blocked:  # orders were stopped: the session did not do what it meant to
+                    result.status = RunStatus.HALTED if plan.report.halts else RunStatus.BLOCKED
             if plan.message:
                 result.messages.append(plan.message)
             planned = ledger.order_records(run_key=run_key) if plan.report and plan.report.allowed else []
@@ -170,7 +196,8 @@ def run_session(
         if not pending:
             result.orders = planned
             known = (position_records, cash) if not planned else None
-            result.snapshot = take_snapshot(params, ledger, decision, prices.marks, perf, as_of, now, known=known)
+            result.snapshot = take_snapshot(params, ledger, decision, prices.marks, perf, as_of, now, known=known,
+                                            owed=result.status in (RunStatus.HALTED, RunStatus.BLOCKED))
             done = True
             if not check:
                 _finish(ledger, result, now)
@@ -188,7 +215,8 @@ def run_session(
     result.orders = ledger.order_records(run_key=run_key)
 
     # -- snapshot and close --------------------------------------------------------
-    result.snapshot = take_snapshot(params, ledger, decision, prices.marks, perf, as_of, now)
+    result.snapshot = take_snapshot(params, ledger, decision, prices.marks, perf, as_of, now,
+                                    owed=result.status in (RunStatus.HALTED, RunStatus.BLOCKED))
     crash_point("snapshot_recorded")
     if check:
         _reconcile_into(result, params, ledger, broker, prices.marks)
@@ -204,18 +232,23 @@ def _reconcile_into(result: SessionResult, params: DailyDryRunParams, ledger: Le
 
 
 def _finish(ledger: Ledger, result: SessionResult, now: dt.datetime) -> None:
-    """Close the run as completed with its summary (the last write of a session)."""
+    """Close the run with its status and summary (the last write of a session).
+
+    ``completed``, or ``halted`` / ``blocked`` when guards stopped orders the session
+    meant to send (the next session then trades back to the targets).
+    """
     if result.orders:
         result.fills = [f for o in result.orders for f in ledger.fill_records(client_order_id=o.client_order_id)]
     elif result.decision is not None and not result.decision.rebalance:
         result.messages.append("no rebalance today: the strategy keeps its targets")
     equity = result.snapshot.equity if result.snapshot is not None else None
-    result.messages.append(f"completed: {len(result.orders)} order(s), {len(result.fills)} fill(s), equity {equity}")
-    ledger.finish_run(result.run_key, COMPLETED, summary=json_safe(result.summary()), at=now)
+    result.messages.append(f"{result.status}: {len(result.orders)} order(s), {len(result.fills)} fill(s), "
+                           f"equity {equity}")
+    ledger.finish_run(result.run_key, result.status, summary=json_safe(result.summary()), at=now)
 
 
 def _fail_run(ledger: Ledger, run_key: str, mode: str, msg: str, now: dt.datetime, nb: str | None) -> None:
     with ledger.transaction():
         ledger.start_run(run_key, mode=mode, notebook_run_id=nb, at=now)
-        ledger.finish_run(run_key, "failed", summary={"error": msg}, at=now)
+        ledger.finish_run(run_key, RunStatus.FAILED, summary={"error": msg}, at=now)
         ledger.audit("session_stopped", {"run_key": run_key, "reason": msg}, at=now)

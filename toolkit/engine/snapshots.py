@@ -47,11 +47,14 @@ def take_snapshot(
     now: dt.datetime,
     *,
     known: tuple[dict[str, PositionRecord], Decimal] | None = None,
+    owed: bool = False,
 ) -> Snapshot:
     """Record the end-of-session performance (idempotent for a re-recorded session).
 
     ``known``: (positions, cash) already read in this transaction (a session without
-    orders), which saves two queries per quiet session of a replay.
+    orders), which saves two queries per quiet session of a replay. ``owed``: guards
+    stopped orders this session meant to send, so the account is off its targets and
+    the next session trades back to them (kept with the running figures).
     """
     account, mode = params.account, params.mode
     if known is not None:
@@ -86,5 +89,6 @@ def take_snapshot(
             "session": as_of.isoformat(), "equity": str(equity), "peak": str(peak), "initial": str(initial),
             "prev_equity": None if prev_equity is None else str(prev_equity),
             "prev_peak": None if prev_peak is None else str(prev_peak),
+            **({"owed": True} if owed else {}),
         }, at=now)
     return snap

@@ -14,19 +14,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from toolkit.ledger import Ledger
 
-__all__ = ["export_trades", "set_kill_switch", "status_text", "trades_frame"]
+__all__ = ["export_trades", "kill_switch_text", "set_kill_switch", "status_text", "trades_frame"]
 
 
 def status_text(ledger: Ledger) -> str:
     """Kill switch, then per account and mode: positions, cash, last run and last snapshot."""
     import pandas as pd
 
-    lines: list[str] = []
-    ks = ledger.kill_switch()
-    if ks.on:
-        lines.append(f"kill switch: ON since {ks.at} by {ks.actor}: {ks.reason}")
-    else:
-        lines.append("kill switch: off" + (f" (last change {ks.at} by {ks.actor}: {ks.reason})" if ks.at else ""))
+    lines: list[str] = [kill_switch_text(ledger)]
     runs = ledger.runs()
     snaps = ledger.snapshots()
     if runs.empty:
@@ -61,6 +56,14 @@ def status_text(ledger: Ledger) -> str:
                 + (f"  cell {cell}" if cell not in (None, "") and not pd.isna(cell) else "")
             )
     return "\n".join(lines)
+
+
+def kill_switch_text(ledger: Ledger) -> str:
+    """One line: the kill switch's state and its last change (when, by whom, why)."""
+    ks = ledger.kill_switch()
+    if ks.on:
+        return f"kill switch: ON since {ks.at} by {ks.actor}: {ks.reason}"
+    return "kill switch: off" + (f" (last change {ks.at} by {ks.actor}: {ks.reason})" if ks.at else "")
 
 
 def _pct(x: object) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from toolkit.engine.costs import session_cost_model
+
 if TYPE_CHECKING:  # pragma: no cover
     import datetime as dt
 
@@ -40,11 +42,12 @@ def load_simulated_broker(ledger: Ledger, params: DailyDryRunParams) -> Simulate
     stored = ledger.get_state(broker_state_key(params.account, params.mode))
     if stored:
         return SimulatedBroker.from_dict(stored)
+    costs = session_cost_model(params.costs)
     return SimulatedBroker(
         initial_cash=Decimal(str(params.initial_cash)),
-        fee_bps=Decimal(str(params.costs.fees_bps)),
-        slippage_bps=Decimal(str(params.costs.slippage_bps)),
-        fixed_fee=Decimal(str(params.costs.fixed_fee)),
+        fee_bps=costs.fee_bps,
+        slippage_bps=costs.slippage_bps,
+        fixed_fee=costs.fixed_fee,
         max_participation=params.broker.max_participation,
         instruments={s: spec.spec() for s, spec in params.instruments.items()} or None,
         mode=params.mode,

@@ -14,15 +14,15 @@ from datetime import datetime
 from decimal import Decimal
 
 from toolkit.ledger.types import fit_amount
-from toolkit.model import Lot, sell_fifo
+from toolkit.model import Lot, OrderSide, sell_fifo
 
 ZERO = Decimal("0.000000")
 
 
 def fill_cash_flow(side: str, quantity: Decimal, price: Decimal, fees: Decimal) -> Decimal:
-    """Cash effect of a fill: buy ``-qty*price - fees``, sell ``+qty*price - fees``."""
-    notional = fit_amount(quantity * price)
-    return (-notional if side == "buy" else notional) - fees
+    """Cash effect of a fill, the model's rule (:attr:`~toolkit.model.Fill.cash_flow`:
+    ``-sign x notional - fees``) with the notional at the ledger's 6 places."""
+    return -OrderSide(side).sign * fit_amount(quantity * price) - fees
 
 
 def realised_on(take: Decimal, sell_price: Decimal, cost_price: Decimal) -> Decimal:
@@ -64,7 +64,7 @@ def replay(fills: Iterable[tuple[str, Decimal, Decimal, Decimal, datetime]]) -> 
     book = ReplayBook()
     for side, qty, price, fees, at in fills:
         book.fees += fees
-        if side == "buy":
+        if OrderSide(side) is OrderSide.BUY:
             book.lots.append(Lot(qty, price, at))
             continue
         book.lots.sort(key=lambda lot: lot.opened_at)

@@ -19,6 +19,7 @@ from toolkit.ledger.accounting import ZERO, average_cost, fill_cash_flow, replay
 from toolkit.ledger.lifecycle import CANCELLED, FILLED, NEW, PARTIALLY_FILLED, REJECTED, SUBMITTED
 from toolkit.ledger.models import CashBalanceRow, FillRow, OrderRow, PositionLotRow, PositionRow
 from toolkit.ledger.types import QUANTUM
+from toolkit.model import OrderSide
 
 if TYPE_CHECKING:
     from toolkit.ledger.ledger import Ledger
@@ -115,7 +116,7 @@ def check_consistency(ledger: Ledger, account: str, mode: str, prices: dict[str,
         symbol_fills = by_symbol.get(symbol, [])
         book = replay((orders[f.order_id].side, f.quantity, f.price, f.fees, f.at) for f in symbol_fills)
         net = sum(
-            (f.quantity if orders[f.order_id].side == "buy" else -f.quantity for f in symbol_fills), ZERO
+            (OrderSide(orders[f.order_id].side).sign * f.quantity for f in symbol_fills), ZERO
         )
         lot_qty = sum((lot.open_quantity for lot in open_lots.get(symbol, [])), ZERO)
         position = positions.get(symbol)

@@ -203,8 +203,3 @@ def downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(alembic_config(conn), revision)
 
 
-def current_revision(engine: Engine) -> str | None:
-    """Revision the database is stamped with (``None`` for an empty database)."""
-    with engine.connect() as conn:
-        heads = _current_revisions(conn)
-    return heads[0] if heads else None

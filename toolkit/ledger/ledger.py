@@ -59,7 +59,7 @@ from toolkit.ledger.models import (
 from toolkit.ledger.records import FillRecord, LotRecord, OrderEventRecord, OrderRecord, PositionRecord
 from toolkit.ledger.runs import RunsMixin, make_run_key, parse_run_key
 from toolkit.ledger.types import DecimalLike, fit_amount
-from toolkit.model import OrderAccepted, OrderEvent, OrderFilled, OrderRejected, fifo_take, quantize
+from toolkit.model import OrderAccepted, OrderEvent, OrderFilled, OrderRejected, OrderSide, fifo_take, quantize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -387,7 +387,8 @@ class Ledger(RunsMixin, ControlMixin):
                 )
             lots = self._open_lots(s, order.account, order.mode, order.symbol)
             held = sum((lot.open_quantity for lot in lots), ZERO)
-            if order.side == "sell" and quantity > held:
+            side = OrderSide(order.side)
+            if side is OrderSide.SELL and quantity > held:
                 raise LedgerError(
                     f"qty: sell of {quantity} {order.symbol} on {order.account}/{order.mode} exceeds the "
                     f"holding of {held}; the ledger is long-only"
@@ -401,7 +402,7 @@ class Ledger(RunsMixin, ControlMixin):
             s.add(fill)
             s.flush()
             realised = ZERO
-            if order.side == "buy":
+            if side is OrderSide.BUY:
                 lot = PositionLotRow(
                     account=order.account,
                     mode=order.mode,

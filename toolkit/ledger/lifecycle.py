@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from toolkit.model import TRANSITIONS, OrderSide, OrderStatus, OrderType, TradingMode
+from toolkit.model import TRANSITIONS, OrderSide, OrderStatus, OrderType, RunStatus, TradingMode
 from toolkit.model import allowed_from as _model_allowed_from
 
 MODES: Final = tuple(m.value for m in TradingMode)
@@ -30,12 +30,8 @@ REJECTED: Final = OrderStatus.REJECTED.value
 ORDER_STATUSES: Final = tuple(s.value for s in OrderStatus)
 FILL_STATUSES: Final = (PARTIALLY_FILLED, FILLED)
 
-RUN_STARTED: Final = "started"
-RUN_COMPLETED: Final = "completed"
-RUN_FAILED: Final = "failed"
-RUN_MARKET_CLOSED: Final = "market_closed"
-RUN_STATUSES: Final = (RUN_STARTED, RUN_COMPLETED, RUN_FAILED, RUN_MARKET_CLOSED)
-RUN_FINISHED_STATUSES: Final = (RUN_COMPLETED, RUN_FAILED, RUN_MARKET_CLOSED)
+#: Run statuses are the model's :class:`~toolkit.model.RunStatus` (the values the ledger stores).
+RUN_STATUSES: Final = tuple(s.value for s in RunStatus)
 
 KILL_SWITCH_KEY: Final = "kill_switch"
 

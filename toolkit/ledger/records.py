@@ -87,13 +87,6 @@ class FillRecord:
     fees: Decimal
     at: datetime
 
-    @property
-    def cash_flow(self) -> Decimal:
-        """Signed cash effect: buys pay price and fees, sells receive price minus fees."""
-        from toolkit.ledger.accounting import fill_cash_flow
-
-        return fill_cash_flow(self.side, self.quantity, self.price, self.fees)
-
 
 @dataclass(frozen=True, slots=True)
 class LotRecord:
@@ -125,9 +118,6 @@ class PositionRecord:
     avg_cost: Decimal
     realised_pnl: Decimal
     updated_at: datetime
-
-    def unrealised_pnl(self, price: Decimal) -> Decimal:
-        return self.quantity * (price - self.avg_cost)
 
 
 @dataclass(frozen=True, slots=True)

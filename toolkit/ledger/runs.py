@@ -19,10 +19,11 @@ from toolkit.ledger.base import LedgerBase
 from toolkit.ledger.checks import choice, ratio, text
 from toolkit.ledger.convert import record_frame, run_record, snapshot_record
 from toolkit.ledger.errors import LedgerError
-from toolkit.ledger.lifecycle import MODES, RUN_FAILED, RUN_FINISHED_STATUSES, RUN_STARTED
+from toolkit.ledger.lifecycle import MODES
 from toolkit.ledger.models import PerformanceSnapshotRow, RunRow
 from toolkit.ledger.records import Run, Snapshot
 from toolkit.ledger.types import DecimalLike, to_amount
+from toolkit.model import RunStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,7 +101,7 @@ class RunsMixin(LedgerBase):
 
         A run already ``completed`` or ``market_closed`` is returned unchanged, so
         the caller sees from ``status`` that there is nothing left to do. A
-        ``started`` (crashed) or ``failed`` run is marked started again, keeping
+        ``started`` (crashed), ``failed`` or ``halted`` run is marked started again, keeping
         its original ``started_at``: its orders are already in the ledger and the
         engine resumes from them.
         """
@@ -118,7 +119,7 @@ class RunsMixin(LedgerBase):
                     "session_date": session_date,
                     "execution_time": execution_time,
                     "mode": mode,
-                    "status": RUN_STARTED,
+                    "status": RunStatus.STARTED.value,
                     "started_at": when,
                     "finished_at": None,
                     "notebook_run_id": notebook_run_id,
@@ -129,8 +130,8 @@ class RunsMixin(LedgerBase):
             row = SimpleNamespace(**found._asdict())
             if row.mode != mode:
                 raise LedgerError(f"run {run_key}: mode {mode!r} differs from the recorded mode {row.mode!r}")
-            if row.status in (RUN_STARTED, RUN_FAILED):
-                changes = {"status": RUN_STARTED, "finished_at": None,
+            if RunStatus(row.status).retryable:
+                changes = {"status": RunStatus.STARTED.value, "finished_at": None,
                            "notebook_run_id": notebook_run_id or row.notebook_run_id}
                 conn.execute(_RUN_UPDATE, {"row_id": row.id, **changes})
                 self._sync_identity(s, RunRow, row.id, changes)
@@ -140,22 +141,22 @@ class RunsMixin(LedgerBase):
     def finish_run(
         self,
         run_key: str,
-        status: str,
+        status: RunStatus | str,
         *,
         summary: Any = None,
         at: datetime | None = None,
     ) -> Run:
-        """Close a started run as ``completed``, ``failed`` or ``market_closed``."""
-        choice("status", status, RUN_FINISHED_STATUSES)
+        """Close a started run as ``completed``, ``failed``, ``market_closed``, ``halted`` or ``blocked``."""
+        choice("status", status, tuple(s.value for s in RunStatus if s.finished))
         db.json_dumps(summary)  # fail before writing if the summary cannot be stored
         when = self._at(at)
         with self._write_connection() as (s, conn):
             found = conn.execute(_RUN_BY_KEY, {"run_key": run_key}).first()
             if found is None:
                 raise LedgerError(f"run_key: no run {run_key!r} in the ledger; call start_run first")
-            if found.status != RUN_STARTED:
+            if found.status != RunStatus.STARTED:
                 raise LedgerError(f"run {run_key}: is {found.status}; only a started run can be finished")
-            changes = {"status": status, "finished_at": when, "summary": summary}
+            changes = {"status": RunStatus(status).value, "finished_at": when, "summary": summary}
             conn.execute(_RUN_UPDATE, {"row_id": found.id, **changes})
             self._sync_identity(s, RunRow, found.id, changes)
             row = SimpleNamespace(**found._asdict())

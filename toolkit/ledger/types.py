@@ -15,17 +15,17 @@ Why custom types:
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from toolkit.errors import InvalidInput
 from toolkit.ledger.errors import LedgerError
-from toolkit.model import QUANTUM, SCALE, quantize
+from toolkit.model import QUANTUM, SCALE, quantize, to_decimal
 
 LIMIT = Decimal(10) ** (18 - SCALE)  # Numeric(18, 6): |value| < 10**12
 
@@ -47,30 +47,20 @@ def fit_amount(value: Decimal) -> Decimal:
 def to_amount(value: Any, field: str) -> Decimal:
     """Turn a user-given amount into an exact 6-place :class:`Decimal`.
 
-    ``Decimal``, ``int`` and numeric ``str`` must already fit six decimal
-    places: silently rounding a quantity or price would make the ledger disagree
-    with the broker. A ``float`` has no exact decimal meaning, so it is read
-    through its shortest ``repr`` and rounded to six places.
+    Parsed by the model's :func:`~toolkit.model.to_decimal` (floats through their
+    shortest ``repr``, NaN and infinities refused). ``Decimal``, ``int`` and numeric
+    ``str`` must already fit six decimal places: silently rounding a quantity or
+    price would make the ledger disagree with the broker. A ``float`` has no exact
+    decimal meaning, so it is rounded to six places.
     """
-    if isinstance(value, bool) or value is None:
+    if value is None or not isinstance(value, Decimal | int | str | float) or isinstance(value, bool):
         raise LedgerError(f"{field}: got {value!r}; allowed: a decimal number (Decimal, int, str or float)")
-    if isinstance(value, Decimal):
-        d = value
-    elif isinstance(value, int):
-        d = Decimal(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise LedgerError(f"{field}: got {value!r}; allowed: a finite number")
-        return fit_amount(Decimal(repr(value)))
-    elif isinstance(value, str):
-        try:
-            d = Decimal(value.strip())
-        except InvalidOperation:
-            raise LedgerError(f"{field}: got {value!r}; allowed: a decimal number such as '100.25'") from None
-    else:
-        raise LedgerError(f"{field}: got {value!r} of type {type(value).__name__}; allowed: Decimal, int, str or float")
-    if not d.is_finite():
-        raise LedgerError(f"{field}: got {value!r}; allowed: a finite number")
+    try:
+        d = to_decimal(value, field)
+    except InvalidInput as exc:
+        raise LedgerError(f"{field}: got {value!r}; allowed: {exc.allowed}") from None
+    if isinstance(value, float):
+        return fit_amount(d)
     q = quantize(d)
     if q != d:
         raise LedgerError(f"{field}: got {value!r}; allowed: at most {SCALE} decimal places")

@@ -16,6 +16,7 @@ from toolkit.model.instrument import EQUITY, Instrument
 from toolkit.model.money import DECIMAL_PREC, QUANTUM, SCALE, money, qty_str, quantize, to_decimal
 from toolkit.model.order import Order
 from toolkit.model.position import Lot, Position, fifo_take, sell_fifo
+from toolkit.model.run_status import RunStatus
 from toolkit.model.sizing import SizedOrder, Sizing, SkippedOrder, size_orders
 from toolkit.model.status import TRANSITIONS, OrderStatus, allowed_from
 from toolkit.model.timestamps import NEW_YORK, new_york_date, to_utc
@@ -46,6 +47,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "Position",
+    "RunStatus",
     "SizedOrder",
     "Sizing",
     "SkippedOrder",

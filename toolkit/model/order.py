@@ -66,11 +66,11 @@ class Order:
     created_at: pd.Timestamp | None = None
     broker_order_id: str | None = None
     _status: OrderStatus = field(default=OrderStatus.NEW, init=False, repr=False)
-    filled_quantity: Decimal = field(default=Decimal(0), init=False)
-    filled_notional: Decimal = field(default=Decimal(0), init=False)
-    fees: Decimal = field(default=Decimal(0), init=False)
-    status_reason: str | None = field(default=None, init=False)
-    updated_at: pd.Timestamp | None = field(default=None, init=False)
+    _filled_quantity: Decimal = field(default=Decimal(0), init=False)
+    _filled_notional: Decimal = field(default=Decimal(0), init=False)
+    _fees: Decimal = field(default=Decimal(0), init=False)
+    _status_reason: str | None = field(default=None, init=False)
+    _updated_at: pd.Timestamp | None = field(default=None, init=False)
     _history: list[_Applied] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -108,11 +108,29 @@ class Order:
         return self.quantity - self.filled_quantity
 
     @property
-    def average_fill_price(self) -> Decimal | None:
-        """Volume-weighted fill price, or None before the first fill."""
-        if not self.filled_quantity:
-            return None
-        return self.filled_notional / self.filled_quantity
+    def filled_quantity(self) -> Decimal:
+        """Sum of the fills applied (changes only by applying ``OrderFilled``)."""
+        return self._filled_quantity
+
+    @property
+    def filled_notional(self) -> Decimal:
+        """Sum of quantity x price over the fills applied."""
+        return self._filled_notional
+
+    @property
+    def fees(self) -> Decimal:
+        """Fees of the fills applied."""
+        return self._fees
+
+    @property
+    def status_reason(self) -> str | None:
+        """Why the order was rejected or cancelled (from the event that did it)."""
+        return self._status_reason
+
+    @property
+    def updated_at(self) -> pd.Timestamp | None:
+        """When the last event applied happened."""
+        return self._updated_at
 
     @property
     def is_open(self) -> bool:
@@ -133,9 +151,9 @@ class Order:
         self._require(target)
         self._status = target
         if event.at is not None:
-            self.updated_at = _ts(event.at)
+            self._updated_at = _ts(event.at)
         if isinstance(event, OrderRejected | OrderCancelled) and event.reason is not None:
-            self.status_reason = event.reason
+            self._status_reason = event.reason
         if isinstance(event, OrderAccepted | OrderRejected) and event.broker_order_id is not None:
             self.broker_order_id = event.broker_order_id
         self._history.append(_Applied(event, target, self.updated_at))
@@ -153,10 +171,10 @@ class Order:
             raise InvalidInput("fill.quantity", str(fill.quantity), f"> 0 and <= remaining {self.remaining_quantity}")
         self._status = target
         if fill.timestamp is not None:
-            self.updated_at = _ts(fill.timestamp)
-        self.filled_quantity = filled
-        self.filled_notional += fill.notional
-        self.fees += fill.fee
+            self._updated_at = _ts(fill.timestamp)
+        self._filled_quantity = filled
+        self._filled_notional += fill.notional
+        self._fees += fill.fee
         self._history.append(_Applied(event, target, self.updated_at))
 
     def _require(self, target: OrderStatus) -> None:
@@ -172,11 +190,11 @@ class Order:
             mode=self.mode, reason=self.reason, created_at=self.created_at, broker_order_id=self.broker_order_id,
         )
         out._status = self._status
-        out.filled_quantity = self.filled_quantity
-        out.filled_notional = self.filled_notional
-        out.fees = self.fees
-        out.status_reason = self.status_reason
-        out.updated_at = self.updated_at
+        out._filled_quantity = self.filled_quantity
+        out._filled_notional = self.filled_notional
+        out._fees = self.fees
+        out._status_reason = self.status_reason
+        out._updated_at = self.updated_at
         out._history = list(self._history)  # entries are immutable
         return out
 
@@ -228,11 +246,11 @@ class Order:
             broker_order_id=d.get("broker_order_id"),
         )
         order._status = OrderStatus(d.get("status", "new"))
-        order.filled_quantity = Decimal(d.get("filled_quantity", "0"))
-        order.filled_notional = Decimal(d.get("filled_notional", "0"))
-        order.fees = Decimal(d.get("fees", "0"))
-        order.status_reason = d.get("status_reason")
-        order.updated_at = _ts(d.get("updated_at"))
+        order._filled_quantity = Decimal(d.get("filled_quantity", "0"))
+        order._filled_notional = Decimal(d.get("filled_notional", "0"))
+        order._fees = Decimal(d.get("fees", "0"))
+        order._status_reason = d.get("status_reason")
+        order._updated_at = _ts(d.get("updated_at"))
         pending_fills = iter(fills)
         for e in d.get("events", []):
             status, at, reason = OrderStatus(e["status"]), _ts(e.get("at")), e.get("reason")

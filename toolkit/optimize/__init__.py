@@ -8,8 +8,9 @@ cheap to import and pure numpy/scipy/pandas.
 * :mod:`toolkit.optimize.folds` -- :func:`walk_forward_folds`: rolling or anchored
   in-sample / out-of-sample windows.
 * :mod:`toolkit.optimize.overfitting` -- :func:`probabilistic_sharpe_ratio`,
-  :func:`deflated_sharpe_ratio`, :func:`probability_of_backtest_overfitting`: how
-  much of the best backtest survives the search that found it.
+  :func:`deflated_sharpe_ratio` (and :func:`deflated_sharpe_from_trials`, the
+  walk-forward's), :func:`probability_of_backtest_overfitting`: how much of the best
+  backtest survives the search that found it.
 """
 
 from toolkit.optimize.folds import Fold, folds_table, walk_forward_folds
@@ -17,9 +18,12 @@ from toolkit.optimize.grid import FilteredGrid, OptimizeInputError, chunks, expa
 from toolkit.optimize.overfitting import (
     PBO,
     DeflatedSharpe,
+    ProbabilisticSharpe,
+    deflated_sharpe_from_trials,
     deflated_sharpe_ratio,
     expected_max_sharpe,
     per_period_sharpe,
+    probabilistic_sharpe,
     probabilistic_sharpe_ratio,
     probability_of_backtest_overfitting,
 )
@@ -30,13 +34,16 @@ __all__ = [
     "FilteredGrid",
     "Fold",
     "OptimizeInputError",
+    "ProbabilisticSharpe",
     "chunks",
+    "deflated_sharpe_from_trials",
     "deflated_sharpe_ratio",
     "expand_grid",
     "expected_max_sharpe",
     "filter_valid",
     "folds_table",
     "per_period_sharpe",
+    "probabilistic_sharpe",
     "probabilistic_sharpe_ratio",
     "probability_of_backtest_overfitting",
     "walk_forward_folds",

@@ -52,6 +52,7 @@ METRICS: tuple[str, ...] = (
     "win_rate",
     "profit_factor",
     "n_trades",
+    "n_partial_exits",
     "exposure",
     "avg_gross_exposure",
     "turnover",
@@ -386,8 +387,9 @@ def metrics_from_arrays(
 
     ``equity``, ``positions`` (sum of |shares|) and ``holdings_value`` (sum of
     |value|) are ``(combinations, bars)``; ``traded_value`` is the |value| traded per
-    combination; ``trades`` holds per-combination ``n_trades``, ``n_closed``,
-    ``n_wins``, ``gross_profit`` and ``gross_loss`` of round trips. Undefined
+    combination (both ways: turnover halves it); ``trades`` holds per-combination
+    ``n_trades``, ``n_closed``, ``n_wins``, ``gross_profit`` and ``gross_loss`` of
+    flat-to-flat round trips and ``n_partial_exits``. Undefined
     values are NaN (``compute_metrics`` writes None). Returns the metrics and the
     daily returns ``(combinations, bars)``.
     """
@@ -408,7 +410,7 @@ def metrics_from_arrays(
         sharpe = np.where(std > 0, mean / std * math.sqrt(TRADING_DAYS), np.nan)
         downside = np.sqrt((np.minimum(ex, 0.0) ** 2).mean(axis=1)) * math.sqrt(TRADING_DAYS)
         sortino = np.where(downside > 0, mean * TRADING_DAYS / downside, np.nan)
-        peak = np.maximum.accumulate(equity, axis=1)
+        peak = np.maximum(np.maximum.accumulate(equity, axis=1), initial_cash)  # initial cash: the first peak
         mdd = (equity / peak - 1.0).min(axis=1)
         calmar = np.where(mdd < 0, cagr / np.abs(mdd), np.nan)
         closed = trades["n_closed"]
@@ -416,7 +418,7 @@ def metrics_from_arrays(
         profit_factor = np.where(trades["gross_loss"] > 0, trades["gross_profit"] / trades["gross_loss"], np.nan)
         gross = (holdings_value / equity).mean(axis=1)
         years = n / TRADING_DAYS
-        turnover = traded_value / equity.mean(axis=1) / years
+        turnover = traded_value / 2.0 / equity.mean(axis=1) / years
     metrics = {
         "total_return": total,
         "cagr": cagr,
@@ -429,6 +431,7 @@ def metrics_from_arrays(
         "win_rate": win_rate,
         "profit_factor": profit_factor,
         "n_trades": trades["n_trades"].astype(float),
+        "n_partial_exits": trades["n_partial_exits"].astype(float),
         "exposure": (positions > 0).mean(axis=1),
         "avg_gross_exposure": gross,
         "turnover": turnover,
@@ -466,7 +469,10 @@ def portfolio_metrics(
     orders = pf.orders.values
     group_of_order = orders["col"] // k
     traded = np.bincount(group_of_order, weights=np.abs(orders["size"] * orders["price"]), minlength=n_combos)
-    rec = pf.trades.values
+    # Round trips are vectorbt's positions (flat to flat, as in run_backtest's trades
+    # table); every sell is one exit trade, so exit trades beyond one per round trip
+    # are the partial exits (trims by a rebalance).
+    rec = pf.positions.values
     g = rec["col"] // k
     closed = rec["status"] == 1
     pnl = rec["pnl"]
@@ -476,6 +482,8 @@ def portfolio_metrics(
         "n_wins": np.bincount(g[closed & (pnl > 0)], minlength=n_combos),
         "gross_profit": np.bincount(g[closed & (pnl > 0)], weights=pnl[closed & (pnl > 0)], minlength=n_combos),
         "gross_loss": -np.bincount(g[closed & (pnl < 0)], weights=pnl[closed & (pnl < 0)], minlength=n_combos),
+        "n_partial_exits": np.bincount(pf.exit_trades.values["col"] // k, minlength=n_combos)
+        - np.bincount(g, minlength=n_combos),
     }
     ts = pd.DatetimeIndex(index).as_unit("ns").asi8
     return metrics_from_arrays(
@@ -558,6 +566,7 @@ def evaluate_task(task: GridTask, bars: pd.DataFrame) -> GridResult:
         risk_free_rate=task.risk_free_rate,
     )
     frame = pd.DataFrame(metrics, index=task.combos.index)[list(METRICS)]
-    frame["n_trades"] = frame["n_trades"].astype(np.int64)
+    for name in ("n_trades", "n_partial_exits"):
+        frame[name] = frame[name].astype(np.int64)
     _release(pf)
     return GridResult(task.key, task.chunk, frame, returns if task.keep_returns else None)

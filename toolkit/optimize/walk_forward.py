@@ -18,9 +18,14 @@ switching parameters would do; costs are paid only on what actually trades.
 
 Overfitting diagnostics come from the trials actually run:
 
-* Deflated Sharpe ratio of the stitched OOS daily returns (the walk-forward's own
-  track record), deflated by the Sharpe ratios of every in-sample trial of every
-  fold (``n_trials`` = folds x combinations, the searches that were made).
+* Probabilistic Sharpe ratio (PSR) of the stitched OOS daily returns (the
+  walk-forward's own track record): the confidence that its Sharpe is above 0,
+  with no charge for the search.
+* Deflated Sharpe ratio of the same record against the distinct configurations
+  searched, each one's Sharpe measured over the same stitched OOS bars (its own
+  continuous run from the full-sample pass below): N = configurations, V = their
+  cross-sectional variance on that horizon (see :mod:`toolkit.optimize.overfitting`
+  for why neither folds x configurations nor in-sample Sharpes are comparable).
 * PBO by CSCV on the matrix of each combination's daily returns over the full
   sample (one extra vectorised pass): does picking the in-sample best carry
   information out of sample for this grid on this data?
@@ -57,10 +62,17 @@ from toolkit.optimize.evaluate import (
     parse_objective,
     select_best,
 )
-from toolkit.optimize.executors import DaskExecutor, LocalExecutor, ProgressMode, make_executor, progress_bar
+from toolkit.optimize.executors import Executor, ProgressMode, make_executor, progress_bar
 from toolkit.optimize.folds import Fold, folds_table, walk_forward_folds
 from toolkit.optimize.grid import OptimizeInputError, combination
-from toolkit.optimize.overfitting import PBO, DeflatedSharpe, deflated_sharpe_ratio, probability_of_backtest_overfitting
+from toolkit.optimize.overfitting import (
+    PBO,
+    DeflatedSharpe,
+    ProbabilisticSharpe,
+    deflated_sharpe_from_trials,
+    probabilistic_sharpe,
+    probability_of_backtest_overfitting,
+)
 from toolkit.params import repo_root
 from toolkit.params.walk_forward import ResolvedGrid, WalkForwardParams, merged_strategy_params, resolve_grid
 from toolkit.strategies import registry
@@ -97,6 +109,8 @@ class WalkForwardReport:
     benchmark_symbol: str
     benchmark_equity: pd.Series
     benchmark_metrics: dict
+    psr: ProbabilisticSharpe | None
+    psr_note: str
     dsr: DeflatedSharpe | None
     dsr_note: str
     pbo: PBO | None
@@ -139,10 +153,6 @@ class WalkForwardReport:
             t = t[t["fold"] == t["fold"].max()]
         t = t.assign(objective=t["objective"].where(np.isfinite(t["objective"])))
         return t.groupby(hp)["objective"].mean().unstack(hp[1])
-
-    def stability_table(self) -> pd.DataFrame:
-        """Chosen value of every searched parameter, per fold."""
-        return self.fold_results[["oos_start", *self.grid_params]].copy()
 
     def summary_line(self) -> str:
         """A short, stable summary (nbval may compare it on the default params)."""
@@ -218,7 +228,13 @@ class WalkForwardReport:
             "symbol": self.benchmark_symbol,
             **{k: _finite(v) for k, v in self.benchmark_metrics.items()},
         }
-        dsr_fields = ("dsr", "sr", "sr0", "n_trials", "sr_variance", "skew", "kurtosis", "n_obs")
+        psr_fields = ("psr", "sr", "sr_benchmark", "skew", "kurtosis", "n_obs")
+        out["probabilistic_sharpe"] = (
+            {k: _finite(getattr(self.psr, k)) for k in psr_fields} | {"reading": self.psr.reading()}
+            if self.psr
+            else {"reading": self.psr_note}
+        )
+        dsr_fields = ("dsr", "psr", "sr", "sr0", "n_trials", "sr_variance", "skew", "kurtosis", "n_obs")
         out["deflated_sharpe"] = (
             {k: _finite(getattr(self.dsr, k)) for k in dsr_fields}
             | {"reading": self.dsr.reading()}
@@ -309,7 +325,7 @@ def build_tasks(
 def run_tasks(
     tasks: list[GridTask],
     bars: pd.DataFrame,
-    executor: LocalExecutor | DaskExecutor,
+    executor: Executor,
     *,
     n_folds: int,
     progress: ProgressMode = "auto",
@@ -441,28 +457,56 @@ def slice_result(res: BacktestResult, start: int, stop: int) -> BacktestResult:
     )
 
 
+@dataclass(frozen=True)
+class Diagnostics:
+    """PSR, DSR and PBO of a walk-forward, each with a note explaining a missing value."""
+
+    psr: ProbabilisticSharpe | None
+    psr_note: str
+    dsr: DeflatedSharpe | None
+    dsr_note: str
+    pbo: PBO | None
+    pbo_note: str
+
+
 def overfitting(
-    trials: pd.DataFrame,
     oos_returns: np.ndarray,
     full_returns: np.ndarray | None,
     *,
+    oos_span: slice,
+    n_configurations: int,
     n_splits: int,
     risk_free_rate: float,
-) -> tuple[DeflatedSharpe | None, str, PBO | None, str]:
-    """Deflated Sharpe of the stitched OOS returns and PBO of the full-sample matrix.
+) -> Diagnostics:
+    """PSR and deflated Sharpe of the stitched OOS returns, PBO of the full-sample matrix.
 
-    Each comes with a note explaining a missing value (too few trials, constant
-    returns, too few bars for the CSCV blocks), never an exception: diagnostics
-    must not sink a finished walk-forward.
+    ``oos_returns``: the stitched record's daily returns, one per bar of
+    ``oos_span`` (positions in the full sample). ``full_returns``: every sampled
+    configuration's daily returns over the full sample, ``(configurations, bars)``,
+    or None with fewer than two configurations. The DSR's trials are these
+    configurations over ``oos_span``, ``n_configurations`` the number searched
+    (:func:`~toolkit.optimize.overfitting.deflated_sharpe_from_trials`). Returns are
+    taken in excess of the risk-free rate.
+
+    Each value comes with a note explaining why it is missing (one configuration,
+    constant returns, too few bars for the CSCV blocks), never an exception:
+    diagnostics must not sink a finished walk-forward.
     """
     rf = (1.0 + risk_free_rate) ** (1.0 / TRADING_DAYS) - 1.0
-    srs = trials["sharpe"].to_numpy(dtype=float) / math.sqrt(TRADING_DAYS)
-    srs = srs[np.isfinite(srs)]
-    dsr, dsr_note = None, ""
+    record = np.asarray(oos_returns, dtype=float) - rf
+    psr, psr_note = None, ""
     try:
-        dsr = deflated_sharpe_ratio(oos_returns - rf, srs)
+        psr = probabilistic_sharpe(record)
     except OptimizeInputError as exc:
-        dsr_note = f"Deflated Sharpe not computed: {exc}"
+        psr_note = f"PSR not computed: {exc}"
+    dsr, dsr_note = None, ""
+    if full_returns is None:
+        dsr_note = "Deflated Sharpe not computed: one configuration was searched, nothing was selected (see the PSR)."
+    else:
+        try:
+            dsr = deflated_sharpe_from_trials(record, full_returns[:, oos_span].T - rf, n_trials=n_configurations)
+        except OptimizeInputError as exc:
+            dsr_note = f"Deflated Sharpe not computed: {exc}"
     pbo, pbo_note = None, ""
     if full_returns is None:
         pbo_note = "PBO not computed: it needs at least two combinations."
@@ -471,7 +515,7 @@ def overfitting(
             pbo = probability_of_backtest_overfitting(full_returns.T - rf, n_splits=n_splits)
         except OptimizeInputError as exc:
             pbo_note = f"PBO not computed: {exc}"
-    return dsr, dsr_note, pbo, pbo_note
+    return Diagnostics(psr, psr_note, dsr, dsr_note, pbo, pbo_note)
 
 
 def pbo_sample(grid: pd.DataFrame, max_trials: int) -> pd.DataFrame | None:
@@ -521,7 +565,7 @@ def run_walk_forward(
     *,
     base_dir: Path | None = None,
     progress: ProgressMode = "auto",
-    executor: LocalExecutor | DaskExecutor | None = None,
+    executor: Executor | None = None,
 ) -> WalkForwardReport:
     """Load data, evaluate every fold's grid, choose, stitch OOS, diagnose, recommend.
 
@@ -573,8 +617,8 @@ def run_walk_forward(
     bench_eq, bench_metrics = buy_and_hold(bench_close, p.initial_cash, risk_free_rate=p.risk_free_rate)
 
     oos_returns = daily_returns(oos.equity, oos.initial_cash).to_numpy()
-    dsr, dsr_note, pbo, pbo_note = overfitting(trials, oos_returns, full_returns, n_splits=p.pbo_splits,
-                                               risk_free_rate=p.risk_free_rate)
+    diag = overfitting(oos_returns, full_returns, oos_span=slice(folds[0].oos_slice.start, folds[-1].oos_slice.stop),
+                       n_configurations=grid.n_kept, n_splits=p.pbo_splits, risk_free_rate=p.risk_free_rate)
     rec_combo, rec_note = recommend(fold_results, p.recommend)
     recommended = None
     if rec_combo is not None:
@@ -605,10 +649,12 @@ def run_walk_forward(
         benchmark_symbol=bench_sym,
         benchmark_equity=bench_eq.reindex(oos.equity.index),
         benchmark_metrics=bench_metrics,
-        dsr=dsr,
-        dsr_note=dsr_note,
-        pbo=pbo,
-        pbo_note=pbo_note,
+        psr=diag.psr,
+        psr_note=diag.psr_note,
+        dsr=diag.dsr,
+        dsr_note=diag.dsr_note,
+        pbo=diag.pbo,
+        pbo_note=diag.pbo_note,
         recommended=recommended,
         recommended_note=rec_note,
         executor=ex.name,

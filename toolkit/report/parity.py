@@ -25,6 +25,11 @@ class ParityReport:
     trades_equal: bool
     max_equity_diff_bps: float
 
+    @property
+    def ok(self) -> bool:
+        """Trades equal and equity within 1 basis point on every session (the bar ``toolkit replay`` exits on)."""
+        return self.trades_equal and self.max_equity_diff_bps < 1
+
     def summary(self) -> str:
         verdict = "equal" if self.trades_equal else "DIFFERENT"
         return (f"parity with the backtest: trades {verdict} ({len(self.trades)} replay fills), "

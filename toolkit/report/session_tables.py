@@ -17,6 +17,7 @@ import pandas as pd
 
 from toolkit.engine.result import SessionResult, json_safe
 from toolkit.ledger import FillRecord, OrderRecord
+from toolkit.model import OrderSide
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.params.daily_dry_run import DailyDryRunParams
@@ -58,8 +59,7 @@ def portfolio_table(result: SessionResult) -> pd.DataFrame:
     before = result.current_positions
     after: dict[str, Decimal] = dict(before)
     for f in result.fills:
-        sign = 1 if f.side == "buy" else -1
-        after[f.symbol] = after.get(f.symbol, Decimal(0)) + sign * f.quantity
+        after[f.symbol] = after.get(f.symbol, Decimal(0)) + OrderSide(f.side).sign * f.quantity
     equity = result.snapshot.equity if result.snapshot is not None else None
     rows = []
     for sym in sorted(set(targets) | set(before) | set(after)):
@@ -98,6 +98,6 @@ def write_outputs(result: SessionResult, output_dir: str | Path, *, fingerprint:
     }
     (out / "snapshot.json").write_text(json.dumps(body, indent=2, sort_keys=True))
     info = {"data_fingerprint": fingerprint, "session": {"run_key": result.run_key, "status": result.status,
-                                                         "mode": result.mode}}
+                                                         "mode": result.mode, "blocked": list(result.blocked)}}
     (out / "run_info.json").write_text(json.dumps(info, indent=2))
     return [out / n for n in ("orders.csv", "fills.csv", "snapshot.json", "run_info.json")]

@@ -7,18 +7,28 @@ they are shown lives here, on top of research, so the optimiser never imports pl
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from toolkit.backtest.metrics import TRADING_DAYS
 from toolkit.report import plots, tables
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.optimize.walk_forward import WalkForwardReport
 
-__all__ = ["equity_figure", "heatmap_figure", "metrics_table", "params_table", "scatter_figure", "stability_figure"]
+__all__ = [
+    "equity_figure",
+    "heatmap_figure",
+    "metrics_table",
+    "overfitting_table",
+    "params_table",
+    "scatter_figure",
+    "stability_figure",
+]
 
 
 def metrics_table(report: WalkForwardReport) -> pd.DataFrame:
@@ -29,6 +39,38 @@ def metrics_table(report: WalkForwardReport) -> pd.DataFrame:
         label="walk-forward OOS",
         benchmark_label=f"buy & hold {report.benchmark_symbol}",
     )
+
+
+def overfitting_table(report: WalkForwardReport) -> pd.DataFrame:
+    """PSR, DSR and PBO side by side, with what each was computed from.
+
+    Sharpe ratios are shown annualised (per-bar figures times sqrt(252)) so they read
+    like the metrics table; the statistics themselves are computed per bar.
+    """
+    ann = math.sqrt(TRADING_DAYS)
+    psr, dsr, pbo = report.psr, report.dsr, report.pbo
+    rows: list[tuple[str, str, str]] = []
+    if psr is not None:
+        rows.append(("PSR", f"{psr.psr:.4f}", "P(true Sharpe > 0) of the stitched OOS record, search not charged"))
+    else:
+        rows.append(("PSR", "-", report.psr_note))
+    if dsr is not None:
+        rows += [
+            ("DSR", f"{dsr.dsr:.4f}", "P(true Sharpe > SR0): charged for the configurations searched"),
+            ("OOS Sharpe (annualised)", f"{dsr.sr * ann:.3f}", f"over {dsr.n_obs:,} bars"),
+            ("SR0 (annualised)", f"{dsr.sr0 * ann:.3f}", "what the best of N skill-less configurations shows by luck"),
+            ("configurations N", f"{dsr.n_trials:,.0f}", "distinct configurations searched"),
+            ("spread of their Sharpes (annualised)", f"{math.sqrt(dsr.sr_variance) * ann:.3f}",
+             "standard deviation across configurations, over the same OOS bars"),
+            ("skew, kurtosis", f"{dsr.skew:.2f}, {dsr.kurtosis:.2f}", "of the OOS daily returns (3 = normal kurtosis)"),
+        ]
+    else:
+        rows.append(("DSR", "-", report.dsr_note))
+    if pbo is not None:
+        rows.append(("PBO", f"{pbo.pbo:.4f}", f"CSCV over {pbo.n_splits} blocks of {pbo.n_trials:,} configurations"))
+    else:
+        rows.append(("PBO", "-", report.pbo_note))
+    return pd.DataFrame(rows, columns=["statistic", "value", "what"]).set_index("statistic")
 
 
 def params_table(report: WalkForwardReport) -> pd.DataFrame:

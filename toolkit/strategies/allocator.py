@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from toolkit.errors import ParamsError
 from toolkit.strategies import registry
 from toolkit.strategies.base import Decisions, Strategy, StrategyParams
-from toolkit.strategies.indicators import lagged, rolling_mean_std, seq_sum
+from toolkit.strategies.indicators import hold_gaps, lagged, rolling_mean_std, seq_sum
 from toolkit.strategies.registry import register
 from toolkit.strategies.resumable import Chunk, ResumableStrategy, field_arrays
 
@@ -349,7 +349,7 @@ class MultiStrategyParams(StrategyParams):
     gross: float = Field(1.0, gt=0, le=10, description="sum of the strategy shares")
     vol_window: int = Field(63, ge=2, le=5000, description="trailing bars of the volatility / Sharpe estimates")
     rebalance_every: int | None = Field(
-        21, ge=1, le=5000, description="bars between rebalances when no sub-strategy trades (None = only then)"
+        21, ge=1, le=5000, description="bars between rebalances when no sub-strategy trades (null = only then)"
     )
 
     @model_validator(mode="after")
@@ -383,7 +383,9 @@ class MultiStrategy(ResumableStrategy[MultiStrategyParams]):
     Each sub-strategy's return stream is its weights held from the previous bar times
     the instruments' close-to-close returns (before costs). Orders go out when any
     sub-strategy trades and otherwise every ``rebalance_every`` bars (to refresh the
-    shares); targets are held in between.
+    shares); targets are held in between. An instrument's return after a missing bar
+    runs from its last close, and on a bar it lacks its weight is held (the gap policy
+    of ``toolkit/strategies/base.py``; the sub-strategies follow it too).
     """
 
     name = "multi_strategy"
@@ -485,6 +487,8 @@ class MultiStrategy(ResumableStrategy[MultiStrategyParams]):
         np.maximum.accumulate(src, out=src)
         carried0 = st.carried if st else np.zeros(N)
         weights = np.where((src >= 0)[:, None], target[np.maximum(src, 0)], carried0)
+        # Gap policy (strategies/base.py): an instrument without a bar keeps its weight.
+        weights = hold_gaps(weights, np.isnan(close[start:]), carried0)
 
         ctx: dict[str, np.ndarray] = {}
         for k, label in enumerate(self.labels):

@@ -10,6 +10,11 @@ leverage), so quiet symbols cannot take over the book.
 Sizes drift with ATR every bar, but trading every drift costs more than it earns: the
 book rebalances when membership changes and otherwise every ``rebalance_every`` bars
 (counted from the last rebalance), holding the last targets in between.
+
+Missing bars follow the gap policy (``toolkit/strategies/base.py``): the rate of change
+looks ``lookback`` of the symbol's own bars back, ATR skips the missing day, and on a
+bar a symbol lacks its weight is held as on its last bar; a rebalance of the others on
+that bar sizes it from its last close, so the book's total stays within 1.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import pandas as pd
 from pydantic import Field
 
 from toolkit.strategies.exits import ExitParams, PositionState, apply_exits
-from toolkit.strategies.indicators import AtrState, atr, changed_rows, lagged, seq_sum
+from toolkit.strategies.indicators import AtrState, atr, changed_rows, hold_gaps, lagged, last_value, seq_sum
 from toolkit.strategies.registry import register
 from toolkit.strategies.resumable import Chunk, ResumableStrategy
 
@@ -77,7 +82,8 @@ class AtrMomentum(ResumableStrategy[AtrMomentumParams]):
             roc = c / lagged(close, p.lookback, start) - 1.0
             signal = (roc > p.threshold) & (atr_vals > 0)
         path = apply_exits(signal, signal, c, atr_vals, p.exit_rules(), st.position if st else None)
-        target = self.target_weights(path.held, atr_vals, c)
+        # Sized from each symbol's last close, so one without a bar today keeps its size.
+        target = self.target_weights(path.held, atr_vals, last_value(close, start))
 
         # Rebalance schedule: a plain loop over booleans, then carry the targets.
         changed = changed_rows(path.held, st.held if st else None)
@@ -92,6 +98,7 @@ class AtrMomentum(ResumableStrategy[AtrMomentumParams]):
         np.maximum.accumulate(src, out=src)
         carried0 = st.carried if st else np.zeros(N)
         weights = np.where((src >= 0)[:, None], target[np.maximum(src, 0)], carried0)
+        weights = hold_gaps(weights, np.isnan(c), carried0)
 
         syms = self.instruments()
         reasons = path.reason_names()

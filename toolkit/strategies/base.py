@@ -21,6 +21,27 @@ History is a ``pandas.DataFrame`` with a column MultiIndex ``(symbol, field)``
 by :func:`toolkit.data.panel`. Symbols that start later than the panel hold NaN before
 their first bar.
 
+Missing bars: THE gap policy every strategy follows. The panel is one calendar (the
+calendar symbol's sessions); a symbol without a bar on one of them holds NaN there (a
+day missing from its file, a holiday of its own market, a symbol that stopped). Then:
+
+1. its indicators are computed over its own bars only (rolling windows, lags and
+   recursions skip the missing rows: :mod:`toolkit.strategies.indicators`), so one
+   missing day neither poisons every window that would hold it (before this policy a
+   deleted day switched an SMA crossover position off for ``slow`` bars) nor invents
+   a price;
+2. on a row where it has no bar its target weight is held as on its last bar
+   (:func:`~toolkit.strategies.indicators.hold_gaps`): no entry, no exit and no stop
+   is judged on a price that does not exist, and the other symbols decide as usual.
+   Before a symbol's first bar "held" means no position;
+3. it is never traded on such a row: the backtest gives no order to a symbol without
+   a price, and a daily session holds it and trades the others
+   (:mod:`toolkit.engine.market`);
+4. the report says so: :func:`toolkit.data.load_dataset` adds a note naming the
+   symbol and the dates it lacks.
+
+The contract test runs every registered strategy on a panel with such gaps.
+
 Strategies may keep state between calls to ``decide`` (a Kalman filter, a latched
 volatility regime) as an optimisation, but the result must equal what a fresh
 instance returns for the same history: that is what the truncation test checks.

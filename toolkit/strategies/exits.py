@@ -11,7 +11,11 @@ bars once, opening on entries and closing when ``keep`` turns off or a rule fire
   below the stop in force from the bar before.
 
 Everything is judged on closes, because decisions are taken at the close: the entry
-price is the close of the entry bar. After a rule exit the strategy needs a *fresh*
+price is the close of the entry bar. A bar where a symbol has no close (NaN: a missing
+bar, see the gap policy in ``toolkit/strategies/base.py``) changes nothing: the position
+is held as it was, with its stop and entry price, and no rule is judged on it.
+
+After a rule exit the strategy needs a *fresh*
 entry signal (the signal must be off on some bar, then on again) so a stop is not
 undone on the next bar by a signal that never went away. An ordinary signal exit
 needs no such reset.
@@ -58,13 +62,13 @@ class ExitParams(StrategyParams):
 
     atr_period: int = Field(14, ge=1, le=500, description="Wilder ATR length for the trailing stop")
     trailing_atr_k: float | None = Field(
-        None, gt=0, le=50, description="ATR trailing stop distance in ATRs (None = off)"
+        None, gt=0, le=50, description="ATR trailing stop distance in ATRs (null = off)"
     )
     stop_loss: float | None = Field(
-        None, gt=0, lt=1, description="fixed stop: fraction below the entry price (None = off)"
+        None, gt=0, lt=1, description="fixed stop: fraction below the entry price (null = off)"
     )
     take_profit: float | None = Field(
-        None, gt=0, le=100, description="take-profit: fraction above the entry price (None = off)"
+        None, gt=0, le=100, description="take-profit: fraction above the entry price (null = off)"
     )
 
     def exit_rules(self) -> ExitRules:
@@ -156,19 +160,24 @@ def apply_exits(
         a_col: list[float] = atr[:, j].tolist() if k is not None and atr is not None else []
         held_col, reason_col, stop_col = [False] * T, [0] * T, [nan] * T
         for t in range(T):
+            c = c_col[t]
+            if math.isnan(c):  # no bar (NaN close): hold everything as it is
+                held_col[t] = held
+                if held and k is not None:
+                    stop_col[t] = stop
+                continue
             e = e_col[t]
             if not held:
                 if not e:
                     armed = True  # the signal is off: the next entry is a fresh one
                 elif armed:
                     held = True
-                    price = highest = c_col[t]
+                    price = highest = c
                     held_col[t] = True
                     if k is not None:
                         stop = highest - k * a_col[t]
                         stop_col[t] = stop
                 continue
-            c = c_col[t]
             if sl_level is not None and c <= price * sl_level:
                 code = STOP_LOSS
             elif k is not None and c <= stop:

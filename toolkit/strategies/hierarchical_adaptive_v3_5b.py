@@ -35,15 +35,20 @@ reproduced: there is no ``execution_mode = reference``.
 
 Interpretations of the spec, each documented where it is implemented:
 
-* Missing data. A row where the signal's execution-time price is NaN is not a signal bar
-  (§2 "only this symbol's bars trigger the logic"): the strategy carries its last issued
-  targets, asks for no orders and repeats the previous context with ``valid = False``.
-  TLT bars are the rows where TLT has a price; when TLT is absent, has fewer than
-  ``bond_sma_slow`` closes or has no price today, the bond trend is ``None`` and the
-  defensive share stays in cash (§6.3).
-* An instrument (TQQQ, QQQ, PSQ, TMF, TMV) with no price on a bar cannot be bought: its
-  target weight goes to cash on that bar (so a bond fund that starts later, or is absent
-  from the panel, leaves the overlay in cash).
+* Missing data, by the toolkit's gap policy (``toolkit/strategies/base.py``). A row where
+  the signal's execution-time price is NaN is not a signal bar (§2 "only this symbol's
+  bars trigger the logic"): the strategy carries its last issued targets, asks for no
+  orders and repeats the previous context with ``valid = False``. TLT bars are the rows
+  where TLT has a price; on a row without one the bond trend of TLT's last bar holds.
+  When TLT is absent or has fewer than ``bond_sma_slow`` closes, the bond trend is
+  ``None`` and the defensive share stays in cash (§6.3).
+* An instrument (TQQQ, QQQ, PSQ, TMF, TMV) with no price on a bar cannot be traded: its
+  weight is held at its last issued target on that bar (0 before its first price, so a
+  bond fund that starts later, or is absent from the panel, leaves the overlay in cash),
+  and if that holds more than the new targets leave room for, the other instruments'
+  targets are scaled down to keep the total at most 1. Before the gap policy such a
+  weight went to cash, which sold the instrument for one bar and bought it back on
+  the next.
 * The first valid bar always asks for orders (the forced initial allocation of §2.1),
   even when its targets are all cash.
 * The one-share pre-check of §9 belongs to the execution layer, not here.
@@ -328,12 +333,25 @@ class _Regime:
         tq, q, psq = tq * s, q * s, psq * s
         total = tq + q + psq + tmf + tmv + cash
         w = [tq / total, q / total, psq / total, tmf / total, tmv / total]
-        # An instrument without a price on this bar cannot be bought: its weight is cash.
-        for k in range(5):
-            if not avail[k]:
-                w[k] = 0.0
-        # 12. L1 deviation against the last issued targets (cash excluded, §9).
+        # An instrument without a price on this bar cannot be traded: it keeps its last
+        # issued weight (the gap policy; 0 before its first price), and the others make
+        # room for it if they must.
         last = self.last
+        if not all(avail):
+            held = 0.0
+            free = 0.0
+            for k in range(5):
+                if avail[k]:
+                    free += w[k]
+                else:
+                    w[k] = last[k]
+                    held += w[k]
+            if held > 0.0 and free > 1.0 - held:
+                scale = max(1.0 - held, 0.0) / free
+                for k in range(5):
+                    if avail[k]:
+                        w[k] *= scale
+        # 12. L1 deviation against the last issued targets (cash excluded, §9).
         dev = (abs(last[0] - w[0]) + abs(last[1] - w[1]) + abs(last[2] - w[2])
                + abs(last[3] - w[3]) + abs(last[4] - w[4]))
         rebalance = (not self.started) or dev > p.rebalance_threshold
@@ -648,7 +666,12 @@ class HierarchicalAdaptiveV35b(Strategy[HierarchicalAdaptiveV35bParams]):
             if len(b_rows):
                 bf, bs, bt = self._bond_features(panel.bond_close[b_rows], panel.bond_exec[b_rows],
                                                  np.arange(len(b_rows)))
-                b_fast[b_rows], b_slow[b_rows], b_trend[b_rows] = bf, bs, bt
+                # Rows after TLT's first bar without one hold its last bar's trend (gap policy).
+                src = np.full(n, -1)
+                src[b_rows] = np.arange(len(b_rows))
+                np.maximum.accumulate(src, out=src)
+                has = src >= 0
+                b_fast[has], b_slow[has], b_trend[has] = bf[src[has]], bs[src[has]], bt[src[has]]
         bond = list(zip(b_fast.tolist(), b_slow.tolist(), b_trend.tolist(), strict=True))
         avail = [tuple(r) for r in (np.isfinite(panel.slot_price) & (panel.slot_price > 0)).tolist()]
 
@@ -763,10 +786,10 @@ class HierarchicalAdaptiveV35b(Strategy[HierarchicalAdaptiveV35bParams]):
     def _bond_at_last(self, panel: _Panel) -> tuple[float, float, int]:
         if panel.bond_exec is None or panel.bond_close is None:
             return (math.nan, math.nan, 0)
-        r = len(panel.index) - 1
-        if not (np.isfinite(panel.bond_exec[r]) and panel.bond_exec[r] > 0):
-            return (math.nan, math.nan, 0)
         b_rows = np.flatnonzero(np.isfinite(panel.bond_exec) & (panel.bond_exec > 0))
+        if len(b_rows) == 0:
+            return (math.nan, math.nan, 0)
+        # TLT's last bar (today's, or the one before a gap: the gap policy holds its trend).
         tail = b_rows[-(self.params.bond_sma_slow + BOND_BUFFER):]
         bf, bs, bt = self._bond_features(panel.bond_close[tail], panel.bond_exec[tail], np.array([len(tail) - 1]))
         return (float(bf[0]), float(bs[0]), int(bt[0]))

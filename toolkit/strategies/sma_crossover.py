@@ -7,8 +7,11 @@ every bar where any symbol's signal flips, retargeting all symbols to their weig
 Both SMAs follow the toolkit's one rolling-mean rule
 (:mod:`toolkit.strategies.indicators.windows`), so ``decide`` (the last two bars),
 ``decisions`` (every bar) and ``grid_decisions`` (every bar of many (fast, slow) pairs)
-compute the same floats. An SMA is NaN until its window is full (and wherever the
-window holds a NaN close); a NaN SMA means flat.
+compute the same floats. An SMA is NaN until its window is full; a NaN SMA means flat.
+
+Missing bars follow the gap policy (``toolkit/strategies/base.py``): a symbol's SMAs
+are over its own closes, and on a bar it lacks its flag is held from its last bar (so
+no order is asked for because of the gap).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from toolkit.strategies.base import Decision, Decisions, GridDecisions, Strategy, StrategyParams
-from toolkit.strategies.indicators import changed_rows, rolling_mean
+from toolkit.strategies.indicators import changed_rows, hold_gaps, rolling_mean
 from toolkit.strategies.registry import register
 
 
@@ -40,10 +43,12 @@ def _closes(bars: pd.DataFrame, symbols: list[str]) -> np.ndarray:
     return bars.loc[:, [(s, "close") for s in symbols]].to_numpy(dtype=float)
 
 
-def _long(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
-    """Long flags: fast SMA strictly above slow (False where either is NaN)."""
+def _long(fast: np.ndarray, slow: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """Long flags: fast SMA strictly above slow (False where either is NaN), held through
+    the rows where a symbol has no close (``close`` holds the rows the flags are for)."""
     with np.errstate(invalid="ignore"):
-        return fast > slow
+        long = fast > slow
+    return hold_gaps(long, np.isnan(close))
 
 
 @register
@@ -89,11 +94,20 @@ class SmaCrossover(Strategy[SmaCrossoverParams]):
         if (cols < 0).any():
             missing = [s for s, c in zip(syms, cols, strict=True) if c < 0]
             raise KeyError(f"sma_crossover: no close prices for {missing} in the history")
-        # Only the last slow + 1 bars matter (today's and yesterday's windows): slicing
-        # them keeps a bar-by-bar run O(T).
-        closes = history.iloc[-(self.params.slow + 1) :, cols].to_numpy(dtype=float)
-        fast, slow = self._smas(closes, max(len(closes) - 2, 0))
-        long = _long(fast, slow)
+        # Only each symbol's last slow + 1 bars matter (the windows of its last two bars,
+        # which give today's and yesterday's flags, held through any gap after them):
+        # slicing them keeps a bar-by-bar run O(T). A symbol with missing bars needs a
+        # longer slice; it doubles until every symbol has them (or the slice is all).
+        need, rows = self.params.slow + 1, self.params.slow + 1
+        while True:
+            closes = history.iloc[-rows:, cols].to_numpy(dtype=float)
+            if rows >= len(history) or bool((np.count_nonzero(~np.isnan(closes), axis=0) >= need).all()):
+                break
+            rows *= 2
+        start = max(len(closes) - 2, 0)
+        fast, slow = self._smas(closes, 0)
+        long = _long(fast, slow, closes)[start:]
+        fast, slow = fast[start:], slow[start:]
         rebalance = bool(changed_rows(long)[-1])
         n = len(syms)
         weights = {s: (1.0 / n if flag else 0.0) for s, flag in zip(syms, long[-1], strict=True)}
@@ -105,8 +119,9 @@ class SmaCrossover(Strategy[SmaCrossoverParams]):
 
     def decisions(self, bars: pd.DataFrame) -> Decisions:
         syms = self.instruments()
-        fast, slow = self._smas(_closes(bars, syms), 0)
-        long = _long(fast, slow)
+        close = _closes(bars, syms)
+        fast, slow = self._smas(close, 0)
+        long = _long(fast, slow, close)
         weights = pd.DataFrame(long / len(syms), index=bars.index, columns=syms)
         ctx = {}
         for j, s in enumerate(syms):
@@ -133,5 +148,5 @@ class SmaCrossover(Strategy[SmaCrossoverParams]):
 
         fast = np.stack([sma(p.fast) for p in params], axis=1)  # (bars, pairs, symbols)
         slow = np.stack([sma(p.slow) for p in params], axis=1)
-        long = _long(fast, slow)
+        long = _long(fast, slow, close)
         return GridDecisions(list(symbols), long / len(symbols), changed_rows(long))

@@ -16,7 +16,7 @@ follows one rule that makes this hold by construction:
   symbols in a fixed order.
 """
 
-from toolkit.strategies.indicators.arrays import changed_rows, lagged, seq_sum
+from toolkit.strategies.indicators.arrays import changed_rows, hold_gaps, lagged, last_value, seq_sum
 from toolkit.strategies.indicators.kalman import KalmanTrend
 from toolkit.strategies.indicators.recursive import AtrState, RsiState, SmoothState, atr, ema, rsi, wilder
 from toolkit.strategies.indicators.windows import (
@@ -37,7 +37,9 @@ __all__ = [
     "atr",
     "changed_rows",
     "ema",
+    "hold_gaps",
     "lagged",
+    "last_value",
     "rolling_max",
     "rolling_mean",
     "rolling_mean_std",

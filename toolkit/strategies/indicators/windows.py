@@ -33,10 +33,23 @@ Two ways in, one arithmetic:
   execution-time price instead of the close);
 * :func:`rolling_mean`, :func:`rolling_mean_std`, :func:`rolling_max`: every row of a
   ``(bars, symbols)`` array from ``start`` on, optionally lagged (the previous ``n``
-  bars), NaN where the window is not full or holds a NaN.
+  bars), over each symbol's own bars (below).
+
+Missing bars (the toolkit's gap policy, see ``toolkit/strategies/base.py``). A panel
+of several symbols holds NaN where a symbol has no bar: before its first bar, and on a
+day the calendar symbol traded but it did not (a gap in its file, a holiday of its own
+market). A symbol's windows are taken over ITS OWN bars: the ``n`` values of a window
+are the symbol's last ``n`` non-NaN values, so a missing day neither makes ``slow``
+windows NaN (which switched an SMA position off for ``slow`` bars before this rule)
+nor invents a price. A row without a bar has no statistic (NaN). Without gaps this is
+exactly the plain trailing window, so no result moved for gap-free data; and a window
+is still one contiguous run (the symbol's bars are copied together first), so the
+rule above holds as it is.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -94,28 +107,57 @@ def _first_full_row(n: int, start: int, lag: int) -> int:
     return max(start, n - 1 + lag)
 
 
+def _own_bars(col: np.ndarray, n: int, start: int, lag: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Where the windows of rows ``start..T-1`` of one column lie among the column's own bars.
+
+    Returns ``(values, rows, firsts, contiguous)``: ``values`` the column's bars (its
+    non-NaN values, oldest first, one contiguous run), ``rows`` the output rows
+    (relative to ``start``) that have a full window, ``firsts`` where each window starts
+    in ``values``, and whether ``rows`` and ``firsts`` are consecutive (no gap: the
+    windows are plain slices). A row without a bar (NaN) gets no window: a missing
+    bar neither enters a window nor has a value of its own.
+    """
+    T = len(col)
+    valid = ~np.isnan(col)
+    if valid.all():
+        first = _first_full_row(n, start, lag)
+        rows = np.arange(first - start, max(T - start, first - start))
+        return col, rows, rows + (start - lag - n + 1), True
+    pos = np.flatnonzero(valid)
+    rank = np.arange(len(pos))
+    sel = (pos >= start) & (rank >= n - 1 + lag)
+    return np.ascontiguousarray(col[pos]), pos[sel] - start, rank[sel] - lag - n + 1, False
+
+
+def _own_windows(col: np.ndarray, n: int, start: int, lag: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(rows, windows)`` a block at a time: each window a contiguous run of ``n`` own bars."""
+    values, rows, firsts, contiguous = _own_bars(col, n, start, lag)
+    if len(rows) == 0:
+        return
+    view = sliding_window_view(values, n)
+    block = max(1, _BLOCK_VALUES // n)
+    for b in range(0, len(rows), block):
+        fb = firsts[b : b + block]
+        yield rows[b : b + block], (view[fb[0] : fb[-1] + 1] if contiguous else view[fb])
+
+
 def _rolling(x: np.ndarray, n: int, start: int, lag: int, stats: int, ddof: int) -> list[np.ndarray]:
     """Mean (and std when ``stats == 2``) of the windows of rows ``start..T-1``, column by column.
 
-    Each column is made contiguous once; its windows are then rows of a sliding-window
-    view, each a contiguous run of ``n`` values that numpy reduces exactly as it
-    reduces a copied row (no copy needed for the mean). Rows go a block at a time so
-    the deviations of a block stay in the CPU cache.
+    Each column's own bars are made contiguous once; its windows are then rows of a
+    sliding-window view, each a contiguous run of ``n`` values that numpy reduces
+    exactly as it reduces a copied row. Rows go a block at a time so the deviations of
+    a block stay in the CPU cache.
     """
     T = len(x)
     outs = [np.full((T - start, *x.shape[1:]), np.nan) for _ in range(stats)]
-    first = _first_full_row(n, start, lag)
-    if first >= T:
+    if _first_full_row(n, start, lag) >= T:
         return outs
     cols = x.reshape(T, -1)
     flat = [o.reshape(T - start, -1) for o in outs]
-    w0, w1 = first - lag - n + 1, T - lag - n + 1  # first rows of the first and after-last windows
-    block = max(1, _BLOCK_VALUES // n)
     for j in range(cols.shape[1]):
-        view = sliding_window_view(np.ascontiguousarray(cols[:, j], dtype=float), n)
-        for b in range(w0, w1, block):
-            w = view[b : min(b + block, w1)]
-            rows = slice(b - w0 + first - start, b - w0 + first - start + len(w))
+        col = np.ascontiguousarray(cols[:, j], dtype=float)
+        for rows, w in _own_windows(col, n, start, lag):
             mean = row_mean(w)
             flat[0][rows, j] = mean
             if stats == 2:
@@ -126,11 +168,13 @@ def _rolling(x: np.ndarray, n: int, start: int, lag: int, stats: int, ddof: int)
 
 
 def rolling_mean(x: np.ndarray, n: int, *, start: int = 0, lag: int = 0) -> np.ndarray:
-    """Mean of ``x[t-lag-n+1 .. t-lag]`` for rows ``t = start..T-1`` (NaN without a full window).
+    """Mean of the ``n`` bars ending ``lag`` bars before row ``t``, for rows ``t = start..T-1``.
 
-    ``x`` is ``(bars,)`` or ``(bars, symbols)``; each symbol is its own series. ``lag=1``
-    gives the window of the *previous* ``n`` bars (breakout levels, causal volatility).
-    A NaN inside a window makes its mean NaN.
+    ``x`` is ``(bars,)`` or ``(bars, symbols)``; each symbol is its own series, and its
+    bars are its non-NaN values (see "Missing bars" in the module doc): without a gap
+    that is ``x[t-lag-n+1 .. t-lag]``. ``lag=1`` gives the window of the *previous*
+    ``n`` bars (breakout levels, causal volatility). NaN on a row without a bar and
+    where the symbol has fewer than ``n + lag`` bars so far.
     """
     return _rolling(x, n, start, lag, 1, 0)[0]
 
@@ -147,12 +191,14 @@ def rolling_mean_std(
 
 
 def rolling_max(x: np.ndarray, n: int, *, start: int = 0, lag: int = 0) -> np.ndarray:
-    """Maximum of each window (see :func:`rolling_mean`); exact, so numpy's strided max is fine."""
+    """Maximum of each window (see :func:`rolling_mean`), over each symbol's own bars."""
     T = len(x)
     out = np.full((T - start, *x.shape[1:]), np.nan)
-    first = _first_full_row(n, start, lag)
-    if first < T:
-        base = first - lag - n + 1
-        windows = sliding_window_view(x[base : T - lag], n, axis=0)
-        out[first - start :] = windows.max(axis=-1)
+    if _first_full_row(n, start, lag) >= T:
+        return out
+    cols = x.reshape(T, -1)
+    flat = out.reshape(T - start, -1)
+    for j in range(cols.shape[1]):
+        for rows, w in _own_windows(np.ascontiguousarray(cols[:, j], dtype=float), n, start, lag):
+            flat[rows, j] = w.max(axis=1)
     return out

@@ -1,0 +1,1 @@
+"""Operating the toolkit day to day: the run index (``toolkit runs``)."""
