@@ -99,3 +99,20 @@ def test_stepped_backtest_books_the_rules_amounts():
     second, _ = plan({"A": 0.2, "B": 0.8}, held=held, cash=cash, prices={"A": 12, "B": 21}, costs=costs)
     for (sym, side), o in second.items():
         assert res.positions[sym].iloc[2] == float(held[sym] + side.sign * o.quantity)
+
+
+def test_booked_cash_flow_is_what_the_ledger_books():
+    """The stepped backtest sizes from the cash the ledger would hold, to the last digit."""
+    from toolkit.ledger.accounting import fill_cash_flow
+    from toolkit.model import booked_cash_flow, quantize
+
+    costs = CostModel(fee_bps=D("7.5"), slippage_bps=D("3"), fixed_fee=D("0.35"))
+    got, _ = plan({"A": 0.0, "B": 0.7}, held={"A": D("12.345")}, cash="1234.5678",
+                  prices={"A": "40.499741", "B": "99.269611"}, costs=costs,
+                  instruments={"A": Instrument.crypto("0.001"), "B": Instrument.crypto("0.001")})
+    assert len(got) == 2
+    for o in got.values():
+        fill_price = costs.fill_price(o.side, o.price)
+        fee = costs.fee(o.quantity * fill_price)  # what the simulated broker charges
+        ledger = fill_cash_flow(o.side.value, o.quantity, quantize(fill_price), quantize(fee))
+        assert booked_cash_flow(o, costs) == ledger

@@ -118,11 +118,13 @@ def run_backtest(
     if min_order_fraction and not stepped:
         raise ValueError("min_order_fraction needs whole_shares or instruments (the model's sizing rule)")
     if stepped:
-        from toolkit.backtest.lots import stepped_amounts
+        from toolkit.backtest.lots import ledger_prices, stepped_amounts
 
         costs = CostModel(slippage_bps=to_decimal(float(slippage_bps), "slippage_bps"),
                           fee_bps=to_decimal(float(fees_bps), "fees_bps"),
                           fixed_fee=to_decimal(float(fixed_fee), "fixed_fee"))
+        # Prices at the ledger's 6 places, as the daily path trades and books them.
+        price = pd.DataFrame(ledger_prices(price.to_numpy(dtype=float)), index=price.index, columns=price.columns)
         amounts, exits = stepped_amounts(size.to_numpy(), price.to_numpy(dtype=float), symbols,
                                          initial_cash=initial_cash, costs=costs,
                                          instruments=dict(instruments or {}), min_order_fraction=min_order_fraction)

@@ -3,8 +3,9 @@
 vectorbt's ``targetpercent`` rounds each order on its own and cuts only the last buy
 with its float cash; the daily path sizes with :func:`toolkit.model.size_orders`.
 To trade what the daily path trades, a stepped backtest walks its order bars here,
-keeping holdings and cash exactly (Decimal, the :class:`~toolkit.model.CostModel`
-the simulated broker charges), asks :func:`~toolkit.model.size_orders` for the
+keeping holdings and cash exactly as the daily path's ledger books them (Decimal at
+6 places, the :class:`~toolkit.model.CostModel` the simulated broker charges, see
+:func:`~toolkit.model.booked_cash_flow`), asks :func:`~toolkit.model.size_orders` for the
 quantities, and hands vectorbt explicit amounts: vectorbt then only books them.
 Only bars with an order cost anything (cash and holdings change nowhere else).
 """
@@ -16,9 +17,24 @@ from decimal import Decimal, localcontext
 
 import numpy as np
 
-from toolkit.model import DECIMAL_PREC, CostModel, Instrument, OrderSide, size_orders, to_decimal
+from toolkit.model import (
+    DECIMAL_PREC,
+    CostModel,
+    Instrument,
+    OrderSide,
+    booked_cash_flow,
+    quantize,
+    size_orders,
+    to_decimal,
+)
 
-__all__ = ["stepped_amounts"]
+__all__ = ["ledger_prices", "stepped_amounts"]
+
+
+def ledger_prices(prices: np.ndarray) -> np.ndarray:
+    """Prices at the ledger's 6 places (shortest repr, banker's rounding), as the daily path takes them."""
+    flat = [float(quantize(Decimal(repr(float(x))))) if np.isfinite(x) else x for x in prices.ravel()]
+    return np.asarray(flat, dtype=float).reshape(prices.shape)
 
 
 def stepped_amounts(
@@ -39,7 +55,9 @@ def stepped_amounts(
 
     ``weights``: target fractions of equity on order bars, NaN where a symbol gets no
     order; ``prices``: the execution price of every symbol on every bar (what equity
-    is valued at, as vectorbt does). Symbols not in ``instruments`` trade whole shares.
+    is valued at, as vectorbt does), taken at the ledger's 6 places as the daily path
+    takes them (pass the same rounded prices to the simulation). Symbols not in
+    ``instruments`` trade whole shares.
     """
     amounts = np.full(weights.shape, np.nan)
     exits = np.zeros(weights.shape, dtype=bool)
@@ -54,18 +72,17 @@ def stepped_amounts(
             row = weights[i]
             targets = {symbols[j]: to_decimal(float(row[j]), f"weights[{symbols[j]}]")
                        for j in np.flatnonzero(~np.isnan(row))}
-            px = {s: to_decimal(float(prices[i, j]), f"prices[{s}]") for j, s in enumerate(symbols)
+            px = {s: quantize(to_decimal(float(prices[i, j]), f"prices[{s}]")) for j, s in enumerate(symbols)
                   if s in targets or held.get(s)}
             plan = size_orders(targets, held=held, cash=cash, prices=px, costs=costs,
                                instruments=instruments, min_order_fraction=min_fraction)
             for o in plan.orders:
+                cash += booked_cash_flow(o, costs)
                 if o.side is OrderSide.SELL:
-                    cash += costs.sell_proceeds(o.quantity, o.price)
                     held[o.symbol] = held[o.symbol] - o.quantity
                     amounts[i, col[o.symbol]] = -float(o.quantity)
                     exits[i, col[o.symbol]] = held[o.symbol] == 0
                 else:
-                    cash -= costs.buy_cost(o.quantity, o.price)
                     held[o.symbol] = held.get(o.symbol, Decimal(0)) + o.quantity
                     amounts[i, col[o.symbol]] = float(o.quantity)
     return amounts, exits

@@ -43,10 +43,10 @@ from decimal import Decimal, localcontext
 
 from toolkit.model.costs import CostModel
 from toolkit.model.instrument import EQUITY, Instrument
-from toolkit.model.money import DECIMAL_PREC, money
+from toolkit.model.money import DECIMAL_PREC, money, quantize
 from toolkit.model.trading import OrderSide
 
-__all__ = ["SizedOrder", "Sizing", "SkippedOrder", "size_orders"]
+__all__ = ["SizedOrder", "Sizing", "SkippedOrder", "booked_cash_flow", "size_orders"]
 
 
 @dataclass(frozen=True)
@@ -190,3 +190,18 @@ def _affordable(order: SizedOrder, available: Decimal, costs: CostModel, spec: I
         qty -= spec.step_size
     return max(qty, Decimal(0))
 
+
+
+def booked_cash_flow(order: SizedOrder, costs: CostModel) -> Decimal:
+    """Cash a fully filled ``order`` moves, as the ledger books it.
+
+    The broker charges the fee on the exact notional; the ledger keeps the fill price
+    and the fee at its 6 places and books ``-sign x quantize(qty x price) - fee``. A
+    simulation that sizes its next orders from this cash (the stepped backtest)
+    therefore sees, to the last digit, the cash the daily path sizes from.
+    """
+    with localcontext() as ctx:
+        ctx.prec = DECIMAL_PREC
+        fill_price = costs.fill_price(order.side, order.price)
+        fee = quantize(costs.fee(order.quantity * fill_price))
+        return -order.side.sign * quantize(order.quantity * quantize(fill_price)) - fee
