@@ -4,16 +4,10 @@ Same strategy (SMA crossover 10/30 on the NASDAQ sample, two years so several
 round trips happen), same parameters, same costs (10 bps fees, 5 bps slippage) and
 whole shares. The replay walks ``run_session`` session by session (translator,
 guards, ledger, simulated broker); the backtest runs vectorbt on the vectorised
-decisions. Why they agree exactly on trades:
-
-* vectorbt's ``targetpercent`` at the close sizes ``weight x value / close`` and,
-  when cash is short, caps a buy at ``cash / (close x (1 + slippage) x (1 + fees))``,
-  then floors to whole shares; the translator floors the target and then fits the
-  buy to cash with the same :class:`CostModel` formula, which gives the same largest
-  whole number of shares.
-* A single instrument with weights 0 or 1 makes every sell a full exit, so the one
-  rounding difference between the two (vectorbt floors a partial sell, the
-  translator ceils it so the position never exceeds its target) cannot arise.
+decisions. They agree exactly on trades because both size orders by the one rule of
+:mod:`toolkit.model.sizing` (whole shares, sells first, the largest buy absorbs the
+fees and slippage); ``test_multi_symbol_parity`` checks the same on real portfolios
+of several symbols.
 
 Equity agrees within 1 basis point on every session (the ledger rounds amounts to
 6 decimal places, vectorbt keeps float64).

@@ -1,8 +1,20 @@
 """The backtest engine: target-weight orders simulated by vectorbt.
 
-Orders are ``targetpercent`` orders in one cash-sharing portfolio (sells before
-buys on each bar), priced at the signal bar's close (``fill: close``) or at the
-next bar's open (``fill: next_open``), with fees and slippage in basis points.
+Orders go to one cash-sharing portfolio (sells before buys on each bar), priced at
+the signal bar's close (``fill: close``) or at the next bar's open (``fill:
+next_open``), with fees and slippage in basis points (and a fixed fee per order).
+How many units an order trades:
+
+* in whole shares (``whole_shares``) or lot steps (``instruments``), by the model's
+  one sizing rule (:func:`toolkit.model.size_orders`, the rule the daily path's
+  translator follows): the quantities are computed here (:mod:`toolkit.backtest.lots`)
+  and vectorbt receives them as explicit amounts, so a replay trades the same fills;
+* in continuous units (the research default), by vectorbt's ``targetpercent``, the
+  same rule without lots (target ``weight x equity / price``, sells first, the last
+  and largest buy capped by cash) except that vectorbt values each later order after
+  the costs of the earlier ones of the bar; the vectorised walk-forward grid
+  simulates exactly this too.
+
 vectorbt runs on its Rust engine (no numba compilation in a fresh papermill
 kernel); results equal the numba engine to 1e-15 (vectorbt's own claim, checked in
 our tests on the crossover example).
@@ -10,11 +22,14 @@ our tests on the crossover example).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from toolkit.model import CostModel, Instrument, to_decimal
 
 Fill = Literal["close", "next_open"]
 
@@ -64,6 +79,9 @@ def run_backtest(
     slippage_bps: float = 0.0,
     fill: Fill = "close",
     whole_shares: bool = False,
+    instruments: Mapping[str, Instrument] | None = None,
+    fixed_fee: float = 0.0,
+    min_order_fraction: float = 0.0,
 ) -> BacktestResult:
     """Simulate target-weight orders.
 
@@ -71,6 +89,10 @@ def run_backtest(
     traded instrument, the target fraction of equity on bars where orders go out
     and NaN where nothing is ordered. With ``fill="next_open"`` the order decided on
     bar t executes at the open of bar t+1 (an order on the last bar is dropped).
+    ``whole_shares`` or ``instruments`` (lot steps and minimum notionals; symbols not
+    listed trade whole shares) size orders by the model's rule, as does
+    ``min_order_fraction`` (orders under that fraction of equity are skipped, which
+    needs lots too).
     """
     if fill not in ("close", "next_open"):
         raise ValueError(f"fill: got {fill!r}; allowed: close, next_open")
@@ -92,22 +114,41 @@ def run_backtest(
     # first bar use the first price (the position is zero there by construction).
     val_close = close.ffill().bfill()
     price = price.fillna(val_close)
+    stepped = whole_shares or bool(instruments)
+    if min_order_fraction and not stepped:
+        raise ValueError("min_order_fraction needs whole_shares or instruments (the model's sizing rule)")
+    if stepped:
+        from toolkit.backtest.lots import ledger_prices, stepped_amounts
+
+        costs = CostModel(slippage_bps=to_decimal(float(slippage_bps), "slippage_bps"),
+                          fee_bps=to_decimal(float(fees_bps), "fees_bps"),
+                          fixed_fee=to_decimal(float(fixed_fee), "fixed_fee"))
+        # Prices at the ledger's 6 places, as the daily path trades and books them.
+        price = pd.DataFrame(ledger_prices(price.to_numpy(dtype=float)), index=price.index, columns=price.columns)
+        amounts, exits = stepped_amounts(size.to_numpy(), price.to_numpy(dtype=float), symbols,
+                                         initial_cash=initial_cash, costs=costs,
+                                         instruments=dict(instruments or {}), min_order_fraction=min_order_fraction)
+        sized = pd.DataFrame(amounts, index=size.index, columns=size.columns)
+        # A full exit sells vectorbt's whole position (its float sum of lots, no dust left).
+        size = sized.mask(exits, -np.inf)
     pf = vbt.Portfolio.from_orders(
         val_close,
         size,
-        size_type="targetpercent",
+        size_type="amount" if stepped else "targetpercent",
         direction="longonly",
         price=price,
         fees=fees_bps / 1e4,
+        fixed_fees=float(fixed_fee),
         slippage=slippage_bps / 1e4,
         init_cash=float(initial_cash),
         cash_sharing=True,
         group_by=True,
         call_seq="auto",
-        size_granularity=1.0 if whole_shares else None,
         freq="1D",
         engine="rust",
     )
+    if stepped:
+        _check_booked(pf, sized, symbols)
     equity = pf.value().rename("equity")
     cash = pf.cash().rename("cash")
     positions = pf.assets()
@@ -122,6 +163,23 @@ def run_backtest(
         initial_cash=float(initial_cash),
         portfolio=pf,
     )
+
+
+def _check_booked(pf, amounts: pd.DataFrame, symbols: list[str]) -> None:
+    """vectorbt must book the sized amounts (it must not cut or drop an order on its own).
+
+    Whole shares are exact in float; lot steps agree to float rounding of vectorbt's
+    position sums (a full exit sells the position vectorbt holds).
+    """
+    rec = pf.orders.values
+    booked = np.full(amounts.shape, np.nan)
+    booked[rec["idx"], rec["col"]] = np.where(rec["side"] == 0, rec["size"], -rec["size"])
+    want = amounts.to_numpy()
+    same = (np.isnan(want) & np.isnan(booked)) | np.isclose(want, booked, rtol=1e-9, atol=0.0)
+    if not same.all():
+        i, j = np.argwhere(~same)[0]
+        raise RuntimeError(f"vectorbt booked {booked[i, j]} {symbols[j]} on {amounts.index[i]} instead of the "
+                           f"sized {want[i, j]}: the simulation's cash disagrees with the sizing rule")
 
 
 def _drop_absent_instruments(bars: pd.DataFrame, order_weights: pd.DataFrame) -> pd.DataFrame:

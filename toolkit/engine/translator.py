@@ -1,26 +1,13 @@
-"""Target weights -> order intents: whole shares, lot steps, minimums, cash safety.
+"""Target weights -> order intents, by the model's one sizing rule.
 
 The strategy says *what fraction of equity* it wants in each instrument; a broker
-needs *how many units to buy or sell*. This module is that translation, shared by
-the dry run, replay and live so that all three send the same orders for the same
-decision. It is pure: positions, cash and prices come in, intents come out.
-
-Rules, in the order they are applied:
-
-1. ``target_qty = floor_to_step(weight x equity / price)``: the position that
-   spends no more than the target (whole shares for equities, the instrument's
-   ``step_size`` for crypto).
-2. Buy ``floor_to_step(target - held)``; sell ``ceil_to_step(held - target)``
-   capped at the holding, or the whole holding when the target is zero. Held
-   symbols absent from ``target_weights`` are left alone (pass an explicit 0 to
-   close them) so that positions the strategy does not own are never touched.
-3. Orders under the instrument's ``min_notional`` or under
-   ``min_order_fraction x equity``, and sells whose fees would exceed their
-   proceeds, are skipped (kept in ``result.skipped``).
-4. Sells come first (their proceeds fund the buys); buys are then scaled down,
-   proportionally and then one step at a time from the largest, until cash after
-   fees and slippage (:class:`CostModel`, the same formulas the simulated broker
-   charges) cannot go negative.
+needs *how many units to buy or sell*. :func:`translate` validates its inputs, sizes
+the orders with :func:`toolkit.model.sizing.size_orders` (THE rule, shared with the
+backtest so that a replay trades what was backtested: floor targets to whole shares
+or lot steps, sells first, skips under the minimums, and when cash is short the
+largest buy absorbs the fees and slippage; see that module) and dresses the result
+as intents with the reason a trader reads. It is pure: positions, cash and prices
+come in, intents come out. Dry run, replay and live all call it.
 
 Whether to rebalance at all is the strategy's rule, applied upstream: the engine
 calls :func:`translate` only when the decision says ``rebalance``.
@@ -30,21 +17,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from decimal import Decimal, localcontext
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
 from toolkit.errors import InvalidInput
 from toolkit.model import (
-    DECIMAL_PREC,
-    EQUITY,
     CostModel,
     Instrument,
     OrderSide,
+    SizedOrder,
     money,
     qty_str,
+    size_orders,
     to_decimal,
 )
 
@@ -202,116 +189,26 @@ def translate(
     instruments = instruments or {}
     weights, held, cash_d, px = _check_inputs(target_weights, positions, cash, prices, min_order_fraction)
 
-    with localcontext() as ctx:
-        ctx.prec = DECIMAL_PREC
-        if equity is None:
-            for sym in sorted(held):
-                if held[sym] and sym not in px:
-                    raise InvalidInput(f"prices[{sym}]", None, f"a price for held {sym} (needed to value equity)")
-            equity_d = cash_d + sum((held[s] * px[s] for s in held if held[s]), Decimal(0))
-        else:
-            equity_d = to_decimal(equity, "equity")
-        min_value = to_decimal(min_order_fraction, "min_order_fraction") * max(equity_d, Decimal(0))
-
-        sells: list[OrderIntent] = []
-        buys: list[OrderIntent] = []
-        skipped: list[SkippedIntent] = []
-
-        def keep(intent: OrderIntent, spec: Instrument) -> bool:
-            if intent.notional < spec.min_notional:
-                reason = f"notional {money(intent.notional)} below min_notional {money(spec.min_notional)}"
-                skipped.append(SkippedIntent(intent.symbol, intent.side, intent.quantity, reason))
-                return False
-            if min_value and intent.notional < min_value:
-                skipped.append(SkippedIntent(intent.symbol, intent.side, intent.quantity,
-                                             f"notional {money(intent.notional)} below min_order_fraction "
-                                             f"{float(min_order_fraction):.2%} of equity ({money(min_value)})"))
-                return False
-            return True
-
-        for sym in sorted(weights):
-            spec = instruments.get(sym, EQUITY)
-            price = px[sym]
-            current = held.get(sym, Decimal(0))
-            target_value = max(weights[sym] * equity_d, Decimal(0))
-            target_qty = spec.floor(target_value / price)
-            delta = target_qty - current
-            why = (f"target {float(weights[sym]):.2%} of equity {money(equity_d)} -> "
-                   f"{qty_str(target_qty)} {sym} (held {qty_str(current)})")
-            if delta > 0:
-                qty = spec.floor(delta)
-                side = OrderSide.BUY
-            elif delta < 0:
-                qty = current if target_qty == 0 else min(spec.ceil(-delta), current)
-                side = OrderSide.SELL
-            else:
-                continue
-            if qty <= 0:
-                continue
-            intent = OrderIntent(sym, side, qty, price, why, current, target_qty, float(weights[sym]))
-            if side is OrderSide.SELL and costs.sell_proceeds(qty, price) <= 0:
-                skipped.append(SkippedIntent(sym, side, qty, "fees would exceed the sale proceeds"))
-                continue
-            if keep(intent, spec):
-                (buys if side is OrderSide.BUY else sells).append(intent)
-
-        available = cash_d
-        if use_sell_proceeds:
-            available += sum((costs.sell_proceeds(s.quantity, s.reference_price) for s in sells), Decimal(0))
-        buys = _fit_buys_to_cash(buys, available, costs, instruments, keep, skipped)
-
-    return OrderIntents(sells + buys, skipped)
+    for sym in sorted(held):
+        if equity is None and held[sym] and sym not in px:
+            raise InvalidInput(f"prices[{sym}]", None, f"a price for held {sym} (needed to value equity)")
+    plan = size_orders(
+        weights, held=held, cash=cash_d, prices=px,
+        equity=None if equity is None else to_decimal(equity, "equity"),
+        costs=costs, instruments=instruments,
+        min_order_fraction=to_decimal(min_order_fraction, "min_order_fraction"),
+        use_sell_proceeds=use_sell_proceeds,
+    )
+    intents = [_intent(o, plan.equity) for o in plan.orders]
+    skipped = [SkippedIntent(k.symbol, k.side, k.quantity, k.reason) for k in plan.skipped]
+    return OrderIntents(intents, skipped)
 
 
-def _fit_buys_to_cash(
-    buys: list[OrderIntent],
-    available: Decimal,
-    costs: CostModel,
-    instruments: dict[str, Instrument],
-    keep: Any,
-    skipped: list[SkippedIntent],
-) -> list[OrderIntent]:
-    """Scale buys down until their total cost fits ``available`` cash.
-
-    First proportionally (keeps the relative weights), then one step at a time from
-    the buy with the largest cost (ties broken by symbol) to absorb rounding. Fully
-    deterministic: same inputs, same quantities.
-    """
-
-    def total(items: list[OrderIntent]) -> Decimal:
-        return sum((costs.buy_cost(b.quantity, b.reference_price) for b in items), Decimal(0))
-
-    if not buys or total(buys) <= available:
-        return buys
-    original = {b.symbol: b.quantity for b in buys}
-    fixed_total = costs.fixed_fee * len(buys)
-    variable = total(buys) - fixed_total
-    factor = max(available - fixed_total, Decimal(0)) / variable if variable > 0 else Decimal(0)
-    qty = {b.symbol: instruments.get(b.symbol, EQUITY).floor(b.quantity * factor) for b in buys}
-
-    def current() -> list[OrderIntent]:
-        return [replace(b, quantity=qty[b.symbol]) for b in buys if qty[b.symbol] > 0]
-
-    items = current()
-    while items and total(items) > available:
-        largest = max(items, key=lambda b: (costs.buy_cost(b.quantity, b.reference_price), b.symbol))
-        qty[largest.symbol] -= instruments.get(largest.symbol, EQUITY).step_size
-        items = current()
-
-    out: list[OrderIntent] = []
-    for b in buys:
-        q = qty[b.symbol]
-        if q <= 0:
-            skipped.append(
-                SkippedIntent(b.symbol, b.side, original[b.symbol], "not enough cash after sells, fees and slippage")
-            )
-            continue
-        scaled = b
-        if q != original[b.symbol]:
-            scaled = replace(
-                b, quantity=q,
-                reason=f"{b.reason}; scaled down from {qty_str(original[b.symbol])} to {qty_str(q)} to keep cash >= 0",
-            )
-        if keep(scaled, instruments.get(b.symbol, EQUITY)):
-            out.append(scaled)
-    return out
+def _intent(order: SizedOrder, equity: Decimal) -> OrderIntent:
+    why = (f"target {float(order.weight):.2%} of equity {money(equity)} -> "
+           f"{qty_str(order.target)} {order.symbol} (held {qty_str(order.held)})")
+    if order.cut_from is not None:
+        why += (f"; scaled down from {qty_str(order.cut_from)} to {qty_str(order.quantity)} to keep cash >= 0 "
+                "(the largest buy absorbs fees and slippage)")
+    return OrderIntent(order.symbol, order.side, order.quantity, order.price, why, order.held, order.target,
+                       float(order.weight))

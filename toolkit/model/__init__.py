@@ -17,6 +17,7 @@ from toolkit.model.money import DECIMAL_PREC, QUANTUM, SCALE, money, qty_str, qu
 from toolkit.model.order import Order
 from toolkit.model.position import Lot, Position, fifo_take, sell_fifo
 from toolkit.model.run_status import RunStatus
+from toolkit.model.sizing import SizedOrder, Sizing, SkippedOrder, booked_cash_flow, size_orders
 from toolkit.model.status import TRANSITIONS, OrderStatus, allowed_from
 from toolkit.model.timestamps import NEW_YORK, new_york_date, to_utc
 from toolkit.model.trading import OrderSide, OrderType, TradingMode, TradingModeName
@@ -47,9 +48,13 @@ __all__ = [
     "OrderType",
     "Position",
     "RunStatus",
+    "SizedOrder",
+    "Sizing",
+    "SkippedOrder",
     "TradingMode",
     "TradingModeName",
     "allowed_from",
+    "booked_cash_flow",
     "client_order_id",
     "fifo_take",
     "money",
@@ -57,6 +62,7 @@ __all__ = [
     "qty_str",
     "quantize",
     "sell_fifo",
+    "size_orders",
     "to_decimal",
     "to_utc",
 ]
