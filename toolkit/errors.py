@@ -90,6 +90,36 @@ class IllegalTransition(ToolkitError):
         )
 
 
+class BrokerError(ToolkitError):
+    """A broker (Alpaca, Schwab) could not do what was asked; the message says what to do.
+
+    ``broker`` names it; ``status`` is the HTTP status when there was one. Raised by the
+    adapters only after they have made sure nothing was doubled (an order POST that
+    failed has been looked up by its id first, promise 8).
+    """
+
+    def __init__(self, broker: str, message: str, *, status: int | None = None) -> None:
+        self.broker = broker
+        self.status = status
+        super().__init__(one_line(f"{broker}: {message}"))
+
+
+class BrokerUnavailable(BrokerError):
+    """Timeouts, connection errors, 429 and 5xx that outlasted the adapter's bounded retries."""
+
+
+class BrokerAuthError(BrokerError):
+    """Credentials missing, refused (401/403) or expired (a Schwab refresh token after 7 days)."""
+
+
+class UnsupportedOrder(BrokerError):
+    """An order type or term this broker does not offer; refused before anything is sent."""
+
+
+class AmbiguousOrder(BrokerError):
+    """After a crash, more than one broker order could be the one the ledger sent: a person must look."""
+
+
 # ----------------------------------------------------------------------- wording
 
 

@@ -20,7 +20,7 @@ from toolkit.model.run_status import RunStatus
 from toolkit.model.sizing import SizedOrder, Sizing, SkippedOrder, booked_cash_flow, size_orders
 from toolkit.model.status import TRANSITIONS, OrderStatus, allowed_from
 from toolkit.model.timestamps import NEW_YORK, new_york_date, to_utc
-from toolkit.model.trading import OrderSide, OrderType, TradingMode, TradingModeName
+from toolkit.model.trading import OrderSide, OrderType, TimeInForce, TradingMode, TradingModeName
 
 __all__ = [
     "CLIENT_ORDER_ID_MAX_LEN",
@@ -51,6 +51,7 @@ __all__ = [
     "SizedOrder",
     "Sizing",
     "SkippedOrder",
+    "TimeInForce",
     "TradingMode",
     "TradingModeName",
     "allowed_from",

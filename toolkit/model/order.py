@@ -22,7 +22,7 @@ from toolkit.model.events import OrderAccepted, OrderCancelled, OrderEvent, Orde
 from toolkit.model.fill import Fill
 from toolkit.model.money import to_decimal
 from toolkit.model.status import TRANSITIONS, OrderStatus, allowed_from
-from toolkit.model.trading import OrderSide, OrderType, TradingMode
+from toolkit.model.trading import OrderSide, OrderType, TimeInForce, TradingMode
 
 __all__ = ["Order"]
 
@@ -65,6 +65,15 @@ class Order:
     reason: str = ""
     created_at: pd.Timestamp | None = None
     broker_order_id: str | None = None
+    #: Trigger of a stop or stop-limit order.
+    stop_price: Decimal | None = None
+    #: A trailing stop trails by a percent of the price or by a price amount (one of them).
+    trail_percent: Decimal | None = None
+    trail_price: Decimal | None = None
+    #: A bracket's exits: the take-profit limit and the stop-loss trigger.
+    take_profit_price: Decimal | None = None
+    stop_loss_price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.DAY
     _status: OrderStatus = field(default=OrderStatus.NEW, init=False, repr=False)
     _filled_quantity: Decimal = field(default=Decimal(0), init=False)
     _filled_notional: Decimal = field(default=Decimal(0), init=False)
@@ -89,8 +98,11 @@ class Order:
             self.reference_price = to_decimal(self.reference_price, "reference_price")
         if self.limit_price is not None:
             self.limit_price = to_decimal(self.limit_price, "limit_price")
-        if self.order_type is OrderType.LIMIT and self.limit_price is None:
-            raise InvalidInput("limit_price", None, "a price for a limit order")
+        for name in ("stop_price", "trail_percent", "trail_price", "take_profit_price", "stop_loss_price"):
+            if getattr(self, name) is not None:
+                setattr(self, name, to_decimal(getattr(self, name), name))
+        self.time_in_force = TimeInForce(self.time_in_force)
+        _check_terms(self)
         self.created_at = _ts(self.created_at)
 
     # -- state ---------------------------------------------------------------------
@@ -181,6 +193,11 @@ class Order:
         if target not in TRANSITIONS[self._status]:
             raise IllegalTransition(self.client_order_id, self._status.value, target.value, allowed_from(self._status))
 
+    def _terms(self) -> dict[str, Any]:
+        return {"stop_price": self.stop_price, "trail_percent": self.trail_percent, "trail_price": self.trail_price,
+                "take_profit_price": self.take_profit_price, "stop_loss_price": self.stop_loss_price,
+                "time_in_force": self.time_in_force}
+
     # -- persistence ---------------------------------------------------------------
     def copy(self) -> Order:
         """An independent snapshot (brokers hand out copies, never their own state)."""
@@ -188,6 +205,7 @@ class Order:
             client_order_id=self.client_order_id, symbol=self.symbol, side=self.side, quantity=self.quantity,
             reference_price=self.reference_price, order_type=self.order_type, limit_price=self.limit_price,
             mode=self.mode, reason=self.reason, created_at=self.created_at, broker_order_id=self.broker_order_id,
+            **self._terms(),
         )
         out._status = self._status
         out._filled_quantity = self.filled_quantity
@@ -222,6 +240,7 @@ class Order:
             "fees": str(self.fees),
             "status_reason": self.status_reason,
             "updated_at": _iso(self.updated_at),
+            **{k: (v.value if isinstance(v, TimeInForce) else dec(v)) for k, v in self._terms().items()},
             "events": [{"status": a.status.value, "at": _iso(a.at), "reason": _reason(a.event)} for a in self._history],
         }
 
@@ -244,6 +263,9 @@ class Order:
             reason=d.get("reason", ""),
             created_at=d.get("created_at"),
             broker_order_id=d.get("broker_order_id"),
+            **{k: None if d.get(k) is None else Decimal(d[k])
+               for k in ("stop_price", "trail_percent", "trail_price", "take_profit_price", "stop_loss_price")},
+            time_in_force=TimeInForce(d.get("time_in_force", "day")),
         )
         order._status = OrderStatus(d.get("status", "new"))
         order._filled_quantity = Decimal(d.get("filled_quantity", "0"))
@@ -275,6 +297,37 @@ class Order:
             f"Order({self.client_order_id!r}, {self.side.value} {self.quantity} {self.symbol}, "
             f"status={self._status.value}, filled={self.filled_quantity})"
         )
+
+
+#: The price terms each order type needs (``limit_price`` is optional on a bracket's entry).
+_REQUIRED: dict[OrderType, tuple[str, ...]] = {
+    OrderType.LIMIT: ("limit_price",),
+    OrderType.STOP: ("stop_price",),
+    OrderType.STOP_LIMIT: ("stop_price", "limit_price"),
+    OrderType.BRACKET: ("take_profit_price", "stop_loss_price"),
+}
+
+
+def _check_terms(order: Order) -> None:
+    """Every price term the order type needs is there and positive; a trailing stop has exactly one trail."""
+    for name in _REQUIRED.get(order.order_type, ()):
+        if getattr(order, name) is None:
+            raise InvalidInput(name, None, f"a price for a {order.order_type.value} order")
+    for name in ("limit_price", "stop_price", "trail_percent", "trail_price", "take_profit_price", "stop_loss_price"):
+        value = getattr(order, name)
+        if value is not None and value <= 0:
+            raise InvalidInput(name, str(value), "a positive number")
+    if order.order_type is OrderType.TRAILING_STOP and (order.trail_percent is None) == (order.trail_price is None):
+        raise InvalidInput("trail_percent", order.trail_percent,
+                           "exactly one of trail_percent and trail_price for a trailing_stop order")
+    if order.order_type is OrderType.BRACKET:
+        assert order.take_profit_price is not None and order.stop_loss_price is not None
+        low, high = ((order.stop_loss_price, order.take_profit_price) if order.side is OrderSide.BUY
+                     else (order.take_profit_price, order.stop_loss_price))
+        if low >= high:
+            raise InvalidInput("stop_loss_price", str(order.stop_loss_price),
+                               f"a stop-loss on the losing side of the take-profit {order.take_profit_price} "
+                               f"({'below' if order.side is OrderSide.BUY else 'above'} it for a {order.side.value})")
 
 
 def _reason(event: OrderEvent) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Literal
 
-__all__ = ["OrderSide", "OrderType", "TradingMode", "TradingModeName"]
+__all__ = ["OrderSide", "OrderType", "TimeInForce", "TradingMode", "TradingModeName"]
 
 
 class TradingMode(str, Enum):
@@ -42,3 +42,19 @@ class OrderType(str, Enum):
     LIMIT = "limit"
     MARKET_ON_OPEN = "market_on_open"
     MARKET_ON_CLOSE = "market_on_close"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+    TRAILING_STOP = "trailing_stop"
+    #: An entry (market, or limit with ``limit_price``) with a take-profit limit and a stop-loss exit.
+    BRACKET = "bracket"
+
+
+class TimeInForce(str, Enum):
+    """How long an order stays working at the broker (the session loop uses ``day``)."""
+
+    DAY = "day"
+    GTC = "gtc"
+    OPG = "opg"
+    CLS = "cls"
+    IOC = "ioc"
+    FOK = "fok"
