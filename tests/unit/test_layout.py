@@ -33,15 +33,17 @@ TOOLKIT = ROOT / "toolkit"
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "model": {"errors"},
+    "credentials": {"errors"},
     "time": {"errors", "model"},
-    "data": {"errors", "model", "time", "params"},
+    "data": {"errors", "model", "time", "params", "credentials"},
     "strategies": {"errors", "model", "time", "data"},
     "backtest": {"errors", "model", "time", "data", "strategies", "params"},
     "optimize": {"errors", "model", "time", "data", "strategies", "backtest", "params"},
     "params": {"errors", "model", "time", "data", "strategies", "optimize"},
-    "brokers": {"errors", "model"},
+    "brokers": {"errors", "model", "credentials"},
     "ledger": {"errors", "model"},
-    "engine": {"errors", "model", "time", "data", "strategies", "brokers", "ledger", "params"},
+    "engine": {"errors", "model", "time", "data", "strategies", "brokers", "ledger", "params",
+               "credentials"},
 }
 #: On top: may import everything below them.
 TOP = {"report", "widgets", "ops", "runner", "cli", "warm_kernel", "__init__"}

@@ -1,0 +1,118 @@
+"""Schwab's app key, secret and token file, and the one-process-per-token-file lock.
+
+A Schwab refresh token lives about 7 days; a refresh by one process invalidates the
+token another process holds (a control panel and a scheduled run at once), so a
+process takes an exclusive lock beside the token file for as long as it uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from toolkit.credentials.env import environment, require
+from toolkit.errors import BrokerAuthError, BrokerError
+
+__all__ = ["REFRESH_TOKEN_SECONDS", "SchwabCredentials", "TokenFileLock", "token_days_left"]
+
+#: A Schwab refresh token expires this long after the login that created it.
+REFRESH_TOKEN_SECONDS = 7 * 86400
+LOGIN_HOW = ("log in again with schwab-py (schwab.auth.client_from_manual_flow(api_key, app_secret, "
+             "callback_url, token_path)), which writes a new token file valid for 7 days")
+
+
+@dataclass(frozen=True)
+class SchwabCredentials:
+    """App key and secret (``SCHWAB_API_KEY``, ``SCHWAB_APP_SECRET``), the token file (``SCHWAB_TOKEN_PATH``).
+
+    ``account_number`` (``SCHWAB_ACCOUNT_NUMBER``, optional) picks one account when the
+    login sees several.
+    """
+
+    api_key: str = field(repr=False)
+    app_secret: str = field(repr=False)
+    token_path: Path
+    account_number: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SchwabCredentials:
+        env = environment(environ)
+        key, secret, path = require("schwab", env, ("SCHWAB_API_KEY", "SCHWAB_APP_SECRET", "SCHWAB_TOKEN_PATH"),
+                                    "the app's key and secret, and the token file written at login")
+        return cls(key, secret, Path(path).expanduser(), env.get("SCHWAB_ACCOUNT_NUMBER") or None)
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values (for tests and log scrubbing, never for printing)."""
+        return tuple(v for v in (self.api_key, self.app_secret, self.account_number) if v)
+
+
+def token_days_left(token_path: Path, *, now: float | None = None) -> float:
+    """Days before the refresh token in ``token_path`` expires (negative: expired).
+
+    Reads only ``creation_timestamp`` (the format schwab-py writes); a missing or
+    unreadable file is a :class:`BrokerAuthError` saying how to log in.
+    """
+    try:
+        created = float(json.loads(token_path.read_text())["creation_timestamp"])
+    except FileNotFoundError:
+        raise BrokerAuthError("schwab", f"SCHWAB_TOKEN_PATH: no token file at {token_path}; {LOGIN_HOW}") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BrokerAuthError("schwab", f"SCHWAB_TOKEN_PATH: {token_path} is not a schwab-py token file "
+                                        f"(no creation_timestamp); {LOGIN_HOW}") from None
+    age = (time.time() if now is None else now) - created
+    return (REFRESH_TOKEN_SECONDS - age) / 86400
+
+
+class TokenFileLock:
+    """An exclusive, non-blocking lock on ``<token file>.lock`` held while a process uses the token.
+
+    The operating system releases it when the process dies, so a crashed run never
+    leaves a stale lock; a second live process gets a clear error instead of silently
+    invalidating the first one's token.
+    """
+
+    def __init__(self, token_path: Path) -> None:
+        self.path = Path(str(token_path) + ".lock")
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> TokenFileLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise BrokerError("schwab", f"token file {self.path.with_suffix('')} is in use by another process "
+                                        f"(pid {holder}); one process owns a Schwab token at a time: wait for it "
+                                        "or stop it") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing the descriptor drops the flock
+            self._handle = None
+
+    @property
+    def held(self) -> bool:
+        return self._handle is not None
+
+    def __enter__(self) -> TokenFileLock:
+        return self.acquire()
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
