@@ -99,7 +99,7 @@ _OFFSET = re.compile(r"(?<=\d)\s*(Z|[+-]\d{2}:?\d{2})$")
 _OFFSET_AFTER_TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
 _MAX_LISTED = 30
 
-__all__ = ["SUFFIXES", "load_files"]
+__all__ = ["SUFFIXES", "load_files", "load_files_with_paths"]
 
 Builder = Callable[[], pd.DataFrame]
 
@@ -119,6 +119,13 @@ def load_files(
     ``adjusted`` (see the module docstring). Only the requested symbols are parsed and
     validated, so a bad column in a wide file does not block its neighbours.
     """
+    return {sym: frame for sym, (_file, frame) in load_files_with_paths(path, symbols, prices=prices).items()}
+
+
+def load_files_with_paths(
+    path: str | Path, symbols: list[str] | None = None, *, prices: str = "raw"
+) -> dict[str, tuple[Path, pd.DataFrame]]:
+    """:func:`load_files`, each symbol's bars with the file they came from (a report names its source)."""
     check_prices(prices)
     root = Path(path)
     allowed_path = "an existing CSV/Parquet file or folder"
@@ -157,7 +164,7 @@ def load_files(
         if sym in clashes:
             names = " and ".join(f.name for f in clashes[sym])
             raise DataError(want, None, "one source file per symbol", f"found in {names}")
-    return {want: sources[sym][1]() for want, sym in wanted.items()}
+    return {want: (sources[sym][0], sources[sym][1]()) for want, sym in wanted.items()}
 
 
 def _wanted(

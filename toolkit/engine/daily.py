@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -21,11 +22,12 @@ from toolkit.time import FixedClock, execution_instant, is_session
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.data.dataset import Dataset
+    from toolkit.data.intraday import MinuteBook
     from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.strategies.base import Strategy
 
-__all__ = ["DEFAULT_LEDGER", "THROWAWAY_LEDGER", "choose_ledger", "describe_ledger", "load_data", "run_daily",
-           "session_clock"]
+__all__ = ["DEFAULT_LEDGER", "THROWAWAY_LEDGER", "choose_ledger", "describe_ledger", "load_data", "load_minutes",
+           "run_daily", "session_clock"]
 
 #: The notebook's ``ledger`` choices besides a SQLAlchemy URL (see :func:`choose_ledger`).
 THROWAWAY_LEDGER = "throwaway"
@@ -114,6 +116,33 @@ def load_data(params: DailyDryRunParams, strategy: Strategy[Any] | None = None) 
         ) from None
 
 
+def load_minutes(params: DailyDryRunParams, symbols: list[str], start: Any, end: Any) -> MinuteBook | None:
+    """The minute bars of ``data.intraday`` for ``symbols`` over the sessions ``start..end`` (None when unset).
+
+    Only intraday execution times use them (``close`` is priced by the daily bar), so
+    nothing is read for a run at ``close``. A source that cannot serve them is a
+    SessionError before anything runs.
+    """
+    from toolkit.data.intraday import MinuteBook, MinuteRequest, minute_sources
+    from toolkit.engine.intraday import MINUTE_PRICED_TIMES
+    from toolkit.model import ExecutionTime
+    from toolkit.params import repo_root
+
+    spec = params.data.intraday
+    if spec is None or ExecutionTime.parse(params.execution_time) not in MINUTE_PRICED_TIMES:
+        return None
+    path = None
+    if spec.path is not None:
+        path = Path(spec.path) if Path(spec.path).is_absolute() else repo_root() / spec.path
+    request = MinuteRequest(list(symbols), pd.Timestamp(start).date(), pd.Timestamp(end).date(), params.data.prices,
+                            path, spec.path)
+    try:
+        return MinuteBook(minute_sources()[spec.source]().load(request))
+    except ToolkitError as exc:
+        raise SessionError(f"minute bars could not be loaded ({exc}); no order was sent. Fix data.intraday, or "
+                           "leave it out to price at the daily bar") from None
+
+
 def run_daily(
     params: DailyDryRunParams,
     *,
@@ -141,6 +170,8 @@ def run_daily(
         market = MarketCursor(data if isinstance(data, pd.DataFrame) else data.panel)
         if params.as_of is None:
             params = params.model_copy(update={"as_of": market.last_date})
+        if params.data.intraday is not None:
+            market = MarketCursor(market.panel, load_minutes(params, market.symbols, params.as_of, params.as_of))
         broker = load_simulated_broker(ledger, params)
         clock = session_clock(params.as_of, params.execution_time)
         return run_session(params, ledger=ledger, broker=broker, clock=clock,

@@ -15,7 +15,16 @@ Prices on daily bars: ``close`` executes at the session's close; ``open`` and
 the data (a morning run on data that ends yesterday) the last close is used and the
 cursor says so. The decision at ``close`` sees the session's bar; at any earlier
 time it sees bars through the previous session (no look-ahead), see
-:func:`~toolkit.time.expected_bar_date`.
+:func:`~toolkit.time.expected_bar_date`. At a time other than ``close`` the prices
+say so: "priced at the daily close: no minute bars for <date>".
+
+Prices on minute bars (a cursor built with a :class:`~toolkit.data.intraday.MinuteBook`,
+``data.intraday``): at every time but ``close``, a session the minute bars cover is
+priced, decided and filled at each symbol's minute bar at (or last before) the
+execution instant, by the one rule of :mod:`toolkit.engine.intraday`
+(:meth:`MarketCursor.session_quotes`, :meth:`MarketCursor.history` with its
+provisional row for today, :meth:`MarketCursor.prices`). Every price carries its
+origin (a :class:`PriceOrigin`: when, and from which bar or file).
 
 Missing bars (the gap policy of ``toolkit/strategies/base.py``, here for the session
 path). The panel follows one calendar; a traded symbol may have no bar on a session of
@@ -32,18 +41,31 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from toolkit.engine.intraday import (
+    NEW_YORK,
+    ExecutionQuote,
+    bar_so_far,
+    minute_quotes,
+    new_york_minute,
+    quote_problems,
+)
 from toolkit.errors import DataError
 from toolkit.model import ExecutionTime, quantize
-from toolkit.time import expected_bar_date, last_bar_is_fresh
+from toolkit.strategies.base import PRICE_SOURCE_ATTR
+from toolkit.time import execution_instant, expected_bar_date, last_bar_is_fresh
 
-__all__ = ["MarketCursor", "SessionPrices", "price_decimal"]
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.data.intraday import MinuteBook
+
+__all__ = ["MarketCursor", "PriceOrigin", "SessionPrices", "price_decimal"]
 
 #: Sessions in a row a traded symbol may miss (held, with a message) before the session
 #: stops as on stale data. A missing day or two in a file is a gap; a week is a feed
@@ -68,12 +90,32 @@ def _utc_midnight_ns(day: dt.date) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceOrigin:
+    """Where an execution price came from: its instant (UTC; None when unknown) and a line for the report."""
+
+    at: pd.Timestamp | None
+    source: str  # "minute bar 15:55 America/New_York from .../SPY.csv", "daily close 2018-06-01", ...
+
+    def describe(self) -> str:
+        return self.source
+
+
+@dataclass(frozen=True, slots=True)
 class SessionPrices:
-    """Execution prices and valuation marks of one session, and a note when they are not the session's own."""
+    """Execution prices and valuation marks of one session, and a note when they are not the session's own.
+
+    ``origins`` says where each execution price came from; ``basis`` how the session was
+    priced when that is worth saying (at every time but ``close``: minute bars, or the
+    daily fallback "priced at the daily close: no minute bars for <date>").
+    """
 
     prices: dict[str, Decimal]
     marks: dict[str, Decimal]
     note: str | None
+    origins: dict[str, PriceOrigin] = field(default_factory=dict)
+    basis: str | None = None
+    #: True when minute bars priced the session (the decision's history ends with today's provisional bar).
+    minute_priced: bool = False
 
     def held(self, symbols: list[str]) -> list[str]:
         """The ``symbols`` with a mark but no execution price: their bar is missing, so no order (held)."""
@@ -87,7 +129,7 @@ class MarketCursor:
     are read as float64 (one array, made once).
     """
 
-    def __init__(self, panel: pd.DataFrame) -> None:
+    def __init__(self, panel: pd.DataFrame, minutes: MinuteBook | None = None) -> None:
         idx, cols = panel.index, panel.columns
         if not (isinstance(idx, pd.DatetimeIndex) and str(idx.tz) == "UTC" and idx.is_unique
                 and idx.is_monotonic_increasing):
@@ -104,6 +146,8 @@ class MarketCursor:
         self._values = values if values.dtype == np.float64 else panel.to_numpy(dtype=np.float64, na_value=np.nan)
         #: Symbols of the panel in column order.
         self.symbols: list[str] = list(dict.fromkeys(cols.get_level_values(0)))
+        #: Minute bars that price intraday execution times (None: daily bars only).
+        self.minutes = minutes
 
     def __len__(self) -> int:
         return len(self._stamps)
@@ -126,9 +170,29 @@ class MarketCursor:
         cutoff = _utc_midnight_ns(expected_bar_date(as_of, execution_time).date())
         return int(self._stamps.searchsorted(cutoff, side="right"))
 
-    def history(self, end: int) -> pd.DataFrame:
-        """The first ``end`` bars (what ``strategy.decide`` receives)."""
-        return self.panel.iloc[:end]
+    def history(self, end: int, quotes: dict[str, ExecutionQuote] | None = None, as_of: dt.date | None = None,
+                execution_time: ExecutionTime | str = ExecutionTime.CLOSE) -> pd.DataFrame:
+        """The first ``end`` bars (what ``strategy.decide`` receives).
+
+        With ``quotes`` (a session priced by minute bars, :meth:`session_quotes`) a
+        provisional row for ``as_of`` follows them: today's bar as known at the instant
+        (:func:`~toolkit.engine.intraday.bar_so_far`), so the strategy decides on the price
+        the session trades at; symbols without a quote are NaN there (a missing bar). Its
+        ``attrs`` name the price source for the strategy's context.
+        """
+        base = self.panel.iloc[:end]
+        if not quotes or as_of is None:
+            return base
+        row = np.full(len(self._pos), np.nan)
+        for sym, q in quotes.items():
+            for fld, v in bar_so_far(q, execution_time).items():
+                j = self._pos.get((sym, fld))
+                if j is not None:
+                    row[j] = v
+        stamp = pd.DatetimeIndex([pd.Timestamp(as_of, tz="UTC")], name=self.index.name).as_unit(self.index.unit)
+        out = pd.concat([base, pd.DataFrame([row], index=stamp, columns=self.panel.columns)])
+        out.attrs[PRICE_SOURCE_ATTR] = "minute_bar"
+        return out
 
     def bar_problems(self, end: int, symbols: list[str], as_of: dt.date, execution_time: str,
                      stale_check: bool) -> list[str]:
@@ -205,15 +269,46 @@ class MarketCursor:
         return out
 
     # -- prices at the execution instant --------------------------------------------
-    def prices(self, as_of: dt.date, execution_time: ExecutionTime | str) -> SessionPrices:
-        """Execution prices and marks (the session's close) of every symbol with a close column."""
+    def session_quotes(self, as_of: dt.date, execution_time: ExecutionTime | str, end: int,
+                       max_age: pd.Timedelta) -> tuple[dict[str, ExecutionQuote] | None, list[str]]:
+        """The minute quotes that price this session, and what is wrong with them (empty = sound).
+
+        ``(None, [])`` when there are no minute bars for the session (or the time is
+        ``close``): the daily bar prices it. Otherwise every symbol with a visible bar
+        (among the first ``end``) needs a quote no older than ``max_age`` at the instant;
+        a stale or missing one is a problem that stops the session, like stale daily data.
+        """
+        if self.minutes is None:
+            return None, []
+        priced = [s for s in self.symbols if self.has(s) and self.last_bar_stamp(end, s) is not None]
+        quotes = minute_quotes(self.minutes, priced, as_of, execution_time)
+        if quotes is None:
+            return None, []
+        return quotes, quote_problems(quotes, priced, as_of, execution_time, max_age)
+
+    def prices(self, as_of: dt.date, execution_time: ExecutionTime | str,
+               quotes: dict[str, ExecutionQuote] | None = None) -> SessionPrices:
+        """Execution prices and marks (the session's close) of every symbol with a close column.
+
+        With ``quotes`` (minute bars, :meth:`session_quotes`) the execution prices are the
+        quotes' and nothing else; marks stay the session's daily close where the data has
+        it (the end-of-day valuation), else the quote.
+        """
         stamp = _utc_midnight_ns(as_of)
         stamps = self._stamps
         i = int(stamps.searchsorted(stamp, side="left"))
         have_bar = i < len(stamps) and stamps[i] == stamp
-        fld = ExecutionTime.parse(execution_time).bar_field
+        when = ExecutionTime.parse(execution_time)
+        fld = when.bar_field
+        if quotes is not None:
+            return self._minute_prices(as_of, when, quotes, i if have_bar else None)
         prices: dict[str, Decimal] = {}
         marks: dict[str, Decimal] = {}
+        origins: dict[str, PriceOrigin] = {}
+        at = execution_instant(as_of, ExecutionTime.OPEN if fld == "open" else ExecutionTime.CLOSE) \
+            if have_bar else None
+        daily = PriceOrigin(at, f"daily {fld} {as_of}") if have_bar else \
+            PriceOrigin(None, f"last available close (no {as_of} bar)")
         for sym in self.symbols:
             jc = self._pos.get((sym, "close"))
             if jc is None:
@@ -228,10 +323,38 @@ class MarketCursor:
                 px = mk = self._last_close(i, jc)
             if math.isfinite(px) and px > 0:
                 prices[sym] = price_decimal(px)
+                origins[sym] = daily
             if math.isfinite(mk) and mk > 0:
                 marks[sym] = price_decimal(mk)
         note = None if have_bar else f"the {as_of} bar is not in the data: prices are the last available close"
-        return SessionPrices(prices, marks, note)
+        basis = None if when is ExecutionTime.CLOSE else f"priced at the daily {fld}: no minute bars for {as_of}"
+        return SessionPrices(prices, marks, note, origins, basis)
+
+    def _minute_prices(self, as_of: dt.date, when: ExecutionTime, quotes: dict[str, ExecutionQuote],
+                       today: int | None) -> SessionPrices:
+        prices: dict[str, Decimal] = {}
+        marks: dict[str, Decimal] = {}
+        origins: dict[str, PriceOrigin] = {}
+        end = today if today is not None else int(self._stamps.searchsorted(_utc_midnight_ns(as_of), side="left"))
+        for sym in self.symbols:
+            jc = self._pos.get((sym, "close"))
+            if jc is None:
+                continue
+            q = quotes.get(sym)
+            mk = self._values[today, jc] if today is not None else math.nan
+            if q is not None:
+                prices[sym] = price_decimal(q.price)
+                origins[sym] = PriceOrigin(q.at, q.source)
+                if not (math.isfinite(mk) and mk > 0):
+                    mk = q.price  # no daily close of today (yet): the minute price is the freshest mark
+            elif not (math.isfinite(mk) and mk > 0):
+                mk = self._last_close(end, jc)
+            if math.isfinite(mk) and mk > 0:
+                marks[sym] = price_decimal(mk)
+        hhmm = new_york_minute(execution_instant(as_of, when))
+        basis = (f"priced at minute bars: each symbol's close of the {hhmm} {NEW_YORK} minute bar (or the last "
+                 f"one before it) on {as_of}")
+        return SessionPrices(prices, marks, None, origins, basis, minute_priced=True)
 
     def _last_close(self, end: int, j: int) -> float:
         """The newest non-NaN value of column ``j`` among the first ``end`` bars (NaN when none)."""

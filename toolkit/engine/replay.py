@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from toolkit.engine.daily import session_clock
+from toolkit.engine.daily import load_minutes, session_clock
+from toolkit.engine.intraday import quote_age_limit
 from toolkit.engine.market import MarketCursor
 from toolkit.engine.reconcile import reconcile
 from toolkit.engine.result import SessionError, SessionResult
@@ -58,6 +59,9 @@ class ReplayResult:
     snapshots: pd.DataFrame
     problems: list[str] = field(default_factory=list)
     last: SessionResult | None = None
+    #: Sessions priced by minute bars, and at the daily bar although the time is intraday.
+    minute_sessions: int = 0
+    daily_fallback_sessions: int = 0
 
     @property
     def sessions_per_second(self) -> float:
@@ -74,7 +78,11 @@ class ReplayResult:
 
     def summary_line(self) -> str:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))
-        return (f"replay: {self.sessions} sessions ({statuses}), "
+        pricing = ""
+        if self.minute_sessions or self.daily_fallback_sessions:
+            pricing = (f", {self.minute_sessions} priced at minute bars, {self.daily_fallback_sessions} at the "
+                       f"daily bar (no minute bars)")
+        return (f"replay: {self.sessions} sessions ({statuses}){pricing}, "
                 f"{len(self.trades)} fills, {self.sessions_per_second:.0f} sessions/s")
 
 
@@ -103,11 +111,14 @@ def replay(
     if data is None:
         data = load_dataset(params.data, base_dir=repo_root(), optional=strategy.optional_symbols())
     market = MarketCursor(data if isinstance(data, pd.DataFrame) else data.panel)
+    if params.data.intraday is not None:
+        market = MarketCursor(market.panel, load_minutes(params, market.symbols, start, end))
     strategy = registry.create(params.strategy, params.strategy_params,
                                symbols=[s for s in params.data.symbols if market.has(s)])
     days = check_replay(params, ledger=ledger, market=market, strategy=strategy, start=start, end=end)
     broker = load_simulated_broker(ledger, params)
     statuses: dict[str, int] = {}
+    minute_sessions = fallback_sessions = 0
     res: SessionResult | None = None
     t0 = time.perf_counter()
     for i in range(0, len(days), max(int(commit_every), 1)):
@@ -122,6 +133,10 @@ def replay(
                 res = run_session(p, ledger=ledger, broker=broker, clock=session_clock(as_of, params.execution_time),
                                   market=market, strategy=strategy, check_consistency=False)
                 statuses[res.status] = statuses.get(res.status, 0) + 1
+                if res.minute_priced:
+                    minute_sessions += 1
+                elif res.price_basis is not None:
+                    fallback_sessions += 1
                 if progress is not None:
                     progress(res)
     elapsed = time.perf_counter() - t0
@@ -138,6 +153,8 @@ def replay(
         snapshots=ledger.snapshots(account=params.account, mode=params.mode, strategy=params.strategy),
         problems=problems,
         last=res,
+        minute_sessions=minute_sessions,
+        daily_fallback_sessions=fallback_sessions,
     )
 
 
@@ -168,7 +185,8 @@ def check_replay(
 
     * ``as_of`` is null (the replay sets it, session by session);
     * ``start`` <= ``end`` and every NYSE session between them lies within the data;
-    * every session's bars are sound (the same check each session makes before deciding);
+    * every session's bars are sound, and its minute bars fresh where they price it (the
+      same checks each session makes before deciding);
     * the ledger's kill switch is off (every session would be halted);
     * the account holds no session later than the first session this replay has still
       to run (sessions already done in the range are skipped, so re-running or
@@ -194,11 +212,13 @@ def check_replay(
     if days[-1] > last_bar:
         raise ParamsError("--end", hi.date().isoformat(), f"a date the data covers: its last bar is {last_bar.date()}")
     traded = [s for s in strategy.instruments() if market.has(s)]
+    max_age = quote_age_limit(params.guards.max_data_age)
     bad = []
     for day in days:
         d = day.date()
-        problems = market.bar_problems(market.visible_end(d, params.execution_time), traded, d,
-                                       params.execution_time, params.guards.stale_bar_check)
+        end_ = market.visible_end(d, params.execution_time)
+        problems = market.bar_problems(end_, traded, d, params.execution_time, params.guards.stale_bar_check)
+        problems += market.session_quotes(d, params.execution_time, end_, max_age)[1]
         if problems:
             bad.append(f"{d}: {problems[0]}")
     if bad:

@@ -14,6 +14,7 @@ from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.engine.guards import GuardReport
+    from toolkit.engine.market import PriceOrigin
     from toolkit.engine.translator import OrderIntent, SkippedIntent
     from toolkit.ledger import FillRecord, OrderRecord, Snapshot
     from toolkit.strategies.base import Decision
@@ -54,7 +55,11 @@ class SessionResult:
     """What one session did, for the report and for the caller's checks.
 
     ``orders`` and ``fills`` are the ledger's records of this run's orders (in
-    recording order: sells first) and their fills.
+    recording order: sells first) and their fills. ``price_sources`` says where each
+    execution price came from (its instant and bar or file); ``price_basis`` how the
+    session was priced, at every execution time but ``close`` (minute bars, or
+    "priced at the daily close: no minute bars for <date>"). Both go into the summary
+    (the ledger's run record, snapshot.json) when ``price_basis`` is set.
     """
 
     run_key: str
@@ -75,6 +80,9 @@ class SessionResult:
     snapshot: Snapshot | None = None
     problems: list[str] = field(default_factory=list)
     resumed: bool = False
+    price_basis: str | None = None
+    price_sources: dict[str, PriceOrigin] = field(default_factory=dict)
+    minute_priced: bool = False
 
     @property
     def message(self) -> str:
@@ -83,7 +91,7 @@ class SessionResult:
     def summary(self) -> dict[str, Any]:
         """JSON-safe summary (stored with the run in the ledger, written to snapshot.json)."""
         snap = self.snapshot
-        return {
+        out: dict[str, Any] = {
             "run_key": self.run_key,
             "session_date": self.session_date.isoformat(),
             "execution_time": self.execution_time,
@@ -100,6 +108,14 @@ class SessionResult:
             "equity": None if snap is None else str(snap.equity),
             "cash": None if snap is None else str(snap.cash),
         }
+        if self.price_basis is not None:  # an intraday execution time: say how it was priced
+            out["price_basis"] = self.price_basis
+            out["price_sources"] = {
+                sym: {"price": str(self.prices[sym]) if sym in self.prices else None,
+                      "at": None if o.at is None else o.at.isoformat(), "source": o.source}
+                for sym, o in self.price_sources.items()
+            }
+        return out
 
     def _repr_html_(self) -> str:  # pragma: no cover - display only
         return f"<b>Session {self.run_key}</b>: {self.status}<br>{self.message}"

@@ -22,7 +22,8 @@ Why it is shaped this way (promise 4, nothing lost, nothing doubled):
   fills it produced (:mod:`~toolkit.engine.venue`).
 
 Market data (which bars the decision sees, execution prices) is the cursor's
-(:mod:`~toolkit.engine.market`); the end-of-day figures are
+(:mod:`~toolkit.engine.market`), with minute bars at intraday execution times by the one
+rule of :mod:`~toolkit.engine.intraday`; the end-of-day figures are
 :mod:`~toolkit.engine.snapshots`'; the ledger-vs-broker check is
 :func:`~toolkit.engine.reconcile.reconcile`. No vectorbt or plotly here: a daily run
 should not pay for them.
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit.engine.crash import crash_point
 from toolkit.engine.execution import execute
 from toolkit.engine.guards import RiskEngine
+from toolkit.engine.intraday import quote_age_limit
 from toolkit.engine.planning import plan_orders, why_trade_without_rebalance
 from toolkit.engine.reconcile import reconcile
 from toolkit.engine.result import (
@@ -124,14 +126,22 @@ def run_session(
     # Optional instruments absent from the data (v3.5b's bond leg on the sample) are off.
     traded = [s for s in strategy.instruments() if market.has(s)]
     problems = market.bar_problems(end, traded, as_of, params.execution_time, params.guards.stale_bar_check)
+    # Minute bars (data.intraday) price the session when they cover it; a stale one stops it.
+    quotes, stale_quotes = market.session_quotes(as_of, params.execution_time, end,
+                                                 quote_age_limit(params.guards.max_data_age))
+    problems += stale_quotes
     if problems:
         msg = ("; ".join(problems) + ". No order was sent: update the data (or fix the bad bar) and run again, "
                "or choose an as_of the data covers")
         _fail_run(ledger, run_key, mode, msg, now, notebook_run_id)
         raise SessionError(msg)
-    history = market.history(end)
-    prices = market.prices(as_of, params.execution_time)
+    history = market.history(end, quotes, as_of, params.execution_time)
+    prices = market.prices(as_of, params.execution_time, quotes)
     result.prices = prices.prices
+    result.price_basis, result.price_sources = prices.basis, prices.origins
+    result.minute_priced = prices.minute_priced
+    if prices.basis:
+        result.messages.append(prices.basis)
     if prices.note:
         result.messages.append(prices.note)
     # Gap policy (strategies/base.py, engine/market.py): a symbol without a bar is held.
@@ -183,7 +193,8 @@ def run_session(
                                                          if s not in held}) if held else decision
             plan = plan_orders(params, ledger=ledger, risk=risk, decision=tradable, positions=positions, cash=cash,
                                prices=prices, last_bar=lambda s: market.last_bar_stamp(end, s), perf=perf,
-                               session_date=as_of, run_key=run_key, now=now)
+                               session_date=as_of, run_key=run_key, now=now,
+                               data_as_of=min(q.at for q in quotes.values()) if quotes else None)
             result.intents, result.skipped, result.guard_report = plan.intents, plan.skipped, plan.report
             if plan.report is not None:
                 result.blocked = plan.report.reasons

@@ -46,5 +46,6 @@ class BacktestParams(StrategyRunParams):
         if self.benchmark is not None and self.benchmark not in self.data.symbols:
             # Bought and held from the panel's bars: only a symbol of the run has them.
             raise ParamsError("benchmark", self.benchmark, "one of data.symbols: " + ", ".join(self.data.symbols))
+        resolved.data.refuse_intraday("backtest")
         check_data_params(resolved.data, base_dir=base_dir)
         return resolved

@@ -107,9 +107,7 @@ class DailyDryRunParams(StrategyRunParams):
 
     def resolve(self, base_dir: Path) -> Self:
         """Strategy params merged and validated, data checked, as_of resolved and checked."""
-        if self.guards.max_data_age is not None:
-            raise ParamsError("guards.max_data_age", str(self.guards.max_data_age),
-                              "null: the simulated market's bars carry no quote time to age")
+        self._check_intraday(base_dir)
         cls, parsed = resolve_strategy_params(self.strategy, self.strategy_params, self.strategy_params_file, base_dir)
         chosen = parsed.model_dump()
         if "execution_time" in cls.Params.model_fields and chosen["execution_time"] != self.execution_time:
@@ -131,6 +129,24 @@ class DailyDryRunParams(StrategyRunParams):
         if self.as_of is not None:
             self._check_as_of(self.as_of)
         return self.model_copy(update=update)
+
+    def _check_intraday(self, base_dir: Path) -> None:
+        """``data.intraday`` names readable minute bars; ``guards.max_data_age`` only ages them."""
+        age = self.guards.max_data_age
+        if age is not None:
+            if self.data.intraday is None:
+                raise ParamsError("guards.max_data_age", str(age),
+                                  "null: the simulated market's daily bars carry no quote time to age "
+                                  "(set data.intraday to price from minute bars, whose age it limits)")
+            if not dt.timedelta(0) < age <= dt.timedelta(hours=7):
+                raise ParamsError("guards.max_data_age", str(age),
+                                  "a duration above zero and at most a session (7 hours), e.g. PT5M")
+        spec = self.data.intraday
+        if spec is not None and spec.path is not None:
+            path = Path(spec.path) if Path(spec.path).is_absolute() else base_dir / spec.path
+            if not path.exists():
+                raise ParamsError("data.intraday.path", spec.path, "an existing CSV/Parquet file or folder of "
+                                  "minute bars (a relative path is read from the project folder)")
 
     def _check_as_of(self, as_of: dt.date) -> None:
         # The exchange calendar loads only when a session is named.

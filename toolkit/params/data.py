@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
 
 from toolkit.params.base import StrictModel
 
-__all__ = ["DataParams", "ExtraSource", "ProxySpec"]
+__all__ = ["DataParams", "ExtraSource", "IntradayParams", "ProxySpec"]
 
 
 def _registry() -> ModuleType:
@@ -23,6 +23,13 @@ def _registry() -> ModuleType:
     from toolkit.data.sources import registry
 
     return registry
+
+
+def _intraday() -> ModuleType:
+    """:mod:`toolkit.data.intraday` (the minute sources), imported on first validation."""
+    from toolkit.data import intraday
+
+    return intraday
 
 
 class ProxySpec(StrictModel):
@@ -47,6 +54,41 @@ class ExtraSource(StrictModel):
     symbols: list[str] = Field(min_length=1)
 
 
+class IntradayParams(StrictModel):
+    """``data.intraday``: where the minute bars come from that price an intraday execution time.
+
+    With them, a dry run or replay at ``open``, ``15min_after_open``,
+    ``15min_before_close`` or ``5min_before_close`` trades and decides at the close of
+    the minute bar at (or last before) that instant in New York; sessions the minute bars
+    do not cover are priced at the daily bar, and the report says so
+    (:mod:`toolkit.engine.intraday`). ``{path: FILE_OR_DIR}`` reads CSV/Parquet minute
+    files; ``{source: alpaca}`` asks Alpaca through the local cache.
+    """
+
+    source: str = Field("csv", description="csv (minute files at path) or alpaca (minute bars through the cache)")
+    path: str | None = Field(None, validate_default=True, description="file or folder of minute bars (source csv)")
+
+    @field_validator("source")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        if v not in _intraday().minute_sources():
+            raise ValueError(_intraday().allowed_minute_sources(v))
+        return v
+
+    @field_validator("path")
+    @classmethod
+    def _path_if_source_reads_files(cls, v: str | None, info: ValidationInfo) -> str | None:
+        source = info.data.get("source")
+        if source is None:  # the source itself was refused
+            return v
+        takes_path = _intraday().minute_sources()[source].takes_path
+        if takes_path and not v:
+            raise ValueError(f"a file or folder of minute bars (required when data.intraday.source is {source})")
+        if not takes_path and v:
+            raise ValueError(f"no path with data.intraday.source: {source} (it does not read files)")
+        return v
+
+
 class DataParams(StrictModel):
     """Where the bars come from and which part of them to use.
 
@@ -67,6 +109,26 @@ class DataParams(StrictModel):
     optional_symbols: list[str] = Field(default_factory=list)
     #: Further files whose symbols join the main source's (same price choice).
     extra_sources: list[ExtraSource] = Field(default_factory=list)
+    #: Minute bars that price intraday execution times (dry run and replay); None = daily bars only.
+    intraday: IntradayParams | None = None
+
+    def refuse_intraday(self, notebook: str) -> None:
+        """Stop a run that prices on daily bars only (backtest, walk-forward) when ``data.intraday`` is set."""
+        from toolkit.errors import ParamsError
+
+        if self.intraday is not None:
+            raise ParamsError("data.intraday", self.intraday.model_dump(exclude_none=True),
+                              f"null: the {notebook} prices on daily bars; minute bars serve the daily dry run "
+                              "and replay at intraday execution times")
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_intraday(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Dumps (manifests, params tables, params hashes) list intraday only when it is
+        # set, so the params of every run without minute bars dump as they always have.
+        out = handler(self)
+        if self.intraday is None:
+            out.pop("intraday", None)
+        return out
 
     @field_validator("source")
     @classmethod

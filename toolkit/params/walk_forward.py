@@ -177,6 +177,7 @@ class WalkForwardParams(StrategyRunParams):
         resolve_grid(self, fixed)
         # Record the fixed values actually used (file + explicit), minus what the grid searches.
         fixed = {k: v for k, v in fixed.items() if k not in self.grid}
+        self.data.refuse_intraday("walk-forward")
         check_data_params(self.data, base_dir=base_dir)
         if self.benchmark and self.benchmark not in self.data.symbols:
             raise ParamsError("benchmark", self.benchmark, "one of data.symbols: " + ", ".join(self.data.symbols))

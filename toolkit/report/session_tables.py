@@ -22,7 +22,7 @@ from toolkit.model import OrderSide
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.params.daily_dry_run import DailyDryRunParams
 
-__all__ = ["fills_frame", "ledger_tables", "orders_frame", "portfolio_table", "write_outputs"]
+__all__ = ["fills_frame", "ledger_tables", "orders_frame", "portfolio_table", "prices_frame", "write_outputs"]
 
 ORDER_COLUMNS = ["client_order_id", "symbol", "side", "quantity", "status", "decision_price", "filled_quantity",
                  "broker_order_id", "mode", "reason", "created_at"]
@@ -77,6 +77,22 @@ def portfolio_table(result: SessionResult) -> pd.DataFrame:
         })
     return pd.DataFrame(rows, columns=["symbol", "target_weight", "weight_before", "weight_after",
                                        "quantity_before", "quantity_after", "price"])
+
+
+def prices_frame(result: SessionResult) -> pd.DataFrame:
+    """Per symbol: the execution price, when it was made (New York time) and where it came from.
+
+    A session at ``5min_before_close`` priced by minute bars shows ``minute bar 15:55
+    America/New_York from .../SPY.csv``; one without minute bars ``daily close
+    <date>`` (and :attr:`SessionResult.price_basis` says why).
+    """
+    rows = []
+    for sym, px in result.prices.items():
+        origin = result.price_sources.get(sym)
+        at = None if origin is None or origin.at is None else origin.at.tz_convert("America/New_York")
+        rows.append({"symbol": sym, "price": px, "at_new_york": None if at is None else at.strftime("%Y-%m-%d %H:%M"),
+                     "source": None if origin is None else origin.source})
+    return pd.DataFrame(rows, columns=["symbol", "price", "at_new_york", "source"])
 
 
 def write_outputs(result: SessionResult, output_dir: str | Path, *, fingerprint: str | None = None) -> list[Path]:

@@ -42,6 +42,14 @@ day missing from its file, a holiday of its own market, a symbol that stopped). 
 
 The contract test runs every registered strategy on a panel with such gaps.
 
+Today's provisional bar. A session at an intraday execution time priced by minute bars
+(``data.intraday``, :mod:`toolkit.engine.intraday`) hands ``decide`` a history whose
+last row is today's bar as known at that instant: its close is the execution-time price.
+``history.attrs[PRICE_SOURCE_ATTR]`` then names where that price came from
+(``"minute_bar"``), for a strategy that reports its price source (v3.5b). The next
+session's history holds the real daily bar in its place: a strategy that caches state
+between calls must notice the rewritten row (the caches here compare it).
+
 Strategies may keep state between calls to ``decide`` (a Kalman filter, a latched
 volatility regime) as an optimisation, but the result must equal what a fresh
 instance returns for the same history: that is what the truncation test checks.
@@ -133,6 +141,10 @@ class GridDecisions:
 
 #: The parameter model of a strategy class.
 P = TypeVar("P", bound=StrategyParams)
+
+#: Key of ``history.attrs`` naming the source of the last row's execution-time price
+#: (``"minute_bar"``) when that row is today's provisional bar; absent on daily bars.
+PRICE_SOURCE_ATTR = "execution_price_source"
 
 
 class Strategy(ABC, Generic[P]):

@@ -28,6 +28,11 @@ toolkit feeds strategies:
   ``price_source = "daily_close_fallback"``. ``5min_before_close`` (15:55 New York) is
   *accepted* here although the reference strategy constructor rejects it (§8, §12.9):
   the toolkit's scheduler offers it and, on daily bars, it behaves like the others.
+* with minute bars (``data.intraday`` in a dry run or replay), the session hands
+  ``decide`` a history ending with today's provisional bar, whose close (at ``open``:
+  whose open) is the price of the minute bar at the execution instant, the price the
+  orders fill at (:mod:`toolkit.engine.intraday`); the context then says
+  ``price_source = "minute_bar"``.
 
 The reference engines' quirks (QQQ end-of-day look-ahead in intraday modes, the TLT
 one-bar lag in close-mode backtests, the duplicated live quote; §8, §12.10) are *not*
@@ -69,7 +74,7 @@ issued ones). Before the first valid bar the regime is (Sideways, Low, 3) with
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -78,7 +83,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from toolkit.errors import DataError
 from toolkit.model import ExecutionTimeName
-from toolkit.strategies.base import Decision, Decisions, Strategy, StrategyParams
+from toolkit.strategies.base import PRICE_SOURCE_ATTR, Decision, Decisions, Strategy, StrategyParams
 from toolkit.strategies.indicators import KalmanTrend, row_mean, row_std, trailing_windows
 from toolkit.strategies.registry import register
 
@@ -735,6 +740,15 @@ class HierarchicalAdaptiveV35b(Strategy[HierarchicalAdaptiveV35bParams]):
         """
         if len(history) == 0:
             raise DataError(self.params.signal_symbol, None, "history holds at least one bar")
+        decision = self._decide(history)
+        source = history.attrs.get(PRICE_SOURCE_ATTR)
+        if source:
+            # Today's row is the provisional bar of a minute-priced session: its close is
+            # that minute's price, not a daily fallback (§8 causal mode, engine/intraday.py).
+            return replace(decision, context={**decision.context, "price_source": source})
+        return decision
+
+    def _decide(self, history: pd.DataFrame) -> Decision:
         panel = self._panel(history)
         n = len(history)
         idx = panel.index
