@@ -13,6 +13,7 @@ placed twice.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import json
 import re
 import uuid
@@ -20,6 +21,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal as D
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,6 +31,7 @@ import requests
 import responses
 
 from toolkit.brokers.alpaca import AlpacaBroker
+from toolkit.brokers.alpaca_http import harden
 from toolkit.brokers.base import RemoteBroker
 from toolkit.credentials import AlpacaCredentials
 from toolkit.engine.execution import record_outcome
@@ -55,7 +58,8 @@ ACCOUNT, MODE = "alpaca-paper", "paper"
 NOW = dt.datetime(2026, 3, 2, 20, 55, tzinfo=dt.UTC)
 T0 = pd.Timestamp("2026-03-02T14:31:00Z")
 TERMINAL = {"filled", "canceled", "expired", "rejected", "replaced"}
-HTML_502 = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"
+HTML_502 = ("<html><head><title>502 Bad Gateway</title></head>"
+            "<body><center><h1>502 Bad Gateway</h1></center></body></html>")
 
 
 @dataclass
@@ -94,7 +98,8 @@ class FakeAlpaca:
         v2, d2 = f"{base}/v2", f"{data}/v2"
         add = rsps.add_callback
         add(responses.POST, re.compile(re.escape(f"{v2}/orders") + r"$"), callback=self._post_order)
-        add(responses.GET, re.compile(re.escape(f"{v2}/orders:by_client_order_id") + r"(\?.*)?$"), callback=self._by_cid)
+        add(responses.GET, re.compile(re.escape(f"{v2}/orders:by_client_order_id") + r"(\?.*)?$"),
+            callback=self._by_cid)
         add(responses.GET, re.compile(re.escape(f"{v2}/orders") + r"(\?.*)?$"), callback=self._list)
         add(responses.GET, re.compile(re.escape(f"{v2}/orders/") + r"[^/?]+(\?.*)?$"), callback=self._by_id)
         add(responses.DELETE, re.compile(re.escape(f"{v2}/orders/") + r"[^/?]+$"), callback=self._cancel)
@@ -400,6 +405,13 @@ def test_every_request_has_the_timeout_and_the_sdk_never_retries(
     assert quotes["SPY"].price == D("581.37")
 
 
+def test_the_sdk_version_the_retry_switch_was_checked_on_is_the_installed_one() -> None:
+    # harden() switches alpaca-py's retry off through attributes of 0.44; another version must be re-checked.
+    assert importlib.metadata.version("alpaca-py") == "0.44.0"
+    with pytest.raises(BrokerError, match="has no _retry, _retry_codes: its own retry of order POSTs"):
+        harden(SimpleNamespace(_session=requests.Session()), 1.0)  # type: ignore[arg-type]
+
+
 def test_happy_path_partial_fills_reach_the_ledger_once(
         broker: AlpacaBroker, fake: FakeAlpaca, rsps: responses.RequestsMock, ledger: Ledger) -> None:
     order = planned(ledger, "c-happy")
@@ -523,7 +535,7 @@ def test_no_resend_when_the_lookup_itself_fails(
         broker: AlpacaBroker, fake: FakeAlpaca, rsps: responses.RequestsMock, ledger: Ledger) -> None:
     fake.fault("POST /orders", Fault(exc=requests.exceptions.ReadTimeout("read timed out"), place=True))
     fake.fault("GET /orders:by_client_order_id", *[Fault(503, {"message": "service unavailable"})] * 4)
-    with pytest.raises(BrokerUnavailable, match="could not be asked whether it has the order.*nothing was sent again"):
+    with pytest.raises(BrokerUnavailable, match=r"could not be asked whether it has the order.*nothing was sent again"):
         broker.submit_order(planned(ledger, "c-blind"))
     one_order(fake, rsps, "c-blind", posts=1)
     sync(ledger, broker, "c-blind")  # later, Alpaca answers: the order is there, recorded once
@@ -542,6 +554,15 @@ def test_a_resumed_run_gets_the_existing_order_from_the_unique_id_422(
     assert ledger.get_order("c-resume").filled_quantity == D(10)
     assert_consistent(ledger)
     one_order(fake, rsps, "c-resume", posts=2)
+
+
+def test_a_wrong_endpoint_says_which_variable_to_fix(
+        broker: AlpacaBroker, fake: FakeAlpaca, ledger: Ledger) -> None:
+    fake.fault("POST /orders", Fault(404, {"message": "Not Found"}))
+    with pytest.raises(BrokerError, match="order c-404 .* was not placed: HTTP 404: Not Found; Alpaca has no such "
+                                          "endpoint: check APCA_API_BASE_URL") as info:
+        broker.submit_order(planned(ledger, "c-404"))
+    assert not isinstance(info.value, BrokerUnavailable) and fake.posts["c-404"] == 1
 
 
 # ----------------------------------------------------------------------------- refusals
@@ -685,6 +706,10 @@ def test_expired_and_done_for_day_end_a_day_order(
         assert ledger.get_order(cid).status == "cancelled"
     assert "expired at Alpaca" in (broker.get_order("c-exp").status_reason or "")
     assert_consistent(ledger)
+    gtc = _order("c-gtc", OrderType.LIMIT, tif=TimeInForce.GTC, limit_price="500")
+    broker.submit_order(gtc)
+    fake.end("c-gtc", "done_for_day")  # a gtc order done for today works again tomorrow
+    assert broker.get_order("c-gtc").status is OrderStatus.SUBMITTED
 
 
 def test_an_order_rejected_after_acceptance_is_recorded_as_rejected(

@@ -266,8 +266,8 @@ class AlpacaBroker(RemoteBroker):
                                           status=failure.status) from exc
                     return self._duplicate_ack(existing)
                 if failure.kind is not FailureKind.TRANSIENT:
-                    raise BrokerError(self.name, f"{what} was not placed: {failure.describe()}; check the order "
-                                                 "and the account in the Alpaca dashboard, then run again",
+                    raise BrokerError(self.name, f"{what} was not placed: {failure.describe()}; "
+                                                 f"{self._hint(failure)}, then run again",
                                       status=failure.status) from exc
                 last = failure
                 self._sleep(self._delay(failure, attempt))
@@ -363,17 +363,36 @@ class AlpacaBroker(RemoteBroker):
                         reason=existing.status_reason, broker_order_id=existing.broker_order_id)
 
     def _lookup_after_failure(self, order: Order, what: str, failure: Failure) -> Order | None:
-        """Alpaca's view of ``order`` after a failed POST; raises if even the lookup cannot be made."""
+        """Alpaca's view of ``order`` after a failed POST; raises if even the lookup cannot be made.
+
+        Once Alpaca says it has the order, a failure to read its fills does not matter
+        here: the order is returned without them (the next :meth:`get_order` has them).
+        """
+        cid = order.client_order_id
         try:
-            return self.get_order(order.client_order_id)
+            raw = self._order_by_client_id(cid)
         except BrokerUnavailable as exc:
             raise BrokerUnavailable(self.name, f"{what}: the submit failed ({failure.describe()}) and Alpaca could "
                                                f"not be asked whether it has the order ({exc}); nothing was sent "
                                                "again: run again later, the order is looked up before it is sent",
                                     status=exc.status) from exc
+        if raw is None:
+            return None
+        try:
+            activities = self._activities_by_order([raw]).get(str(raw.id), [])
+        except BrokerUnavailable:
+            activities = []
+        return self._view(raw, activities)
 
     def _failure(self, exc: BaseException, *, posting_order: bool) -> Failure | None:
         return classify(exc, posting_order=posting_order, timeout=self._timeout, secrets=self._secrets)
+
+    @staticmethod
+    def _hint(failure: Failure) -> str:
+        if failure.kind is FailureKind.NOT_FOUND:
+            return ("Alpaca has no such endpoint: check APCA_API_BASE_URL / APCA_API_DATA_URL (the address only, "
+                    "without /v2)")
+        return "check the account and the request in the Alpaca dashboard"
 
     def _delay(self, failure: Failure, attempt: int) -> float:
         if failure.retry_after is not None:
@@ -401,8 +420,8 @@ class AlpacaBroker(RemoteBroker):
                                                      f"{self.mode.value} keys of this account",
                                           status=failure.status) from exc
                 if failure.kind is not FailureKind.TRANSIENT:
-                    raise BrokerError(self.name, f"{what}: {failure.describe()}; check the request in the Alpaca "
-                                                 "dashboard or its API status page", status=failure.status) from exc
+                    raise BrokerError(self.name, f"{what}: {failure.describe()}; {self._hint(failure)}",
+                                      status=failure.status) from exc
                 if attempt == self._max_attempts:
                     raise BrokerUnavailable(self.name, f"{what}: {self._max_attempts} attempts failed (last: "
                                                        f"{failure.describe()}); check the network and Alpaca's "
