@@ -77,7 +77,7 @@ class FakeSchwab:
 
     ``post_script`` says what each POST does: ``ok`` (201 + Location), ``no-location``,
     ``500-created`` / ``timeout-created`` / ``reset-created`` (the order exists, the answer
-    is lost), ``500`` / ``timeout`` / ``429`` (nothing created), ``400`` (refused).
+    is lost), ``500`` / ``timeout`` / ``429`` (nothing created), ``400`` / ``422`` / ``403`` (refused).
     """
 
     mock: Any
@@ -114,7 +114,7 @@ class FakeSchwab:
     def _post(self, request: httpx.Request) -> httpx.Response:
         action = self.post_script.pop(0) if self.post_script else "ok"
         spec = json.loads(request.content)
-        created = None if action in ("500", "timeout", "429", "400") else self.add(spec)
+        created = None if action in ("500", "timeout", "429", "400", "422", "403") else self.add(spec)
         if action == "ok":
             return httpx.Response(201, headers={"Location": f"{ORDERS}/{created}"})
         if action == "no-location":
@@ -127,7 +127,9 @@ class FakeSchwab:
             raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
         if action == "429":
             return httpx.Response(429, headers={"Retry-After": "3"}, json={"message": "Too many requests"})
-        return httpx.Response(400, json={"message": "Order quantity exceeds the buying power of the account"})
+        if action == "403":
+            return httpx.Response(403, json={"message": "Account is not enabled for trading"})
+        return httpx.Response(int(action), json={"message": "Order quantity exceeds the buying power of the account"})
 
     def _list(self, request: httpx.Request) -> httpx.Response:
         if self.list_script:
@@ -213,6 +215,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
     with respx.mock(assert_all_called=False) as mock:
         fake = FakeSchwab(mock)
         ledger = open_ledger("sqlite://")
+        ledger.set_initial_cash(LEDGER_ACCOUNT, LIVE, Decimal(100_000))
         sleeps: list[float] = []
         e = Env(fake, None, ledger, token, sleeps)  # type: ignore[arg-type]
         e.broker = e.new_broker()
@@ -534,14 +537,25 @@ def test_search_leaves_out_orders_already_claimed_and_other_orders(env: Env) -> 
     assert env.fake.posts.call_count == 1
 
 
-def test_a_refused_order_is_a_rejection_with_schwab_reason(env: Env) -> None:
-    env.fake.post_script = ["400"]
+@pytest.mark.parametrize("status", ["400", "422"])
+def test_a_refused_order_is_a_rejection_with_schwab_reason(env: Env, status: str) -> None:
+    env.fake.post_script = [status]
     order = env.order()
     ack = env.broker.submit_order(order)
     assert not ack.accepted and ack.status is OrderStatus.REJECTED
-    assert "exceeds the buying power" in (ack.reason or "")
+    assert f"HTTP {status} (Order quantity exceeds the buying power" in (ack.reason or "")
     env.record(ack.order)
     assert env.ledger.get_order(order.client_order_id).status == "rejected"
+    assert env.fake.posts.call_count == 1 and env.fake.orders == {}
+
+
+def test_403_on_the_post_is_an_auth_error_and_is_not_sent_again(env: Env) -> None:
+    order = env.order()
+    env.fake.post_script = ["403"]
+    with pytest.raises(BrokerAuthError, match=r"HTTP 403 .*not enabled for trading"):
+        env.broker.submit_order(order)
+    assert env.fake.posts.call_count == 1 and env.sleeps == []
+    assert env.ledger.get_order(order.client_order_id).status == "new"  # nothing at Schwab, nothing recorded
 
 
 # ----------------------------------------------------------------------------- what happened to the order
@@ -565,6 +579,7 @@ def test_partial_fill_then_cancel_ends_consistent_in_the_ledger(env: Env) -> Non
     fills = env.ledger.fill_records()
     assert [(f.fill_id, f.quantity, f.price) for f in fills] == [("1001:501:1", Decimal(4), Decimal("600.10"))]
     assert env.ledger.positions(LEDGER_ACCOUNT, LIVE)["SPY"].quantity == Decimal(4)
+    assert env.ledger.check_consistency(LEDGER_ACCOUNT, LIVE, {"SPY": Decimal("600")}) == []
     assert env.broker.cancel(order.client_order_id).status is OrderStatus.CANCELLED  # terminal: unchanged
     assert env.fake.deletes.call_count == 1
 
@@ -581,6 +596,7 @@ def test_a_duplicate_fill_report_is_recorded_once(env: Env) -> None:
     env.record(env.broker.get_order(order.client_order_id))  # the engine polls again
     assert len(env.ledger.fill_records()) == 1
     assert env.ledger.get_order(order.client_order_id).status == "filled"
+    assert env.ledger.check_consistency(LEDGER_ACCOUNT, LIVE, {"SPY": Decimal("600")}) == []
     assert env.broker.get_fills(order.client_order_id)[0].price == Decimal("600.05")
 
 
@@ -602,7 +618,9 @@ def test_out_of_order_updates_replay_fills_oldest_first_and_a_stale_report_chang
     stored = env.ledger.get_order(order.client_order_id)
     assert stored.status == "filled" and stored.filled_quantity == Decimal(10)
     assert len(env.ledger.fill_records()) == 2
-    assert env.ledger.cash(LEDGER_ACCOUNT, LIVE) == -(Decimal(4) * Decimal("600.10") + Decimal(6) * Decimal("600.20"))
+    spent = Decimal(4) * Decimal("600.10") + Decimal(6) * Decimal("600.20")
+    assert env.ledger.cash(LEDGER_ACCOUNT, LIVE) == Decimal(100_000) - spent
+    assert env.ledger.check_consistency(LEDGER_ACCOUNT, LIVE, {"SPY": Decimal("600")}) == []
 
 
 def test_a_rejection_after_acceptance_carries_schwab_description(env: Env) -> None:
@@ -621,6 +639,10 @@ def test_get_orders_lists_working_orders_and_names_unbound_ones_by_schwab_id(env
     manual = env.fake.add(market_spec("QQQ", "SELL", 3), status="QUEUED")
     env.fake.add(market_spec("IWM"), status="FILLED", activities=[
         execution(9, (1, 10, "220", NOW))])
+    option = market_spec("AAPL  261218C00200000")
+    option["orderLegCollection"][0].update(instruction="BUY_TO_OPEN", instrument={
+        "symbol": "AAPL  261218C00200000", "assetType": "OPTION"})
+    env.fake.add(option)  # an option order of the account: not the toolkit's
     open_orders = env.broker.get_orders(open_only=True)
     assert sorted(o.client_order_id for o in open_orders) == [f"schwab-{manual}", order.client_order_id]
     assert all(o.is_open and o.mode is TradingMode.ONLINE_LIVE for o in open_orders)

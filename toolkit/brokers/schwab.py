@@ -54,6 +54,7 @@ from toolkit.brokers.schwab_orders import (
     check_terms,
     entered_at,
     flatten,
+    is_equity_order,
     matches,
     order_id_of,
     order_spec,
@@ -352,14 +353,16 @@ class SchwabBroker(RemoteBroker):
         return self._fetch(oid, client_order_id)
 
     def get_orders(self, *, open_only: bool = False) -> list[Order]:
-        """The account's orders of the last 60 days (children of a bracket included); open = Schwab's working statuses.
+        """The account's equity orders of 60 days (a bracket's exits included); open = Schwab's working statuses.
 
         One call for all statuses, filtered here: Schwab's status filter takes one status per
         call. The window ends a few minutes after now, so a clock behind Schwab's misses nothing.
+        Option and multi-leg orders of the account are left out: the toolkit does not trade them.
         """
         now = self._now()
         orders = flatten(self._list_orders(now - self.lookback, now + self.entry_skew))
-        return [self._view(d) for d in orders if not open_only or str(d.get("status")) in WORKING]
+        return [self._view(d) for d in orders
+                if is_equity_order(d) and (not open_only or str(d.get("status")) in WORKING)]
 
     def get_fills(self, client_order_id: str | None = None) -> list[Fill]:
         if client_order_id is not None:

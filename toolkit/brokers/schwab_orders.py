@@ -54,8 +54,8 @@ from toolkit.model import (
     to_decimal,
 )
 
-__all__ = ["ENDED", "WORKING", "broker_view", "check_terms", "entered_at", "fills_of", "flatten", "matches",
-           "order_id_of", "order_spec", "timestamp"]
+__all__ = ["ENDED", "WORKING", "broker_view", "check_terms", "entered_at", "fills_of", "flatten", "is_equity_order",
+           "matches", "order_id_of", "order_spec", "timestamp"]
 
 BROKER = "schwab"
 
@@ -209,6 +209,11 @@ def _symbol_side(data: dict[str, Any]) -> tuple[str, OrderSide, str] | None:
     if not symbol or instruction not in ("BUY", "SELL", "BUY_TO_COVER", "SELL_SHORT"):
         return None
     return symbol, OrderSide.BUY if instruction.startswith("BUY") else OrderSide.SELL, instruction
+
+
+def is_equity_order(data: dict[str, Any]) -> bool:
+    """A single-leg BUY/SELL/SELL_SHORT/BUY_TO_COVER order: what the toolkit trades (options and spreads are not)."""
+    return _symbol_side(data) is not None
 
 
 def _quantity(data: dict[str, Any]) -> Decimal:
