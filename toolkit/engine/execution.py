@@ -47,7 +47,8 @@ def execute(
     participation cap (``volumes`` given) an order may fill only in part; the session
     then ends at the venue, which cancels the remainders, and the ledger records
     those cancellations. An order whose quote moved past the slippage limit since the
-    decision is cancelled in the ledger and never sent.
+    decision (at a real broker: its latest trade just before the submit) is cancelled
+    in the ledger and never sent.
     """
     venue = broker if isinstance(broker, SimulatedVenue) else None
     if venue is not None:
@@ -58,7 +59,7 @@ def execute(
         if isinstance(broker, RemoteBroker):
             broker.check_order(order)  # an order type the broker does not take: refused before anything is sent
         if broker.find_order(order) is None:  # promise 8: ask before every (re)submit
-            quote = prices.get(o.symbol)
+            quote = _quote_now(broker, o.symbol, prices)
             ref = o.decision_price
             if quote is not None and ref is not None and not risk.slippage_ok(ref, quote):
                 reason = (f"slippage_abort: {o.side} {o.quantity} {o.symbol} quote {quote} vs decision "
@@ -76,6 +77,15 @@ def execute(
         for o in pending:
             if broker.get_order(o.client_order_id) is not None:
                 record_outcome(ledger, broker, o.client_order_id, now, account=account, mode=mode)
+
+
+def _quote_now(broker: Broker, symbol: str, prices: dict[str, Decimal]) -> Decimal | None:
+    """The price an order would meet now: a real broker's latest trade, else the session's price."""
+    if isinstance(broker, RemoteBroker):
+        quote = broker.latest_trades([symbol]).get(symbol)
+        if quote is not None:
+            return quote.price
+    return prices.get(symbol)
 
 
 def record_outcome(ledger: Ledger, broker: Broker, client_order_id: str, now: dt.datetime, *, account: str,
