@@ -30,6 +30,7 @@ schwab = pytest.importorskip("schwab")
 
 from toolkit.brokers.schwab import SchwabBroker  # noqa: E402
 from toolkit.credentials import SchwabCredentials, TokenFileLock, token_health  # noqa: E402
+from toolkit.engine.order_ids import LedgerOrderIdBook  # noqa: E402
 from toolkit.errors import AmbiguousOrder, BrokerAuthError, BrokerError, BrokerUnavailable, UnsupportedOrder  # noqa: E402
 from toolkit.ledger import open_ledger  # noqa: E402
 from toolkit.model import Order, OrderFilled, OrderStatus, OrderType, TradingMode  # noqa: E402
@@ -154,23 +155,17 @@ class FakeSchwab:
         return httpx.Response(200)
 
 
-class LedgerBook:
-    """The ledger's broker order ids as the :class:`OrderIdBook` the engine binds."""
+class LedgerBook(LedgerOrderIdBook):
+    """The engine's book over the ledger; ``crash_on_remember`` kills the process just before the write."""
 
     def __init__(self, ledger: Any, *, crash_on_remember: bool = False) -> None:
-        self.ledger = ledger
+        super().__init__(ledger, account=LEDGER_ACCOUNT, mode=LIVE)
         self.crash_on_remember = crash_on_remember
-
-    def broker_order_id(self, client_order_id: str) -> str | None:
-        return self.ledger.broker_order_id_of(client_order_id)
 
     def remember(self, client_order_id: str, broker_order_id: str) -> None:
         if self.crash_on_remember:
             raise SystemExit("process killed between the POST and the ledger write")
-        self.ledger.remember_broker_order_id(client_order_id, broker_order_id)
-
-    def claimed(self) -> set[str]:
-        return self.ledger.claimed_broker_order_ids(LEDGER_ACCOUNT, LIVE)
+        super().remember(client_order_id, broker_order_id)
 
 
 @dataclass
@@ -508,6 +503,7 @@ def test_crash_between_post_and_book_write_is_recovered_without_a_second_post(en
         crashing.submit_order(order)
     assert env.fake.posts.call_count == 1 and env.ledger.broker_order_id_of(order.client_order_id) is None
     restarted = env.new_broker()  # a new process: empty memory, the ledger has no Schwab id
+    order = env.ledger.get_order(order.client_order_id).to_order()  # what the engine sends after a restart
     found = restarted.find_order(order)
     assert found is not None and found.broker_order_id == "1001"
     ack = restarted.submit_order(order)
