@@ -34,7 +34,8 @@ from toolkit.brokers.alpaca import AlpacaBroker
 from toolkit.brokers.alpaca_http import harden
 from toolkit.brokers.base import RemoteBroker
 from toolkit.credentials import AlpacaCredentials
-from toolkit.engine.execution import record_outcome
+from toolkit.engine.execution import execute, record_outcome
+from toolkit.engine.guards import RiskEngine
 from toolkit.errors import BrokerAuthError, BrokerError, BrokerUnavailable, UnsupportedOrder
 from toolkit.ledger import Ledger, open_ledger
 from toolkit.model import (
@@ -49,6 +50,7 @@ from toolkit.model import (
     TimeInForce,
     TradingMode,
 )
+from toolkit.time import FixedClock
 
 KEY_ID, SECRET = "PKFAKEKEYID0001", "fake-secret-do-not-print-0002"
 TRADING = "https://paper-api.alpaca.markets"
@@ -559,10 +561,28 @@ def test_a_resumed_run_gets_the_existing_order_from_the_unique_id_422(
 def test_a_wrong_endpoint_says_which_variable_to_fix(
         broker: AlpacaBroker, fake: FakeAlpaca, ledger: Ledger) -> None:
     fake.fault("POST /orders", Fault(404, {"message": "Not Found"}))
-    with pytest.raises(BrokerError, match="order c-404 .* was not placed: HTTP 404: Not Found; Alpaca has no such "
-                                          "endpoint: check APCA_API_BASE_URL") as info:
+    with pytest.raises(BrokerError, match=r"order c-404 .* was not placed: HTTP 404: Not Found; Alpaca has no such "
+                                          r"endpoint: check APCA_API_BASE_URL") as info:
         broker.submit_order(planned(ledger, "c-404"))
     assert not isinstance(info.value, BrokerUnavailable) and fake.posts["c-404"] == 1
+
+
+def test_the_engine_sends_through_a_5xx_and_a_resumed_run_sends_nothing(
+        broker: AlpacaBroker, fake: FakeAlpaca, rsps: responses.RequestsMock, ledger: Ledger) -> None:
+    """The engine's own execute(): asks first, quotes Alpaca's latest trade, submits once, records."""
+    planned(ledger, "c-engine")
+    fake.fault("POST /orders", Fault(503, {"message": "service unavailable"}, place=True))
+    args = {"account": ACCOUNT, "mode": MODE, "ledger": ledger, "risk": RiskEngine(), "prices": {"SPY": D("581")},
+            "clock": FixedClock(NOW), "now": NOW}
+    execute(broker=broker, pending=[ledger.get_order("c-engine")], **args)
+    assert ledger.get_order("c-engine").status == "submitted"
+    fake.fill("c-engine", "10", "581.10")
+    resumed = AlpacaBroker(AlpacaCredentials(KEY_ID, SECRET), sleep=lambda s: None)  # a new process after a crash
+    execute(broker=resumed, pending=[ledger.get_order("c-engine")], **args)
+    stored = ledger.get_order("c-engine")
+    assert (stored.status, stored.broker_order_id) == ("filled", fake.order("c-engine")["id"])
+    assert_consistent(ledger)
+    one_order(fake, rsps, "c-engine", posts=1)
 
 
 # ----------------------------------------------------------------------------- refusals
