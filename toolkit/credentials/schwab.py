@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from toolkit.credentials.env import environment, require
 from toolkit.errors import BrokerAuthError, BrokerError
 
-__all__ = ["REFRESH_TOKEN_SECONDS", "SchwabCredentials", "TokenFileLock", "token_days_left"]
+__all__ = ["REFRESH_TOKEN_SECONDS", "SchwabCredentials", "TokenFileLock", "open_client", "token_days_left"]
 
 #: A Schwab refresh token expires this long after the login that created it.
 REFRESH_TOKEN_SECONDS = 7 * 86400
@@ -116,3 +117,36 @@ class TokenFileLock:
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+#: Seconds before a Schwab request that gets no answer fails.
+REQUEST_TIMEOUT = 30.0
+
+
+@contextmanager
+def open_client(credentials: SchwabCredentials, *, timeout: float = REQUEST_TIMEOUT) -> Iterator[Any]:
+    """A schwab-py client on the token file, used while this process holds the token file's lock.
+
+    The lock is taken first (another process using the token is a clear error, not a
+    silently invalidated token) and released when the block ends; an expired refresh
+    token stops here with how to log in, before any request. Every request has
+    ``timeout`` seconds. schwab-py refreshes the access token by itself and writes it
+    back to the token file, which is why the lock must be held while the client lives.
+    """
+    with TokenFileLock(credentials.token_path):
+        if token_days_left(credentials.token_path) <= 0:
+            raise BrokerAuthError("schwab", f"the refresh token in {credentials.token_path} has expired "
+                                            f"(7 days after login); {LOGIN_HOW}")
+        from schwab.auth import client_from_token_file
+
+        try:
+            client = client_from_token_file(str(credentials.token_path), credentials.api_key,
+                                            credentials.app_secret)
+        except (OSError, ValueError, KeyError, TypeError):
+            raise BrokerAuthError("schwab", f"SCHWAB_TOKEN_PATH: {credentials.token_path} is not a readable "
+                                            f"schwab-py token file; {LOGIN_HOW}") from None
+        client.set_timeout(timeout)
+        try:
+            yield client
+        finally:
+            client.session.close()
