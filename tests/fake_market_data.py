@@ -142,7 +142,7 @@ class FakeAlpacaData:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's spelling)
+            def do_GET(self) -> None:
                 url = urlparse(self.path)
                 if url.path != "/v2/stocks/bars":
                     status, body = 404, json.dumps({"message": "not found"})

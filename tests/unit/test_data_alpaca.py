@@ -134,7 +134,8 @@ def test_without_credentials_nothing_is_sent_and_the_error_names_the_variables(f
 @pytest.mark.parametrize(("status", "body", "error", "words"), [
     (403, '{"message": "forbidden"}', BrokerAuthError, "market data refused (403: forbidden)"),
     (422, '{"code": 42210000, "message": "invalid start"}', BrokerError, "(422: invalid start)"),
-    (500, "<html><body><h1>500 Internal Server Error</h1></body></html>", BrokerUnavailable, "unavailable (500: <html>"),
+    (500, "<html><body><h1>500 Internal Server Error</h1></body></html>", BrokerUnavailable,
+     "unavailable (500: <html>"),
 ])
 def test_http_errors_are_one_line_broker_errors_without_secrets(fake, alpaca_env, cache_dir, status, body, error,
                                                                  words):
@@ -191,4 +192,4 @@ def test_a_dataset_from_alpaca_lines_up_with_the_same_bars_from_files(fake, dail
                                     symbols=["SPY", "AGG"], start="2014-01-02", end="2015-12-31", prices="raw"),
                          base_dir=shared_data)
     pd.testing.assert_frame_equal(alpaca.panel, files.panel, check_freq=False)
-    assert set(alpaca.cache_files) == {"SPY", "AGG"} and not files.cache_files
+    assert set(alpaca.cache_sha256) == {"SPY", "AGG"} and not files.cache_sha256

@@ -190,11 +190,12 @@ def test_a_changed_cache_file_changes_the_data_fingerprint(fake, alpaca_env, cac
     first = load_dataset(params, base_dir=shared_data)
     again = load_dataset(params, base_dir=shared_data)
     assert again.fingerprint == first.fingerprint and len(fake.asks) == 1
-    assert set(first.cache_files) == {"SPY", "AGG"}
+    assert set(first.cache_sha256) == {"SPY", "AGG"}
 
     # A wider run grows SPY's file; this run's own bars are the same, its fingerprint is not.
     bars(["SPY"], "2015-01-02", "2015-12-31", clock=LATER)
     grown = load_dataset(params, base_dir=shared_data)
     pd.testing.assert_frame_equal(grown.panel, first.panel)
     assert grown.fingerprint != first.fingerprint
-    assert grown.cache_files["AGG"] == first.cache_files["AGG"] and grown.cache_files["SPY"] != first.cache_files["SPY"]
+    assert grown.cache_sha256["AGG"] == first.cache_sha256["AGG"]
+    assert grown.cache_sha256["SPY"] != first.cache_sha256["SPY"]

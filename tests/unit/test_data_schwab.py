@@ -71,7 +71,7 @@ def test_adjusted_prices_are_refused_before_anything_is_asked(fake, schwab_env, 
     data = BacktestParams.parse({"data": {"source": "schwab", "symbols": ["SPY"], "start": "2015-01-02",
                                           "prices": "raw"}}).data
     assert data.prices == "raw" and data.feed is None
-    with pytest.raises(ParamsError, match="data.prices"):
+    with pytest.raises(ParamsError, match=r"^data\.prices: got 'adjusted'"):
         SchwabSource(clock=LATER).load(BarRequest(["SPY"], "adjusted", start=pd.Timestamp("2015-01-02").date()))
     assert fake.requests == []
 

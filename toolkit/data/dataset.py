@@ -44,7 +44,7 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     proxies: dict[str, str] = field(default_factory=dict)
     #: sha256 of the local cache file each cached symbol was read from (see :mod:`toolkit.data.cache`).
-    cache_files: dict[str, str] = field(default_factory=dict)
+    cache_sha256: dict[str, str] = field(default_factory=dict)
 
     @property
     def symbols(self) -> list[str]:
