@@ -13,9 +13,9 @@ import pytest
 import respx
 from fake_market_data import FakeSchwabData, real_daily, write_schwab_token
 
-from toolkit.credentials import SchwabCredentials, TokenFileLock, open_client
+from toolkit.credentials import SchwabCredentials, TokenFileLock
 from toolkit.data.sources import BarRequest
-from toolkit.data.sources.schwab import SchwabSource, daily_bars
+from toolkit.data.sources.schwab import REQUEST_TIMEOUT, SchwabSource, daily_bars
 from toolkit.errors import BrokerAuthError, BrokerError, BrokerUnavailable, ParamsError
 from toolkit.params.backtest import BacktestParams
 from toolkit.time import FixedClock
@@ -51,15 +51,31 @@ def test_daily_bars_are_the_real_prices_stamped_at_midnight_utc_of_the_session(f
     assert request.url.params["frequencyType"] == "daily" and request.url.params["periodType"] == "year"
 
 
-def test_the_client_is_an_httpx_client_respx_can_see_and_the_lock_is_held_while_it_lives(schwab_env):
-    creds = SchwabCredentials.from_env()
-    with open_client(creds) as client:
+def test_the_token_file_is_locked_while_the_client_fetches_and_released_after(fake, schwab_env, cache_dir):
+    seen = []
+
+    def history(request):
+        with pytest.raises(BrokerError, match="in use by another process"):
+            TokenFileLock(schwab_env).acquire()  # another user of the token is refused meanwhile
+        seen.append(request.extensions["timeout"])
+        return fake.handle(request)
+
+    fake.route.mock(side_effect=history)
+    assert len(daily_bars(["SPY"], "2015-01-02", "2015-01-30", clock=LATER)["SPY"]) == 20
+    assert seen and seen[0]["read"] == REQUEST_TIMEOUT
+    with TokenFileLock(schwab_env):  # released once the bars were fetched
+        pass
+
+
+def test_the_client_is_an_httpx_client_respx_can_see(schwab_env):
+    from toolkit.credentials import open_schwab_client
+
+    client, lock = open_schwab_client(SchwabCredentials.from_env())
+    try:
         # Authlib >= 1.8 would use httpx2 if installed, which respx does not intercept.
         assert isinstance(client.session, httpx.Client)
-        with pytest.raises(BrokerError, match="in use by another process"):
-            TokenFileLock(schwab_env).acquire()
-    with TokenFileLock(schwab_env):  # released when the block ended
-        pass
+    finally:
+        lock.release()
 
 
 def test_adjusted_prices_are_refused_before_anything_is_asked(fake, schwab_env, cache_dir):
@@ -80,7 +96,7 @@ def test_an_expired_refresh_token_stops_before_any_request(fake, schwab_env, cac
     write_schwab_token(schwab_env, age_days=7.5)
     with pytest.raises(BrokerAuthError) as ei:
         daily_bars(["SPY"], "2015-01-02", "2015-01-30", clock=LATER)
-    assert "has expired" in str(ei.value) and "client_from_manual_flow" in str(ei.value)
+    assert "refresh token expired" in str(ei.value) and "client_from_manual_flow" in str(ei.value)
     assert fake.requests == []
 
 

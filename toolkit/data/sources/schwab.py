@@ -1,7 +1,7 @@
 """``data.source: schwab``: daily price history from Schwab's market data API (schwab-py), cached locally.
 
 ``get_price_history_every_day`` per symbol, on a client opened from the token file while
-this process holds its lock (:func:`toolkit.credentials.open_client`). Schwab publishes
+this process holds its lock (:func:`toolkit.credentials.open_schwab_client`). Schwab publishes
 one price set: prices as traded, not adjusted for dividends, so only ``data.prices: raw``
 is offered (``adjusted`` is refused when the params are read). Schwab may restate its
 history for a split; the cache treats the data as revisable and fetches a symbol again
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.credentials import SchwabCredentials, open_client
+from toolkit.credentials import SchwabCredentials, open_schwab_client
 from toolkit.credentials.schwab import LOGIN_HOW
 from toolkit.data.cache import CacheSpec, cached_bars, request_range
 from toolkit.data.sources.base import BarRequest, Source
@@ -31,8 +31,10 @@ from toolkit.time import Clock, SystemClock
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["PRICES_NOTE", "SchwabSource", "daily_bars"]
+__all__ = ["PRICES_NOTE", "REQUEST_TIMEOUT", "SchwabSource", "daily_bars"]
 
+#: Seconds before a price-history request that gets no answer fails.
+REQUEST_TIMEOUT = 30.0
 PRICES_NOTE = "Schwab's price history is not adjusted for dividends; alpaca and csv offer adjusted prices"
 _FIELDS = {"open": "open", "high": "high", "low": "low", "close": "close", "volume": "volume"}
 
@@ -83,12 +85,18 @@ class _SchwabBars:
         credentials = SchwabCredentials.from_env(self.environ)
         out = {}
         first, last = api_range(True, start, end)
-        with open_client(credentials) as client:
+        # The token file's lock is held while the client lives: schwab-py writes refreshed tokens to it.
+        client, lock = open_schwab_client(credentials)
+        try:
+            client.set_timeout(REQUEST_TIMEOUT)
             for sym in symbols:
                 body = _price_history(client, sym, first, last)
                 candles = (body.get("candles") or []) if isinstance(body, dict) else []
                 out[sym] = bars_from_records(sym, candles, time_key="datetime", unit="ms", fields=_FIELDS,
                                              daily=True)
+        finally:
+            client.session.close()
+            lock.release()
         return out
 
 
