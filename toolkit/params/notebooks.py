@@ -34,6 +34,7 @@ MODELS: dict[str, str] = {
     "backtest": "toolkit.params.backtest:BacktestParams",
     "walk_forward": "toolkit.params.walk_forward:WalkForwardParams",
     "daily_dry_run": "toolkit.params.daily_dry_run:DailyDryRunParams",
+    "live": "toolkit.params.live:LiveParams",
 }
 NOTEBOOKS = tuple(MODELS)
 
