@@ -779,3 +779,27 @@ def test_secrets_are_absent_from_reprs_and_errors(env: Env, tmp_path: Path) -> N
     for text in texts:
         for secret in SECRETS:
             assert secret not in text, (secret, text)
+
+
+# ----------------------------------------------------------------------------- preflight (toolkit broker check)
+
+
+def test_preflight_warns_two_days_before_the_login_expires_and_places_no_order(env: Env) -> None:
+    from toolkit.engine.preflight import preflight
+
+    env.fake.mock.get(f"{API}/trader/v1/accounts/{HASH}").mock(return_value=httpx.Response(200, json={
+        "securitiesAccount": {"type": "CASH", "accountNumber": ACCOUNT, "roundTrips": 0, "isDayTrader": False,
+                              "currentBalances": {"cashBalance": 5000.0, "buyingPower": 5000.0,
+                                                  "liquidationValue": 5000.0}}}))
+    day_hours = {"equity": {"EQ": {"date": "2026-12-01", "marketType": "EQUITY", "isOpen": True, "sessionHours": {
+        "regularMarket": [{"start": "2026-12-01T09:30:00-05:00", "end": "2026-12-01T16:00:00-05:00"}]}}}}
+    env.fake.mock.get(f"{API}/marketdata/v1/markets").mock(return_value=httpx.Response(200, json=day_hours))
+    write_token(env.token_path, created=NOW.timestamp() - 5.5 * 86400)
+    rows = {r.name: r for r in preflight(env.broker)}
+    assert rows["login token"].status == "warn" and "expires in 1.5 days" in rows["login token"].detail
+    assert rows["credentials"].status == "ok" and rows["account"].status == "ok"
+    write_token(env.token_path, created=NOW.timestamp() - 7.2 * 86400)
+    rows = {r.name: r for r in preflight(env.broker)}
+    assert rows["login token"].status == "fail" and "client_from_manual_flow" in rows["login token"].detail
+    assert not [c for c in env.fake.mock.calls if c.request.method in ("POST", "PUT", "DELETE")
+                and "/orders" in str(c.request.url)]

@@ -161,6 +161,8 @@ def run_live(
                 f"online_live (real money) on account {params.account} needs a recorded confirmation: run "
                 f"`toolkit live confirm --account {params.account}` once (it asks you to type \"I understand\"); "
                 "no broker was called and nothing was sent")
+        if data is None:  # before the broker: a Schwab data fetch takes the token file's lock for itself
+            data = load_data(params)
         if broker is None:
             from toolkit.engine.remote import open_remote_broker
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from toolkit.credentials import token_health
 from toolkit.engine.live import PDT_EQUITY
 from toolkit.errors import BrokerError
 
@@ -22,10 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import Ledger
     from toolkit.params.live import LiveParams
 
-__all__ = ["TOKEN_WARN_DAYS", "Check", "preflight"]
+__all__ = ["Check", "preflight"]
 
-#: A Schwab refresh token with fewer days left than this is a warning (log in before a weekend).
-TOKEN_WARN_DAYS = 2.0
 OK, WARN, FAIL = "ok", "warn", "fail"
 
 
@@ -41,10 +40,14 @@ class Check:
 def preflight(broker: RemoteBroker, *, params: LiveParams | None = None, ledger: Ledger | None = None) -> list[Check]:
     """Every check, in the order a person reads them; a broker error becomes a failed row, not a traceback."""
     rows: list[Check] = []
+    days = broker.token_days_left()  # read from the token file: no call, so it is known even when expired
+    if days is not None:
+        health = token_health(days)
+        rows.append(Check("login token", {"ok": OK, "warn": WARN}.get(health.level, FAIL), health.message))
     try:
         info = broker.account()
     except BrokerError as exc:
-        return [Check("credentials", FAIL, str(exc))]
+        return [*rows, Check("credentials", FAIL, str(exc))]
     rows.append(Check("credentials", OK, f"{broker.name} accepted them ({broker.mode.value})"))
     blocked = info.trading_blocked or info.status.upper() not in ("ACTIVE", "OPEN")
     rows.append(Check("account", FAIL if blocked else OK,
@@ -66,15 +69,6 @@ def preflight(broker: RemoteBroker, *, params: LiveParams | None = None, ledger:
                                               f"next open {clock.next_open}, next close {clock.next_close}"))
     except BrokerError as exc:
         rows.append(Check("market clock", FAIL, str(exc)))
-    days = broker.token_days_left()
-    if days is not None:
-        if days <= 0:
-            rows.append(Check("login token", FAIL, "the refresh token has expired: log in again with schwab-py "
-                                                   "(client_from_manual_flow), which writes a new token file"))
-        else:
-            rows.append(Check("login token", WARN if days < TOKEN_WARN_DAYS else OK,
-                              f"{days:.1f} days left" + (" : log in again before it expires"
-                                                         if days < TOKEN_WARN_DAYS else "")))
     if params is not None:
         rows.extend(_params_checks(broker, params, ledger))
     return rows
