@@ -3,6 +3,9 @@
     toolkit run backtest --params params/backtest/sma_crossover.yaml --set strategy_params.fast=10
     toolkit runs
     toolkit strategies
+    toolkit run live --params params/live/alpaca_paper.yaml
+    toolkit broker check --broker alpaca
+    toolkit live confirm --account my-live-account
     toolkit parity --account dry-run --start 2018-06-01 --end 2018-06-29 --params FILE
 
 Errors a user can fix (bad params, bad data) print one line naming the field, the
@@ -16,8 +19,13 @@ import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from toolkit.errors import ToolkitError, one_line
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.brokers.base import RemoteBroker
+    from toolkit.params.live import LiveParams
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -218,6 +226,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
 
     from toolkit.engine import status
 
+    if args.live_command == "confirm":
+        return _live_confirm(args)
     with _ledger(args, must_exist=True) as ledger:  # read-only: never create an empty ledger
         if args.live_command == "status":
             print(status.status_text(ledger))
@@ -231,6 +241,93 @@ def _cmd_live(args: argparse.Namespace) -> int:
         else:
             print(status.export_trades(ledger, args.output))
     return 0
+
+
+CONFIRM_PHRASE = "I understand"
+
+
+def _live_confirm(args: argparse.Namespace) -> int:
+    """Record, once per account, that a person accepts real-money trading (typed, never a flag)."""
+    import getpass
+
+    from toolkit.errors import ParamsError
+
+    print(f"Account {args.account} will trade REAL MONEY (mode online_live) whenever its params say "
+          f"confirm_live: {args.account}.\nOrders are sent without asking again. Type \"{CONFIRM_PHRASE}\" to "
+          "confirm: ", end="", flush=True)
+    answer = sys.stdin.readline().strip()
+    if answer != CONFIRM_PHRASE:
+        raise ParamsError("confirmation", answer, f'the words "{CONFIRM_PHRASE}"; nothing was recorded')
+    with _ledger(args) as ledger:
+        done = ledger.confirm_live(args.account, actor=getpass.getuser())
+    print(f"live trading confirmed for {args.account} by {done['user']} at {done['at']} (audit log)")
+    return 0
+
+
+def _cmd_broker(args: argparse.Namespace) -> int:
+    """``toolkit broker check`` (preflight, never an order) and ``toolkit broker reconcile``."""
+    from toolkit.engine.remote import open_remote_broker
+    from toolkit.params import load
+
+    params = load("live", args.params) if args.params else None
+    name = args.broker or (params.broker.name if params is not None else "alpaca")
+    mode = params.mode if params is not None else ("online_live" if args.live or name == "schwab" else "paper")
+    broker = open_remote_broker(name, mode=mode)
+    try:
+        if args.broker_command == "check":
+            return _broker_check(broker, params)
+        return _broker_reconcile(broker, params, adopt=args.adopt)
+    finally:
+        broker.close()
+
+
+def _broker_check(broker: RemoteBroker, params: LiveParams | None) -> int:
+    from toolkit.engine.preflight import preflight
+    from toolkit.ledger import open_ledger
+
+    ledger = open_ledger(params.db_url) if params is not None and params.mode == "online_live" else None
+    try:
+        rows = preflight(broker, params=params, ledger=ledger)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    width = max(len(r.name) for r in rows)
+    for r in rows:
+        print(f"{r.status.upper():4}  {r.name:<{width}}  {r.detail}")
+    failed = [r for r in rows if r.status == "fail"]
+    print(f"{broker.name}: {'NOT ready' if failed else 'ready'} ({len(failed)} failed, "
+          f"{sum(r.status == 'warn' for r in rows)} warning(s)); no order was placed")
+    return 1 if failed else 0
+
+
+def _broker_reconcile(broker: RemoteBroker, params: LiveParams | None, *, adopt: bool) -> int:
+    import pandas as pd
+
+    from toolkit.engine.broker_reconcile import adopt_broker_state, reconcile_with_broker
+    from toolkit.errors import ParamsError
+    from toolkit.ledger import open_ledger
+
+    if params is None:
+        raise ParamsError("--params", None, "the live params file of the account to reconcile")
+    now = broker.clock().timestamp.to_pydatetime()
+    with open_ledger(params.db_url) as ledger:
+        from toolkit.engine.order_ids import LedgerOrderIdBook
+
+        broker.bind_order_ids(LedgerOrderIdBook(ledger, account=params.account, mode=params.mode))
+        recon = reconcile_with_broker(ledger, broker, account=params.account, mode=params.mode, at=now,
+                                      fund_new_account=False)
+        if adopt and not recon.ok:
+            adopt_broker_state(ledger, broker, recon, strategy=params.strategy, at=now, actor="toolkit broker")
+            print("adopted: " + "; ".join(recon.adopted))
+            recon = reconcile_with_broker(ledger, broker, account=params.account, mode=params.mode, at=now,
+                                          fund_new_account=False)
+    with pd.option_context("display.width", 200, "display.max_columns", 10):
+        print(recon.table().to_string(index=False))
+    for s in recon.sentences():
+        print(f"mismatch: {s}", file=sys.stderr)
+    print(f"{params.account} ({params.mode}) at {broker.name}: "
+          f"{'matched' if recon.ok else f'{len(recon.mismatches)} mismatch(es)'}")
+    return 0 if recon.ok else 1
 
 
 def _cmd_killswitch(args: argparse.Namespace) -> int:
@@ -320,7 +417,22 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--limit", type=int, default=20)
     le = lsub.add_parser("export", parents=[db_after], help="every trade to CSV")
     le.add_argument("--output", required=True, help="CSV file to write")
+    lc = lsub.add_parser("confirm", parents=[db_after],
+                         help='record that you accept real-money trading on an account (type "I understand")')
+    lc.add_argument("--account", required=True, help="the account label of the live params (confirm_live)")
     lv.set_defaults(func=_cmd_live)
+    bk = sub.add_parser("broker", help="a real broker: preflight check, reconciliation with the ledger")
+    bsub = bk.add_subparsers(dest="broker_command", required=True)
+    broker_opts = argparse.ArgumentParser(add_help=False)
+    broker_opts.add_argument("--broker", choices=["alpaca", "schwab"], help="default: the params' broker, else alpaca")
+    broker_opts.add_argument("--params", help="live params YAML (account, mode, symbols, ledger)")
+    broker_opts.add_argument("--live", action="store_true", help="Alpaca's live account instead of paper")
+    bsub.add_parser("check", parents=[broker_opts],
+                    help="credentials, account, buying power, day trades, clock, token age; never an order")
+    br = bsub.add_parser("reconcile", parents=[broker_opts],
+                         help="ledger vs broker: positions, cash, open orders (exit 1 on a mismatch)")
+    br.add_argument("--adopt", action="store_true", help="make the ledger take the broker's state (audited)")
+    bk.set_defaults(func=_cmd_broker)
     ks = sub.add_parser("killswitch", help="turn the kill switch on or off (reason required, audited), or show it")
     ks.add_argument("state", choices=["on", "off", "status"])
     ks.add_argument("--reason", help="why (required for on and off; recorded in the audit log)")

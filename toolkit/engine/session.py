@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolkit.engine.crash import crash_point
 from toolkit.engine.execution import execute
+from toolkit.engine.follow import FollowPolicy, follow_orders
 from toolkit.engine.guards import RiskEngine
 from toolkit.engine.planning import plan_orders, why_trade_without_rebalance
 from toolkit.engine.reconcile import reconcile
@@ -72,6 +73,8 @@ def run_session(
     strategy: Strategy[Any] | None = None,
     check_consistency: bool | None = None,
     notebook_run_id: str | None = None,
+    notes: list[str] | None = None,
+    follow: FollowPolicy | None = None,
     record_params: bool | None = None,
 ) -> SessionResult:
     """Run one decision slot (see the module doc); safe to call again after any crash.
@@ -84,6 +87,10 @@ def run_session(
     and reconciles broker and ledger positions. ``record_params``: write the session's
     parameters into its run summary when it starts, for ``toolkit parity`` (default:
     paper and live sessions only; see :mod:`toolkit.engine.run_params`).
+
+    ``notes`` go first into the session's messages (a live run's decision prices and
+    their source). ``follow``: a real broker's orders are followed until they end or
+    the policy's deadline (:mod:`~toolkit.engine.follow`), the remainder cancelled.
 
     Raises :class:`SessionError` (nothing sent, the run recorded as failed) on data
     that is missing, corrupt or stale.
@@ -99,6 +106,7 @@ def run_session(
     as_of = params.as_of if params.as_of is not None else market.last_date
     run_key = make_run_key(params.strategy, params.account, as_of, params.execution_time)
     result = SessionResult(run_key, as_of, params.execution_time, mode, RunStatus.COMPLETED)
+    result.messages.extend(notes or [])
     now = clock.now().to_pydatetime()
     recorded = session_params(params) if records_params(mode, record_params) else None
 
@@ -218,6 +226,10 @@ def run_session(
     volumes = market.volumes(end, [o.symbol for o in pending]) if params.broker.max_participation else None
     execute(account=params.account, mode=mode, ledger=ledger, broker=broker, risk=risk, pending=pending,
             prices=prices.prices, clock=clock, now=now, volumes=volumes)
+    if follow is not None:
+        result.messages.extend(follow_orders(ledger=ledger, broker=broker, client_order_ids=[
+            o.client_order_id for o in pending], clock=clock, policy=follow, account=params.account, mode=mode,
+            now=now))
     result.orders = ledger.order_records(run_key=run_key)
 
     # -- snapshot and close --------------------------------------------------------
