@@ -98,7 +98,8 @@ def test_a_replayed_account_agrees_with_the_backtest(etf_account, toolkit_cli, t
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     lines = done.stdout.splitlines()
-    assert lines[0] == f"parity of account etf (offline_mock, sma_crossover at close): 42 session(s) from {START} to {END}"
+    assert lines[0] == ("parity of account etf (offline_mock, sma_crossover at close): "
+                        f"42 session(s) from {START} to {END}")
     assert lines[1] == f"parameters: from --params {params_file} (the 42 session(s) recorded none)"
     assert lines[3] == "trades: 20 live, 20 backtest, 0 differ beyond 10 bp"
     assert "parity: within 10 bp" in lines
@@ -118,7 +119,7 @@ def test_a_fill_worse_than_the_backtest_shows_the_trade_and_the_gap(altered_acco
     problems = done.stderr.splitlines()
     assert problems[0].startswith(f"problem: {ALTERED} TLT sell: fill price live ")
     assert "(-50.0 bp; slippage live +55.0 bp, backtest +5.0 bp)" in problems[0]
-    assert problems[1].startswith(f"problem: equity gap beyond 10 bp on ") and f"first {ALTERED}" in problems[1]
+    assert problems[1].startswith("problem: equity gap beyond 10 bp on ") and f"first {ALTERED}" in problems[1]
     assert len(problems) == 2  # only that trade differs; every other one matches
     trades = _rows(out / "trades.csv")
     altered = [t for t in trades if t["difference"]]
