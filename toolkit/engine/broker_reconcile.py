@@ -198,9 +198,13 @@ def adopt_broker_state(ledger: Ledger, broker: RemoteBroker, recon: Reconciliati
                             reason=f"adopted from the broker: ledger {row.ledger}, broker {row.broker}", at=at)
         ledger.record_fill(coid, f"{coid}:adopt", qty, quantize(px), 0, at=at)
         recon.adopted.append(f"position {row.key}: {side.value} {qty} @ {px}")
-    cash_rows = [r for r in recon.mismatches if r.kind == "cash"]
-    if cash_rows:
-        bcash = quantize(broker.get_cash())
+    # An adopted position moved the ledger's cash by its cost: take the broker's cash after it.
+    bcash = quantize(broker.get_cash())
+    try:
+        lcash: Decimal | None = ledger.cash(recon.account, recon.mode)
+    except LedgerError:  # never funded: adopting funds it
+        lcash = None
+    if lcash != bcash:
         diff = ledger.adopt_cash(recon.account, recon.mode, bcash, reason="reconcile: adopt_broker", actor=actor,
                                  at=at)
         recon.adopted.append(f"cash: {diff:+} to {bcash}")

@@ -253,7 +253,8 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
     market = MarketCursor(with_today(panel, as_of, out.quotes))
     out.session = run_session(params, ledger=ledger, broker=broker, clock=clock, market=market, strategy=strategy,
                               notebook_run_id=notebook_run_id, notes=notes,
-                              follow=FollowPolicy(params.broker.poll_seconds, deadline, sleep))
+                              follow=FollowPolicy(params.broker.poll_seconds, deadline, sleep),
+                              data_as_of=min(q.timestamp for q in out.quotes.values()) if out.quotes else None)
     out.account_after = broker.account()
     out.warnings = account_warnings(out.account_after)
     return out

@@ -90,11 +90,13 @@ def plan_orders(
     session_date: dt.date,
     run_key: str,
     now: dt.datetime,
+    data_as_of: pd.Timestamp | None = None,
 ) -> OrderPlan:
     """Translate a rebalancing decision, run the guards, record allowed orders and audit the rest.
 
     ``last_bar`` gives a symbol's newest visible bar (for the stale-data guard).
-    A decision without ``rebalance`` plans nothing.
+    A decision without ``rebalance`` plans nothing. ``data_as_of``: when the prices
+    were quoted (a live session's oldest latest trade), for ``guards.max_data_age``.
     """
     plan = OrderPlan()
     if not decision.rebalance:
@@ -126,7 +128,8 @@ def plan_orders(
     )
     last_ts = {s: last_bar(s) for s in {i.symbol for i in intents}}
     market = MarketState(prices=value_prices, session_date=session_date,
-                         execution_time=params.execution_time, last_bar_ts=last_ts, now=pd.Timestamp(now))
+                         execution_time=params.execution_time, last_bar_ts=last_ts, now=pd.Timestamp(now),
+                         data_as_of=data_as_of)
     report = risk.check(list(intents), portfolio, market)
     plan.report = report
     with ledger.transaction():

@@ -35,6 +35,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from toolkit.engine.crash import crash_point
 from toolkit.engine.execution import execute
 from toolkit.engine.follow import FollowPolicy, follow_orders
@@ -75,6 +77,7 @@ def run_session(
     notebook_run_id: str | None = None,
     notes: list[str] | None = None,
     follow: FollowPolicy | None = None,
+    data_as_of: pd.Timestamp | None = None,
     record_params: bool | None = None,
 ) -> SessionResult:
     """Run one decision slot (see the module doc); safe to call again after any crash.
@@ -91,6 +94,7 @@ def run_session(
     ``notes`` go first into the session's messages (a live run's decision prices and
     their source). ``follow``: a real broker's orders are followed until they end or
     the policy's deadline (:mod:`~toolkit.engine.follow`), the remainder cancelled.
+    ``data_as_of``: when the execution prices were quoted (``guards.max_data_age``).
 
     Raises :class:`SessionError` (nothing sent, the run recorded as failed) on data
     that is missing, corrupt or stale.
@@ -197,7 +201,7 @@ def run_session(
                                                          if s not in held}) if held else decision
             plan = plan_orders(params, ledger=ledger, risk=risk, decision=tradable, positions=positions, cash=cash,
                                prices=prices, last_bar=lambda s: market.last_bar_stamp(end, s), perf=perf,
-                               session_date=as_of, run_key=run_key, now=now)
+                               session_date=as_of, run_key=run_key, now=now, data_as_of=data_as_of)
             result.intents, result.skipped, result.guard_report = plan.intents, plan.skipped, plan.report
             if plan.report is not None:
                 result.blocked = plan.report.reasons
