@@ -180,3 +180,53 @@ def test_recorded_parameters_whose_data_moved_take_a_set_override(shared_data, t
                         str(tmp_path / "out")], db=url)
     assert done.returncode == 0, done.stderr
     assert f"parameters: recorded with each of the 10 session(s); overridden: data.path={moved}" in done.stdout
+
+
+def test_a_paper_session_at_the_alpaca_stand_in_replays_with_its_recorded_parameters(
+        shared_data, alpaca_env, cache_dir, monkeypatch, toolkit_cli, tmp_path) -> None:
+    """A real paper session (alpaca-py against the local stand-in, 2015-12-01 15:55, see test_live_session.py)
+    and, the next morning, its parity: parameters from the session's record, bars from the same source.
+
+    The session decided and filled on the broker's RAW latest trades while its params ask for
+    adjusted bars: the backtest on adjusted bars prices AGG 2.5% and SPY 2.8% lower (dividends
+    since), so it buys more of both; the report shows exactly that. On raw bars SPY agrees to the
+    share and the cent; AGG's 15:55 trade (108.57) was 23 bp under its close (108.82), so the
+    paper account bought one share more than the backtest: within a 25 bp tolerance.
+    """
+    from support.alpaca_standin import StandIn
+    from test_live_session import PRICES, live_params, run
+
+    with StandIn.start(bars=[shared_data / "daily" / "qstrader"], symbols=["SPY", "AGG"],
+                       now="2015-12-01T20:55:00Z") as standin:
+        standin.set_prices(PRICES)
+        monkeypatch.setenv("APCA_API_BASE_URL", standin.base_url)
+        monkeypatch.setenv("APCA_API_DATA_URL", standin.base_url)
+        env = {**alpaca_env, "APCA_API_BASE_URL": standin.base_url, "APCA_API_DATA_URL": standin.base_url}
+        params = live_params(tmp_path)
+        result, _ = run(params, standin, env)
+        assert result.session is not None and result.session.status == "completed", result.stopped
+        standin.set_now("2015-12-02T14:00:00Z")  # the next morning: 2015-12-01's daily bar is in
+        adjusted = toolkit_cli(["parity", "--account", "paper-test", "--output", str(tmp_path / "adj")],
+                               db=params.db_url)
+        raw = toolkit_cli(["parity", "--account", "paper-test", "--set", "data.prices=raw", "--output",
+                           str(tmp_path / "raw")], db=params.db_url)
+        wide = toolkit_cli(["parity", "--account", "paper-test", "--set", "data.prices=raw", "--tolerance-bp", "25",
+                            "--output", str(tmp_path / "wide")], db=params.db_url)
+    head = "parity of account paper-test (paper, sma_crossover at 5min_before_close): 1 session(s) from 2015-12-01"
+    assert adjusted.stdout.startswith(head)
+    assert "parameters: recorded with each of the 1 session(s)" in adjusted.stdout  # no --params for a paper run
+    assert adjusted.returncode == 1
+    assert adjusted.stderr.splitlines() == [
+        "problem: 2015-12-01 AGG buy: quantity live 460 vs backtest 472 (-254.2 bp); fill price live 108.57 vs "
+        "backtest 105.873 (+254.8 bp; slippage live +0.0 bp, backtest +0.0 bp)",
+        "problem: 2015-12-01 SPY buy: quantity live 237 vs backtest 243 (-246.9 bp); fill price live 210.68 vs "
+        "backtest 205.031 (+275.5 bp; slippage live +0.0 bp, backtest +0.0 bp)"]
+    assert "parameters: recorded with each of the 1 session(s); overridden: data.prices=raw" in raw.stdout
+    assert raw.returncode == 1 and raw.stderr.splitlines() == [
+        "problem: 2015-12-01 AGG buy: quantity live 460 vs backtest 459 (+21.8 bp); fill price live 108.57 vs "
+        "backtest 108.82 (-23.0 bp; slippage live +0.0 bp, backtest +0.0 bp)"]
+    trades = _rows(tmp_path / "raw" / "trades.csv")
+    assert [(t["symbol"], t["live_qty"], t["backtest_qty"], t["live_price"], t["backtest_price"], t["difference"])
+            for t in trades] == [("AGG", "460.0", "459.0", "108.57", "108.82", "quantity, price"),
+                                 ("SPY", "237.0", "237.0", "210.679993", "210.679993", "")]
+    assert wide.returncode == 0, wide.stderr
