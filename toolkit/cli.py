@@ -6,6 +6,7 @@
     toolkit run live --params params/live/alpaca_paper.yaml
     toolkit broker check --broker alpaca
     toolkit live confirm --account my-live-account
+    toolkit parity --account dry-run --start 2018-06-01 --end 2018-06-29 --params FILE
 
 Errors a user can fix (bad params, bad data) print one line naming the field, the
 value and what is allowed, and exit with status 2 before anything runs.
@@ -171,6 +172,53 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     for problem in res.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if res.problems or failed else 0
+
+
+PARITY_HELP = """The account's sessions (runs of one strategy in one mode, from the account's first
+one: a backtest cannot start from a live account's positions) are backtested with the
+parameters they ran with: recorded with each paper or live session, or --params FILE for
+sessions that recorded none (dry runs, replays); the output says which. Trade by trade:
+quantity, fill price, slippage against the decision price, target weight; per session:
+the equity gap (live / backtest - 1, in basis points). Tables go to trades.csv and
+sessions.csv (--output, default outputs/parity/<account>_<mode>_<start>_<end>/).
+
+exit status:
+  0    parity within --tolerance-bp on every trade and session
+  1    one line per problem on stderr: a trade on one side only, a quantity, fill price or
+       target weight apart by more than the tolerance, a session missing, halted or
+       unfinished, an equity gap beyond the tolerance
+  2    bad input (unknown account, no session in the range, --end before --start, no
+       parameters for some sessions): one line names the option; nothing is written"""
+
+#: Problem lines ``toolkit parity`` prints before pointing at the CSV tables.
+PARITY_MAX_PROBLEMS = 30
+
+
+def _cmd_parity(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from toolkit.engine.replay import parse_day
+    from toolkit.params import repo_root
+    from toolkit.report.account_parity import account_parity, default_output_dir
+
+    start = parse_day(args.start, "--start") if args.start else None
+    end = parse_day(args.end, "--end") if args.end else None
+    with _ledger(args, must_exist=True) as ledger:  # read-only: never create an empty ledger
+        parity = account_parity(ledger, account=args.account, start=start, end=end, mode=args.mode,
+                                strategy=args.strategy, params_file=args.params, overrides=args.set,
+                                tolerance_bp=args.tolerance_bp)
+    print("\n".join(parity.summary_lines()))
+    print(parity.trades_text())
+    folder = Path(args.output) if args.output else default_output_dir(repo_root() / "outputs", parity.account,
+                                                                       parity.mode, parity.start, parity.end)
+    trades_csv, sessions_csv = parity.write_csv(folder)
+    print(f"tables written to {trades_csv} and {sessions_csv}")
+    for problem in parity.problems[:PARITY_MAX_PROBLEMS]:
+        print(f"problem: {problem}", file=sys.stderr)
+    if len(parity.problems) > PARITY_MAX_PROBLEMS:
+        print(f"problem: ... and {len(parity.problems) - PARITY_MAX_PROBLEMS} more (see {trades_csv} and "
+              f"{sessions_csv})", file=sys.stderr)
+    return 0 if parity.ok else 1
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
@@ -342,6 +390,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="skip the comparison with a backtest over the same sessions")
     rp.add_argument("--parity-csv", help="write replay vs backtest equity per session to this CSV")
     rp.set_defaults(func=_cmd_replay)
+    pa = sub.add_parser(
+        "parity", help="an account's recorded sessions vs the backtest of the same parameters, trade by trade",
+        epilog=PARITY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pa.add_argument("--account", required=True, help="the account label its sessions were recorded under")
+    pa.add_argument("--start", help="first session shown, YYYY-MM-DD (default: the account's first)")
+    pa.add_argument("--end", help="last session shown, YYYY-MM-DD (default: the account's last)")
+    pa.add_argument("--mode", help="offline_mock, paper or online_live (default: the mode the account recorded)")
+    pa.add_argument("--strategy", help="the strategy, if the account ran several")
+    pa.add_argument("--params", help="params YAML file for sessions that recorded no parameters (dry runs, replays)")
+    pa.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a dotted key of the parameters (e.g. data.path=FILE)")
+    pa.add_argument("--tolerance-bp", type=float, default=10.0,
+                    help="largest difference that is not a problem, in basis points (default 10)")
+    pa.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
+    pa.add_argument("--output", help="folder for trades.csv and sessions.csv")
+    pa.set_defaults(func=_cmd_parity)
     lv = sub.add_parser("live", help="query the ledger: status, trades, export")
     lv.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
     lsub = lv.add_subparsers(dest="live_command", required=True)
