@@ -26,7 +26,7 @@ from toolkit.time import FixedClock
 from support.alpaca_standin import StandIn
 
 NOW = "2015-12-01T20:55:00Z"  # 15:55 New York (EST): 5min_before_close
-#: Real closes of 2015-12-01 (qstrader files): the latest trades the stand-in reports.
+#: The latest trades the stand-in reports at 15:55 (SPY: its real close that day; AGG: 23 bp under it).
 PRICES = {"SPY": 210.679993, "AGG": 108.57}
 
 

@@ -85,7 +85,8 @@ class OffsetClock:
         self._t0 = time.monotonic()
 
     def now(self) -> pd.Timestamp:
-        return self._start + pd.Timedelta(seconds=self._monotonic() - self._t0)
+        # Microseconds: the ledger stores Python datetimes, which have no nanoseconds.
+        return (self._start + pd.Timedelta(seconds=self._monotonic() - self._t0)).floor("us")
 
     def __repr__(self) -> str:
         return f"OffsetClock(started at {self._start.isoformat()!r})"
