@@ -91,6 +91,7 @@ def bench_allocation() -> None:
 
 
 from dry_run import bench_dry_run_papermill, bench_replay  # noqa: E402  (bench/ is on sys.path)
+from live import bench_adapter_overhead, bench_paper_session_papermill  # noqa: E402
 from walk_forward import bench_walk_forward_memory, bench_walk_forward_run  # noqa: E402
 
 SECTIONS = [
@@ -102,6 +103,8 @@ SECTIONS = [
     bench_walk_forward_memory,
     bench_dry_run_papermill,
     bench_replay,
+    bench_paper_session_papermill,
+    bench_adapter_overhead,
 ]
 
 if __name__ == "__main__":

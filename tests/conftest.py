@@ -112,3 +112,39 @@ def toolkit_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPa
 def toolkit_process() -> Callable[..., CliResult]:
     """:func:`run_toolkit_process`: ``toolkit ARGS`` as a real process."""
     return run_toolkit_process
+
+
+# ----------------------------------------------------------------- broker market data (issue 10)
+
+#: Dummy keys the broker data tests set; a test may assert they appear in no file written.
+ALPACA_TEST_KEYS = {"APCA_API_KEY_ID": "PKTESTKEYID0000000001", "APCA_API_SECRET_KEY": "test-secret-do-not-write-0001"}
+SCHWAB_TEST_KEYS = {"SCHWAB_API_KEY": "schwab-test-app-key-0001", "SCHWAB_APP_SECRET": "schwab-test-secret-0001"}
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty local bar cache for the test (``$TOOLKIT_CACHE_DIR``)."""
+    path = tmp_path / "bar-cache"
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def alpaca_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Dummy Alpaca keys in the environment, Alpaca's own data URL (no override)."""
+    for name, value in ALPACA_TEST_KEYS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("APCA_API_DATA_URL", raising=False)
+    return dict(ALPACA_TEST_KEYS)
+
+
+@pytest.fixture
+def schwab_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Dummy Schwab app keys and a fresh token file (1 day old) in the environment; returns the token path."""
+    from fake_market_data import write_schwab_token
+
+    for name, value in SCHWAB_TEST_KEYS.items():
+        monkeypatch.setenv(name, value)
+    token = write_schwab_token(tmp_path / "schwab-token.json")
+    monkeypatch.setenv("SCHWAB_TOKEN_PATH", str(token))
+    return token

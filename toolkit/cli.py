@@ -3,6 +3,10 @@
     toolkit run backtest --params params/backtest/sma_crossover.yaml --set strategy_params.fast=10
     toolkit runs
     toolkit strategies
+    toolkit run live --params params/live/alpaca_paper.yaml
+    toolkit broker check --broker alpaca
+    toolkit live confirm --account my-live-account
+    toolkit parity --account dry-run --start 2018-06-01 --end 2018-06-29 --params FILE
 
 Errors a user can fix (bad params, bad data) print one line naming the field, the
 value and what is allowed, and exit with status 2 before anything runs.
@@ -15,8 +19,13 @@ import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from toolkit.errors import ToolkitError, one_line
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.brokers.base import RemoteBroker
+    from toolkit.params.live import LiveParams
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -165,11 +174,60 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 1 if res.problems or failed else 0
 
 
+PARITY_HELP = """The account's sessions (runs of one strategy in one mode, from the account's first
+one: a backtest cannot start from a live account's positions) are backtested with the
+parameters they ran with: recorded with each paper or live session, or --params FILE for
+sessions that recorded none (dry runs, replays); the output says which. Trade by trade:
+quantity, fill price, slippage against the decision price, target weight; per session:
+the equity gap (live / backtest - 1, in basis points). Tables go to trades.csv and
+sessions.csv (--output, default outputs/parity/<account>_<mode>_<start>_<end>/).
+
+exit status:
+  0    parity within --tolerance-bp on every trade and session
+  1    one line per problem on stderr: a trade on one side only, a quantity, fill price or
+       target weight apart by more than the tolerance, a session missing, halted or
+       unfinished, an equity gap beyond the tolerance
+  2    bad input (unknown account, no session in the range, --end before --start, no
+       parameters for some sessions): one line names the option; nothing is written"""
+
+#: Problem lines ``toolkit parity`` prints before pointing at the CSV tables.
+PARITY_MAX_PROBLEMS = 30
+
+
+def _cmd_parity(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from toolkit.engine.replay import parse_day
+    from toolkit.params import repo_root
+    from toolkit.report.account_parity import account_parity, default_output_dir
+
+    start = parse_day(args.start, "--start") if args.start else None
+    end = parse_day(args.end, "--end") if args.end else None
+    with _ledger(args, must_exist=True) as ledger:  # read-only: never create an empty ledger
+        parity = account_parity(ledger, account=args.account, start=start, end=end, mode=args.mode,
+                                strategy=args.strategy, params_file=args.params, overrides=args.set,
+                                tolerance_bp=args.tolerance_bp)
+    print("\n".join(parity.summary_lines()))
+    print(parity.trades_text())
+    folder = Path(args.output) if args.output else default_output_dir(repo_root() / "outputs", parity.account,
+                                                                       parity.mode, parity.start, parity.end)
+    trades_csv, sessions_csv = parity.write_csv(folder)
+    print(f"tables written to {trades_csv} and {sessions_csv}")
+    for problem in parity.problems[:PARITY_MAX_PROBLEMS]:
+        print(f"problem: {problem}", file=sys.stderr)
+    if len(parity.problems) > PARITY_MAX_PROBLEMS:
+        print(f"problem: ... and {len(parity.problems) - PARITY_MAX_PROBLEMS} more (see {trades_csv} and "
+              f"{sessions_csv})", file=sys.stderr)
+    return 0 if parity.ok else 1
+
+
 def _cmd_live(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from toolkit.engine import status
 
+    if args.live_command == "confirm":
+        return _live_confirm(args)
     with _ledger(args, must_exist=True) as ledger:  # read-only: never create an empty ledger
         if args.live_command == "status":
             print(status.status_text(ledger))
@@ -183,6 +241,93 @@ def _cmd_live(args: argparse.Namespace) -> int:
         else:
             print(status.export_trades(ledger, args.output))
     return 0
+
+
+CONFIRM_PHRASE = "I understand"
+
+
+def _live_confirm(args: argparse.Namespace) -> int:
+    """Record, once per account, that a person accepts real-money trading (typed, never a flag)."""
+    import getpass
+
+    from toolkit.errors import ParamsError
+
+    print(f"Account {args.account} will trade REAL MONEY (mode online_live) whenever its params say "
+          f"confirm_live: {args.account}.\nOrders are sent without asking again. Type \"{CONFIRM_PHRASE}\" to "
+          "confirm: ", end="", flush=True)
+    answer = sys.stdin.readline().strip()
+    if answer != CONFIRM_PHRASE:
+        raise ParamsError("confirmation", answer, f'the words "{CONFIRM_PHRASE}"; nothing was recorded')
+    with _ledger(args) as ledger:
+        done = ledger.confirm_live(args.account, actor=getpass.getuser())
+    print(f"live trading confirmed for {args.account} by {done['user']} at {done['at']} (audit log)")
+    return 0
+
+
+def _cmd_broker(args: argparse.Namespace) -> int:
+    """``toolkit broker check`` (preflight, never an order) and ``toolkit broker reconcile``."""
+    from toolkit.engine.remote import open_remote_broker
+    from toolkit.params import load
+
+    params = load("live", args.params) if args.params else None
+    name = args.broker or (params.broker.name if params is not None else "alpaca")
+    mode = params.mode if params is not None else ("online_live" if args.live or name == "schwab" else "paper")
+    broker = open_remote_broker(name, mode=mode)
+    try:
+        if args.broker_command == "check":
+            return _broker_check(broker, params)
+        return _broker_reconcile(broker, params, adopt=args.adopt)
+    finally:
+        broker.close()
+
+
+def _broker_check(broker: RemoteBroker, params: LiveParams | None) -> int:
+    from toolkit.engine.preflight import preflight
+    from toolkit.ledger import open_ledger
+
+    ledger = open_ledger(params.db_url) if params is not None and params.mode == "online_live" else None
+    try:
+        rows = preflight(broker, params=params, ledger=ledger)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    width = max(len(r.name) for r in rows)
+    for r in rows:
+        print(f"{r.status.upper():4}  {r.name:<{width}}  {r.detail}")
+    failed = [r for r in rows if r.status == "fail"]
+    print(f"{broker.name}: {'NOT ready' if failed else 'ready'} ({len(failed)} failed, "
+          f"{sum(r.status == 'warn' for r in rows)} warning(s)); no order was placed")
+    return 1 if failed else 0
+
+
+def _broker_reconcile(broker: RemoteBroker, params: LiveParams | None, *, adopt: bool) -> int:
+    import pandas as pd
+
+    from toolkit.engine.broker_reconcile import adopt_broker_state, reconcile_with_broker
+    from toolkit.errors import ParamsError
+    from toolkit.ledger import open_ledger
+
+    if params is None:
+        raise ParamsError("--params", None, "the live params file of the account to reconcile")
+    now = broker.clock().timestamp.to_pydatetime()
+    with open_ledger(params.db_url) as ledger:
+        from toolkit.engine.order_ids import LedgerOrderIdBook
+
+        broker.bind_order_ids(LedgerOrderIdBook(ledger, account=params.account, mode=params.mode))
+        recon = reconcile_with_broker(ledger, broker, account=params.account, mode=params.mode, at=now,
+                                      fund_new_account=False)
+        if adopt and not recon.ok:
+            adopt_broker_state(ledger, broker, recon, strategy=params.strategy, at=now, actor="toolkit broker")
+            print("adopted: " + "; ".join(recon.adopted))
+            recon = reconcile_with_broker(ledger, broker, account=params.account, mode=params.mode, at=now,
+                                          fund_new_account=False)
+    with pd.option_context("display.width", 200, "display.max_columns", 10):
+        print(recon.table().to_string(index=False))
+    for s in recon.sentences():
+        print(f"mismatch: {s}", file=sys.stderr)
+    print(f"{params.account} ({params.mode}) at {broker.name}: "
+          f"{'matched' if recon.ok else f'{len(recon.mismatches)} mismatch(es)'}")
+    return 0 if recon.ok else 1
 
 
 def _cmd_killswitch(args: argparse.Namespace) -> int:
@@ -245,6 +390,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="skip the comparison with a backtest over the same sessions")
     rp.add_argument("--parity-csv", help="write replay vs backtest equity per session to this CSV")
     rp.set_defaults(func=_cmd_replay)
+    pa = sub.add_parser(
+        "parity", help="an account's recorded sessions vs the backtest of the same parameters, trade by trade",
+        epilog=PARITY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pa.add_argument("--account", required=True, help="the account label its sessions were recorded under")
+    pa.add_argument("--start", help="first session shown, YYYY-MM-DD (default: the account's first)")
+    pa.add_argument("--end", help="last session shown, YYYY-MM-DD (default: the account's last)")
+    pa.add_argument("--mode", help="offline_mock, paper or online_live (default: the mode the account recorded)")
+    pa.add_argument("--strategy", help="the strategy, if the account ran several")
+    pa.add_argument("--params", help="params YAML file for sessions that recorded no parameters (dry runs, replays)")
+    pa.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a dotted key of the parameters (e.g. data.path=FILE)")
+    pa.add_argument("--tolerance-bp", type=float, default=10.0,
+                    help="largest difference that is not a problem, in basis points (default 10)")
+    pa.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
+    pa.add_argument("--output", help="folder for trades.csv and sessions.csv")
+    pa.set_defaults(func=_cmd_parity)
     lv = sub.add_parser("live", help="query the ledger: status, trades, export")
     lv.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
     lsub = lv.add_subparsers(dest="live_command", required=True)
@@ -256,7 +417,22 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--limit", type=int, default=20)
     le = lsub.add_parser("export", parents=[db_after], help="every trade to CSV")
     le.add_argument("--output", required=True, help="CSV file to write")
+    lc = lsub.add_parser("confirm", parents=[db_after],
+                         help='record that you accept real-money trading on an account (type "I understand")')
+    lc.add_argument("--account", required=True, help="the account label of the live params (confirm_live)")
     lv.set_defaults(func=_cmd_live)
+    bk = sub.add_parser("broker", help="a real broker: preflight check, reconciliation with the ledger")
+    bsub = bk.add_subparsers(dest="broker_command", required=True)
+    broker_opts = argparse.ArgumentParser(add_help=False)
+    broker_opts.add_argument("--broker", choices=["alpaca", "schwab"], help="default: the params' broker, else alpaca")
+    broker_opts.add_argument("--params", help="live params YAML (account, mode, symbols, ledger)")
+    broker_opts.add_argument("--live", action="store_true", help="Alpaca's live account instead of paper")
+    bsub.add_parser("check", parents=[broker_opts],
+                    help="credentials, account, buying power, day trades, clock, token age; never an order")
+    br = bsub.add_parser("reconcile", parents=[broker_opts],
+                         help="ledger vs broker: positions, cash, open orders (exit 1 on a mismatch)")
+    br.add_argument("--adopt", action="store_true", help="make the ledger take the broker's state (audited)")
+    bk.set_defaults(func=_cmd_broker)
     ks = sub.add_parser("killswitch", help="turn the kill switch on or off (reason required, audited), or show it")
     ks.add_argument("state", choices=["on", "off", "status"])
     ks.add_argument("--reason", help="why (required for on and off; recorded in the audit log)")

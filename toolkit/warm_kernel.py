@@ -48,6 +48,8 @@ PRELOAD: dict[str, tuple[str, ...]] = {
                      "vectorbt", "plotly.graph_objects"),
     "daily_dry_run": ("toolkit.engine.daily", "toolkit.report.session_tables", "toolkit.report.plots",
                       "plotly.graph_objects"),
+    "live": ("toolkit.engine.live", "toolkit.report.live_tables", "toolkit.report.plots", "plotly.graph_objects",
+             "toolkit.brokers.alpaca", "toolkit.data.sources.alpaca"),
 }
 
 

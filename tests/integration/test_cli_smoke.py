@@ -16,7 +16,7 @@ from toolkit.strategies import available
 def test_help_lists_every_command(toolkit_process) -> None:
     done = toolkit_process(["--help"])
     assert done.returncode == 0
-    for command in ("run", "runs", "strategies", "replay", "live", "killswitch"):
+    for command in ("run", "runs", "strategies", "replay", "parity", "live", "killswitch"):
         assert command in done.stdout
 
 
@@ -60,6 +60,15 @@ def test_replay(toolkit_process, tmp_path: Path) -> None:
                             "--end", "2018-01-05", "--no-parity"], f"sqlite:///{tmp_path / 'replay.sqlite'}")
     assert done.returncode == 0, done.stderr
     assert "replay:" in done.stdout and "final equity" in done.stdout
+
+
+def test_parity(dry_run_archive, toolkit_process, tmp_path: Path) -> None:
+    """The dry run's one session (2018-06-01, it buys NASDAQ) against the backtest of its params file."""
+    done = toolkit_process(["parity", "--account", "dry-run", "--params", "params/daily_dry_run/sma_crossover.yaml",
+                            "--output", str(tmp_path)], dry_run_archive.db)
+    assert done.returncode == 0, done.stderr
+    assert "trades: 1 live, 1 backtest, 0 differ beyond 10 bp" in done.stdout
+    assert (tmp_path / "trades.csv").is_file() and (tmp_path / "sessions.csv").is_file()
 
 
 def test_live_status(dry_run_archive, toolkit_process) -> None:

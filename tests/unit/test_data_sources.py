@@ -9,8 +9,10 @@ import pytest
 
 from toolkit.data import load_dataset, load_sample
 from toolkit.data.sources import BarRequest, Source, registry
+from toolkit.data.sources.alpaca import AlpacaSource
 from toolkit.data.sources.files import FilesSource
 from toolkit.data.sources.sample import SampleSource
+from toolkit.data.sources.schwab import SchwabSource
 from toolkit.errors import ParamsError
 from toolkit.params import DataParams
 from toolkit.params.backtest import BacktestParams
@@ -25,17 +27,19 @@ def _data_error(raw: dict) -> ParamsError:
 
 
 def test_builtin_sources_are_registered_under_their_params_spelling():
-    assert registry.available() == {"sample": SampleSource, "csv": FilesSource}
+    assert registry.available() == {"sample": SampleSource, "csv": FilesSource, "alpaca": AlpacaSource,
+                                    "schwab": SchwabSource}
     assert isinstance(registry.get("sample"), SampleSource) and isinstance(registry.get("csv"), FilesSource)
     assert not SampleSource.takes_path and FilesSource.takes_path
+    assert not AlpacaSource.takes_path and not SchwabSource.takes_path
 
 
 def test_unknown_source_lists_the_registered_ones():
-    e = _data_error({"source": "alpaca"})
-    assert (e.field, e.value, e.allowed) == ("data.source", "alpaca", "one of sample, csv")
+    e = _data_error({"source": "polygon"})
+    assert (e.field, e.value, e.allowed) == ("data.source", "polygon", "one of sample, csv, alpaca, schwab")
     with pytest.raises(ParamsError) as ei:
-        registry.get("alpaca")
-    assert (ei.value.field, ei.value.allowed) == ("data.source", "one of sample, csv")
+        registry.get("polygon")
+    assert (ei.value.field, ei.value.allowed) == ("data.source", "one of sample, csv, alpaca, schwab")
 
 
 def test_path_rules_follow_the_source():
@@ -44,6 +48,8 @@ def test_path_rules_follow_the_source():
     assert (e.field, e.value, e.allowed) == ("data.path", None, "a file or folder of bars (required when data.source is csv)")
     e = _data_error({"source": "sample", "path": "x"})
     assert (e.field, e.value, e.allowed) == ("data.path", "x", "no path with data.source: sample (only csv read a path)")
+    e = _data_error({"source": "alpaca", "path": "x"})
+    assert (e.field, e.allowed) == ("data.path", "no path with data.source: alpaca (only csv read a path)")
 
 
 def test_sample_source_loads_what_load_sample_loads():
@@ -91,7 +97,7 @@ def test_a_registered_source_becomes_a_valid_data_source(scratch_registry):
     with pytest.raises(ParamsError):
         BacktestParams.parse({"data": {"source": "constant"}})
     registry.register(_Constant)
-    assert registry.allowed() == "one of sample, csv, constant"
+    assert registry.allowed() == "one of sample, csv, alpaca, schwab, constant"
     data = BacktestParams.parse({"data": {"source": "constant", "symbols": ["ONE"]}}).data
     assert load_dataset(data, base_dir=ROOT).panel[("ONE", "close")].tolist() == [1.0] * 5
 

@@ -70,6 +70,22 @@ def test_failed_run_can_be_retried(ledger: Ledger) -> None:
         ledger.start_run(KEY, mode="online_live")
 
 
+def test_a_run_records_a_summary_when_it_starts(ledger: Ledger) -> None:
+    """A paper or live session writes its parameters first, so a session that crashes still carries them."""
+    params = {"params": {"strategy": "sma", "costs": {"slippage_bps": 5}}}
+    assert ledger.start_run(KEY, mode="paper", summary=params).summary == params
+    assert ledger.get_run(KEY).summary == params  # what a crash leaves
+    # Resumed: the summary it has stays (a resume never rewrites what the session started with).
+    assert ledger.start_run(KEY, mode="paper", summary={"params": {"strategy": "other"}}).summary == params
+    ledger.finish_run(KEY, "failed", summary=None)
+    assert ledger.start_run(KEY, mode="paper", summary=params).summary == params  # none left: takes this one
+    done = ledger.finish_run(KEY, "completed", summary={"orders": 1, **params})
+    assert ledger.get_run(KEY).summary == done.summary == {"orders": 1, **params}
+    with pytest.raises(TypeError, match="cannot store object"):  # as finish_run refuses it
+        ledger.start_run("sma|acct-1|2024-01-03|close", mode="paper", summary={"x": object()})
+    assert ledger.get_run("sma|acct-1|2024-01-03|close") is None  # refused before writing
+
+
 def test_market_closed_run(ledger: Ledger) -> None:
     key = "sma|acct-1|2024-01-01|close"
     ledger.start_run(key, mode="offline_mock")

@@ -168,8 +168,8 @@ def test_validate_is_the_notebooks_model_parsing_and_resolving_itself(notebook):
 
 def test_unknown_notebook_lists_the_registered_ones():
     with pytest.raises(ParamsError) as ei:
-        P.validate("live", {})
-    assert (ei.value.field, ei.value.allowed) == ("notebook", "one of backtest, walk_forward, daily_dry_run")
+        P.validate("paper_trading", {})
+    assert (ei.value.field, ei.value.allowed) == ("notebook", "one of backtest, walk_forward, daily_dry_run, live")
 
 
 def test_every_params_part_is_strict():

@@ -8,6 +8,14 @@ Alpaca and Schwab adapters and the data sources read credentials the same way.
 """
 
 from toolkit.credentials.alpaca import AlpacaCredentials
-from toolkit.credentials.schwab import SchwabCredentials, TokenFileLock, token_days_left
+from toolkit.credentials.schwab import (
+    SchwabCredentials,
+    TokenFileLock,
+    TokenHealth,
+    open_schwab_client,
+    token_days_left,
+    token_health,
+)
 
-__all__ = ["AlpacaCredentials", "SchwabCredentials", "TokenFileLock", "token_days_left"]
+__all__ = ["AlpacaCredentials", "SchwabCredentials", "TokenFileLock", "TokenHealth", "open_schwab_client",
+           "token_days_left", "token_health"]

@@ -14,15 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from toolkit.credentials.env import environment, require
 from toolkit.errors import BrokerAuthError, BrokerError
 
-__all__ = ["REFRESH_TOKEN_SECONDS", "SchwabCredentials", "TokenFileLock", "token_days_left"]
+__all__ = ["LOGIN_HOW", "REFRESH_TOKEN_SECONDS", "TOKEN_WARN_DAYS", "SchwabCredentials", "TokenFileLock",
+           "TokenHealth", "open_schwab_client", "token_days_left", "token_health"]
 
 #: A Schwab refresh token expires this long after the login that created it.
 REFRESH_TOKEN_SECONDS = 7 * 86400
+#: Preflight warns when the refresh token has fewer days left than this (issue 10, point 8).
+TOKEN_WARN_DAYS = 2.0
 LOGIN_HOW = ("log in again with schwab-py (schwab.auth.client_from_manual_flow(api_key, app_secret, "
              "callback_url, token_path)), which writes a new token file valid for 7 days")
 
@@ -116,3 +119,56 @@ class TokenFileLock:
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+@dataclass(frozen=True)
+class TokenHealth:
+    """What preflight says about the refresh token: ``ok``, ``warn`` (under 2 days) or ``expired``."""
+
+    days_left: float
+    level: str
+    message: str
+
+    @property
+    def expired(self) -> bool:
+        return self.level == "expired"
+
+
+def token_health(days_left: float) -> TokenHealth:
+    """Judge ``days_left`` (from :func:`token_days_left`): a scheduled run must not die on a silent expiry."""
+    if days_left <= 0:
+        return TokenHealth(days_left, "expired", f"Schwab refresh token expired {-days_left:.1f} days ago; {LOGIN_HOW}")
+    if days_left < TOKEN_WARN_DAYS:
+        return TokenHealth(days_left, "warn", f"Schwab refresh token expires in {days_left:.1f} days "
+                                              f"(under {TOKEN_WARN_DAYS:g}); {LOGIN_HOW} before it does")
+    return TokenHealth(days_left, "ok", f"Schwab refresh token valid for {days_left:.1f} more days")
+
+
+def open_schwab_client(credentials: SchwabCredentials, *, lock: TokenFileLock | None = None,
+                now: float | None = None) -> tuple[Any, TokenFileLock]:
+    """A ``schwab.client.Client`` on the token file, and the lock held for as long as it is used.
+
+    Takes the token file's lock first (a second process gets a clear error), refuses a
+    token past its 7 days (saying how to log in), then opens the client with
+    ``schwab.auth.client_from_token_file``: never a browser or manual login, which a
+    scheduled run could not answer. On any failure the lock is released again.
+    """
+    lock = lock if lock is not None else TokenFileLock(credentials.token_path)
+    if not lock.held:
+        lock.acquire()
+    try:
+        health = token_health(token_days_left(credentials.token_path, now=now))
+        if health.expired:
+            raise BrokerAuthError("schwab", health.message)
+        import schwab
+
+        try:
+            client = schwab.auth.client_from_token_file(str(credentials.token_path), credentials.api_key,
+                                                        credentials.app_secret)
+        except (OSError, ValueError, KeyError, TypeError):
+            raise BrokerAuthError("schwab", f"SCHWAB_TOKEN_PATH: {credentials.token_path} could not be opened as a "
+                                            f"schwab-py token; {LOGIN_HOW}") from None
+    except BaseException:
+        lock.release()
+        raise
+    return client, lock

@@ -10,8 +10,10 @@ float64 columns ``open high low close volume``, sorted, unique and checked. Load
 * :func:`leveraged_proxy` -- a SYNTHETIC leveraged/inverse fund from a base's returns.
 
 A params file names its source in ``data.source``: a name registered in
-:mod:`toolkit.data.sources.registry`. :func:`load_dataset` assembles a run's bars from
-its ``data`` params (:class:`Dataset`) over those sources.
+:mod:`toolkit.data.sources.registry` (``sample``, ``csv``, and the brokers' ``alpaca`` and
+``schwab``, which fetch through the local Parquet cache of :mod:`toolkit.data.cache`).
+:func:`load_dataset` assembles a run's bars from its ``data`` params (:class:`Dataset`)
+over those sources.
 
 :func:`panel` aligns symbols on one calendar, :func:`fingerprint` identifies the data
 of a run for its manifest and :func:`describe` summarises it for a notebook.

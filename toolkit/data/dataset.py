@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from toolkit.data.cache import CACHE_SHA256
 from toolkit.data.panel import dropped_bars, fingerprint, missing_bars, panel
 from toolkit.data.proxies import leveraged_proxy
 from toolkit.data.sources import BarRequest, registry
@@ -42,6 +43,8 @@ class Dataset:
     fingerprint: str
     notes: list[str] = field(default_factory=list)
     proxies: dict[str, str] = field(default_factory=dict)
+    #: sha256 of the local cache file each cached symbol was read from (see :mod:`toolkit.data.cache`).
+    cache_sha256: dict[str, str] = field(default_factory=dict)
 
     @property
     def symbols(self) -> list[str]:
@@ -67,7 +70,7 @@ def _source_frames(data: DataParams, base_dir: Path, symbols: list[str]) -> dict
             rest = [s for s in rest if s not in wanted]
     if rest:
         main_path = _resolve(data.path, base_dir) if data.path else None
-        request = BarRequest(rest, data.prices, main_path, data.start, data.end)
+        request = BarRequest(rest, data.prices, main_path, data.start, data.end, data.feed)
         out.update(registry.get(data.source).load(request))
     return {s: out[s] for s in symbols}
 
@@ -132,7 +135,10 @@ def load_dataset(data: DataParams, *, base_dir: Path, optional: list[str] | None
     trimmed = {s: trimmed[s] for s in order}
     bars = panel(trimmed, calendar=order[0])
     notes += gap_notes(trimmed, bars, order[0])
-    return Dataset(trimmed, bars, fingerprint(trimmed), notes, proxies)
+    # A cached source's files are part of the fingerprint: a changed cache is changed data,
+    # even where the run's window of it reads the same.
+    files = {s: str(f.attrs[CACHE_SHA256]) for s, f in frames.items() if CACHE_SHA256 in f.attrs}
+    return Dataset(trimmed, bars, fingerprint(trimmed, files=files), notes, proxies, files)
 
 
 def _dates(index: pd.DatetimeIndex) -> str:

@@ -77,13 +77,17 @@ def dropped_bars(frames: Mapping[str, pd.DataFrame], index: pd.Index) -> dict[st
     return out
 
 
-def fingerprint(frames: Mapping[str, pd.DataFrame]) -> str:
+def fingerprint(frames: Mapping[str, pd.DataFrame], *, files: Mapping[str, str] | None = None) -> str:
     """Return a sha256 hex digest of symbols, timestamps and values.
 
     Symbols are hashed in sorted order, so two dicts holding the same data agree whatever
     their insertion order. Timestamps are hashed as UTC nanoseconds and values as float64
     with one canonical NaN, so the digest does not depend on the index's time unit or on
     NaN payload bits.
+
+    ``files`` (symbol -> content hash of the file its bars were read from, e.g. a local
+    cache file) joins the digest when given, so a changed file changes the fingerprint;
+    without it the digest is what it always was.
     """
     digest = hashlib.sha256(_FINGERPRINT_VERSION)
     for sym in sorted(frames):
@@ -101,6 +105,10 @@ def fingerprint(frames: Mapping[str, pd.DataFrame]) -> str:
             index.as_unit("ns").asi8.astype("<i8").tobytes(),
             values.astype("<f8").tobytes(),
         ):
+            digest.update(len(chunk).to_bytes(8, "little"))
+            digest.update(chunk)
+    for sym in sorted(files or {}):
+        for chunk in (b"file", sym.encode(), str((files or {})[sym]).encode()):
             digest.update(len(chunk).to_bytes(8, "little"))
             digest.update(chunk)
     return digest.hexdigest()

@@ -14,11 +14,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from toolkit.brokers.base import Broker, SimulatedVenue
+from toolkit.brokers.base import Broker, RemoteBroker, SimulatedVenue
 from toolkit.engine.crash import crash_point
 from toolkit.engine.result import SessionError
 from toolkit.engine.venue import save_venue
-from toolkit.model import OrderCancelled
+from toolkit.model import Order, OrderCancelled
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.engine.guards import RiskEngine
@@ -47,15 +47,19 @@ def execute(
     participation cap (``volumes`` given) an order may fill only in part; the session
     then ends at the venue, which cancels the remainders, and the ledger records
     those cancellations. An order whose quote moved past the slippage limit since the
-    decision is cancelled in the ledger and never sent.
+    decision (at a real broker: its latest trade just before the submit) is cancelled
+    in the ledger and never sent.
     """
     venue = broker if isinstance(broker, SimulatedVenue) else None
     if venue is not None:
         venue.set_market(dict(prices), volumes, at=clock.now())
     for o in pending:
         coid = o.client_order_id
-        if broker.get_order(coid) is None:
-            quote = prices.get(o.symbol)
+        order = o.to_order()
+        if isinstance(broker, RemoteBroker):
+            broker.check_order(order)  # an order type the broker does not take: refused before anything is sent
+        if broker.find_order(order) is None:  # promise 8: ask before every (re)submit
+            quote = _quote_now(broker, o.symbol, prices)
             ref = o.decision_price
             if quote is not None and ref is not None and not risk.slippage_ok(ref, quote):
                 reason = (f"slippage_abort: {o.side} {o.quantity} {o.symbol} quote {quote} vs decision "
@@ -64,7 +68,7 @@ def execute(
                     ledger.apply(OrderCancelled(coid, reason), at=now)
                     ledger.audit("guard_block", {"guard": "slippage_abort", "reason": reason}, at=now)
                 continue
-            broker.submit_order(o.to_order())
+            broker.submit_order(order)
             crash_point("broker_submitted")
         record_outcome(ledger, broker, coid, now, account=account, mode=mode)
         crash_point("fills_recorded")
@@ -75,13 +79,24 @@ def execute(
                 record_outcome(ledger, broker, o.client_order_id, now, account=account, mode=mode)
 
 
+def _quote_now(broker: Broker, symbol: str, prices: dict[str, Decimal]) -> Decimal | None:
+    """The price an order would meet now: a real broker's latest trade, else the session's price."""
+    if isinstance(broker, RemoteBroker):
+        quote = broker.latest_trades([symbol]).get(symbol)
+        if quote is not None:
+            return quote.price
+    return prices.get(symbol)
+
+
 def record_outcome(ledger: Ledger, broker: Broker, client_order_id: str, now: dt.datetime, *, account: str,
-                   mode: str) -> None:
+                   mode: str, order: Order | None = None) -> None:
     """The broker's events of one order -> the ledger, with a simulated venue's state, in one transaction.
 
-    ``account`` and ``mode`` name the ledger slot of the venue's state.
+    ``account`` and ``mode`` name the ledger slot of the venue's state; ``order`` is
+    the broker's view when the caller has just asked for it (else it is asked here).
     """
-    order = broker.get_order(client_order_id)
+    if order is None:
+        order = broker.get_order(client_order_id)
     if order is None:  # pragma: no cover - a broker that forgot an order it acknowledged
         raise SessionError(f"order {client_order_id}: the broker does not know it after submit; "
                            "check the broker, then run again")

@@ -94,10 +94,10 @@ def plan_orders(
 ) -> OrderPlan:
     """Translate a rebalancing decision, run the guards, record allowed orders and audit the rest.
 
-    ``last_bar`` gives a symbol's newest visible bar (for the stale-data guard);
-    ``data_as_of`` when the prices were taken (the oldest minute bar or quote), for
-    ``guards.max_data_age``.
-    A decision without ``rebalance`` plans nothing.
+    ``last_bar`` gives a symbol's newest visible bar (for the stale-data guard).
+    A decision without ``rebalance`` plans nothing. ``data_as_of``: when the prices
+    were quoted (a live session's oldest latest trade, a replay's oldest minute bar),
+    for ``guards.max_data_age``.
     """
     plan = OrderPlan()
     if not decision.rebalance:

@@ -95,6 +95,7 @@ def replay(
     data: Dataset | pd.DataFrame | None = None,
     progress: Callable[[SessionResult], None] | None = None,
     commit_every: int = 50,
+    record_params: bool | None = None,
 ) -> ReplayResult:
     """Run every NYSE session from ``start`` to ``end`` (inclusive) through ``run_session``.
 
@@ -102,6 +103,8 @@ def replay(
     dry run is what meets fresh data). ``commit_every`` sessions share one ledger
     transaction (``1`` = a commit per step, exactly as a daily run). The ledger is checked for consistency once at
     the end (every fill belongs to an order; cash + positions = equity).
+    ``record_params``: record each session's parameters in its run summary (see
+    :mod:`toolkit.engine.run_params`; default: only for paper and live modes).
     """
     from toolkit.data.dataset import load_dataset
     from toolkit.params import repo_root
@@ -131,7 +134,8 @@ def replay(
                 as_of = day.date()
                 p = params.model_copy(update={"as_of": as_of})
                 res = run_session(p, ledger=ledger, broker=broker, clock=session_clock(as_of, params.execution_time),
-                                  market=market, strategy=strategy, check_consistency=False)
+                                  market=market, strategy=strategy, check_consistency=False,
+                                  record_params=record_params)
                 statuses[res.status] = statuses.get(res.status, 0) + 1
                 if res.minute_priced:
                     minute_sessions += 1

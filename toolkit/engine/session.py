@@ -36,8 +36,11 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from toolkit.engine.crash import crash_point
 from toolkit.engine.execution import execute
+from toolkit.engine.follow import FollowPolicy, follow_orders
 from toolkit.engine.guards import RiskEngine
 from toolkit.engine.intraday import quote_age_limit
 from toolkit.engine.planning import plan_orders, why_trade_without_rebalance
@@ -48,6 +51,7 @@ from toolkit.engine.result import (
     SessionResult,
     json_safe,
 )
+from toolkit.engine.run_params import records_params, session_params, with_params
 from toolkit.engine.snapshots import perf_key, take_snapshot
 from toolkit.model import OrderStatus, RunStatus
 from toolkit.time import is_session
@@ -73,6 +77,10 @@ def run_session(
     strategy: Strategy[Any] | None = None,
     check_consistency: bool | None = None,
     notebook_run_id: str | None = None,
+    notes: list[str] | None = None,
+    follow: FollowPolicy | None = None,
+    data_as_of: pd.Timestamp | None = None,
+    record_params: bool | None = None,
 ) -> SessionResult:
     """Run one decision slot (see the module doc); safe to call again after any crash.
 
@@ -81,7 +89,14 @@ def run_session(
     reuse across sessions (a replay's, so a stateful strategy keeps its cache);
     created from the params when omitted. ``check_consistency`` (default
     ``params.check_consistency``) re-derives the account from its fills at the end
-    and reconciles broker and ledger positions.
+    and reconciles broker and ledger positions. ``record_params``: write the session's
+    parameters into its run summary when it starts, for ``toolkit parity`` (default:
+    paper and live sessions only; see :mod:`toolkit.engine.run_params`).
+
+    ``notes`` go first into the session's messages (a live run's decision prices and
+    their source). ``follow``: a real broker's orders are followed until they end or
+    the policy's deadline (:mod:`~toolkit.engine.follow`), the remainder cancelled.
+    ``data_as_of``: when the execution prices were quoted (``guards.max_data_age``).
 
     Raises :class:`SessionError` (nothing sent, the run recorded as failed) on data
     that is missing, corrupt or stale.
@@ -97,7 +112,9 @@ def run_session(
     as_of = params.as_of if params.as_of is not None else market.last_date
     run_key = make_run_key(params.strategy, params.account, as_of, params.execution_time)
     result = SessionResult(run_key, as_of, params.execution_time, mode, RunStatus.COMPLETED)
+    result.messages.extend(notes or [])
     now = clock.now().to_pydatetime()
+    recorded = session_params(params) if records_params(mode, record_params) else None
 
     existing = ledger.get_run(run_key)
     # A halted run is tried again (the kill switch may be off now); a blocked one is final.
@@ -133,7 +150,7 @@ def run_session(
     if problems:
         msg = ("; ".join(problems) + ". No order was sent: update the data (or fix the bad bar) and run again, "
                "or choose an as_of the data covers")
-        _fail_run(ledger, run_key, mode, msg, now, notebook_run_id)
+        _fail_run(ledger, run_key, mode, msg, now, notebook_run_id, recorded)
         raise SessionError(msg)
     history = market.history(end, quotes, as_of, params.execution_time)
     prices = market.prices(as_of, params.execution_time, quotes)
@@ -164,7 +181,8 @@ def run_session(
     # here, so a quiet day costs one commit.
     done = False
     with ledger.transaction():
-        ledger.start_run(run_key, mode=mode, notebook_run_id=notebook_run_id, at=now)
+        ledger.start_run(run_key, mode=mode, notebook_run_id=notebook_run_id, summary=with_params(None, recorded),
+                         at=now)
         try:
             cash = ledger.cash(params.account, mode)
         except LedgerError:  # never funded: the first session of this account
@@ -194,7 +212,8 @@ def run_session(
             plan = plan_orders(params, ledger=ledger, risk=risk, decision=tradable, positions=positions, cash=cash,
                                prices=prices, last_bar=lambda s: market.last_bar_stamp(end, s), perf=perf,
                                session_date=as_of, run_key=run_key, now=now,
-                               data_as_of=min(q.at for q in quotes.values()) if quotes else None)
+                               data_as_of=data_as_of if data_as_of is not None else
+                               min(q.at for q in quotes.values()) if quotes else None)
             result.intents, result.skipped, result.guard_report = plan.intents, plan.skipped, plan.report
             if plan.report is not None:
                 result.blocked = plan.report.reasons
@@ -211,11 +230,11 @@ def run_session(
                                             owed=result.status in (RunStatus.HALTED, RunStatus.BLOCKED))
             done = True
             if not check:
-                _finish(ledger, result, now)
+                _finish(ledger, result, now, recorded)
     if done:
         if check:
             _reconcile_into(result, params, ledger, broker, prices.marks)
-            _finish(ledger, result, now)
+            _finish(ledger, result, now, recorded)
         return result
     crash_point("order_recorded")
 
@@ -223,6 +242,10 @@ def run_session(
     volumes = market.volumes(end, [o.symbol for o in pending]) if params.broker.max_participation else None
     execute(account=params.account, mode=mode, ledger=ledger, broker=broker, risk=risk, pending=pending,
             prices=prices.prices, clock=clock, now=now, volumes=volumes)
+    if follow is not None:
+        result.messages.extend(follow_orders(ledger=ledger, broker=broker, client_order_ids=[
+            o.client_order_id for o in pending], clock=clock, policy=follow, account=params.account, mode=mode,
+            now=now))
     result.orders = ledger.order_records(run_key=run_key)
 
     # -- snapshot and close --------------------------------------------------------
@@ -231,7 +254,7 @@ def run_session(
     crash_point("snapshot_recorded")
     if check:
         _reconcile_into(result, params, ledger, broker, prices.marks)
-    _finish(ledger, result, now)
+    _finish(ledger, result, now, recorded)
     return result
 
 
@@ -242,7 +265,7 @@ def _reconcile_into(result: SessionResult, params: DailyDryRunParams, ledger: Le
         result.messages.append("ledger check found problems: " + "; ".join(result.problems))
 
 
-def _finish(ledger: Ledger, result: SessionResult, now: dt.datetime) -> None:
+def _finish(ledger: Ledger, result: SessionResult, now: dt.datetime, recorded: dict[str, Any] | None) -> None:
     """Close the run with its status and summary (the last write of a session).
 
     ``completed``, or ``halted`` / ``blocked`` when guards stopped orders the session
@@ -255,11 +278,14 @@ def _finish(ledger: Ledger, result: SessionResult, now: dt.datetime) -> None:
     equity = result.snapshot.equity if result.snapshot is not None else None
     result.messages.append(f"{result.status}: {len(result.orders)} order(s), {len(result.fills)} fill(s), "
                            f"equity {equity}")
-    ledger.finish_run(result.run_key, result.status, summary=json_safe(result.summary()), at=now)
+    summary = with_params(json_safe(result.summary()), recorded)
+    ledger.finish_run(result.run_key, result.status, summary=summary, at=now)
 
 
-def _fail_run(ledger: Ledger, run_key: str, mode: str, msg: str, now: dt.datetime, nb: str | None) -> None:
+def _fail_run(ledger: Ledger, run_key: str, mode: str, msg: str, now: dt.datetime, nb: str | None,
+              recorded: dict[str, Any] | None) -> None:
     with ledger.transaction():
-        ledger.start_run(run_key, mode=mode, notebook_run_id=nb, at=now)
-        ledger.finish_run(run_key, RunStatus.FAILED, summary={"error": msg}, at=now)
+        ledger.start_run(run_key, mode=mode, notebook_run_id=nb, summary=with_params(None, recorded), at=now)
+        summary = with_params({"error": msg}, recorded)
+        ledger.finish_run(run_key, RunStatus.FAILED, summary=summary, at=now)
         ledger.audit("session_stopped", {"run_key": run_key, "reason": msg}, at=now)

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from toolkit.ledger import db
 from toolkit.ledger.accounting import ZERO, average_cost, fill_cash_flow, realised_on
+from toolkit.ledger.broker_state import BrokerStateMixin
 from toolkit.ledger.checks import choice, non_negative, optional_price, positive, text
-from toolkit.ledger.control import ControlMixin
 from toolkit.ledger.convert import fill_record, frame, lot_record, order_record, position_record, record_frame
 from toolkit.ledger.errors import IllegalTransitionError, LedgerError
 from toolkit.ledger.lifecycle import (
@@ -80,12 +80,13 @@ _POS_GET = (
 )
 
 
-class Ledger(RunsMixin, ControlMixin):
+class Ledger(RunsMixin, BrokerStateMixin):
     """Repository over the ledger database. Create it with :func:`open_ledger`.
 
     Methods are grouped by topic: orders and fills, positions and cash (here),
     runs and snapshots (:class:`~toolkit.ledger.runs.RunsMixin`), kill switch,
-    audit and overrides (:class:`~toolkit.ledger.control.ControlMixin`);
+    audit and overrides (:class:`~toolkit.ledger.control.ControlMixin`), broker order ids,
+    live confirmations and adopted cash (:class:`~toolkit.ledger.broker_state.BrokerStateMixin`);
     engine, clock and :meth:`transaction` come from
     :class:`~toolkit.ledger.base.LedgerBase`.
     """

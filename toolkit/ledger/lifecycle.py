@@ -18,7 +18,10 @@ from toolkit.model import allowed_from as _model_allowed_from
 
 MODES: Final = tuple(m.value for m in TradingMode)
 SIDES: Final = tuple(s.value for s in OrderSide)
-ORDER_TYPES: Final = tuple(t.value for t in OrderType)
+#: Order types the ledger records: those whose terms it stores (a price for a limit). The
+#: session sends only these; stop, trailing and bracket orders go to a broker directly.
+ORDER_TYPES: Final = tuple(t.value for t in (OrderType.MARKET, OrderType.LIMIT, OrderType.MARKET_ON_OPEN,
+                                              OrderType.MARKET_ON_CLOSE))
 
 NEW: Final = OrderStatus.NEW.value
 SUBMITTED: Final = OrderStatus.SUBMITTED.value

@@ -95,6 +95,7 @@ class RunsMixin(LedgerBase):
         *,
         mode: str,
         notebook_run_id: str | None = None,
+        summary: Any = None,
         at: datetime | None = None,
     ) -> Run:
         """Open (or resume) the run of one decision slot; returns it.
@@ -104,10 +105,16 @@ class RunsMixin(LedgerBase):
         ``started`` (crashed), ``failed`` or ``halted`` run is marked started again, keeping
         its original ``started_at``: its orders are already in the ledger and the
         engine resumes from them.
+
+        ``summary``: what the run records before it does anything (a paper or live
+        session's parameters, so that ``toolkit parity`` can replay it even if it never
+        finishes); :meth:`finish_run` replaces it. A resumed run keeps the summary it
+        has and takes this one only when it has none.
         """
         strategy, account, session_date, execution_time = parse_run_key(run_key)
         choice("mode", mode, MODES)
         text("notebook_run_id", notebook_run_id, optional=True)
+        db.json_dumps(summary)  # fail before writing if the summary cannot be stored
         when = self._at(at)
         with self._write_connection() as (s, conn):
             found = conn.execute(_RUN_BY_KEY, {"run_key": run_key}).first()
@@ -123,7 +130,7 @@ class RunsMixin(LedgerBase):
                     "started_at": when,
                     "finished_at": None,
                     "notebook_run_id": notebook_run_id,
-                    "summary": None,
+                    "summary": summary,
                 }
                 pk = _insert(conn, _RUN_INSERT, {k: v for k, v in values.items() if v is not None})
                 return run_record(SimpleNamespace(id=pk, **values))
@@ -133,6 +140,8 @@ class RunsMixin(LedgerBase):
             if RunStatus(row.status).retryable:
                 changes = {"status": RunStatus.STARTED.value, "finished_at": None,
                            "notebook_run_id": notebook_run_id or row.notebook_run_id}
+                if row.summary is None and summary is not None:
+                    changes["summary"] = summary
                 conn.execute(_RUN_UPDATE, {"row_id": row.id, **changes})
                 self._sync_identity(s, RunRow, row.id, changes)
                 row.__dict__.update(changes)

@@ -198,6 +198,13 @@ class Order:
                 "take_profit_price": self.take_profit_price, "stop_loss_price": self.stop_loss_price,
                 "time_in_force": self.time_in_force}
 
+    def _set_terms(self) -> dict[str, str]:
+        """The terms in use, as text: unused ones are left out, so a stored market order reads as before."""
+        out = {k: str(v) for k, v in self._terms().items() if v is not None and k != "time_in_force"}
+        if self.time_in_force is not TimeInForce.DAY:
+            out["time_in_force"] = self.time_in_force.value
+        return out
+
     # -- persistence ---------------------------------------------------------------
     def copy(self) -> Order:
         """An independent snapshot (brokers hand out copies, never their own state)."""
@@ -240,7 +247,7 @@ class Order:
             "fees": str(self.fees),
             "status_reason": self.status_reason,
             "updated_at": _iso(self.updated_at),
-            **{k: (v.value if isinstance(v, TimeInForce) else dec(v)) for k, v in self._terms().items()},
+            **self._set_terms(),
             "events": [{"status": a.status.value, "at": _iso(a.at), "reason": _reason(a.event)} for a in self._history],
         }
 

@@ -58,7 +58,7 @@ def key_figures(row: Mapping[str, Any]) -> str:
     parts: list[str] = []
     notebook = row.get("notebook")
     equity, sharpe, mdd = _num(row.get("final_equity")), _num(row.get("sharpe")), _num(row.get("max_drawdown"))
-    if notebook == "daily_dry_run":
+    if notebook in ("daily_dry_run", "live"):
         orders = _num(row.get("orders"))
         session = " ".join(str(x) for x in ("session", row.get("session_date"), row.get("session_status"))
                            if _present(x))

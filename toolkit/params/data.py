@@ -102,7 +102,9 @@ class DataParams(StrictModel):
     path: str | None = Field(None, validate_default=True, description="file or folder (sources that read files: csv)")
     start: dt.date | None = None
     end: dt.date | None = None
-    prices: Literal["raw", "adjusted"] = "adjusted"
+    prices: Literal["raw", "adjusted"] = Field("adjusted", validate_default=True)
+    #: The source's data feed (alpaca: iex, free, the default; sip, all exchanges, needs a subscription).
+    feed: str | None = Field(None, validate_default=True, description="data feed (sources with feeds: alpaca)")
     #: Synthetic instruments (name -> spec), labelled as proxies in reports.
     proxies: dict[str, ProxySpec] = Field(default_factory=dict)
     #: Symbols used when present and switched off with a note when absent.
@@ -159,6 +161,46 @@ class DataParams(StrictModel):
             with_path = ", ".join(name for name, s in sources.items() if s.takes_path)
             raise ValueError(f"no path with data.source: {source} (only {with_path} read a path)")
         return v
+
+    @field_validator("prices")
+    @classmethod
+    def _offered_by_source(cls, v: str, info: ValidationInfo) -> str:
+        source = info.data.get("source")
+        if source is None:
+            return v
+        src = _registry().available()[source]
+        if v not in src.price_choices:
+            note = f": {src.prices_note}" if src.prices_note else ""
+            raise ValueError(f"{' or '.join(src.price_choices)} (data.source: {source} offers no {v} prices{note})")
+        return v
+
+    @field_validator("feed")
+    @classmethod
+    def _feed_of_source(cls, v: str | None, info: ValidationInfo) -> str | None:
+        source = info.data.get("source")
+        if source is None:
+            return v
+        sources = _registry().available()
+        feeds = sources[source].feeds
+        if not feeds:
+            if v is not None:
+                with_feeds = ", ".join(name for name, s in sources.items() if s.feeds)
+                raise ValueError(f"no feed with data.source: {source} (only {with_feeds} take a feed)")
+            return v
+        if v is None:
+            return feeds[0]
+        if v not in feeds:
+            raise ValueError(f"one of {', '.join(feeds)} (the feeds of data.source: {source})")
+        return v
+
+    @model_serializer(mode="wrap")
+    def _no_feed_unless_the_source_has_feeds(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # ``feed`` is null for every source without feeds: leaving it out keeps the params
+        # dump (and so the params hash that names runs) what it was before feeds existed.
+        out = handler(self)
+        if isinstance(out, dict) and out.get("feed") is None:
+            out.pop("feed", None)
+        return out
 
     @field_validator("end")
     @classmethod

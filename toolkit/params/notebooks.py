@@ -23,6 +23,7 @@ from toolkit.params.overrides import apply_overrides, parse_overrides
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.params.backtest import BacktestParams
     from toolkit.params.daily_dry_run import DailyDryRunParams
+    from toolkit.params.live import LiveParams
     from toolkit.params.walk_forward import WalkForwardParams
 
 Overrides = list[str] | dict[str, Any] | None
@@ -34,6 +35,7 @@ MODELS: dict[str, str] = {
     "backtest": "toolkit.params.backtest:BacktestParams",
     "walk_forward": "toolkit.params.walk_forward:WalkForwardParams",
     "daily_dry_run": "toolkit.params.daily_dry_run:DailyDryRunParams",
+    "live": "toolkit.params.live:LiveParams",
 }
 NOTEBOOKS = tuple(MODELS)
 
@@ -60,6 +62,8 @@ def validate(
     notebook: Literal["daily_dry_run"], raw: dict[str, Any], *, base_dir: Path | None = None
 ) -> DailyDryRunParams: ...
 @overload
+def validate(notebook: Literal["live"], raw: dict[str, Any], *, base_dir: Path | None = None) -> LiveParams: ...
+@overload
 def validate(notebook: str, raw: dict[str, Any], *, base_dir: Path | None = None) -> NotebookParams: ...
 def validate(notebook: str, raw: dict[str, Any], *, base_dir: Path | None = None) -> NotebookParams:
     """Validate ``raw`` params for ``notebook`` completely, including strategy params and data.
@@ -81,6 +85,8 @@ def load(
 def load(
     notebook: Literal["daily_dry_run"], path: str | Path | None = None, overrides: Overrides = None
 ) -> DailyDryRunParams: ...
+@overload
+def load(notebook: Literal["live"], path: str | Path | None = None, overrides: Overrides = None) -> LiveParams: ...
 @overload
 def load(notebook: str, path: str | Path | None = None, overrides: Overrides = None) -> NotebookParams: ...
 def load(notebook: str, path: str | Path | None = None, overrides: Overrides = None) -> NotebookParams:

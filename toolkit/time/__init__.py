@@ -12,12 +12,13 @@ from toolkit.time.calendar import (
     session_date,
     sessions_in_range,
 )
-from toolkit.time.clock import Clock, FixedClock, SystemClock
+from toolkit.time.clock import Clock, FixedClock, OffsetClock, SystemClock
 from toolkit.time.execution import execution_instant, expected_bar_date, last_bar_is_fresh
 
 __all__ = [
     "Clock",
     "FixedClock",
+    "OffsetClock",
     "SystemClock",
     "execution_instant",
     "expected_bar_date",

@@ -19,7 +19,7 @@ import pandas as pd
 from toolkit.errors import InvalidInput
 from toolkit.model.timestamps import to_utc
 
-__all__ = ["Clock", "FixedClock", "SystemClock"]
+__all__ = ["Clock", "FixedClock", "OffsetClock", "SystemClock"]
 
 
 @runtime_checkable
@@ -67,3 +67,26 @@ class SystemClock:
 
     def __repr__(self) -> str:
         return "SystemClock()"
+
+
+class OffsetClock:
+    """A clock that starts at a given instant (the broker's clock) and runs at the machine's pace.
+
+    A paper or live session takes its time from the broker, not from this machine's
+    clock (which may be off, or, in tests, years away from the stand-in's market):
+    ``now()`` is the broker's timestamp at start plus the monotonic time elapsed since.
+    """
+
+    def __init__(self, start: Any) -> None:
+        import time
+
+        self._start = to_utc(start, field="clock")
+        self._monotonic = time.monotonic
+        self._t0 = time.monotonic()
+
+    def now(self) -> pd.Timestamp:
+        # Microseconds: the ledger stores Python datetimes, which have no nanoseconds.
+        return (self._start + pd.Timedelta(seconds=self._monotonic() - self._t0)).floor("us")
+
+    def __repr__(self) -> str:
+        return f"OffsetClock(started at {self._start.isoformat()!r})"

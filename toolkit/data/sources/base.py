@@ -26,7 +26,8 @@ class BarRequest:
 
     ``path`` is the resolved ``data.path`` (only for sources that read the user's
     files). ``start``/``end`` are the run's dates, for sources that fetch a range; the
-    assembly trims to them anyway, so a source may return more.
+    assembly trims to them anyway, so a source may return more. ``feed`` is
+    ``data.feed`` (only for sources with feeds: alpaca's iex or sip).
     """
 
     symbols: list[str]
@@ -34,6 +35,7 @@ class BarRequest:
     path: Path | None = None
     start: dt.date | None = None
     end: dt.date | None = None
+    feed: str | None = None
 
 
 class Source(ABC):
@@ -43,6 +45,12 @@ class Source(ABC):
     name: ClassVar[str]
     #: Whether the source reads the user's files at ``data.path`` (required then, refused otherwise).
     takes_path: ClassVar[bool] = False
+    #: The ``data.prices`` choices the source offers (a broker may publish one set only).
+    price_choices: ClassVar[tuple[str, ...]] = ("raw", "adjusted")
+    #: Why a price choice is missing, for the error that refuses it ("" when all are offered).
+    prices_note: ClassVar[str] = ""
+    #: The ``data.feed`` choices, the default first; empty: the source has no feeds (``data.feed`` refused).
+    feeds: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def load(self, request: BarRequest) -> dict[str, pd.DataFrame]:

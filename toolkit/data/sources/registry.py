@@ -21,6 +21,8 @@ _REGISTRY: dict[str, type[Source]] = {}
 BUILTIN_MODULES = [
     "toolkit.data.sources.sample",
     "toolkit.data.sources.files",
+    "toolkit.data.sources.alpaca",
+    "toolkit.data.sources.schwab",
 ]
 
 

@@ -1,0 +1,121 @@
+"""`toolkit run live` through papermill, and the broker commands, against the Alpaca stand-in.
+
+The stand-in runs in this process; ``toolkit`` runs as a real process (and its papermill
+kernel as another) with dummy keys in the environment. Besides the session's own
+checks: the archive holds the live report's tables, and no archived file (notebook,
+HTML, manifest, CSV, JSON, logs) contains the keys (promise 7).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from support.alpaca_standin import StandIn
+
+NOW = "2015-12-01T20:55:00Z"
+PRICES = {"SPY": 210.679993, "AGG": 108.57}
+PARAMS = "params/live/alpaca_paper.yaml"
+
+
+@pytest.fixture
+def standin(shared_data: Path):
+    with StandIn.start(bars=[shared_data / "daily" / "qstrader"], symbols=["SPY", "AGG"], now=NOW) as running:
+        running.set_prices(PRICES)
+        yield running
+
+
+@pytest.fixture
+def broker_env(standin: StandIn, alpaca_env: dict[str, str], cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+               tmp_path: Path) -> dict[str, str]:
+    env = {**alpaca_env, "APCA_API_BASE_URL": standin.base_url, "APCA_API_DATA_URL": standin.base_url,
+           "TOOLKIT_CACHE_DIR": str(cache_dir)}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env
+
+
+def test_toolkit_run_live_archives_the_report_and_no_secret(tmp_path, standin, broker_env, toolkit_process):
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    out = tmp_path / "outputs"
+    res = toolkit_process(["run", "live", "--params", PARAMS, "--outputs", str(out)], db=db, env=broker_env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    run_dir = Path(res.stdout.strip().splitlines()[-1])
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"report.html", "notebook.ipynb", "manifest.json", "reconciliation.csv", "decision_prices.csv",
+            "fills.csv", "orders.csv", "account.json"} <= names
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["session"]["status"] == "completed"
+    with (run_dir / "fills.csv").open() as fh:
+        fills = list(csv.DictReader(fh))
+    assert fills and all(f["broker_order_id"] and f["slippage_bps"] != "" for f in fills)
+    assert set(standin.state()["post_counts"].values()) == {1}
+    html = (run_dir / "report.html").read_text()
+    for section in ("Reconciliation", "Decision prices", "Account monitor", "slippage_bps", "Live vs backtest parity"):
+        assert section in html
+    # promise 7: the keys are in no archived file
+    secrets = list(broker_env[k] for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"))
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            assert not any(s in text for s in secrets), f"a key leaked into {path.name}"
+    assert not any(s in res.stdout + res.stderr for s in secrets)
+
+
+def test_broker_check_prints_every_check_and_places_no_order(standin, broker_env, toolkit_cli):
+    standin.set_account(daytrade_count=3, cash="20000")
+    res = toolkit_cli(["broker", "check", "--broker", "alpaca"])
+    assert res.returncode == 0, res.stderr
+    for row in ("credentials", "account", "buying power", "day trading", "market clock"):
+        assert row in res.stdout
+    assert "WARN  day trading" in res.stdout and "a 4th day trade under $25,000" in res.stdout
+    assert "no order was placed" in res.stdout
+    assert standin.state()["post_counts"] == {}
+
+
+def test_broker_check_with_params_and_without_keys(standin, broker_env, toolkit_cli, monkeypatch):
+    res = toolkit_cli(["broker", "check", "--params", PARAMS])
+    assert res.returncode == 0, res.stderr
+    assert "OK    latest trades" in res.stdout and "SPY 210.679993" in res.stdout
+    monkeypatch.delenv("APCA_API_SECRET_KEY")
+    res = toolkit_cli(["broker", "check", "--broker", "alpaca"])
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [
+        res.stderr.strip().splitlines()[0]] and "APCA_API_SECRET_KEY" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_broker_reconcile_reports_a_difference_and_adopts_it(tmp_path, standin, broker_env, toolkit_cli):
+    from alpaca.trading.client import TradingClient
+    from alpaca.trading.requests import MarketOrderRequest
+
+    TradingClient("k", "s", url_override=standin.base_url).submit_order(MarketOrderRequest(
+        symbol="AGG", qty=5, side="buy", time_in_force="day", client_order_id="manual-agg"))
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    res = toolkit_cli(["broker", "reconcile", "--params", PARAMS], db=db)
+    assert res.returncode == 1
+    assert "missing_local" in res.stdout and "mismatch: position AGG: missing_local (ledger -, broker 5)" in res.stderr
+    res = toolkit_cli(["broker", "reconcile", "--params", PARAMS, "--adopt"], db=db)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "adopted: position AGG: buy 5" in res.stdout and "matched" in res.stdout
+
+
+def test_live_confirm_records_who_and_when_only_after_the_typed_words(tmp_path, toolkit_cli, monkeypatch):
+    import io
+
+    from toolkit.ledger import open_ledger
+
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
+    res = toolkit_cli(["live", "confirm", "--account", "schwab-live"], db=db)
+    assert res.returncode == 2 and 'the words "I understand"; nothing was recorded' in res.stderr
+    monkeypatch.setattr("sys.stdin", io.StringIO("I understand\n"))
+    res = toolkit_cli(["live", "confirm", "--account", "schwab-live"], db=db)
+    assert res.returncode == 0 and "live trading confirmed for schwab-live" in res.stdout
+    with open_ledger(db) as ledger:
+        confirmed = ledger.live_confirmation("schwab-live")
+        assert confirmed is not None and confirmed["user"]
+        assert list(ledger.audit_log(action="live_confirmed")["actor"]) == [confirmed["user"]]
+        assert ledger.live_confirmation("other") is None

@@ -1,0 +1,277 @@
+"""A paper or live session at a real broker: the dry run's session, with the checks real money needs.
+
+What ``notebooks/live.ipynb`` calls (``toolkit run live --params FILE``). In order,
+each step able to stop the session before any order endpoint is called:
+
+1. **Real money is confirmed** (``online_live``): the params say ``confirm_live:
+   <account>`` (checked when they are validated) and the ledger holds the confirmation
+   recorded by ``toolkit live confirm`` (checked here, before the broker is even opened).
+2. **The broker** is opened from the environment's credentials and handed the ledger
+   as its order-id book (Schwab records its own ids there the moment it knows them).
+3. **Time is the broker's**: the session date and every timestamp come from the
+   broker's clock (an :class:`~toolkit.time.OffsetClock`), and the market must be open
+   at the execution time (not earlier than it, not after the close).
+4. **Reconciliation** (promise 9): the ledger's open orders are caught up from the
+   broker, then positions, cash and open orders are compared; a mismatch stops the
+   session unless ``reconcile: adopt_broker``.
+5. **The price of the moment**: the broker's latest trade of every traded symbol, with
+   its time and source, recorded in the audit log; a quote older than
+   ``guards.max_data_age`` stops the session (stale data).
+6. **The session** (:func:`~toolkit.engine.session.run_session`, the dry run's very
+   code) decides on the daily bars through yesterday plus today's row at the quoted
+   price, records orders before the first broker call, asks the broker before every
+   submit (promise 8), and follows every order until it is filled, cancelled or
+   rejected, cancelling the remainder at ``order_timeout_seconds`` or the close.
+7. **The account monitor**: buying power, day trades, margin, shorting, before and after.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from toolkit.engine.broker_reconcile import Reconciliation, adopt_broker_state, reconcile_with_broker
+from toolkit.engine.daily import load_data
+from toolkit.engine.follow import FollowPolicy
+from toolkit.engine.market import MarketCursor
+from toolkit.engine.order_ids import LedgerOrderIdBook
+from toolkit.engine.result import SessionError, SessionResult
+from toolkit.engine.session import run_session
+from toolkit.model import RunStatus, new_york_date
+from toolkit.time import OffsetClock, execution_instant, is_session
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.brokers.base import AccountInfo, Quote, RemoteBroker
+    from toolkit.data.dataset import Dataset
+    from toolkit.ledger import Ledger
+    from toolkit.params.live import LiveParams
+    from toolkit.time import Clock
+
+__all__ = ["EARLY_TOLERANCE", "LiveResult", "account_warnings", "run_live", "with_today"]
+
+#: How early before its execution time a session may start (a scheduler fires a little early).
+EARLY_TOLERANCE = pd.Timedelta(minutes=2)
+#: The pattern-day-trader rule: 4 day trades in 5 sessions under this equity restricts the account.
+PDT_EQUITY = Decimal(25_000)
+
+
+@dataclass
+class LiveResult:
+    """What a paper or live session did, for the report; ``stopped`` says why nothing was sent."""
+
+    broker: str
+    mode: str
+    account: str
+    session: SessionResult | None = None
+    reconciliation: Reconciliation | None = None
+    account_before: AccountInfo | None = None
+    account_after: AccountInfo | None = None
+    quotes: dict[str, Quote] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    stopped: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.stopped is not None:
+            return RunStatus.FAILED.value
+        return self.session.status if self.session is not None else RunStatus.FAILED.value
+
+    def raise_if_stopped(self) -> None:
+        """Fail the notebook (and the archived run) after its report showed why."""
+        if self.stopped is not None:
+            raise SessionError(self.stopped)
+
+    def quotes_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"symbol": q.symbol, "price": q.price, "timestamp": q.timestamp, "source": q.source}
+                             for q in self.quotes.values()], columns=["symbol", "price", "timestamp", "source"])
+
+
+def account_warnings(info: AccountInfo, *, day_trades_after: int | None = None) -> list[str]:
+    """What a trader must know before the next order: PDT risk, blocked trading, no buying power."""
+    out = []
+    if info.trading_blocked:
+        out.append(f"trading is blocked on the account (status {info.status})")
+    if info.status.upper() not in ("ACTIVE", "OPEN"):
+        out.append(f"account status is {info.status}, not ACTIVE")
+    if info.pattern_day_trader:
+        out.append("the account is flagged as a pattern day trader")
+    count = info.daytrade_count if day_trades_after is None else day_trades_after
+    if count is not None and info.equity < PDT_EQUITY and count >= 3:
+        out.append(f"{count} day trades in the last 5 sessions with equity {info.equity} under $25,000: a 4th "
+                   "day trade flags the account as a pattern day trader (restricted for 90 days)")
+    if info.buying_power <= 0:
+        out.append("no buying power left")
+    return out
+
+
+def with_today(panel: pd.DataFrame, as_of: Any, quotes: Mapping[str, Quote]) -> pd.DataFrame:
+    """Daily bars through the previous session plus today's row at the quoted prices.
+
+    A daily bar for today is dropped (it is unfinished at the execution time: using it
+    would be look-ahead). Today's row has open = high = low = close = the quote and the
+    previous bar's volume (the day's volume is not known yet); a symbol without a quote
+    has no row today, so the session holds it (the gap policy).
+    """
+    today = pd.Timestamp(pd.Timestamp(as_of).date(), tz="UTC")
+    past = panel[panel.index < today]
+    row: dict[Any, float] = {}
+    for sym in panel.columns.get_level_values(0).unique():
+        q = quotes.get(sym)
+        for fld in panel[sym].columns:
+            if q is None:
+                row[(sym, fld)] = float("nan")
+            elif fld == "volume":
+                vols = past[(sym, fld)].dropna()
+                row[(sym, fld)] = float(vols.iloc[-1]) if len(vols) else 0.0
+            else:
+                row[(sym, fld)] = float(q.price)
+    today_row = pd.DataFrame([[row[c] for c in panel.columns]], index=pd.DatetimeIndex([today], name=panel.index.name),
+                             columns=panel.columns)
+    return pd.concat([past, today_row])
+
+
+def run_live(
+    params: LiveParams,
+    *,
+    broker: RemoteBroker | None = None,
+    data: Dataset | pd.DataFrame | None = None,
+    clock: Clock | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    environ: Mapping[str, str] | None = None,
+    notebook_run_id: str | None = None,
+) -> LiveResult:
+    """One paper or live session (see the module doc). ``broker``, ``clock`` and ``sleep`` are for tests."""
+    from toolkit.ledger import LedgerError, open_ledger
+
+    try:
+        ledger = open_ledger(params.db_url)
+    except LedgerError as exc:
+        raise SessionError(f"{exc}. No order was sent") from None
+    out = LiveResult(params.broker.name, params.mode, params.account)
+    opened_here = broker is None
+    try:
+        if params.mode == "online_live" and ledger.live_confirmation(params.account) is None:
+            raise SessionError(
+                f"online_live (real money) on account {params.account} needs a recorded confirmation: run "
+                f"`toolkit live confirm --account {params.account}` once (it asks you to type \"I understand\"); "
+                "no broker was called and nothing was sent")
+        if data is None:  # before the broker: a Schwab data fetch takes the token file's lock for itself
+            data = load_data(params)
+        if broker is None:
+            from toolkit.engine.remote import open_remote_broker
+
+            broker = open_remote_broker(params.broker.name, mode=params.mode, environ=environ)
+        return _session(params, ledger, broker, out, clock=clock, sleep=sleep, data=data,
+                        notebook_run_id=notebook_run_id)
+    finally:
+        if broker is not None and opened_here:
+            broker.close()
+        ledger.close()
+
+
+def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: LiveResult, *, clock: Clock | None,
+             sleep: Callable[[float], None], data: Dataset | pd.DataFrame | None,
+             notebook_run_id: str | None) -> LiveResult:
+    from toolkit.ledger import make_run_key
+    from toolkit.strategies import registry
+
+    if broker.mode.value != params.mode:
+        raise SessionError(f"the {broker.name} broker is in {broker.mode.value} mode but the params say "
+                           f"{params.mode}; nothing was sent")
+    broker.bind_order_ids(LedgerOrderIdBook(ledger, account=params.account, mode=params.mode))
+    market_clock = broker.clock()
+    clock = clock or OffsetClock(market_clock.timestamp)
+    now = clock.now()
+    as_of = params.as_of or new_york_date(now).date()
+    params = params.model_copy(update={"as_of": as_of})
+    strategy = registry.create(params.strategy, params.strategy_params, symbols=params.data.symbols)
+    if data is None:
+        data = load_data(params, strategy)
+    panel = data if isinstance(data, pd.DataFrame) else data.panel
+    if not is_session(as_of):  # the session records market_closed; nothing is asked of the broker
+        out.session = run_session(params, ledger=ledger, broker=broker, clock=clock, market=MarketCursor(panel),
+                                  strategy=strategy, notebook_run_id=notebook_run_id)
+        return out
+    run_key = make_run_key(params.strategy, params.account, as_of, params.execution_time)
+    done = ledger.get_run(run_key)
+    if done is not None and done.status in (RunStatus.COMPLETED, RunStatus.BLOCKED):
+        out.session = run_session(params, ledger=ledger, broker=broker, clock=clock, market=MarketCursor(panel),
+                                  strategy=strategy, notebook_run_id=notebook_run_id)
+        return out  # already done: nothing is sent again
+
+    instant = execution_instant(as_of, params.execution_time)
+    close = execution_instant(as_of, "close")
+    if now < instant - EARLY_TOLERANCE or now >= close or not market_clock.is_open:
+        raise SessionError(
+            f"the market is not at the execution time: broker time {now.isoformat()}, {params.execution_time} on "
+            f"{as_of} is {instant.isoformat()} and the close {close.isoformat()} (market "
+            f"{'open' if market_clock.is_open else 'closed'}); run it between those times (a schedule waits for "
+            "them); nothing was sent")
+    if now > instant + EARLY_TOLERANCE:
+        out.messages.append(f"late: the session runs at {now.isoformat()}, {params.execution_time} was "
+                            f"{instant.isoformat()}")
+
+    out.account_before = broker.account()
+    recon = reconcile_with_broker(ledger, broker, account=params.account, mode=params.mode, at=now.to_pydatetime(),
+                                  cash_tolerance=Decimal(str(params.broker.cash_tolerance)))
+    if not recon.ok and params.reconcile == "adopt_broker":
+        adopt_broker_state(ledger, broker, recon, strategy=params.strategy, at=now.to_pydatetime())
+        adopted = recon.adopted
+        recon = reconcile_with_broker(ledger, broker, account=params.account, mode=params.mode,
+                                      at=now.to_pydatetime(), cash_tolerance=Decimal(str(params.broker.cash_tolerance)))
+        recon.adopted = adopted
+    out.reconciliation = recon
+    if not recon.ok:
+        return _stop(out, ledger, run_key, params, now,
+                     "ledger and broker disagree: " + "; ".join(recon.sentences()) + ". No order was sent: fix the "
+                     "difference at the broker or in the ledger, or set reconcile: adopt_broker to take the "
+                     "broker's state (audited)", notebook_run_id)
+
+    traded = [s for s in strategy.instruments() if s in set(panel.columns.get_level_values(0))]
+    out.quotes = broker.latest_trades(traded)
+    max_age = params.guards.max_data_age
+    stale = [f"{q.symbol} last traded {q.timestamp.isoformat()} ({(now - q.timestamp).total_seconds():.0f} s "
+             f"before the decision)" for q in out.quotes.values()
+             if max_age is not None and now - q.timestamp > pd.Timedelta(max_age)]
+    missing = [s for s in traded if s not in out.quotes]
+    if stale or missing:
+        parts = stale + [f"{s} has no latest trade at the broker" for s in missing]
+        return _stop(out, ledger, run_key, params, now,
+                     "stale data: " + "; ".join(parts) + f" (guards.max_data_age {max_age}). No order was sent",
+                     notebook_run_id)
+    ledger.audit("decision_prices", {"run_key": run_key, "prices": {
+        q.symbol: {"price": str(q.price), "at": q.timestamp.isoformat(), "source": q.source}
+        for q in out.quotes.values()}}, at=now.to_pydatetime())
+    notes = [f"decision price {q.symbol} {q.price} at {q.timestamp.isoformat()} ({q.source})"
+             for q in out.quotes.values()]
+
+    deadline = min(now + pd.Timedelta(seconds=params.broker.order_timeout_seconds), close)
+    market = MarketCursor(with_today(panel, as_of, out.quotes))
+    out.session = run_session(params, ledger=ledger, broker=broker, clock=clock, market=market, strategy=strategy,
+                              notebook_run_id=notebook_run_id, notes=notes,
+                              follow=FollowPolicy(params.broker.poll_seconds, deadline, sleep),
+                              data_as_of=min(q.timestamp for q in out.quotes.values()) if out.quotes else None)
+    out.account_after = broker.account()
+    out.warnings = account_warnings(out.account_after)
+    return out
+
+
+def _stop(out: LiveResult, ledger: Ledger, run_key: str, params: LiveParams, now: pd.Timestamp, message: str,
+          notebook_run_id: str | None) -> LiveResult:
+    """Record the run as failed with the reason (and the reconciliation), send nothing, let the report show it."""
+    at = now.to_pydatetime()
+    summary: dict[str, Any] = {"error": message}
+    if out.reconciliation is not None:
+        summary["reconciliation"] = out.reconciliation.to_dict()
+    with ledger.transaction():
+        ledger.start_run(run_key, mode=params.mode, notebook_run_id=notebook_run_id, at=at)
+        ledger.finish_run(run_key, RunStatus.FAILED, summary=summary, at=at)
+        ledger.audit("session_stopped", {"run_key": run_key, "reason": message}, at=at)
+    out.stopped = message
+    return out
