@@ -31,6 +31,7 @@ from toolkit.engine.intraday import (
 )
 from toolkit.engine.market import MarketCursor, price_decimal
 from toolkit.errors import ParamsError
+from toolkit.time import execution_instant
 
 SYMS = ["SPY", "TLT", "SPXL"]
 QQQ_SET = ["QQQ", "TQQQ", "SQQQ", "GLD", "UPRO"]
@@ -48,6 +49,11 @@ def raw_minutes(shared: Path, symbol: str) -> pd.DataFrame:
 
 def ny(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="America/New_York")
+
+
+def at(day: str, when: str) -> pd.Timestamp:
+    """The execution instant: where a dry run's or replay's clock stands when it decides."""
+    return execution_instant(day, when)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +82,7 @@ def test_5min_before_close_is_the_1555_bar_close_and_1255_on_the_early_close(boo
             assert q.price == expected, (sym, day)
             assert q.at == ny(f"{day} {hhmm}").tz_convert("UTC")
             assert q.source == f"minute bar {hhmm} America/New_York from ../shared/data/minute/intraday/{sym}.csv"
-        assert quote_problems(quotes, SYMS, day, "5min_before_close", DEFAULT_MAX_QUOTE_AGE) == []
+        assert quote_problems(quotes, SYMS, at(day, "5min_before_close"), DEFAULT_MAX_QUOTE_AGE) == []
 
 
 def test_every_minute_priced_time_and_the_bar_so_far(book, raw) -> None:
@@ -107,8 +113,8 @@ def test_a_missing_minute_takes_the_last_one_before(shared_data: Path, tmp_path:
     q = minute_quotes(gap, ["TLT"], "2019-12-18", "5min_before_close")["TLT"]
     assert q.price == raw["TLT"].at[ny("2019-12-18 15:54"), "Close"] == 136.49
     assert q.source == "minute bar 15:54 America/New_York from TLT.csv"
-    assert quote_problems({"TLT": q}, ["TLT"], "2019-12-18", "5min_before_close", DEFAULT_MAX_QUOTE_AGE) == []
-    (problem,) = quote_problems({"TLT": q}, ["TLT"], "2019-12-18", "5min_before_close", pd.Timedelta(seconds=30))
+    assert quote_problems({"TLT": q}, ["TLT"], at("2019-12-18", "5min_before_close"), DEFAULT_MAX_QUOTE_AGE) == []
+    (problem,) = quote_problems({"TLT": q}, ["TLT"], at("2019-12-18", "5min_before_close"), pd.Timedelta(seconds=30))
     assert "stale minute bars: TLT's newest one at or before 15:55" in problem and "1 min old" in problem
 
 
@@ -116,16 +122,16 @@ def test_an_old_minute_is_stale_never_a_price(book) -> None:
     """SPY stops at 10:59 on 2020-01-10; QQQ and its set at 10:59 on the 2019-12-24 early close."""
     quotes = minute_quotes(book, ["SPY"], "2020-01-10", "5min_before_close")
     assert quotes["SPY"].at == ny("2020-01-10 10:59").tz_convert("UTC")
-    (problem,) = quote_problems(quotes, ["SPY"], "2020-01-10", "5min_before_close", DEFAULT_MAX_QUOTE_AGE)
+    (problem,) = quote_problems(quotes, ["SPY"], at("2020-01-10", "5min_before_close"), DEFAULT_MAX_QUOTE_AGE)
     assert problem == ("stale minute bars: SPY's newest one at or before 15:55 America/New_York on 2020-01-10 is "
-                       "10:59, 4 h 56 min old (more than the 5 min allowed by guards.max_data_age, 5 minutes when "
-                       "null): no execution-time price")
+                       "10:59, 4 h 56 min old (more than the 5 min allowed by guards.max_data_age): no execution-time "
+                       "price")
     early = minute_quotes(book, QQQ_SET, "2019-12-24", "5min_before_close")
-    problems = quote_problems(early, QQQ_SET, "2019-12-24", "5min_before_close", DEFAULT_MAX_QUOTE_AGE)
+    problems = quote_problems(early, QQQ_SET, at("2019-12-24", "5min_before_close"), DEFAULT_MAX_QUOTE_AGE)
     assert len(problems) == 5 and all("12:55 America/New_York on 2019-12-24 is 10:59, 1 h 56 min old" in p
                                       for p in problems)
     # a wider limit (guards.max_data_age) accepts them
-    assert quote_problems(early, QQQ_SET, "2019-12-24", "5min_before_close", pd.Timedelta(hours=2)) == []
+    assert quote_problems(early, QQQ_SET, at("2019-12-24", "5min_before_close"), pd.Timedelta(hours=2)) == []
 
 
 def test_coverage_partial_days_and_symbols_without_bars(book) -> None:
@@ -134,13 +140,14 @@ def test_coverage_partial_days_and_symbols_without_bars(book) -> None:
     # 2019-12-17 starts at 11:00 for QQQ: covered, but no bar between the open and 09:45
     quotes = minute_quotes(book, QQQ_SET, "2019-12-17", "15min_after_open")
     assert quotes == {}
-    (first, *_rest) = quote_problems(quotes, QQQ_SET, "2019-12-17", "15min_after_open", DEFAULT_MAX_QUOTE_AGE)
-    assert first.startswith("QQQ has no minute bar between the open and 09:45 America/New_York on 2019-12-17")
+    (first, *_rest) = quote_problems(quotes, QQQ_SET, at("2019-12-17", "15min_after_open"), DEFAULT_MAX_QUOTE_AGE)
+    assert first.startswith("QQQ has no price at or before 09:45 America/New_York on 2019-12-17 (no minute bar "
+                            "since the open")
     # 2019-12-13: SPY has bars, TLT (from 2019-12-16) none: TLT has no price, the session would stop
     quotes = minute_quotes(book, SYMS, "2019-12-13", "5min_before_close")
     assert set(quotes) == {"SPY"}
-    assert [p.split(" has")[0] for p in
-            quote_problems(quotes, SYMS, "2019-12-13", "5min_before_close", DEFAULT_MAX_QUOTE_AGE)] == ["TLT", "SPXL"]
+    problems = quote_problems(quotes, SYMS, at("2019-12-13", "5min_before_close"), DEFAULT_MAX_QUOTE_AGE)
+    assert [p.split(" has")[0] for p in problems] == ["TLT", "SPXL"]
 
 
 def test_quote_age_limit_and_a_broker_trade_use_the_same_rule() -> None:
@@ -152,10 +159,15 @@ def test_quote_age_limit_and_a_broker_trade_use_the_same_rule() -> None:
     q = quote_from_trade(trade)
     assert q.price == 321.05 and q.open == q.high == q.low == 321.05 and math.isnan(q.volume)
     assert q.source == "alpaca:latest_trade:iex at 15:54:58 America/New_York"
-    assert quote_problems({"SPY": q}, ["SPY"], "2019-12-18", "5min_before_close", pd.Timedelta(minutes=5)) == []
+    assert quote_problems({"SPY": q}, ["SPY"], at("2019-12-18", "5min_before_close"), pd.Timedelta(minutes=5)) == []
     late = quote_from_trade(Quote("SPY", Decimal(1), pd.Timestamp("2019-12-18 20:56", tz="UTC"), "x"))
-    (problem,) = quote_problems({"SPY": late}, ["SPY"], "2019-12-18", "5min_before_close", pd.Timedelta(minutes=5))
-    assert "after the instant" in problem
+    (problem,) = quote_problems({"SPY": late}, ["SPY"], at("2019-12-18", "5min_before_close"), pd.Timedelta(minutes=5))
+    assert "after the decision" in problem
+    # a live session decides at the broker's time, which may be after the instant: the age counts from then
+    later = pd.Timestamp("2019-12-18 20:57", tz="UTC")
+    assert quote_problems({"SPY": late}, ["SPY"], later, pd.Timedelta(minutes=5)) == []
+    (problem,) = quote_problems({"SPY": q}, ["SPY"], later + pd.Timedelta(minutes=4), pd.Timedelta(minutes=5))
+    assert problem.startswith("stale quote: SPY's latest trade at or before 16:01")
 
 
 def test_a_daily_file_is_not_minute_bars(shared_data: Path) -> None:
@@ -229,3 +241,24 @@ def test_cursor_without_minute_bars_says_it_priced_at_the_daily_bar(raw) -> None
     assert m.prices(day, "15min_after_open").basis == "priced at the daily open: no minute bars for 2019-12-24"
     assert m.prices(day, "close").basis is None  # the close needs no excuse
     assert np.isfinite(float(got.prices["TLT"]))
+
+
+def test_a_live_sessions_latest_trades_take_the_same_path(raw) -> None:
+    """Broker trades as quotes: the provisional row at the trade price with yesterday's volume, the basis says so."""
+    from toolkit.brokers.base import Quote
+
+    panel = daily_from(raw, SYMS)
+    day = dt.date(2019, 12, 18)
+    m = MarketCursor(panel.loc[:"2019-12-17"])
+    trades = {s: quote_from_trade(Quote(s, Decimal("100.5"), pd.Timestamp("2019-12-18 20:54:59", tz="UTC"),
+                                        "alpaca:latest_trade:iex")) for s in SYMS}
+    hist = m.history(m.visible_end(day, "5min_before_close"), trades, day, "5min_before_close")
+    last = hist.iloc[-1]
+    for s in SYMS:
+        assert last[(s, "open")] == last[(s, "high")] == last[(s, "low")] == last[(s, "close")] == 100.5
+        assert last[(s, "volume")] == panel.at[pd.Timestamp("2019-12-17", tz="UTC"), (s, "volume")]
+    assert hist.attrs["execution_price_source"] == "latest_trade"
+    got = m.prices(day, "5min_before_close", trades)
+    assert got.basis == "priced at the broker's latest trades at 15:55 America/New_York on 2019-12-18"
+    assert not got.minute_priced and got.prices == got.marks == {s: Decimal("100.500000") for s in SYMS}
+    assert got.origins["SPY"].source == "alpaca:latest_trade:iex at 15:54:59 America/New_York"

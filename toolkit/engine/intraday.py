@@ -21,24 +21,28 @@ the bars through yesterday (the fallback, :mod:`toolkit.engine.market`). With mi
   source (``minute bar 15:55 America/New_York from .../SPY.csv``);
 * **staleness**: a symbol whose newest minute bar is older than
   ``guards.max_data_age`` (5 minutes when that is null: :func:`quote_age_limit`) at the
-  instant has no execution-time price, and the session stops before deciding, as on
-  stale daily data (:func:`quote_problems`). An old minute is never used silently.
+  decision's time (the instant, where a dry run's clock stands) has no execution-time
+  price, and the session stops before deciding, as on stale daily data
+  (:func:`quote_problems`). An old minute is never used silently.
 
 A session is priced by minute bars when they cover it: some symbol of the run has a bar
 in its regular hours. Then every symbol the session prices needs a fresh one. A session
 they do not cover (a date outside the files) keeps the daily fallback, and the result
 says "priced at the daily close: no minute bars for <date>".
 
-The live engine reuses this module: a broker's latest trade becomes an
-:class:`ExecutionQuote` through :func:`quote_from_trade`, and the same
-:func:`quote_problems` and :func:`bar_so_far` apply, so paper, live, dry run and replay
-price 15:55 by one rule.
+The live engine takes the same path: its broker's latest trades become
+:class:`ExecutionQuote` objects through :func:`quote_from_trade` and go to
+:func:`~toolkit.engine.session.run_session` as ``quotes``, where the same
+:func:`quote_problems`, provisional bar and prices apply (a trade is a bar of one price
+whose volume so far is unknown: the previous bar's volume stands in). So paper, live,
+dry run and replay price 15:55 by one rule; only where the price comes from differs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +58,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DEFAULT_MAX_QUOTE_AGE",
+    "LATEST_TRADE",
+    "MINUTE_BAR",
     "MINUTE_PRICED_TIMES",
     "NEW_YORK",
     "ExecutionQuote",
@@ -66,6 +72,9 @@ __all__ = [
 ]
 
 NEW_YORK = "America/New_York"
+#: What an :class:`ExecutionQuote` was made from (also the strategy's ``price_source``).
+MINUTE_BAR = "minute_bar"
+LATEST_TRADE = "latest_trade"
 #: How old the newest minute bar (or trade) may be at the execution instant when
 #: ``guards.max_data_age`` is null: a minute bar is never used unchecked.
 DEFAULT_MAX_QUOTE_AGE = pd.Timedelta(minutes=5)
@@ -92,6 +101,7 @@ class ExecutionQuote:
     high: float
     low: float
     volume: float
+    kind: str = MINUTE_BAR  # MINUTE_BAR or LATEST_TRADE
 
 
 def new_york_minute(instant: pd.Timestamp) -> str:
@@ -137,6 +147,7 @@ def minute_quotes(book: MinuteBook, symbols: list[str], session_date: Any,
             symbol=sym, price=price, at=at,
             source=f"minute bar {new_york_minute(at)} {NEW_YORK} from {book.origin(sym)}",
             open=float(rows[0, 0]), high=float(rows[:, 1].max()), low=float(rows[:, 2].min()), volume=volume,
+            kind=MINUTE_BAR,
         )
     return quotes if covered else None
 
@@ -147,33 +158,37 @@ def quote_from_trade(quote: Quote) -> ExecutionQuote:
     at = pd.Timestamp(quote.timestamp)
     at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
     return ExecutionQuote(quote.symbol, px, at, f"{quote.source} at {at.tz_convert(NEW_YORK):%H:%M:%S} {NEW_YORK}",
-                          px, px, px, math.nan)
+                          px, px, px, math.nan, LATEST_TRADE)
 
 
-def quote_problems(quotes: dict[str, ExecutionQuote], symbols: list[str], session_date: Any,
-                   execution_time: ExecutionTime | str, limit: pd.Timedelta) -> list[str]:
+def quote_problems(quotes: Mapping[str, ExecutionQuote], symbols: list[str], decided_at: pd.Timestamp,
+                   limit: pd.Timedelta) -> list[str]:
     """Why some of ``symbols`` have no execution-time price (empty: every one is fresh).
 
-    A symbol needs a quote no older than ``limit`` at the instant and not after it (a
-    quote from the future would be look-ahead). One sentence per symbol.
+    ``decided_at`` is the decision's time: the execution instant in a dry run or replay
+    (their clock stands there), the broker's time in a live session. A symbol needs a
+    quote no older than ``limit`` then and not after it (a quote from the future would
+    be look-ahead). One sentence per symbol.
     """
-    instant = execution_instant(session_date, execution_time)
-    hhmm = f"{new_york_minute(instant)} {NEW_YORK}"
-    day = pd.Timestamp(session_date).date()
+    decided_at = pd.Timestamp(decided_at).tz_convert("UTC")
+    hhmm = f"{new_york_minute(decided_at)} {NEW_YORK}"
+    day = decided_at.tz_convert(NEW_YORK).date()
     out = []
     for sym in symbols:
         q = quotes.get(sym)
         if q is None:
-            out.append(f"{sym} has no minute bar between the open and {hhmm} on {day} (the minute bars cover "
-                       f"the session for other symbols): no execution-time price")
+            out.append(f"{sym} has no price at or before {hhmm} on {day} (no minute bar since the open, or no "
+                       f"trade, while there are for other symbols): no execution-time price")
             continue
-        age = instant - q.at
+        age = decided_at - q.at
+        what = "minute bars" if q.kind == MINUTE_BAR else "quote"
+        newest = "newest one" if q.kind == MINUTE_BAR else "latest trade"
         if age < pd.Timedelta(0):
-            out.append(f"{sym}'s price at {hhmm} on {day} is stamped {q.at.isoformat()}, after the instant")
+            out.append(f"{sym}'s price at {hhmm} on {day} is stamped {q.at.isoformat()}, after the decision")
         elif age > limit:
-            out.append(f"stale minute bars: {sym}'s newest one at or before {hhmm} on {day} is "
+            out.append(f"stale {what}: {sym}'s {newest} at or before {hhmm} on {day} is "
                        f"{new_york_minute(q.at)}, {_age(age)} old (more than the {_age(limit)} allowed by "
-                       f"guards.max_data_age, 5 minutes when null): no execution-time price")
+                       f"guards.max_data_age): no execution-time price")
     return out
 
 
@@ -182,7 +197,9 @@ def bar_so_far(quote: ExecutionQuote, execution_time: ExecutionTime | str) -> di
 
     Its close is the execution-time price, so a strategy reading today's close decides on
     the price it trades at. At ``open`` the session has traded only that price so far, and
-    the bar's open is set to it too: v3.5b reads today's open at ``open``.
+    the bar's open is set to it too: v3.5b reads today's open at ``open``. A single trade
+    has no volume so far (NaN): the cursor then carries the previous bar's volume
+    (:meth:`toolkit.engine.market.MarketCursor.history`).
     """
     when = ExecutionTime.parse(execution_time)
     first = quote.price if when is ExecutionTime.OPEN else quote.open

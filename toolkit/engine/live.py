@@ -18,8 +18,9 @@ each step able to stop the session before any order endpoint is called:
    its time and source, recorded in the audit log; a quote older than
    ``guards.max_data_age`` stops the session (stale data).
 6. **The session** (:func:`~toolkit.engine.session.run_session`, the dry run's very
-   code) decides on the daily bars through yesterday plus today's row at the quoted
-   price, records orders before the first broker call, asks the broker before every
+   code) decides on the daily bars through yesterday plus today's provisional row at the
+   quoted price, by the one rule a replay on minute bars follows
+   (:mod:`~toolkit.engine.intraday`), records orders before the first broker call, asks the broker before every
    submit (promise 8), and follows every order until it is filled, cancelled or
    rejected, cancelling the remainder at ``order_timeout_seconds`` or the close.
 7. **The account monitor**: buying power, day trades, margin, shorting, before and after.
@@ -38,6 +39,7 @@ import pandas as pd
 from toolkit.engine.broker_reconcile import Reconciliation, adopt_broker_state, reconcile_with_broker
 from toolkit.engine.daily import load_data
 from toolkit.engine.follow import FollowPolicy
+from toolkit.engine.intraday import quote_from_trade
 from toolkit.engine.market import MarketCursor
 from toolkit.engine.order_ids import LedgerOrderIdBook
 from toolkit.engine.result import SessionError, SessionResult
@@ -52,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.params.live import LiveParams
     from toolkit.time import Clock
 
-__all__ = ["EARLY_TOLERANCE", "LiveResult", "account_warnings", "run_live", "with_today"]
+__all__ = ["EARLY_TOLERANCE", "LiveResult", "account_warnings", "run_live"]
 
 #: How early before its execution time a session may start (a scheduler fires a little early).
 EARLY_TOLERANCE = pd.Timedelta(minutes=2)
@@ -108,32 +110,6 @@ def account_warnings(info: AccountInfo, *, day_trades_after: int | None = None) 
     if info.buying_power <= 0:
         out.append("no buying power left")
     return out
-
-
-def with_today(panel: pd.DataFrame, as_of: Any, quotes: Mapping[str, Quote]) -> pd.DataFrame:
-    """Daily bars through the previous session plus today's row at the quoted prices.
-
-    A daily bar for today is dropped (it is unfinished at the execution time: using it
-    would be look-ahead). Today's row has open = high = low = close = the quote and the
-    previous bar's volume (the day's volume is not known yet); a symbol without a quote
-    has no row today, so the session holds it (the gap policy).
-    """
-    today = pd.Timestamp(pd.Timestamp(as_of).date(), tz="UTC")
-    past = panel[panel.index < today]
-    row: dict[Any, float] = {}
-    for sym in panel.columns.get_level_values(0).unique():
-        q = quotes.get(sym)
-        for fld in panel[sym].columns:
-            if q is None:
-                row[(sym, fld)] = float("nan")
-            elif fld == "volume":
-                vols = past[(sym, fld)].dropna()
-                row[(sym, fld)] = float(vols.iloc[-1]) if len(vols) else 0.0
-            else:
-                row[(sym, fld)] = float(q.price)
-    today_row = pd.DataFrame([[row[c] for c in panel.columns]], index=pd.DatetimeIndex([today], name=panel.index.name),
-                             columns=panel.columns)
-    return pd.concat([past, today_row])
 
 
 def run_live(
@@ -252,11 +228,15 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
              for q in out.quotes.values()]
 
     deadline = min(now + pd.Timedelta(seconds=params.broker.order_timeout_seconds), close)
-    market = MarketCursor(with_today(panel, as_of, out.quotes))
+    # The dry run's rule for the price of the moment (engine/intraday.py): the decision sees
+    # today's provisional bar at these prices and the orders go out at them.
+    today = pd.Timestamp(as_of, tz="UTC")
+    market = MarketCursor(panel[panel.index < today])  # a forming daily bar of today would be look-ahead
     out.session = run_session(params, ledger=ledger, broker=broker, clock=clock, market=market, strategy=strategy,
                               notebook_run_id=notebook_run_id, notes=notes,
                               follow=FollowPolicy(params.broker.poll_seconds, deadline, sleep),
-                              data_as_of=min(q.timestamp for q in out.quotes.values()) if out.quotes else None)
+                              data_as_of=min(q.timestamp for q in out.quotes.values()) if out.quotes else None,
+                              quotes={s: quote_from_trade(q) for s, q in out.quotes.items()})
     out.account_after = broker.account()
     out.warnings = account_warnings(out.account_after)
     return out

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -50,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.engine.intraday import (
+    MINUTE_BAR,
     NEW_YORK,
     ExecutionQuote,
     bar_so_far,
@@ -114,7 +116,8 @@ class SessionPrices:
     note: str | None
     origins: dict[str, PriceOrigin] = field(default_factory=dict)
     basis: str | None = None
-    #: True when minute bars priced the session (the decision's history ends with today's provisional bar).
+    #: True when minute bars priced the session (its basis says so; the decision's history ends with
+    #: today's provisional bar, as it does with a live session's latest trades).
     minute_priced: bool = False
 
     def held(self, symbols: list[str]) -> list[str]:
@@ -170,15 +173,17 @@ class MarketCursor:
         cutoff = _utc_midnight_ns(expected_bar_date(as_of, execution_time).date())
         return int(self._stamps.searchsorted(cutoff, side="right"))
 
-    def history(self, end: int, quotes: dict[str, ExecutionQuote] | None = None, as_of: dt.date | None = None,
+    def history(self, end: int, quotes: Mapping[str, ExecutionQuote] | None = None, as_of: dt.date | None = None,
                 execution_time: ExecutionTime | str = ExecutionTime.CLOSE) -> pd.DataFrame:
         """The first ``end`` bars (what ``strategy.decide`` receives).
 
-        With ``quotes`` (a session priced by minute bars, :meth:`session_quotes`) a
-        provisional row for ``as_of`` follows them: today's bar as known at the instant
-        (:func:`~toolkit.engine.intraday.bar_so_far`), so the strategy decides on the price
-        the session trades at; symbols without a quote are NaN there (a missing bar). Its
-        ``attrs`` name the price source for the strategy's context.
+        With ``quotes`` (minute bars, :meth:`session_quotes`, or a live session's latest
+        trades) a provisional row for ``as_of`` follows them: today's bar as known at the
+        instant (:func:`~toolkit.engine.intraday.bar_so_far`), so the strategy decides on
+        the price the session trades at; a quote without a volume so far (a single trade)
+        carries the symbol's previous volume (the day's is not known yet); symbols
+        without a quote are NaN there (a missing bar). Its ``attrs`` name the price
+        source for the strategy's context.
         """
         base = self.panel.iloc[:end]
         if not quotes or as_of is None:
@@ -187,11 +192,12 @@ class MarketCursor:
         for sym, q in quotes.items():
             for fld, v in bar_so_far(q, execution_time).items():
                 j = self._pos.get((sym, fld))
-                if j is not None:
-                    row[j] = v
+                if j is None:
+                    continue
+                row[j] = self._last_close(end, j) if fld == "volume" and math.isnan(v) else v  # newest volume
         stamp = pd.DatetimeIndex([pd.Timestamp(as_of, tz="UTC")], name=self.index.name).as_unit(self.index.unit)
         out = pd.concat([base, pd.DataFrame([row], index=stamp, columns=self.panel.columns)])
-        out.attrs[PRICE_SOURCE_ATTR] = "minute_bar"
+        out.attrs[PRICE_SOURCE_ATTR] = next(iter(quotes.values())).kind
         return out
 
     def bar_problems(self, end: int, symbols: list[str], as_of: dt.date, execution_time: str,
@@ -270,12 +276,14 @@ class MarketCursor:
 
     # -- prices at the execution instant --------------------------------------------
     def session_quotes(self, as_of: dt.date, execution_time: ExecutionTime | str, end: int,
-                       max_age: pd.Timedelta) -> tuple[dict[str, ExecutionQuote] | None, list[str]]:
+                       max_age: pd.Timedelta, decided_at: pd.Timestamp | None = None,
+                       ) -> tuple[dict[str, ExecutionQuote] | None, list[str]]:
         """The minute quotes that price this session, and what is wrong with them (empty = sound).
 
         ``(None, [])`` when there are no minute bars for the session (or the time is
         ``close``): the daily bar prices it. Otherwise every symbol with a visible bar
-        (among the first ``end``) needs a quote no older than ``max_age`` at the instant;
+        (among the first ``end``) needs a quote no older than ``max_age`` at
+        ``decided_at`` (default: the execution instant, where a dry run's clock stands);
         a stale or missing one is a problem that stops the session, like stale daily data.
         """
         if self.minutes is None:
@@ -284,15 +292,17 @@ class MarketCursor:
         quotes = minute_quotes(self.minutes, priced, as_of, execution_time)
         if quotes is None:
             return None, []
-        return quotes, quote_problems(quotes, priced, as_of, execution_time, max_age)
+        at = execution_instant(as_of, execution_time) if decided_at is None else decided_at
+        return quotes, quote_problems(quotes, priced, at, max_age)
 
     def prices(self, as_of: dt.date, execution_time: ExecutionTime | str,
-               quotes: dict[str, ExecutionQuote] | None = None) -> SessionPrices:
+               quotes: Mapping[str, ExecutionQuote] | None = None) -> SessionPrices:
         """Execution prices and marks (the session's close) of every symbol with a close column.
 
-        With ``quotes`` (minute bars, :meth:`session_quotes`) the execution prices are the
-        quotes' and nothing else; marks stay the session's daily close where the data has
-        it (the end-of-day valuation), else the quote.
+        With ``quotes`` (minute bars, :meth:`session_quotes`, or a live session's latest
+        trades) the execution prices are the quotes' and nothing else; marks stay the
+        session's daily close where the data has it (the end-of-day valuation), else the
+        quote.
         """
         stamp = _utc_midnight_ns(as_of)
         stamps = self._stamps
@@ -301,7 +311,7 @@ class MarketCursor:
         when = ExecutionTime.parse(execution_time)
         fld = when.bar_field
         if quotes is not None:
-            return self._minute_prices(as_of, when, quotes, i if have_bar else None)
+            return self._quote_prices(as_of, when, quotes, i if have_bar else None)
         prices: dict[str, Decimal] = {}
         marks: dict[str, Decimal] = {}
         origins: dict[str, PriceOrigin] = {}
@@ -330,8 +340,8 @@ class MarketCursor:
         basis = None if when is ExecutionTime.CLOSE else f"priced at the daily {fld}: no minute bars for {as_of}"
         return SessionPrices(prices, marks, note, origins, basis)
 
-    def _minute_prices(self, as_of: dt.date, when: ExecutionTime, quotes: dict[str, ExecutionQuote],
-                       today: int | None) -> SessionPrices:
+    def _quote_prices(self, as_of: dt.date, when: ExecutionTime, quotes: Mapping[str, ExecutionQuote],
+                      today: int | None) -> SessionPrices:
         prices: dict[str, Decimal] = {}
         marks: dict[str, Decimal] = {}
         origins: dict[str, PriceOrigin] = {}
@@ -352,9 +362,13 @@ class MarketCursor:
             if math.isfinite(mk) and mk > 0:
                 marks[sym] = price_decimal(mk)
         hhmm = new_york_minute(execution_instant(as_of, when))
-        basis = (f"priced at minute bars: each symbol's close of the {hhmm} {NEW_YORK} minute bar (or the last "
-                 f"one before it) on {as_of}")
-        return SessionPrices(prices, marks, None, origins, basis, minute_priced=True)
+        minute = any(q.kind == MINUTE_BAR for q in quotes.values())
+        if minute:
+            basis = (f"priced at minute bars: each symbol's close of the {hhmm} {NEW_YORK} minute bar (or the last "
+                     f"one before it) on {as_of}")
+        else:
+            basis = f"priced at the broker's latest trades at {hhmm} {NEW_YORK} on {as_of}"
+        return SessionPrices(prices, marks, None, origins, basis, minute_priced=minute)
 
     def _last_close(self, end: int, j: int) -> float:
         """The newest non-NaN value of column ``j`` among the first ``end`` bars (NaN when none)."""

@@ -32,6 +32,7 @@ should not pay for them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,7 @@ from toolkit.engine.crash import crash_point
 from toolkit.engine.execution import execute
 from toolkit.engine.follow import FollowPolicy, follow_orders
 from toolkit.engine.guards import RiskEngine
-from toolkit.engine.intraday import quote_age_limit
+from toolkit.engine.intraday import ExecutionQuote, quote_age_limit, quote_problems
 from toolkit.engine.planning import plan_orders, why_trade_without_rebalance
 from toolkit.engine.reconcile import reconcile
 from toolkit.engine.result import (
@@ -81,6 +82,7 @@ def run_session(
     follow: FollowPolicy | None = None,
     data_as_of: pd.Timestamp | None = None,
     record_params: bool | None = None,
+    quotes: Mapping[str, ExecutionQuote] | None = None,
 ) -> SessionResult:
     """Run one decision slot (see the module doc); safe to call again after any crash.
 
@@ -97,6 +99,11 @@ def run_session(
     their source). ``follow``: a real broker's orders are followed until they end or
     the policy's deadline (:mod:`~toolkit.engine.follow`), the remainder cancelled.
     ``data_as_of``: when the execution prices were quoted (``guards.max_data_age``).
+    ``quotes``: the execution-time prices taken outside the cursor (a live session's
+    latest trades, :func:`~toolkit.engine.intraday.quote_from_trade`); without them the
+    cursor's minute bars price the session where they cover it. Either way one rule
+    follows (:mod:`~toolkit.engine.intraday`): the traded symbols need fresh quotes, the
+    decision sees today's provisional bar at those prices, and the orders fill at them.
 
     Raises :class:`SessionError` (nothing sent, the run recorded as failed) on data
     that is missing, corrupt or stale.
@@ -143,10 +150,14 @@ def run_session(
     # Optional instruments absent from the data (v3.5b's bond leg on the sample) are off.
     traded = [s for s in strategy.instruments() if market.has(s)]
     problems = market.bar_problems(end, traded, as_of, params.execution_time, params.guards.stale_bar_check)
-    # Minute bars (data.intraday) price the session when they cover it; a stale one stops it.
-    quotes, stale_quotes = market.session_quotes(as_of, params.execution_time, end,
-                                                 quote_age_limit(params.guards.max_data_age))
-    problems += stale_quotes
+    # The price of the moment: the caller's quotes (live), else minute bars (data.intraday)
+    # where they cover the session; a stale one stops it.
+    max_age = quote_age_limit(params.guards.max_data_age)
+    if quotes is not None:
+        problems += quote_problems(quotes, traded, clock.now(), max_age)
+    else:
+        quotes, stale = market.session_quotes(as_of, params.execution_time, end, max_age, clock.now())
+        problems += stale
     if problems:
         msg = ("; ".join(problems) + ". No order was sent: update the data (or fix the bad bar) and run again, "
                "or choose an as_of the data covers")

@@ -123,15 +123,6 @@ class DataParams(StrictModel):
                               f"null: the {notebook} prices on daily bars; minute bars serve the daily dry run "
                               "and replay at intraday execution times")
 
-    @model_serializer(mode="wrap")
-    def _omit_unused_intraday(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Dumps (manifests, params tables, params hashes) list intraday only when it is
-        # set, so the params of every run without minute bars dump as they always have.
-        out = handler(self)
-        if self.intraday is None:
-            out.pop("intraday", None)
-        return out
-
     @field_validator("source")
     @classmethod
     def _registered(cls, v: str) -> str:
@@ -194,12 +185,15 @@ class DataParams(StrictModel):
         return v
 
     @model_serializer(mode="wrap")
-    def _no_feed_unless_the_source_has_feeds(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # ``feed`` is null for every source without feeds: leaving it out keeps the params
-        # dump (and so the params hash that names runs) what it was before feeds existed.
+    def _omit_unused_feed_and_intraday(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # ``feed`` is null for every source without feeds, ``intraday`` for every run
+        # without minute bars: leaving them out keeps the params dump (and so the params
+        # hash that names runs) what it was before either existed.
         out = handler(self)
-        if isinstance(out, dict) and out.get("feed") is None:
-            out.pop("feed", None)
+        if isinstance(out, dict):
+            for key in ("feed", "intraday"):
+                if out.get(key) is None:
+                    out.pop(key, None)
         return out
 
     @field_validator("end")
