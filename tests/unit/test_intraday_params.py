@@ -23,18 +23,26 @@ def test_a_folder_of_minute_files_is_accepted(shared_data: Path) -> None:
     p = P.validate("daily_dry_run", {"data": {"intraday": {"path": MINUTES}}, "guards": {"max_data_age": "PT2M"},
                                      "execution_time": "5min_before_close"})
     assert p.data.intraday is not None and (p.data.intraday.source, p.data.intraday.path) == ("csv", MINUTES)
-    assert p.model_dump(mode="json")["data"]["intraday"] == {"source": "csv", "path": MINUTES}
+    assert p.model_dump(mode="json")["data"]["intraday"] == {"source": "csv", "path": MINUTES, "feed": None}
+    alpaca = P.validate("daily_dry_run", {"data": {"intraday": {"source": "alpaca"}}})
+    assert alpaca.data.intraday is not None and alpaca.data.intraday.feed == "iex"  # the free feed by default
+    sip = P.validate("daily_dry_run", {"data": {"intraday": {"source": "alpaca", "feed": "sip"}}})
+    assert sip.data.intraday is not None and sip.data.intraday.feed == "sip"
 
 
 def test_bad_intraday_settings_name_the_field() -> None:
-    err = refused({"data": {"intraday": {"source": "alpaca"}}})
-    assert err.field == "data.intraday.source" and "alpaca is not available yet" in err.allowed
+    err = refused({"data": {"intraday": {"source": "alpaca", "path": MINUTES}}})
+    assert err.field == "data.intraday.path" and "it does not read files" in err.allowed
+    err = refused({"data": {"intraday": {"source": "alpaca", "feed": "otc"}}})
+    assert err.field == "data.intraday.feed" and err.allowed.startswith("one of iex, sip")
+    err = refused({"data": {"intraday": {"path": MINUTES, "feed": "iex"}}})
+    assert err.field == "data.intraday.feed" and "no feed with data.intraday.source: csv" in err.allowed
     err = refused({"data": {"intraday": {}}})
     assert err.field == "data.intraday.path" and "required when data.intraday.source is csv" in err.allowed
-    err = refused({"data": {"intraday": {"path": MINUTES, "feed": "iex"}}})
-    assert err.field == "data.intraday.feed" and "path, source" in err.allowed
+    err = refused({"data": {"intraday": {"path": MINUTES, "adjusted": True}}})
+    assert err.field == "data.intraday.adjusted" and "feed, path, source" in err.allowed
     err = refused({"data": {"intraday": {"source": "polygon"}}})
-    assert err.field == "data.intraday.source" and err.allowed == "csv"
+    assert err.field == "data.intraday.source" and err.allowed == "csv, alpaca"
     err = refused({"data": {"intraday": {"path": "no/such/minutes"}}})
     assert err.field == "data.intraday.path" and err.value == "no/such/minutes"
 

@@ -10,10 +10,10 @@ frames, see :mod:`toolkit.data.validate`, plus a one-line origin per symbol that
 report shows next to the price). Built in: ``csv``, the user's CSV/Parquet minute files,
 read by :func:`toolkit.data.files.load_files_with_paths` in their publisher's layout
 (yfinance-style ``Datetime`` with a New York offset, duplicate rows, dividend-only rows
-are all handled there). ``alpaca`` (minute bars through the local Parquet cache) plugs
-in by registering a :class:`MinuteSource` named ``alpaca`` from a module listed in
-:data:`MINUTE_SOURCE_MODULES`; until then ``data.intraday.source: alpaca`` is refused
-with "not available yet".
+are all handled there); ``alpaca``, Alpaca's 1-minute bars through the local Parquet
+cache (:func:`toolkit.data.sources.alpaca.bars` with ``timeframe="1Min"``: only missing
+ranges are fetched, credentials are read only then). Another source registers a
+:class:`MinuteSource` from a module listed in :data:`MINUTE_SOURCE_MODULES`.
 
 Minute bars are stamped at the START of their minute (yfinance, Alpaca, Polygon all do):
 the bar stamped 15:55 New York holds the trades from 15:55:00 to 15:55:59, and its close
@@ -25,9 +25,10 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -35,8 +36,12 @@ import pandas as pd
 from toolkit.data.files import load_files_with_paths
 from toolkit.errors import ParamsError
 
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.time import Clock
+
 __all__ = [
     "MINUTE_SOURCE_MODULES",
+    "AlpacaMinuteSource",
     "FilesMinuteSource",
     "MinuteBars",
     "MinuteBook",
@@ -50,12 +55,6 @@ __all__ = [
 #: Modules that register minute sources, imported on first lookup. The Alpaca data
 #: source (toolkit/data/sources/alpaca.py) joins this list when it registers one.
 MINUTE_SOURCE_MODULES: list[str] = ["toolkit.data.intraday"]
-
-#: Sources the issue names that this build does not have yet, and why.
-_NOT_YET: dict[str, str] = {
-    "alpaca": "alpaca is not available yet (Alpaca minute bars come with the Alpaca data source and its cache): "
-              "use csv with data.intraday.path, or leave data.intraday out to price at the daily bar",
-}
 
 _REGISTRY: dict[str, type[MinuteSource]] = {}
 
@@ -76,6 +75,7 @@ class MinuteRequest:
     prices: str = "adjusted"
     path: Path | None = None
     shown_path: str | None = None
+    feed: str | None = None
 
 
 @dataclass
@@ -92,6 +92,8 @@ class MinuteSource(ABC):
     name: ClassVar[str]
     #: Whether the source reads files at ``data.intraday.path`` (required then, refused otherwise).
     takes_path: ClassVar[bool] = False
+    #: ``data.intraday.feed`` choices, the default first (empty: the source has no feeds).
+    feeds: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def load(self, request: MinuteRequest) -> MinuteBars:
@@ -113,12 +115,9 @@ def minute_sources() -> dict[str, type[MinuteSource]]:
     return dict(_REGISTRY)
 
 
-def allowed_minute_sources(asked: str | None = None) -> str:
-    """What ``data.intraday.source`` may be, said for an error message (why ``asked`` is not, if known)."""
-    names = ", ".join(minute_sources())
-    if asked in _NOT_YET:
-        return f"{names}; {_NOT_YET[asked]}"
-    return names
+def allowed_minute_sources() -> str:
+    """What ``data.intraday.source`` may be, said for an error message."""
+    return ", ".join(minute_sources())
 
 
 @register_minute_source
@@ -152,6 +151,35 @@ class FilesMinuteSource(MinuteSource):
             frames[sym] = frame
             origins[sym] = shown if request.path.is_file() else str(PurePath(shown) / file.name)
         return MinuteBars(frames, origins)
+
+
+@register_minute_source
+class AlpacaMinuteSource(MinuteSource):
+    """``data.intraday: {source: alpaca}``: Alpaca's 1-minute bars through the local cache.
+
+    ``feed``: ``iex`` (free, the default) or ``sip``. IEX sees a fraction of the trades, so
+    a thinly traded fund can go minutes without a bar; the staleness rule then stops a
+    session rather than use an old one (``guards.max_data_age`` widens it). Extended-hours
+    bars come along and are ignored: only the session's regular hours price it.
+    """
+
+    name = "alpaca"
+    feeds = ("iex", "sip")
+
+    def __init__(self, *, clock: Clock | None = None, environ: Mapping[str, str] | None = None,
+                 cache_root: Path | None = None) -> None:
+        self._clock = clock
+        self._environ = environ
+        self._cache_root = cache_root
+
+    def load(self, request: MinuteRequest) -> MinuteBars:
+        from toolkit.data.sources.alpaca import bars
+
+        feed = request.feed or self.feeds[0]
+        frames = bars(request.symbols, request.start, request.end, "1Min", feed=feed, prices=request.prices,
+                      clock=self._clock, environ=self._environ, cache_root=self._cache_root)
+        got = {sym: frame for sym, frame in frames.items() if len(frame)}
+        return MinuteBars(got, {sym: f"Alpaca {feed} minute bars" for sym in got})
 
 
 class MinuteBook:

@@ -135,7 +135,7 @@ def load_minutes(params: DailyDryRunParams, symbols: list[str], start: Any, end:
     if spec.path is not None:
         path = Path(spec.path) if Path(spec.path).is_absolute() else repo_root() / spec.path
     request = MinuteRequest(list(symbols), pd.Timestamp(start).date(), pd.Timestamp(end).date(), params.data.prices,
-                            path, spec.path)
+                            path, spec.path, spec.feed)
     try:
         return MinuteBook(minute_sources()[spec.source]().load(request))
     except ToolkitError as exc:

@@ -62,17 +62,36 @@ class IntradayParams(StrictModel):
     the minute bar at (or last before) that instant in New York; sessions the minute bars
     do not cover are priced at the daily bar, and the report says so
     (:mod:`toolkit.engine.intraday`). ``{path: FILE_OR_DIR}`` reads CSV/Parquet minute
-    files; ``{source: alpaca}`` asks Alpaca through the local cache.
+    files; ``{source: alpaca}`` (``feed: iex`` or ``sip``) asks Alpaca through the local
+    cache, with the credentials of the environment.
     """
 
     source: str = Field("csv", description="csv (minute files at path) or alpaca (minute bars through the cache)")
     path: str | None = Field(None, validate_default=True, description="file or folder of minute bars (source csv)")
+    feed: str | None = Field(None, validate_default=True, description="data feed (alpaca: iex, the default, or sip)")
 
     @field_validator("source")
     @classmethod
     def _registered(cls, v: str) -> str:
         if v not in _intraday().minute_sources():
-            raise ValueError(_intraday().allowed_minute_sources(v))
+            raise ValueError(_intraday().allowed_minute_sources())
+        return v
+
+    @field_validator("feed")
+    @classmethod
+    def _feed_of_source(cls, v: str | None, info: ValidationInfo) -> str | None:
+        source = info.data.get("source")
+        if source is None:
+            return v
+        feeds = _intraday().minute_sources()[source].feeds
+        if not feeds:
+            if v is not None:
+                raise ValueError(f"no feed with data.intraday.source: {source} (it has no feeds)")
+            return v
+        if v is None:
+            return feeds[0]
+        if v not in feeds:
+            raise ValueError(f"one of {', '.join(feeds)} (the feeds of data.intraday.source: {source})")
         return v
 
     @field_validator("path")
