@@ -78,7 +78,8 @@ class FakeSchwab:
 
     ``post_script`` says what each POST does: ``ok`` (201 + Location), ``no-location``,
     ``500-created`` / ``timeout-created`` / ``reset-created`` (the order exists, the answer
-    is lost), ``500`` / ``timeout`` / ``429`` (nothing created), ``400`` / ``422`` / ``403`` (refused).
+    is lost), ``500`` / ``timeout`` / ``429`` (nothing created), ``400`` / ``422`` / ``403`` (refused),
+    ``refused-connection`` (no connection made).
     """
 
     mock: Any
@@ -115,6 +116,8 @@ class FakeSchwab:
     def _post(self, request: httpx.Request) -> httpx.Response:
         action = self.post_script.pop(0) if self.post_script else "ok"
         spec = json.loads(request.content)
+        if action == "refused-connection":  # no connection was made: nothing reached Schwab
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
         created = None if action in ("500", "timeout", "429", "400", "422", "403") else self.add(spec)
         if action == "ok":
             return httpx.Response(201, headers={"Location": f"{ORDERS}/{created}"})
@@ -429,8 +432,18 @@ def test_timeout_on_a_read_is_retried(env: Env) -> None:
     assert env.sleeps == [0.5]
 
 
-def test_timeout_on_the_post_with_nothing_created_is_sent_again_after_the_search(env: Env) -> None:
+def test_timeout_on_the_post_with_nothing_listed_is_searched_but_never_sent_again(env: Env) -> None:
+    """A timed-out POST may have placed the order (Schwab can list it late): without a client order id a
+    second POST could double it, so the adapter searches with growing waits, then stops unsent."""
     env.fake.post_script = ["timeout", "ok"]
+    with pytest.raises(BrokerUnavailable, match="it was NOT sent again"):
+        env.broker.submit_order(env.order())
+    assert env.fake.posts.call_count == 1 and env.fake.orders == {}
+    assert env.sleeps == [2.0, 4.0, 8.0] and env.fake.lists.call_count == 4  # before the POST, then 3 searches
+
+
+def test_a_connection_never_made_is_sent_again_after_the_search(env: Env) -> None:
+    env.fake.post_script = ["refused-connection", "ok"]
     ack = env.broker.submit_order(env.order())
     assert ack.accepted and ack.broker_order_id == "1001"
     assert len(env.fake.orders) == 1 and env.fake.posts.call_count == 2
@@ -456,8 +469,15 @@ def test_connection_reset_on_reads_runs_out_as_unavailable(env: Env) -> None:
     assert env.fake.numbers.call_count == 4
 
 
-def test_post_failing_every_time_with_nothing_at_schwab_stops_and_says_it_is_safe(env: Env) -> None:
+def test_a_500_with_nothing_listed_stops_without_a_second_post(env: Env) -> None:
     env.fake.post_script = ["500"] * 4
+    with pytest.raises(BrokerUnavailable, match="it was NOT sent again"):
+        env.broker.submit_order(env.order())
+    assert env.fake.orders == {} and env.fake.posts.call_count == 1
+
+
+def test_429_every_time_stops_and_says_it_is_safe_to_submit_later(env: Env) -> None:
+    env.fake.post_script = ["429"] * 4
     with pytest.raises(BrokerUnavailable, match="safe to submit it again later"):
         env.broker.submit_order(env.order())
     assert env.fake.orders == {} and env.fake.posts.call_count == 4

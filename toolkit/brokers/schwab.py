@@ -109,6 +109,9 @@ class SchwabBroker(RemoteBroker):
     lookback: ClassVar[pd.Timedelta] = pd.Timedelta(days=60)
     #: Seconds to wait before searching for an order whose POST outcome is unknown (Schwab lists it late).
     settle_seconds: ClassVar[float] = 2.0
+    #: Searches (2, 4, 8 s apart) for an order whose POST may have reached Schwab before giving up
+    #: WITHOUT sending it again.
+    unknown_searches: ClassVar[int] = 3
 
     def __init__(self, client: Any, *, account_number: str | None = None,
                  sleep: Callable[[float], None] = time.sleep, max_attempts: int = 4, token_path: Path | None = None,
@@ -438,15 +441,20 @@ class SchwabBroker(RemoteBroker):
         spec = order_spec(order)
         h = self._account_hash()
         last = ""
-        for attempt in range(1, self._max_attempts + 1):
+        for _ in range(self._max_attempts):
             try:
                 resp = self._calls.once(f"place order {coid}", lambda: self._client.place_order(h, spec))
             except OutcomeUnknown as e:
                 last = e.reason
-                self._sleep(max(self.settle_seconds, backoff(attempt, e.retry_after)))
-                found = self._look_up_after(order, e.reason)
+                found = self._settle_and_search(order, e)
                 if found is not None:
                     return _ack(found, duplicate=False)
+                if e.maybe_processed:  # Schwab may hold it and list it late: never a second blind POST
+                    raise BrokerUnavailable(BROKER, (
+                        f"order {coid}: outcome unknown ({e.reason}) and Schwab lists no matching order after "
+                        f"{self.unknown_searches} searches; it was NOT sent again (Schwab has no client order id, "
+                        "so a second POST could double it). The next session looks for it before anything is "
+                        "sent; check Schwab's order list if it is urgent")) from None
                 continue
             if resp.is_success:
                 return self._placed(order, resp)
@@ -456,6 +464,16 @@ class SchwabBroker(RemoteBroker):
             return _ack(refused, duplicate=False)
         raise BrokerUnavailable(BROKER, f"order {coid}: not placed ({last}) on {self._max_attempts} attempts, and "
                                         "Schwab lists no matching order; it is safe to submit it again later")
+
+    def _settle_and_search(self, order: Order, e: OutcomeUnknown) -> Order | None:
+        """Wait (Retry-After, else a growing settle time) and search; an order Schwab may hold is searched again."""
+        searches = self.unknown_searches if e.maybe_processed else 1
+        for i in range(searches):
+            self._sleep(max(self.settle_seconds * 2 ** i, backoff(1, e.retry_after) if i == 0 else 0.0))
+            found = self._look_up_after(order, e.reason)
+            if found is not None:
+                return found
+        return None
 
     def _look_up_after(self, order: Order, reason: str) -> Order | None:
         try:

@@ -43,6 +43,10 @@ class OutcomeUnknown(Exception):
 
     reason: str
     retry_after: float | None = None
+    #: False when Schwab surely did not act on the request (a 429, a connection never made):
+    #: only then may an order POST be sent again. A timeout, a 5xx or a dropped answer may
+    #: have placed the order, and without a client order id a second POST could double it.
+    maybe_processed: bool = True
 
     def __str__(self) -> str:
         return self.reason
@@ -119,11 +123,15 @@ class SchwabCalls:
         except httpx.HTTPStatusError as e:  # the token endpoint answered an error Authlib could not read
             status = e.response.status_code
             if status == 429 or status >= 500:
-                raise OutcomeUnknown(f"token refresh got HTTP {status}", retry_after_of(e.response)) from None
+                raise OutcomeUnknown(f"token refresh got HTTP {status}", retry_after_of(e.response),
+                                     maybe_processed=False) from None
             raise BrokerAuthError(BROKER, f"{what}: token refresh refused (HTTP {status}); {LOGIN_HOW}",
                                   status=status) from None
         except httpx.TimeoutException as e:
             raise OutcomeUnknown(f"timed out ({type(e).__name__})") from None
+        except httpx.ConnectError as e:  # no connection was made: the request never reached Schwab
+            raise OutcomeUnknown(f"connection failed ({type(e).__name__}: {self.scrub(str(e))})",
+                                 maybe_processed=False) from None
         except httpx.TransportError as e:
             raise OutcomeUnknown(f"connection failed ({type(e).__name__}: {self.scrub(str(e))})") from None
         except OAuthError as e:  # the refresh token expired or was revoked (Authlib raises it inside the call)
@@ -134,7 +142,8 @@ class SchwabCalls:
             raise BrokerAuthError(BROKER, f"{what}: HTTP {status} ({self.scrub(body_message(resp))}); "
                                           f"the login was refused: {LOGIN_HOW}", status=status)
         if status == 429 or status >= 500:
-            raise OutcomeUnknown(f"HTTP {status} ({self.scrub(body_message(resp))})", retry_after_of(resp))
+            raise OutcomeUnknown(f"HTTP {status} ({self.scrub(body_message(resp))})", retry_after_of(resp),
+                                 maybe_processed=status != 429)
         return resp
 
     def read(self, what: str, call: Callable[[], httpx.Response], *, missing_ok: bool = False) -> httpx.Response | None:
