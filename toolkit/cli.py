@@ -474,13 +474,16 @@ def _warnings_held() -> Iterator[list[warnings.WarningMessage]]:
     Validation warns about what it cleaned (dropped duplicate bars, a skipped file); when
     the command then stops on bad input those notes are dropped, so the user reads one
     ``error:`` line, not a traceback-like wall of ``file.py:123: UserWarning`` lines.
+    A library's deprecation notice (Authlib's on every Schwab call) is for its
+    developers, not for the person running the command: it is not printed.
     """
     with warnings.catch_warnings(record=True) as held:
         try:
             yield held
         finally:
             for w in held:
-                print(f"warning: {one_line(str(w.message))}", file=sys.stderr)
+                if not issubclass(w.category, DeprecationWarning):
+                    print(f"warning: {one_line(str(w.message))}", file=sys.stderr)
 
 
 def _interrupted(exc: KeyboardInterrupt) -> int:

@@ -87,6 +87,16 @@ def test_broker_check_with_params_and_without_keys(standin, broker_env, toolkit_
         res.stderr.strip().splitlines()[0]] and "APCA_API_SECRET_KEY" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "ftp://host", "https://"])
+def test_a_broker_url_without_a_scheme_is_one_line(broker_env, toolkit_cli, monkeypatch, url):
+    monkeypatch.setenv("APCA_API_BASE_URL", url)
+    res = toolkit_cli(["broker", "check", "--broker", "alpaca"])
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == (f"error: APCA_API_BASE_URL: got {url!r}; allowed: a URL like "
+                                  "https://paper-api.alpaca.markets or http://127.0.0.1:8080 (the address only, "
+                                  "without /v2)")
+
+
 def test_broker_reconcile_reports_a_difference_and_adopts_it(tmp_path, standin, broker_env, toolkit_cli):
     from alpaca.trading.client import TradingClient
     from alpaca.trading.requests import MarketOrderRequest

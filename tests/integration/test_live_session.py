@@ -153,8 +153,9 @@ def test_a_stale_quote_blocks_the_session(tmp_path, standin, env):
     standin.set_prices({"SPY": None})  # SPY's latest trade is then its daily bar: midnight, hours old
     params = live_params(tmp_path)
     result, _ = run(params, standin, env)
-    assert result.stopped is not None and result.stopped.startswith("stale data: SPY last traded")
-    assert "guards.max_data_age 0:02:00" in result.stopped
+    assert result.stopped is not None and result.stopped.startswith("stale quote: SPY's latest trade at or before "
+                                                                    "15:55 America/New_York on 2015-12-01 is 00:00")
+    assert "more than the 2 min allowed by guards.max_data_age" in result.stopped
     assert posts(standin) == {}
 
 
@@ -201,4 +202,80 @@ def test_before_the_execution_time_nothing_is_sent(tmp_path, standin, env):
     with pytest.raises(SessionError, match="the market is not at the execution time"):
         run_live(params, environ=env, clock=clock, sleep=lambda s: None)
     assert posts(standin) == {}
-    assert dt.date(2015, 12, 1)  # (the session date is the broker's, in New York)
+
+
+def _next_day(standin: StandIn) -> None:
+    standin.set_now("2015-12-02T20:55:00Z")
+    standin.set_prices({"SPY": 208.5, "AGG": 108.6})
+
+
+def next_day_run(params, standin: StandIn, env: dict[str, str]):
+    clock = SteppingClock(standin)
+    clock.advance_to("2015-12-02T20:55:00Z")
+    return run_live(params, environ=env, clock=clock, sleep=clock.sleep)
+
+
+def test_a_dividend_sized_cash_difference_is_booked_a_large_one_stops(tmp_path, standin, env):
+    params = live_params(tmp_path)
+    first, _ = run(params, standin, env)
+    assert first.session is not None and first.session.status == "completed"
+    cash = Decimal(standin.state()["cash"])
+    standin.set_account(cash=str(cash + Decimal("123.45")))  # a dividend paid by the broker
+    _next_day(standin)
+    second = next_day_run(params, standin, env)
+    assert second.stopped is None, second.stopped
+    row = second.reconciliation.table().set_index("kind").loc["cash"]
+    assert row["status"] == "booked" and row["difference"] == "123.45"
+    with open_ledger(params.db_url) as ledger:
+        booked = ledger.audit_log(action="adopt_broker_cash")
+        assert "broker cash activity" in booked["detail"].iloc[-1]["reason"]
+    # a withdrawal of 5% of equity is not cash activity: the next session stops on it
+    standin.set_account(cash=str(Decimal(standin.state()["cash"]) - Decimal(5000)))
+    standin.set_now("2015-12-03T20:55:00Z")
+    clock = SteppingClock(standin)
+    clock.advance_to("2015-12-03T20:55:00Z")
+    third = run_live(params, environ=env, clock=clock, sleep=clock.sleep)
+    assert third.stopped is not None and "cash USD: quantity_mismatch" in third.stopped
+
+
+def test_the_4th_day_trade_warning_is_given_before_any_order(tmp_path, standin, env):
+    standin.set_account(daytrade_count=3, cash="20000")
+    result, _ = run(live_params(tmp_path), standin, env)
+    before = [w for w in result.warnings if w.startswith("before the session")]
+    assert before and "a 4th day trade flags the account as a pattern day trader" in before[0]
+
+
+def test_a_quote_that_moved_past_the_slippage_limit_before_the_submit_sends_nothing(tmp_path, standin, env):
+    """The decision is made on one latest trade; just before the POST the broker's price is asked again."""
+    from toolkit.brokers.alpaca import AlpacaBroker
+
+    class MovingMarket(AlpacaBroker):  # the real adapter; the stand-in's price moves after the decision
+        calls = 0
+
+        def latest_trades(self, symbols):  # type: ignore[no-untyped-def]
+            MovingMarket.calls += 1
+            if MovingMarket.calls == 2:
+                standin.set_prices({s: p * 1.03 for s, p in PRICES.items()})
+            return super().latest_trades(symbols)
+
+    broker = MovingMarket.from_env(paper=True, environ=env)
+    result, _ = run(live_params(tmp_path), standin, env, broker=broker)
+    session = result.session
+    assert session is not None and session.orders
+    assert all(o.status == "cancelled" for o in session.orders)
+    assert posts(standin) == {}
+    with open_ledger(live_params(tmp_path).db_url) as ledger:
+        assert "slippage_abort" in ledger.audit_log(action="guard_block")["detail"].iloc[-1]["reason"]
+
+
+def test_real_money_stays_on_the_broker_account_it_was_confirmed_for(tmp_path, standin, env):
+    params = live_params(tmp_path, mode="online_live", confirm_live="paper-test")
+    with open_ledger(params.db_url) as ledger:
+        ledger.confirm_live("paper-test", actor="tester")
+    first, _ = run(params, standin, env)
+    assert first.stopped is None and first.session is not None and first.session.status == "completed"
+    standin.set_account(account_number="PA0OTHERACCT")  # the keys now reach another real account
+    _next_day(standin)
+    second = next_day_run(params, standin, env)
+    assert second.stopped is not None and "the credentials now reach PA0OTHERACCT" in second.stopped
+    assert len(standin.state()["post_counts"]) == len(first.session.orders)

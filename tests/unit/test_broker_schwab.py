@@ -331,6 +331,15 @@ def test_from_env_refuses_an_expired_token_and_releases_the_lock(tmp_path: Path)
     TokenFileLock(token).acquire().release()
 
 
+@pytest.mark.parametrize("token", ["garbage", {"access_token": 1}, None])
+def test_a_malformed_token_file_is_one_clear_error_not_a_traceback(tmp_path: Path, token: Any) -> None:
+    path = tmp_path / "token.json"
+    path.write_text(json.dumps({"creation_timestamp": time.time() - 3600, "token": token}))
+    with pytest.raises(BrokerAuthError, match=r"SCHWAB_TOKEN_PATH: .* could not be opened as a schwab-py token"):
+        SchwabBroker.from_env(_environ(tmp_path, path))
+    TokenFileLock(path).acquire().release()  # the lock was let go
+
+
 def test_from_env_names_missing_variables_and_never_values(tmp_path: Path) -> None:
     with pytest.raises(BrokerAuthError) as err:
         SchwabBroker.from_env({"SCHWAB_API_KEY": APP_KEY})
@@ -823,3 +832,31 @@ def test_preflight_warns_two_days_before_the_login_expires_and_places_no_order(e
     assert rows["login token"].status == "fail" and "client_from_manual_flow" in rows["login token"].detail
     assert not [c for c in env.fake.mock.calls if c.request.method in ("POST", "PUT", "DELETE")
                 and "/orders" in str(c.request.url)]
+
+
+# ----------------------------------------------------------------------------- through the engine
+
+
+@pytest.mark.parametrize("refusal", ["400", "422"])
+def test_a_refused_order_is_recorded_as_rejected_by_the_engine_and_never_sent_again(env: Env, refusal: str) -> None:
+    """Schwab keeps no refused order: the engine records the rejection from the submit's answer."""
+    from toolkit.engine.execution import execute
+    from toolkit.engine.guards import RiskEngine
+    from toolkit.params.guards import GuardSettings
+    from toolkit.time import FixedClock
+
+    env.order()
+    pending = env.ledger.order_records(account=LEDGER_ACCOUNT, mode=LIVE)
+    env.fake.post_script = [refusal]
+    spy_quote = {"SPY": {"quote": {"lastPrice": 600.0, "tradeTime": int(NOW.timestamp() * 1000)}}}
+    env.fake.mock.get(f"{API}/marketdata/v1/quotes").mock(return_value=httpx.Response(200, json=spy_quote))
+    kwargs = dict(account=LEDGER_ACCOUNT, mode=LIVE, ledger=env.ledger, broker=env.broker,
+                  risk=RiskEngine(GuardSettings(slippage_abort=None)), prices={"SPY": Decimal("600")},
+                  clock=FixedClock(NOW), now=NOW.to_pydatetime())
+    execute(pending=pending, **kwargs)
+    stored = env.ledger.get_order(pending[0].client_order_id)
+    assert stored is not None and stored.status == "rejected"
+    assert "buying power" in (env.ledger.order_events(stored.client_order_id)[-1].detail or "")
+    execute(pending=[o for o in env.ledger.order_records(account=LEDGER_ACCOUNT, mode=LIVE)
+                     if o.status not in ("rejected", "filled", "cancelled")], **kwargs)
+    assert env.fake.posts.call_count == 1  # the rejected order is final: nothing is sent again

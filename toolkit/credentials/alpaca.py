@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from toolkit.credentials.env import environment, require
+from toolkit.errors import ParamsError
 
 __all__ = ["AlpacaCredentials"]
 
@@ -20,7 +21,7 @@ class AlpacaCredentials:
     ``data_url`` (``APCA_API_DATA_URL``) the market-data client. None = Alpaca's own.
     """
 
-    key_id: str
+    key_id: str = field(repr=False)
     secret_key: str = field(repr=False)
     base_url: str | None = None
     data_url: str | None = None
@@ -29,8 +30,21 @@ class AlpacaCredentials:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AlpacaCredentials:
         env = environment(environ)
         key_id, secret = require("alpaca", env, KEY_VARS, "the keys of the Alpaca account, paper or live")
-        return cls(key_id, secret, env.get("APCA_API_BASE_URL") or None, env.get("APCA_API_DATA_URL") or None)
+        urls = [_url(env, name) for name in ("APCA_API_BASE_URL", "APCA_API_DATA_URL")]
+        return cls(key_id, secret, urls[0], urls[1])
 
     def secrets(self) -> tuple[str, ...]:
         """The secret values (for tests and log scrubbing, never for printing)."""
         return (self.key_id, self.secret_key)
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    """An endpoint variable, checked: ``http://`` or ``https://`` and a host (else one clear line)."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not rest.strip("/"):
+        raise ParamsError(name, value, "a URL like https://paper-api.alpaca.markets or http://127.0.0.1:8080 "
+                                       "(the address only, without /v2)")
+    return value

@@ -144,6 +144,16 @@ def token_health(days_left: float) -> TokenHealth:
     return TokenHealth(days_left, "ok", f"Schwab refresh token valid for {days_left:.1f} more days")
 
 
+def _check_token_shape(path: Path) -> None:
+    """The token file holds an OAuth token with both tokens as text (else Authlib fails deep in a later call)."""
+    token = json.loads(path.read_text()).get("token")
+    ok = isinstance(token, dict) and all(isinstance(token.get(k), str) and token.get(k)
+                                         for k in ("access_token", "refresh_token"))
+    if not ok:
+        raise BrokerAuthError("schwab", f"SCHWAB_TOKEN_PATH: {path} could not be opened as a schwab-py token "
+                                        f"(no access_token and refresh_token in it); {LOGIN_HOW}")
+
+
 def open_schwab_client(credentials: SchwabCredentials, *, lock: TokenFileLock | None = None,
                 now: float | None = None) -> tuple[Any, TokenFileLock]:
     """A ``schwab.client.Client`` on the token file, and the lock held for as long as it is used.
@@ -160,12 +170,13 @@ def open_schwab_client(credentials: SchwabCredentials, *, lock: TokenFileLock | 
         health = token_health(token_days_left(credentials.token_path, now=now))
         if health.expired:
             raise BrokerAuthError("schwab", health.message)
+        _check_token_shape(credentials.token_path)
         import schwab
 
         try:
             client = schwab.auth.client_from_token_file(str(credentials.token_path), credentials.api_key,
                                                         credentials.app_secret)
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # Authlib on a malformed "token"
             raise BrokerAuthError("schwab", f"SCHWAB_TOKEN_PATH: {credentials.token_path} could not be opened as a "
                                             f"schwab-py token; {LOGIN_HOW}") from None
     except BaseException:

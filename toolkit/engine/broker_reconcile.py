@@ -11,14 +11,18 @@ demand. It has two steps, in this order:
    order is never sent again.
 2. **Compare.** Each symbol's position, the cash, and the open orders, as rows with a
    status: ``matched``, ``missing_local`` (the broker has it, the ledger does not),
-   ``missing_broker`` (the reverse) or ``quantity_mismatch``.
+   ``missing_broker`` (the reverse) or ``quantity_mismatch``. A small cash difference
+   with every position matched is the broker's own cash activity (a dividend, a fee,
+   interest: the ledger records only fills): it is booked, audited, as ``booked``.
 
 A mismatch stops the session before any order unless the params say
 ``reconcile: adopt_broker``: the ledger then takes the broker's positions (one
 recorded adjustment order and fill per symbol, priced at the broker's latest
-trade), its cash (booked as a funding change) and its foreign open orders, each
-audited. A fresh account (nothing in the ledger yet) is funded with the broker's
-cash, audited; its positions still need ``adopt_broker``.
+trade) and its cash (booked as a funding change), each audited. An open order the
+ledger does not know (placed by hand, by another program) is never adopted: what it
+is for is not the ledger's to guess, so it keeps stopping the session until a person
+cancels it or lets it fill. A fresh account (nothing in the ledger yet) is funded
+with the broker's cash, audited; its positions still need ``adopt_broker``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import Ledger
 
 __all__ = [
+    "BOOKED",
     "MATCHED",
     "MISSING_BROKER",
     "MISSING_LOCAL",
@@ -51,6 +56,9 @@ __all__ = [
 ]
 
 MATCHED = "matched"
+#: A small cash difference with every position matched: the broker's own cash activity
+#: (dividends, regulatory fees, interest), booked into the ledger (audited), not a mismatch.
+BOOKED = "booked"
 MISSING_LOCAL = "missing_local"
 MISSING_BROKER = "missing_broker"
 QUANTITY_MISMATCH = "quantity_mismatch"
@@ -85,7 +93,7 @@ class Reconciliation:
 
     @property
     def mismatches(self) -> list[ReconRow]:
-        return [r for r in self.rows if r.status != MATCHED]
+        return [r for r in self.rows if r.status not in (MATCHED, BOOKED)]
 
     @property
     def ok(self) -> bool:
@@ -112,12 +120,18 @@ class Reconciliation:
 
 
 def _show(v: Decimal | None) -> str:
-    return "-" if v is None else format(v.normalize(), "f") if v == v.to_integral_value() else str(v)
+    return "-" if v is None else format(v.normalize(), "f")
 
 
 def reconcile_with_broker(ledger: Ledger, broker: RemoteBroker, *, account: str, mode: str, at: dt.datetime,
-                          cash_tolerance: Decimal = Decimal("0.01"), fund_new_account: bool = True) -> Reconciliation:
-    """Catch up the ledger's open orders from the broker, then compare positions, cash and open orders."""
+                          cash_tolerance: Decimal = Decimal("0.01"), fund_new_account: bool = True,
+                          cash_activity_limit: Decimal = Decimal(0)) -> Reconciliation:
+    """Catch up the ledger's open orders from the broker, then compare positions, cash and open orders.
+
+    ``cash_activity_limit``: a cash difference up to this amount, with every position
+    matched, is the broker's own cash activity (a dividend, a regulatory fee, interest:
+    the ledger records only fills) and is booked into the ledger, audited, as ``booked``.
+    """
     out = Reconciliation(account, mode)
     for rec in ledger.order_records(account=account, mode=mode):
         if OrderStatus(rec.status).is_terminal:
@@ -150,7 +164,16 @@ def reconcile_with_broker(ledger: Ledger, broker: RemoteBroker, *, account: str,
     if lcash is None:
         out.rows.append(ReconRow("cash", "USD", None, bcash, MISSING_LOCAL))
     else:
-        status = MATCHED if abs(lcash - bcash) <= cash_tolerance else QUANTITY_MISMATCH
+        diff = bcash - lcash
+        positions_agree = all(r.status == MATCHED for r in out.rows if r.kind == "position")
+        if abs(diff) <= cash_tolerance:
+            status = MATCHED
+        elif positions_agree and abs(diff) <= cash_activity_limit:
+            ledger.adopt_cash(account, mode, bcash, at=at, actor="reconcile",
+                              reason=f"broker cash activity (dividends, fees, interest): {diff:+}")
+            status = BOOKED
+        else:
+            status = QUANTITY_MISMATCH
         out.rows.append(ReconRow("cash", "USD", lcash, bcash, status))
 
     local_open = {r.client_order_id: r for r in ledger.order_records(account=account, mode=mode)

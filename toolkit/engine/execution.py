@@ -68,8 +68,12 @@ def execute(
                     ledger.apply(OrderCancelled(coid, reason), at=now)
                     ledger.audit("guard_block", {"guard": "slippage_abort", "reason": reason}, at=now)
                 continue
-            broker.submit_order(order)
+            ack = broker.submit_order(order)
             crash_point("broker_submitted")
+            if not ack.accepted:  # refused: the ack holds the rejection (a broker may keep no refused order)
+                record_outcome(ledger, broker, coid, now, account=account, mode=mode, order=ack.order)
+                crash_point("fills_recorded")
+                continue
         record_outcome(ledger, broker, coid, now, account=account, mode=mode)
         crash_point("fills_recorded")
     if volumes is not None and venue is not None:

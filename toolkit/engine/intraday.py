@@ -152,6 +152,11 @@ def minute_quotes(book: MinuteBook, symbols: list[str], session_date: Any,
     return quotes if covered else None
 
 
+#: How far a broker's trade may be stamped after the broker's clock (the data and trading
+#: servers' clocks differ by milliseconds) before it reads as a price from the future.
+CLOCK_SKEW = pd.Timedelta(seconds=5)
+
+
 def quote_from_trade(quote: Quote) -> ExecutionQuote:
     """A broker's latest trade (:class:`toolkit.brokers.base.Quote`) as an execution quote (the live path)."""
     px = float(quote.price)
@@ -183,7 +188,7 @@ def quote_problems(quotes: Mapping[str, ExecutionQuote], symbols: list[str], dec
         age = decided_at - q.at
         what = "minute bars" if q.kind == MINUTE_BAR else "quote"
         newest = "newest one" if q.kind == MINUTE_BAR else "latest trade"
-        if age < pd.Timedelta(0):
+        if age < (pd.Timedelta(0) if q.kind == MINUTE_BAR else -CLOCK_SKEW):
             out.append(f"{sym}'s price at {hhmm} on {day} is stamped {q.at.isoformat()}, after the decision")
         elif age > limit:
             out.append(f"stale {what}: {sym}'s {newest} at or before {hhmm} on {day} is "

@@ -39,7 +39,7 @@ import pandas as pd
 from toolkit.engine.broker_reconcile import Reconciliation, adopt_broker_state, reconcile_with_broker
 from toolkit.engine.daily import load_data
 from toolkit.engine.follow import FollowPolicy
-from toolkit.engine.intraday import quote_from_trade
+from toolkit.engine.intraday import quote_age_limit, quote_from_trade, quote_problems
 from toolkit.engine.market import MarketCursor
 from toolkit.engine.order_ids import LedgerOrderIdBook
 from toolkit.engine.result import SessionError, SessionResult
@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.params.live import LiveParams
     from toolkit.time import Clock
 
-__all__ = ["EARLY_TOLERANCE", "LiveResult", "account_warnings", "run_live"]
+__all__ = ["EARLY_TOLERANCE", "LiveResult", "account_warnings", "pdt_risk", "run_live"]
 
 #: How early before its execution time a session may start (a scheduler fires a little early).
 EARLY_TOLERANCE = pd.Timedelta(minutes=2)
@@ -77,6 +77,9 @@ class LiveResult:
     warnings: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     stopped: str | None = None
+    #: The daily bars the session decided on (loaded after the real-money check; its fingerprint
+    #: goes into the archive's manifest).
+    dataset: Dataset | None = None
 
     @property
     def status(self) -> str:
@@ -94,21 +97,26 @@ class LiveResult:
                              for q in self.quotes.values()], columns=["symbol", "price", "timestamp", "source"])
 
 
-def account_warnings(info: AccountInfo, *, day_trades_after: int | None = None) -> list[str]:
-    """What a trader must know before the next order: PDT risk, blocked trading, no buying power."""
+def pdt_risk(info: AccountInfo) -> bool:
+    """3 day trades in the last 5 sessions under $25,000 of equity: one more flags the account."""
+    return info.daytrade_count is not None and info.daytrade_count >= 3 and info.equity < PDT_EQUITY
+
+
+def account_warnings(info: AccountInfo, *, when: str = "before the session") -> list[str]:
+    """What a trader must know about the account: PDT risk, blocked trading, no buying power."""
     out = []
     if info.trading_blocked:
-        out.append(f"trading is blocked on the account (status {info.status})")
+        out.append(f"{when}: trading is blocked on the account (status {info.status})")
     if info.status.upper() not in ("ACTIVE", "OPEN"):
-        out.append(f"account status is {info.status}, not ACTIVE")
+        out.append(f"{when}: account status is {info.status}, not ACTIVE")
     if info.pattern_day_trader:
-        out.append("the account is flagged as a pattern day trader")
-    count = info.daytrade_count if day_trades_after is None else day_trades_after
-    if count is not None and info.equity < PDT_EQUITY and count >= 3:
-        out.append(f"{count} day trades in the last 5 sessions with equity {info.equity} under $25,000: a 4th "
-                   "day trade flags the account as a pattern day trader (restricted for 90 days)")
+        out.append(f"{when}: the account is flagged as a pattern day trader")
+    if pdt_risk(info):
+        out.append(f"{when}: {info.daytrade_count} day trades in the last 5 sessions with equity {info.equity:,.2f} "
+                   "under $25,000: a 4th day trade flags the account as a pattern day trader (restricted for 90 "
+                   "days); an order that closes a position opened today is one")
     if info.buying_power <= 0:
-        out.append("no buying power left")
+        out.append(f"{when}: no buying power left")
     return out
 
 
@@ -137,8 +145,9 @@ def run_live(
                 f"online_live (real money) on account {params.account} needs a recorded confirmation: run "
                 f"`toolkit live confirm --account {params.account}` once (it asks you to type \"I understand\"); "
                 "no broker was called and nothing was sent")
-        if data is None:  # before the broker: a Schwab data fetch takes the token file's lock for itself
+        if data is None:  # after the real-money check; before the broker (a Schwab fetch takes the token lock)
             data = load_data(params)
+        out.dataset = data if not isinstance(data, pd.DataFrame) else None
         if broker is None:
             from toolkit.engine.remote import open_remote_broker
 
@@ -194,8 +203,15 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
                             f"{instant.isoformat()}")
 
     out.account_before = broker.account()
+    out.warnings = account_warnings(out.account_before)
+    if params.mode == "online_live":
+        bound = _bind_live_account(ledger, params.account, out.account_before.account_id, now)
+        if bound is not None:
+            return _stop(out, ledger, run_key, params, now, bound, notebook_run_id)
+    activity = Decimal(str(params.broker.cash_activity_limit)) * out.account_before.equity
     recon = reconcile_with_broker(ledger, broker, account=params.account, mode=params.mode, at=now.to_pydatetime(),
-                                  cash_tolerance=Decimal(str(params.broker.cash_tolerance)))
+                                  cash_tolerance=Decimal(str(params.broker.cash_tolerance)),
+                                  cash_activity_limit=activity)
     if not recon.ok and params.reconcile == "adopt_broker":
         adopt_broker_state(ledger, broker, recon, strategy=params.strategy, at=now.to_pydatetime())
         adopted = recon.adopted
@@ -211,16 +227,10 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
 
     traded = [s for s in strategy.instruments() if s in set(panel.columns.get_level_values(0))]
     out.quotes = broker.latest_trades(traded)
-    max_age = params.guards.max_data_age
-    stale = [f"{q.symbol} last traded {q.timestamp.isoformat()} ({(now - q.timestamp).total_seconds():.0f} s "
-             f"before the decision)" for q in out.quotes.values()
-             if max_age is not None and now - q.timestamp > pd.Timedelta(max_age)]
-    missing = [s for s in traded if s not in out.quotes]
-    if stale or missing:
-        parts = stale + [f"{s} has no latest trade at the broker" for s in missing]
-        return _stop(out, ledger, run_key, params, now,
-                     "stale data: " + "; ".join(parts) + f" (guards.max_data_age {max_age}). No order was sent",
-                     notebook_run_id)
+    quotes = {s: quote_from_trade(q) for s, q in out.quotes.items()}
+    stale = quote_problems(quotes, traded, now, quote_age_limit(params.guards.max_data_age))
+    if stale:  # the session's own rule (engine/intraday.py), asked here so the report can show why
+        return _stop(out, ledger, run_key, params, now, "; ".join(stale) + ". No order was sent", notebook_run_id)
     ledger.audit("decision_prices", {"run_key": run_key, "prices": {
         q.symbol: {"price": str(q.price), "at": q.timestamp.isoformat(), "source": q.source}
         for q in out.quotes.values()}}, at=now.to_pydatetime())
@@ -236,10 +246,31 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
                               notebook_run_id=notebook_run_id, notes=notes,
                               follow=FollowPolicy(params.broker.poll_seconds, deadline, sleep),
                               data_as_of=min(q.timestamp for q in out.quotes.values()) if out.quotes else None,
-                              quotes={s: quote_from_trade(q) for s, q in out.quotes.items()})
+                              quotes=quotes)
     out.account_after = broker.account()
-    out.warnings = account_warnings(out.account_after)
+    out.warnings += account_warnings(out.account_after, when="after the session")
     return out
+
+
+def _bind_live_account(ledger: Ledger, account: str, broker_account: str, now: pd.Timestamp) -> str | None:
+    """The broker account a confirmed label trades is the one it first traded (else why not, to stop).
+
+    ``toolkit live confirm`` confirms a label; the first real-money session binds it to the
+    broker's account id (audited). Keys that later reach another real account under the
+    same label stop the session: that account was never confirmed.
+    """
+    key = f"live_broker_account:{account}"
+    bound = ledger.get_state(key)
+    if bound is None:
+        at = now.to_pydatetime()
+        ledger.set_state(key, {"broker_account": broker_account, "at": now.isoformat()}, at=at)
+        ledger.audit("live_account_bound", {"account": account, "broker_account": broker_account}, at=at)
+        return None
+    if bound.get("broker_account") != broker_account:
+        return (f"account {account} was confirmed for real money at broker account {bound.get('broker_account')}, "
+                f"but the credentials now reach {broker_account}; confirm that account with `toolkit live confirm "
+                f"--account <a new label>` and use that label; nothing was sent")
+    return None
 
 
 def _stop(out: LiveResult, ledger: Ledger, run_key: str, params: LiveParams, now: pd.Timestamp, message: str,

@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from toolkit.credentials import token_health
-from toolkit.engine.live import PDT_EQUITY
-from toolkit.errors import BrokerError
+from toolkit.engine.live import pdt_risk
+from toolkit.errors import BrokerAuthError, BrokerError
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.brokers.base import RemoteBroker
@@ -46,8 +46,10 @@ def preflight(broker: RemoteBroker, *, params: LiveParams | None = None, ledger:
         rows.append(Check("login token", {"ok": OK, "warn": WARN}.get(health.level, FAIL), health.message))
     try:
         info = broker.account()
-    except BrokerError as exc:
+    except BrokerAuthError as exc:
         return [*rows, Check("credentials", FAIL, str(exc))]
+    except BrokerError as exc:  # reachable or not is not a question of credentials
+        return [*rows, Check("connection", FAIL, str(exc))]
     rows.append(Check("credentials", OK, f"{broker.name} accepted them ({broker.mode.value})"))
     blocked = info.trading_blocked or info.status.upper() not in ("ACTIVE", "OPEN")
     rows.append(Check("account", FAIL if blocked else OK,
@@ -58,11 +60,11 @@ def preflight(broker: RemoteBroker, *, params: LiveParams | None = None, ledger:
                       f"{'-' if info.multiplier is None else info.multiplier}, shorting "
                       f"{'-' if info.shorting_enabled is None else 'on' if info.shorting_enabled else 'off'})"))
     count = info.daytrade_count
-    pdt_risk = count is not None and count >= 3 and info.equity < PDT_EQUITY
-    rows.append(Check("day trading", WARN if info.pattern_day_trader or pdt_risk else OK,
+    at_risk = pdt_risk(info)
+    rows.append(Check("day trading", WARN if info.pattern_day_trader or at_risk else OK,
                       f"pattern day trader {'yes' if info.pattern_day_trader else 'no'}, day trades in 5 sessions "
                       f"{'-' if count is None else count}"
-                      + ("; a 4th day trade under $25,000 flags the account" if pdt_risk else "")))
+                      + ("; a 4th day trade under $25,000 flags the account" if at_risk else "")))
     try:
         clock = broker.clock()
         rows.append(Check("market clock", OK, f"{'open' if clock.is_open else 'closed'} at {clock.timestamp}; "

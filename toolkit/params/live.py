@@ -48,6 +48,12 @@ class LiveBrokerParams(BrokerParams):
         description="follow open orders this long (never past the session's close); then the remainder is cancelled",
     )
     cash_tolerance: float = Field(0.01, ge=0, description="ledger vs broker cash difference accepted as equal")
+    cash_activity_limit: float = Field(
+        0.01, ge=0, le=0.1,
+        description="a larger cash difference, up to this fraction of equity with every position matched, is the "
+                    "broker's own cash activity (dividends, fees, interest) and is booked (audited); beyond it the "
+                    "session stops",
+    )
 
     @field_validator("max_participation")
     @classmethod
