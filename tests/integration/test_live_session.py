@@ -279,3 +279,48 @@ def test_real_money_stays_on_the_broker_account_it_was_confirmed_for(tmp_path, s
     second = next_day_run(params, standin, env)
     assert second.stopped is not None and "the credentials now reach PA0OTHERACCT" in second.stopped
     assert len(standin.state()["post_counts"]) == len(first.session.orders)
+
+
+def test_with_minute_bars_the_session_decides_and_trades_on_the_last_minute_at_1555(tmp_path, shared_data, alpaca_env,
+                                                                                     cache_dir):
+    """data.intraday in live params: the price of the moment is the minute bar at 15:55, as in a replay."""
+    import warnings
+
+    minutes = {}
+    daily = tmp_path / "daily"
+    daily.mkdir()
+    for sym in ("SPY", "TLT"):
+        m = pd.read_csv(shared_data / "minute" / "intraday" / f"{sym}.csv").dropna(subset=["Close"])
+        m = m.groupby("Datetime", sort=False).first()
+        m.index = pd.DatetimeIndex(pd.to_datetime(m.index, utc=True)).tz_convert("America/New_York")
+        minutes[sym] = m = m.sort_index()
+        g = m[m.index < pd.Timestamp("2019-12-20", tz="America/New_York")].groupby(
+            m[m.index < pd.Timestamp("2019-12-20", tz="America/New_York")].index.date)
+        d = pd.DataFrame({"open": g["Open"].first(), "high": g["High"].max(), "low": g["Low"].min(),
+                          "close": g["Close"].last(), "volume": g["Volume"].sum()})
+        d.index.name = "date"
+        d.to_csv(daily / f"{sym}.csv")
+    expected = {s: m.loc["2019-12-20 15:55", "Close"].iloc[0] if isinstance(m.loc["2019-12-20 15:55", "Close"],
+                pd.Series) else m.loc["2019-12-20 15:55", "Close"] for s, m in minutes.items()}
+    with StandIn.start(bars=[shared_data / "minute" / "intraday"], symbols=["SPY", "TLT"],
+                       now="2019-12-20T20:55:30Z") as market:
+        env = {**alpaca_env, "APCA_API_BASE_URL": market.base_url, "APCA_API_DATA_URL": market.base_url}
+        params = notebooks.validate("live", {
+            "strategy": "sma_crossover", "strategy_params": {"fast": 1, "slow": 2},
+            "data": {"source": "csv", "path": str(daily), "symbols": ["SPY", "TLT"],
+                     "intraday": {"path": str(shared_data / "minute" / "intraday")}},
+            "account": "minute-paper", "mode": "paper", "execution_time": "5min_before_close",
+            "broker": {"name": "alpaca", "order_timeout_seconds": 5}, "guards": {"slippage_abort": None},
+            "db_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}"})
+        clock = FixedClock("2019-12-20T20:55:30Z")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SPY's duplicate minute rows are announced by the loader
+            result = run_live(params, environ=env, clock=clock, sleep=lambda s: None)
+        assert result.stopped is None, result.stopped
+        assert {s: float(q.price) for s, q in result.quotes.items()} == pytest.approx(expected)
+        assert all("minute bar 15:55 America/New_York" in q.source for q in result.quotes.values())
+        session = result.session
+        assert session is not None and session.status == "completed" and session.orders
+        assert {o.symbol: float(o.decision_price) for o in session.orders} == pytest.approx(
+            {o.symbol: expected[o.symbol] for o in session.orders})
+        assert session.decision is not None and session.decision.timestamp.date() == dt.date(2019, 12, 20)

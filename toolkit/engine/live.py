@@ -14,9 +14,10 @@ each step able to stop the session before any order endpoint is called:
 4. **Reconciliation** (promise 9): the ledger's open orders are caught up from the
    broker, then positions, cash and open orders are compared; a mismatch stops the
    session unless ``reconcile: adopt_broker``.
-5. **The price of the moment**: the broker's latest trade of every traded symbol, with
-   its time and source, recorded in the audit log; a quote older than
-   ``guards.max_data_age`` stops the session (stale data).
+5. **The price of the moment**: the broker's latest trade of every traded symbol (or,
+   with ``data.intraday``, the last minute bar at the execution time, as the dry run
+   and the replay price it), with its time and source, recorded in the audit log; one
+   older than ``guards.max_data_age`` stops the session (stale data).
 6. **The session** (:func:`~toolkit.engine.session.run_session`, the dry run's very
    code) decides on the daily bars through yesterday plus today's provisional row at the
    quoted price, by the one rule a replay on minute bars follows
@@ -36,11 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from toolkit.brokers.base import Quote
 from toolkit.engine.broker_reconcile import Reconciliation, adopt_broker_state, reconcile_with_broker
-from toolkit.engine.daily import load_data
+from toolkit.engine.daily import load_data, load_minutes
 from toolkit.engine.follow import FollowPolicy
-from toolkit.engine.intraday import quote_age_limit, quote_from_trade, quote_problems
-from toolkit.engine.market import MarketCursor
+from toolkit.engine.intraday import ExecutionQuote, minute_quotes, quote_age_limit, quote_from_trade, quote_problems
+from toolkit.engine.market import MarketCursor, price_decimal
 from toolkit.engine.order_ids import LedgerOrderIdBook
 from toolkit.engine.result import SessionError, SessionResult
 from toolkit.engine.session import run_session
@@ -48,7 +50,7 @@ from toolkit.model import RunStatus, new_york_date
 from toolkit.time import OffsetClock, execution_instant, is_session
 
 if TYPE_CHECKING:  # pragma: no cover
-    from toolkit.brokers.base import AccountInfo, Quote, RemoteBroker
+    from toolkit.brokers.base import AccountInfo, RemoteBroker
     from toolkit.data.dataset import Dataset
     from toolkit.ledger import Ledger
     from toolkit.params.live import LiveParams
@@ -226,8 +228,8 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
                      "broker's state (audited)", notebook_run_id)
 
     traded = [s for s in strategy.instruments() if s in set(panel.columns.get_level_values(0))]
-    out.quotes = broker.latest_trades(traded)
-    quotes = {s: quote_from_trade(q) for s, q in out.quotes.items()}
+    quotes = _prices_of_the_moment(params, broker, traded, as_of)
+    out.quotes = {s: Quote(s, price_decimal(q.price), q.at, q.source) for s, q in quotes.items()}
     stale = quote_problems(quotes, traded, now, quote_age_limit(params.guards.max_data_age))
     if stale:  # the session's own rule (engine/intraday.py), asked here so the report can show why
         return _stop(out, ledger, run_key, params, now, "; ".join(stale) + ". No order was sent", notebook_run_id)
@@ -250,6 +252,23 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
     out.account_after = broker.account()
     out.warnings += account_warnings(out.account_after, when="after the session")
     return out
+
+
+def _prices_of_the_moment(params: LiveParams, broker: RemoteBroker, symbols: list[str],
+                          as_of: Any) -> dict[str, ExecutionQuote]:
+    """Today's price of each symbol as the params ask: the last minute bar, else the broker's latest trade.
+
+    With ``data.intraday`` (minute files, or Alpaca minute bars through the cache) the
+    session decides on the last minute bar at or before the execution time, the rule of
+    the dry run and the replay (:func:`~toolkit.engine.intraday.minute_quotes`), so a live
+    session and its replay price the moment the same way; without it, on the broker's
+    latest trade. Either way the staleness rule is the same one.
+    """
+    if params.data.intraday is not None:
+        book = load_minutes(params, symbols, as_of, as_of)
+        found = minute_quotes(book, symbols, as_of, params.execution_time) if book is not None else None
+        return found or {}
+    return {s: quote_from_trade(q) for s, q in broker.latest_trades(symbols).items()}
 
 
 def _bind_live_account(ledger: Ledger, account: str, broker_account: str, now: pd.Timestamp) -> str | None:
