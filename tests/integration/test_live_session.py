@@ -98,7 +98,7 @@ def test_paper_session_trades_once_and_the_ledger_equals_the_broker(tmp_path, st
         s: Decimal(str(p)).quantize(Decimal("0.000001")) for s, p in PRICES.items() if s in {f.symbol for f in session.fills}}
     # the decision prices are the broker's latest trades, with their time and source
     assert set(result.quotes) == {"SPY", "AGG"}
-    assert all(q.source == "alpaca:latest_trade:iex" for q in result.quotes.values())
+    assert all(q.source == "alpaca:latest_trade:iex at 15:55:00 America/New_York" for q in result.quotes.values())
     assert any("decision price SPY" in m for m in session.messages)
     assert result.reconciliation is not None and result.reconciliation.ok
     assert result.reconciliation.funded is not None  # a new account is funded with the broker's cash (audited)
