@@ -69,7 +69,7 @@ def bench_adapter_overhead() -> None:
     import datetime as dt
 
     from toolkit.brokers.alpaca import AlpacaBroker
-    from toolkit.credentials import AlpacaCredentials
+    from toolkit.connections import AlpacaCredentials
     from toolkit.engine.execution import record_outcome
     from toolkit.ledger import open_ledger
     from toolkit.model import Order, OrderSide

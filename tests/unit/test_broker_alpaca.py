@@ -31,9 +31,9 @@ import requests
 import responses
 
 from toolkit.brokers.alpaca import AlpacaBroker
-from toolkit.brokers.alpaca_http import harden
+from toolkit.connections.alpaca_http import harden
 from toolkit.brokers.base import RemoteBroker
-from toolkit.credentials import AlpacaCredentials
+from toolkit.connections import AlpacaCredentials
 from toolkit.engine.execution import execute, record_outcome
 from toolkit.engine.guards import RiskEngine
 from toolkit.errors import BrokerAuthError, BrokerError, BrokerUnavailable, UnsupportedOrder

@@ -29,7 +29,7 @@ respx = pytest.importorskip("respx")
 schwab = pytest.importorskip("schwab")
 
 from toolkit.brokers.schwab import SchwabBroker  # noqa: E402
-from toolkit.credentials import SchwabCredentials, TokenFileLock, token_health  # noqa: E402
+from toolkit.connections import SchwabCredentials, TokenFileLock, token_health  # noqa: E402
 from toolkit.engine.order_ids import LedgerOrderIdBook  # noqa: E402
 from toolkit.errors import AmbiguousOrder, BrokerAuthError, BrokerError, BrokerUnavailable, UnsupportedOrder  # noqa: E402
 from toolkit.ledger import open_ledger  # noqa: E402
@@ -312,7 +312,7 @@ def test_one_process_owns_the_token_file(tmp_path: Path) -> None:
     try:
         with pytest.raises(BrokerError, match="is in use by another process"):
             SchwabBroker.from_env(environ)
-        probe = ("import sys; from pathlib import Path; from toolkit.credentials import TokenFileLock\n"
+        probe = ("import sys; from pathlib import Path; from toolkit.connections import TokenFileLock\n"
                  "try:\n    TokenFileLock(Path(sys.argv[1])).acquire()\n"
                  "except Exception as e:\n    print(e); sys.exit(3)\n")
         other = subprocess.run([sys.executable, "-c", probe, str(token)], check=False, capture_output=True,

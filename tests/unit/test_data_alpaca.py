@@ -148,6 +148,32 @@ def test_http_errors_are_one_line_broker_errors_without_secrets(fake, alpaca_env
     assert not list(cache_dir.rglob("*.parquet"))  # nothing cached from a failed request
 
 
+@pytest.mark.parametrize(("status", "template", "error"), [
+    (403, '{{"message": "key {key} with secret {secret} may not read the sip feed"}}', BrokerAuthError),
+    (422, '{{"message": "bad request from {key}:{secret}"}}', BrokerError),
+    (502, "<html><body>upstream refused APCA-API-KEY-ID={key} APCA-API-SECRET-KEY={secret}</body></html>",
+     BrokerUnavailable),
+])
+def test_an_error_answer_echoing_the_keys_shows_neither(fake, alpaca_env, cache_dir, status, template, error):
+    """Promise 7: a server or proxy echoing the request's headers must not put the keys in our message."""
+    key, secret = alpaca_env["APCA_API_KEY_ID"], alpaca_env["APCA_API_SECRET_KEY"]
+    fake.fail_with = (status, template.format(key=key, secret=secret))
+    with pytest.raises(error) as ei:
+        bars(["SPY"], "2015-06-01", "2015-06-30", clock=LATER)
+    text = str(ei.value)
+    assert key not in text and secret not in text and "***" in text and ei.value.status == status
+
+
+def test_a_connection_error_echoing_the_key_shows_it_not(alpaca_env, cache_dir):
+    key = alpaca_env["APCA_API_KEY_ID"]
+    with responses.RequestsMock() as rsps:
+        rsps.add("GET", "https://data.alpaca.markets/v2/stocks/bars",
+                 body=requests.ConnectionError(f"proxy refused a request with APCA-API-KEY-ID: {key}"))
+        with pytest.raises(BrokerUnavailable) as ei:
+            bars(["SPY"], "2015-06-01", "2015-06-30", clock=LATER)
+    assert key not in str(ei.value) and "APCA-API-KEY-ID: ***" in str(ei.value)
+
+
 @pytest.mark.parametrize("exc", [requests.ConnectTimeout("timed out"), requests.ConnectionError("reset by peer")])
 def test_timeouts_and_connection_errors_are_broker_unavailable(alpaca_env, cache_dir, exc):
     with responses.RequestsMock() as rsps:

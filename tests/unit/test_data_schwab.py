@@ -7,13 +7,15 @@ token file while this process holds the token file's lock.
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pandas as pd
 import pytest
 import respx
 from fake_market_data import FakeSchwabData, real_daily, write_schwab_token
 
-from toolkit.credentials import SchwabCredentials, TokenFileLock
+from toolkit.connections import SchwabCredentials, TokenFileLock
 from toolkit.data.sources import BarRequest
 from toolkit.data.sources.schwab import REQUEST_TIMEOUT, SchwabSource, daily_bars
 from toolkit.errors import BrokerAuthError, BrokerError, BrokerUnavailable, ParamsError
@@ -68,7 +70,7 @@ def test_the_token_file_is_locked_while_the_client_fetches_and_released_after(fa
 
 
 def test_the_client_is_an_httpx_client_respx_can_see(schwab_env):
-    from toolkit.credentials import open_schwab_client
+    from toolkit.connections import open_schwab_client
 
     client, lock = open_schwab_client(SchwabCredentials.from_env())
     try:
@@ -133,6 +135,30 @@ def test_every_status_is_checked(fake, schwab_env, cache_dir, status, body, erro
         daily_bars(["SPY"], "2015-01-02", "2015-01-30", clock=LATER)
     assert words in str(ei.value) and str(ei.value).startswith("schwab: ") and ei.value.status == status
     assert not list(cache_dir.rglob("*.parquet"))
+
+
+@pytest.mark.parametrize(("status", "error"), [(401, BrokerAuthError), (400, BrokerError),
+                                               (503, BrokerUnavailable)])
+def test_an_error_answer_echoing_the_keys_and_token_shows_none_of_them(fake, schwab_env, cache_dir, monkeypatch,
+                                                                       status, error):
+    """Promise 7: the app key, app secret, account number and access token never reach a message."""
+    monkeypatch.setenv("SCHWAB_ACCOUNT_NUMBER", "12345678")
+    key, secret = os.environ["SCHWAB_API_KEY"], os.environ["SCHWAB_APP_SECRET"]
+    fake.fail_with = (status, f'{{"message": "app {key} secret {secret} account 12345678 '
+                              f'Authorization: Bearer fake-access-token"}}')
+    with pytest.raises(error) as ei:
+        daily_bars(["SPY"], "2015-01-02", "2015-01-30", clock=LATER)
+    text = str(ei.value)
+    assert ei.value.status == status and "***" in text
+    assert not any(s in text for s in (key, secret, "12345678", "fake-access-token"))
+
+
+def test_an_html_error_page_echoing_the_key_shows_it_not(fake, schwab_env, cache_dir):
+    key = os.environ["SCHWAB_API_KEY"]
+    fake.fail_with = (502, f"<html>Bad Gateway for client_id={key}</html>")
+    with pytest.raises(BrokerUnavailable) as ei:
+        daily_bars(["SPY"], "2015-01-02", "2015-01-30", clock=LATER)
+    assert str(ei.value).startswith("schwab: price history unavailable (502: <html>Bad Gateway for client_id=***")
 
 
 def test_a_connection_error_is_broker_unavailable(schwab_env, cache_dir):

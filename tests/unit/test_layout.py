@@ -33,17 +33,17 @@ TOOLKIT = ROOT / "toolkit"
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "model": {"errors"},
-    "credentials": {"errors"},
+    "connections": {"errors"},
     "time": {"errors", "model"},
-    "data": {"errors", "model", "time", "params", "credentials"},
+    "data": {"errors", "model", "time", "params", "connections"},
     "strategies": {"errors", "model", "time", "data"},
     "backtest": {"errors", "model", "time", "data", "strategies", "params"},
     "optimize": {"errors", "model", "time", "data", "strategies", "backtest", "params"},
     "params": {"errors", "model", "time", "data", "strategies", "optimize"},
-    "brokers": {"errors", "model", "credentials"},
+    "brokers": {"errors", "model", "connections"},
     "ledger": {"errors", "model"},
     "engine": {"errors", "model", "time", "data", "strategies", "brokers", "ledger", "params",
-               "credentials"},
+               "connections"},
 }
 #: On top: may import everything below them.
 TOP = {"report", "widgets", "ops", "runner", "cli", "warm_kernel", "__init__"}

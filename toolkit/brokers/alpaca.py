@@ -4,7 +4,7 @@ What a session can rely on:
 
 * **No duplicate order, ever** (promise 8). Every order goes out under its deterministic
   ``client_order_id``; alpaca-py's own retry of POSTs is switched off and every request
-  has a timeout (:mod:`toolkit.brokers.alpaca_http`). After a timeout, a connection
+  has a timeout (:mod:`toolkit.connections.alpaca_http`). After a timeout, a connection
   error, a 429 (its Retry-After honoured through the injected ``sleep``), a 5xx (an HTML
   502 from a proxy included) or a 422 "client_order_id must be unique", the order is
   looked up by its client id: if Alpaca has it, the answer is that order
@@ -57,7 +57,6 @@ from alpaca.trading.models import Calendar, Clock, Position, TradeAccount
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.requests import GetCalendarRequest, GetOrderByIdRequest, GetOrdersRequest
 
-from toolkit.brokers.alpaca_http import Failure, FailureKind, classify, harden
 from toolkit.brokers.alpaca_orders import (
     SUPPORTED,
     TERMINAL_AT_ALPACA,
@@ -68,7 +67,8 @@ from toolkit.brokers.alpaca_orders import (
     refusal,
 )
 from toolkit.brokers.base import AccountInfo, MarketClock, OrderAck, Quote, RemoteBroker, SessionHours
-from toolkit.credentials import AlpacaCredentials
+from toolkit.connections import AlpacaCredentials
+from toolkit.connections.alpaca_http import Failure, FailureKind, classify, harden
 from toolkit.errors import BrokerAuthError, BrokerError, BrokerUnavailable, InvalidInput, UnsupportedOrder
 from toolkit.model import (
     NEW_YORK,

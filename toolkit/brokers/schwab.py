@@ -19,10 +19,10 @@ Two facts shape this adapter:
 
 Every call has an httpx timeout, its status checked (schwab-py raises nothing),
 transient failures retried with the injected ``sleep`` (see
-:mod:`toolkit.brokers.schwab_calls`), and an expired login (401, Authlib's "refresh
+:mod:`toolkit.connections.schwab_calls`), and an expired login (401, Authlib's "refresh
 token invalid", or a token file older than 7 days) reported as
 :class:`~toolkit.errors.BrokerAuthError` saying how to log in again. One process owns
-the token file at a time (:class:`~toolkit.credentials.TokenFileLock`, taken by
+the token file at a time (:class:`~toolkit.connections.TokenFileLock`, taken by
 :meth:`SchwabBroker.from_env` and released by :meth:`SchwabBroker.close`).
 
 Orders read back from Schwab are model orders rebuilt from its JSON
@@ -47,7 +47,6 @@ import pandas as pd
 from schwab.utils import Utils
 
 from toolkit.brokers.base import AccountInfo, MarketClock, OrderAck, OrderIdBook, Quote, RemoteBroker, SessionHours
-from toolkit.brokers.schwab_calls import OutcomeUnknown, SchwabCalls, backoff, body_message
 from toolkit.brokers.schwab_orders import (
     WORKING,
     broker_view,
@@ -60,7 +59,7 @@ from toolkit.brokers.schwab_orders import (
     order_spec,
     timestamp,
 )
-from toolkit.credentials.schwab import (
+from toolkit.connections.schwab import (
     REFRESH_TOKEN_SECONDS,
     SchwabCredentials,
     TokenFileLock,
@@ -68,6 +67,7 @@ from toolkit.credentials.schwab import (
     token_days_left,
     token_health,
 )
+from toolkit.connections.schwab_calls import OutcomeUnknown, SchwabCalls, backoff, body_message, client_secrets
 from toolkit.errors import AmbiguousOrder, BrokerAuthError, BrokerError, BrokerUnavailable, UnsupportedOrder
 from toolkit.model import (
     NEW_YORK,
@@ -169,11 +169,7 @@ class SchwabBroker(RemoteBroker):
             raise BrokerAuthError(BROKER, token_health(days).message)
 
     def _secrets(self) -> Iterator[str]:
-        session = getattr(self._client, "session", None)
-        token = getattr(session, "token", None) or {}
-        values = [getattr(self._client, "api_key", None), getattr(session, "client_secret", None),
-                  token.get("access_token"), token.get("refresh_token"), self._account_number, *self._numbers]
-        return (v for v in values if isinstance(v, str) and len(v) >= 4)
+        return client_secrets(self._client, self._account_number, *self._numbers)
 
     def _account_hash(self) -> str:
         """The hash Schwab's API names the account by: the one account, or the one named."""

@@ -52,6 +52,7 @@ __all__ = [
     "ReconRow",
     "Reconciliation",
     "adopt_broker_state",
+    "compare_positions",
     "reconcile_with_broker",
 ]
 
@@ -119,6 +120,23 @@ class Reconciliation:
                 "adopted": self.adopted, "funded": None if self.funded is None else str(self.funded)}
 
 
+def compare_positions(ledger_qty: dict[str, Decimal], broker_qty: dict[str, Decimal]) -> list[ReconRow]:
+    """One ``position`` row per symbol held on either side (zero quantities are not held), by symbol.
+
+    The one position comparison: a paper or live session's reconciliation and the dry
+    run's after-session check (:func:`toolkit.engine.reconcile.reconcile`) both use it.
+    """
+    lpos = {s: q for s, q in ledger_qty.items() if q}
+    bpos = {s: q for s, q in broker_qty.items() if q}
+    rows = []
+    for sym in sorted(set(lpos) | set(bpos)):
+        lq, bq = lpos.get(sym), bpos.get(sym)
+        status = MATCHED if lq == bq else MISSING_LOCAL if lq is None else MISSING_BROKER if bq is None \
+            else QUANTITY_MISMATCH
+        rows.append(ReconRow("position", sym, lq, bq, status))
+    return rows
+
+
 def _show(v: Decimal | None) -> str:
     return "-" if v is None else format(v.normalize(), "f")
 
@@ -145,13 +163,8 @@ def reconcile_with_broker(ledger: Ledger, broker: RemoteBroker, *, account: str,
         record_outcome(ledger, broker, rec.client_order_id, at, account=account, mode=mode, order=seen)
         out.caught_up.append(rec.client_order_id)
 
-    lpos = {s: p.quantity for s, p in ledger.positions(account, mode).items() if p.quantity}
-    bpos = {s: q for s, q in broker.get_positions().items() if q}
-    for sym in sorted(set(lpos) | set(bpos)):
-        lq, bq = lpos.get(sym), bpos.get(sym)
-        status = MATCHED if lq == bq else MISSING_LOCAL if lq is None else MISSING_BROKER if bq is None \
-            else QUANTITY_MISMATCH
-        out.rows.append(ReconRow("position", sym, lq, bq, status))
+    lpos = {s: p.quantity for s, p in ledger.positions(account, mode).items()}
+    out.rows.extend(compare_positions(lpos, broker.get_positions()))
 
     bcash = quantize(broker.get_cash())
     try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from toolkit.credentials import token_health
+from toolkit.connections import token_health
 from toolkit.engine.live import pdt_risk
 from toolkit.errors import BrokerAuthError, BrokerError
 

@@ -1,14 +1,18 @@
-"""Reconciliation of the ledger against the broker: what must agree before money moves.
+"""The dry run's and the replay's after-session check: the ledger against the simulated broker.
 
-Promise 9: local and broker state agree, or nothing trades. Today a dry run and a
-replay check it after their sessions; a paper or live session will run the same
-function before its first order.
+Promise 9: local and broker state agree, or nothing trades. A dry run and a replay
+check it after their sessions, here. A paper or live session reconciles with the real
+broker BEFORE any order (:func:`toolkit.engine.broker_reconcile.reconcile_with_broker`:
+catch-up of open orders, positions, cash, open orders, adoption); both compare positions
+with the same :func:`~toolkit.engine.broker_reconcile.compare_positions`.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import TYPE_CHECKING
+
+from toolkit.engine.broker_reconcile import MATCHED, compare_positions
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.brokers.base import Broker
@@ -26,7 +30,7 @@ def reconcile(ledger: Ledger, broker: Broker, *, account: str, mode: str, marks:
     problems = list(ledger.check_consistency(account, mode, marks))
     lpos = {s: p.quantity for s, p in ledger.positions(account, mode).items()}
     bpos = {s: q for s, q in broker.get_positions().items() if q}
-    for sym in sorted(set(lpos) | set(bpos)):
-        if lpos.get(sym, Decimal(0)) != bpos.get(sym, Decimal(0)):
-            problems.append(f"position {sym}: ledger {lpos.get(sym, 0)} vs broker {bpos.get(sym, 0)}")
+    for row in compare_positions(lpos, bpos):
+        if row.status != MATCHED:
+            problems.append(f"position {row.key}: ledger {lpos.get(row.key, 0)} vs broker {bpos.get(row.key, 0)}")
     return problems

@@ -1,7 +1,7 @@
 """Opening a real broker by name: the one place the engine names the Alpaca and Schwab adapters.
 
 Credentials come from the environment (promise 7), read by the adapters through
-:mod:`toolkit.credentials`; the adapters are imported here, on first use, so a dry run
+:mod:`toolkit.connections`; the adapters are imported here, on first use, so a dry run
 never loads alpaca-py or schwab-py.
 """
 

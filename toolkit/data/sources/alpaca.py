@@ -5,7 +5,9 @@ Daily bars for a run's ``data:`` (``data.feed``: ``iex``, free and the default, 
 ``Adjustment.RAW``, ``adjusted`` is ``Adjustment.ALL``, splits and dividends), and
 :func:`bars` for any caller that wants daily or minute bars (``timeframe="1Min"``: the
 price at an execution time). alpaca-py's ``StockHistoricalDataClient.get_stock_bars``
-walks the pages itself; every request here has a timeout (alpaca-py sets none).
+walks the pages itself; every request here has a timeout (alpaca-py sets none) and an
+error answer is read the way the broker adapter reads it, secrets scrubbed
+(:mod:`toolkit.connections.alpaca_http`).
 
 Credentials come from the environment (``APCA_API_KEY_ID``, ``APCA_API_SECRET_KEY``;
 ``APCA_API_DATA_URL`` points the client at another server, a local stand-in in tests)
@@ -16,18 +18,17 @@ that session date, like every other daily source.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.credentials import AlpacaCredentials
+from toolkit.connections import AlpacaCredentials
 from toolkit.data.cache import CacheSpec, cached_bars, request_range
 from toolkit.data.sources.base import BarRequest, Source
 from toolkit.data.sources.registry import register
 from toolkit.data.sources.remote import api_range, bars_from_records, fetch_dates, require_bars
 from toolkit.data.validate import check_prices
-from toolkit.errors import BrokerAuthError, BrokerError, BrokerUnavailable, ParamsError, one_line
+from toolkit.errors import BrokerAuthError, BrokerError, BrokerUnavailable, ParamsError
 from toolkit.time import Clock, SystemClock
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,6 +103,7 @@ class _AlpacaBars:
     def __init__(self, feed: str, prices: str, timeframe: str, environ: Mapping[str, str] | None) -> None:
         self.feed, self.prices, self.timeframe, self.environ = feed, prices, timeframe, environ
         self._client: StockHistoricalDataClient | None = None
+        self._secrets: tuple[str, ...] = ()
 
     def __call__(self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
         import requests
@@ -109,6 +111,9 @@ class _AlpacaBars:
         from alpaca.data.enums import Adjustment, DataFeed
         from alpaca.data.requests import StockBarsRequest
         from alpaca.data.timeframe import TimeFrame
+
+        from toolkit.connections.alpaca_http import MAX_DETAIL
+        from toolkit.connections.scrub import scrub_line
 
         client = self._client or self._open()
         first, last = api_range(self.timeframe == "1Day", start, end)
@@ -123,48 +128,38 @@ class _AlpacaBars:
         try:
             raw: Any = client.get_stock_bars(request)
         except APIError as exc:
-            raise _api_error(exc, self.feed) from None
+            raise _api_error(exc, self.feed, self._secrets) from None
         except requests.RequestException as exc:
-            raise BrokerUnavailable("alpaca", f"market data request failed ({type(exc).__name__}: "
-                                              f"{_first_line(str(exc))}); run again later") from None
+            said = scrub_line(str(exc), self._secrets, MAX_DETAIL)
+            raise BrokerUnavailable("alpaca", f"market data request failed ({type(exc).__name__}: {said}); "
+                                              "run again later") from None
         return {sym: bars_from_records(sym, raw.get(sym) or [], time_key="t", fields=_FIELDS,
                                        daily=self.timeframe == "1Day") for sym in symbols}
 
     def _open(self) -> StockHistoricalDataClient:
+        from alpaca.data.historical.stock import StockHistoricalDataClient
+
+        from toolkit.connections.alpaca_http import set_timeout
+
         creds = AlpacaCredentials.from_env(self.environ)
-        self._client = _client_class()(creds.key_id, creds.secret_key, raw_data=True, url_override=creds.data_url)
-        return self._client
+        client = StockHistoricalDataClient(creds.key_id, creds.secret_key, raw_data=True, url_override=creds.data_url)
+        set_timeout(client, REQUEST_TIMEOUT)
+        self._client, self._secrets = client, creds.secrets()
+        return client
 
 
-def _client_class() -> type[StockHistoricalDataClient]:
-    """alpaca-py's data client with a timeout on every request (it sets none; pinned in the lock file)."""
-    from alpaca.data.historical.stock import StockHistoricalDataClient
+def _api_error(exc: APIError, feed: str, secrets: tuple[str, ...]) -> BrokerError:
+    """alpaca-py's APIError as one line: the status and Alpaca's message (an HTML body is cut short), no secret."""
+    from toolkit.connections.alpaca_http import FailureKind, answer_text, classify
 
-    class TimedDataClient(StockHistoricalDataClient):
-        def _one_request(self, method: str, url: str, opts: dict, retry: int) -> dict:
-            return super()._one_request(method, url, {**opts, "timeout": REQUEST_TIMEOUT}, retry)
-
-    return TimedDataClient
-
-
-def _first_line(text: str) -> str:
-    return one_line(text.strip())[:200]
-
-
-def _api_error(exc: APIError, feed: str) -> BrokerError:
-    """alpaca-py's APIError as one line: the status and Alpaca's message (an HTML body is cut short)."""
     status = exc.status_code
-    text = str(exc)
-    try:
-        body = json.loads(text)
-        text = str(body.get("message", text)) if isinstance(body, dict) else text
-    except ValueError:
-        pass
-    said = f"{status}: {_first_line(text)}"
-    if status in (401, 403):
+    failure = classify(exc, posting_order=False, timeout=REQUEST_TIMEOUT, secrets=secrets)
+    kind = failure.kind if failure is not None else FailureKind.OTHER
+    said = f"{status}: {answer_text(exc, secrets)}"
+    if kind is FailureKind.AUTH:
         return BrokerAuthError("alpaca", f"market data refused ({said}); check APCA_API_KEY_ID and "
                                          f"APCA_API_SECRET_KEY, and that the account's plan includes the {feed} "
                                          "feed (data.feed)", status=status)
-    if status is not None and (status == 429 or status >= 500):
+    if kind is FailureKind.TRANSIENT and status is not None:
         return BrokerUnavailable("alpaca", f"market data unavailable ({said}); run again later", status=status)
     return BrokerError("alpaca", f"market data request refused ({said})", status=status)

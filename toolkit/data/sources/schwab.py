@@ -1,7 +1,7 @@
 """``data.source: schwab``: daily price history from Schwab's market data API (schwab-py), cached locally.
 
 ``get_price_history_every_day`` per symbol, on a client opened from the token file while
-this process holds its lock (:func:`toolkit.credentials.open_schwab_client`). Schwab publishes
+this process holds its lock (:func:`toolkit.connections.open_schwab_client`). Schwab publishes
 one price set: prices as traded, not adjusted for dividends, so only ``data.prices: raw``
 is offered (``adjusted`` is refused when the params are read). Schwab may restate its
 history for a split; the cache treats the data as revisable and fetches a symbol again
@@ -9,7 +9,8 @@ when a bar it holds comes back different.
 
 Credentials (``SCHWAB_API_KEY``, ``SCHWAB_APP_SECRET``, ``SCHWAB_TOKEN_PATH``) are read
 only when the cache lacks something. schwab-py returns the raw HTTP response and raises
-nothing: every status is checked here.
+nothing: every status is checked here, with the broker adapter's reading of Schwab's
+answers and its secrets scrubbed from every message (:mod:`toolkit.connections.schwab_calls`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.credentials import SchwabCredentials, open_schwab_client
-from toolkit.credentials.schwab import LOGIN_HOW
+from toolkit.connections import SchwabCredentials, open_schwab_client
+from toolkit.connections.schwab import LOGIN_HOW
 from toolkit.data.cache import CacheSpec, cached_bars, request_range
 from toolkit.data.sources.base import BarRequest, Source
 from toolkit.data.sources.registry import register
 from toolkit.data.sources.remote import api_range, bars_from_records, fetch_dates, require_bars
-from toolkit.errors import BrokerAuthError, BrokerError, BrokerUnavailable, ParamsError, one_line
+from toolkit.errors import BrokerAuthError, BrokerError, BrokerUnavailable, ParamsError
 from toolkit.time import Clock, SystemClock
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,7 +91,7 @@ class _SchwabBars:
         try:
             client.set_timeout(REQUEST_TIMEOUT)
             for sym in symbols:
-                body = _price_history(client, sym, first, last)
+                body = _price_history(client, sym, first, last, credentials.account_number)
                 candles = (body.get("candles") or []) if isinstance(body, dict) else []
                 out[sym] = bars_from_records(sym, candles, time_key="datetime", unit="ms", fields=_FIELDS,
                                              daily=True)
@@ -100,47 +101,44 @@ class _SchwabBars:
         return out
 
 
-def _price_history(client: Any, symbol: str, start: dt.datetime, end: dt.datetime) -> Any:
-    """One ``get_price_history_every_day`` call, its status checked, its JSON body returned."""
+def _price_history(client: Any, symbol: str, start: dt.datetime, end: dt.datetime, account: str | None) -> Any:
+    """One ``get_price_history_every_day`` call, its status checked, its JSON body returned.
+
+    Not retried: a data load that fails is run again by a person or the next schedule.
+    """
     import httpx
     from authlib.common.errors import AuthlibBaseError
+
+    from toolkit.connections.schwab_calls import (
+        MAX_BODY_SHOWN,
+        client_secrets,
+        error_text,
+        is_transient,
+        refuses_login,
+    )
+    from toolkit.connections.scrub import scrub_line
+
+    def shown(text: str) -> str:
+        return scrub_line(text, list(client_secrets(client, account)), MAX_BODY_SHOWN)
 
     try:
         resp = client.get_price_history_every_day(symbol, start_datetime=start, end_datetime=end)
     except AuthlibBaseError as exc:  # the token endpoint refused the refresh token
-        raise BrokerAuthError("schwab", f"token refresh refused ({_first_line(str(exc))}); {LOGIN_HOW}") from None
+        raise BrokerAuthError("schwab", f"token refresh refused ({shown(str(exc))}); {LOGIN_HOW}") from None
     except httpx.HTTPError as exc:
         raise BrokerUnavailable("schwab", f"price history request failed ({type(exc).__name__}: "
-                                          f"{_first_line(str(exc))}); run again later") from None
+                                          f"{shown(str(exc))}); run again later") from None
     status = resp.status_code
     if status == 200:
         try:
             return resp.json()
         except ValueError:
             raise BrokerError("schwab", f"price history of {symbol}: the answer is not JSON "
-                                        f"({_first_line(resp.text)})", status=status) from None
-    said = f"{status}: {_first_line(_message(resp))}"
-    if status in (401, 403):
+                                        f"({shown(resp.text)})", status=status) from None
+    said = error_text(resp)
+    said = f"{status}: {shown(resp.text if said is None else said)}"
+    if refuses_login(status):
         raise BrokerAuthError("schwab", f"price history refused ({said}); {LOGIN_HOW}", status=status)
-    if status == 429 or status >= 500:
+    if is_transient(status):
         raise BrokerUnavailable("schwab", f"price history unavailable ({said}); run again later", status=status)
     raise BrokerError("schwab", f"price history of {symbol} refused ({said})", status=status)
-
-
-def _message(resp: Any) -> str:
-    """Schwab's error text: ``message`` or ``errors[0].detail`` of a JSON body, else the body."""
-    try:
-        body = resp.json()
-    except ValueError:
-        return str(resp.text)
-    if isinstance(body, dict):
-        if "message" in body:
-            return str(body["message"])
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            return str(errors[0].get("detail") or errors[0].get("title") or errors[0])
-    return str(body)
-
-
-def _first_line(text: str) -> str:
-    return one_line(text.strip())[:200]

@@ -1,5 +1,8 @@
 """alpaca-py made safe for a trading session: a timeout on every request, no retry behind our back.
 
+Used by the broker adapter (:mod:`toolkit.brokers.alpaca`) and the market data source
+(:mod:`toolkit.data.sources.alpaca`): one transport, one reading of an error answer.
+
 alpaca-py 0.44 (the version pinned in ``requirements.lock``) sends every request through
 one ``requests.Session`` per client with no timeout, so one silent network hang stalls a
 scheduled session for ever. It also retries HTTP 429 and 504 by itself, three times,
@@ -8,10 +11,12 @@ anyone asking whether the first one landed (promise 8 forbids exactly that). Its
 ``TradingClient`` does not even pass the retry settings on to ``RESTClient``.
 
 :func:`harden` switches that retry off on a built client and mounts a
-:class:`TimeoutAdapter` that gives every request a timeout; the broker adapter then
-decides what may be retried, after asking Alpaca whether the order is already there.
-:func:`classify` turns what alpaca-py and requests raise into a :class:`Failure` the
-adapter can act on, with a one-line detail that never contains a key.
+:class:`TimeoutAdapter` that gives every request a timeout (:func:`set_timeout`); the
+broker adapter then decides what may be retried, after asking Alpaca whether the order is
+already there. The data source only sets the timeout: a bars GET changes nothing, so
+alpaca-py may repeat it. :func:`classify` turns what alpaca-py and requests raise into a
+:class:`Failure` the caller can act on, with a one-line detail that never contains a key;
+:func:`answer_text` is Alpaca's own words of an error answer, scrubbed the same way.
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ from alpaca.common.exceptions import APIError
 from alpaca.common.rest import RESTClient
 from requests.adapters import HTTPAdapter
 
+from toolkit.connections.scrub import scrub, scrub_line
 from toolkit.errors import BrokerError
 
-__all__ = ["Failure", "FailureKind", "TimeoutAdapter", "classify", "harden", "scrub"]
+__all__ = ["Failure", "FailureKind", "TimeoutAdapter", "answer_text", "classify", "harden", "scrub", "set_timeout"]
 
 #: What :func:`harden` changes on an alpaca-py client; their absence means an untested version.
 PATCHED_ATTRIBUTES = ("_session", "_retry", "_retry_codes")
@@ -71,6 +77,11 @@ def harden(client: RESTClient, timeout: float) -> None:
                                     "(make setup)")
     client._retry = 0
     client._retry_codes = []
+    set_timeout(client, timeout)
+
+
+def set_timeout(client: RESTClient, timeout: float) -> None:
+    """Give every request of ``client`` (its own ``requests.Session``) ``timeout`` seconds: alpaca-py sets none."""
     adapter = TimeoutAdapter(timeout)
     client._session.mount("https://", adapter)
     client._session.mount("http://", adapter)
@@ -122,14 +133,27 @@ def classify(exc: BaseException, *, posting_order: bool, timeout: float, secrets
     return None
 
 
-def _api_failure(exc: APIError, *, posting_order: bool, secrets: tuple[str, ...]) -> Failure:
-    status = exc.status_code
+def answer_text(exc: APIError, secrets: tuple[str, ...]) -> str:
+    """Alpaca's own message of an error answer (``message`` of its JSON), else the body: one line, scrubbed.
+
+    Unlike a :class:`Failure`'s detail, a body that is not JSON is shown as it came
+    (cut short), an HTML page included.
+    """
+    message = _message(exc)
+    return scrub_line(message if message and message.strip() else str(exc), secrets, MAX_DETAIL)
+
+
+def _message(exc: APIError) -> str | None:
+    """The ``message`` field of the JSON error body (perhaps blank), None when there is none."""
     body = _json_body(str(exc))
     message = body.get("message") if isinstance(body, dict) else None
-    if isinstance(message, str) and message.strip():
-        detail = scrub(message.strip(), secrets)
-    else:
-        detail = _text_detail(str(exc), secrets)
+    return message if isinstance(message, str) else None
+
+
+def _api_failure(exc: APIError, *, posting_order: bool, secrets: tuple[str, ...]) -> Failure:
+    status = exc.status_code
+    message = _message(exc)
+    detail = scrub(message.strip(), secrets) if message and message.strip() else _text_detail(str(exc), secrets)
     if status == 429:
         return Failure(FailureKind.TRANSIENT, status, detail, _retry_after(exc))
     if status is None or status >= 500:
@@ -137,7 +161,7 @@ def _api_failure(exc: APIError, *, posting_order: bool, secrets: tuple[str, ...]
     if status == 401:
         return Failure(FailureKind.AUTH, status, detail)
     if status == 403:
-        order_refused = posting_order and isinstance(message, str) and not AUTH_MESSAGE.match(message)
+        order_refused = posting_order and message is not None and not AUTH_MESSAGE.match(message)
         return Failure(FailureKind.REFUSED if order_refused else FailureKind.AUTH, status, detail)
     if status == 404:
         return Failure(FailureKind.NOT_FOUND, status, detail)
@@ -194,11 +218,3 @@ def _root_cause(exc: BaseException, secrets: tuple[str, ...]) -> str:
     if "reset" in text.lower():
         return "connection reset by peer"
     return scrub(" ".join(text.split()), secrets)[:MAX_DETAIL]
-
-
-def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every secret value replaced by ``***`` (a broker echoing a header must not leak it)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

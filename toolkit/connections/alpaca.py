@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from toolkit.credentials.env import environment, require
+from toolkit.connections.env import environment, require
 from toolkit.errors import ParamsError
 
 __all__ = ["AlpacaCredentials"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from toolkit.credentials.env import environment, require
+from toolkit.connections.env import environment, require
 from toolkit.errors import BrokerAuthError, BrokerError
 
 __all__ = ["LOGIN_HOW", "REFRESH_TOKEN_SECONDS", "TOKEN_WARN_DAYS", "SchwabCredentials", "TokenFileLock",

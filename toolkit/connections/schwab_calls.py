@@ -1,4 +1,9 @@
-"""Every HTTP call the Schwab adapter makes: a status checked, a bounded retry, a one-line error.
+"""Every schwab-py call checked: a status read, a bounded retry, a one-line error without secrets.
+
+The broker adapter (:mod:`toolkit.brokers.schwab`) runs its calls through
+:class:`SchwabCalls`; the price-history source (:mod:`toolkit.data.sources.schwab`) reads
+its answers with the same pieces (:func:`refuses_login`, :func:`is_transient`,
+:func:`error_text`, :func:`client_secrets`), in its own words and without retrying.
 
 schwab-py returns the raw ``httpx.Response`` and raises nothing for an HTTP error, so
 a 500 or an HTML page from a gateway would otherwise flow on as data. Its session is
@@ -19,16 +24,19 @@ anything is sent again (promise 8).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from authlib.integrations.base_client import OAuthError
 
-from toolkit.credentials.schwab import LOGIN_HOW
+from toolkit.connections.schwab import LOGIN_HOW
+from toolkit.connections.scrub import scrub_line
 from toolkit.errors import BrokerAuthError, BrokerError, BrokerUnavailable
 
-__all__ = ["OutcomeUnknown", "SchwabCalls", "backoff", "body_message"]
+__all__ = ["OutcomeUnknown", "SchwabCalls", "backoff", "body_message", "client_secrets", "error_text", "is_transient",
+           "refuses_login"]
 
 #: Longest wait a ``Retry-After`` may impose on one retry (a bad header must not stall a session).
 MAX_RETRY_AFTER = 60.0
@@ -68,13 +76,43 @@ def retry_after_of(resp: httpx.Response) -> float | None:
         return None
 
 
+def refuses_login(status: int) -> bool:
+    """401 and 403: Schwab refused the login (retrying helps no one; log in again)."""
+    return status in (401, 403)
+
+
+def is_transient(status: int) -> bool:
+    """429 and 5xx: Schwab could not answer now (an order may or may not have been acted on)."""
+    return status == 429 or status >= 500
+
+
+def client_secrets(client: Any, *more: str | None) -> Iterator[str]:
+    """The secrets a schwab-py client holds (app key and secret, access and refresh tokens), then ``more``.
+
+    What a message must never show: pass it to :func:`toolkit.connections.scrub.scrub`.
+    """
+    session = getattr(client, "session", None)
+    token = getattr(session, "token", None) or {}
+    values = [getattr(client, "api_key", None), getattr(session, "client_secret", None),
+              token.get("access_token"), token.get("refresh_token"), *more]
+    return (v for v in values if isinstance(v, str) and len(v) >= 4)
+
+
 def body_message(resp: httpx.Response) -> str:
     """What Schwab said in an error body, in one short line (an HTML page is named, not shown)."""
+    said = error_text(resp)
+    if said is None:
+        kind = "an HTML page" if "<html" in resp.text[:500].lower() else "a body that is not JSON"
+        return f"{kind} instead of JSON (a gateway or proxy error)"
+    return said
+
+
+def error_text(resp: httpx.Response) -> str | None:
+    """Schwab's own words in a JSON error body (``message``, ``errors[0].detail``...), None when it is not JSON."""
     try:
         data = resp.json()
     except ValueError:
-        kind = "an HTML page" if "<html" in resp.text[:500].lower() else "a body that is not JSON"
-        return f"{kind} instead of JSON (a gateway or proxy error)"
+        return None
     if isinstance(data, dict):
         for key in ("message", "error_description", "error"):
             if isinstance(data.get(key), str) and data[key]:
@@ -107,11 +145,7 @@ class SchwabCalls:
 
     def scrub(self, text: str) -> str:
         """``text`` cut to one short line with every secret replaced by ``***``."""
-        for secret in self.secrets():
-            if secret:
-                text = text.replace(secret, "***")
-        text = " ".join(text.split())
-        return text if len(text) <= MAX_BODY_SHOWN else text[: MAX_BODY_SHOWN - 3] + "..."
+        return scrub_line(text, self.secrets(), MAX_BODY_SHOWN)
 
     def once(self, what: str, call: Callable[[], httpx.Response]) -> httpx.Response:
         """Send once and return the answer, except: 401/403 and a refused login raise :class:`BrokerAuthError`;
@@ -122,7 +156,7 @@ class SchwabCalls:
             resp = call()
         except httpx.HTTPStatusError as e:  # the token endpoint answered an error Authlib could not read
             status = e.response.status_code
-            if status == 429 or status >= 500:
+            if is_transient(status):
                 raise OutcomeUnknown(f"token refresh got HTTP {status}", retry_after_of(e.response),
                                      maybe_processed=False) from None
             raise BrokerAuthError(BROKER, f"{what}: token refresh refused (HTTP {status}); {LOGIN_HOW}",
@@ -138,10 +172,10 @@ class SchwabCalls:
             raise BrokerAuthError(BROKER, f"{what}: Schwab refused the login "
                                           f"({self.scrub(_oauth_text(e))}); {LOGIN_HOW}") from None
         status = resp.status_code
-        if status in (401, 403):
+        if refuses_login(status):
             raise BrokerAuthError(BROKER, f"{what}: HTTP {status} ({self.scrub(body_message(resp))}); "
                                           f"the login was refused: {LOGIN_HOW}", status=status)
-        if status == 429 or status >= 500:
+        if is_transient(status):
             raise OutcomeUnknown(f"HTTP {status} ({self.scrub(body_message(resp))})", retry_after_of(resp),
                                  maybe_processed=status != 429)
         return resp
