@@ -49,7 +49,7 @@ PRELOAD: dict[str, tuple[str, ...]] = {
     "daily_dry_run": ("toolkit.engine.daily", "toolkit.report.session_tables", "toolkit.report.plots",
                       "plotly.graph_objects"),
     "live": ("toolkit.engine.live", "toolkit.report.live_tables", "toolkit.report.plots", "plotly.graph_objects",
-             "toolkit.brokers.alpaca", "toolkit.data.sources.alpaca"),
+             "toolkit.brokers.alpaca", "toolkit.data.sources.alpaca", "toolkit.report.account_parity", "vectorbt"),
 }
 
 

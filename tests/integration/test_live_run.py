@@ -58,10 +58,12 @@ def test_toolkit_run_live_archives_the_report_and_no_secret(tmp_path, standin, b
         assert section in html
     # promise 7: the keys are in no archived file
     secrets = list(broker_env[k] for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"))
-    for path in run_dir.rglob("*"):
-        if path.is_file():
-            text = path.read_bytes().decode("utf-8", errors="replace")
-            assert not any(s in text for s in secrets), f"a key leaked into {path.name}"
+    written = [p for p in run_dir.rglob("*") if p.is_file()]
+    written += [tmp_path / "ledger.sqlite", *(p for p in Path(broker_env["TOOLKIT_CACHE_DIR"]).rglob("*") if p.is_file())]
+    assert len(written) > 10
+    for path in written:  # the archive, the ledger database and the bar cache
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        assert not any(s in text for s in secrets), f"a key leaked into {path.name}"
     assert not any(s in res.stdout + res.stderr for s in secrets)
 
 
