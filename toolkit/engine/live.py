@@ -163,7 +163,7 @@ def run_live(
 
 
 def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: LiveResult, *, clock: Clock | None,
-             sleep: Callable[[float], None], data: Dataset | pd.DataFrame | None,
+             sleep: Callable[[float], None], data: Dataset | pd.DataFrame,
              notebook_run_id: str | None) -> LiveResult:
     from toolkit.ledger import make_run_key
     from toolkit.strategies import registry
@@ -178,8 +178,6 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
     as_of = params.as_of or new_york_date(now).date()
     params = params.model_copy(update={"as_of": as_of})
     strategy = registry.create(params.strategy, params.strategy_params, symbols=params.data.symbols)
-    if data is None:
-        data = load_data(params, strategy)
     panel = data if isinstance(data, pd.DataFrame) else data.panel
     if not is_session(as_of):  # the session records market_closed; nothing is asked of the broker
         out.session = run_session(params, ledger=ledger, broker=broker, clock=clock, market=MarketCursor(panel),
