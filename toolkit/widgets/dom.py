@@ -1,0 +1,55 @@
+"""CSS classes the control panel puts on its widgets (``widget.add_class``).
+
+One place for them, because the browser tests find elements by these names: a
+renamed class would otherwise break a test far from the change. ipywidgets puts a
+class on the widget's outer element; an input sits inside it (``.tk-kill-reason input``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: The panel's root box; READY is added once the first ledger read has been drawn.
+PANEL: Final = "tk-panel"
+READY: Final = "tk-panel-ready"
+ACCOUNT: Final = "tk-account"
+MODE: Final = "tk-mode"
+EXECUTION_TIME: Final = "tk-execution-time"
+SETTINGS_MESSAGE: Final = "tk-settings-message"
+REGIME: Final = "tk-regime"
+ALLOCATION: Final = "tk-allocation"
+POSITIONS: Final = "tk-positions"
+TRADES: Final = "tk-trades"
+TRADES_SYMBOL: Final = "tk-trades-symbol"
+TRADES_SIDE: Final = "tk-trades-side"
+TRADES_FROM: Final = "tk-trades-from"
+TRADES_TO: Final = "tk-trades-to"
+TRADES_EXPORT: Final = "tk-trades-export"
+EQUITY: Final = "tk-equity"
+GUARDS: Final = "tk-guards"
+AUDIT: Final = "tk-audit"
+KILL_STATE: Final = "tk-kill-state"
+KILL_REASON: Final = "tk-kill-reason"
+KILL_BUTTON: Final = "tk-kill-button"
+KILL_MESSAGE: Final = "tk-kill-message"
+RUN_NOW: Final = "tk-run-now"
+RUN_STATUS: Final = "tk-run-status"
+RUN_HISTORY: Final = "tk-run-history"
+PARAMS_FORM: Final = "tk-params"
+PARAMS_FORM_ERROR: Final = "tk-params-form-error"
+PARAMS_REASON: Final = "tk-params-reason"
+PARAMS_SAVE: Final = "tk-params-save"
+PARAMS_MESSAGE: Final = "tk-params-message"
+CONFIG_HISTORY: Final = "tk-config-history"
+CONFIG_REVERT: Final = "tk-config-revert"
+LAST_REFRESH: Final = "tk-last-refresh"
+
+
+def param_input(name: str) -> str:
+    """The class of the editor's input for strategy parameter ``name``."""
+    return f"tk-param-{name}"
+
+
+def param_error(name: str) -> str:
+    """The class of the inline error line under strategy parameter ``name``."""
+    return f"tk-param-error-{name}"
