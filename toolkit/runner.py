@@ -158,13 +158,23 @@ def _kernel_name() -> str:
     return kernel_name()
 
 
+#: Cells tagged so are for a person at the notebook (the explorers); the report leaves them out.
+INTERACTIVE_ONLY_TAG = "interactive-only"
+
+
 def export_html(notebook: Path | Any, html_path: Path) -> None:
-    """Render the executed notebook (a path or a notebook node) to HTML without code cells."""
+    """Render the executed notebook (a path or a notebook node) to HTML without code cells.
+
+    Cells tagged :data:`INTERACTIVE_ONLY_TAG` (an explorer and the line introducing it)
+    are left out: under papermill they draw nothing, and the report stays the static one.
+    """
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, (str, Path)) else notebook
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={INTERACTIVE_ONLY_TAG}), enabled=True)
     body, _ = exporter.from_notebook_node(nb)
     html_path.write_text(body, encoding="utf-8")
 

@@ -363,8 +363,13 @@ def _release(pf) -> None:
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
-    """(bars, columns) -> contiguous (columns, bars)."""
-    return np.ascontiguousarray(np.asarray(x, dtype=float).T)
+    """(bars, columns) -> contiguous (columns, bars).
+
+    One bars vector counts as one column: vectorbt returns a Series, not a frame, for
+    a portfolio of a single group (one combination of several instruments).
+    """
+    a = np.asarray(x, dtype=float)
+    return np.ascontiguousarray((a[:, None] if a.ndim == 1 else a).T)
 
 
 def _group_sum(x: np.ndarray, k: int) -> np.ndarray:
@@ -541,8 +546,13 @@ class GridResult:
     returns: np.ndarray | None = None  # (combinations, bars), float64
 
 
-def evaluate_task(task: GridTask, bars: pd.DataFrame) -> GridResult:
-    """Decide, simulate and measure one chunk: the function executors run."""
+def simulate_task(task: GridTask, bars: pd.DataFrame) -> tuple[Any, list[str], pd.DataFrame]:
+    """Decide and simulate one chunk: its portfolio, the instruments traded and the traded bars.
+
+    The first half of :func:`evaluate_task`, on its own so that one combination of a
+    fold can be re-run exactly as the walk-forward ran it, equity curve included
+    (:mod:`toolkit.optimize.fold_replay`).
+    """
     window = bars.iloc[task.decide_start : task.stop]
     instruments, weights = decide_weights(
         task.strategy, task.combos, task.fixed, list(task.symbols), window, trade_start=task.start - task.decide_start
@@ -557,6 +567,12 @@ def evaluate_task(task: GridTask, bars: pd.DataFrame) -> GridResult:
         slippage_bps=task.slippage_bps,
         fill=task.fill,
     )
+    return pf, instruments, trade_bars
+
+
+def evaluate_task(task: GridTask, bars: pd.DataFrame) -> GridResult:
+    """Decide, simulate and measure one chunk: the function executors run."""
+    pf, instruments, trade_bars = simulate_task(task, bars)
     metrics, returns = portfolio_metrics(
         pf,
         n_combos=task.n_combos,

@@ -294,32 +294,64 @@ def build_tasks(
     from toolkit.optimize.grid import chunks
 
     shared_fixed, shared_symbols = dict(fixed), tuple(symbols)
-
-    def task(
-        key: int, chunk: int, decide_start: int, start: int, stop: int, combos: pd.DataFrame, keep_returns: bool = False
-    ) -> GridTask:
-        return GridTask(
-            key, chunk, decide_start, start, stop, combos,
-            strategy=p.strategy,
-            fixed=shared_fixed,
-            symbols=shared_symbols,
-            initial_cash=p.initial_cash,
-            fees_bps=p.costs.fees_bps,
-            slippage_bps=p.costs.slippage_bps,
-            fill=p.costs.fill,
-            risk_free_rate=p.risk_free_rate,
-            keep_returns=keep_returns,
-        )
-
     tasks = []
     for f in folds:
-        start, stop = f.is_slice.start, f.is_slice.stop
         for i, chunk in enumerate(chunks(combos, p.chunk_size)):
-            tasks.append(task(f.number, i, max(0, start - warmup), start, stop, chunk))
+            tasks.append(in_sample_task(p, f, chunk, fixed=shared_fixed, symbols=shared_symbols, warmup=warmup,
+                                        chunk=i))
     if pbo_combos is not None:
         for i, chunk in enumerate(chunks(pbo_combos, p.chunk_size)):
-            tasks.append(task(0, i, 0, 0, n_bars, chunk, keep_returns=True))
+            tasks.append(window_task(p, 0, i, 0, 0, n_bars, chunk, fixed=shared_fixed, symbols=shared_symbols,
+                                     keep_returns=True))
     return tasks
+
+
+def in_sample_task(
+    p: WalkForwardParams,
+    fold: Fold,
+    combos: pd.DataFrame,
+    *,
+    fixed: dict[str, Any],
+    symbols: tuple[str, ...],
+    warmup: int,
+    chunk: int = 0,
+) -> GridTask:
+    """The task that evaluates ``combos`` on ``fold``'s in-sample window, decided after ``warmup`` bars.
+
+    One definition for the walk-forward's own tasks and for a re-run of one of its
+    combinations (:mod:`toolkit.optimize.fold_replay`), so both measure the same thing.
+    """
+    start, stop = fold.is_slice.start, fold.is_slice.stop
+    return window_task(p, fold.number, chunk, max(0, start - warmup), start, stop, combos, fixed=fixed,
+                       symbols=symbols)
+
+
+def window_task(
+    p: WalkForwardParams,
+    key: int,
+    chunk: int,
+    decide_start: int,
+    start: int,
+    stop: int,
+    combos: pd.DataFrame,
+    *,
+    fixed: dict[str, Any],
+    symbols: tuple[str, ...],
+    keep_returns: bool = False,
+) -> GridTask:
+    """A :class:`GridTask` over bars ``[start, stop)`` with the run's strategy, costs and cash."""
+    return GridTask(
+        key, chunk, decide_start, start, stop, combos,
+        strategy=p.strategy,
+        fixed=fixed,
+        symbols=symbols,
+        initial_cash=p.initial_cash,
+        fees_bps=p.costs.fees_bps,
+        slippage_bps=p.costs.slippage_bps,
+        fill=p.costs.fill,
+        risk_free_rate=p.risk_free_rate,
+        keep_returns=keep_returns,
+    )
 
 
 def run_tasks(

@@ -9,6 +9,25 @@ from __future__ import annotations
 
 from typing import Final
 
+# The research explorers (toolkit.widgets.explorers): backtest.ipynb and walk_forward.ipynb.
+#: The backtest explorer's root box; its strategy dropdown, Run button, auto-run checkbox,
+#: status line, form-level error line, equity/drawdown figure and metrics table.
+EXPLORER: Final = "tk-explorer"
+EXPLORER_STRATEGY: Final = "tk-explorer-strategy"
+EXPLORER_RUN: Final = "tk-explorer-run"
+EXPLORER_AUTO_RUN: Final = "tk-explorer-auto-run"
+EXPLORER_STATUS: Final = "tk-explorer-status"
+EXPLORER_FORM_ERROR: Final = "tk-explorer-form-error"
+EXPLORER_EQUITY: Final = "tk-explorer-equity"
+EXPLORER_METRICS: Final = "tk-explorer-metrics"
+#: The walk-forward explorer's root box, fold dropdown, heatmap, curves, metrics and status.
+WF_EXPLORER: Final = "tk-wf-explorer"
+WF_FOLD: Final = "tk-wf-fold"
+WF_HEATMAP: Final = "tk-wf-heatmap"
+WF_CURVES: Final = "tk-wf-curves"
+WF_METRICS: Final = "tk-wf-metrics"
+WF_STATUS: Final = "tk-wf-status"
+
 #: The panel's root box; READY is added once the first ledger read has been drawn.
 PANEL: Final = "tk-panel"
 READY: Final = "tk-panel-ready"
@@ -53,3 +72,18 @@ def param_input(name: str) -> str:
 def param_error(name: str) -> str:
     """The class of the inline error line under strategy parameter ``name``."""
     return f"tk-param-error-{name}"
+
+
+def explorer_input(name: str) -> str:
+    """The class of the backtest explorer's control for strategy parameter ``name``."""
+    return f"tk-explorer-param-{name}"
+
+
+def explorer_error(name: str) -> str:
+    """The class of the inline error line under the explorer's control for ``name``."""
+    return f"tk-explorer-param-error-{name}"
+
+
+def wf_axis(name: str) -> str:
+    """The class of the walk-forward explorer's dropdown for grid parameter ``name``."""
+    return f"tk-wf-axis-{name}"

@@ -1,0 +1,74 @@
+"""Under papermill the explorer cells leave no trace: the archive is today's static report.
+
+``toolkit run backtest`` and ``toolkit run walk_forward`` on their default params (real
+processes, real papermill): the explorer cell is in the executed notebook but has no
+output, no widget view appears anywhere in it, and ``report.html`` has exactly the
+sections it had before the explorers (the explorer's own heading is tagged
+interactive-only and left out). The golden test checks that the numbers did not move.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from toolkit.runner import INTERACTIVE_ONLY_TAG
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+#: The report's headings before the explorers were added (h1 title, then h2 sections).
+SECTIONS = {
+    "backtest": ["Backtest report", "Parameters", "Data", "Equity and drawdown", "Metrics", "Trades",
+                 "Monthly returns", "Regime", "Decisions"],
+    "walk_forward": ["Walk-forward report", "Parameters", "Data", "Folds", "Stitched out-of-sample equity",
+                     "Parameter stability", "In-sample vs out-of-sample", "Objective heatmap",
+                     "Overfitting diagnostics", "Recommended parameters", "Trials"],
+}
+EXPLORER_CALL = {"backtest": "backtest_explorer(p, report, output_dir)",
+                 "walk_forward": "walk_forward_explorer(p, report, output_dir)"}
+
+
+@pytest.fixture(scope="module", params=["backtest", "walk_forward"])
+def archived(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+             toolkit_process: Callable) -> tuple[str, Path]:
+    notebook = request.param
+    out = tmp_path_factory.mktemp(f"explorer-{notebook}")
+    done = toolkit_process(["run", notebook, "--params", f"params/{notebook}/sma_crossover.yaml",
+                            "--outputs", str(out)])
+    assert done.returncode == 0, done.stderr
+    return notebook, Path(done.stdout.strip().splitlines()[-1])
+
+
+def headings(html: str) -> list[str]:
+    """The text of the report's h1 and h2 headings, in order (nbconvert adds an anchor link)."""
+    found = re.findall(r"<h([12])[^>]*>(.*?)</h\1>", html, flags=re.S)
+    return [re.sub(r"<[^>]+>", "", text).replace("¶", "").strip() for _, text in found]
+
+
+def test_explorer_cell_ran_and_left_no_output(archived: tuple[str, Path]) -> None:
+    notebook, run_dir = archived
+    nb = nbformat.read(run_dir / "notebook.ipynb", as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and EXPLORER_CALL[notebook] in c.source]
+    assert len(cells) == 1
+    cell = cells[0]
+    assert INTERACTIVE_ONLY_TAG in cell.metadata.get("tags", [])
+    assert cell.execution_count is not None  # it ran (and returned None) ...
+    assert cell.outputs == []  # ... and showed nothing
+
+
+def test_no_widget_anywhere_in_the_archived_notebook(archived: tuple[str, Path]) -> None:
+    _, run_dir = archived
+    text = (run_dir / "notebook.ipynb").read_text(encoding="utf-8")
+    assert WIDGET_VIEW not in text
+    assert "application/vnd.jupyter.widget-state+json" not in text
+
+
+def test_report_has_the_same_sections_as_before(archived: tuple[str, Path]) -> None:
+    notebook, run_dir = archived
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert headings(html) == SECTIONS[notebook]
+    assert "Interactive only" not in html and WIDGET_VIEW not in html
