@@ -7,6 +7,7 @@
     toolkit broker check --broker alpaca
     toolkit live confirm --account my-live-account
     toolkit parity --account dry-run --start 2018-06-01 --end 2018-06-29 --params FILE
+    toolkit dashboard --port 8866
 
 Errors a user can fix (bad params, bad data) print one line naming the field, the
 value and what is allowed, and exit with status 2 before anything runs.
@@ -346,6 +347,26 @@ def _cmd_killswitch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    """``toolkit dashboard``: the control panel served by voila until Ctrl-C (see toolkit.ops.dashboard)."""
+    from toolkit.ops.dashboard import dashboard_from_env, serve
+    from toolkit.params import repo_root
+
+    return serve(dashboard_from_env(repo_root(), ip=args.ip, port=args.port, db_url=args.db_url,
+                                    preheat=args.preheat))
+
+
+DASHBOARD_HELP = """Serves notebooks/control_panel.ipynb with voila, one fresh kernel per page (all state
+is in the ledger). Only 127.0.0.1, localhost and ::1 are served without a token: another
+--ip needs $TOOLKIT_DASHBOARD_TOKEN (then open URL?token=TOKEN once) or
+$TOOLKIT_DASHBOARD_PASSWORD (a login page asks for it), and every page then requires it.
+Neither is ever printed. Ctrl-C stops the server and its kernels.
+
+exit status:
+  0    stopped by Ctrl-C or SIGTERM
+  2    refused before serving: an address without a token, a port in use (one line)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="toolkit", description="Research-to-live trading toolkit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -438,6 +459,15 @@ def build_parser() -> argparse.ArgumentParser:
     ks.add_argument("--reason", help="why (required for on and off; recorded in the audit log)")
     ks.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
     ks.set_defaults(func=_cmd_killswitch)
+    db = sub.add_parser("dashboard", help="serve the control panel as a web app (voila) on 127.0.0.1",
+                        epilog=DASHBOARD_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    db.add_argument("--port", type=int, default=8866, help="port to listen on (default 8866)")
+    db.add_argument("--ip", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1; any other needs a token or password)")
+    db.add_argument("--db-url", help="ledger URL for the panel (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
+    db.add_argument("--no-preheat", dest="preheat", action="store_false",
+                    help="start each page's kernel on request (slower first paint; less memory while idle)")
+    db.set_defaults(func=_cmd_dashboard)
     return p
 
 
