@@ -6,11 +6,12 @@ test_control_panel.py; here any page that draws the panel's root will do.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from pathlib import Path
 
-from support.browser import ROOT, TOOLKIT, free_port, wait_for
+from support.browser import ROOT, SECRET_ENV, TOOLKIT, free_port, wait_for
 
 from toolkit.widgets import dom
 
@@ -25,11 +26,10 @@ def _listening(ip: str, port: int) -> bool:
 
 def test_another_address_without_token_is_refused_and_nothing_is_served(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in __import__("os").environ.items()
-           if k not in ("TOOLKIT_DASHBOARD_TOKEN", "TOOLKIT_DASHBOARD_PASSWORD")}
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
     done = subprocess.run([*TOOLKIT, "dashboard", "--ip", "0.0.0.0", "--port", str(port),
                            "--db-url", str(tmp_path / "ledger.sqlite")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+                          check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1, done.stderr
@@ -44,7 +44,7 @@ def test_a_busy_port_is_one_line(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         done = subprocess.run([*TOOLKIT, "dashboard", "--port", str(port), "--db-url", str(tmp_path / "l.sqlite")],
-                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+                              check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr == f"error: --port: got {port}; allowed: a free port; {port} on 127.0.0.1 is in use " \
                           "(another dashboard? --port picks another)\n"

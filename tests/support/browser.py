@@ -222,8 +222,9 @@ def start_dashboard_process(db_url: str, log_path: Path, *, ip: str = "127.0.0.1
         try:
             server.get("voila/static/-")  # any HTTP answer means it is up; this one starts no kernel
             return server
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             if time.monotonic() > deadline:
                 server.stop()
-                raise AssertionError(f"toolkit dashboard did not answer in {START_TIMEOUT_S:.0f} s:\n{server.log()}")
+                raise AssertionError(f"toolkit dashboard did not answer in {START_TIMEOUT_S:.0f} s:\n{server.log()}") \
+                    from exc
             time.sleep(0.1)
