@@ -54,9 +54,9 @@ def test_accounts_and_the_global_scope_are_apart(ledger: Ledger) -> None:
     # Clearing one account's override leaves the other's.
     ledger.clear_override("strategy_params.fast", "back to the file", actor="ann", account="dry-run")
     assert ledger.overrides("dry-run") == {} and ledger.overrides("other") == {"strategy_params.fast": 30}
-    with pytest.raises(LedgerError, match="no active override of 'strategy_params.fast' for account 'dry-run'"):
+    with pytest.raises(LedgerError, match=r"no active override of 'strategy_params\.fast' for account 'dry-run'"):
         ledger.clear_override("strategy_params.fast", "again", account="dry-run")
-    with pytest.raises(LedgerError, match="no active override of 'strategy_params.fast' globally"):
+    with pytest.raises(LedgerError, match=r"no active override of 'strategy_params\.fast' globally"):
         ledger.clear_override("strategy_params.fast", "the global one was never set")
 
 
@@ -98,7 +98,7 @@ def test_revert_puts_the_old_value_back_and_is_a_change_of_its_own(ledger: Ledge
     assert audit.iloc[-1]["detail"]["change_id"] == 1
     # Reverting it again would clear nothing: refused, nothing written.
     before = _counts(ledger)
-    with pytest.raises(LedgerError, match="no active override of 'strategy_params.fast' for account 'dry-run'"):
+    with pytest.raises(LedgerError, match=r"no active override of 'strategy_params\.fast' for account 'dry-run'"):
         ledger.revert_change(1, "again")
     assert _counts(ledger) == before
 
@@ -110,7 +110,8 @@ def test_revert_puts_the_old_value_back_and_is_a_change_of_its_own(ledger: Ledge
     (lambda led: led.set_override("k", 12, "why", actor="", account="a"), r"^actor: got ''"),
     (lambda led: led.set_override("k", 12, "why", account=""), r"^account: got ''"),
     (lambda led: led.set_override("k", None, "why", account="a"), r"^value of k: got None; allowed: a JSON value"),
-    (lambda led: led.set_override("k", object(), "why", account="a"), r"^value of k: got <object object at .*>; allowed: a JSON value"),
+    (lambda led: led.set_override("k", object(), "why", account="a"),
+     r"^value of k: got <object object at .*>; allowed: a JSON value"),
     (lambda led: led.clear_override("k", "why", account="a"), r"^key: no active override of 'k' for account 'a'"),
     (lambda led: led.revert_change(42, "why"), r"^change_id: got 42; allowed: the id of a change in config_history"),
     (lambda led: led.revert_change("1", "why"), r"^change_id: got '1'; allowed"),

@@ -1,4 +1,4 @@
-"""Config overrides per account, with who set them: ``actor`` and ``account`` on ``config_overrides`` and ``config_history``.
+"""Config overrides per account and who set them: ``actor``, ``account`` on ``config_overrides``, ``config_history``.
 
 Revision ID: 0004_config_actor_account
 Revises: 0003_run_halted_blocked
