@@ -98,7 +98,9 @@ def test_revert_puts_the_old_value_back_and_is_a_change_of_its_own(ledger: Ledge
     assert audit.iloc[-1]["detail"]["change_id"] == 1
     # Reverting it again would clear nothing: refused, nothing written.
     before = _counts(ledger)
-    with pytest.raises(LedgerError, match=r"no active override of 'strategy_params\.fast' for account 'dry-run'"):
+    with pytest.raises(LedgerError, match=r"^change_id: got 1; allowed: a change whose undoing changes something "
+                                          r"\(it made the first override of 'strategy_params\.fast' for account "
+                                          r"'dry-run', and none is active now\)$"):
         ledger.revert_change(1, "again")
     assert _counts(ledger) == before
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import Ledger
     from toolkit.params.daily_dry_run import DailyDryRunParams
 
-__all__ = ["FIXED_KEYS", "AppliedOverride", "apply_account_overrides"]
+__all__ = ["FIXED_KEYS", "AppliedOverride", "OverrideRefused", "apply_account_overrides"]
 
 P = TypeVar("P", bound="DailyDryRunParams")
 
@@ -69,9 +69,10 @@ class AppliedOverride:
 def apply_account_overrides(notebook: str, params: P, ledger: Ledger) -> tuple[P, tuple[AppliedOverride, ...]]:
     """``params`` with ``params.account``'s overrides from ``ledger`` applied and validated, and what was applied.
 
-    No override: ``params`` itself and ``()``. Raises :class:`SessionError` (one line)
-    for an override of a fixed key, one the params model of ``notebook`` refuses, or
-    ``mode: online_live`` without the account's recorded confirmation.
+    No override: ``params`` itself and ``()``. Raises :class:`OverrideRefused` (a
+    :class:`SessionError`, one line) for an override of a fixed key, one the params
+    model of ``notebook`` refuses, or ``mode: online_live`` without the account's
+    recorded confirmation.
     """
     from toolkit.params import apply_overrides, validate
 
@@ -131,12 +132,19 @@ def _culprit(exc: ParamsError, applied: tuple[AppliedOverride, ...], notebook: s
     return applied if len(applied) > 1 else applied[0]
 
 
-def _refused(which: AppliedOverride | tuple[AppliedOverride, ...], account: str, why: str) -> SessionError:
+class OverrideRefused(SessionError):
+    """A stored override the session cannot run with; ``detail`` says which and why (without what to do)."""
+
+    def __init__(self, detail: str, account: str) -> None:
+        self.detail = detail
+        super().__init__(one_line(
+            f"{detail}. Nothing was sent: revert or clear it (`toolkit config history --account {account}`, then "
+            "`toolkit config revert CHANGE_ID --reason TEXT`), or set a value the params allow"))
+
+
+def _refused(which: AppliedOverride | tuple[AppliedOverride, ...], account: str, why: str) -> OverrideRefused:
     overrides = which if isinstance(which, tuple) else (which,)
     named = ", ".join(f"{o.key}={shown(o.value)} (set by {o.actor} at {o.set_at.isoformat()}: {o.reason})"
                       for o in overrides)
     noun = "config override" if len(overrides) == 1 else "config overrides"
-    return SessionError(one_line(
-        f"{noun} {named} of account {account} refused {why}. Nothing was sent: revert "
-        f"or clear it (`toolkit config history --account {account}`, then `toolkit config revert CHANGE_ID "
-        f"--reason TEXT`), or set a value the params allow"))
+    return OverrideRefused(one_line(f"{noun} {named} of account {account} refused {why}"), account)

@@ -188,6 +188,9 @@ class ControlMixin(LedgerBase):
                                                 _in_scope(ConfigOverrideRow.account, account))
                 .order_by(ConfigOverrideRow.id)))
             if clear and not active:
+                if reverts is not None:
+                    raise LedgerError(f"change_id: got {reverts}; allowed: a change whose undoing changes something "
+                                      f"(it made the first override of {key!r} {scope}, and none is active now)")
                 raise LedgerError(f"key: no active override of {key!r} {scope} to clear")
             old = active[-1].value if active else None
             for row in active:
