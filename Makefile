@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup demo test lab bench clean
+.PHONY: setup browser demo test lab bench screenshots clean
 
 setup: $(STAMP)
 
@@ -41,7 +41,7 @@ demo: setup
 # defaults: tests/integration/test_live_run.py runs every cell of it through papermill
 # against the local Alpaca stand-in instead.
 NBVAL_DB := $(CURDIR)/.nbval-ledger.sqlite
-test: setup
+test: setup browser
 	$(VENV)/bin/ruff check toolkit
 	$(VENV)/bin/mypy toolkit
 	@rm -f $(NBVAL_DB)*
@@ -53,6 +53,11 @@ test: setup
 	wait $$nbval; notebooks=$$?; \
 	echo "TOOLKIT_DB_URL=sqlite:///$(NBVAL_DB) $(PY) -m pytest --nbval-lax notebooks/ --ignore=notebooks/live.ipynb"; cat $$log; rm -f $$log; \
 	[ $$suite -eq 0 ] && [ $$notebooks -eq 0 ]
+
+# Debian's chromium + chromium-driver for tests/browser, installed only when missing
+# (as root or with `sudo -n`; otherwise a note, and the browser tests skip).
+browser:
+	@.ci/install-browser
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

@@ -7,6 +7,8 @@
     toolkit broker check --broker alpaca
     toolkit live confirm --account my-live-account
     toolkit parity --account dry-run --start 2018-06-01 --end 2018-06-29 --params FILE
+    toolkit dashboard --port 8866
+    toolkit config set strategy_params.fast=12 --account dry-run --reason "faster signal"
 
 Errors a user can fix (bad params, bad data) print one line naming the field, the
 value and what is allowed, and exit with status 2 before anything runs.
@@ -25,6 +27,7 @@ from toolkit.errors import ToolkitError, one_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.brokers.base import RemoteBroker
+    from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.params.live import LiveParams
 
 
@@ -346,6 +349,115 @@ def _cmd_killswitch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    """``toolkit dashboard``: the control panel served by voila until Ctrl-C (see toolkit.ops.dashboard)."""
+    from toolkit.ops.dashboard import dashboard_from_env, serve
+    from toolkit.params import repo_root
+
+    return serve(dashboard_from_env(repo_root(), ip=args.ip, port=args.port, db_url=args.db_url,
+                                    preheat=args.preheat))
+
+
+DASHBOARD_HELP = """Serves notebooks/control_panel.ipynb with voila, one fresh kernel per page (all state
+is in the ledger). Only 127.0.0.1, localhost and ::1 are served without a token: another
+--ip needs $TOOLKIT_DASHBOARD_TOKEN (then open URL?token=TOKEN once) or
+$TOOLKIT_DASHBOARD_PASSWORD (a login page asks for it), and every page then requires it.
+Neither is ever printed. Ctrl-C stops the server and its kernels.
+
+exit status:
+  0    stopped by Ctrl-C or SIGTERM
+  2    refused before serving: an address without a token, a port in use (one line)"""
+
+
+CONFIG_HELP = """An override sets one dotted key of an account's params (strategy_params.fast,
+execution_time, mode, guards.daily_loss_limit, ...) for the account's next sessions,
+which validate it with the rest of their params and stop before any order if it is
+refused. Every change records who, when, the old and new value and the reason (config
+history and audit log); `config revert ID` undoes one. account, db_url, as_of, strategy,
+strategy_params_file and data are fixed by the params file. mode online_live needs
+`toolkit live confirm` first.
+
+exit status:
+  0    done
+  2    bad input (no reason, an unknown change id, a value the params refuse with
+       --params): one line names it; nothing was written"""
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    """``toolkit config show|history|set|clear|revert`` (see CONFIG_HELP)."""
+    import getpass
+
+    from toolkit.engine import override_commands as oc
+    from toolkit.ledger import open_ledger
+
+    if args.config_command in ("show", "history"):
+        with _ledger(args, must_exist=True) as ledger:  # read-only: never create an empty ledger
+            print(oc.overrides_text(ledger, args.account) if args.config_command == "show"
+                  else oc.history_text(ledger, args.account, args.key))
+        return 0
+    _require_reason(args.reason, "it goes into the config history and the audit log")
+    actor = args.actor or getpass.getuser()
+    if args.config_command == "revert":
+        change_id = _change_id(args.change_id)
+        with _ledger(args) as ledger:
+            print(oc.revert_text(ledger, change_id, args.reason, actor=actor))
+        return 0
+    if args.config_command == "clear":
+        with _ledger(args) as ledger:
+            print(oc.clear_override_text(ledger, args.account, args.key, args.reason, actor=actor))
+        return 0
+    key, value = oc.parse_assignment(args.assignment)
+    notebook, params = _config_params(args)
+    account = args.account or (params.account if params is not None else None)
+    if account is None:
+        from toolkit.errors import ParamsError
+
+        raise ParamsError("--account", None, "the account label whose sessions use the override (or --params FILE, "
+                          "whose account it is)")
+    with open_ledger(args.db or (params.db_url if params is not None else None)) as ledger:
+        print(oc.set_override_text(ledger, account, key, value, args.reason, actor=actor, notebook=notebook,
+                                   params=params))
+    return 0
+
+
+def _require_reason(reason: str | None, why: str) -> None:
+    from toolkit.errors import ParamsError
+
+    if not reason or not reason.strip():
+        raise ParamsError("--reason", reason or "", f"a non-empty reason ({why})")
+
+
+def _change_id(text: str) -> int:
+    from toolkit.errors import ParamsError
+
+    if not text.strip().isdigit():
+        raise ParamsError("CHANGE_ID", text, "the id of a change, a whole number from `toolkit config history`")
+    return int(text)
+
+
+def _config_params(args: argparse.Namespace) -> tuple[str | None, DailyDryRunParams | None]:
+    """The notebook and params of ``--params FILE`` (its folder names the notebook, or ``--notebook``)."""
+    from pathlib import Path
+
+    from toolkit.errors import ParamsError
+    from toolkit.params import load
+
+    if args.params is None:
+        return None, None
+    notebook = args.notebook or Path(args.params).resolve().parent.name
+    if notebook not in OVERRIDE_NOTEBOOKS:
+        raise ParamsError("--notebook", args.notebook, f"{' or '.join(OVERRIDE_NOTEBOOKS)}: the notebook whose "
+                          f"params {args.params} are (its folder does not say)")
+    params: DailyDryRunParams = load("live", args.params) if notebook == "live" else load("daily_dry_run", args.params)
+    if args.account is not None and args.account != params.account:
+        raise ParamsError("--account", args.account, f"{params.account!r}, the account of {args.params}")
+    return notebook, params
+
+
+#: Notebooks whose sessions apply an account's config overrides.
+OVERRIDE_NOTEBOOKS = ("daily_dry_run", "live")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="toolkit", description="Research-to-live trading toolkit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -438,7 +550,49 @@ def build_parser() -> argparse.ArgumentParser:
     ks.add_argument("--reason", help="why (required for on and off; recorded in the audit log)")
     ks.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
     ks.set_defaults(func=_cmd_killswitch)
+    db = sub.add_parser("dashboard", help="serve the control panel as a web app (voila) on 127.0.0.1",
+                        epilog=DASHBOARD_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    db.add_argument("--port", type=int, default=8866, help="port to listen on (default 8866)")
+    db.add_argument("--ip", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1; any other needs a token or password)")
+    db.add_argument("--db-url", help="ledger URL for the panel (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
+    db.add_argument("--no-preheat", dest="preheat", action="store_false",
+                    help="start each page's kernel on request (slower first paint; less memory while idle)")
+    db.set_defaults(func=_cmd_dashboard)
+    _add_config_parser(sub)
     return p
+
+
+def _add_config_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cf = sub.add_parser("config", help="an account's config overrides: show, set, clear, history, revert (audited)",
+                        epilog=CONFIG_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    csub = cf.add_subparsers(dest="config_command", required=True)
+    ledger_opt = argparse.ArgumentParser(add_help=False)
+    ledger_opt.add_argument("--db", "--db-url", dest="db",
+                            help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
+    change = argparse.ArgumentParser(add_help=False)
+    change.add_argument("--reason", help="why (required; recorded in the config history and the audit log)")
+    change.add_argument("--actor", help="who makes the change (default: your user name)")
+    show = csub.add_parser("show", parents=[ledger_opt], help="the account's overrides in force")
+    show.add_argument("--account", required=True)
+    hist = csub.add_parser("history", parents=[ledger_opt], help="every change of the account's overrides, with ids")
+    hist.add_argument("--account", required=True)
+    hist.add_argument("--key", help="only changes of this key")
+    cset = csub.add_parser("set", parents=[ledger_opt, change], help="override a key for the account's next sessions")
+    cset.add_argument("assignment", metavar="KEY=VALUE", help="a dotted params key and a value read as YAML")
+    cset.add_argument("--account", help="the account (default: the one of --params)")
+    cset.add_argument("--params", help="the account's params file: the override is checked against it before it "
+                                       "is written (without it, the next session checks it)")
+    cset.add_argument("--notebook", choices=list(OVERRIDE_NOTEBOOKS),
+                      help="the notebook of --params (default: the name of its folder)")
+    clear = csub.add_parser("clear", parents=[ledger_opt, change],
+                            help="remove the account's override of a key (the params file's value applies again)")
+    clear.add_argument("key", metavar="KEY")
+    clear.add_argument("--account", required=True)
+    rev = csub.add_parser("revert", parents=[ledger_opt, change],
+                          help="undo one change: its key goes back to the value before it")
+    rev.add_argument("change_id", metavar="CHANGE_ID", help="the id `toolkit config history` shows")
+    cf.set_defaults(func=_cmd_config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

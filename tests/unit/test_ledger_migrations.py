@@ -45,9 +45,10 @@ def stamped(engine: sa.Engine) -> str | None:
         return conn.execute(sa.text("select version_num from alembic_version")).scalar()
 
 
-def test_three_revisions_in_order() -> None:
-    assert db.known_revisions() == {"0001_initial", "0002_snapshot_context", "0003_run_halted_blocked"}
-    assert db.head_revision() == "0003_run_halted_blocked"
+def test_four_revisions_in_order() -> None:
+    assert db.known_revisions() == {"0001_initial", "0002_snapshot_context", "0003_run_halted_blocked",
+                                    "0004_config_actor_account"}
+    assert db.head_revision() == "0004_config_actor_account"
 
 
 def _insert_run(conn: sa.Connection, key: str, status: str) -> None:
@@ -80,6 +81,56 @@ def test_0003_allows_halted_and_blocked_runs_and_still_refuses_other_statuses(tm
     engine.dispose()
 
 
+def _insert_override(conn: sa.Connection, key: str, value: str) -> None:
+    """An override and its history row as the 0003-era toolkit wrote them (no actor, no account)."""
+    conn.execute(sa.text("insert into config_overrides (key, value, reason, set_at, active)"
+                         " values (:k, :v, 'why', '2024-01-02 14:30:00.000000', 1)"), {"k": key, "v": value})
+    conn.execute(sa.text("insert into config_history (key, old, new, reason, at)"
+                         " values (:k, null, :v, 'why', '2024-01-02 14:30:00.000000')"), {"k": key, "v": value})
+
+
+def test_0004_keeps_overrides_as_global_ones_by_user_and_adds_account_scopes(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    engine = db.create_ledger_engine(_url(path))
+    db.upgrade(engine, "0003_run_halted_blocked")
+    with engine.begin() as conn:
+        _insert_override(conn, "risk.max_weight", "0.5")
+    engine.dispose()
+
+    ledger = open_ledger(_url(path))
+    try:
+        assert stamped(ledger.engine) == "0004_config_actor_account"
+        assert ledger.overrides() == {"risk.max_weight": 0.5}  # the old row: global, made by 'user'
+        assert ledger.override_records()[["key", "value", "actor"]].values.tolist() == [
+            ["risk.max_weight", 0.5, "user"]]
+        old = ledger.config_history()
+        assert old[["id", "account", "key", "old", "new", "actor"]].values.tolist() == [
+            [1, None, "risk.max_weight", None, 0.5, "user"]]
+        assert old.loc[0, "at"] == T0
+        ledger.set_override("strategy_params.fast", 12, "faster", actor="ann", account="dry-run")
+        assert ledger.overrides("dry-run") == {"strategy_params.fast": 12}
+    finally:
+        ledger.close()
+
+    engine = db.create_ledger_engine(_url(path))
+    db.downgrade(engine, "0003_run_halted_blocked")
+    assert stamped(engine) == "0003_run_halted_blocked"
+    with engine.connect() as conn:
+        for table in ("config_overrides", "config_history"):
+            cols = {c["name"] for c in sa.inspect(conn).get_columns(table)}
+            assert not cols & {"actor", "account"}
+        # Every row kept; the account's override is switched off so it cannot read as a global one.
+        assert conn.execute(sa.text("select key, active from config_overrides order by id")).all() == [
+            ("risk.max_weight", 1), ("strategy_params.fast", 0)]
+        assert conn.execute(sa.text("select key from config_history order by id")).scalars().all() == [
+            "risk.max_weight", "strategy_params.fast"]
+    db.upgrade(engine)  # and up again: the rows come back as global ones by 'user'
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select key, actor, account from config_history order by id")).all() == [
+            ("risk.max_weight", "user", None), ("strategy_params.fast", "user", None)]
+    engine.dispose()
+
+
 def test_empty_to_head_matches_models(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "ledger.sqlite"
     ledger = open_ledger(_url(path))
@@ -98,7 +149,10 @@ def test_revision_0001_lacks_context_so_the_diff_check_is_not_vacuous(tmp_path: 
     engine = db.create_ledger_engine(_url(tmp_path / "l.sqlite"))
     db.upgrade(engine, "0001_initial")
     diff = _diff(engine)
-    assert [d[0] for d in diff] == ["add_column"] and diff[0][3].name == "context"
+    assert all(d[0] == "add_column" for d in diff)
+    assert sorted((d[2], d[3].name) for d in diff) == [
+        ("config_history", "account"), ("config_history", "actor"), ("config_overrides", "account"),
+        ("config_overrides", "actor"), ("performance_snapshots", "context")]
     engine.dispose()
 
 

@@ -149,13 +149,18 @@ def run_daily(
     data: Dataset | pd.DataFrame | None = None,
     notebook_run_id: str | None = None,
 ) -> SessionResult:
-    """The scheduled dry run: open the ledger, restore the simulated broker, run ``as_of``.
+    """The scheduled dry run: open the ledger, apply the account's overrides, load the bars, run ``as_of``.
 
     The clock is fixed at the execution instant of the session (see
     :func:`session_clock`), so a re-run writes exactly what the first run wrote.
     ``params.db_url`` (else ``$TOOLKIT_DB_URL``, else outputs/ledger.sqlite) names
     the ledger; a ledger written by a newer toolkit is refused before anything runs.
+    The account's config overrides in that ledger
+    (:mod:`~toolkit.engine.account_overrides`) apply before anything uses the params;
+    the bars are loaded after them (``data`` given: used as given) and kept on the
+    result (``result.dataset``, None for a bare frame).
     """
+    from toolkit.engine.account_overrides import apply_account_overrides
     from toolkit.ledger import LedgerError, open_ledger
     from toolkit.strategies import registry
 
@@ -164,6 +169,7 @@ def run_daily(
     except LedgerError as exc:
         raise SessionError(f"{exc}. No order was sent") from None
     try:
+        params, overrides = apply_account_overrides("daily_dry_run", params, ledger)
         strategy = registry.create(params.strategy, params.strategy_params, symbols=params.data.symbols)
         if data is None:
             data = load_data(params, strategy)
@@ -174,7 +180,9 @@ def run_daily(
             market = MarketCursor(market.panel, load_minutes(params, market.symbols, params.as_of, params.as_of))
         broker = load_simulated_broker(ledger, params)
         clock = session_clock(params.as_of, params.execution_time)
-        return run_session(params, ledger=ledger, broker=broker, clock=clock,
-                           market=market, strategy=strategy, notebook_run_id=notebook_run_id)
+        result = run_session(params, ledger=ledger, broker=broker, clock=clock, market=market, strategy=strategy,
+                             notebook_run_id=notebook_run_id, overrides=overrides)
+        result.dataset = data if not isinstance(data, pd.DataFrame) else None
+        return result
     finally:
         ledger.close()

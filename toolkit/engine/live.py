@@ -52,6 +52,7 @@ from toolkit.time import OffsetClock, execution_instant, is_session
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.brokers.base import AccountInfo, RemoteBroker
     from toolkit.data.dataset import Dataset
+    from toolkit.engine.account_overrides import AppliedOverride
     from toolkit.ledger import Ledger
     from toolkit.params.live import LiveParams
     from toolkit.time import Clock
@@ -82,6 +83,11 @@ class LiveResult:
     #: The daily bars the session decided on (loaded after the real-money check; its fingerprint
     #: goes into the archive's manifest).
     dataset: Dataset | None = None
+    #: The account's config overrides in force (also on ``session``, which is None when the
+    #: session stopped before it started).
+    overrides: tuple[AppliedOverride, ...] = ()
+    #: The params the session ran with: the params file's, with ``overrides`` applied.
+    params: LiveParams | None = None
 
     @property
     def status(self) -> str:
@@ -132,16 +138,23 @@ def run_live(
     environ: Mapping[str, str] | None = None,
     notebook_run_id: str | None = None,
 ) -> LiveResult:
-    """One paper or live session (see the module doc). ``broker``, ``clock`` and ``sleep`` are for tests."""
+    """One paper or live session (see the module doc). ``broker``, ``clock`` and ``sleep`` are for tests.
+
+    The account's config overrides in the ledger apply first, before anything uses the
+    params (:mod:`~toolkit.engine.account_overrides`); ``result.params`` are the params
+    the session ran with.
+    """
+    from toolkit.engine.account_overrides import apply_account_overrides
     from toolkit.ledger import LedgerError, open_ledger
 
     try:
         ledger = open_ledger(params.db_url)
     except LedgerError as exc:
         raise SessionError(f"{exc}. No order was sent") from None
-    out = LiveResult(params.broker.name, params.mode, params.account)
     opened_here = broker is None
     try:
+        params, overrides = apply_account_overrides("live", params, ledger)
+        out = LiveResult(params.broker.name, params.mode, params.account, overrides=overrides, params=params)
         if params.mode == "online_live" and ledger.live_confirmation(params.account) is None:
             raise SessionError(
                 f"online_live (real money) on account {params.account} needs a recorded confirmation: run "
@@ -155,7 +168,7 @@ def run_live(
 
             broker = open_remote_broker(params.broker.name, mode=params.mode, environ=environ)
         return _session(params, ledger, broker, out, clock=clock, sleep=sleep, data=data,
-                        notebook_run_id=notebook_run_id)
+                        notebook_run_id=notebook_run_id, overrides=overrides)
     finally:
         if broker is not None and opened_here:
             broker.close()
@@ -164,7 +177,7 @@ def run_live(
 
 def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: LiveResult, *, clock: Clock | None,
              sleep: Callable[[float], None], data: Dataset | pd.DataFrame,
-             notebook_run_id: str | None) -> LiveResult:
+             notebook_run_id: str | None, overrides: tuple[AppliedOverride, ...]) -> LiveResult:
     from toolkit.ledger import make_run_key
     from toolkit.strategies import registry
 
@@ -181,13 +194,13 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
     panel = data if isinstance(data, pd.DataFrame) else data.panel
     if not is_session(as_of):  # the session records market_closed; nothing is asked of the broker
         out.session = run_session(params, ledger=ledger, broker=broker, clock=clock, market=MarketCursor(panel),
-                                  strategy=strategy, notebook_run_id=notebook_run_id)
+                                  strategy=strategy, notebook_run_id=notebook_run_id, overrides=overrides)
         return out
     run_key = make_run_key(params.strategy, params.account, as_of, params.execution_time)
     done = ledger.get_run(run_key)
     if done is not None and done.status in (RunStatus.COMPLETED, RunStatus.BLOCKED):
         out.session = run_session(params, ledger=ledger, broker=broker, clock=clock, market=MarketCursor(panel),
-                                  strategy=strategy, notebook_run_id=notebook_run_id)
+                                  strategy=strategy, notebook_run_id=notebook_run_id, overrides=overrides)
         return out  # already done: nothing is sent again
 
     instant = execution_instant(as_of, params.execution_time)
@@ -246,7 +259,7 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
                               notebook_run_id=notebook_run_id, notes=notes,
                               follow=FollowPolicy(params.broker.poll_seconds, deadline, sleep),
                               data_as_of=min(q.timestamp for q in out.quotes.values()) if out.quotes else None,
-                              quotes=quotes)
+                              quotes=quotes, overrides=overrides)
     out.account_after = broker.account()
     out.warnings += account_warnings(out.account_after, when="after the session")
     return out

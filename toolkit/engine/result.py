@@ -13,6 +13,8 @@ import pandas as pd
 from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.data.dataset import Dataset
+    from toolkit.engine.account_overrides import AppliedOverride
     from toolkit.engine.guards import GuardReport
     from toolkit.engine.market import PriceOrigin
     from toolkit.engine.translator import OrderIntent, SkippedIntent
@@ -60,6 +62,12 @@ class SessionResult:
     session was priced, at every execution time but ``close`` (minute bars, or
     "priced at the daily close: no minute bars for <date>"). Both go into the summary
     (the ledger's run record, snapshot.json) when ``price_basis`` is set.
+
+    ``overrides``: the account's config overrides the session ran with
+    (:mod:`~toolkit.engine.account_overrides`); in the summary only when there are any,
+    so a session without overrides records exactly what it always did. ``dataset``: the
+    bars :func:`~toolkit.engine.daily.run_daily` ran it on (None when it was handed a
+    bare frame), for the report's notes and the archive's data fingerprint.
     """
 
     run_key: str
@@ -83,6 +91,8 @@ class SessionResult:
     price_basis: str | None = None
     price_sources: dict[str, PriceOrigin] = field(default_factory=dict)
     minute_priced: bool = False
+    overrides: tuple[AppliedOverride, ...] = ()
+    dataset: Dataset | None = field(default=None, repr=False, compare=False)
 
     @property
     def message(self) -> str:
@@ -115,6 +125,8 @@ class SessionResult:
                       "at": None if o.at is None else o.at.isoformat(), "source": o.source}
                 for sym, o in self.price_sources.items()
             }
+        if self.overrides:  # the account's config overrides: who set what, when and why
+            out["overrides"] = [o.to_dict() for o in self.overrides]
         return out
 
     def _repr_html_(self) -> str:  # pragma: no cover - display only

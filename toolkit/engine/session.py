@@ -32,7 +32,7 @@ should not pay for them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,7 @@ from toolkit.time import is_session
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.brokers.base import Broker
+    from toolkit.engine.account_overrides import AppliedOverride
     from toolkit.engine.market import MarketCursor
     from toolkit.ledger import Ledger
     from toolkit.params.daily_dry_run import DailyDryRunParams
@@ -83,6 +84,7 @@ def run_session(
     data_as_of: pd.Timestamp | None = None,
     record_params: bool | None = None,
     quotes: Mapping[str, ExecutionQuote] | None = None,
+    overrides: Sequence[AppliedOverride] = (),
 ) -> SessionResult:
     """Run one decision slot (see the module doc); safe to call again after any crash.
 
@@ -104,6 +106,9 @@ def run_session(
     cursor's minute bars price the session where they cover it. Either way one rule
     follows (:mod:`~toolkit.engine.intraday`): the traded symbols need fresh quotes, the
     decision sees today's provisional bar at those prices, and the orders fill at them.
+    ``overrides``: the account's config overrides already applied to ``params``
+    (:func:`~toolkit.engine.account_overrides.apply_account_overrides`), recorded in the
+    run summary.
 
     Raises :class:`SessionError` (nothing sent, the run recorded as failed) on data
     that is missing, corrupt or stale.
@@ -118,7 +123,8 @@ def run_session(
         strategy = registry.create(params.strategy, params.strategy_params, symbols=params.data.symbols)
     as_of = params.as_of if params.as_of is not None else market.last_date
     run_key = make_run_key(params.strategy, params.account, as_of, params.execution_time)
-    result = SessionResult(run_key, as_of, params.execution_time, mode, RunStatus.COMPLETED)
+    result = SessionResult(run_key, as_of, params.execution_time, mode, RunStatus.COMPLETED,
+                           overrides=tuple(overrides))
     result.messages.extend(notes or [])
     now = clock.now().to_pydatetime()
     recorded = session_params(params) if records_params(mode, record_params) else None

@@ -22,15 +22,10 @@ from sqlalchemy import select
 from toolkit.ledger.checks import choice, non_negative, text
 from toolkit.ledger.control import ControlMixin
 from toolkit.ledger.errors import LedgerError
-from toolkit.ledger.lifecycle import MODES
+from toolkit.ledger.lifecycle import MODES, live_confirmation_key
 from toolkit.ledger.models import AuditLogRow, CashBalanceRow, OrderRow, SystemStateRow
 
 __all__ = ["BrokerStateMixin", "live_confirmation_key"]
-
-
-def live_confirmation_key(account: str) -> str:
-    """``system_state`` key of an account's live-trading confirmation."""
-    return f"live_confirmed:{account}"
 
 
 class BrokerStateMixin(ControlMixin):

@@ -17,9 +17,10 @@ from toolkit.ledger.base import LedgerBase
 from toolkit.ledger.checks import text
 from toolkit.ledger.convert import frame
 from toolkit.ledger.errors import LedgerError
-from toolkit.ledger.lifecycle import KILL_SWITCH_KEY
+from toolkit.ledger.lifecycle import KILL_SWITCH_KEY, live_confirmation_key
 from toolkit.ledger.models import AuditLogRow, ConfigHistoryRow, ConfigOverrideRow, SystemStateRow
 from toolkit.ledger.records import KillSwitch
+from toolkit.model import TradingMode
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,50 +117,145 @@ class ControlMixin(LedgerBase):
         return frame(rows, ["at", "actor", "action", "detail"], time_columns=("at",), json_columns=("detail",))
 
     # ----------------------------------------------------------------- config overrides
+    #
+    # An override sets one dotted key of an account's notebook params (``strategy_params.fast``,
+    # ``execution_time``, ``mode``, ...) for that account's next sessions; ``account=None`` is
+    # a global override (kept as before, applied by no session). Every change writes the
+    # override, its ``config_history`` row (old and new value, who, why) and its audit entry
+    # in one transaction. ``None`` is never an override's value: in the history it means
+    # "no override", which is what a revert puts back.
 
     def set_override(
-        self, key: str, value: Any, reason: str, *, actor: str = "user", at: datetime | None = None
+        self, key: str, value: Any, reason: str, *, actor: str = "user", account: str | None = None,
+        at: datetime | None = None,
     ) -> None:
-        """Override a configuration value; the old value goes to ``config_history``."""
+        """Override ``key`` for ``account`` (None: globally); the value it replaces goes to ``config_history``.
+
+        ``mode: online_live`` (real money) is refused unless the account's live trading
+        was confirmed (``toolkit live confirm``).
+        """
         text("key", key, max_length=256)
         text("reason", reason, max_length=10_000)
-        db.json_dumps(value)
-        self._write_override(key, value, reason, actor, self._at(at), clear=False)
+        text("actor", actor)
+        text("account", account, optional=True)
+        if value is None:
+            raise LedgerError(f"value of {key}: got None; allowed: a JSON value other than null "
+                              "(clear_override removes an override)")
+        try:
+            db.json_dumps(value)
+        except TypeError:
+            raise LedgerError(f"value of {key}: got {value!r}; allowed: a JSON value (number, text, true/false, "
+                              "list or mapping of them)") from None
+        self._write_override(key, value, reason, actor, account, self._at(at), clear=False)
 
-    def clear_override(self, key: str, reason: str, *, actor: str = "user", at: datetime | None = None) -> None:
-        """Remove the active override of ``key`` (recorded in history with ``new = None``)."""
+    def clear_override(
+        self, key: str, reason: str, *, actor: str = "user", account: str | None = None, at: datetime | None = None
+    ) -> None:
+        """Remove the active override of ``key`` for ``account`` (recorded in history with ``new = None``)."""
         text("key", key, max_length=256)
         text("reason", reason, max_length=10_000)
-        self._write_override(key, None, reason, actor, self._at(at), clear=True)
+        text("actor", actor)
+        text("account", account, optional=True)
+        self._write_override(key, None, reason, actor, account, self._at(at), clear=True)
 
-    def _write_override(self, key: str, value: Any, reason: str, actor: str, at: datetime, *, clear: bool) -> None:
+    def revert_change(self, change_id: int, reason: str, *, actor: str = "user", at: datetime | None = None) -> None:
+        """Put the key of ``config_history`` row ``change_id`` (same account) back to that change's ``old``.
+
+        An ``old`` of None (the change made the first override) clears the override; the
+        revert is a change of its own (history row and audit entry ``revert_override``).
+        """
+        if isinstance(change_id, bool) or not isinstance(change_id, int):
+            raise LedgerError(f"change_id: got {change_id!r}; allowed: the id of a change in config_history")
+        text("reason", reason, max_length=10_000)
+        text("actor", actor)
+        when = self._at(at)
         with self.transaction() as s:
-            active = list(
-                s.scalars(select(ConfigOverrideRow).where(ConfigOverrideRow.key == key, ConfigOverrideRow.active))
-            )
+            change = s.get(ConfigHistoryRow, change_id)
+            if change is None:
+                raise LedgerError(f"change_id: got {change_id}; allowed: the id of a change in config_history "
+                                  "(see `toolkit config history`)")
+            self._write_override(change.key, change.old, reason, actor, change.account, when,
+                                 clear=change.old is None, reverts=change_id)
+
+    def _write_override(self, key: str, value: Any, reason: str, actor: str, account: str | None, at: datetime, *,
+                        clear: bool, reverts: int | None = None) -> None:
+        scope = "globally" if account is None else f"for account {account!r}"
+        with self.transaction() as s:
+            if key == "mode" and value == TradingMode.ONLINE_LIVE.value:
+                self._check_live_confirmed(s, account)
+            active = list(s.scalars(
+                select(ConfigOverrideRow).where(ConfigOverrideRow.key == key, ConfigOverrideRow.active,
+                                                _in_scope(ConfigOverrideRow.account, account))
+                .order_by(ConfigOverrideRow.id)))
             if clear and not active:
-                raise LedgerError(f"key: no active override of {key!r} to clear")
+                if reverts is not None:
+                    raise LedgerError(f"change_id: got {reverts}; allowed: a change whose undoing changes something "
+                                      f"(it made the first override of {key!r} {scope}, and none is active now)")
+                raise LedgerError(f"key: no active override of {key!r} {scope} to clear")
             old = active[-1].value if active else None
             for row in active:
                 row.active = False
             if not clear:
-                s.add(ConfigOverrideRow(key=key, value=value, reason=reason, set_at=at, active=True))
-            s.add(ConfigHistoryRow(key=key, old=old, new=value, reason=reason, at=at))
-            s.add(AuditLogRow(at=at, actor=actor, action="clear_override" if clear else "set_override",
-                              detail={"key": key, "old": old, "new": value, "reason": reason}))
+                s.add(ConfigOverrideRow(key=key, value=value, reason=reason, set_at=at, active=True, actor=actor,
+                                        account=account))
+            s.add(ConfigHistoryRow(key=key, old=old, new=value, reason=reason, at=at, actor=actor, account=account))
+            detail: dict[str, Any] = {"key": key, "account": account, "old": old, "new": value, "reason": reason}
+            if reverts is not None:
+                detail["change_id"] = reverts
+            action = "revert_override" if reverts is not None else "clear_override" if clear else "set_override"
+            s.add(AuditLogRow(at=at, actor=actor, action=action, detail=detail))
             s.flush()
 
-    def overrides(self) -> dict[str, Any]:
-        """Active configuration overrides by key."""
+    @staticmethod
+    def _check_live_confirmed(s: Session, account: str | None) -> None:
+        """Real money only after the recorded confirmation (promise 3), even through an override."""
+        if account is None:
+            raise LedgerError("account: got None; allowed: an account label for mode online_live (real money is "
+                              "confirmed per account, never overridden globally)")
+        if s.get(SystemStateRow, live_confirmation_key(account)) is None:
+            raise LedgerError(f"mode: got 'online_live' for account {account!r}; allowed: online_live only after "
+                              f"`toolkit live confirm --account {account}` recorded the real-money confirmation")
+
+    def overrides(self, account: str | None = None) -> dict[str, Any]:
+        """Active overrides of ``account`` (None: the global ones) by key."""
         with self._reading() as s:
-            rows = s.scalars(select(ConfigOverrideRow).where(ConfigOverrideRow.active).order_by(ConfigOverrideRow.id))
+            rows = s.scalars(select(ConfigOverrideRow)
+                             .where(ConfigOverrideRow.active, _in_scope(ConfigOverrideRow.account, account))
+                             .order_by(ConfigOverrideRow.id))
             return {r.key: r.value for r in rows}
 
-    def config_history(self, key: str | None = None) -> pd.DataFrame:
-        """Every change of configuration overrides, oldest first."""
+    def override_records(self, account: str | None = None) -> pd.DataFrame:
+        """Active overrides of ``account`` (None: the global ones): key, value, reason, actor, set_at."""
+        with self._reading() as s:
+            q = (select(ConfigOverrideRow)
+                 .where(ConfigOverrideRow.active, _in_scope(ConfigOverrideRow.account, account))
+                 .order_by(ConfigOverrideRow.id))
+            rows = [{"key": r.key, "value": r.value, "reason": r.reason, "actor": r.actor, "set_at": r.set_at}
+                    for r in s.scalars(q)]
+        return frame(rows, ["key", "value", "reason", "actor", "set_at"], time_columns=("set_at",),
+                     json_columns=("value",))
+
+    def config_history(self, key: str | None = None, *, account: str | None = None) -> pd.DataFrame:
+        """Every change of configuration overrides, oldest first: id, at, account, key, old, new, reason, actor.
+
+        ``account`` keeps that account's changes; None keeps every change (global ones
+        have ``account`` None). ``id`` is what :meth:`revert_change` takes.
+        """
         with self._reading() as s:
             q = select(ConfigHistoryRow).order_by(ConfigHistoryRow.id)
             if key is not None:
                 q = q.where(ConfigHistoryRow.key == key)
-            rows = [{"at": r.at, "key": r.key, "old": r.old, "new": r.new, "reason": r.reason} for r in s.scalars(q)]
-        return frame(rows, ["at", "key", "old", "new", "reason"], time_columns=("at",), json_columns=("old", "new"))
+            if account is not None:
+                q = q.where(ConfigHistoryRow.account == account)
+            rows = [{"id": r.id, "at": r.at, "account": r.account, "key": r.key, "old": r.old, "new": r.new,
+                     "reason": r.reason, "actor": r.actor} for r in s.scalars(q)]
+        return frame(rows, HISTORY_COLUMNS, time_columns=("at",), json_columns=("old", "new"))
+
+
+#: Columns of :meth:`ControlMixin.config_history`.
+HISTORY_COLUMNS = ["id", "at", "account", "key", "old", "new", "reason", "actor"]
+
+
+def _in_scope(column: Any, account: str | None) -> Any:
+    """``account IS NULL`` for the global scope, else ``account = :account``."""
+    return column.is_(None) if account is None else column == account

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from toolkit.ledger import db
 from toolkit.ledger.accounting import ZERO, average_cost, fill_cash_flow, realised_on
 from toolkit.ledger.broker_state import BrokerStateMixin
+from toolkit.ledger.changes import ChangesMixin
 from toolkit.ledger.checks import choice, non_negative, optional_price, positive, text
 from toolkit.ledger.convert import fill_record, frame, lot_record, order_record, position_record, record_frame
 from toolkit.ledger.errors import IllegalTransitionError, LedgerError
@@ -80,13 +81,14 @@ _POS_GET = (
 )
 
 
-class Ledger(RunsMixin, BrokerStateMixin):
+class Ledger(RunsMixin, BrokerStateMixin, ChangesMixin):
     """Repository over the ledger database. Create it with :func:`open_ledger`.
 
     Methods are grouped by topic: orders and fills, positions and cash (here),
     runs and snapshots (:class:`~toolkit.ledger.runs.RunsMixin`), kill switch,
     audit and overrides (:class:`~toolkit.ledger.control.ControlMixin`), broker order ids,
-    live confirmations and adopted cash (:class:`~toolkit.ledger.broker_state.BrokerStateMixin`);
+    live confirmations and adopted cash (:class:`~toolkit.ledger.broker_state.BrokerStateMixin`),
+    the cheap "what changed" stamp readers poll (:class:`~toolkit.ledger.changes.ChangesMixin`);
     engine, clock and :meth:`transaction` come from
     :class:`~toolkit.ledger.base.LedgerBase`.
     """

@@ -39,6 +39,11 @@ RUN_STATUSES: Final = tuple(s.value for s in RunStatus)
 KILL_SWITCH_KEY: Final = "kill_switch"
 
 
+def live_confirmation_key(account: str) -> str:
+    """``system_state`` key of an account's live-trading confirmation."""
+    return f"live_confirmed:{account}"
+
+
 def allowed_from(status: str) -> tuple[str, ...]:
     """Statuses an order in ``status`` may move to (empty for terminal ones)."""
     return _model_allowed_from(OrderStatus(status))

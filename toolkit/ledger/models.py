@@ -199,6 +199,8 @@ class ConfigOverrideRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(Boolean)
+    actor: Mapped[str] = mapped_column(String(128), server_default="user")  # added in 0004
+    account: Mapped[str | None] = mapped_column(String(128))  # added in 0004; NULL = a global override
 
 
 class ConfigHistoryRow(Base):
@@ -211,6 +213,8 @@ class ConfigHistoryRow(Base):
     new: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(128), server_default="user")  # added in 0004
+    account: Mapped[str | None] = mapped_column(String(128))  # added in 0004; NULL = a global override
 
 
 class SystemStateRow(Base):

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Insert, bindparam, insert, select, update
+from sqlalchemy import Connection, Insert, bindparam, func, insert, select, update
 
 from toolkit.ledger import db
 from toolkit.ledger.base import LedgerBase
@@ -178,16 +178,33 @@ class RunsMixin(LedgerBase):
             row = conn.execute(_RUN_BY_KEY, {"run_key": run_key}).first()
             return None if row is None else run_record(row)
 
-    def runs(self, *, strategy: str | None = None, account: str | None = None) -> pd.DataFrame:
-        """Runs, oldest first."""
+    def runs(
+        self, *, strategy: str | None = None, account: str | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        """Runs, oldest first; ``limit``: only the last ones (a run history of years of sessions)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise LedgerError(f"limit: got {limit!r}; allowed: an int >= 0 or None")
         with self._reading() as s:
-            q = select(RunRow).order_by(RunRow.session_date, RunRow.id)
+            q = select(RunRow).order_by(RunRow.session_date.desc(), RunRow.id.desc())
             if strategy is not None:
                 q = q.where(RunRow.strategy == strategy)
             if account is not None:
                 q = q.where(RunRow.account == account)
+            if limit is not None:
+                q = q.limit(limit)
             records = [run_record(r) for r in s.scalars(q)]
+        records.reverse()
         return record_frame(records, Run, time_columns=("started_at", "finished_at"), json_columns=("summary",))
+
+    def run_accounts(self) -> dict[str, tuple[str, str]]:
+        """Each account with runs -> (strategy, mode) of its newest run, in one query.
+
+        What a reader listing accounts needs, without reading every run of years of sessions.
+        """
+        newest = select(func.max(RunRow.id)).group_by(RunRow.account)
+        q = select(RunRow.account, RunRow.strategy, RunRow.mode).where(RunRow.id.in_(newest)).order_by(RunRow.account)
+        with self._read_connection() as conn:
+            return {account: (strategy, mode) for account, strategy, mode in conn.execute(q)}
 
     # ----------------------------------------------------------------- snapshots
 

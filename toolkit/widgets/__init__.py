@@ -14,3 +14,22 @@ Two kinds of widgets live here, and neither holds trading logic of its own:
 
 :mod:`toolkit.widgets.dom` names the CSS classes the browser tests find elements by.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from toolkit.widgets.panel import ControlPanel, control_panel
+
+__all__ = ["ControlPanel", "control_panel"]
+
+
+def __getattr__(name: str) -> Any:
+    """``control_panel`` and ``ControlPanel`` on first use: ``import toolkit.widgets`` stays cheap
+    (the panel pulls in ipywidgets, pandas and the ledger)."""
+    if name in ("ControlPanel", "control_panel"):
+        from toolkit.widgets import panel
+
+        return getattr(panel, name)
+    raise AttributeError(f"module 'toolkit.widgets' has no attribute {name!r}")

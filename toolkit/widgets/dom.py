@@ -35,6 +35,10 @@ ACCOUNT: Final = "tk-account"
 MODE: Final = "tk-mode"
 EXECUTION_TIME: Final = "tk-execution-time"
 SETTINGS_MESSAGE: Final = "tk-settings-message"
+SETTINGS_REASON: Final = "tk-settings-reason"
+SETTINGS_SAVE: Final = "tk-settings-save"
+#: Who acts: the actor text field every write of the panel records.
+ACTOR: Final = "tk-actor"
 REGIME: Final = "tk-regime"
 ALLOCATION: Final = "tk-allocation"
 POSITIONS: Final = "tk-positions"
@@ -61,6 +65,9 @@ PARAMS_SAVE: Final = "tk-params-save"
 PARAMS_MESSAGE: Final = "tk-params-message"
 CONFIG_HISTORY: Final = "tk-config-history"
 CONFIG_REVERT: Final = "tk-config-revert"
+CONFIG_REVERT_CHOICE: Final = "tk-config-revert-choice"
+CONFIG_REVERT_REASON: Final = "tk-config-revert-reason"
+CONFIG_MESSAGE: Final = "tk-config-message"
 LAST_REFRESH: Final = "tk-last-refresh"
 
 
@@ -72,6 +79,11 @@ def param_input(name: str) -> str:
 def param_error(name: str) -> str:
     """The class of the inline error line under strategy parameter ``name``."""
     return f"tk-param-error-{name}"
+
+
+def mode_option(mode: str) -> str:
+    """The class of the button that switches the account to ``mode`` (disabled when it cannot trade it)."""
+    return f"tk-mode-{mode}"
 
 
 def explorer_input(name: str) -> str:

@@ -1,0 +1,294 @@
+"""The control panel of one account: :class:`ControlPanel` and :func:`control_panel`.
+
+The panel holds no state of its own that matters: everything it shows is read from the
+ledger and the run archive, and everything it changes is written through the ledger
+(overrides, kill switch) or the runner (``toolkit run``). So each page of the served
+panel (a fresh voila kernel) shows the same thing, and a change made anywhere else (the
+CLI, another page, a scheduled run) appears within a refresh.
+
+Layout, top to bottom: account, who acts, refresh status; mode and execution time beside
+the kill switch; regime beside the allocation; positions and P&L beside the guard
+activations; equity; trade history; the parameter editor beside the config history;
+runs; audit log. Rows wrap, so on a 768 px tablet most cards take the full width.
+"""
+
+from __future__ import annotations
+
+import getpass
+import html
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from toolkit.errors import ParamsError
+from toolkit.widgets import dom
+from toolkit.widgets.account_settings import SettingsControl
+from toolkit.widgets.accounts import AccountInfo, discover_accounts
+from toolkit.widgets.archive import RunArchive
+from toolkit.widgets.context import AccountView, Section
+from toolkit.widgets.displays import (
+    AllocationDisplay,
+    AuditDisplay,
+    EquityDisplay,
+    GuardsDisplay,
+    PositionsDisplay,
+    RegimeDisplay,
+)
+from toolkit.widgets.kill_switch import KillSwitchControl
+from toolkit.widgets.layout import row
+from toolkit.widgets.params_section import ConfigHistoryControl, ParamsControl
+from toolkit.widgets.reader import AccountReader
+from toolkit.widgets.refresh import RefreshLoop
+from toolkit.widgets.run_section import RunControl
+from toolkit.widgets.settings import effective_setting
+from toolkit.widgets.trade_history import TradeHistory
+
+if TYPE_CHECKING:
+    from toolkit.ledger import Ledger
+
+__all__ = ["ControlPanel", "control_panel", "default_actor"]
+
+Clock = Callable[[], datetime]
+
+
+def default_actor() -> str:
+    """Who acts when nobody typed a name: ``$TOOLKIT_USER``, else the login name."""
+    name = os.environ.get("TOOLKIT_USER", "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "user"
+
+
+class ControlPanel:
+    """The panel over an open ledger; build it with :func:`control_panel`.
+
+    ``widget`` is the root box (class :data:`dom.PANEL`, plus :data:`dom.READY` once the
+    first read is drawn); :meth:`refresh` re-reads what changed; :meth:`select` shows
+    another account; :meth:`stop` ends the live refresh.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        account: str | None = None,
+        params_dir: Path,
+        outputs_dir: Path,
+        refresh_seconds: float = 0.25,
+        clock: Clock | None = None,
+        owns_ledger: bool = False,
+    ) -> None:
+        self.ledger = ledger
+        self.params_dir = params_dir
+        self.project_root = params_dir.resolve().parent
+        self.archive = RunArchive(outputs_dir)
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self._owns_ledger = owns_ledger
+        #: Problems met while drawing or refreshing, newest last (also shown on the panel).
+        self.errors: list[str] = []
+        self.accounts = self._discover()
+        if account is not None and account not in self.accounts:
+            raise ParamsError("account", account, "one of " + ", ".join(self.accounts) if self.accounts
+                              else "an account of a params file or of the ledger's runs (none found)")
+
+        self.account_choice = w.Dropdown(options=[(a.label, a.name) for a in self.accounts.values()],
+                                         description="account", layout=w.Layout(width="auto", max_width="100%",
+                                                                                flex="1 1 300px"))
+        self.account_choice.add_class(dom.ACCOUNT)
+        self.actor = w.Text(value=default_actor(), description="who", continuous_update=True,
+                            layout=w.Layout(width="auto", flex="0 1 220px"))
+        self.actor.add_class(dom.ACTOR)
+        self.last_refresh = w.HTML("")
+        self.last_refresh.add_class(dom.LAST_REFRESH)
+        self.problems = w.HTML("")
+        self.header_note = w.HTML("")
+
+        self.settings = SettingsControl()
+        self.kill_switch = KillSwitchControl()
+        self.regime = RegimeDisplay()
+        self.allocation = AllocationDisplay()
+        self.positions = PositionsDisplay()
+        self.guards = GuardsDisplay()
+        self.equity = EquityDisplay()
+        self.trades = TradeHistory()
+        self.params = ParamsControl()
+        self.config_history = ConfigHistoryControl()
+        self.runs = RunControl()
+        self.audit = AuditDisplay()
+        self.sections: list[Section] = [self.settings, self.kill_switch, self.regime, self.allocation,
+                                        self.positions, self.guards, self.equity, self.trades, self.params,
+                                        self.config_history, self.runs, self.audit]
+        header = w.Box([self.account_choice, self.actor, self.last_refresh],
+                       layout=w.Layout(display="flex", flex_flow="row wrap", width="100%", align_items="center"))
+        title = w.HTML('<div style="font-size:18px;font-weight:600">Control panel</div>')
+        self.widget = w.VBox(
+            [title, header, self.header_note, self.problems,
+             row(self.settings.widget, self.kill_switch.widget),
+             row(self.regime.widget, self.allocation.widget),
+             row(self.positions.widget, self.guards.widget),
+             row(self.equity.widget),
+             row(self.trades.widget),
+             row(self.params.widget, self.config_history.widget),
+             row(self.runs.widget),
+             row(self.audit.widget)],
+            layout=w.Layout(width="100%", max_width="1400px"),
+        )
+        self.widget.add_class(dom.PANEL)
+        self._stamp: dict[str, Any] = {}
+        self.view: AccountView | None = None
+        self._shown_second = ""
+        first = account or next(iter(self.accounts), None)
+        if first is None:
+            self.header_note.value = ('<div style="color:#6b7280">No account yet: no params file under '
+                                      "params/daily_dry_run or params/live and no run in the ledger.</div>")
+        else:
+            self.account_choice.value = first
+            self.select(first)
+        self.account_choice.observe(lambda change: self.select(change["new"]), "value")
+        self.widget.add_class(dom.READY)
+        self.loop = RefreshLoop(self._poll, refresh_seconds, on_error=self._report)
+        self.loop.start()
+
+    # ----------------------------------------------------------------- accounts
+
+    def _discover(self) -> dict[str, AccountInfo]:
+        known = {name: strategy for name, (strategy, _) in self.ledger.run_accounts().items()}
+        return {a.name: a for a in discover_accounts(self.params_dir, known)}
+
+    def _data_mode(self, account: AccountInfo, reader: AccountReader | None = None) -> str | None:
+        """The mode whose figures are shown: the newest run's, else the mode in force."""
+        newest = self.ledger.run_accounts().get(account.name)
+        if newest is not None:
+            return newest[1]
+        overrides = reader.overrides() if reader is not None else dict(self.ledger.overrides(account=account.name))
+        mode = effective_setting(account, overrides, "mode")
+        return None if mode is None else str(mode)
+
+    def select(self, name: str) -> None:
+        """Show account ``name`` (every section redrawn)."""
+        account = self.accounts[name]
+        self._stamp = self.ledger.change_stamp()
+        mode = self._data_mode(account)
+        reader = AccountReader(self.ledger, account.name, mode)
+        self.view = AccountView(
+            ledger=self.ledger, account=account, reader=reader, mode=mode, actor=lambda: self.actor.value.strip(),
+            refresh=self.refresh, clock=self.clock, archive=self.archive, project_root=self.project_root,
+            db_url=self.ledger.url,
+        )
+        self.header_note.value = (f'<div style="color:#4b5563;font-size:12px">{html.escape(account.label)}; '
+                                  f"figures of its {html.escape(str(mode))} sessions</div>")
+        for section in self.sections:
+            self._update(section)
+        self._mark(set())
+
+    # ----------------------------------------------------------------- refresh
+
+    def _update(self, section: Section) -> None:
+        assert self.view is not None
+        try:
+            section.update(self.view)
+        except Exception as exc:  # one broken section must not blank the panel
+            self._report(exc, type(section).__name__)
+
+    def refresh(self) -> frozenset[str]:
+        """Re-read the ledger now; redraw the sections whose parts changed. Returns the changed parts."""
+        view = self.view
+        if view is None:
+            return frozenset()
+        stamp = self.ledger.change_stamp()
+        changed = frozenset(k for k, v in stamp.items() if self._stamp.get(k) != v)
+        self._stamp = stamp
+        if changed:
+            view.reader.invalidate(changed)
+            if changed & {"runs", "config"}:
+                accounts = self._discover()
+                if list(accounts) != list(self.accounts):
+                    self.accounts = accounts
+                    self.account_choice.options = [(a.label, a.name) for a in accounts.values()]
+                    self.account_choice.value = view.account.name
+                if self._data_mode(view.account, view.reader) != view.mode:
+                    self.select(view.account.name)
+                    return changed
+            for section in self.sections:
+                if section.parts & changed:
+                    self._update(section)
+        for section in self.sections:
+            try:
+                section.tick(view)
+            except Exception as exc:
+                self._report(exc, type(section).__name__)
+        self._mark(changed)
+        return changed
+
+    def _poll(self) -> None:
+        self.refresh()
+
+    def _mark(self, changed: set[str] | frozenset[str]) -> None:
+        now = self.clock()
+        second = f"{now:%H:%M:%S}"
+        if second == self._shown_second and not changed:
+            return
+        self._shown_second = second
+        live = "live, every {:g} s".format(self.loop.seconds) if getattr(self, "loop", None) and self.loop.running \
+            else "refreshed on demand"
+        self.last_refresh.value = (f'<span style="color:#6b7280;font-size:11px">ledger read at {second} UTC '
+                                   f"({live})</span>")
+
+    def _report(self, exc: Exception, where: str = "refresh") -> None:
+        line = f"{where}: {type(exc).__name__}: {exc}"
+        self.errors.append(line)
+        del self.errors[:-20]
+        self.problems.value = "".join(f'<div style="color:#b91c1c;font-size:12px">{html.escape(e)}</div>'
+                                      for e in self.errors[-3:])
+
+    # ----------------------------------------------------------------- lifetime and display
+
+    def stop(self) -> None:
+        """End the live refresh (a background run, if any, goes on and is archived)."""
+        self.loop.stop()
+
+    def close(self) -> None:
+        """Stop refreshing and release the ledger if the panel opened it."""
+        self.stop()
+        if self._owns_ledger:
+            self.ledger.close()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def control_panel(
+    db_url: str | None = None,
+    account: str | None = None,
+    *,
+    params_dir: Path | None = None,
+    refresh_seconds: float = 0.25,
+    clock: Clock | None = None,
+    outputs_dir: Path | None = None,
+) -> ControlPanel:
+    """Open the ledger and build the control panel of ``account`` (default: the first one).
+
+    ``db_url``: the ledger (default ``$TOOLKIT_DB_URL``, else outputs/ledger.sqlite);
+    ``params_dir``: where the accounts' params files are (default: the project's params/);
+    ``outputs_dir``: the run archive (default: the project's outputs/); ``clock``: the
+    time of the panel and of its ledger writes (tz-aware; default: now, UTC).
+    """
+    from toolkit.ledger import open_ledger
+    from toolkit.params import repo_root
+
+    root = repo_root()
+    ledger = open_ledger(db_url, clock=clock)
+    try:
+        return ControlPanel(ledger, account=account, params_dir=params_dir or root / "params",
+                            outputs_dir=outputs_dir or root / "outputs", refresh_seconds=refresh_seconds,
+                            clock=clock, owns_ledger=True)
+    except BaseException:
+        ledger.close()
+        raise

@@ -1,0 +1,291 @@
+"""The parameter editor: one input per field of a strategy's params model, validated as one types.
+
+Every rule shown comes from the strategy's own pydantic model, never from the panel: a
+field's bounds and description are read from its ``Field(...)``, and each change runs the
+whole model (``model_validate``), so a field rule (``fast >= 1``) shows under its field
+(:func:`toolkit.widgets.dom.param_error`) and a cross-field rule (``fast < slow``, a
+``model_validator``) under the form (:data:`toolkit.widgets.dom.PARAMS_FORM_ERROR`).
+Inputs by type: ``bool`` a checkbox, ``int`` and ``float`` number boxes, ``Literal`` a
+dropdown, ``str`` a text box, anything else YAML text (``null``, ``[a, b]``).
+
+The editor only collects and checks; :class:`ParamEditor` hands the changed fields to the
+``on_save`` callback the panel gives it (which writes the ledger's overrides).
+"""
+
+from __future__ import annotations
+
+import html
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ipywidgets as w
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from toolkit.errors import field_bounds, number, plain_allowed
+from toolkit.widgets import dom
+
+__all__ = ["FieldEditor", "ParamEditor", "bounds_text", "field_kind"]
+
+_OPS = (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"))
+_ERROR_STYLE = "color:#b91c1c;font-size:12px;min-height:0"
+_HELP_STYLE = "color:#4b5563;font-size:11px;line-height:1.3"
+
+
+def field_kind(annotation: Any) -> str:
+    """``bool``, ``int``, ``float``, ``choice`` (a Literal), ``text`` (str) or ``yaml`` (anything else)."""
+    if annotation is bool:
+        return "bool"
+    if annotation is int:
+        return "int"
+    if annotation is float:
+        return "float"
+    if annotation is str:
+        return "text"
+    if typing.get_origin(annotation) is typing.Literal:
+        return "choice"
+    return "yaml"
+
+
+def bounds_text(model: type[BaseModel], name: str) -> str:
+    """The field's bounds as a person reads them: ``whole number, ≥ 1, ≤ 1000``."""
+    bounds = field_bounds(model, (name,))
+    parts = ["whole number"] if bounds.get("whole") else []
+    parts += [f"{sign} {number(bounds[op])}" for op, sign in _OPS if op in bounds]
+    return ", ".join(parts)
+
+
+def _yaml_text(value: Any) -> str:
+    return str(yaml.safe_dump(value, default_flow_style=True, width=10_000)).strip().removesuffix("...").strip()
+
+
+class FieldEditor:
+    """The input, inline help and inline error of one field."""
+
+    def __init__(self, model: type[BaseModel], name: str, value: Any, *, locked: str | None = None) -> None:
+        info = model.model_fields[name]
+        self.name = name
+        self.kind = field_kind(info.annotation)
+        layout = w.Layout(width="100%", max_width="260px")
+        if self.kind == "bool":
+            self.input: w.ValueWidget = w.Checkbox(value=bool(value), description="", indent=False, layout=layout)
+        elif self.kind == "int":
+            self.input = w.IntText(value=int(value), continuous_update=True, layout=layout)
+        elif self.kind == "float":
+            self.input = w.FloatText(value=float(value), continuous_update=True, layout=layout)
+        elif self.kind == "choice":
+            options = [str(v) for v in typing.get_args(info.annotation)]
+            self.input = w.Dropdown(options=options, value=str(value), layout=layout)
+        elif self.kind == "text":
+            self.input = w.Text(value=str(value), continuous_update=True, layout=layout)
+        else:
+            self.input = w.Text(value=_yaml_text(value), continuous_update=True, layout=layout)
+        self.input.add_class(dom.param_input(name))
+        self.input.disabled = locked is not None
+        if self.kind == "choice":
+            rule = "one of " + ", ".join(str(v) for v in typing.get_args(info.annotation))
+        elif self.kind == "yaml":
+            rule = "YAML, e.g. null or [a, b]"
+        else:
+            rule = bounds_text(model, name)
+        help_parts = [p for p in (info.description, rule, locked) if p]
+        self.help = w.HTML(
+            f'<div style="{_HELP_STYLE}"><b>{html.escape(name)}</b>'
+            + "".join(f"<br>{html.escape(p)}" for p in help_parts) + "</div>"
+        )
+        self.error = w.HTML("")
+        self.error.add_class(dom.param_error(name))
+        self.box = w.VBox([self.help, self.input, self.error],
+                          layout=w.Layout(flex="1 1 220px", min_width="0", margin="2px 8px 6px 0"))
+
+    def get(self) -> Any:
+        """The typed value; raises ValueError with a one-line reason for YAML that does not parse."""
+        value = self.input.value
+        if self.kind != "yaml":
+            return value
+        try:
+            return yaml.safe_load(str(value))
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ValueError(f"not YAML ({problem})") from None
+
+    def set(self, value: Any) -> None:
+        if self.kind == "yaml":
+            self.input.value = _yaml_text(value)
+        elif self.kind == "choice":
+            self.input.value = str(value)
+        else:
+            self.input.value = value
+
+    def show_error(self, message: str | None) -> None:
+        self.error.value = "" if not message else f'<div style="{_ERROR_STYLE}">{html.escape(message)}</div>'
+
+
+def _error_text(model: type[BaseModel], err: Mapping[str, Any]) -> str:
+    loc = tuple(err.get("loc", ()))
+    allowed = plain_allowed(err, field_bounds(model, loc) if loc else None)
+    if str(err.get("type")) in ("value_error", "assertion_error"):
+        return allowed
+    return f"got {err.get('input')!r}; allowed: {allowed}"
+
+
+class ParamEditor:
+    """A form over one params model: inputs, inline errors, reason, Save.
+
+    ``on_save(changes, reason)``: called with ``{field: new value}`` (JSON values as the
+    model dumps them) of the fields that differ from the values loaded; it writes them
+    and returns a message, or raises with a message to show.
+    """
+
+    def __init__(self, on_save: Callable[[dict[str, Any], str], str]) -> None:
+        self._on_save = on_save
+        self.model: type[BaseModel] | None = None
+        self.fields: dict[str, FieldEditor] = {}
+        self._loaded: dict[str, Any] = {}
+        self._loading = False
+        self.valid = False
+        self.note = w.HTML("")
+        self.grid = w.Box(layout=w.Layout(display="flex", flex_flow="row wrap", width="100%"))
+        self.form_error = w.HTML("")
+        self.form_error.add_class(dom.PARAMS_FORM_ERROR)
+        self.reason = w.Text(placeholder="reason for this change (required)", continuous_update=True,
+                             layout=w.Layout(width="100%", max_width="480px"))
+        self.reason.add_class(dom.PARAMS_REASON)
+        self.save = w.Button(description="Save parameters", button_style="primary", disabled=True,
+                             layout=w.Layout(width="auto"))
+        self.save.add_class(dom.PARAMS_SAVE)
+        self.message = w.HTML("")
+        self.message.add_class(dom.PARAMS_MESSAGE)
+        self.reason.observe(lambda _: self.validate(), "value")
+        self.save.on_click(lambda _: self._save())
+        self.widget = w.VBox(
+            [self.note, self.grid, self.form_error,
+             w.HBox([self.reason, self.save], layout=w.Layout(flex_flow="row wrap", width="100%")), self.message],
+            layout=w.Layout(width="100%"),
+        )
+        self.widget.add_class(dom.PARAMS_FORM)
+
+    # ----------------------------------------------------------------- loading
+
+    def clear(self, note: str) -> None:
+        """No form (a view-only account, a strategy the registry does not know): ``note`` says why."""
+        self.model = None
+        self.fields = {}
+        self._loaded = {}
+        self.grid.children = ()
+        self.note.value = f'<div style="color:#6b7280;font-size:12px">{html.escape(note)}</div>'
+        self.form_error.value = ""
+        self.validate()
+
+    def load(self, model: type[BaseModel], values: Mapping[str, Any], *, locked: Mapping[str, str] | None = None,
+             note: str = "") -> None:
+        """Show ``values`` (the parameters in force) in a form of ``model``.
+
+        Loading the same model again (the ledger changed under the form) keeps what the
+        person has typed in fields they edited and updates the others.
+        """
+        locked = dict(locked or {})
+        self._loading = True
+        try:
+            if model is self.model and set(values) == set(self.fields):
+                for name, editor in self.fields.items():
+                    try:
+                        untouched = editor.get() == self._loaded.get(name)
+                    except ValueError:
+                        untouched = False
+                    if untouched:
+                        editor.set(values[name])
+            else:
+                self.model = model
+                self.fields = {name: FieldEditor(model, name, values[name], locked=locked.get(name))
+                               for name in model.model_fields}
+                for editor in self.fields.values():
+                    editor.input.observe(lambda _: self.validate(), "value")
+                self.grid.children = tuple(e.box for e in self.fields.values())
+            self._loaded = dict(values)
+        finally:
+            self._loading = False
+        self.note.value = f'<div style="color:#4b5563;font-size:12px">{html.escape(note)}</div>' if note else ""
+        self.validate()
+
+    # ----------------------------------------------------------------- checking
+
+    def values(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(typed values, parse errors by field); a field that does not parse keeps its loaded value."""
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name, editor in self.fields.items():
+            try:
+                values[name] = editor.get()
+            except ValueError as exc:
+                errors[name] = str(exc)
+                values[name] = self._loaded.get(name)
+        return values, errors
+
+    def check(self) -> tuple[dict[str, Any] | None, dict[str, str], list[str]]:
+        """(the model's JSON dump when valid, field errors, form errors)."""
+        if self.model is None:
+            return None, {}, []
+        values, field_errors = self.values()
+        form_errors: list[str] = []
+        dumped: dict[str, Any] | None = None
+        try:
+            dumped = self.model.model_validate(values).model_dump(mode="json")
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = tuple(err.get("loc", ()))
+                if loc and str(loc[0]) in self.fields:
+                    field_errors.setdefault(str(loc[0]), _error_text(self.model, err))
+                else:
+                    form_errors.append(_error_text(self.model, err))
+        if field_errors or form_errors:
+            dumped = None
+        return dumped, field_errors, form_errors
+
+    def changes(self) -> dict[str, Any]:
+        """Fields whose (valid) value differs from the one loaded; empty when the form is invalid."""
+        dumped, _, _ = self.check()
+        if dumped is None:
+            return {}
+        return {k: v for k, v in dumped.items() if k in self.fields and v != self._loaded.get(k)}
+
+    def validate(self) -> bool:
+        """Show the errors of the current inputs; enable Save only for a valid change with a reason."""
+        if self._loading:
+            return self.valid
+        dumped, field_errors, form_errors = self.check()
+        for name, editor in self.fields.items():
+            editor.show_error(field_errors.get(name))
+        self.form_error.value = "".join(f'<div style="{_ERROR_STYLE}">{html.escape(e)}</div>' for e in form_errors)
+        self.valid = dumped is not None
+        changed = bool(self.changes()) if self.valid else False
+        self.save.disabled = not (self.valid and changed and self.reason.value.strip())
+        return self.valid
+
+    # ----------------------------------------------------------------- saving
+
+    def _save(self) -> None:
+        if not self.validate():
+            self.show_message("fix the errors shown above first; nothing was saved", error=True)
+            return
+        reason = self.reason.value.strip()
+        if not reason:
+            self.show_message("reason: required; say why the parameters change (it goes into the history)",
+                              error=True)
+            return
+        changes = self.changes()
+        if not changes:
+            self.show_message("no parameter differs from the ones in force; nothing was saved", error=True)
+            return
+        try:
+            message = self._on_save(changes, reason)
+        except Exception as exc:  # a refused write is shown where the person clicked
+            self.show_message(str(exc), error=True)
+            return
+        self.reason.value = ""
+        self.show_message(message)
+
+    def show_message(self, text: str, *, error: bool = False) -> None:
+        colour = "#b91c1c" if error else "#166534"
+        self.message.value = f'<div style="color:{colour};font-size:12px">{html.escape(text)}</div>'
