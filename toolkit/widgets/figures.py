@@ -10,16 +10,33 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["figure_widget", "redraw", "table_html"]
+__all__ = ["dates_as_text", "figure_widget", "redraw", "table_html"]
 
 
 def figure_widget(figure: Any) -> Any:
     """A plotly FigureWidget showing ``figure``."""
     import plotly.graph_objects as go
 
-    return go.FigureWidget(figure)
+    return go.FigureWidget(dates_as_text(figure))
+
+
+def dates_as_text(figure: Any) -> Any:
+    """``figure`` with its traces' date arrays written as ISO text.
+
+    A static figure is written to JSON by plotly, which turns numpy dates into text; a
+    FigureWidget sends its arrays through the widget protocol instead, where a
+    ``datetime64[ns]`` array becomes a list of integers (nanoseconds) and the time axis
+    reads 1e18. Text dates are what plotly.js reads in both.
+    """
+    for trace in figure.data:
+        for attr in ("x", "y"):
+            values = getattr(trace, attr, None)
+            if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+                setattr(trace, attr, np.datetime_as_string(values, unit="ms"))
+    return figure
 
 
 def redraw(widget: Any, figure: Any) -> None:
@@ -28,6 +45,7 @@ def redraw(widget: Any, figure: Any) -> None:
     Traces are updated in place when their number and types are unchanged (the usual
     case: new numbers, same chart), replaced otherwise.
     """
+    figure = dates_as_text(figure)
     same = len(widget.data) == len(figure.data) and all(
         type(a) is type(b) for a, b in zip(widget.data, figure.data, strict=True)
     )
