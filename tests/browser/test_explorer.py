@@ -166,3 +166,42 @@ def write_docs_screenshot(driver: Any, element: Any) -> None:
     image = Image.open(io.BytesIO(element.screenshot_as_png)).convert("RGB").quantize(colors=96)
     DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     image.save(DOCS_SCREENSHOT, optimize=True)
+
+
+@pytest.fixture
+def served_walk_forward(tmp_path: Path) -> Iterator[DashboardServer]:
+    server = start_voila("notebooks/walk_forward.ipynb", tmp_path / "voila.log")
+    try:
+        yield server
+    finally:
+        left = server.stop()
+        assert not left, f"kernels still running after Ctrl-C: {left}"
+
+
+def test_walk_forward_explorer_draws_the_clicked_cell(served_walk_forward: DashboardServer, browser: Any,
+                                                      screenshot: Callable[..., Path]) -> None:
+    """A click on a cell of the fold's heatmap (params/walk_forward/sma_crossover.yaml: fast 5..50 by 5 on the
+    y axis, slow 50..250 by 25 on the x axis) draws that combination's curves."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    browser.get(served_walk_forward.url)
+    wait_for(browser, f".{dom.WF_EXPLORER}", timeout=RENDER_TIMEOUT_S)
+    heatmap = wait_for(browser, f".{dom.WF_FIGURE} .draglayer .xy .nsewdrag")
+    assert text_of(browser, f".{dom.WF_STATUS}").startswith("Click a cell of the heatmap")
+    width, height = heatmap.size["width"], heatmap.size["height"]
+    column, row = 2, 1  # slow = 100, fast = 10 (categories run left to right, bottom to top)
+    ActionChains(browser).move_to_element_with_offset(
+        heatmap, int((column + 0.5) / 9 * width - width / 2), int(height / 2 - (row + 0.5) / 10 * height)
+    ).click().perform()
+    status = wait_until(browser, lambda d: text_of(d, f".{dom.WF_STATUS}") if text_of(
+        d, f".{dom.WF_STATUS}").startswith("Fold") else None, timeout=120)
+    assert "fast=10, slow=100" in status
+    titles = f".{dom.WF_FIGURE} .annotation-text"
+    wait_until(browser, lambda d: any(t.text == "fast=10, slow=100: growth of 1"
+                                      for t in d.find_elements("css selector", titles)))
+    points = browser.execute_script(
+        f"return document.querySelector('.{dom.WF_FIGURE}.js-plotly-plot').data.map(t => (t.x || []).length)")
+    assert points[3] > 0 and points[4] > 0 and points[5] > 0, points  # in sample, out of sample, the choice
+    metrics = text_of(browser, f".{dom.WF_METRICS}")
+    assert "out of sample" in metrics and "fold's choice, in sample" in metrics and "sharpe" in metrics
+    screenshot(browser, "walk_forward_explorer")

@@ -248,22 +248,22 @@ def test_walk_forward_explorer_builds_without_running(
     assert ex.fold.value == last and [v for _, v in ex.fold.options] == [f.number for f in report.folds]
     chosen = fold_row(report, last)
     assert ex.selected_values() == {"fast": chosen["fast"], "slow": chosen["slow"]}
-    assert ex.axes == ("fast", "slow") and ex.heatmap is not None
+    assert ex.axes == ("fast", "slow") and len(ex.figure.data) == 6
+    assert all(len(trace.x) == 0 for trace in ex.figure.data[3:])  # no curves before a pick
 
 
 def test_the_heatmap_is_the_folds_own_surface(walk_forward: tuple[Any, WalkForwardReport]) -> None:
     p, report = walk_forward
     ex = WalkForwardExplorer(p, report)
     ex.fold.value = 2
-    assert ex.heatmap is not None
-    z = np.asarray(ex.heatmap.data[0].z, dtype=float)
+    z = np.asarray(ex.figure.data[0].z, dtype=float)
     t = report.trials[report.trials["fold"] == 2]
     for i, fast in enumerate([5, 10, 20]):
         for j, slow in enumerate([20, 50, 100]):
             hit = t[(t["fast"] == fast) & (t["slow"] == slow)]["objective"]
             assert (math.isnan(z[i, j]) and hit.empty) or z[i, j] == hit.iloc[0]
     row = fold_row(report, 2)
-    assert list(ex.heatmap.data[1].x) == [str(row["slow"])] and list(ex.heatmap.data[1].y) == [str(row["fast"])]
+    assert list(ex.figure.data[1].x) == [str(row["slow"])] and list(ex.figure.data[1].y) == [str(row["fast"])]
 
 
 def test_clicking_a_cell_shows_that_combination(
@@ -274,14 +274,14 @@ def test_clicking_a_cell_shows_that_combination(
     fold = report.folds[2].number
     ex.fold.value = fold
     replay_spy.clear()
-    click(ex.heatmap, "100", "5")
+    click(ex.figure, "100", "5")
     assert ex.selected_values() == {"fast": 5, "slow": 100}
     grid = report.grid.grid
     combo = int(grid.index[(grid["fast"] == 5) & (grid["slow"] == 100)][0])
     assert replay_spy == [(fold, combo)]
     assert ex.replay is not None and ex.replay.combination == combo
-    assert list(ex.heatmap.data[2].x) == ["100"] and list(ex.heatmap.data[2].y) == ["5"]
-    curves = ex.curves.data
+    assert list(ex.figure.data[2].x) == ["100"] and list(ex.figure.data[2].y) == ["5"]
+    curves = ex.figure.data[3:]
     np.testing.assert_array_equal(np.asarray(curves[0].y, dtype=float),
                                   (ex.replay.in_sample / report.params.initial_cash).to_numpy())
     np.testing.assert_array_equal(np.asarray(curves[1].y, dtype=float),
@@ -320,4 +320,4 @@ def test_the_dropdowns_reach_the_same_point_and_refuse_a_dropped_one(
     assert ex.replay is not None and ex.replay.params == {"fast": 20, "slow": 50}
     ex.choosers["slow"].value = 20  # fast 20, slow 20: dropped by the strategy
     assert ex.replay is None and "not in the grid" in shown(ex.status)
-    assert all(len(trace.x) == 0 for trace in ex.curves.data)
+    assert all(len(trace.x) == 0 for trace in ex.figure.data[3:])

@@ -20,11 +20,11 @@ EXPLORER_STATUS: Final = "tk-explorer-status"
 EXPLORER_FORM_ERROR: Final = "tk-explorer-form-error"
 EXPLORER_EQUITY: Final = "tk-explorer-equity"
 EXPLORER_METRICS: Final = "tk-explorer-metrics"
-#: The walk-forward explorer's root box, fold dropdown, heatmap, curves, metrics and status.
+#: The walk-forward explorer's root box, fold dropdown, figure (heatmap over curves), metrics
+#: and status.
 WF_EXPLORER: Final = "tk-wf-explorer"
 WF_FOLD: Final = "tk-wf-fold"
-WF_HEATMAP: Final = "tk-wf-heatmap"
-WF_CURVES: Final = "tk-wf-curves"
+WF_FIGURE: Final = "tk-wf-figure"
 WF_METRICS: Final = "tk-wf-metrics"
 WF_STATUS: Final = "tk-wf-status"
 

@@ -8,6 +8,7 @@ never draws a chart its own way.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ def figure_widget(figure: Any) -> Any:
 
 
 def dates_as_text(figure: Any) -> Any:
-    """``figure`` with its traces' date arrays written as ISO text.
+    """``figure`` with its traces' date arrays (and its shapes' dates) written as ISO text.
 
     A static figure is written to JSON by plotly, which turns numpy dates into text; a
     FigureWidget sends its arrays through the widget protocol instead, where a
@@ -36,6 +37,11 @@ def dates_as_text(figure: Any) -> Any:
             values = getattr(trace, attr, None)
             if isinstance(values, np.ndarray) and values.dtype.kind == "M":
                 setattr(trace, attr, np.datetime_as_string(values, unit="ms"))
+    for shape in figure.layout.shapes:  # a vline at a date: NaN on the page otherwise
+        for attr in ("x0", "x1"):
+            value = getattr(shape, attr, None)
+            if isinstance(value, dt.datetime | np.datetime64):
+                setattr(shape, attr, pd.Timestamp(value).isoformat())
     return figure
 
 

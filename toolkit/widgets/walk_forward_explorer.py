@@ -1,10 +1,11 @@
 """The walk-forward explorer: pick a fold and a point of its heatmap, see that combination's curves.
 
 A walk-forward keeps every combination's in-sample metrics but trades only each
-fold's choice. This explorer shows a fold's own in-sample surface (a plotly
-FigureWidget heatmap: click a cell) with a dropdown per searched parameter as the
+fold's choice. This explorer shows a fold's own in-sample surface (the heatmap of a
+plotly FigureWidget: click a cell) with a dropdown per searched parameter as the
 keyboard way to the same point, and draws the picked combination's in-sample and
-out-of-sample curves and metrics beside the fold's choice. The curves come from
+out-of-sample curves (below the heatmap, in the same figure) and metrics beside the
+fold's choice. The curves come from
 :func:`toolkit.optimize.fold_replay.replay_fold`, which re-runs the combination with
 the walk-forward's own steps: for the fold's choice they are the figures of the fold
 table.
@@ -26,13 +27,7 @@ from toolkit.optimize.fold_replay import FoldReplay, chosen_combinations, replay
 from toolkit.optimize.grid import combination
 from toolkit.optimize.walk_forward import WalkForwardReport
 from toolkit.params.walk_forward import WalkForwardParams
-from toolkit.report.walk_forward_folds import (
-    describe_params,
-    fold_curves_figure,
-    fold_heatmap_figure,
-    fold_label,
-    fold_metrics_table,
-)
+from toolkit.report.walk_forward_folds import describe_params, fold_figure, fold_label, fold_metrics_table
 from toolkit.widgets import dom
 from toolkit.widgets.figures import figure_widget, redraw, table_html
 from toolkit.widgets.strategy_form import ERROR_STYLE
@@ -41,7 +36,7 @@ __all__ = ["WalkForwardExplorer"]
 
 
 class WalkForwardExplorer:
-    """Fold dropdown, in-sample heatmap, one dropdown per searched parameter, curves and metrics.
+    """Fold dropdown, one dropdown per searched parameter, heatmap over curves, and metrics.
 
     ``params`` and ``report`` are the notebook's (``p`` and ``report``). ``.widget`` is
     the root box; a bare explorer at the end of a cell shows it. ``.replay`` is what is
@@ -62,7 +57,7 @@ class WalkForwardExplorer:
 
         folds = [f.number for f in report.folds]
         self.fold = w.Dropdown(options=[(fold_label(report, n) + self._choice_note(n), n) for n in folds],
-                               value=folds[-1], description="fold", layout=w.Layout(width="52em"))
+                               value=folds[-1], description="fold", layout=w.Layout(width="60em"))
         self.fold.add_class(dom.WF_FOLD)
         self.choosers: dict[str, w.Dropdown] = {}
         for name in self.searched:
@@ -75,13 +70,12 @@ class WalkForwardExplorer:
         self.show_button = w.Button(description="Show", icon="line-chart")
         self.status = w.HTML()
         self.status.add_class(dom.WF_STATUS)
-        self.heatmap = figure_widget(self._heatmap_figure()) if self.axes else None
-        if self.heatmap is not None:
-            self.heatmap.add_class(dom.WF_HEATMAP)
-            for trace in self.heatmap.data:
+        # One FigureWidget, heatmap over curves (see fold_figure for why not two).
+        self.figure = figure_widget(self._figure())
+        self.figure.add_class(dom.WF_FIGURE)
+        if self.axes is not None:
+            for trace in self.figure.data[:3]:  # the heatmap and its two markers
                 trace.on_click(self._clicked)
-        self.curves = figure_widget(fold_curves_figure(report, None))
-        self.curves.add_class(dom.WF_CURVES)
         self.metrics = w.HTML()
         self.metrics.add_class(dom.WF_METRICS)
         self._say("Click a cell of the heatmap, or choose values and press Show, to draw that combination's "
@@ -90,9 +84,8 @@ class WalkForwardExplorer:
             w.HTML("<b>Walk-forward explorer</b>: one fold's in-sample surface and any of its combinations."),
             self.fold,
             w.HBox([*self.choosers.values(), self.show_button], layout=w.Layout(flex_flow="row wrap")),
-            *([self.heatmap] if self.heatmap is not None else []),
             self.status,
-            self.curves,
+            self.figure,
             self.metrics,
         ])
         self.widget.add_class(dom.WF_EXPLORER)
@@ -136,11 +129,10 @@ class WalkForwardExplorer:
         finally:
             self._quiet = False
 
-    def _heatmap_figure(self) -> Any:
-        assert self.axes is not None
+    def _figure(self) -> Any:
         values = self.selected_values()
-        others = {k: v for k, v in values.items() if k not in self.axes}
-        return fold_heatmap_figure(self.report, self.fold.value, self.axes, others, values)
+        others = {k: v for k, v in values.items() if k not in (self.axes or ())}
+        return fold_figure(self.report, self.fold.value, self.axes, others, values, self.replay)
 
     def _say(self, text: str, *, error: bool = False) -> None:
         body = html.escape(text)
@@ -179,13 +171,11 @@ class WalkForwardExplorer:
 
     def show(self) -> FoldReplay | None:
         """Re-run the selected combination in the selected fold and draw it; None when it is not in the grid."""
-        if self.heatmap is not None:
-            redraw(self.heatmap, self._heatmap_figure())
         fold = self.fold.value
         combo = self.selected_combination()
         if combo is None:
             self.replay = None
-            redraw(self.curves, fold_curves_figure(self.report, None))
+            redraw(self.figure, self._figure())
             self.metrics.value = ""
             self._say(f"{describe_params(self.selected_values())} is not in the grid: {self.report.grid.reading()}.",
                       error=True)
@@ -193,7 +183,7 @@ class WalkForwardExplorer:
         self._say(f"Running fold {fold}, {describe_params(self.selected_values())} ...")
         replay = replay_fold(self.report, fold, combo)
         self.replay = replay
-        redraw(self.curves, fold_curves_figure(self.report, replay))
+        redraw(self.figure, self._figure())
         self.metrics.value = table_html(fold_metrics_table(self.report, replay))
         which = "the fold's choice" if combo == self.chosen[fold] else "not the fold's choice"
         self._say(f"Fold {fold}, {describe_params(self.selected_values())} ({which}): in-sample "
