@@ -18,7 +18,7 @@ from toolkit.errors import ToolkitError
 from toolkit.widgets import dom
 from toolkit.widgets.context import AccountView, Section
 from toolkit.widgets.layout import card, message
-from toolkit.widgets.override_writes import write_overrides
+from toolkit.widgets.override_writes import session_check, write_overrides
 from toolkit.widgets.settings import MODES, effective_setting, execution_time_choices, mode_choices
 
 __all__ = ["SettingsControl"]
@@ -150,7 +150,8 @@ class SettingsControl(Section):
         base = {"mode": view.account.mode, "execution_time": view.account.execution_time}
         try:
             done = write_overrides(view.ledger, view.account.name, changes, base=base,
-                                   active=view.reader.overrides(), reason=reason, actor=view.actor())
+                                   active=view.reader.overrides(), reason=reason, actor=view.actor(),
+                                   check=session_check(view.account, view.ledger, view.project_root))
         except ToolkitError as exc:
             self.message.value = message(str(exc), error=True)
             return

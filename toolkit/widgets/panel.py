@@ -156,6 +156,10 @@ class ControlPanel:
         self.loop = RefreshLoop(self._poll, refresh_seconds, on_error=self._report)
         self.loop.start()
 
+    def who(self) -> str:
+        """The actor every write records: the "who" field as typed (the ledger refuses it empty)."""
+        return str(self.actor.value).strip()
+
     # ----------------------------------------------------------------- accounts
 
     def _discover(self) -> dict[str, AccountInfo]:
@@ -178,7 +182,7 @@ class ControlPanel:
         mode = self._data_mode(account)
         reader = AccountReader(self.ledger, account.name, mode)
         self.view = AccountView(
-            ledger=self.ledger, account=account, reader=reader, mode=mode, actor=lambda: self.actor.value.strip(),
+            ledger=self.ledger, account=account, reader=reader, mode=mode, actor=self.who,
             refresh=self.refresh, clock=self.clock, archive=self.archive, project_root=self.project_root,
             db_url=self.ledger.url,
         )
@@ -236,8 +240,8 @@ class ControlPanel:
         if second == self._shown_second and not changed:
             return
         self._shown_second = second
-        live = "live, every {:g} s".format(self.loop.seconds) if getattr(self, "loop", None) and self.loop.running \
-            else "refreshed on demand"
+        loop = getattr(self, "loop", None)
+        live = f"live, every {loop.seconds:g} s" if loop is not None and loop.running else "refreshed on demand"
         self.last_refresh.value = (f'<span style="color:#6b7280;font-size:11px">ledger read at {second} UTC '
                                    f"({live})</span>")
 

@@ -17,10 +17,10 @@ from typing import Any
 import ipywidgets as w
 
 from toolkit.errors import ToolkitError
-from toolkit.widgets import dom
+from toolkit.widgets import dom, views
 from toolkit.widgets.context import AccountView, Section
 from toolkit.widgets.layout import card, message
-from toolkit.widgets.override_writes import write_overrides
+from toolkit.widgets.override_writes import session_check, write_overrides
 from toolkit.widgets.param_editor import ParamEditor
 from toolkit.widgets.tables import html_table
 
@@ -90,7 +90,8 @@ class ParamsControl(Section):
         keys = {PARAM_PREFIX + k: v for k, v in changes.items()}
         base = {PARAM_PREFIX + k: v for k, v in self._base.items()}
         done = write_overrides(view.ledger, view.account.name, keys, base=base, active=view.reader.overrides(),
-                               reason=reason, actor=view.actor())
+                               reason=reason, actor=view.actor(),
+                               check=session_check(view.account, view.ledger, view.project_root))
         view.refresh()
         return "saved for the next session: " + "; ".join(done)
 
@@ -132,7 +133,7 @@ class ConfigHistoryControl(Section):
     def update(self, view: AccountView) -> None:
         self._view = view
         history = view.reader.config_history()
-        rows = [dict(r) for r in history.to_dict("records")][::-1] if not history.empty else []
+        rows = views.records(history)[::-1]
         for r in rows:
             r["change"] = _diff(r["old"], r["new"])
         self.table.value = html_table(rows, [("id", "#", "int"), ("at", "at (UTC)", "time"), ("actor", "who", "text"),

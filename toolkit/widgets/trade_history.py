@@ -16,7 +16,7 @@ import ipywidgets as w
 from toolkit.widgets import dom, views
 from toolkit.widgets.context import AccountView, Section
 from toolkit.widgets.layout import card
-from toolkit.widgets.tables import html_table
+from toolkit.widgets.tables import Format, html_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,9 +26,10 @@ __all__ = ["TradeHistory"]
 #: The newest trades drawn in the table (the CSV holds every filtered trade).
 SHOWN = 500
 _ALL = "all"
-_COLUMNS = [("at", "at (UTC)", "time"), ("symbol", "symbol", "text"), ("side", "side", "text"),
-            ("quantity", "quantity", "qty"), ("price", "price", "money"), ("fees", "fees", "money"),
-            ("notional", "notional", "money"), ("mode", "mode", "text")]
+_COLUMNS: list[tuple[str, str, Format]] = [
+    ("at", "at (UTC)", "time"), ("symbol", "symbol", "text"), ("side", "side", "text"),
+    ("quantity", "quantity", "qty"), ("price", "price", "money"), ("fees", "fees", "money"),
+    ("notional", "notional", "money"), ("mode", "mode", "text")]
 
 
 class TradeHistory(Section):
@@ -94,7 +95,7 @@ class TradeHistory(Section):
         note = f"{len(trades):,} trade(s)"
         if len(trades) > SHOWN:
             note += f"; the table shows the newest {SHOWN}, the CSV all of them"
-        self.table.value = html_table(newest.to_dict("records"), _COLUMNS, empty="no trade matches these filters",
+        self.table.value = html_table(views.records(newest), _COLUMNS, empty="no trade matches these filters",
                                       note=note)
         name = f"trades-{self._account}.csv"
         self.export.value = (
