@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from toolkit.errors import field_bounds, number, plain_allowed
 from toolkit.widgets import dom
-from toolkit.widgets.layout import flex_row, shared_layout, shared_style
+from toolkit.widgets.layout import flex_row, reason_field, shared_layout, shared_style
 from toolkit.widgets.layout import html as html_widget
 
 __all__ = ["FieldEditor", "ParamEditor", "bounds_text", "field_kind"]
@@ -69,7 +69,7 @@ class FieldEditor:
         info = model.model_fields[name]
         self.name = name
         self.kind = field_kind(info.annotation)
-        layout = shared_layout(width="100%", max_width="260px")
+        layout = shared_layout(width="auto", max_width="260px")
         number_style = shared_style("description")
         if self.kind == "bool":
             self.input: w.ValueWidget = w.Checkbox(value=bool(value), description="", indent=False, layout=layout,
@@ -99,7 +99,8 @@ class FieldEditor:
         )
         self.error = html_widget("", dom.param_error(name))
         self.box = w.VBox([self.help, self.input, self.error],
-                          layout=shared_layout(flex="1 1 220px", min_width="0", margin="2px 8px 6px 0"))
+                          layout=shared_layout(flex="1 1 220px", min_width="0", margin="2px 8px 6px 0",
+                                               overflow="hidden"))
 
     def get(self) -> Any:
         """The typed value; raises ValueError with a one-line reason for YAML that does not parse."""
@@ -148,11 +149,9 @@ class ParamEditor:
         self._loading = False
         self.valid = False
         self.note = html_widget()
-        self.grid = w.Box(layout=shared_layout(display="flex", flex_flow="row wrap", width="100%"))
+        self.grid = w.Box(layout=shared_layout(display="flex", flex_flow="row wrap"))
         self.form_error = html_widget("", dom.PARAMS_FORM_ERROR)
-        self.reason = w.Text(placeholder="reason for this change (required)", continuous_update=True,
-                             layout=w.Layout(width="100%", max_width="480px"))
-        self.reason.add_class(dom.PARAMS_REASON)
+        self.reason = reason_field("reason for this change (required)", dom.PARAMS_REASON)
         self.save = w.Button(description="Save parameters", button_style="primary", disabled=True,
                              layout=w.Layout(width="auto"))
         self.save.add_class(dom.PARAMS_SAVE)
@@ -162,7 +161,7 @@ class ParamEditor:
         self.widget = w.VBox(
             [self.note, self.grid, self.form_error,
              flex_row(self.reason, self.save), self.message],
-            layout=shared_layout(width="100%"),
+            layout=shared_layout(min_width="0"),
         )
         self.widget.add_class(dom.PARAMS_FORM)
 

@@ -19,7 +19,8 @@ import ipywidgets as w
 from toolkit.errors import ToolkitError
 from toolkit.widgets import dom, views
 from toolkit.widgets.context import AccountView, Section
-from toolkit.widgets.layout import card, message
+from toolkit.widgets.layout import card, flex_row, message, reason_field
+from toolkit.widgets.layout import html as html_widget
 from toolkit.widgets.override_writes import session_check, write_overrides
 from toolkit.widgets.param_editor import ParamEditor
 from toolkit.widgets.tables import html_table
@@ -111,22 +112,17 @@ class ConfigHistoryControl(Section):
     parts = frozenset({"config", "audit"})
 
     def __init__(self) -> None:
-        self.table = w.HTML("", layout=w.Layout(width="100%"))
-        self.table.add_class(dom.CONFIG_HISTORY)
-        self.choice = w.Dropdown(options=[], description="change", layout=w.Layout(width="auto", max_width="100%",
-                                                                                   flex="1 1 260px"))
+        self.table = html_widget("", dom.CONFIG_HISTORY)
+        self.choice = w.Dropdown(options=[], description="change",
+                                 layout=w.Layout(width="auto", min_width="0", flex="1 1 260px"))
         self.choice.add_class(dom.CONFIG_REVERT_CHOICE)
-        self.reason = w.Text(placeholder="reason for the revert (required)", continuous_update=True,
-                             layout=w.Layout(width="100%", max_width="360px", flex="1 1 200px"))
-        self.reason.add_class(dom.CONFIG_REVERT_REASON)
+        self.reason = reason_field("reason for the revert (required)", dom.CONFIG_REVERT_REASON)
         self.button = w.Button(description="Revert", button_style="warning", layout=w.Layout(width="auto"))
         self.button.add_class(dom.CONFIG_REVERT)
         self.button.on_click(lambda _: self.revert())
-        self.message = w.HTML("")
-        self.message.add_class(dom.CONFIG_MESSAGE)
+        self.message = html_widget("", dom.CONFIG_MESSAGE)
         self._view: AccountView | None = None
-        controls = w.Box([self.choice, self.reason, self.button],
-                         layout=w.Layout(display="flex", flex_flow="row wrap", width="100%", align_items="center"))
+        controls = flex_row(self.choice, self.reason, self.button)
         self.widget = card("Config history (overrides of this account)", self.table, controls, self.message,
                            basis="600px")
 
