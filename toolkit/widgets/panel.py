@@ -82,13 +82,19 @@ class ControlPanel:
         account: str | None = None,
         params_dir: Path,
         outputs_dir: Path,
+        project_root: Path | None = None,
         refresh_seconds: float = 0.25,
         clock: Clock | None = None,
         owns_ledger: bool = False,
     ) -> None:
         self.ledger = ledger
         self.params_dir = params_dir
-        self.project_root = params_dir.resolve().parent
+        if project_root is None:
+            from toolkit.params import repo_root
+
+            project_root = repo_root()
+        #: Where ``toolkit run`` runs and relative paths of params files start (as for the CLI).
+        self.project_root = project_root
         self.archive = RunArchive(outputs_dir)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self._owns_ledger = owns_ledger
@@ -289,7 +295,7 @@ def control_panel(
     root = repo_root()
     ledger = open_ledger(db_url, clock=clock)
     try:
-        return ControlPanel(ledger, account=account, params_dir=params_dir or root / "params",
+        return ControlPanel(ledger, account=account, params_dir=params_dir or root / "params", project_root=root,
                             outputs_dir=outputs_dir or root / "outputs", refresh_seconds=refresh_seconds,
                             clock=clock, owns_ledger=True)
     except BaseException:
