@@ -195,14 +195,18 @@ def test_refresh_shows_a_kill_switch_set_by_another_ledger_object(panel: Control
 
 def test_refresh_redraws_only_the_sections_of_the_parts_that_changed(panel: ControlPanel, setup) -> None:
     calls: list[str] = []
-    for section in panel.sections:
+
+    def spy(section):
         original = section.update
 
-        def spy(view, _name=type(section).__name__, _original=original) -> None:
-            calls.append(_name)
-            _original(view)
+        def update(view) -> None:
+            calls.append(type(section).__name__)
+            original(view)
 
-        section.update = spy  # type: ignore[method-assign]
+        return update
+
+    for section in panel.sections:
+        section.update = spy(section)  # type: ignore[method-assign]
     with open_ledger(setup[0]) as other:
         other.set_kill_switch(True, "test", "carol")
     panel.refresh()
