@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import html
 import io
+import itertools
 import re
 import shutil
 import time
@@ -437,3 +438,136 @@ def test_build_time_on_five_years_of_daily_sessions(tmp_path: Path, capsys: pyte
     with capsys.disabled():
         print(f"\ncontrol panel build on 1258 daily sessions: first {times[0]:.2f} s, then "
               f"{', '.join(f'{x:.2f}' for x in times[1:])} s; an idle refresh {idle * 1000:.1f} ms")
+
+
+def test_the_refresh_loop_shows_a_change_made_elsewhere_without_a_call(setup) -> None:
+    """In a kernel the panel polls on the running event loop (what makes the served page live)."""
+    import asyncio
+
+    url, params_dir, outputs, _ = setup
+
+    async def scenario() -> tuple[bool, str, bool]:
+        panel = ControlPanel(open_ledger(url), account="acct", params_dir=params_dir, outputs_dir=outputs,
+                             project_root=ROOT, refresh_seconds=0.05, owns_ledger=True)
+        try:
+            started = panel.loop.running
+            with open_ledger(url) as other:
+                other.set_kill_switch(True, "from elsewhere", "erin")
+            for _ in range(200):  # at most 10 s; the loop polls every 0.05 s
+                await asyncio.sleep(0.05)
+                if "ON since" in shown(panel.kill_switch.state):
+                    break
+            return started, shown(panel.kill_switch.state), "live, every 0.05 s" in shown(panel.last_refresh)
+        finally:
+            panel.close()
+            stopped = not panel.loop.running
+            assert stopped
+
+    started, state, live = asyncio.run(scenario())
+    assert started and live
+    assert "ON since" in state and "erin" in state and "from elsewhere" in state
+
+
+def test_outside_an_event_loop_the_panel_refreshes_on_demand(panel: ControlPanel) -> None:
+    assert not panel.loop.running
+    assert "refreshed on demand" in shown(panel.last_refresh)
+
+
+def test_who_defaults_to_toolkit_user_then_the_login(monkeypatch: pytest.MonkeyPatch, setup) -> None:
+    import getpass
+
+    from toolkit.widgets.panel import default_actor
+
+    monkeypatch.setenv("TOOLKIT_USER", "  frank ")
+    assert default_actor() == "frank"
+    monkeypatch.delenv("TOOLKIT_USER")
+    assert default_actor() == getpass.getuser()
+    monkeypatch.setenv("TOOLKIT_USER", "grace")
+    url, params_dir, outputs, _ = setup
+    p = ControlPanel(open_ledger(url), account="acct", params_dir=params_dir, outputs_dir=outputs,
+                     project_root=ROOT, owns_ledger=True)
+    try:
+        assert p.actor.value == "grace"
+        p.actor.value = "  "
+        p.kill_switch.reason.value = "no name"
+        p.kill_switch.button.click()
+        assert "actor" in shown(p.kill_switch.message) and not p.ledger.kill_switch().on
+    finally:
+        p.close()
+
+
+def test_building_the_panel_again_stops_the_previous_ones_refresh(setup) -> None:
+    import asyncio
+
+    from toolkit.widgets import control_panel
+
+    url, params_dir, outputs, _ = setup
+
+    async def twice() -> tuple[bool, bool]:
+        first = control_panel(url, "acct", params_dir=params_dir, outputs_dir=outputs)
+        second = control_panel(url, "acct", params_dir=params_dir, outputs_dir=outputs)
+        try:
+            return first.loop.running, second.loop.running
+        finally:
+            second.close()
+
+    assert asyncio.run(twice()) == (False, True)
+
+
+def test_an_account_seen_first_in_a_refresh_is_offered_and_shown(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    params_dir = tmp_path / "params"
+    params_dir.mkdir()
+    p = ControlPanel(open_ledger(url), params_dir=params_dir, outputs_dir=tmp_path / "out", project_root=ROOT,
+                     owns_ledger=True)
+    try:
+        assert p.view is None and "No account yet" in shown(p.header_note)
+        assert dom.READY in p.widget._dom_classes
+        with open_ledger(url) as other:
+            replay(tkparams.validate("daily_dry_run", {**RAW, "account": "late"}), start="2017-12-01",
+                   end="2017-12-29", ledger=other)
+        p.refresh()
+        assert p.view is not None and p.view.account.name == "late"
+        assert [v for _, v in p.account_choice.options] == ["late"]
+        assert "2017-12-29" in shown(p.regime.body) and p.errors == []
+    finally:
+        p.close()
+
+
+def test_a_regime_strategy_shows_its_cell_trend_vol_and_bands(tmp_path: Path) -> None:
+    """Hierarchical Adaptive v3.5b (a strategy with regime cells) on the sample's synthetic QQQ proxies."""
+    raw = yaml.safe_load((ROOT / "params/daily_dry_run/hierarchical_adaptive_v3_5b.yaml").read_text())
+    raw["account"] = "v35b"
+    url = f"sqlite:///{tmp_path / 'v35b.sqlite'}"
+    with open_ledger(url) as ledger:
+        replay(tkparams.validate("daily_dry_run", raw), start="2018-01-02", end="2018-06-29", ledger=ledger)
+        snaps = ledger.snapshots(account="v35b")
+    params_dir = tmp_path / "params"
+    (params_dir / "daily_dry_run").mkdir(parents=True)
+    (params_dir / "daily_dry_run" / "v35b.yaml").write_text(yaml.safe_dump(raw))
+    p = ControlPanel(open_ledger(url), account="v35b", params_dir=params_dir, outputs_dir=tmp_path / "out",
+                     project_root=ROOT, owns_ledger=True)
+    try:
+        assert p.errors == []
+        regime = shown(p.regime.body)
+        decision = snaps.iloc[-1]["context"]["decision"]
+        for name in ("cell", "trend_state", "vol_state", "t_norm", "z_score"):
+            assert name in decision and name in regime
+        assert regime.index("cell") < regime.index("trend_state") < regime.index("z_score") < regime.index("sma_fast")
+        assert f" {decision['trend_state']} " in f" {regime} "
+        cells = list(snaps["strategy_cell"])
+        stretches = 1 + sum(a != b for a, b in itertools.pairwise(cells))
+        assert p.equity.body.value.count("<title>cell ") == stretches
+        assert "records no regime cell" not in shown(p.equity.body)
+        # Every field of the strategy's params model has an input; execution_time follows the account's.
+        from toolkit.strategies import registry
+
+        model = registry.get("hierarchical_adaptive_v3_5b").Params
+        assert list(p.params.editor.fields) == list(model.model_fields)
+        assert p.params.editor.fields["execution_time"].input.disabled
+        assert p.params.editor.fields["use_inverse_hedge"].kind == "bool"
+        editor = p.params.editor
+        editor.fields["sma_slow"].input.value = 30  # below sma_fast (40): the model's field rule, under sma_slow
+        assert "sma_slow must be greater than sma_fast (40)" in shown(editor.fields["sma_slow"].error)
+    finally:
+        p.close()
