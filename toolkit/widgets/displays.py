@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 from decimal import Decimal
+from typing import Any
 
 import ipywidgets as w
 
 from toolkit.widgets import dom, svg, views
 from toolkit.widgets.context import AccountView, Section
 from toolkit.widgets.layout import card
+from toolkit.widgets.layout import html as html_widget
 from toolkit.widgets.tables import html_table, key_value_table
 
 __all__ = ["AllocationDisplay", "AuditDisplay", "EquityDisplay", "GuardsDisplay", "PositionsDisplay",
@@ -22,9 +24,7 @@ __all__ = ["AllocationDisplay", "AuditDisplay", "EquityDisplay", "GuardsDisplay"
 
 
 def _html(css_class: str) -> w.HTML:
-    out = w.HTML("", layout=w.Layout(width="100%"))
-    out.add_class(css_class)
-    return out
+    return html_widget("", css_class)
 
 
 def _note(text: str) -> str:
@@ -53,11 +53,14 @@ class AllocationDisplay(Section):
 
     def __init__(self) -> None:
         self.body = _html(dom.ALLOCATION)
+        #: The rows last drawn (symbol, target, actual, quantity, mark, value).
+        self.rows: list[dict[str, Any]] = []
         self.widget = card("Allocation: target vs actual", self.body)
 
     def update(self, view: AccountView) -> None:
         snap = views.last_snapshot(view.reader.snapshots())
         rows = views.allocation_rows(snap, view.reader.positions())
+        self.rows = rows
         chart = svg.allocation_bars([(r["symbol"], r["target"], r["actual"]) for r in rows])
         table = html_table(rows, [("symbol", "instrument", "text"), ("target", "target", "pct"),
                                   ("actual", "actual", "pct"), ("quantity", "quantity", "qty"),
