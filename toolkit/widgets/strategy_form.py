@@ -115,7 +115,7 @@ class FieldControl:
         self.error.value = "" if not message else f'<span style="{ERROR_STYLE}">{html.escape(message)}</span>'
 
 
-def _input(kind: Kind, choices: tuple[Any, ...], info: FieldInfo) -> w.ValueWidget:
+def _input(kind: Kind, choices: tuple[Any, ...]) -> w.ValueWidget:
     layout = w.Layout(width="14em")
     if kind == "bool":
         return w.Checkbox(indent=False)
@@ -162,7 +162,7 @@ class StrategyForm:
 
     def _control(self, model: type[StrategyParams], name: str, info: FieldInfo) -> FieldControl:
         kind, optional, choices = field_kind(info)
-        value = _input(kind, choices, info)
+        value = _input(kind, choices)
         value.add_class(dom.explorer_input(name))
         enabled = w.Checkbox(description="on", indent=False, layout=w.Layout(width="4em")) if optional else None
         hint = w.HTML(f'<span style="{HINT_STYLE}">{html.escape(allowed_text(model, name))}</span>')
