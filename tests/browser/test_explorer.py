@@ -124,8 +124,8 @@ def type_into(driver: Any, css: str, value: str) -> None:
     field.send_keys(value, Keys.ENTER)
 
 
-def test_explorer_renders_reruns_and_redraws(served_backtest: DashboardServer, browser: Any,
-                                             screenshot: Callable[..., Path]) -> None:
+def test_backtest_explorer_renders_reruns_and_redraws(served_backtest: DashboardServer, browser: Any,
+                                                      screenshot: Callable[..., Path]) -> None:
     browser.get(served_backtest.url)
     explorer = wait_for(browser, f".{dom.EXPLORER}", timeout=RENDER_TIMEOUT_S)
     chart_title = f".{dom.EXPLORER_EQUITY} .gtitle"
@@ -133,7 +133,7 @@ def test_explorer_renders_reruns_and_redraws(served_backtest: DashboardServer, b
     assert text_of(browser, chart_title) == "Equity and drawdown: sma_crossover (fast=20, slow=100)"
     assert text_of(browser, f".{dom.EXPLORER_STATUS}").startswith("Showing the notebook's backtest: sma_crossover")
     metrics_before = text_of(browser, f".{dom.EXPLORER_METRICS}")
-    assert "final_equity" in metrics_before
+    assert "Final equity" in metrics_before and "Total return" in metrics_before
 
     fast = f".{dom.explorer_input('fast')} input"
     type_into(browser, fast, "0")
@@ -203,5 +203,5 @@ def test_walk_forward_explorer_draws_the_clicked_cell(served_walk_forward: Dashb
         f"return document.querySelector('.{dom.WF_FIGURE}.js-plotly-plot').data.map(t => (t.x || []).length)")
     assert points[3] > 0 and points[4] > 0 and points[5] > 0, points  # in sample, out of sample, the choice
     metrics = text_of(browser, f".{dom.WF_METRICS}")
-    assert "out of sample" in metrics and "fold's choice, in sample" in metrics and "sharpe" in metrics
+    assert "out of sample" in metrics and "fold's choice, in sample" in metrics and "Sharpe ratio" in metrics
     screenshot(browser, "walk_forward_explorer")

@@ -112,8 +112,44 @@ def test_run_gives_exactly_what_run_backtest_gives_and_redraws(explorer: Backtes
     # Dates travel as text: the widget protocol would send datetime64[ns] as integers.
     assert list(explorer.figure.data[0].x[:2]) == ["2000-01-03T00:00:00.000", "2000-01-04T00:00:00.000"]
     assert explorer.metrics.value != before_metrics
-    assert f"{expected.metrics['final_equity']:.4f}" in shown(explorer.metrics)
+    assert f"Final equity{expected.metrics['final_equity']:,.2f}" in shown(explorer.metrics)
     assert expected.summary_line() in shown(explorer.status)
+
+
+def metrics_rows(widget: Any) -> dict[str, list[str]]:
+    """The metrics table as a person reads it: row label -> the cells beside it."""
+    rows = re.findall(r"<tr>(.*?)</tr>", widget.value)
+    cells = [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in rows]
+    return {c[0]: c[1:] for c in cells if c}
+
+
+def test_the_metrics_table_writes_each_figure_as_its_kind(explorer: BacktestExplorer) -> None:
+    explorer.form.fields["fast"].input.value = 10  # the README's picture: 36 trades, total return 141.98%
+    report = explorer.run()
+    assert report is not None
+    m, rows = report.metrics, metrics_rows(explorer.metrics)
+    assert rows["Trades (round trips)"] == [str(m["n_trades"]), "\u2014"]
+    assert m["n_trades"] == 36 and rows["Trades (round trips)"][0] == "36"
+    bench = report.benchmark_metrics
+    assert rows["Total return"] == [f"{m['total_return'] * 100:.2f}%", f"{bench['total_return'] * 100:.2f}%"]
+    assert rows["Total return"][0] == "141.98%" and f"total return {rows['Total return'][0]}" in report.summary_line()
+    assert rows["Max drawdown duration (days)"][0] == f"{m['max_drawdown_duration_days']:,.0f}"
+    assert rows["Sharpe ratio"][0] == f"{m['sharpe']:.2f}"
+    assert rows["Final equity"][0] == f"{m['final_equity']:,.2f}" and "," in rows["Final equity"][0]
+    text = shown(explorer.metrics)
+    assert not any(bad in text for bad in ("None", "nan", "0000", "_"))
+
+
+def test_the_equity_axis_reads_round_values(explorer: BacktestExplorer) -> None:
+    axis = explorer.figure.layout.yaxis
+    assert axis.type == "log"
+    # fast 20: strategy and buy and hold span 27k..196k, where 1-2-5 places only 50k and 100k
+    assert axis.ticktext == ("30k", "50k", "70k", "100k", "150k")
+    explorer.form.fields["fast"].input.value = 10
+    explorer.run()
+    assert explorer.figure.layout.yaxis.ticktext == ("50k", "100k", "200k")  # 27k..264k
+    assert explorer.figure.layout.yaxis.tickvals == (50_000, 100_000, 200_000)
+    assert explorer.figure.layout.yaxis2.tickvals is None  # the drawdown axis keeps its percentages
 
 
 def test_an_out_of_bounds_value_shows_inline_and_runs_nothing(
@@ -307,7 +343,8 @@ def test_the_folds_choice_shows_the_walk_forwards_recorded_figures(
         for name in ("objective", "sharpe", "cagr", "max_drawdown", "n_trades"):
             assert r.in_sample_metrics[name] == row[f"is_{name}"], (fold, name)
         assert "the fold's choice" in shown(ex.status)
-        assert f"{row['oos_final_equity']:.4f}" in shown(ex.metrics)
+        assert f"{row['oos_final_equity']:,.2f}" in shown(ex.metrics)
+        assert "Objective (sharpe)" in shown(ex.metrics) and "nan" not in shown(ex.metrics)
 
 
 def test_the_dropdowns_reach_the_same_point_and_refuse_a_dropped_one(

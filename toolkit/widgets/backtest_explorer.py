@@ -28,20 +28,22 @@ from toolkit.report import backtest as backtest_report
 from toolkit.report import plots
 from toolkit.strategies import registry
 from toolkit.widgets import dom
-from toolkit.widgets.figures import figure_widget, redraw, table_html
+from toolkit.widgets.figures import figure_widget, metrics_html, readable_log_axis, redraw
 from toolkit.widgets.strategy_form import ERROR_STYLE, StrategyForm
 
 __all__ = ["BacktestExplorer", "equity_figure"]
 
 
 def equity_figure(report: BacktestReport) -> Any:
-    """The report's equity and drawdown chart, titled with the strategy and its parameters."""
+    """The report's equity and drawdown chart, titled with the strategy and its parameters, its log
+    equity axis labelled ``50k, 100k, 200k`` (the static report's chart keeps plotly's own ticks)."""
     shown = ", ".join(f"{k}={v}" for k, v in report.params.strategy_params.items() if not isinstance(v, list | dict))
-    return plots.equity_drawdown(
+    figure = plots.equity_drawdown(
         report.result.equity,
         report.benchmark_equity.rename(f"buy & hold {report.benchmark_symbol}"),
         title=f"Equity and drawdown: {report.params.strategy}" + (f" ({shown})" if shown else ""),
     )
+    return readable_log_axis(figure, report.result.equity, report.benchmark_equity, row=1, col=1)
 
 
 class BacktestExplorer:
@@ -68,7 +70,7 @@ class BacktestExplorer:
         self.form_box = w.VBox([self.form.widget])
         self.figure = figure_widget(equity_figure(report))
         self.figure.add_class(dom.EXPLORER_EQUITY)
-        self.metrics = w.HTML(table_html(backtest_report.metrics_table(report)))
+        self.metrics = w.HTML(metrics_html(backtest_report.metrics_table(report)))
         self.metrics.add_class(dom.EXPLORER_METRICS)
         self._say(f"Showing the notebook's backtest: {report.summary_line()}.")
         self.widget = w.VBox([
@@ -140,7 +142,7 @@ class BacktestExplorer:
             self.run_button.disabled = False
         self.report = report
         redraw(self.figure, equity_figure(report))
-        self.metrics.value = table_html(backtest_report.metrics_table(report))
+        self.metrics.value = metrics_html(backtest_report.metrics_table(report))
         self._say(f"Ran in {time.perf_counter() - t0:.1f} s: {report.summary_line()}.")
         return report
 

@@ -1,4 +1,4 @@
-"""Redrawing the explorers' plotly FigureWidgets in place, and their HTML tables.
+"""Redrawing the explorers' plotly FigureWidgets in place, their log axes' ticks, and their metrics tables.
 
 An explorer keeps one FigureWidget per chart for its whole life and pours each new
 figure (built by :mod:`toolkit.report`, the same functions as the static report)
@@ -9,12 +9,20 @@ never draws a chart its own way.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["dates_as_text", "figure_widget", "redraw", "table_html"]
+from toolkit.report.axis_ticks import log_ticks
+from toolkit.report.metric_format import MetricFormat, formatted_metrics
+
+__all__ = ["dates_as_text", "figure_widget", "metrics_html", "readable_log_axis", "redraw"]
+
+_TABLE_STYLE = "border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums;margin-top:6px"
+_TH_STYLE = "padding:3px 10px;border-bottom:1px solid #d1d5db;white-space:nowrap"
+_TD_STYLE = "padding:2px 10px;border-bottom:1px solid #eef0f2;white-space:nowrap"
 
 
 def figure_widget(figure: Any) -> Any:
@@ -64,6 +72,28 @@ def redraw(widget: Any, figure: Any) -> None:
         widget.layout = figure.layout
 
 
-def table_html(table: pd.DataFrame, *, precision: int = 4) -> str:
-    """``table`` as the report formats it (``precision`` decimals, ``-`` where undefined)."""
-    return str(table.style.format(precision=precision, na_rep="-").to_html())
+def readable_log_axis(figure: Any, *series: pd.Series, row: int = 1, col: int = 1) -> Any:
+    """``figure`` with its log axis at (``row``, ``col``) labelled by :func:`~toolkit.report.axis_ticks.log_ticks`
+    over the positive values of ``series`` (what that axis draws): ``50k, 100k, 200k``, not plotly's
+    minor digits. Unchanged when nothing is positive."""
+    values = np.concatenate([np.asarray(s, dtype=float) for s in series]) if series else np.array([])
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size:
+        ticks = log_ticks(float(values.min()), float(values.max()))
+        figure.update_yaxes(tickvals=list(ticks.values), ticktext=list(ticks.labels), row=row, col=col)
+    return figure
+
+
+def metrics_html(table: pd.DataFrame, formats: dict[str, MetricFormat] | None = None) -> str:
+    """``table`` (one row per metric, one column per run) as an HTML table a person reads:
+    labelled rows, each figure written as its kind (:mod:`toolkit.report.metric_format`), right-aligned."""
+    shown = formatted_metrics(table, formats)
+    head = f'<th style="{_TH_STYLE};text-align:left">metric</th>' + "".join(
+        f'<th style="{_TH_STYLE};text-align:right">{html.escape(str(c))}</th>' for c in shown.columns)
+    rows = "".join(
+        f'<tr><td style="{_TD_STYLE};text-align:left">{html.escape(str(label))}</td>'
+        + "".join(f'<td style="{_TD_STYLE};text-align:right">{html.escape(text)}</td>' for text in cells)
+        + "</tr>"
+        for label, cells in zip(shown.index, shown.itertuples(index=False), strict=True)
+    )
+    return f'<table style="{_TABLE_STYLE}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'

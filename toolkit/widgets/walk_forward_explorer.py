@@ -27,9 +27,10 @@ from toolkit.optimize.fold_replay import FoldReplay, chosen_combinations, replay
 from toolkit.optimize.grid import combination
 from toolkit.optimize.walk_forward import WalkForwardReport
 from toolkit.params.walk_forward import WalkForwardParams
+from toolkit.report.metric_format import format_value, objective_format
 from toolkit.report.walk_forward_folds import describe_params, fold_figure, fold_label, fold_metrics_table
 from toolkit.widgets import dom
-from toolkit.widgets.figures import figure_widget, redraw, table_html
+from toolkit.widgets.figures import figure_widget, metrics_html, redraw
 from toolkit.widgets.strategy_form import ERROR_STYLE
 
 __all__ = ["WalkForwardExplorer"]
@@ -54,6 +55,7 @@ class WalkForwardExplorer:
         # The heatmap's axes need a dropdown each (a keyboard way to every cell).
         self.axes: tuple[str, str] | None = (hp[0], hp[1]) if hp and set(hp) <= set(self.searched) else None
         self.chosen = chosen_combinations(report)
+        self.objective = objective_format(str(report.objective))  # how its figures are written
 
         folds = [f.number for f in report.folds]
         self.fold = w.Dropdown(options=[(fold_label(report, n) + self._choice_note(n), n) for n in folds],
@@ -184,11 +186,13 @@ class WalkForwardExplorer:
         replay = replay_fold(self.report, fold, combo)
         self.replay = replay
         redraw(self.figure, self._figure())
-        self.metrics.value = table_html(fold_metrics_table(self.report, replay))
+        self.metrics.value = metrics_html(fold_metrics_table(self.report, replay),
+                                          {"objective": self.objective})
         which = "the fold's choice" if combo == self.chosen[fold] else "not the fold's choice"
+        is_value, oos_value = (format_value(m["objective"], self.objective.kind)
+                               for m in (replay.in_sample_metrics, replay.out_of_sample_metrics))
         self._say(f"Fold {fold}, {describe_params(self.selected_values())} ({which}): in-sample "
-                  f"{self.report.objective} {_fmt(replay.in_sample_metrics['objective'])}, out-of-sample "
-                  f"{_fmt(replay.out_of_sample_metrics['objective'])}.")
+                  f"{self.report.objective} {is_value}, out-of-sample {oos_value}.")
         return replay
 
     # ------------------------------------------------------------------ display
@@ -209,6 +213,3 @@ def _from_label(chooser: w.Dropdown, label: Any) -> Any:
             return value
     raise ParamsError(chooser.description, label, "one of " + ", ".join(t for t, _ in chooser.options))
 
-
-def _fmt(x: float) -> str:
-    return "-" if x is None or not np.isfinite(x) else f"{x:.3f}"
