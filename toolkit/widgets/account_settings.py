@@ -17,8 +17,9 @@ import ipywidgets as w
 from toolkit.errors import ToolkitError
 from toolkit.widgets import dom
 from toolkit.widgets.context import AccountView, Section
-from toolkit.widgets.layout import card, message
-from toolkit.widgets.override_writes import write_overrides
+from toolkit.widgets.layout import card, flex_row, message, reason_field
+from toolkit.widgets.layout import html as html_widget
+from toolkit.widgets.override_writes import session_check, write_overrides
 from toolkit.widgets.settings import MODES, effective_setting, execution_time_choices, mode_choices
 
 __all__ = ["SettingsControl"]
@@ -34,31 +35,27 @@ class SettingsControl(Section):
         for mode, button in self.mode_buttons.items():
             button.add_class(dom.mode_option(mode))
             button.on_click(lambda _, m=mode: self.choose_mode(m))
-        self.modes = w.Box(list(self.mode_buttons.values()),
-                           layout=w.Layout(display="flex", flex_flow="row wrap", width="100%"))
+        self.modes = flex_row(*self.mode_buttons.values())
         self.modes.add_class(dom.MODE)
-        self.why = w.HTML("")
+        self.why = html_widget()
         self.execution_time = w.Dropdown(options=[], description="execution time",
                                          style={"description_width": "initial"},
-                                         layout=w.Layout(width="auto", max_width="100%"))
+                                         layout=w.Layout(width="auto", max_width="360px"))
         self.execution_time.add_class(dom.EXECUTION_TIME)
         self.execution_time.observe(lambda _: self._show_pending(), "value")
-        self.reason = w.Text(placeholder="reason for this change (required)", continuous_update=True,
-                             layout=w.Layout(width="100%", max_width="480px", flex="1 1 240px"))
-        self.reason.add_class(dom.SETTINGS_REASON)
+        self.reason = reason_field("reason for this change (required)", dom.SETTINGS_REASON)
         self.save = w.Button(description="Save settings", button_style="primary", layout=w.Layout(width="auto"))
         self.save.add_class(dom.SETTINGS_SAVE)
         self.save.on_click(lambda _: self.apply())
-        self.in_force = w.HTML("")
-        self.message = w.HTML("")
-        self.message.add_class(dom.SETTINGS_MESSAGE)
+        self.in_force = html_widget()
+        self.message = html_widget("", dom.SETTINGS_MESSAGE)
         self._view: AccountView | None = None
         self._mode: str | None = None  # pending choice
         self._allowed: set[str] = set()
         # What update() last showed as in force: a pending choice equal to it follows the ledger.
         self._shown_mode: Any = None
         self._shown_time: Any = None
-        controls = w.Box([self.reason, self.save], layout=w.Layout(display="flex", flex_flow="row wrap", width="100%"))
+        controls = flex_row(self.reason, self.save)
         self.widget = card("Mode and execution time", self.in_force, self.modes, self.why, self.execution_time,
                            controls, self.message)
 
@@ -81,7 +78,8 @@ class SettingsControl(Section):
             button.disabled = not choice.allowed
             button.tooltip = choice.why or f"switch {account.name} to {choice.mode}"
         self.why.value = "".join(
-            f'<div style="color:#6b7280;font-size:11px">{html.escape(c.mode)}: {html.escape(c.why)}</div>'
+            f'<div style="color:#6b7280;font-size:11px;margin:2px 0">{html.escape(c.mode)}: '
+            f"{html.escape(c.why)}</div>"
             for c in choices if not c.allowed and c.why
         )
         times = list(execution_time_choices(account))
@@ -150,7 +148,8 @@ class SettingsControl(Section):
         base = {"mode": view.account.mode, "execution_time": view.account.execution_time}
         try:
             done = write_overrides(view.ledger, view.account.name, changes, base=base,
-                                   active=view.reader.overrides(), reason=reason, actor=view.actor())
+                                   active=view.reader.overrides(), reason=reason, actor=view.actor(),
+                                   check=session_check(view.account, view.ledger, view.project_root))
         except ToolkitError as exc:
             self.message.value = message(str(exc), error=True)
             return

@@ -76,7 +76,8 @@ def _read(notebook: str, path: Path) -> AccountInfo:
     try:
         parsed = model_for(notebook).parse(raw)
     except ParamsError as exc:
-        name = raw.get("account") if isinstance(raw.get("account"), str) else path.stem
+        stated = raw.get("account")
+        name = stated if isinstance(stated, str) else path.stem
         return AccountInfo(name=name, notebook=notebook, params_file=path, raw=raw, problem=str(exc))
     values = parsed.model_dump()
     return AccountInfo(

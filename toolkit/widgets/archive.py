@@ -67,8 +67,8 @@ class RunArchive:
                 cached = self._cache.get(manifest)
                 if cached is None or cached[0] != mtime or cached[1].status in ("running", "died"):
                     m = _read(manifest)
-                    session = m.get("session") if isinstance(m.get("session"), dict) else {}
-                    params = m.get("params") if isinstance(m.get("params"), dict) else {}
+                    session: dict[str, Any] = m["session"] if isinstance(m.get("session"), dict) else {}
+                    params: dict[str, Any] = m["params"] if isinstance(m.get("params"), dict) else {}
                     report = manifest.parent / "report.html"
                     cached = (mtime, ArchivedRun(
                         run_id=str(m.get("run_id", manifest.parent.name)), run_dir=manifest.parent,

@@ -15,6 +15,7 @@ import ipywidgets as w
 from toolkit.widgets import dom, svg, views
 from toolkit.widgets.context import AccountView, Section
 from toolkit.widgets.layout import card
+from toolkit.widgets.layout import html as html_widget
 from toolkit.widgets.tables import html_table, key_value_table
 
 __all__ = ["AllocationDisplay", "AuditDisplay", "EquityDisplay", "GuardsDisplay", "PositionsDisplay",
@@ -22,9 +23,7 @@ __all__ = ["AllocationDisplay", "AuditDisplay", "EquityDisplay", "GuardsDisplay"
 
 
 def _html(css_class: str) -> w.HTML:
-    out = w.HTML("", layout=w.Layout(width="100%"))
-    out.add_class(css_class)
-    return out
+    return html_widget("", css_class)
 
 
 def _note(text: str) -> str:

@@ -17,7 +17,8 @@ from toolkit.errors import ToolkitError
 from toolkit.ledger import KillSwitch, LedgerError
 from toolkit.widgets import dom
 from toolkit.widgets.context import AccountView, Section
-from toolkit.widgets.layout import card, message
+from toolkit.widgets.layout import card, flex_row, message, reason_field
+from toolkit.widgets.layout import html as html_widget
 
 __all__ = ["KillSwitchControl", "kill_switch_text"]
 
@@ -38,21 +39,16 @@ class KillSwitchControl(Section):
     parts = frozenset({"state", "audit"})
 
     def __init__(self) -> None:
-        self.state = w.HTML("")
-        self.state.add_class(dom.KILL_STATE)
-        self.reason = w.Text(placeholder="reason (required, goes into the audit log)", continuous_update=True,
-                             layout=w.Layout(width="100%", max_width="480px", flex="1 1 240px"))
-        self.reason.add_class(dom.KILL_REASON)
+        self.state = html_widget("", dom.KILL_STATE)
+        self.reason = reason_field("reason (required, goes into the audit log)", dom.KILL_REASON)
         self.button = w.Button(description="Turn kill switch ON", button_style="danger",
                                layout=w.Layout(width="auto"))
         self.button.add_class(dom.KILL_BUTTON)
-        self.message = w.HTML("")
-        self.message.add_class(dom.KILL_MESSAGE)
+        self.message = html_widget("", dom.KILL_MESSAGE)
         self._view: AccountView | None = None
         self._on = False
         self.button.on_click(lambda _: self.flip())
-        controls = w.Box([self.reason, self.button],
-                         layout=w.Layout(display="flex", flex_flow="row wrap", width="100%"))
+        controls = flex_row(self.reason, self.button)
         self.widget = card("Kill switch", self.state, controls, self.message)
 
     def update(self, view: AccountView) -> None:

@@ -39,7 +39,8 @@ from toolkit.widgets.displays import (
     RegimeDisplay,
 )
 from toolkit.widgets.kill_switch import KillSwitchControl
-from toolkit.widgets.layout import row
+from toolkit.widgets.layout import PANEL_CSS, flex_row, row
+from toolkit.widgets.layout import html as html_widget
 from toolkit.widgets.params_section import ConfigHistoryControl, ParamsControl
 from toolkit.widgets.reader import AccountReader
 from toolkit.widgets.refresh import RefreshLoop
@@ -105,10 +106,9 @@ class ControlPanel:
         self.actor = w.Text(value=default_actor(), description="who", continuous_update=True,
                             layout=w.Layout(width="auto", flex="0 1 220px"))
         self.actor.add_class(dom.ACTOR)
-        self.last_refresh = w.HTML("")
-        self.last_refresh.add_class(dom.LAST_REFRESH)
-        self.problems = w.HTML("")
-        self.header_note = w.HTML("")
+        self.last_refresh = html_widget("", dom.LAST_REFRESH)
+        self.problems = html_widget()
+        self.header_note = html_widget()
 
         self.settings = SettingsControl()
         self.kill_switch = KillSwitchControl()
@@ -125,17 +125,16 @@ class ControlPanel:
         self.sections: list[Section] = [self.settings, self.kill_switch, self.regime, self.allocation,
                                         self.positions, self.guards, self.equity, self.trades, self.params,
                                         self.config_history, self.runs, self.audit]
-        header = w.Box([self.account_choice, self.actor, self.last_refresh],
-                       layout=w.Layout(display="flex", flex_flow="row wrap", width="100%", align_items="center"))
-        title = w.HTML('<div style="font-size:18px;font-weight:600">Control panel</div>')
+        header = flex_row(self.account_choice, self.actor, self.last_refresh)
         self.widget = w.VBox(
-            [title, header, self.header_note, self.problems,
+            [html_widget(PANEL_CSS), header, self.header_note, self.problems,
              row(self.settings.widget, self.kill_switch.widget),
              row(self.regime.widget, self.allocation.widget),
              row(self.positions.widget, self.guards.widget),
              row(self.equity.widget),
              row(self.trades.widget),
-             row(self.params.widget, self.config_history.widget),
+             row(self.params.widget),
+             row(self.config_history.widget),
              row(self.runs.widget),
              row(self.audit.widget)],
             layout=w.Layout(width="100%", max_width="1400px"),
@@ -155,6 +154,10 @@ class ControlPanel:
         self.widget.add_class(dom.READY)
         self.loop = RefreshLoop(self._poll, refresh_seconds, on_error=self._report)
         self.loop.start()
+
+    def who(self) -> str:
+        """The actor every write records: the "who" field as typed (the ledger refuses it empty)."""
+        return str(self.actor.value).strip()
 
     # ----------------------------------------------------------------- accounts
 
@@ -178,7 +181,7 @@ class ControlPanel:
         mode = self._data_mode(account)
         reader = AccountReader(self.ledger, account.name, mode)
         self.view = AccountView(
-            ledger=self.ledger, account=account, reader=reader, mode=mode, actor=lambda: self.actor.value.strip(),
+            ledger=self.ledger, account=account, reader=reader, mode=mode, actor=self.who,
             refresh=self.refresh, clock=self.clock, archive=self.archive, project_root=self.project_root,
             db_url=self.ledger.url,
         )
@@ -236,8 +239,8 @@ class ControlPanel:
         if second == self._shown_second and not changed:
             return
         self._shown_second = second
-        live = "live, every {:g} s".format(self.loop.seconds) if getattr(self, "loop", None) and self.loop.running \
-            else "refreshed on demand"
+        loop = getattr(self, "loop", None)
+        live = f"live, every {loop.seconds:g} s" if loop is not None and loop.running else "refreshed on demand"
         self.last_refresh.value = (f'<span style="color:#6b7280;font-size:11px">ledger read at {second} UTC '
                                    f"({live})</span>")
 

@@ -25,6 +25,8 @@ from pydantic import BaseModel, ValidationError
 
 from toolkit.errors import field_bounds, number, plain_allowed
 from toolkit.widgets import dom
+from toolkit.widgets.layout import flex_row, reason_field, shared_layout, shared_style
+from toolkit.widgets.layout import html as html_widget
 
 __all__ = ["FieldEditor", "ParamEditor", "bounds_text", "field_kind"]
 
@@ -67,20 +69,21 @@ class FieldEditor:
         info = model.model_fields[name]
         self.name = name
         self.kind = field_kind(info.annotation)
-        layout = w.Layout(width="100%", max_width="260px")
+        layout = shared_layout(width="auto", max_width="260px")
+        number_style = shared_style("description")
         if self.kind == "bool":
-            self.input: w.ValueWidget = w.Checkbox(value=bool(value), description="", indent=False, layout=layout)
+            self.input: w.ValueWidget = w.Checkbox(value=bool(value), description="", indent=False, layout=layout,
+                                                   style=shared_style("checkbox"))
         elif self.kind == "int":
-            self.input = w.IntText(value=int(value), continuous_update=True, layout=layout)
+            self.input = w.IntText(value=int(value), continuous_update=True, layout=layout, style=number_style)
         elif self.kind == "float":
-            self.input = w.FloatText(value=float(value), continuous_update=True, layout=layout)
+            self.input = w.FloatText(value=float(value), continuous_update=True, layout=layout, style=number_style)
         elif self.kind == "choice":
             options = [str(v) for v in typing.get_args(info.annotation)]
-            self.input = w.Dropdown(options=options, value=str(value), layout=layout)
-        elif self.kind == "text":
-            self.input = w.Text(value=str(value), continuous_update=True, layout=layout)
+            self.input = w.Dropdown(options=options, value=str(value), layout=layout, style=number_style)
         else:
-            self.input = w.Text(value=_yaml_text(value), continuous_update=True, layout=layout)
+            text = str(value) if self.kind == "text" else _yaml_text(value)
+            self.input = w.Text(value=text, continuous_update=True, layout=layout, style=shared_style("text"))
         self.input.add_class(dom.param_input(name))
         self.input.disabled = locked is not None
         if self.kind == "choice":
@@ -90,14 +93,14 @@ class FieldEditor:
         else:
             rule = bounds_text(model, name)
         help_parts = [p for p in (info.description, rule, locked) if p]
-        self.help = w.HTML(
+        self.help = html_widget(
             f'<div style="{_HELP_STYLE}"><b>{html.escape(name)}</b>'
             + "".join(f"<br>{html.escape(p)}" for p in help_parts) + "</div>"
         )
-        self.error = w.HTML("")
-        self.error.add_class(dom.param_error(name))
+        self.error = html_widget("", dom.param_error(name))
         self.box = w.VBox([self.help, self.input, self.error],
-                          layout=w.Layout(flex="1 1 220px", min_width="0", margin="2px 8px 6px 0"))
+                          layout=shared_layout(flex="1 1 220px", min_width="0", margin="2px 8px 6px 0",
+                                               overflow="hidden"))
 
     def get(self) -> Any:
         """The typed value; raises ValueError with a one-line reason for YAML that does not parse."""
@@ -145,24 +148,20 @@ class ParamEditor:
         self._loaded: dict[str, Any] = {}
         self._loading = False
         self.valid = False
-        self.note = w.HTML("")
-        self.grid = w.Box(layout=w.Layout(display="flex", flex_flow="row wrap", width="100%"))
-        self.form_error = w.HTML("")
-        self.form_error.add_class(dom.PARAMS_FORM_ERROR)
-        self.reason = w.Text(placeholder="reason for this change (required)", continuous_update=True,
-                             layout=w.Layout(width="100%", max_width="480px"))
-        self.reason.add_class(dom.PARAMS_REASON)
+        self.note = html_widget()
+        self.grid = w.Box(layout=shared_layout(display="flex", flex_flow="row wrap"))
+        self.form_error = html_widget("", dom.PARAMS_FORM_ERROR)
+        self.reason = reason_field("reason for this change (required)", dom.PARAMS_REASON)
         self.save = w.Button(description="Save parameters", button_style="primary", disabled=True,
                              layout=w.Layout(width="auto"))
         self.save.add_class(dom.PARAMS_SAVE)
-        self.message = w.HTML("")
-        self.message.add_class(dom.PARAMS_MESSAGE)
+        self.message = html_widget("", dom.PARAMS_MESSAGE)
         self.reason.observe(lambda _: self.validate(), "value")
         self.save.on_click(lambda _: self._save())
         self.widget = w.VBox(
             [self.note, self.grid, self.form_error,
-             w.HBox([self.reason, self.save], layout=w.Layout(flex_flow="row wrap", width="100%")), self.message],
-            layout=w.Layout(width="100%"),
+             flex_row(self.reason, self.save), self.message],
+            layout=shared_layout(min_width="0"),
         )
         self.widget.add_class(dom.PARAMS_FORM)
 

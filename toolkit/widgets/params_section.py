@@ -17,10 +17,11 @@ from typing import Any
 import ipywidgets as w
 
 from toolkit.errors import ToolkitError
-from toolkit.widgets import dom
+from toolkit.widgets import dom, views
 from toolkit.widgets.context import AccountView, Section
-from toolkit.widgets.layout import card, message
-from toolkit.widgets.override_writes import write_overrides
+from toolkit.widgets.layout import card, flex_row, message, reason_field
+from toolkit.widgets.layout import html as html_widget
+from toolkit.widgets.override_writes import session_check, write_overrides
 from toolkit.widgets.param_editor import ParamEditor
 from toolkit.widgets.tables import html_table
 
@@ -90,7 +91,8 @@ class ParamsControl(Section):
         keys = {PARAM_PREFIX + k: v for k, v in changes.items()}
         base = {PARAM_PREFIX + k: v for k, v in self._base.items()}
         done = write_overrides(view.ledger, view.account.name, keys, base=base, active=view.reader.overrides(),
-                               reason=reason, actor=view.actor())
+                               reason=reason, actor=view.actor(),
+                               check=session_check(view.account, view.ledger, view.project_root))
         view.refresh()
         return "saved for the next session: " + "; ".join(done)
 
@@ -110,29 +112,24 @@ class ConfigHistoryControl(Section):
     parts = frozenset({"config", "audit"})
 
     def __init__(self) -> None:
-        self.table = w.HTML("", layout=w.Layout(width="100%"))
-        self.table.add_class(dom.CONFIG_HISTORY)
-        self.choice = w.Dropdown(options=[], description="change", layout=w.Layout(width="auto", max_width="100%",
-                                                                                   flex="1 1 260px"))
+        self.table = html_widget("", dom.CONFIG_HISTORY)
+        self.choice = w.Dropdown(options=[], description="change",
+                                 layout=w.Layout(width="auto", min_width="0", flex="1 1 260px"))
         self.choice.add_class(dom.CONFIG_REVERT_CHOICE)
-        self.reason = w.Text(placeholder="reason for the revert (required)", continuous_update=True,
-                             layout=w.Layout(width="100%", max_width="360px", flex="1 1 200px"))
-        self.reason.add_class(dom.CONFIG_REVERT_REASON)
+        self.reason = reason_field("reason for the revert (required)", dom.CONFIG_REVERT_REASON)
         self.button = w.Button(description="Revert", button_style="warning", layout=w.Layout(width="auto"))
         self.button.add_class(dom.CONFIG_REVERT)
         self.button.on_click(lambda _: self.revert())
-        self.message = w.HTML("")
-        self.message.add_class(dom.CONFIG_MESSAGE)
+        self.message = html_widget("", dom.CONFIG_MESSAGE)
         self._view: AccountView | None = None
-        controls = w.Box([self.choice, self.reason, self.button],
-                         layout=w.Layout(display="flex", flex_flow="row wrap", width="100%", align_items="center"))
+        controls = flex_row(self.choice, self.reason, self.button)
         self.widget = card("Config history (overrides of this account)", self.table, controls, self.message,
                            basis="600px")
 
     def update(self, view: AccountView) -> None:
         self._view = view
         history = view.reader.config_history()
-        rows = [dict(r) for r in history.to_dict("records")][::-1] if not history.empty else []
+        rows = views.records(history)[::-1]
         for r in rows:
             r["change"] = _diff(r["old"], r["new"])
         self.table.value = html_table(rows, [("id", "#", "int"), ("at", "at (UTC)", "time"), ("actor", "who", "text"),

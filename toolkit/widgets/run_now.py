@@ -18,9 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
-__all__ = ["BackgroundRun", "RunOutcome", "run_command"]
+__all__ = ["BackgroundRun", "RunOutcome", "child_environment", "run_command"]
 
 
 def run_command(notebook: str, params_file: Path, outputs_dir: Path | None = None) -> list[str]:
@@ -59,11 +58,12 @@ class BackgroundRun:
         self.command = command
         self.started_at = clock()
         self._clock = clock
-        self._out: IO[bytes] = tempfile.TemporaryFile()
-        self._err: IO[bytes] = tempfile.TemporaryFile()
+        self._folder = Path(tempfile.mkdtemp(prefix="toolkit-run-now-"))
+        self._out, self._err = self._folder / "stdout.txt", self._folder / "stderr.txt"
         # A session of its own: the run (and its kernel) outlive a panel page that closes.
-        self.process = subprocess.Popen(command, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-                                        stdout=self._out, stderr=self._err, start_new_session=True)
+        with self._out.open("wb") as out, self._err.open("wb") as err:
+            self.process = subprocess.Popen(command, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                                            stdout=out, stderr=err, start_new_session=True)
         self.outcome: RunOutcome | None = None
 
     @property
@@ -79,6 +79,7 @@ class BackgroundRun:
             return None
         out = self._read(self._out)
         err = self._read(self._err)
+        self._folder.rmdir()
         lines = [line.strip() for line in out.splitlines() if line.strip()]
         run_dir = Path(lines[-1]) if lines and Path(lines[-1]).is_dir() else None
         report = run_dir / "report.html" if run_dir is not None and (run_dir / "report.html").is_file() else None
@@ -87,10 +88,9 @@ class BackgroundRun:
         return self.outcome
 
     @staticmethod
-    def _read(handle: IO[bytes]) -> str:
-        handle.seek(0)
-        text = handle.read().decode("utf-8", errors="replace")
-        handle.close()
+    def _read(path: Path) -> str:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        path.unlink()
         return text
 
     def stop(self) -> None:

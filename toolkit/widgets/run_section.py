@@ -14,7 +14,8 @@ import ipywidgets as w
 
 from toolkit.widgets import dom, views
 from toolkit.widgets.context import AccountView, Section
-from toolkit.widgets.layout import card, message
+from toolkit.widgets.layout import card, flex_row, message
+from toolkit.widgets.layout import html as html_widget
 from toolkit.widgets.links import report_href
 from toolkit.widgets.run_now import BackgroundRun, child_environment, run_command
 from toolkit.widgets.tables import html_table
@@ -36,15 +37,12 @@ class RunControl(Section):
                                layout=w.Layout(width="auto"))
         self.button.add_class(dom.RUN_NOW)
         self.button.on_click(lambda _: self.start())
-        self.status = w.HTML("")
-        self.status.add_class(dom.RUN_STATUS)
-        self.history = w.HTML("", layout=w.Layout(width="100%"))
-        self.history.add_class(dom.RUN_HISTORY)
+        self.status = html_widget("", dom.RUN_STATUS)
+        self.history = html_widget("", dom.RUN_HISTORY)
         self.run: BackgroundRun | None = None
         self._run_account: str | None = None
         self._view: AccountView | None = None
-        head = w.Box([self.button, self.status], layout=w.Layout(display="flex", flex_flow="row wrap", width="100%",
-                                                                 align_items="center"))
+        head = flex_row(self.button, self.status)
         self.widget = card("Runs", head, self.history, basis="600px")
 
     def update(self, view: AccountView) -> None:

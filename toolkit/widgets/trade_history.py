@@ -15,8 +15,9 @@ import ipywidgets as w
 
 from toolkit.widgets import dom, views
 from toolkit.widgets.context import AccountView, Section
-from toolkit.widgets.layout import card
-from toolkit.widgets.tables import html_table
+from toolkit.widgets.layout import card, flex_row, shared_layout
+from toolkit.widgets.layout import html as html_widget
+from toolkit.widgets.tables import Format, html_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,9 +27,10 @@ __all__ = ["TradeHistory"]
 #: The newest trades drawn in the table (the CSV holds every filtered trade).
 SHOWN = 500
 _ALL = "all"
-_COLUMNS = [("at", "at (UTC)", "time"), ("symbol", "symbol", "text"), ("side", "side", "text"),
-            ("quantity", "quantity", "qty"), ("price", "price", "money"), ("fees", "fees", "money"),
-            ("notional", "notional", "money"), ("mode", "mode", "text")]
+_COLUMNS: list[tuple[str, str, Format]] = [
+    ("at", "at (UTC)", "time"), ("symbol", "symbol", "text"), ("side", "side", "text"),
+    ("quantity", "quantity", "qty"), ("price", "price", "money"), ("fees", "fees", "money"),
+    ("notional", "notional", "money"), ("mode", "mode", "text")]
 
 
 class TradeHistory(Section):
@@ -37,7 +39,7 @@ class TradeHistory(Section):
     parts = frozenset({"fills"})
 
     def __init__(self) -> None:
-        small = w.Layout(width="auto", min_width="120px", flex="1 1 140px")
+        small = shared_layout(width="auto", min_width="0", flex="1 1 150px")
         self.symbol = w.Dropdown(options=[_ALL], value=_ALL, description="symbol", layout=small)
         self.symbol.add_class(dom.TRADES_SYMBOL)
         self.side = w.Dropdown(options=[_ALL, "buy", "sell"], value=_ALL, description="side", layout=small)
@@ -46,16 +48,13 @@ class TradeHistory(Section):
         self.start.add_class(dom.TRADES_FROM)
         self.end = w.DatePicker(description="to", layout=small)
         self.end.add_class(dom.TRADES_TO)
-        self.export = w.HTML("")
-        self.export.add_class(dom.TRADES_EXPORT)
-        self.table = w.HTML("", layout=w.Layout(width="100%"))
-        self.table.add_class(dom.TRADES)
+        self.export = html_widget("", dom.TRADES_EXPORT)
+        self.table = html_widget("", dom.TRADES)
         self._trades: pd.DataFrame | None = None
         self._account = ""
         for control in (self.symbol, self.side, self.start, self.end):
             control.observe(lambda _: self.draw(), "value")
-        filters = w.Box([self.symbol, self.side, self.start, self.end, self.export],
-                        layout=w.Layout(display="flex", flex_flow="row wrap", width="100%", align_items="center"))
+        filters = flex_row(self.symbol, self.side, self.start, self.end, self.export)
         self.widget = card("Trade history", filters, self.table, basis="600px")
 
     def update(self, view: AccountView) -> None:
@@ -94,7 +93,7 @@ class TradeHistory(Section):
         note = f"{len(trades):,} trade(s)"
         if len(trades) > SHOWN:
             note += f"; the table shows the newest {SHOWN}, the CSV all of them"
-        self.table.value = html_table(newest.to_dict("records"), _COLUMNS, empty="no trade matches these filters",
+        self.table.value = html_table(views.records(newest), _COLUMNS, empty="no trade matches these filters",
                                       note=note)
         name = f"trades-{self._account}.csv"
         self.export.value = (

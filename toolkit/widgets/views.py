@@ -38,6 +38,7 @@ __all__ = [
     "last_snapshot",
     "marks_of",
     "positions_rows",
+    "records",
     "regime_fields",
     "run_history_rows",
     "trades_csv",
@@ -52,15 +53,16 @@ GUARD_ACTIONS = ("guard_block", "guard_halt", "session_stopped", "kill_switch_on
 _GLOBAL_ACTIONS = frozenset({"kill_switch_on", "kill_switch_off"})
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [dict(r) for r in frame.to_dict("records")]
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts keyed by column name."""
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
 
 
 def last_snapshot(snapshots: pd.DataFrame) -> dict[str, Any] | None:
     """The newest snapshot row (by session date) as a dict, or None."""
     if snapshots.empty:
         return None
-    return dict(snapshots.iloc[-1].to_dict())
+    return {str(k): v for k, v in snapshots.iloc[-1].to_dict().items()}
 
 
 def _context(snapshot: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -189,14 +191,10 @@ def filter_trades(
         out = out[out["symbol"] == symbol]
     if side:
         out = out[out["side"] == side]
-    if start is not None or end is not None:
-        days = out["at"].dt.date
-        keep = days == days  # all True, same index
-        if start is not None:
-            keep &= days >= start
-        if end is not None:
-            keep &= days <= end
-        out = out[keep]
+    if start is not None:
+        out = out[out["at"].dt.date >= start]
+    if end is not None:
+        out = out[out["at"].dt.date <= end]
     return out
 
 
@@ -231,8 +229,10 @@ def equity_series(snapshots: pd.DataFrame) -> EquitySeries:
     if snapshots.empty:
         return EquitySeries([], [], [], [])
     frame = snapshots.drop_duplicates("session_date", keep="last")
-    cells = [None if c is None or c != c or c == "" else str(c) for c in frame["strategy_cell"]]
-    drawdown = [None if d is None or d != d else float(d) for d in frame["drawdown"]]
+    import pandas as pd
+
+    cells = [None if pd.isna(c) or c == "" else str(c) for c in frame["strategy_cell"]]
+    drawdown = [None if pd.isna(d) else float(d) for d in frame["drawdown"]]
     return EquitySeries(list(frame["session_date"]), [float(v) for v in frame["equity"]], drawdown, cells)
 
 
@@ -256,7 +256,7 @@ def guard_rows(audit: pd.DataFrame, account: str, *, limit: int = 200) -> list[d
     if audit.empty:
         return []
     rows = []
-    for r in _records(audit[audit["action"].isin(GUARD_ACTIONS)]):
+    for r in records(audit[audit["action"].isin(GUARD_ACTIONS)]):
         detail = r["detail"]
         if r["action"] not in _GLOBAL_ACTIONS and _account_of(detail) != account:
             continue
@@ -271,7 +271,7 @@ def guard_rows(audit: pd.DataFrame, account: str, *, limit: int = 200) -> list[d
 
 def audit_rows(audit: pd.DataFrame, *, limit: int = 100) -> list[dict[str, Any]]:
     """The newest audit entries first, detail as compact JSON."""
-    rows = _records(audit.tail(limit)) if not audit.empty else []
+    rows = records(audit.tail(limit)) if not audit.empty else []
     rows.reverse()
     return rows
 
@@ -282,7 +282,7 @@ def run_history_rows(
     """The account's runs, newest first, with orders and fills from the run summary and
     ``report``: the href of the archived report of the run's key, when there is one."""
     rows: list[dict[str, Any]] = []
-    for r in reversed(_records(runs.tail(limit)) if not runs.empty else []):
+    for r in reversed(records(runs.tail(limit)) if not runs.empty else []):
         summary = r.get("summary") if isinstance(r.get("summary"), dict) else {}
         href = reports.get(r["run_key"])
         rows.append({
