@@ -16,7 +16,7 @@ from toolkit.strategies import available
 def test_help_lists_every_command(toolkit_process) -> None:
     done = toolkit_process(["--help"])
     assert done.returncode == 0
-    for command in ("run", "runs", "strategies", "replay", "parity", "live", "killswitch"):
+    for command in ("run", "runs", "strategies", "replay", "parity", "live", "killswitch", "config"):
         assert command in done.stdout
 
 
@@ -93,3 +93,14 @@ def test_killswitch(toolkit_process, tmp_path: Path) -> None:
     assert on.returncode == 0 and "kill switch ON (smoke test)" in on.stdout
     status = toolkit_process(["killswitch", "status"], db)
     assert status.returncode == 0 and status.stdout.startswith("kill switch: ON since ") and "smoke test" in status.stdout
+
+
+def test_config(toolkit_process, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"  # its own ledger: the shared dry run's stays as it is
+    done = toolkit_process(["config", "set", "strategy_params.fast=12", "--account", "dry-run", "--reason",
+                            "smoke test", "--actor", "smoke"], db)
+    assert done.returncode == 0 and done.stdout.startswith("strategy_params.fast = 12 for account dry-run")
+    show = toolkit_process(["config", "show", "--account", "dry-run", "--db-url", db])
+    assert show.returncode == 0 and "strategy_params.fast = 12  set by smoke at " in show.stdout
+    bad = toolkit_process(["config", "revert", "99", "--reason", "smoke"], db)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: change_id: got 99")

@@ -168,6 +168,47 @@ def test_real_money_without_a_recorded_confirmation_calls_no_broker(tmp_path, st
     assert {k: v for k, v in after.items() if before.get(k) != v} == {}
 
 
+def test_the_accounts_config_override_is_used_and_recorded(tmp_path, standin, env, shared_data, monkeypatch):
+    params = live_params(tmp_path)
+    with open_ledger(params.db_url) as ledger:
+        ledger.set_override("strategy_params.fast", 10, "slower signal", actor="ann", account="paper-test")
+        ledger.set_override("strategy_params.fast", 2, "another account's", account="someone-else")
+    result, _ = run(params, standin, env)
+    # The same session with fast: 10 written in the params, at a broker of its own (same bars, same prices).
+    with StandIn.start(bars=[shared_data / "daily" / "qstrader"], symbols=["SPY", "AGG"], now=NOW) as other:
+        other.set_prices(PRICES)
+        monkeypatch.setenv("APCA_API_BASE_URL", other.base_url)
+        monkeypatch.setenv("APCA_API_DATA_URL", other.base_url)
+        direct, _ = run(live_params(tmp_path / "direct", strategy_params={"fast": 10}), other,
+                        {**env, "APCA_API_BASE_URL": other.base_url, "APCA_API_DATA_URL": other.base_url})
+    assert result.session is not None and direct.session is not None and result.stopped is None
+    assert result.params is not None and result.params.strategy_params["fast"] == 10
+    assert [(o.key, o.value, o.base, o.actor) for o in result.overrides] == [("strategy_params.fast", 10, 5, "ann")]
+    assert result.session.overrides == result.overrides and direct.overrides == ()
+    assert result.session.decision is not None and direct.session.decision is not None
+    assert result.session.decision.context == direct.session.decision.context
+    assert [(o.symbol, o.side, o.quantity) for o in result.session.orders] == [
+        (o.symbol, o.side, o.quantity) for o in direct.session.orders]
+    with open_ledger(params.db_url) as ledger:
+        run_row = ledger.get_run(result.session.run_key)
+    assert run_row is not None and run_row.summary["overrides"][0]["reason"] == "slower signal"
+    assert "overrides" not in direct.session.summary()
+
+
+def test_online_live_through_an_override_is_refused_before_any_broker_call(tmp_path, standin, env):
+    params = live_params(tmp_path)
+    with open_ledger(params.db_url) as ledger:
+        ledger.confirm_live("paper-test", actor="ann")
+        ledger.set_override("mode", "online_live", "go live", actor="ann", account="paper-test")
+    before = dict(standin.state()["request_counts"])
+    # The live params need confirm_live: <account> for real money; the override alone does not say it.
+    with pytest.raises(SessionError, match=r"^config override mode='online_live' .* refused by the live params: "
+                                           r"confirm_live: got None"):
+        run(params, standin, env)
+    after = {k: v for k, v in standin.state()["request_counts"].items() if not k.startswith("GET /_control")}
+    assert {k: v for k, v in after.items() if before.get(k) != v} == {}
+
+
 def test_a_partial_fill_is_followed_and_the_remainder_cancelled_at_the_timeout(tmp_path, standin, env):
     standin.set_fill_mode("partial", fraction=0.5)
     params = live_params(tmp_path, broker={"order_timeout_seconds": 5, "poll_seconds": 1})

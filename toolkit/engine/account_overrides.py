@@ -46,9 +46,6 @@ P = TypeVar("P", bound="DailyDryRunParams")
 #: Params keys an override may not change (nor any key under them): see the module doc.
 FIXED_KEYS = ("account", "db_url", "as_of", "strategy", "strategy_params_file", "data")
 
-_ABSENT = object()
-
-
 @dataclass(frozen=True)
 class AppliedOverride:
     """One override in force for a session: the params file's value (``base``) and what replaced it."""

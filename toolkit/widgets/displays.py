@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from decimal import Decimal
+from typing import Any
 
 import ipywidgets as w
 
@@ -52,11 +53,14 @@ class AllocationDisplay(Section):
 
     def __init__(self) -> None:
         self.body = _html(dom.ALLOCATION)
+        #: The rows last drawn (symbol, target, actual, quantity, mark, value).
+        self.rows: list[dict[str, Any]] = []
         self.widget = card("Allocation: target vs actual", self.body)
 
     def update(self, view: AccountView) -> None:
         snap = views.last_snapshot(view.reader.snapshots())
         rows = views.allocation_rows(snap, view.reader.positions())
+        self.rows = rows
         chart = svg.allocation_bars([(r["symbol"], r["target"], r["actual"]) for r in rows])
         table = html_table(rows, [("symbol", "instrument", "text"), ("target", "target", "pct"),
                                   ("actual", "actual", "pct"), ("quantity", "quantity", "qty"),

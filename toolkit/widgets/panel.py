@@ -17,6 +17,7 @@ from __future__ import annotations
 import getpass
 import html
 import os
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,10 @@ __all__ = ["ControlPanel", "control_panel", "default_actor"]
 
 Clock = Callable[[], datetime]
 
+#: The panel :func:`control_panel` built last in this kernel (weakly held): running the
+#: notebook's cell again stops the previous panel's refresh, so one panel polls the ledger.
+_NEWEST: dict[str, Callable[[], ControlPanel | None]] = {}
+
 
 def default_actor() -> str:
     """Who acts when nobody typed a name: ``$TOOLKIT_USER``, else the login name."""
@@ -82,19 +87,25 @@ class ControlPanel:
         account: str | None = None,
         params_dir: Path,
         outputs_dir: Path,
+        project_root: Path | None = None,
         refresh_seconds: float = 0.25,
         clock: Clock | None = None,
         owns_ledger: bool = False,
     ) -> None:
         self.ledger = ledger
         self.params_dir = params_dir
-        self.project_root = params_dir.resolve().parent
+        if project_root is None:
+            from toolkit.params import repo_root
+
+            project_root = repo_root()
+        #: Where ``toolkit run`` runs and relative paths of params files start (as for the CLI).
+        self.project_root = project_root
         self.archive = RunArchive(outputs_dir)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self._owns_ledger = owns_ledger
         #: Problems met while drawing or refreshing, newest last (also shown on the panel).
         self.errors: list[str] = []
-        self.accounts = self._discover()
+        self.accounts: dict[str, AccountInfo] = self._discover()
         if account is not None and account not in self.accounts:
             raise ParamsError("account", account, "one of " + ", ".join(self.accounts) if self.accounts
                               else "an account of a params file or of the ledger's runs (none found)")
@@ -161,24 +172,33 @@ class ControlPanel:
 
     # ----------------------------------------------------------------- accounts
 
-    def _discover(self) -> dict[str, AccountInfo]:
-        known = {name: strategy for name, (strategy, _) in self.ledger.run_accounts().items()}
-        return {a.name: a for a in discover_accounts(self.params_dir, known)}
+    def _discover(self, known: dict[str, tuple[str, str]] | None = None) -> dict[str, AccountInfo]:
+        """The params files' accounts and the ledger's (``known``: :meth:`Ledger.run_accounts`)."""
+        runs = self.ledger.run_accounts() if known is None else known
+        return {a.name: a for a in discover_accounts(self.params_dir, {n: s for n, (s, _) in runs.items()})}
 
-    def _data_mode(self, account: AccountInfo, reader: AccountReader | None = None) -> str | None:
+    def _data_mode(
+        self, account: AccountInfo, known: dict[str, tuple[str, str]], overrides: dict[str, Any]
+    ) -> str | None:
         """The mode whose figures are shown: the newest run's, else the mode in force."""
-        newest = self.ledger.run_accounts().get(account.name)
+        newest = known.get(account.name)
         if newest is not None:
             return newest[1]
-        overrides = reader.overrides() if reader is not None else dict(self.ledger.overrides(account=account.name))
         mode = effective_setting(account, overrides, "mode")
         return None if mode is None else str(mode)
+
+    def _set_accounts(self, accounts: dict[str, AccountInfo]) -> None:
+        self.accounts = accounts
+        current = self.account_choice.value
+        self.account_choice.options = [(a.label, a.name) for a in accounts.values()]
+        if current in accounts:
+            self.account_choice.value = current
 
     def select(self, name: str) -> None:
         """Show account ``name`` (every section redrawn)."""
         account = self.accounts[name]
         self._stamp = self.ledger.change_stamp()
-        mode = self._data_mode(account)
+        mode = self._data_mode(account, self.ledger.run_accounts(), dict(self.ledger.overrides(account=name)))
         reader = AccountReader(self.ledger, account.name, mode)
         self.view = AccountView(
             ledger=self.ledger, account=account, reader=reader, mode=mode, actor=self.who,
@@ -201,24 +221,34 @@ class ControlPanel:
             self._report(exc, type(section).__name__)
 
     def refresh(self) -> frozenset[str]:
-        """Re-read the ledger now; redraw the sections whose parts changed. Returns the changed parts."""
-        view = self.view
-        if view is None:
-            return frozenset()
+        """Re-read the ledger now; redraw the sections whose parts changed. Returns the changed parts.
+
+        A run of an account the panel did not know adds it to the chooser; the first run of
+        the shown account in another mode switches its figures to that mode.
+        """
         stamp = self.ledger.change_stamp()
         changed = frozenset(k for k, v in stamp.items() if self._stamp.get(k) != v)
         self._stamp = stamp
-        if changed:
+        view = self.view
+        if view is not None and changed:
             view.reader.invalidate(changed)
-            if changed & {"runs", "config"}:
-                accounts = self._discover()
-                if list(accounts) != list(self.accounts):
-                    self.accounts = accounts
-                    self.account_choice.options = [(a.label, a.name) for a in accounts.values()]
-                    self.account_choice.value = view.account.name
-                if self._data_mode(view.account, view.reader) != view.mode:
-                    self.select(view.account.name)
-                    return changed
+        if changed & {"runs", "config"}:
+            known = self.ledger.run_accounts()
+            if set(known) - set(self.accounts):
+                self._set_accounts(self._discover(known))
+            if view is None:
+                if self.accounts:
+                    first = next(iter(self.accounts))
+                    self.account_choice.value = first  # the chooser's observer shows it ...
+                    if self.view is None:  # ... unless the value was already there
+                        self.select(first)
+                return changed
+            if self._data_mode(view.account, known, view.reader.overrides()) != view.mode:
+                self.select(view.account.name)
+                return changed
+        if view is None:
+            return changed
+        if changed:
             for section in self.sections:
                 if section.parts & changed:
                     self._update(section)
@@ -281,17 +311,23 @@ def control_panel(
     ``db_url``: the ledger (default ``$TOOLKIT_DB_URL``, else outputs/ledger.sqlite);
     ``params_dir``: where the accounts' params files are (default: the project's params/);
     ``outputs_dir``: the run archive (default: the project's outputs/); ``clock``: the
-    time of the panel and of its ledger writes (tz-aware; default: now, UTC).
+    time of the panel and of its ledger writes (tz-aware; default: now, UTC). Building a
+    panel again in the same kernel (the cell ran again) stops the previous one's refresh.
     """
     from toolkit.ledger import open_ledger
     from toolkit.params import repo_root
 
+    previous = _NEWEST.pop("panel", lambda: None)()
+    if previous is not None:  # the cell ran again: one panel per kernel polls the ledger
+        previous.close()
     root = repo_root()
     ledger = open_ledger(db_url, clock=clock)
     try:
-        return ControlPanel(ledger, account=account, params_dir=params_dir or root / "params",
-                            outputs_dir=outputs_dir or root / "outputs", refresh_seconds=refresh_seconds,
-                            clock=clock, owns_ledger=True)
+        panel = ControlPanel(ledger, account=account, params_dir=params_dir or root / "params", project_root=root,
+                             outputs_dir=outputs_dir or root / "outputs", refresh_seconds=refresh_seconds,
+                             clock=clock, owns_ledger=True)
     except BaseException:
         ledger.close()
         raise
+    _NEWEST["panel"] = weakref.ref(panel)
+    return panel

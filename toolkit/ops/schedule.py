@@ -1,0 +1,121 @@
+"""When a scheduled session runs: exact instants from the exchange calendar, and the cron lines that wake it.
+
+cron knows neither the NYSE's holidays nor its early closes, and on most machines it
+fires in the machine's zone rather than New York's. So the toolkit splits the job:
+
+* cron fires a few minutes *before* every instant the execution time can fall on in
+  UTC (a ``5min_before_close`` run is 20:55 UTC in winter, 19:55 in summer, and 17:55
+  or 16:55 on an early-close day), Monday to Friday;
+* the toolkit then asks the calendar for the session's exact instant: a firing that is
+  not followed by that instant within its lead time (a holiday, the wrong DST line, the
+  normal-close line on an early-close day) exits quietly, the right one waits for the
+  exact minute and runs.
+
+Everything here is a pure function of the calendar and an injected clock, so a test
+can walk a year of firings without waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from toolkit.errors import InvalidInput
+from toolkit.model import ExecutionTime
+from toolkit.time import execution_instant, nyse_calendar
+from toolkit.time.calendar import CALENDAR_END
+
+__all__ = [
+    "NEW_YORK",
+    "ScheduledRun",
+    "cron_times_utc",
+    "due_run",
+    "runs_between",
+    "upcoming_runs",
+]
+
+NEW_YORK = "America/New_York"
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """One session's run: its date, exact UTC instant, and whether the market closes early that day."""
+
+    session: dt.date
+    at: pd.Timestamp
+    early_close: bool
+
+    @property
+    def new_york(self) -> pd.Timestamp:
+        return self.at.tz_convert(NEW_YORK)
+
+
+def _utc(value: Any, field: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(field, value, "a date and time such as '2026-11-27 09:00' (New York when no zone)") from None
+    if pd.isna(ts):
+        raise InvalidInput(field, value, "a date and time such as '2026-11-27 09:00' (New York when no zone)")
+    return (ts.tz_localize(NEW_YORK) if ts.tzinfo is None else ts).tz_convert("UTC")
+
+
+def _early_close(label: pd.Timestamp) -> bool:
+    cal = nyse_calendar()
+    close = cal.session_close(label).tz_convert(NEW_YORK)
+    return (close.hour, close.minute) < (16, 0)
+
+
+def runs_between(execution_time: str, start: Any, end: Any) -> list[ScheduledRun]:
+    """Every session's run with ``start < instant <= end`` (naive times are New York's)."""
+    when = ExecutionTime.parse(execution_time)
+    lo, hi = _utc(start, "after"), _utc(end, "until")
+    sessions = nyse_calendar().sessions
+    first = lo.tz_convert(NEW_YORK).tz_localize(None).normalize() - pd.Timedelta(days=1)
+    last = hi.tz_convert(NEW_YORK).tz_localize(None).normalize()
+    out: list[ScheduledRun] = []
+    for label in sessions[(sessions >= first) & (sessions <= last)]:
+        at = execution_instant(label, when)
+        if lo < at <= hi:
+            out.append(ScheduledRun(label.date(), at, _early_close(label)))
+    return out
+
+
+def upcoming_runs(execution_time: str, *, after: Any, count: int = 5) -> list[ScheduledRun]:
+    """The next ``count`` runs strictly after ``after``, as far as the calendar reaches."""
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 1000:
+        raise InvalidInput("count", count, "a whole number from 1 to 1000")
+    start = _utc(after, "after")
+    end = min(start + pd.Timedelta(days=7 * count // 4 + 14), pd.Timestamp(CALENDAR_END, tz=NEW_YORK))
+    runs: list[ScheduledRun] = []
+    while len(runs) < count and start < end:
+        runs.extend(runs_between(execution_time, start, end))
+        start, end = end, min(end + pd.Timedelta(days=366), pd.Timestamp(CALENDAR_END, tz=NEW_YORK))
+    return runs[:count]
+
+
+def due_run(execution_time: str, *, now: Any, lead: pd.Timedelta) -> ScheduledRun | None:
+    """The run a firing at ``now`` should wait for: the next instant within ``lead``, else None."""
+    nxt = upcoming_runs(execution_time, after=_utc(now, "now") - pd.Timedelta(seconds=1), count=1)
+    if nxt and nxt[0].at - _utc(now, "now") <= lead:
+        return nxt[0]
+    return None
+
+
+def cron_times_utc(execution_time: str, *, lead_minutes: int = 5, years: int = 10,
+                   start: Any = "2026-01-01") -> list[tuple[int, int]]:
+    """UTC (hour, minute) pairs at which cron fires: ``lead_minutes`` before every distinct instant.
+
+    Read off the calendar over ``years`` from ``start`` (up to the calendar's end), so
+    both DST offsets and the rare summer early close are covered.
+    """
+    if not 0 <= lead_minutes <= 120:
+        raise InvalidInput("lead_minutes", lead_minutes, "a number of minutes from 0 to 120")
+    begin = _utc(start, "start")
+    stop = min(begin + pd.Timedelta(days=366 * years), pd.Timestamp(CALENDAR_END, tz=NEW_YORK))
+    runs = runs_between(execution_time, begin, stop)
+    fires = {(r.at - pd.Timedelta(minutes=lead_minutes)) for r in runs}
+    return sorted({(f.hour, f.minute) for f in fires})
