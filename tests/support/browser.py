@@ -243,7 +243,7 @@ def start_dashboard_process(db_url: str, log_path: Path, *, ip: str = "127.0.0.1
         if proc.poll() is not None:
             raise AssertionError(f"toolkit dashboard exited with {proc.returncode}:\n{server.log()}")
         try:
-            server.get("voila/static/-")  # any HTTP answer means it is up; this one starts no kernel
+            server.get("voila/static/voila.js")  # any HTTP answer means it is up; a static file starts no kernel
             return server
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             if time.monotonic() > deadline:
