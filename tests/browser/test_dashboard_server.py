@@ -1,7 +1,8 @@
 """``toolkit dashboard`` as a user starts it: what it refuses, and the token it then requires.
 
 The panel itself (ledger data, kill switch, parameter editor) is tested in
-test_control_panel.py; here any page that draws the panel's root will do.
+test_control_panel.py; here any page that draws the panel's root will do. Every served
+dashboard is stopped with Ctrl-C by the fixture, which fails if a kernel outlives it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ from support.browser import ROOT, SECRET_ENV, TOOLKIT, free_port, wait_for
 from toolkit.widgets import dom
 
 TOKEN = "browser-test-token-7f3a9c"
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _listening(ip: str, port: int) -> bool:
@@ -70,4 +80,12 @@ def test_with_a_token_another_address_requires_it(tmp_path: Path, start_dashboar
     browser.get(f"{server.url}?token={TOKEN}")
     wait_for(browser, f".{dom.PANEL}.{dom.READY}", timeout=60)
     screenshot(browser, "dashboard-with-token", full_page=False)
+
+    # Ctrl-C: voila stops and shuts down every kernel, the page's and the preheated one
+    kernels = server.kernel_pids()
+    assert len(kernels) >= 2, kernels
+    browser.get("about:blank")  # a page left open would log its lost connection as SEVERE
+    assert server.stop() == []
+    assert not [pid for pid in kernels if _alive(pid)]
+    assert server.process.returncode == 0
     assert TOKEN not in server.log()  # the token is never logged
