@@ -109,8 +109,7 @@ class RunControl(Section):
             colour = "#b91c1c"
         self.status.value = f'<div style="color:{colour};font-size:12px">{html.escape(text)}{link}</div>'
         self._draw_button()
-        view.archive.runs()  # pick up the new archive at once
-        self.update(view)
+        self.update(view)  # the history links the new archive at once
 
     def stop(self) -> None:
         if self.run is not None:

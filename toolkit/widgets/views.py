@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -292,10 +292,3 @@ def run_history_rows(
         })
     return rows
 
-
-def count_by(values: Iterable[Any]) -> dict[Any, int]:
-    """How many times each value occurs (for a one-line summary)."""
-    out: dict[Any, int] = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return out
