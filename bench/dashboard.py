@@ -44,11 +44,20 @@ def five_year_ledger(folder: Path) -> str:
 
 
 def wait_idle(server: DashboardServer, *, quiet_pct: float = 3.0, timeout: float = 120.0) -> None:
-    """Wait until the server and its kernels use almost no CPU over half a second (the pool kernel is ready)."""
+    """Wait until voila's kernel pool is full again and the server and its kernels are quiet.
+
+    Each page takes the preheated kernel and voila starts the next one a second later;
+    it is ready once the log says the pool is filled (as often as pages were served,
+    plus one) and nothing uses more than a few percent of a core over half a second.
+    """
     import psutil
 
+    served = server.log().count("Using pre-heated kernel")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server.log().count("is filled with") < served + 1:
+            time.sleep(0.1)
+            continue
         procs = [psutil.Process(server.process.pid), *psutil.Process(server.process.pid).children(recursive=True)]
         for p in procs:
             p.cpu_percent(None)
@@ -59,7 +68,7 @@ def wait_idle(server: DashboardServer, *, quiet_pct: float = 3.0, timeout: float
                 busy += p.cpu_percent(None)
             except psutil.NoSuchProcess:
                 busy += 100.0  # a kernel went away: not settled yet
-        if busy < quiet_pct and len(procs) > 1:
+        if busy < quiet_pct:
             return
     raise TimeoutError(f"toolkit dashboard stayed busy for {timeout:.0f} s")
 

@@ -81,9 +81,9 @@ def test_with_a_token_another_address_requires_it(tmp_path: Path, start_dashboar
     wait_for(browser, f".{dom.PANEL}.{dom.READY}", timeout=60)
     screenshot(browser, "dashboard-with-token", full_page=False)
 
-    # Ctrl-C: voila stops and shuts down every kernel, the page's and the preheated one
+    # Ctrl-C: voila stops and shuts down every kernel it started (the page's, a preheated one)
     kernels = server.kernel_pids()
-    assert len(kernels) >= 2, kernels
+    assert kernels, "no kernel behind the page"
     browser.get("about:blank")  # a page left open would log its lost connection as SEVERE
     assert server.stop() == []
     assert not [pid for pid in kernels if _alive(pid)]
