@@ -8,10 +8,12 @@ dashboard is stopped with Ctrl-C by the fixture, which fails if a kernel outlive
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 from pathlib import Path
 
+from selenium.webdriver.support.ui import WebDriverWait
 from support.browser import ROOT, SECRET_ENV, TOOLKIT, free_port, wait_for
 
 from toolkit.widgets import dom
@@ -89,3 +91,19 @@ def test_with_a_token_another_address_requires_it(tmp_path: Path, start_dashboar
     assert not [pid for pid in kernels if _alive(pid)]
     assert server.process.returncode == 0
     assert TOKEN not in server.log()  # the token is never logged
+
+
+def test_leaving_the_page_shuts_its_kernel_down(tmp_path: Path, start_dashboard, browser) -> None:
+    # voila's page posts voila/api/shutdown/<kernel> on beforeunload with the _xsrf value
+    # of its cookies; without the cookie toolkit.ops.voila_app sets, voila refuses the
+    # post and the page's kernel (and the panel's refresh loop) runs until the server stops.
+    server = start_dashboard(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    browser.get(server.url)
+    wait_for(browser, f".{dom.PANEL}.{dom.READY}", timeout=60)
+    page_kernel = re.search(r"Using pre-heated kernel: (\S+)", server.log())
+    assert page_kernel, server.log()
+    browser.get("about:blank")
+    WebDriverWait(browser, 30).until(lambda _: f"Kernel shutdown: {page_kernel[1]}" in server.log(),
+                                     "the page's kernel outlived its page")
+    assert "_xsrf' argument missing" not in server.log()
+    assert server.process.poll() is None  # the server itself keeps serving
