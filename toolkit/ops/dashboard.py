@@ -161,9 +161,9 @@ class Dashboard:
         # The panel draws with ipywidgets only: the page need not fetch and parse the
         # research notebooks' front-end extensions (plotly's alone is 4.8 MB of JavaScript).
         cfg.VoilaConfiguration.extension_denylist = list(UNUSED_LABEXTENSIONS)
-        # A page closed without voila's shutdown call (a crashed tab, a script) leaves its
-        # kernel behind: one nobody is connected to, idle for 10 minutes, is shut down
-        # (the preheated pool is never culled).
+        # A closed page shuts its kernel down (toolkit.ops.voila_app); one that never says
+        # so (a crashed tab, a script) leaves it behind: a kernel nobody is connected to
+        # that has sent nothing for 10 minutes is shut down (the preheated pool never is).
         cfg.MappingKernelManager.cull_idle_timeout = 600
         cfg.MappingKernelManager.cull_interval = 60
         return cfg
