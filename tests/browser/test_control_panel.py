@@ -31,8 +31,7 @@ ACCOUNT = "dry-run"
 MODE = "offline_mock"
 PARAMS = "params/daily_dry_run/sma_crossover.yaml"
 #: A year of sessions ending the day before a crossover: the next session (2018-04-13)
-#: sells NASDAQ, so it is a session that would trade. (The engine's kill switch halts
-#: a session when it would place orders; a session without orders completes.)
+#: would sell NASDAQ, so the kill switch has an order to stop, not only a quiet day.
 FIRST, LAST = "2017-04-13", "2018-04-12"
 NEXT_SESSION = "2018-04-13"
 
