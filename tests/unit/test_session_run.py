@@ -83,6 +83,45 @@ def test_kill_switch_halts_everything_and_is_audited(ledger, dataset) -> None:
     assert ledger.get_run(r.run_key).summary["status"] == "halted"
 
 
+def test_the_kill_switch_halts_a_quiet_session_and_a_crashed_runs_orders_too(ledger, dataset) -> None:
+    # Issue 11: the kill switch blocks every run until it is reset, not only the runs
+    # whose strategy wants to trade, and never lets a resumed run send what it recorded.
+    first = _run(ledger, _params(as_of="2018-06-01"), dataset)
+    assert first.status == "completed" and first.orders
+    ledger.set_kill_switch(True, "panel test")
+    quiet = _run(ledger, _params(as_of="2018-06-04"), dataset)
+    assert quiet.decision is not None and not quiet.decision.rebalance
+    assert quiet.status == "halted" and quiet.orders == [] and "panel test" in quiet.message
+    assert ledger.get_run(quiet.run_key).status == "halted"
+
+
+def test_a_run_resumed_while_the_kill_switch_is_on_sends_nothing(ledger, dataset, monkeypatch) -> None:
+    # A run that crashed after recording its orders, resumed while the switch is on.
+    from toolkit.engine import session
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_recording(step: str) -> None:
+        if step == "order_recorded":
+            raise Crash(step)
+
+    monkeypatch.setattr(session, "crash_point", crash_after_recording)
+    p = _params(as_of="2018-06-01")
+    with pytest.raises(Crash):
+        _run(ledger, p, dataset)
+    recorded = ledger.orders()
+    assert len(recorded) == 2 and set(recorded["status"]) == {"new"}
+    ledger.set_kill_switch(True, "stop everything")
+    monkeypatch.undo()
+    resumed = _run(ledger, p, dataset)
+    assert resumed.status == "halted" and resumed.fills == []
+    assert set(ledger.orders()["status"]) == {"new"} and ledger.fills().empty
+    ledger.set_kill_switch(False, "go on")
+    done = _run(ledger, p, dataset)
+    assert done.status == "completed" and len(done.fills) == 2
+
+
 def test_after_the_kill_switch_is_lifted_the_account_returns_to_its_targets(ledger, dataset) -> None:
     # Issue 9 point 6: the kill switch stopped the account's first (buying) session; the next
     # session has no rebalance of its own, and the account used to stay flat forever.

@@ -102,9 +102,6 @@ def plan_orders(
     plan = OrderPlan()
     if not decision.rebalance:
         return plan
-    kill = ledger.kill_switch()
-    if kill.on:
-        risk.engage_kill_switch(f"ledger kill switch: {kill.reason}")
     costs = session_cost_model(params.costs)
     value_prices = {**prices.marks, **prices.prices}
     # A zero target for an instrument the data lacks (a switched-off optional leg) is no order.

@@ -209,45 +209,63 @@ def run_session(
         positions = {s: p.quantity for s, p in position_records.items()}
         result.current_positions = dict(positions)
         planned = ledger.order_records(run_key=run_key) if existing is not None else []
-        if not planned and not decision.rebalance:
-            # The strategy keeps its targets, but is the account AT them? Not on its first
-            # session, not after a session whose orders a guard stopped, not when a target
-            # position is missing from (or an exited one still in) the holdings. Trade to the
-            # targets then rather than wait for the strategy's next rebalance, weeks away.
-            why = why_trade_without_rebalance(perf, decision.target_weights, positions,
-                                              {**prices.marks, **prices.prices})
-            if why is not None:
-                decision = replace(decision, rebalance=True)
-                result.decision = decision
-                result.messages.append(why)
-        if planned:
-            result.messages.append(f"{len(planned)} order(s) of this run are already in the ledger: resuming them")
-        else:
-            # A held symbol is left out of the targets: the translator leaves it alone.
-            tradable = replace(decision, target_weights={s: w for s, w in decision.target_weights.items()
-                                                         if s not in held}) if held else decision
-            plan = plan_orders(params, ledger=ledger, risk=risk, decision=tradable, positions=positions, cash=cash,
-                               prices=prices, last_bar=lambda s: market.last_bar_stamp(end, s), perf=perf,
-                               session_date=as_of, run_key=run_key, now=now,
-                               data_as_of=data_as_of if data_as_of is not None else
-                               min(q.at for q in quotes.values()) if quotes else None)
-            result.intents, result.skipped, result.guard_report = plan.intents, plan.skipped, plan.report
-            if plan.report is not None:
-                result.blocked = plan.report.reasons
-                if plan.report.blocked:  # orders were stopped: the session did not do what it meant to
-                    result.status = RunStatus.HALTED if plan.report.halts else RunStatus.BLOCKED
-            if plan.message:
-                result.messages.append(plan.message)
-            planned = ledger.order_records(run_key=run_key) if plan.report and plan.report.allowed else []
-        pending = [o for o in planned if not OrderStatus(o.status).is_terminal]
-        if not pending:
+        kill = ledger.kill_switch()
+        if kill.on:
+            # The kill switch stops the whole session, whatever the strategy decided and
+            # whatever a crashed run left to send: nothing is planned or sent until it is
+            # reset, and the run is halted (so the next run of the slot tries again).
+            result.status = RunStatus.HALTED
+            reason = f"kill_switch: ON since {kill.at} by {kill.actor} ({kill.reason})"
+            result.blocked = [reason]
+            result.messages.append(f"halted, no order sent: {reason}. The session runs again once the kill switch "
+                                   "is reset with a reason (toolkit killswitch off --reason TEXT, or the panel)")
+            ledger.audit("guard_halt", {"run_key": run_key, "guard": "kill_switch", "reason": reason}, at=now)
             result.orders = planned
-            known = (position_records, cash) if not planned else None
-            result.snapshot = take_snapshot(params, ledger, decision, prices.marks, perf, as_of, now, known=known,
-                                            owed=result.status in (RunStatus.HALTED, RunStatus.BLOCKED))
+            result.snapshot = take_snapshot(params, ledger, decision, prices.marks, perf, as_of, now,
+                                            known=None if planned else (position_records, cash), owed=True)
             done = True
             if not check:
                 _finish(ledger, result, now, recorded)
+        else:
+            if not planned and not decision.rebalance:
+                # The strategy keeps its targets, but is the account AT them? Not on its first
+                # session, not after a session whose orders a guard stopped, not when a target
+                # position is missing from (or an exited one still in) the holdings. Trade to the
+                # targets then rather than wait for the strategy's next rebalance, weeks away.
+                why = why_trade_without_rebalance(perf, decision.target_weights, positions,
+                                                  {**prices.marks, **prices.prices})
+                if why is not None:
+                    decision = replace(decision, rebalance=True)
+                    result.decision = decision
+                    result.messages.append(why)
+            if planned:
+                result.messages.append(f"{len(planned)} order(s) of this run are already in the ledger: resuming them")
+            else:
+                # A held symbol is left out of the targets: the translator leaves it alone.
+                tradable = replace(decision, target_weights={s: w for s, w in decision.target_weights.items()
+                                                             if s not in held}) if held else decision
+                plan = plan_orders(params, ledger=ledger, risk=risk, decision=tradable, positions=positions, cash=cash,
+                                   prices=prices, last_bar=lambda s: market.last_bar_stamp(end, s), perf=perf,
+                                   session_date=as_of, run_key=run_key, now=now,
+                                   data_as_of=data_as_of if data_as_of is not None else
+                                   min(q.at for q in quotes.values()) if quotes else None)
+                result.intents, result.skipped, result.guard_report = plan.intents, plan.skipped, plan.report
+                if plan.report is not None:
+                    result.blocked = plan.report.reasons
+                    if plan.report.blocked:  # orders were stopped: the session did not do what it meant to
+                        result.status = RunStatus.HALTED if plan.report.halts else RunStatus.BLOCKED
+                if plan.message:
+                    result.messages.append(plan.message)
+                planned = ledger.order_records(run_key=run_key) if plan.report and plan.report.allowed else []
+            pending = [o for o in planned if not OrderStatus(o.status).is_terminal]
+            if not pending:
+                result.orders = planned
+                known = (position_records, cash) if not planned else None
+                result.snapshot = take_snapshot(params, ledger, decision, prices.marks, perf, as_of, now, known=known,
+                                                owed=result.status in (RunStatus.HALTED, RunStatus.BLOCKED))
+                done = True
+                if not check:
+                    _finish(ledger, result, now, recorded)
     if done:
         if check:
             _reconcile_into(result, params, ledger, broker, prices.marks)
