@@ -73,10 +73,25 @@ def wait_idle(server: DashboardServer, *, quiet_pct: float = 3.0, timeout: float
     raise TimeoutError(f"toolkit dashboard stayed busy for {timeout:.0f} s")
 
 
+V35B_PARAMS = "params/daily_dry_run/hierarchical_adaptive_v3_5b.yaml"
+V35B_ACCOUNT = "dry-run-v35b"
+
+
+def add_v35b_account(url: str) -> None:
+    """The v3.5b dry-run account's sessions of 2017..2018 in the same ledger (its regime cells colour the chart)."""
+    subprocess.run([*TOOLKIT, "replay", "--params", V35B_PARAMS, "--start", "2017-01-03", "--end", END,
+                    "--account", V35B_ACCOUNT, "--no-parity", "--db", url], check=True, cwd=ROOT, capture_output=True)
+
+
 @contextmanager
-def served_five_years(folder: Path) -> Iterator[tuple[DashboardServer, str]]:
-    """``toolkit dashboard`` over a fresh 5-year ledger in ``folder`` (server, ledger URL); Ctrl-C afterwards."""
+def served_five_years(folder: Path, *, with_v35b: bool = False) -> Iterator[tuple[DashboardServer, str]]:
+    """``toolkit dashboard`` over a fresh 5-year ledger in ``folder`` (server, ledger URL); Ctrl-C afterwards.
+
+    ``with_v35b`` adds the v3.5b account (2 years) after the SMA one, so the panel opens on it.
+    """
     url = five_year_ledger(folder)
+    if with_v35b:
+        add_v35b_account(url)
     server = start_dashboard_process(url, folder / "dashboard.log")
     try:
         yield server, url
