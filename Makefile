@@ -65,5 +65,10 @@ lab: setup
 bench: setup
 	$(PY) bench/run.py
 
+# docs/screenshots/ (the README's pictures of the control panel), from a replayed ledger
+# served by `toolkit dashboard` and photographed in headless Chromium.
+screenshots: setup browser
+	$(PY) bench/screenshots.py
+
 clean:
 	rm -rf $(VENV) .numba_cache .mypy_cache .ruff_cache

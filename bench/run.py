@@ -90,7 +90,8 @@ def bench_allocation() -> None:
         print(f"allocation 10 strategies x 100 symbols x {len(idx)} bars, {method}: median {statistics.median(times) * 1000:.1f} ms (goal <= 50 ms)")
 
 
-from dry_run import bench_dry_run_papermill, bench_replay  # noqa: E402  (bench/ is on sys.path)
+from dashboard import bench_panel_live_refresh, bench_panel_load  # noqa: E402  (bench/ is on sys.path)
+from dry_run import bench_dry_run_papermill, bench_replay  # noqa: E402
 from live import bench_adapter_overhead, bench_paper_session_papermill  # noqa: E402
 from walk_forward import bench_walk_forward_memory, bench_walk_forward_run  # noqa: E402
 
@@ -105,6 +106,8 @@ SECTIONS = [
     bench_replay,
     bench_paper_session_papermill,
     bench_adapter_overhead,
+    bench_panel_load,
+    bench_panel_live_refresh,
 ]
 
 if __name__ == "__main__":

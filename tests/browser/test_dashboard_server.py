@@ -1,21 +1,33 @@
 """``toolkit dashboard`` as a user starts it: what it refuses, and the token it then requires.
 
 The panel itself (ledger data, kill switch, parameter editor) is tested in
-test_control_panel.py; here any page that draws the panel's root will do.
+test_control_panel.py; here any page that draws the panel's root will do. Every served
+dashboard is stopped with Ctrl-C by the fixture, which fails if a kernel outlives it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 from pathlib import Path
 
+from selenium.webdriver.support.ui import WebDriverWait
 from support.browser import ROOT, SECRET_ENV, TOOLKIT, free_port, wait_for
 
 from toolkit.widgets import dom
 
 TOKEN = "browser-test-token-7f3a9c"
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _listening(ip: str, port: int) -> bool:
@@ -70,4 +82,28 @@ def test_with_a_token_another_address_requires_it(tmp_path: Path, start_dashboar
     browser.get(f"{server.url}?token={TOKEN}")
     wait_for(browser, f".{dom.PANEL}.{dom.READY}", timeout=60)
     screenshot(browser, "dashboard-with-token", full_page=False)
+
+    # Ctrl-C: voila stops and shuts down every kernel it started (the page's, a preheated one)
+    kernels = server.kernel_pids()
+    assert kernels, "no kernel behind the page"
+    browser.get("about:blank")  # a page left open would log its lost connection as SEVERE
+    assert server.stop() == []
+    assert not [pid for pid in kernels if _alive(pid)]
+    assert server.process.returncode == 0
     assert TOKEN not in server.log()  # the token is never logged
+
+
+def test_leaving_the_page_shuts_its_kernel_down(tmp_path: Path, start_dashboard, browser) -> None:
+    # voila's page posts voila/api/shutdown/<kernel> on beforeunload with the _xsrf value
+    # of its cookies; without the cookie toolkit.ops.voila_app sets, voila refuses the
+    # post and the page's kernel (and the panel's refresh loop) runs until the server stops.
+    server = start_dashboard(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    browser.get(server.url)
+    wait_for(browser, f".{dom.PANEL}.{dom.READY}", timeout=60)
+    page_kernel = re.search(r"Using pre-heated kernel: (\S+)", server.log())
+    assert page_kernel, server.log()
+    browser.get("about:blank")
+    WebDriverWait(browser, 30).until(lambda _: f"Kernel shutdown: {page_kernel[1]}" in server.log(),
+                                     "the page's kernel outlived its page")
+    assert "_xsrf' argument missing" not in server.log()
+    assert server.process.poll() is None  # the server itself keeps serving

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -122,14 +121,38 @@ class BrowserLog:
                 f"{len(self.known)} known offline SEVERE (font CDN), {len(self.severe)} other SEVERE")
 
 
-def full_page_png(driver: Any) -> bytes:
-    """A PNG of the whole page (below the fold too) at the viewport's width."""
-    height = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]["height"]
-    width = driver.execute_script("return document.documentElement.clientWidth")
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
-    return base64.b64decode(shot["data"])
+#: The page's own scrollers: voila's lab template scrolls inside ``#rendered_cells``, so
+#: the document is never taller than the viewport. (Tables that scroll inside the panel
+#: are smaller than the viewport and stay as they are.)
+_PAGE_SCROLLERS_JS = """const page = Array.from(document.querySelectorAll('*')).filter(e =>
+    /auto|scroll/.test(getComputedStyle(e).overflowY) && e.clientHeight >= 0.8 * window.innerHeight);"""
+_CONTENT_HEIGHT_JS = _PAGE_SCROLLERS_JS + """
+return Math.max(document.documentElement.scrollHeight, ...page.map(e => e.scrollHeight));"""
+_SCROLLS_JS = _PAGE_SCROLLERS_JS + "return page.some(e => e.scrollHeight > e.clientHeight + 1);"
+
+
+def full_page_png(driver: Any, *, timeout: float = 10) -> bytes:
+    """A PNG of the whole page, scrolled-away parts too, at the viewport's width.
+
+    The viewport is made as tall as the content for the shot (once nothing scrolls any
+    more) and then put back.
+    """
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    width = int(driver.execute_script("return window.innerWidth"))
+    height = int(driver.execute_script("return window.innerHeight"))
+    tall = int(driver.execute_script(_CONTENT_HEIGHT_JS))
+
+    def metrics(h: int) -> None:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": h, "deviceScaleFactor": 1, "mobile": False})
+
+    metrics(max(tall, height))
+    try:
+        WebDriverWait(driver, timeout).until(lambda d: not d.execute_script(_SCROLLS_JS))
+        return bytes(driver.get_screenshot_as_png())
+    finally:
+        metrics(height)
 
 
 def wait_for(driver: Any, css: str, *, timeout: float = 30) -> Any:
@@ -220,7 +243,7 @@ def start_dashboard_process(db_url: str, log_path: Path, *, ip: str = "127.0.0.1
         if proc.poll() is not None:
             raise AssertionError(f"toolkit dashboard exited with {proc.returncode}:\n{server.log()}")
         try:
-            server.get("voila/static/-")  # any HTTP answer means it is up; this one starts no kernel
+            server.get("voila/static/voila.js")  # any HTTP answer means it is up; a static file starts no kernel
             return server
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             if time.monotonic() > deadline:

@@ -98,6 +98,9 @@ def test_voila_is_told_the_address_token_pool_and_files(root: Path) -> None:
     assert cfg.Voila.token == TOKEN and cfg.Voila.open_browser is False
     assert cfg.Voila.root_dir == str(root)
     assert cfg.VoilaConfiguration.preheat_kernel is True and cfg.VoilaConfiguration.default_pool_size == 1
+    assert cfg.VoilaKernelManager.fill_delay > 1  # the next kernel starts after the page is drawn
+    assert "jupyterlab-plotly" in cfg.VoilaConfiguration.extension_denylist  # 4.8 MB of JS the panel never uses
+    assert "@jupyter-widgets/jupyterlab-manager" not in cfg.VoilaConfiguration.extension_denylist
     assert Dashboard(root=root).voila_config().Voila.token is None
     assert Dashboard(root=root, preheat=False).voila_config().VoilaConfiguration.preheat_kernel is False
 

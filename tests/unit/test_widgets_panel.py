@@ -457,7 +457,7 @@ def test_the_refresh_loop_shows_a_change_made_elsewhere_without_a_call(setup) ->
                 await asyncio.sleep(0.05)
                 if "ON since" in shown(panel.kill_switch.state):
                     break
-            return started, shown(panel.kill_switch.state), "live, every 0.05 s" in shown(panel.last_refresh)
+            return started, shown(panel.kill_switch.state), "live, checked every 0.05 s" in shown(panel.last_refresh)
         finally:
             panel.close()
             stopped = not panel.loop.running
@@ -571,3 +571,24 @@ def test_a_regime_strategy_shows_its_cell_trend_vol_and_bands(tmp_path: Path) ->
         assert "sma_slow must be greater than sma_fast (40)" in shown(editor.fields["sma_slow"].error)
     finally:
         p.close()
+
+
+def test_without_an_account_the_panel_opens_on_the_ledgers_newest_run(setup) -> None:
+    url, params_dir, outputs, clock = setup
+    (params_dir / "daily_dry_run" / "aaa-first.yaml").write_text(yaml.safe_dump({**RAW, "account": "aaa-idle"}))
+    p = ControlPanel(open_ledger(url, clock=clock), params_dir=params_dir, outputs_dir=outputs, project_root=ROOT,
+                     clock=clock, owns_ledger=True)
+    try:
+        assert p.account_choice.value == "acct"  # the account that ran, not the first file's
+    finally:
+        p.close()
+
+
+def test_the_status_line_is_rewritten_only_when_something_changed(panel: ControlPanel) -> None:
+    # A line rewritten every second keeps the kernel busy, and voila's idle cull would never
+    # free the kernel of a tab that crashed without closing its page.
+    before = panel.last_refresh.value
+    assert panel.refresh() == frozenset() and panel.last_refresh.value == before
+    with open_ledger(panel.ledger.url) as other:
+        other.set_kill_switch(True, "changed elsewhere", "erin")
+    assert panel.refresh() and panel.last_refresh.value != before

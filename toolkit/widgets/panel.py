@@ -153,8 +153,8 @@ class ControlPanel:
         self.widget.add_class(dom.PANEL)
         self._stamp: dict[str, Any] = {}
         self.view: AccountView | None = None
-        self._shown_second = ""
-        first = account or next(iter(self.accounts), None)
+        self._shown_live = ""
+        first = account or self._newest_account()
         if first is None:
             self.header_note.value = ('<div style="color:#6b7280">No account yet: no params file under '
                                       "params/daily_dry_run or params/live and no run in the ledger.</div>")
@@ -263,16 +263,28 @@ class ControlPanel:
     def _poll(self) -> None:
         self.refresh()
 
+    def _newest_account(self) -> str | None:
+        """The account of the ledger's newest run (what a person opening the panel most likely
+        watches), else the first account of the params files."""
+        newest = self.ledger.runs(limit=1)
+        if len(newest) and str(newest["account"].iloc[-1]) in self.accounts:
+            return str(newest["account"].iloc[-1])
+        return next(iter(self.accounts), None)
+
     def _mark(self, changed: set[str] | frozenset[str]) -> None:
-        now = self.clock()
-        second = f"{now:%H:%M:%S}"
-        if second == self._shown_second and not changed:
-            return
-        self._shown_second = second
+        """Say when the panel last drew a change, and whether it is live.
+
+        Written only when something changed (or the live state did): a line rewritten
+        every second would keep the kernel busy, and voila's idle cull would never free
+        the kernel of a tab that crashed without closing its page.
+        """
         loop = getattr(self, "loop", None)
-        live = f"live, every {loop.seconds:g} s" if loop is not None and loop.running else "refreshed on demand"
-        self.last_refresh.value = (f'<span style="color:#6b7280;font-size:11px">ledger read at {second} UTC '
-                                   f"({live})</span>")
+        live = f"live, checked every {loop.seconds:g} s" if loop is not None and loop.running else "refreshed on demand"
+        if not changed and live == self._shown_live:
+            return
+        self._shown_live = live
+        self.last_refresh.value = (f'<span style="color:#6b7280;font-size:11px">last change drawn at '
+                                   f"{self.clock():%H:%M:%S} UTC ({live})</span>")
 
     def _report(self, exc: Exception, where: str = "refresh") -> None:
         line = f"{where}: {type(exc).__name__}: {exc}"
