@@ -14,7 +14,7 @@ class), for three reasons:
 Kernels are preheated (a pool of one kernel that has already run the notebook): the
 first widget shows about 2.5 s after the page is asked for instead of 8 s.
 
-Anything but a loopback address (127.0.0.1, localhost, ::1) is refused unless a token
+Anything but a loopback address (127.0.0.0/8, ::1, localhost) is refused unless a token
 (``$TOOLKIT_DASHBOARD_TOKEN``) or a password (``$TOOLKIT_DASHBOARD_PASSWORD``) is set;
 when one is set, every page needs it, whatever the address.
 """
@@ -22,6 +22,7 @@ when one is set, every page needs it, whatever the address.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import socket
 import sys
@@ -35,18 +36,24 @@ from typing import Any, TextIO
 from toolkit.errors import ParamsError, one_line
 
 __all__ = [
-    "DEFAULT_PORT", "ENV_PASSWORD", "ENV_TOKEN", "FILE_ALLOWLIST", "LOOPBACK", "NOTEBOOK", "Dashboard",
-    "dashboard_from_env", "serve",
+    "DEFAULT_PORT", "ENV_PASSWORD", "ENV_TOKEN", "FILES_DIR", "FILE_ALLOWLIST", "FILE_DENYLIST", "NOTEBOOK",
+    "Dashboard", "dashboard_from_env", "is_loopback", "serve",
 ]
 
 DEFAULT_PORT = 8866
-#: The addresses served without a token: only this machine can reach them.
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 #: The notebook served, relative to the project root.
 NOTEBOOK = "notebooks/control_panel.ipynb"
+#: The folder under the root whose files voila may serve (the archived runs).
+FILES_DIR = "outputs"
 #: Files under the root voila may serve (at ``/voila/files/<path>``): the archived runs'
-#: reports and tables the panel links to; never the ledger, params or code.
-FILE_ALLOWLIST = (r"outputs/.*\.(html|csv|json|png)",)
+#: reports and tables the panel links to; never the ledger, params or code. voila matches
+#: the path as asked, not normalised (``outputs/../secret.json`` would match ``outputs/.*``),
+#: so no part of the path may start with a dot (``..``, hidden files) or be empty;
+#: toolkit.ops.voila_app also resolves the path and refuses anything outside ``outputs/``.
+FILE_ALLOWLIST = (rf"{FILES_DIR}(?:/[^/.][^/]*)+\.(?:html|csv|json|png)",)
+#: Paths refused even when allowlisted: any part starting with a dot, and voila's own
+#: default (notebooks and Python files).
+FILE_DENYLIST = (r"(?:.*/)?\.[^/]*(?:/.*)?", r".*\.(ipynb|py)")
 #: Seconds after a page takes the preheated kernel before voila starts the next one (its
 #: default is 1 s): the new kernel's start and imports would otherwise compete with the
 #: browser drawing that page on a small machine (measured here on 2 busy cores: 3.4 s
@@ -61,6 +68,19 @@ ENV_PASSWORD = "TOOLKIT_DASHBOARD_PASSWORD"
 #: Set for the kernels: the folder voila serves files from (the panel's report links).
 ENV_ROOT = "TOOLKIT_DASHBOARD_ROOT"
 ENV_DB_URL = "TOOLKIT_DB_URL"
+#: What ``--db-url`` may be, said when it is refused.
+DB_URL_ALLOWED = ("an existing SQLite ledger file (a path or sqlite:///path) or a SQLAlchemy URL whose driver is "
+                  "installed, such as postgresql+psycopg://user@host/db")
+
+
+def is_loopback(ip: str) -> bool:
+    """Whether only this machine can reach ``ip`` (127.0.0.0/8, ::1, localhost): served without a token."""
+    if ip == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 @dataclass(frozen=True)
@@ -110,25 +130,76 @@ class Dashboard:
             access = f"; it asks for the password in ${ENV_PASSWORD}"
         else:
             access = ""
-        return (f"toolkit dashboard: the control panel is at {self.url}{access} "
-                f"(ledger {self.shown_db_url()}; Ctrl-C stops it)")
+        ledger = f"ledger {self.shown_db_url()}"
+        if self._default_ledger_missing():
+            ledger += " (not created yet: the panel shows an empty ledger)"
+        return f"toolkit dashboard: the control panel is at {self.url}{access} ({ledger}; Ctrl-C stops it)"
 
     def check(self) -> None:
         """Refuse, before anything starts, what cannot or must not be served.
 
         A non-loopback address without a token or password, a missing notebook, a port
-        that is taken or an address this machine does not have: one line each.
+        that is taken or an address this machine does not have, a ledger the panel could
+        not open: one line each.
         """
-        if self.ip not in LOOPBACK and not self.protected:
+        if not is_loopback(self.ip) and not self.protected:
             raise ParamsError(
                 "--ip", self.ip,
-                f"127.0.0.1, localhost or ::1; another address needs a token (${ENV_TOKEN}) or a password "
-                f"(${ENV_PASSWORD}), which every page then asks for")
+                f"a loopback address (127.0.0.1, 127.x.x.x, ::1, localhost); another address needs a token "
+                f"(${ENV_TOKEN}) or a password (${ENV_PASSWORD}), which every page then asks for")
         if not 0 < self.port < 65536:
             raise ParamsError("--port", self.port, "a port number from 1 to 65535")
         if not (self.root / NOTEBOOK).is_file():
             raise ParamsError("notebook", str(self.root / NOTEBOOK), "the control panel notebook of the project")
         _check_port_free(self.ip, self.port)
+        self._check_ledger()
+
+    def _check_ledger(self) -> None:
+        """Refuse a ledger URL the panel could not open, before the page shows voila's cell error.
+
+        A URL SQLAlchemy cannot read, a database whose driver is not installed, or a SQLite
+        file that is not there (a mistyped path would otherwise become a new, empty ledger).
+        Only the default ledger (no ``--db-url``, no ``$TOOLKIT_DB_URL``) may be missing:
+        :meth:`first_line` says so.
+        """
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        from toolkit.ledger.db import DRIVER_PACKAGES, resolve_url, shown_url
+
+        if self.db_url:
+            field, given = "--db-url", self.db_url
+        elif os.environ.get(ENV_DB_URL, "").strip():
+            field, given = f"${ENV_DB_URL}", os.environ[ENV_DB_URL].strip()
+        else:
+            return
+        url = resolve_url(given)
+        try:
+            parsed = make_url(url)
+            parsed.get_dialect().import_dbapi()
+        except ImportError as exc:
+            module = (exc.name or "").split(".")[0] or "its driver"
+            raise ParamsError(field, shown_url(url), f"{DB_URL_ALLOWED} ({module} is missing: pip install "
+                                                     f"{DRIVER_PACKAGES.get(module, module)})") from None
+        except (ArgumentError, ValueError):
+            raise ParamsError(field, shown_url(url), DB_URL_ALLOWED) from None
+        path = _sqlite_path(parsed)
+        in_memory = parsed.get_backend_name() == "sqlite" and (parsed.database or ":memory:") == ":memory:"
+        if in_memory:  # each kernel would read its own empty ledger
+            raise ParamsError(field, shown_url(url), DB_URL_ALLOWED)
+        if path is not None and not path.is_file():  # a typo would become a new, empty ledger
+            raise ParamsError(field, shown_url(url), f"{DB_URL_ALLOWED} (there is no file {path})")
+
+    def _default_ledger_missing(self) -> bool:
+        """Whether the panel reads the default ledger (``outputs/ledger.sqlite``) and it does not exist yet."""
+        if self.db_url or os.environ.get(ENV_DB_URL, "").strip():
+            return False
+        from sqlalchemy.engine import make_url
+
+        from toolkit.ledger.db import resolve_url
+
+        path = _sqlite_path(make_url(resolve_url(None)))
+        return path is not None and not path.exists()
 
     def kernel_env(self) -> dict[str, str]:
         """Environment variables the kernels need on top of this process's."""
@@ -158,6 +229,7 @@ class Dashboard:
         cfg.VoilaConfiguration.default_pool_size = 1
         cfg.VoilaKernelManager.fill_delay = REFILL_DELAY_S
         cfg.VoilaConfiguration.file_allowlist = list(FILE_ALLOWLIST)
+        cfg.VoilaConfiguration.file_denylist = list(FILE_DENYLIST)
         # The panel draws with ipywidgets only: the page need not fetch and parse the
         # research notebooks' front-end extensions (plotly's alone is 4.8 MB of JavaScript).
         cfg.VoilaConfiguration.extension_denylist = list(UNUSED_LABEXTENSIONS)
@@ -234,6 +306,14 @@ def _warnings_printed() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.showwarning = show
         yield
+
+
+def _sqlite_path(url: Any) -> Path | None:
+    """The file of a SQLite ``sqlalchemy.engine.URL``; None for another database, memory or a ``file:`` URI."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 def _check_port_free(ip: str, port: int) -> None:

@@ -15,13 +15,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from jupyter_server.base.handlers import AuthenticatedFileHandler
-from tornado.web import RequestHandler, authenticated
+from tornado.web import HTTPError, RequestHandler, authenticated
 from voila.app import Voila
 from voila.static_file_handler import AllowListFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
+
+from toolkit.ops.dashboard import FILES_DIR
 
 __all__ = ["AllowListAuthenticatedFileHandler", "ProtectedVoila", "XsrfCookieVoilaHandler"]
 
@@ -31,8 +34,17 @@ class AllowListAuthenticatedFileHandler(AuthenticatedFileHandler, AllowListFileH
 
     ``get``/``head`` come from :class:`AuthenticatedFileHandler` (``@web.authenticated``,
     a sandboxing content security policy for HTML, hidden files refused); the path check
-    against the allow and deny lists from :class:`AllowListFileHandler`.
+    against the allow and deny lists from :class:`AllowListFileHandler`; and, whatever
+    those lists say, only files that resolve (``..`` and symlinks followed) to a place
+    under ``<root>/outputs``.
     """
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str:
+        checked = super().validate_absolute_path(root, absolute_path)
+        served = os.path.join(os.path.realpath(root), FILES_DIR)
+        if os.path.commonpath([served, os.path.realpath(checked)]) != served:
+            raise HTTPError(403, "File outside the served folder")
+        return checked
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # jupyter_server's error page needs templates and a static path voila's app has
