@@ -618,3 +618,18 @@ def test_the_status_line_is_rewritten_only_when_something_changed(panel: Control
     with open_ledger(panel.ledger.url) as other:
         other.set_kill_switch(True, "changed elsewhere", "erin")
     assert panel.refresh() and panel.last_refresh.value != before
+
+
+def test_a_revert_the_next_session_would_refuse_is_not_written(panel: ControlPanel) -> None:
+    """fast=40 with slow=50 is valid; reverting slow (back to the file's 30) would leave fast > slow."""
+    panel.ledger.set_override("strategy_params.fast", 40, "wider", actor="ann", account="acct")
+    panel.ledger.set_override("strategy_params.slow", 50, "wider", actor="ann", account="acct")
+    panel.refresh()
+    slow_change = int(panel.ledger.config_history(account="acct")["id"].iloc[-1])
+    before = len(panel.ledger.config_history(account="acct"))
+    panel.config_history.choice.value = slow_change
+    panel.config_history.reason.value = "undo"
+    panel.config_history.button.click()
+    assert "nothing was written" in shown(panel.config_history.message)
+    assert panel.ledger.overrides("acct") == {"strategy_params.fast": 40, "strategy_params.slow": 50}
+    assert len(panel.ledger.config_history(account="acct")) == before
