@@ -306,7 +306,14 @@ def test_a_quote_that_moved_past_the_slippage_limit_before_the_submit_sends_noth
     assert all(o.status == "cancelled" for o in session.orders)
     assert posts(standin) == {}
     with open_ledger(live_params(tmp_path).db_url) as ledger:
-        assert "slippage_abort" in ledger.audit_log(action="guard_block")["detail"].iloc[-1]["reason"]
+        detail = ledger.audit_log(action="guard_block")["detail"].iloc[-1]
+        assert "slippage_abort" in detail["reason"]
+        # Named by run and account, so the panel lists it under the account's guard activations.
+        assert detail["run_key"] == session.orders[0].run_key
+        assert detail["account"] == live_params(tmp_path).account
+        from toolkit.widgets.views import guard_rows
+        rows = guard_rows(ledger.audit_log(), live_params(tmp_path).account)
+        assert [r["guard"] for r in rows if r["action"] == "guard_block"] == ["slippage_abort"] * len(session.orders)
 
 
 def test_real_money_stays_on_the_broker_account_it_was_confirmed_for(tmp_path, standin, env):

@@ -296,3 +296,26 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(LedgerError, match="failed and was rolled back, nothing changed: .*already exists"):
         open_ledger(_url(path))
     assert _tables(path) == {"audit_log"}  # orders, fills, ... rolled back with it; no version stamped
+
+
+def test_0004_downgrade_switches_overrides_off_with_a_boolean_postgresql_takes(tmp_path: Path) -> None:
+    """PostgreSQL refuses ``SET active = 0`` on a boolean column: the downgrade binds ``false``."""
+    import importlib.util
+    import io
+
+    from alembic.operations import Operations
+    from sqlalchemy.dialects import postgresql
+
+    spec = importlib.util.spec_from_file_location(
+        "m0004", Path(db.__file__).parent / "migrations" / "versions" / "0004_config_actor_account.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = io.StringIO()
+    context = MigrationContext.configure(dialect=postgresql.dialect(), opts={"as_sql": True, "output_buffer": out,
+                                                                             "literal_binds": True})
+    with Operations.context(context):
+        module.downgrade()
+    sql = " ".join(out.getvalue().split())
+    assert "UPDATE config_overrides SET active=false WHERE config_overrides.account IS NOT NULL" in sql
+    assert "active = 0" not in sql

@@ -194,6 +194,32 @@ def test_refresh_shows_a_kill_switch_set_by_another_ledger_object(panel: Control
     assert panel.refresh() == frozenset()  # nothing new: nothing re-read
 
 
+def test_refresh_shows_a_halted_run_re_run_to_completion(panel: ControlPanel, setup) -> None:
+    """A dry run stamps its rows with the simulated session time: the re-run of a halted slot
+    rewrites the same times, and the stamp must still move (runs by status, newest rows' content)."""
+    url = setup[0]
+    session = {**RAW, "db_url": url, "as_of": "2018-02-09"}  # a session whose decision trades
+    panel.ledger.set_kill_switch(True, "broker outage", "bob")
+    assert run_daily(tkparams.validate("daily_dry_run", session)).status == "halted"
+    panel.refresh()
+    assert "halted" in shown(panel.runs.history)
+    halted = panel.ledger.change_stamp()
+    halted_run = panel.ledger.runs(account="acct").iloc[-1]
+
+    panel.ledger.set_kill_switch(False, "broker back", "bob")
+    panel.refresh()
+    result = run_daily(tkparams.validate("daily_dry_run", session))
+    assert result.status == "completed" and result.orders
+    rerun = panel.ledger.runs(account="acct").iloc[-1]
+    assert (rerun["run_key"], rerun["finished_at"]) == (halted_run["run_key"], halted_run["finished_at"])
+    stamp = panel.ledger.change_stamp()
+    assert stamp["runs"] != halted["runs"] and stamp["snapshots"] != halted["snapshots"]
+    changed = panel.refresh()
+    assert {"runs", "snapshots", "orders", "fills"} <= changed
+    newest = shown(panel.runs.history).split("2018-02-09")[1].split()
+    assert newest[:5] == ["close", "offline_mock", "completed", "1", "1"], newest
+
+
 def test_refresh_redraws_only_the_sections_of_the_parts_that_changed(panel: ControlPanel, setup) -> None:
     calls: list[str] = []
 
@@ -592,3 +618,18 @@ def test_the_status_line_is_rewritten_only_when_something_changed(panel: Control
     with open_ledger(panel.ledger.url) as other:
         other.set_kill_switch(True, "changed elsewhere", "erin")
     assert panel.refresh() and panel.last_refresh.value != before
+
+
+def test_a_revert_the_next_session_would_refuse_is_not_written(panel: ControlPanel) -> None:
+    """fast=40 with slow=50 is valid; reverting slow (back to the file's 30) would leave fast > slow."""
+    panel.ledger.set_override("strategy_params.fast", 40, "wider", actor="ann", account="acct")
+    panel.ledger.set_override("strategy_params.slow", 50, "wider", actor="ann", account="acct")
+    panel.refresh()
+    slow_change = int(panel.ledger.config_history(account="acct")["id"].iloc[-1])
+    before = len(panel.ledger.config_history(account="acct"))
+    panel.config_history.choice.value = slow_change
+    panel.config_history.reason.value = "undo"
+    panel.config_history.button.click()
+    assert "nothing was written" in shown(panel.config_history.message)
+    assert panel.ledger.overrides("acct") == {"strategy_params.fast": 40, "strategy_params.slow": 50}
+    assert len(panel.ledger.config_history(account="acct")) == before

@@ -66,7 +66,8 @@ def execute(
                           f"price {ref} > limit {risk.settings.slippage_abort}")
                 with ledger.transaction():
                     ledger.apply(OrderCancelled(coid, reason), at=now)
-                    ledger.audit("guard_block", {"guard": "slippage_abort", "reason": reason}, at=now)
+                    ledger.audit("guard_block", {"run_key": o.run_key, "account": account, "guard": "slippage_abort",
+                                                 "reason": reason}, at=now)
                 continue
             ack = broker.submit_order(order)
             crash_point("broker_submitted")

@@ -11,6 +11,7 @@ as given and checked when the next session starts.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from toolkit.engine.account_overrides import OverrideRefused, apply_account_overrides
@@ -20,8 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import Ledger
     from toolkit.params.daily_dry_run import DailyDryRunParams
 
-__all__ = ["clear_override_text", "history_text", "overrides_text", "parse_assignment", "revert_text",
-           "set_override_text"]
+__all__ = ["clear_override_text", "history_text", "overrides_text", "params_check", "parse_assignment",
+           "revert_checked", "revert_text", "set_override_text"]
 
 
 def parse_assignment(item: str) -> tuple[str, Any]:
@@ -95,9 +96,39 @@ def clear_override_text(ledger: Ledger, account: str, key: str, reason: str, *, 
     return f"{key} override cleared for account {account}: its next session uses the params file's value"
 
 
-def revert_text(ledger: Ledger, change_id: int, reason: str, *, actor: str) -> str:
-    """Undo one change of the history (its key goes back to the change's old value); says where it now stands."""
-    ledger.revert_change(change_id, reason, actor=actor)
+def revert_checked(ledger: Ledger, change_id: int, reason: str, *, actor: str,
+                   check: Callable[[], None] | None = None) -> None:
+    """Undo one change of the history, checked as saving is: ``check`` runs in the revert's
+    transaction and raising rolls it back, so a revert never writes what the next session refuses.
+
+    Used by the panel and the CLI alike.
+    """
+    with ledger.transaction():
+        ledger.revert_change(change_id, reason, actor=actor)
+        if check is not None:
+            check()
+
+
+def params_check(ledger: Ledger, notebook: str, params: DailyDryRunParams) -> Callable[[], None]:
+    """A check of the account's overrides against ``params`` as its next session applies them."""
+
+    def check() -> None:
+        try:
+            apply_account_overrides(notebook, params, ledger)
+        except OverrideRefused as exc:
+            raise ToolkitError(f"{exc.detail}; nothing was written") from None
+
+    return check
+
+
+def revert_text(ledger: Ledger, change_id: int, reason: str, *, actor: str, notebook: str | None = None,
+                params: DailyDryRunParams | None = None) -> str:
+    """Undo one change of the history (its key goes back to the change's old value); says where it now stands.
+
+    With ``params`` of ``notebook`` the result is checked first (:func:`revert_checked`).
+    """
+    check = params_check(ledger, notebook, params) if params is not None and notebook is not None else None
+    revert_checked(ledger, change_id, reason, actor=actor, check=check)
     history = ledger.config_history()
     change = history[history["id"] == change_id].iloc[0]
     key, account = change["key"], change["account"]

@@ -16,6 +16,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from toolkit.engine.override_commands import revert_checked
 from toolkit.errors import ToolkitError
 from toolkit.widgets import dom, views
 from toolkit.widgets.context import AccountView, Section
@@ -157,7 +158,8 @@ class ConfigHistoryControl(Section):
                                          error=True)
             return
         try:
-            view.ledger.revert_change(int(change), reason, actor=view.actor())
+            revert_checked(view.ledger, int(change), reason, actor=view.actor(),
+                           check=session_check(view.account, view.ledger, view.project_root))
         except ToolkitError as exc:
             self.message.value = message(str(exc), error=True)
             return

@@ -33,7 +33,9 @@ def downgrade() -> None:
     # The older schema has no account: an account's active override would read as a global
     # one there, so it is switched off first. Every row is kept (the audit log still names
     # the account of each change); only the two columns go.
-    op.execute("UPDATE config_overrides SET active = 0 WHERE account IS NOT NULL")
+    # A bound false, not a literal 0: PostgreSQL refuses an integer for a boolean column.
+    overrides = sa.table("config_overrides", sa.column("active", sa.Boolean), sa.column("account", sa.String))
+    op.execute(overrides.update().where(overrides.c.account.is_not(None)).values(active=sa.false()))
     for table in _TABLES:
         with op.batch_alter_table(table) as batch:
             batch.drop_column("account")
