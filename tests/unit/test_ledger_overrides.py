@@ -162,3 +162,20 @@ def test_change_history_and_audit_commit_together(ledger: Ledger, monkeypatch: p
         ledger.set_override("strategy_params.fast", 12, "faster", account="dry-run")
     assert _counts(ledger) == (0, 0, 0)
     assert ledger.overrides("dry-run") == {}
+
+
+def test_a_key_overlapping_an_active_override_is_refused(tmp_path) -> None:
+    # strategy_params and strategy_params.fast both active: the value in force would depend
+    # on the order they are applied in (the session, the panel and the CLI could disagree).
+    from toolkit.ledger import LedgerError, open_ledger
+
+    with open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
+        ledger.set_override("strategy_params.fast", 30, "faster", account="a")
+        with pytest.raises(LedgerError, match="'strategy_params.fast' is one"):
+            ledger.set_override("strategy_params", {"fast": 40, "slow": 90}, "both", account="a")
+        ledger.set_override("strategy_params", {"fast": 40}, "another account", account="b")
+        with pytest.raises(LedgerError, match="'strategy_params' is one"):
+            ledger.set_override("strategy_params.slow", 90, "slower", account="b")
+        ledger.set_override("strategy_params.fast", 35, "same key replaces", account="a")
+        assert ledger.overrides(account="a") == {"strategy_params.fast": 35}
+        assert len(ledger.config_history(account="a")) == 2

@@ -193,6 +193,8 @@ class ControlMixin(LedgerBase):
                                       f"(it made the first override of {key!r} {scope}, and none is active now)")
                 raise LedgerError(f"key: no active override of {key!r} {scope} to clear")
             old = active[-1].value if active else None
+            if not clear:
+                self._refuse_overlap(s, key, account, scope)
             for row in active:
                 row.active = False
             if not clear:
@@ -205,6 +207,21 @@ class ControlMixin(LedgerBase):
             action = "revert_override" if reverts is not None else "clear_override" if clear else "set_override"
             s.add(AuditLogRow(at=at, actor=actor, action=action, detail=detail))
             s.flush()
+
+    @staticmethod
+    def _refuse_overlap(s: Session, key: str, account: str | None, scope: str) -> None:
+        """Refuse ``key`` when an active override of the same scope is its parent or child.
+
+        ``strategy_params`` and ``strategy_params.fast`` both active would make the value in
+        force depend on the order they are applied in: whoever reads the overrides (the
+        session, the panel, ``toolkit config show``) could each see a different one.
+        """
+        keys = s.scalars(select(ConfigOverrideRow.key).where(ConfigOverrideRow.active,
+                                                             _in_scope(ConfigOverrideRow.account, account)))
+        for other in keys:
+            if other != key and (other.startswith(key + ".") or key.startswith(other + ".")):
+                raise LedgerError(f"key: got {key!r}; allowed: a key that neither holds nor sits inside an active "
+                                  f"override {scope} ({other!r} is one: clear it first)")
 
     @staticmethod
     def _check_live_confirmed(s: Session, account: str | None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -43,23 +44,32 @@ def strategy_form(view: AccountView) -> tuple[type[Any] | None, dict[str, Any], 
     if not account.editable or account.strategy is None:
         why = account.problem or "view-only: no params file under params/daily_dry_run or params/live names it"
         return None, {}, {}, why
-    from toolkit.params.strategy import merge_strategy_params
+    from toolkit.params.overrides import apply_overrides
     from toolkit.strategies import registry
 
     raw = account.raw
+    overrides = view.reader.overrides()
     try:
         cls = registry.get(account.strategy)
-        merged = merge_strategy_params(dict(raw.get("strategy_params") or {}), raw.get("strategy_params_file"),
-                                       view.project_root, account.strategy)
-        base = cls.parse_params(merged).model_dump(mode="json")
+        base = _strategy_values(cls, raw, view.project_root, account.strategy)
+        # The values in force are the params file with the account's overrides applied the
+        # way the session applies them (a whole ``strategy_params`` mapping included).
+        values = _strategy_values(cls, apply_overrides(raw, overrides), view.project_root, account.strategy)
     except ToolkitError as exc:
         return None, {}, {}, f"the strategy parameters of {account.params_file} cannot be read: {exc}"
-    overrides = view.reader.overrides()
-    values = {k: overrides.get(PARAM_PREFIX + k, v) for k, v in base.items()}
     source = f"{account.strategy} parameters from {account.params_file.name if account.params_file else '?'}"
-    overridden = sorted(k.removeprefix(PARAM_PREFIX) for k in overrides if k.startswith(PARAM_PREFIX))
+    overridden = sorted(k.removeprefix(PARAM_PREFIX) for k in overrides
+                        if k.startswith(PARAM_PREFIX) or k == PARAM_PREFIX.rstrip("."))
     note = source + (f"; overridden in the ledger: {', '.join(overridden)}" if overridden else "")
     return cls.Params, base, values, note
+
+
+def _strategy_values(cls: Any, raw: dict[str, Any], root: Path, strategy: str) -> dict[str, Any]:
+    from toolkit.params.strategy import merge_strategy_params
+
+    merged = merge_strategy_params(dict(raw.get("strategy_params") or {}), raw.get("strategy_params_file"),
+                                   root, strategy)
+    return dict(cls.parse_params(merged).model_dump(mode="json"))
 
 
 class ParamsControl(Section):
