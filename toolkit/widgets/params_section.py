@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def strategy_form(view: AccountView) -> tuple[type[Any] | None, dict[str, Any], 
         base = _strategy_values(cls, raw, view.project_root, account.strategy)
         # The values in force are the params file with the account's overrides applied the
         # way the session applies them (a whole ``strategy_params`` mapping included).
-        values = _strategy_values(cls, apply_overrides(raw, overrides), view.project_root, account.strategy)
+        values = _strategy_values(cls, apply_overrides(dict(raw), overrides), view.project_root, account.strategy)
     except ToolkitError as exc:
         return None, {}, {}, f"the strategy parameters of {account.params_file} cannot be read: {exc}"
     source = f"{account.strategy} parameters from {account.params_file.name if account.params_file else '?'}"
@@ -64,7 +65,7 @@ def strategy_form(view: AccountView) -> tuple[type[Any] | None, dict[str, Any], 
     return cls.Params, base, values, note
 
 
-def _strategy_values(cls: Any, raw: dict[str, Any], root: Path, strategy: str) -> dict[str, Any]:
+def _strategy_values(cls: Any, raw: Mapping[str, Any], root: Path, strategy: str) -> dict[str, Any]:
     from toolkit.params.strategy import merge_strategy_params
 
     merged = merge_strategy_params(dict(raw.get("strategy_params") or {}), raw.get("strategy_params_file"),
