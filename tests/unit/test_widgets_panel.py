@@ -263,10 +263,10 @@ def test_trade_filters_and_csv_export(panel: ControlPanel) -> None:
 def test_editor_shows_bounds_and_field_errors_as_one_types(panel: ControlPanel) -> None:
     editor = panel.params.editor
     fast = editor.fields["fast"]
-    assert "fast SMA length in bars" in shown(fast.help) and "whole number, ≥ 1, ≤ 1000" in shown(fast.help)
-    assert fast.input.value == 10 and editor.fields["slow"].input.value == 30
+    assert "fast SMA length in bars" in shown(fast.help) and "a whole number from 1 to 1000" in shown(fast.help)
+    assert fast.input.value == "10" and editor.fields["slow"].input.value == "30"
     assert editor.save.disabled  # nothing changed yet
-    fast.input.value = 0
+    fast.input.value = "0"
     assert "got 0; allowed: a whole number from 1 to 1000" in shown(fast.error)
     assert shown(editor.fields["slow"].error) == ""
     editor.reason.value = "try"
@@ -274,26 +274,68 @@ def test_editor_shows_bounds_and_field_errors_as_one_types(panel: ControlPanel) 
     editor.save.click()  # a disabled button in a browser cannot be clicked; here the handler refuses too
     assert "fix the errors" in shown(editor.message)
     assert panel.ledger.overrides(account="acct") == {}
-    fast.input.value = 12
+    fast.input.value = "12"
     assert shown(fast.error) == "" and not editor.save.disabled
+
+
+def test_editor_refuses_text_that_is_not_the_fields_type_where_it_was_typed(panel: ControlPanel) -> None:
+    """A number box would turn 2.5 into 25 and blank abc while the kernel kept the old value."""
+    editor = panel.params.editor
+    fast = editor.fields["fast"]
+    editor.reason.value = "a reason"
+    for typed in ("2.5", "abc", ""):
+        fast.input.value = typed
+        assert shown(fast.error) == f"fast: got {typed!r}; allowed: a whole number from 1 to 1000"
+        assert fast.input.value == typed  # what the person typed stays, not a rewritten number
+        assert editor.save.disabled and editor.changes() == {}
+    editor.save.click()
+    assert panel.ledger.overrides(account="acct") == {}
+    fast.input.value = " 12 "
+    assert shown(fast.error) == "" and not editor.save.disabled and editor.changes() == {"fast": 12}
+
+
+def test_panel_and_explorer_describe_a_field_alike() -> None:
+    """One module says what a field allows and parses its text, for both forms."""
+    from toolkit.strategies import registry
+    from toolkit.widgets.param_editor import FieldEditor
+    from toolkit.widgets.param_fields import describe
+    from toolkit.widgets.strategy_form import StrategyForm
+
+    strategy = registry.get("ema_breakout")
+    model = strategy.Params
+    form = StrategyForm(strategy, {})
+    for name in ("stop_loss", "trailing_atr_k", "take_profit", "fast", "volume_mult"):
+        spec = describe(model, name)
+        editor = FieldEditor(model, name, model.model_fields[name].get_default())
+        assert spec.allowed in shown(editor.help)
+        assert spec.allowed in shown(form.fields[name].row.children[0].children[-1])
+    stop = describe(model, "stop_loss")
+    assert stop.kind == "float" and stop.optional and stop.allowed == "a number > 0 and < 1 (off: none)"
+    assert [stop.parse(t) for t in ("", "none", "NULL", "0.25")] == [None, None, None, 0.25]
+    with pytest.raises(ParamsError, match=r"^strategy_params.stop_loss: got 'x'; allowed: a number > 0 and < 1"):
+        stop.parse("x", prefix="strategy_params.")
+    editor = FieldEditor(model, "stop_loss", None)
+    assert editor.input.value == "" and editor.get() is None
+    editor.input.value = "0.1"
+    assert editor.get() == 0.1
 
 
 def test_editor_shows_a_cross_field_error_under_the_form(panel: ControlPanel) -> None:
     editor = panel.params.editor
-    editor.fields["fast"].input.value = 40
+    editor.fields["fast"].input.value = "40"
     assert "fast (40) must be smaller than slow (30)" in shown(editor.form_error)
     assert shown(editor.fields["fast"].error) == ""
     editor.reason.value = "a reason"
     assert editor.save.disabled
-    editor.fields["slow"].input.value = 60
+    editor.fields["slow"].input.value = "60"
     assert shown(editor.form_error) == "" and not editor.save.disabled
 
 
 def test_saving_writes_one_override_per_changed_field_and_the_history_can_revert(panel: ControlPanel) -> None:
     editor = panel.params.editor
     panel.actor.value = "dana"
-    editor.fields["fast"].input.value = 12
-    editor.fields["slow"].input.value = 40
+    editor.fields["fast"].input.value = "12"
+    editor.fields["slow"].input.value = "40"
     assert editor.save.disabled  # no reason yet
     editor.reason.value = "slower signal"
     editor.save.click()
@@ -312,7 +354,7 @@ def test_saving_writes_one_override_per_changed_field_and_the_history_can_revert
     assert [(o.key, o.value) for o in result.overrides] == [("strategy_params.fast", 12), ("strategy_params.slow", 40)]
 
     # A second edit records old -> new.
-    editor.fields["fast"].input.value = 15
+    editor.fields["fast"].input.value = "15"
     editor.reason.value = "a little slower"
     editor.save.click()
     last = panel.ledger.config_history(account="acct").iloc[-1]
@@ -328,11 +370,11 @@ def test_saving_writes_one_override_per_changed_field_and_the_history_can_revert
     h.reason.value = "15 was too slow"
     h.button.click()
     assert panel.ledger.overrides(account="acct")["strategy_params.fast"] == 12
-    assert editor.fields["fast"].input.value == 12
+    assert editor.fields["fast"].input.value == "12"
     assert panel.ledger.config_history(account="acct").iloc[-1]["reason"] == "15 was too slow"
 
     # Setting a field back to the params file's value clears its override.
-    editor.fields["slow"].input.value = 30
+    editor.fields["slow"].input.value = "30"
     editor.reason.value = "back to the file"
     editor.save.click()
     assert panel.ledger.overrides(account="acct") == {"strategy_params.fast": 12}
@@ -350,7 +392,7 @@ def test_a_save_the_next_session_would_refuse_is_not_written(setup) -> None:
             ledger.set_override("guards.daily_loss_limit", -1, "bad", actor="x", account="acct")
         panel.refresh()
         editor = panel.params.editor
-        editor.fields["fast"].input.value = 12
+        editor.fields["fast"].input.value = "12"
         editor.reason.value = "would be fine on its own"
         editor.save.click()
         assert "guards.daily_loss_limit" in shown(editor.message) and "nothing was written" in shown(editor.message)
@@ -567,7 +609,7 @@ def test_a_regime_strategy_shows_its_cell_trend_vol_and_bands(tmp_path: Path) ->
         assert p.params.editor.fields["execution_time"].input.disabled
         assert p.params.editor.fields["use_inverse_hedge"].kind == "bool"
         editor = p.params.editor
-        editor.fields["sma_slow"].input.value = 30  # below sma_fast (40): the model's field rule, under sma_slow
+        editor.fields["sma_slow"].input.value = "30"  # below sma_fast (40): the model's field rule, under sma_slow
         assert "sma_slow must be greater than sma_fast (40)" in shown(editor.fields["sma_slow"].error)
     finally:
         p.close()
