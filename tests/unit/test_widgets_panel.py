@@ -249,6 +249,9 @@ def test_trade_filters_and_csv_export(panel: ControlPanel) -> None:
     assert all(r["side"] == "sell" for r in rows)
     assert f"Export CSV ({len(expected)} rows)" in t.export.value
     assert 'href="data:text/csv;charset=utf-8;base64,' in t.export.value
+    t.end.value = expected["at"].iloc[0].date()
+    t.start.value = t.end.value
+    assert len(t.filtered()) == 1 and "Export CSV (1 row)" in t.export.value
     t.symbol.value = "NASDAQ"
     t.side.value = "buy"
     t.end.value = dt.date(2017, 1, 31)
@@ -414,6 +417,8 @@ def test_a_ledger_only_account_is_view_only(setup) -> None:
         assert panel.runs.button.disabled
         assert panel.params.editor.fields == {} and "view-only" in shown(panel.params.editor.note)
         assert "NASDAQ" in shown(panel.positions.body)  # still shows what the ledger holds
+        assert shown(panel.settings.in_force) == ("in force for the next session: mode unknown (no params file), "
+                                                  "execution time unknown (no params file)")
     finally:
         panel.close()
 
@@ -533,7 +538,10 @@ def test_who_defaults_to_toolkit_user_then_the_login(monkeypatch: pytest.MonkeyP
         p.actor.value = "  "
         p.kill_switch.reason.value = "no name"
         p.kill_switch.button.click()
-        assert "actor" in shown(p.kill_switch.message) and not p.ledger.kill_switch().on
+        said = shown(p.kill_switch.message)  # the field the person sees, not the ledger's column "actor"
+        assert said.startswith("who: got '") and said.endswith("allowed: a non-empty name (who acts; it goes into "
+                                                               "the history)") and "actor" not in said
+        assert not p.ledger.kill_switch().on
     finally:
         p.close()
 

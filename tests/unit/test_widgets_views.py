@@ -179,6 +179,8 @@ def test_the_projects_params_files_give_the_accounts_and_their_modes() -> None:
     choices = {c.mode: c for c in mode_choices(live, live_confirmed=False)}
     assert "Schwab has no paper account" in (choices["paper"].why or "")
     assert not choices["online_live"].allowed and "toolkit live confirm" in (choices["online_live"].why or "")
+    assert (choices["online_live"].why or "").startswith("needs the live confirmation of schwab-live")  # the panel
+    # writes "online_live: <why>"; a why that named the mode too read "online_live: online_live: ..."
     assert {c.mode for c in mode_choices(live, live_confirmed=True) if c.allowed} == {"online_live"}
     paper = {c.mode: c for c in mode_choices(accounts["alpaca-paper"], live_confirmed=True)}
     assert paper["paper"].allowed and not paper["offline_mock"].allowed
