@@ -440,6 +440,11 @@ def test_run_now_runs_the_notebook_in_the_background_and_links_its_report(panel:
     panel.runs.button.click()
     assert time.perf_counter() - started < 5  # it returns at once: the run is a child process
     assert panel.runs.button.disabled and "running daily_dry_run for acct" in shown(panel.runs.status)
+    requested = panel.ledger.audit_log(action="run_requested")
+    assert len(requested) == 1 and requested.iloc[0]["actor"] == panel.who()
+    assert requested.iloc[0]["detail"] == {"account": "acct", "notebook": "daily_dry_run", "mode": "offline_mock",
+                                           "params_file": str(setup[1] / "daily_dry_run" / "acct.yaml"),
+                                           "confirmation": None}
     deadline = time.monotonic() + 300
     while panel.runs.run is not None and panel.runs.run.running and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -458,6 +463,40 @@ def test_run_now_runs_the_notebook_in_the_background_and_links_its_report(panel:
     assert len(runs) == runs_before + 1 and runs.iloc[-1]["session_date"] == dt.date(2018, 12, 31)
     assert "2018-12-31" in shown(panel.runs.history)
     assert f'href="{report_href(outcome.report)}"' in panel.runs.history.value
+
+
+def test_run_now_for_real_money_needs_the_account_name_typed_and_audits_it(panel: ControlPanel) -> None:
+    runs = panel.runs
+    assert runs.confirm.layout.display == "none" and runs.button.description == "Run now"
+    panel.ledger.confirm_live("acct", actor="dana")  # the recorded real-money confirmation an override needs
+    panel.ledger.set_override("mode", "online_live", "going live", actor="dana", account="acct")
+    panel.refresh()
+    assert runs.live() and runs.confirm.layout.display is None and runs.button.description == "Run now (real money)"
+    for typed in ("", "ACCT", "acct2"):
+        runs.confirm.value = typed
+        runs.button.click()
+        assert shown(runs.status) == (f"confirmation: got {typed!r}; allowed: the account name 'acct', typed to run "
+                                      "it with real money (mode online_live); nothing was started")
+        assert runs.run is None and panel.ledger.audit_log(action="run_requested").empty
+    panel.actor.value = "erin"
+    runs.confirm.value = " acct "
+    runs.button.click()
+    assert runs.run is not None
+    try:
+        entry = panel.ledger.audit_log(action="run_requested").iloc[-1]
+        assert entry["actor"] == "erin"
+        assert (entry["detail"]["mode"], entry["detail"]["confirmation"]) == ("online_live", "acct")
+        assert runs.confirm.value == ""  # a second real-money run needs the name typed again
+    finally:
+        runs.stop()
+        runs.run.process.wait(timeout=60)
+
+
+def test_run_now_with_no_who_starts_nothing(panel: ControlPanel) -> None:
+    panel.actor.value = ""
+    panel.runs.button.click()
+    assert shown(panel.runs.status).startswith("who: got ''") and panel.runs.run is None
+    assert panel.ledger.audit_log(action="run_requested").empty
 
 
 def test_build_time_on_five_years_of_daily_sessions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
