@@ -468,6 +468,7 @@ def test_run_now_runs_the_notebook_in_the_background_and_links_its_report(panel:
 def test_run_now_for_real_money_needs_the_account_name_typed_and_audits_it(panel: ControlPanel) -> None:
     runs = panel.runs
     assert runs.confirm.layout.display == "none" and runs.button.description == "Run now"
+    assert panel.kill_switch.reason.layout.display is None  # hiding the box hides no other field
     panel.ledger.confirm_live("acct", actor="dana")  # the recorded real-money confirmation an override needs
     panel.ledger.set_override("mode", "online_live", "going live", actor="dana", account="acct")
     panel.refresh()

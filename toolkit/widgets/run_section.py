@@ -62,7 +62,8 @@ class RunControl(Section):
         self.button.on_click(lambda _: self.start())
         self.status = html_widget("", dom.RUN_STATUS)
         self.confirm = reason_field("type the account name to run it with real money", dom.RUN_CONFIRM)
-        self.confirm.layout.display = "none"
+        # A layout of its own: reason fields share one, and hiding this box must not hide theirs.
+        self.confirm.layout = w.Layout(flex="1 1 220px", min_width="0", max_width="520px", display="none")
         self.history = html_widget("", dom.RUN_HISTORY)
         self.run: BackgroundRun | None = None
         self._run_account: str | None = None
