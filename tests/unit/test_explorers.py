@@ -85,7 +85,7 @@ def test_building_shows_the_notebook_backtest_and_runs_nothing(
     assert ex.report is report
     assert ex.strategy.options == tuple(registry.available()) and ex.strategy.value == "sma_crossover"
     assert list(ex.form.fields) == ["fast", "slow"]
-    assert ex.form.fields["fast"].input.value == 20 and ex.form.fields["slow"].input.value == 100
+    assert ex.form.fields["fast"].input.value == "20" and ex.form.fields["slow"].input.value == "100"
     assert "a whole number from 1 to 1000" in ex.form.fields["fast"].row.children[0].children[-1].value
     np.testing.assert_array_equal(y_values(ex.figure)[0], report.result.equity.to_numpy())
     assert dom.EXPLORER in ex.widget._dom_classes
@@ -96,8 +96,8 @@ def test_building_shows_the_notebook_backtest_and_runs_nothing(
 
 def test_run_gives_exactly_what_run_backtest_gives_and_redraws(explorer: BacktestExplorer) -> None:
     before_y, before_metrics = y_values(explorer.figure), explorer.metrics.value
-    explorer.form.fields["fast"].input.value = 10
-    explorer.form.fields["slow"].input.value = 120
+    explorer.form.fields["fast"].input.value = "10"
+    explorer.form.fields["slow"].input.value = "120"
     explorer.run_button.click()
     expected = toolkit.run_backtest(P.load("backtest", PARAMS_FILE, {"strategy_params.fast": 10,
                                                                      "strategy_params.slow": 120}))
@@ -124,7 +124,7 @@ def metrics_rows(widget: Any) -> dict[str, list[str]]:
 
 
 def test_the_metrics_table_writes_each_figure_as_its_kind(explorer: BacktestExplorer) -> None:
-    explorer.form.fields["fast"].input.value = 10  # the README's picture: 36 trades, total return 141.98%
+    explorer.form.fields["fast"].input.value = "10"  # the README's picture: 36 trades, total return 141.98%
     report = explorer.run()
     assert report is not None
     m, rows = report.metrics, metrics_rows(explorer.metrics)
@@ -145,7 +145,7 @@ def test_the_equity_axis_reads_round_values(explorer: BacktestExplorer) -> None:
     assert axis.type == "log"
     # fast 20: strategy and buy and hold span 27k..196k, where 1-2-5 places only 50k and 100k
     assert axis.ticktext == ("30k", "50k", "70k", "100k", "150k")
-    explorer.form.fields["fast"].input.value = 10
+    explorer.form.fields["fast"].input.value = "10"
     explorer.run()
     assert explorer.figure.layout.yaxis.ticktext == ("50k", "100k", "200k")  # 27k..264k
     assert explorer.figure.layout.yaxis.tickvals == (50_000, 100_000, 200_000)
@@ -156,7 +156,7 @@ def test_an_out_of_bounds_value_shows_inline_and_runs_nothing(
     explorer: BacktestExplorer, run_spy: list[BacktestParams]
 ) -> None:
     before = y_values(explorer.figure)
-    explorer.form.fields["fast"].input.value = 0
+    explorer.form.fields["fast"].input.value = "0"
     fast = explorer.form.fields["fast"]
     assert "strategy_params.fast: got 0; allowed: a whole number from 1 to 1000" in shown(fast.error)
     assert explorer.form.fields["slow"].error.value == "" and explorer.form.form_error.value == ""
@@ -166,14 +166,14 @@ def test_an_out_of_bounds_value_shows_inline_and_runs_nothing(
     assert "Not run" in shown(explorer.status)
     for old, new in zip(before, y_values(explorer.figure), strict=True):
         np.testing.assert_array_equal(old, new)
-    explorer.form.fields["fast"].input.value = 5  # fixed: the error goes away
+    explorer.form.fields["fast"].input.value = "5"  # fixed: the error goes away
     assert explorer.form.fields["fast"].error.value == ""
 
 
 def test_an_invalid_combination_shows_the_models_message_and_runs_nothing(
     explorer: BacktestExplorer, run_spy: list[BacktestParams]
 ) -> None:
-    explorer.form.fields["fast"].input.value = 150
+    explorer.form.fields["fast"].input.value = "150"
     assert "fast (150) must be smaller than slow (100)" in shown(explorer.form.form_error)
     assert all(c.error.value == "" for c in explorer.form.fields.values())
     explorer.run_button.click()
@@ -182,11 +182,11 @@ def test_an_invalid_combination_shows_the_models_message_and_runs_nothing(
 
 def test_auto_run_reruns_on_every_valid_change_only(explorer: BacktestExplorer, run_spy: list[BacktestParams]) -> None:
     explorer.auto_run.value = True
-    explorer.form.fields["fast"].input.value = 30
+    explorer.form.fields["fast"].input.value = "30"
     assert [c.strategy_params for c in run_spy] == [{"fast": 30, "slow": 100}]
-    explorer.form.fields["slow"].input.value = 10  # fast >= slow: refused, not run
+    explorer.form.fields["slow"].input.value = "10"  # fast >= slow: refused, not run
     assert len(run_spy) == 1 and "must be smaller than slow" in shown(explorer.form.form_error)
-    explorer.form.fields["slow"].input.value = 60
+    explorer.form.fields["slow"].input.value = "60"
     assert [c.strategy_params for c in run_spy][-1] == {"fast": 30, "slow": 60}
     assert explorer.report.metrics == toolkit.run_backtest(run_spy[-1]).metrics
 
@@ -198,13 +198,13 @@ def test_switching_strategy_builds_its_fields_and_runs_it(explorer: BacktestExpl
     stop = explorer.form.fields["stop_loss"]
     assert stop.enabled is not None and stop.enabled.value is False and stop.value() is None
     stop.enabled.value = True
-    stop.input.value = 0.1
+    stop.input.value = "0.1"
     report = explorer.run()
     assert report is not None
     expected = toolkit.run_backtest(P.load("backtest", PARAMS_FILE, {"strategy": "ema_breakout",
                                                                      "strategy_params": {"stop_loss": 0.1}}))
     assert report.metrics == expected.metrics and report.params.strategy == "ema_breakout"
-    stop.input.value = 1.5
+    stop.input.value = "1.5"
     assert "strategy_params.stop_loss: got 1.5; allowed: a number > 0 and < 1" in shown(stop.error)
 
 

@@ -275,6 +275,9 @@ def test_trade_filters_and_csv_export(panel: ControlPanel) -> None:
     assert all(r["side"] == "sell" for r in rows)
     assert f"Export CSV ({len(expected)} rows)" in t.export.value
     assert 'href="data:text/csv;charset=utf-8;base64,' in t.export.value
+    t.end.value = expected["at"].iloc[0].date()
+    t.start.value = t.end.value
+    assert len(t.filtered()) == 1 and "Export CSV (1 row)" in t.export.value
     t.symbol.value = "NASDAQ"
     t.side.value = "buy"
     t.end.value = dt.date(2017, 1, 31)
@@ -289,10 +292,10 @@ def test_trade_filters_and_csv_export(panel: ControlPanel) -> None:
 def test_editor_shows_bounds_and_field_errors_as_one_types(panel: ControlPanel) -> None:
     editor = panel.params.editor
     fast = editor.fields["fast"]
-    assert "fast SMA length in bars" in shown(fast.help) and "whole number, ≥ 1, ≤ 1000" in shown(fast.help)
-    assert fast.input.value == 10 and editor.fields["slow"].input.value == 30
+    assert "fast SMA length in bars" in shown(fast.help) and "a whole number from 1 to 1000" in shown(fast.help)
+    assert fast.input.value == "10" and editor.fields["slow"].input.value == "30"
     assert editor.save.disabled  # nothing changed yet
-    fast.input.value = 0
+    fast.input.value = "0"
     assert "got 0; allowed: a whole number from 1 to 1000" in shown(fast.error)
     assert shown(editor.fields["slow"].error) == ""
     editor.reason.value = "try"
@@ -300,26 +303,68 @@ def test_editor_shows_bounds_and_field_errors_as_one_types(panel: ControlPanel) 
     editor.save.click()  # a disabled button in a browser cannot be clicked; here the handler refuses too
     assert "fix the errors" in shown(editor.message)
     assert panel.ledger.overrides(account="acct") == {}
-    fast.input.value = 12
+    fast.input.value = "12"
     assert shown(fast.error) == "" and not editor.save.disabled
+
+
+def test_editor_refuses_text_that_is_not_the_fields_type_where_it_was_typed(panel: ControlPanel) -> None:
+    """A number box would turn 2.5 into 25 and blank abc while the kernel kept the old value."""
+    editor = panel.params.editor
+    fast = editor.fields["fast"]
+    editor.reason.value = "a reason"
+    for typed in ("2.5", "abc", ""):
+        fast.input.value = typed
+        assert shown(fast.error) == f"fast: got {typed!r}; allowed: a whole number from 1 to 1000"
+        assert fast.input.value == typed  # what the person typed stays, not a rewritten number
+        assert editor.save.disabled and editor.changes() == {}
+    editor.save.click()
+    assert panel.ledger.overrides(account="acct") == {}
+    fast.input.value = " 12 "
+    assert shown(fast.error) == "" and not editor.save.disabled and editor.changes() == {"fast": 12}
+
+
+def test_panel_and_explorer_describe_a_field_alike() -> None:
+    """One module says what a field allows and parses its text, for both forms."""
+    from toolkit.strategies import registry
+    from toolkit.widgets.param_editor import FieldEditor
+    from toolkit.widgets.param_fields import describe
+    from toolkit.widgets.strategy_form import StrategyForm
+
+    strategy = registry.get("ema_breakout")
+    model = strategy.Params
+    form = StrategyForm(strategy, {})
+    for name in ("stop_loss", "trailing_atr_k", "take_profit", "fast", "volume_mult"):
+        spec = describe(model, name)
+        editor = FieldEditor(model, name, model.model_fields[name].get_default())
+        assert spec.allowed in shown(editor.help)
+        assert spec.allowed in shown(form.fields[name].row.children[0].children[-1])
+    stop = describe(model, "stop_loss")
+    assert stop.kind == "float" and stop.optional and stop.allowed == "a number > 0 and < 1 (off: none)"
+    assert [stop.parse(t) for t in ("", "none", "NULL", "0.25")] == [None, None, None, 0.25]
+    with pytest.raises(ParamsError, match=r"^strategy_params.stop_loss: got 'x'; allowed: a number > 0 and < 1"):
+        stop.parse("x", prefix="strategy_params.")
+    editor = FieldEditor(model, "stop_loss", None)
+    assert editor.input.value == "" and editor.get() is None
+    editor.input.value = "0.1"
+    assert editor.get() == 0.1
 
 
 def test_editor_shows_a_cross_field_error_under_the_form(panel: ControlPanel) -> None:
     editor = panel.params.editor
-    editor.fields["fast"].input.value = 40
+    editor.fields["fast"].input.value = "40"
     assert "fast (40) must be smaller than slow (30)" in shown(editor.form_error)
     assert shown(editor.fields["fast"].error) == ""
     editor.reason.value = "a reason"
     assert editor.save.disabled
-    editor.fields["slow"].input.value = 60
+    editor.fields["slow"].input.value = "60"
     assert shown(editor.form_error) == "" and not editor.save.disabled
 
 
 def test_saving_writes_one_override_per_changed_field_and_the_history_can_revert(panel: ControlPanel) -> None:
     editor = panel.params.editor
     panel.actor.value = "dana"
-    editor.fields["fast"].input.value = 12
-    editor.fields["slow"].input.value = 40
+    editor.fields["fast"].input.value = "12"
+    editor.fields["slow"].input.value = "40"
     assert editor.save.disabled  # no reason yet
     editor.reason.value = "slower signal"
     editor.save.click()
@@ -338,7 +383,7 @@ def test_saving_writes_one_override_per_changed_field_and_the_history_can_revert
     assert [(o.key, o.value) for o in result.overrides] == [("strategy_params.fast", 12), ("strategy_params.slow", 40)]
 
     # A second edit records old -> new.
-    editor.fields["fast"].input.value = 15
+    editor.fields["fast"].input.value = "15"
     editor.reason.value = "a little slower"
     editor.save.click()
     last = panel.ledger.config_history(account="acct").iloc[-1]
@@ -354,11 +399,11 @@ def test_saving_writes_one_override_per_changed_field_and_the_history_can_revert
     h.reason.value = "15 was too slow"
     h.button.click()
     assert panel.ledger.overrides(account="acct")["strategy_params.fast"] == 12
-    assert editor.fields["fast"].input.value == 12
+    assert editor.fields["fast"].input.value == "12"
     assert panel.ledger.config_history(account="acct").iloc[-1]["reason"] == "15 was too slow"
 
     # Setting a field back to the params file's value clears its override.
-    editor.fields["slow"].input.value = 30
+    editor.fields["slow"].input.value = "30"
     editor.reason.value = "back to the file"
     editor.save.click()
     assert panel.ledger.overrides(account="acct") == {"strategy_params.fast": 12}
@@ -376,7 +421,7 @@ def test_a_save_the_next_session_would_refuse_is_not_written(setup) -> None:
             ledger.set_override("guards.daily_loss_limit", -1, "bad", actor="x", account="acct")
         panel.refresh()
         editor = panel.params.editor
-        editor.fields["fast"].input.value = 12
+        editor.fields["fast"].input.value = "12"
         editor.reason.value = "would be fine on its own"
         editor.save.click()
         assert "guards.daily_loss_limit" in shown(editor.message) and "nothing was written" in shown(editor.message)
@@ -398,6 +443,8 @@ def test_a_ledger_only_account_is_view_only(setup) -> None:
         assert panel.runs.button.disabled
         assert panel.params.editor.fields == {} and "view-only" in shown(panel.params.editor.note)
         assert "NASDAQ" in shown(panel.positions.body)  # still shows what the ledger holds
+        assert shown(panel.settings.in_force) == ("in force for the next session: mode unknown (no params file), "
+                                                  "execution time unknown (no params file)")
     finally:
         panel.close()
 
@@ -419,6 +466,11 @@ def test_run_now_runs_the_notebook_in_the_background_and_links_its_report(panel:
     panel.runs.button.click()
     assert time.perf_counter() - started < 5  # it returns at once: the run is a child process
     assert panel.runs.button.disabled and "running daily_dry_run for acct" in shown(panel.runs.status)
+    requested = panel.ledger.audit_log(action="run_requested")
+    assert len(requested) == 1 and requested.iloc[0]["actor"] == panel.who()
+    assert requested.iloc[0]["detail"] == {"account": "acct", "notebook": "daily_dry_run", "mode": "offline_mock",
+                                           "params_file": str(setup[1] / "daily_dry_run" / "acct.yaml"),
+                                           "confirmation": None}
     deadline = time.monotonic() + 300
     while panel.runs.run is not None and panel.runs.run.running and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -437,6 +489,41 @@ def test_run_now_runs_the_notebook_in_the_background_and_links_its_report(panel:
     assert len(runs) == runs_before + 1 and runs.iloc[-1]["session_date"] == dt.date(2018, 12, 31)
     assert "2018-12-31" in shown(panel.runs.history)
     assert f'href="{report_href(outcome.report)}"' in panel.runs.history.value
+
+
+def test_run_now_for_real_money_needs_the_account_name_typed_and_audits_it(panel: ControlPanel) -> None:
+    runs = panel.runs
+    assert runs.confirm.layout.display == "none" and runs.button.description == "Run now"
+    assert panel.kill_switch.reason.layout.display is None  # hiding the box hides no other field
+    panel.ledger.confirm_live("acct", actor="dana")  # the recorded real-money confirmation an override needs
+    panel.ledger.set_override("mode", "online_live", "going live", actor="dana", account="acct")
+    panel.refresh()
+    assert runs.live() and runs.confirm.layout.display is None and runs.button.description == "Run now (real money)"
+    for typed in ("", "ACCT", "acct2"):
+        runs.confirm.value = typed
+        runs.button.click()
+        assert shown(runs.status) == (f"confirmation: got {typed!r}; allowed: the account name 'acct', typed to run "
+                                      "it with real money (mode online_live); nothing was started")
+        assert runs.run is None and panel.ledger.audit_log(action="run_requested").empty
+    panel.actor.value = "erin"
+    runs.confirm.value = " acct "
+    runs.button.click()
+    assert runs.run is not None
+    try:
+        entry = panel.ledger.audit_log(action="run_requested").iloc[-1]
+        assert entry["actor"] == "erin"
+        assert (entry["detail"]["mode"], entry["detail"]["confirmation"]) == ("online_live", "acct")
+        assert runs.confirm.value == ""  # a second real-money run needs the name typed again
+    finally:
+        runs.stop()
+        runs.run.process.wait(timeout=60)
+
+
+def test_run_now_with_no_who_starts_nothing(panel: ControlPanel) -> None:
+    panel.actor.value = ""
+    panel.runs.button.click()
+    assert shown(panel.runs.status).startswith("who: got ''") and panel.runs.run is None
+    assert panel.ledger.audit_log(action="run_requested").empty
 
 
 def test_build_time_on_five_years_of_daily_sessions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -517,7 +604,10 @@ def test_who_defaults_to_toolkit_user_then_the_login(monkeypatch: pytest.MonkeyP
         p.actor.value = "  "
         p.kill_switch.reason.value = "no name"
         p.kill_switch.button.click()
-        assert "actor" in shown(p.kill_switch.message) and not p.ledger.kill_switch().on
+        said = shown(p.kill_switch.message)  # the field the person sees, not the ledger's column "actor"
+        assert said.startswith("who: got '") and said.endswith("allowed: a non-empty name (who acts; it goes into "
+                                                               "the history)") and "actor" not in said
+        assert not p.ledger.kill_switch().on
     finally:
         p.close()
 
@@ -593,7 +683,7 @@ def test_a_regime_strategy_shows_its_cell_trend_vol_and_bands(tmp_path: Path) ->
         assert p.params.editor.fields["execution_time"].input.disabled
         assert p.params.editor.fields["use_inverse_hedge"].kind == "bool"
         editor = p.params.editor
-        editor.fields["sma_slow"].input.value = 30  # below sma_fast (40): the model's field rule, under sma_slow
+        editor.fields["sma_slow"].input.value = "30"  # below sma_fast (40): the model's field rule, under sma_slow
         assert "sma_slow must be greater than sma_fast (40)" in shown(editor.fields["sma_slow"].error)
     finally:
         p.close()

@@ -9,6 +9,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -38,6 +39,17 @@ def test_numbers_are_written_as_a_trader_reads_them() -> None:
     assert cell_text(pd.NaT, "time") == ""
     assert cell_text(pd.Timestamp("2018-06-01 20:00", tz="UTC"), "time") == "2018-06-01 20:00:00"
     assert cell_text({"b": 1, "a": None}, "json") == "{&quot;a&quot;: null, &quot;b&quot;: 1}"
+
+
+def test_indicator_numbers_keep_their_precision_without_exponents() -> None:
+    assert cell_text(12345.67, "num") == "12,345.67" and cell_text(6890.37, "num") == "6,890.37"
+    assert cell_text(-1.5, "num") == "-1.50" and cell_text(4.0, "num") == "4"
+    assert cell_text(0.123456, "num") == "0.1235" and cell_text(-0.000012345, "num") == "-0.00001234"
+    assert cell_text(True, "text") == "yes" and cell_text(np.bool_(False), "num") == "no"
+    rows = views.regime_fields({"session_date": dt.date(2018, 6, 1), "context": {
+        "rebalance": False, "decision": {"z_score": 12345.67, "bond_trend": True}}})
+    out = {k: cell_text(v, fmt) for k, v, fmt in rows}
+    assert out["rebalance"] == "no" and out["bond_trend"] == "yes" and out["z_score"] == "12,345.67"
 
 
 def test_table_cells_are_escaped_except_html_columns() -> None:
@@ -167,6 +179,8 @@ def test_the_projects_params_files_give_the_accounts_and_their_modes() -> None:
     choices = {c.mode: c for c in mode_choices(live, live_confirmed=False)}
     assert "Schwab has no paper account" in (choices["paper"].why or "")
     assert not choices["online_live"].allowed and "toolkit live confirm" in (choices["online_live"].why or "")
+    assert (choices["online_live"].why or "").startswith("needs the live confirmation of schwab-live")  # the panel
+    # writes "online_live: <why>"; a why that named the mode too read "online_live: online_live: ..."
     assert {c.mode for c in mode_choices(live, live_confirmed=True) if c.allowed} == {"online_live"}
     paper = {c.mode: c for c in mode_choices(accounts["alpaca-paper"], live_confirmed=True)}
     assert paper["paper"].allowed and not paper["offline_mock"].allowed

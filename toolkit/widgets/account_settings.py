@@ -10,6 +10,7 @@ which the account's next session applies.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as w
@@ -23,6 +24,15 @@ from toolkit.widgets.override_writes import session_check, write_overrides
 from toolkit.widgets.settings import MODES, effective_setting, execution_time_choices, mode_choices
 
 __all__ = ["SettingsControl"]
+
+
+def _in_force(key: str, value: Any, overrides: Mapping[str, Any]) -> str:
+    """``<b>value</b> (override|params file)``; ``unknown (no params file)`` for a view-only account."""
+    if key in overrides:
+        return f"<b>{html.escape(str(value))}</b> (override)"
+    if value is None:
+        return "<b>unknown</b> (no params file)"
+    return f"<b>{html.escape(str(value))}</b> (params file)"
 
 
 class SettingsControl(Section):
@@ -98,11 +108,10 @@ class SettingsControl(Section):
         self.save.disabled = not account.editable
         self.reason.disabled = not account.editable
         overrides = view.reader.overrides()
-        sources = {k: "override" if k in overrides else "params file" for k in ("mode", "execution_time")}
         self.in_force.value = (
-            f'<div style="font-size:12px">in force for the next session: mode <b>{html.escape(str(mode))}</b> '
-            f"({sources['mode']}), execution time <b>{html.escape(str(execution_time))}</b> "
-            f"({sources['execution_time']})</div>"
+            f'<div style="font-size:12px">in force for the next session: '
+            f"mode {_in_force('mode', mode, overrides)}, "
+            f"execution time {_in_force('execution_time', execution_time, overrides)}</div>"
         )
         self._show_pending()
 

@@ -57,6 +57,8 @@ KILL_BUTTON: Final = "tk-kill-button"
 KILL_MESSAGE: Final = "tk-kill-message"
 RUN_NOW: Final = "tk-run-now"
 RUN_STATUS: Final = "tk-run-status"
+#: The box where the account's name is typed to run an account trading real money (online_live).
+RUN_CONFIRM: Final = "tk-run-confirm"
 RUN_HISTORY: Final = "tk-run-history"
 PARAMS_FORM: Final = "tk-params"
 PARAMS_FORM_ERROR: Final = "tk-params-form-error"

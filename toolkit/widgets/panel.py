@@ -167,8 +167,15 @@ class ControlPanel:
         self.loop.start()
 
     def who(self) -> str:
-        """The actor every write records: the "who" field as typed (the ledger refuses it empty)."""
-        return str(self.actor.value).strip()
+        """The actor every write records: the "who" field as typed.
+
+        Empty is refused here, naming the field the person sees ("who"), rather than by
+        the ledger, whose message names its own column ("actor").
+        """
+        who = str(self.actor.value).strip()
+        if not who:
+            raise ParamsError("who", self.actor.value, "a non-empty name (who acts; it goes into the history)")
+        return who
 
     # ----------------------------------------------------------------- accounts
 

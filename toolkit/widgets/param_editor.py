@@ -5,8 +5,11 @@ field's bounds and description are read from its ``Field(...)``, and each change
 whole model (``model_validate``), so a field rule (``fast >= 1``) shows under its field
 (:func:`toolkit.widgets.dom.param_error`) and a cross-field rule (``fast < slow``, a
 ``model_validator``) under the form (:data:`toolkit.widgets.dom.PARAMS_FORM_ERROR`).
-Inputs by type: ``bool`` a checkbox, ``int`` and ``float`` number boxes, ``Literal`` a
-dropdown, ``str`` a text box, anything else YAML text (``null``, ``[a, b]``).
+Inputs by type (:mod:`toolkit.widgets.param_fields`, shared with the explorers' form):
+``bool`` a checkbox, ``Literal`` a dropdown, everything else a text box parsed by the
+field's spec (a whole number, a number, text, JSON; ``none`` or empty for an optional
+field's off). Number fields are text, not number boxes, so ``2.5`` typed into a
+whole-number field is refused where it was typed rather than silently becoming ``25``.
 
 The editor only collects and checks; :class:`ParamEditor` hands the changed fields to the
 ``on_save`` callback the panel gives it (which writes the ledger's overrides).
@@ -15,84 +18,44 @@ The editor only collects and checks; :class:`ParamEditor` hands the changed fiel
 from __future__ import annotations
 
 import html
-import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from toolkit.errors import field_bounds, number, plain_allowed
+from toolkit.errors import ParamsError, field_bounds, plain_allowed
 from toolkit.widgets import dom
 from toolkit.widgets.layout import flex_row, reason_field, shared_layout, shared_style
 from toolkit.widgets.layout import html as html_widget
+from toolkit.widgets.param_fields import describe
 
-__all__ = ["FieldEditor", "ParamEditor", "bounds_text", "field_kind"]
+__all__ = ["FieldEditor", "ParamEditor"]
 
-_OPS = (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"))
 _ERROR_STYLE = "color:#b91c1c;font-size:12px;min-height:0"
 _HELP_STYLE = "color:#4b5563;font-size:11px;line-height:1.3"
-
-
-def field_kind(annotation: Any) -> str:
-    """``bool``, ``int``, ``float``, ``choice`` (a Literal), ``text`` (str) or ``yaml`` (anything else)."""
-    if annotation is bool:
-        return "bool"
-    if annotation is int:
-        return "int"
-    if annotation is float:
-        return "float"
-    if annotation is str:
-        return "text"
-    if typing.get_origin(annotation) is typing.Literal:
-        return "choice"
-    return "yaml"
-
-
-def bounds_text(model: type[BaseModel], name: str) -> str:
-    """The field's bounds as a person reads them: ``whole number, ≥ 1, ≤ 1000``."""
-    bounds = field_bounds(model, (name,))
-    parts = ["whole number"] if bounds.get("whole") else []
-    parts += [f"{sign} {number(bounds[op])}" for op, sign in _OPS if op in bounds]
-    return ", ".join(parts)
-
-
-def _yaml_text(value: Any) -> str:
-    return str(yaml.safe_dump(value, default_flow_style=True, width=10_000)).strip().removesuffix("...").strip()
 
 
 class FieldEditor:
     """The input, inline help and inline error of one field."""
 
     def __init__(self, model: type[BaseModel], name: str, value: Any, *, locked: str | None = None) -> None:
-        info = model.model_fields[name]
+        self.spec = describe(model, name)
         self.name = name
-        self.kind = field_kind(info.annotation)
+        self.kind = self.spec.kind
         layout = shared_layout(width="auto", max_width="260px")
-        number_style = shared_style("description")
         if self.kind == "bool":
             self.input: w.ValueWidget = w.Checkbox(value=bool(value), description="", indent=False, layout=layout,
                                                    style=shared_style("checkbox"))
-        elif self.kind == "int":
-            self.input = w.IntText(value=int(value), continuous_update=True, layout=layout, style=number_style)
-        elif self.kind == "float":
-            self.input = w.FloatText(value=float(value), continuous_update=True, layout=layout, style=number_style)
         elif self.kind == "choice":
-            options = [str(v) for v in typing.get_args(info.annotation)]
-            self.input = w.Dropdown(options=options, value=str(value), layout=layout, style=number_style)
+            self.input = w.Dropdown(options=[str(v) for v in self.spec.choices], value=str(value), layout=layout,
+                                    style=shared_style("description"))
         else:
-            text = str(value) if self.kind == "text" else _yaml_text(value)
-            self.input = w.Text(value=text, continuous_update=True, layout=layout, style=shared_style("text"))
+            self.input = w.Text(value=self.spec.text(value), continuous_update=True, layout=layout,
+                                style=shared_style("text"))
         self.input.add_class(dom.param_input(name))
         self.input.disabled = locked is not None
-        if self.kind == "choice":
-            rule = "one of " + ", ".join(str(v) for v in typing.get_args(info.annotation))
-        elif self.kind == "yaml":
-            rule = "YAML, e.g. null or [a, b]"
-        else:
-            rule = bounds_text(model, name)
-        help_parts = [p for p in (info.description, rule, locked) if p]
+        help_parts = [p for p in (self.spec.description, self.spec.allowed, locked) if p]
         self.help = html_widget(
             f'<div style="{_HELP_STYLE}"><b>{html.escape(name)}</b>'
             + "".join(f"<br>{html.escape(p)}" for p in help_parts) + "</div>"
@@ -103,23 +66,13 @@ class FieldEditor:
                                                overflow="hidden"))
 
     def get(self) -> Any:
-        """The typed value; raises ValueError with a one-line reason for YAML that does not parse."""
-        value = self.input.value
-        if self.kind != "yaml":
-            return value
-        try:
-            return yaml.safe_load(str(value))
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise ValueError(f"not YAML ({problem})") from None
+        """The typed value; ParamsError (``<name>: got ...; allowed: ...``) for text that is not of the field's type."""
+        if self.kind == "bool":
+            return self.input.value
+        return self.spec.parse(str(self.input.value))
 
     def set(self, value: Any) -> None:
-        if self.kind == "yaml":
-            self.input.value = _yaml_text(value)
-        elif self.kind == "choice":
-            self.input.value = str(value)
-        else:
-            self.input.value = value
+        self.input.value = value if self.kind == "bool" else self.spec.text(value)
 
     def show_error(self, message: str | None) -> None:
         self.error.value = "" if not message else f'<div style="{_ERROR_STYLE}">{html.escape(message)}</div>'
@@ -129,8 +82,10 @@ def _error_text(model: type[BaseModel], err: Mapping[str, Any]) -> str:
     loc = tuple(err.get("loc", ()))
     allowed = plain_allowed(err, field_bounds(model, loc) if loc else None)
     if str(err.get("type")) in ("value_error", "assertion_error"):
-        return allowed
-    return f"got {err.get('input')!r}; allowed: {allowed}"
+        return allowed  # the model's own sentence, which names its fields
+    if not loc:
+        return f"got {err.get('input')!r}; allowed: {allowed}"
+    return str(ParamsError(".".join(str(p) for p in loc), err.get("input"), allowed))
 
 
 class ParamEditor:
@@ -191,7 +146,7 @@ class ParamEditor:
                 for name, editor in self.fields.items():
                     try:
                         untouched = editor.get() == self._loaded.get(name)
-                    except ValueError:
+                    except ParamsError:
                         untouched = False
                     if untouched:
                         editor.set(values[name])
@@ -217,7 +172,7 @@ class ParamEditor:
         for name, editor in self.fields.items():
             try:
                 values[name] = editor.get()
-            except ValueError as exc:
+            except ParamsError as exc:
                 errors[name] = str(exc)
                 values[name] = self._loaded.get(name)
         return values, errors

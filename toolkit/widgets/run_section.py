@@ -4,23 +4,46 @@
 (:class:`toolkit.widgets.run_now.BackgroundRun`); every poll of the refresh loop asks it
 whether it ended, and then the status line links its report. The history lists the
 account's ledger runs, newest first, each linked to the archived report of its run key.
+
+A run can place orders, so every press that starts one is written to the ledger's audit
+log first (``run_requested``: who, account, notebook, params file, mode): no run starts
+that the audit log does not show. An account whose mode in force (params file or
+override) is ``online_live`` trades real money, so its run starts only once the account's
+name has been typed into the confirmation box; the typed text goes into the audit entry.
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
+from typing import Any
 
 import ipywidgets as w
 
+from toolkit.errors import ToolkitError
 from toolkit.widgets import dom, views
 from toolkit.widgets.context import AccountView, Section
-from toolkit.widgets.layout import card, flex_row, message
+from toolkit.widgets.layout import card, flex_row, message, reason_field
 from toolkit.widgets.layout import html as html_widget
 from toolkit.widgets.links import report_href
 from toolkit.widgets.run_now import BackgroundRun, child_environment, run_command
+from toolkit.widgets.settings import effective_setting
 from toolkit.widgets.tables import html_table
 
-__all__ = ["RunControl"]
+__all__ = ["LIVE_MODE", "RUN_REQUESTED", "RunControl"]
+
+#: The mode that trades real money: its runs need the typed confirmation.
+LIVE_MODE = "online_live"
+#: The audit action written when "Run now" starts a run.
+RUN_REQUESTED = "run_requested"
+
+
+def _shown_path(path: Path, root: Path) -> str:
+    """``path`` relative to the project (as the params files are named elsewhere), else absolute."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _link(href: str, text: str) -> str:
@@ -30,7 +53,7 @@ def _link(href: str, text: str) -> str:
 class RunControl(Section):
     """The Run now button, its status line and the run history table."""
 
-    parts = frozenset({"runs"})
+    parts = frozenset({"runs", "config"})  # config: an override of the mode (online_live)
 
     def __init__(self) -> None:
         self.button = w.Button(description="Run now", button_style="primary", icon="play",
@@ -38,12 +61,20 @@ class RunControl(Section):
         self.button.add_class(dom.RUN_NOW)
         self.button.on_click(lambda _: self.start())
         self.status = html_widget("", dom.RUN_STATUS)
+        self.confirm = reason_field("type the account name to run it with real money", dom.RUN_CONFIRM)
+        # A layout of its own: reason fields share one, and hiding this box must not hide theirs.
+        self.confirm.layout = w.Layout(flex="1 1 220px", min_width="0", max_width="520px", display="none")
         self.history = html_widget("", dom.RUN_HISTORY)
         self.run: BackgroundRun | None = None
         self._run_account: str | None = None
         self._view: AccountView | None = None
-        head = flex_row(self.button, self.status)
+        head = flex_row(self.confirm, self.button, self.status)
         self.widget = card("Runs", head, self.history, basis="600px")
+
+    def live(self) -> bool:
+        """Whether the shown account's next run trades real money (mode online_live, file or override)."""
+        view = self._view
+        return view is not None and effective_setting(view.account, view.reader.overrides(), "mode") == LIVE_MODE
 
     def update(self, view: AccountView) -> None:
         self._view = view
@@ -67,6 +98,10 @@ class RunControl(Section):
         running = self.run is not None and self.run.running
         editable = view is not None and view.account.editable
         self.button.disabled = running or not editable
+        live = editable and self.live()
+        self.confirm.layout.display = None if live else "none"
+        self.button.description = "Run now (real money)" if live else "Run now"
+        self.button.button_style = "danger" if live else "primary"
         if view is not None and not editable and not running:
             self.status.value = message("view-only account: no params file to run", error=True)
 
@@ -79,13 +114,32 @@ class RunControl(Section):
         if account.notebook is None or account.params_file is None or not account.editable:
             self.status.value = message("view-only account: no params file to run", error=True)
             return
+        mode = effective_setting(account, view.reader.overrides(), "mode")
+        typed = str(self.confirm.value).strip()
+        if mode == LIVE_MODE and typed != account.name:
+            self.status.value = message(
+                f"confirmation: got {typed!r}; allowed: the account name {account.name!r}, typed to run it with "
+                f"real money (mode {LIVE_MODE}); nothing was started", error=True)
+            return
+        detail: dict[str, Any] = {
+            "account": account.name, "notebook": account.notebook,
+            "params_file": _shown_path(account.params_file, view.project_root), "mode": mode,
+            "confirmation": typed if mode == LIVE_MODE else None,
+        }
+        try:
+            actor = view.actor()
+            view.ledger.audit(RUN_REQUESTED, detail, actor)  # before the start: no run the audit log misses
+        except ToolkitError as exc:
+            self.status.value = message(f"{exc}; nothing was started", error=True)
+            return
         command = run_command(account.notebook, account.params_file, view.archive.outputs_dir)
         try:
-            self.run = BackgroundRun(command, cwd=view.project_root, env=child_environment(view.db_url, view.actor()),
+            self.run = BackgroundRun(command, cwd=view.project_root, env=child_environment(view.db_url, actor),
                                      clock=view.clock)
         except OSError as exc:
             self.status.value = message(f"the run could not start: {exc}", error=True)
             return
+        self.confirm.value = ""
         self._run_account = account.name
         self.status.value = message(f"running {account.notebook} for {account.name} since "
                                     f"{self.run.started_at:%H:%M:%S} UTC ...")

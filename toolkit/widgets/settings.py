@@ -47,7 +47,7 @@ def mode_choices(account: AccountInfo, *, live_confirmed: bool) -> list[ModeChoi
             out.append(ModeChoice(mode, False, str(exc)))
             continue
         if mode == "online_live" and not live_confirmed:
-            out.append(ModeChoice(mode, False, f"online_live: needs the live confirmation of {account.name} "
+            out.append(ModeChoice(mode, False, f"needs the live confirmation of {account.name} "
                                                f"(`toolkit live confirm --account {account.name}`)"))
             continue
         out.append(ModeChoice(mode, True))

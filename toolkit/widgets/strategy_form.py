@@ -8,100 +8,61 @@ through :meth:`Strategy.parse_params`, the same check a params file gets. An err
 about one field shows under that field; an error about the combination (a model
 validator such as ``fast < slow``) shows under the form, in the model's own words.
 
-Number fields are plain number boxes, not bounded sliders: a slider would silently
-clamp an out-of-range value, and the person would never learn what the model allows.
+Number fields are text boxes parsed by :mod:`toolkit.widgets.param_fields` (which the
+control panel's editor shares), not bounded sliders or browser number boxes: a slider
+would silently clamp an out-of-range value, a number box silently rewrites ``2.5`` or
+``abc``, and the person would never learn what the model allows.
 """
 
 from __future__ import annotations
 
 import html
-import json
-import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any
 
 import ipywidgets as w
-from pydantic.fields import FieldInfo
-from pydantic_core import to_jsonable_python
 
-from toolkit.errors import ParamsError, field_bounds, plain_allowed
+from toolkit.errors import ParamsError
 from toolkit.strategies.base import Strategy, StrategyParams
 from toolkit.widgets import dom
+from toolkit.widgets.param_fields import FieldSpec, describe
 
-__all__ = ["FieldControl", "StrategyForm", "allowed_text", "field_kind"]
-
-Kind = Literal["bool", "int", "float", "choice", "text", "json"]
+__all__ = ["FieldControl", "StrategyForm"]
 
 ERROR_STYLE = "color:#b00020"
 HINT_STYLE = "color:#666;font-size:90%"
-
-
-def field_kind(info: FieldInfo) -> tuple[Kind, bool, tuple[Any, ...]]:
-    """The control a field needs: its kind, whether None (off) is allowed, and its choices."""
-    ann = info.annotation
-    optional = False
-    if get_origin(ann) in (Union, types.UnionType):
-        args = [a for a in get_args(ann) if a is not type(None)]
-        optional = len(args) < len(get_args(ann))
-        ann = args[0] if len(args) == 1 else ann
-    if get_origin(ann) is Literal:
-        return "choice", optional, get_args(ann)
-    if ann is bool:
-        return "bool", optional, ()
-    if ann is int:
-        return "int", optional, ()
-    if ann is float:
-        return "float", optional, ()
-    if ann is str:
-        return "text", optional, ()
-    return "json", optional, ()
-
-
-def allowed_text(model: type[StrategyParams], name: str) -> str:
-    """What field ``name`` allows, in the words of the toolkit's errors ("a whole number from 1 to 1000")."""
-    info = model.model_fields[name]
-    kind, optional, choices = field_kind(info)
-    bounds = field_bounds(model, (name,))
-    if kind in ("int", "float") and set(bounds) - {"whole"}:
-        text = plain_allowed({"type": "greater_than"}, bounds)
-    else:
-        text = {
-            "bool": "on or off",
-            "int": "a whole number",
-            "float": "a number",
-            "choice": "one of " + ", ".join(map(str, choices)),
-            "text": "text",
-            "json": "JSON",
-        }[kind]
-    return text + (" (off: none)" if optional else "")
 
 
 @dataclass
 class FieldControl:
     """The widgets of one field: its input, the on/off box of an optional field, its error line."""
 
-    name: str
-    kind: Kind
+    spec: FieldSpec
     input: w.ValueWidget
     enabled: w.Checkbox | None
     error: w.HTML
     row: w.VBox
 
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
     def value(self) -> Any:
         """The value as the person set it (None when an optional field is off).
 
-        ParamsError naming the field when a JSON field does not parse.
+        ParamsError naming the field (``strategy_params.<name>``) when the text is not of its type.
         """
         if self.enabled is not None and not self.enabled.value:
             return None
         v = self.input.value
-        if self.kind != "json":
+        if self.kind in ("bool", "choice"):
             return v
-        try:
-            return json.loads(v)
-        except json.JSONDecodeError as exc:
-            raise ParamsError(f"strategy_params.{self.name}", v, f"JSON ({exc.msg})") from None
+        return self.spec.parse(str(v), prefix="strategy_params.")
 
     def set_value(self, value: Any) -> None:
         if self.enabled is not None:
@@ -109,23 +70,19 @@ class FieldControl:
             self.input.disabled = value is None
         if value is None:
             return
-        self.input.value = json.dumps(to_jsonable_python(value)) if self.kind == "json" else value
+        self.input.value = value if self.kind in ("bool", "choice") else self.spec.text(value)
 
     def show_error(self, message: str | None) -> None:
         self.error.value = "" if not message else f'<span style="{ERROR_STYLE}">{html.escape(message)}</span>'
 
 
-def _input(kind: Kind, choices: tuple[Any, ...]) -> w.ValueWidget:
+def _input(spec: FieldSpec) -> w.ValueWidget:
     layout = w.Layout(width="14em")
-    if kind == "bool":
+    if spec.kind == "bool":
         return w.Checkbox(indent=False)
-    if kind == "int":
-        return w.IntText(layout=layout)
-    if kind == "float":
-        return w.FloatText(layout=layout)
-    if kind == "choice":
-        return w.Dropdown(options=list(choices), layout=layout)
-    if kind == "text":
+    if spec.kind == "choice":
+        return w.Dropdown(options=list(spec.choices), layout=layout)
+    if spec.kind in ("int", "float", "text"):  # numbers too: text parsed by the spec, never a number box
         return w.Text(layout=layout, continuous_update=False)
     return w.Textarea(layout=w.Layout(width="40em", height="6em"), continuous_update=False)
 
@@ -150,8 +107,8 @@ class StrategyForm:
         self.form_error = w.HTML()
         self.form_error.add_class(dom.EXPLORER_FORM_ERROR)
         model = strategy.Params
-        for name, info in model.model_fields.items():
-            self.fields[name] = self._control(model, name, info)
+        for name in model.model_fields:
+            self.fields[name] = self._control(describe(model, name))
         for name, control in self.fields.items():
             control.set_value(values.get(name, model.model_fields[name].get_default(call_default_factory=True)))
         self.widget = w.VBox([c.row for c in self.fields.values()] + [self.form_error])
@@ -160,19 +117,18 @@ class StrategyForm:
             if control.enabled is not None:
                 control.enabled.observe(self._toggled(control), names="value")
 
-    def _control(self, model: type[StrategyParams], name: str, info: FieldInfo) -> FieldControl:
-        kind, optional, choices = field_kind(info)
-        value = _input(kind, choices)
-        value.add_class(dom.explorer_input(name))
-        enabled = w.Checkbox(description="on", indent=False, layout=w.Layout(width="4em")) if optional else None
-        hint = w.HTML(f'<span style="{HINT_STYLE}">{html.escape(allowed_text(model, name))}</span>')
-        label = w.HTML(f"<code>{html.escape(name)}</code>", layout=w.Layout(width="14em"),
-                       tooltip=info.description or None)
+    def _control(self, spec: FieldSpec) -> FieldControl:
+        value = _input(spec)
+        value.add_class(dom.explorer_input(spec.name))
+        enabled = w.Checkbox(description="on", indent=False, layout=w.Layout(width="4em")) if spec.optional else None
+        hint = w.HTML(f'<span style="{HINT_STYLE}">{html.escape(spec.allowed)}</span>')
+        label = w.HTML(f"<code>{html.escape(spec.name)}</code>", layout=w.Layout(width="14em"),
+                       tooltip=spec.description or None)
         error = w.HTML()
-        error.add_class(dom.explorer_error(name))
+        error.add_class(dom.explorer_error(spec.name))
         parts: list[w.Widget] = [label, *([enabled] if enabled is not None else []), value, hint]
         row = w.VBox([w.HBox(parts, layout=w.Layout(align_items="center", flex_flow="row wrap")), error])
-        return FieldControl(name, kind, value, enabled, error, row)
+        return FieldControl(spec, value, enabled, error, row)
 
     def _toggled(self, control: FieldControl) -> Callable[[dict[str, Any]], None]:
         def toggled(change: dict[str, Any]) -> None:
@@ -187,7 +143,7 @@ class StrategyForm:
             self.on_change()
 
     def values(self) -> dict[str, Any]:
-        """Every field's value as set (ParamsError when a JSON field does not parse)."""
+        """Every field's value as set (ParamsError when a field's text is not of its type)."""
         return {name: control.value() for name, control in self.fields.items()}
 
     def check(self) -> StrategyParams | None:

@@ -17,7 +17,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-__all__ = ["Format", "cell_text", "html_table", "key_value_table", "money", "number", "percent", "quantity"]
+import numpy as np
+
+__all__ = ["Format", "cell_text", "html_table", "key_value_table", "money", "number", "percent", "quantity", "yes_no"]
 
 #: How a column is written: ``text`` (escaped str), ``int`` (whole numbers), ``qty``
 #: (whole when integral, else up to 6 places), ``money`` (2 places, separators), ``pct``
@@ -66,11 +68,27 @@ def percent(value: Any, places: int = 2) -> str:
 
 
 def number(value: Any) -> str:
-    """A float to 4 significant places (indicator values such as t_norm and z-scores)."""
+    """An indicator value as a trader reads it, never in exponent notation.
+
+    Whole values as integers with thousands separators (``1,234``); others of size 1 or
+    more to 2 decimals with separators (``12,345.67``, ``6,890.37``); smaller ones to 4
+    significant digits (``0.1235``, ``-0.00001234``), so a z-score keeps its precision
+    and a price level is not cut to ``6890`` or written ``1.235e+04``.
+    """
     v = float(value)
+    if not math.isfinite(v):
+        return str(v)
     if v.is_integer() and abs(v) < 1e15:
         return f"{int(v):,}"
-    return f"{v:,.4g}" if abs(v) >= 1e4 or abs(v) < 1e-3 else f"{v:.4g}"
+    if abs(v) >= 1:
+        return f"{v:,.2f}"
+    places = min(3 - math.floor(math.log10(abs(v))), 15)
+    return f"{v:.{places}f}"
+
+
+def yes_no(value: Any) -> str:
+    """A flag as a person says it: ``yes`` / ``no`` (not Python's True / False)."""
+    return "yes" if value else "no"
 
 
 def cell_text(value: Any, fmt: Format = "text") -> str:
@@ -79,7 +97,9 @@ def cell_text(value: Any, fmt: Format = "text") -> str:
         return "" if value is None else str(value)
     if _missing(value):
         return ""
-    if fmt == "int":
+    if fmt in ("text", "num") and isinstance(value, (bool, np.bool_)):
+        text = yes_no(value)
+    elif fmt == "int":
         text = f"{int(value):,}"
     elif fmt == "qty":
         text = quantity(value)

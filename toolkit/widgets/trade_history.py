@@ -98,5 +98,5 @@ class TradeHistory(Section):
         name = f"trades-{self._account}.csv"
         self.export.value = (
             f'<a download="{html.escape(name)}" href="{views.csv_data_uri(self.csv())}" '
-            f'style="font-size:12px">Export CSV ({len(trades):,} rows)</a>'
+            f'style="font-size:12px">Export CSV ({len(trades):,} row{"" if len(trades) == 1 else "s"})</a>'
         )
