@@ -20,8 +20,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from toolkit.errors import ToolkitError
-
 if TYPE_CHECKING:
     from toolkit.ledger import Ledger
     from toolkit.params.daily_dry_run import DailyDryRunParams
@@ -34,19 +32,11 @@ def session_check(account: AccountInfo, ledger: Ledger, project_root: Path) -> C
     """A check of ``account``'s overrides as its next session applies them, or None (a live account)."""
     if account.notebook != "daily_dry_run" or not account.editable:
         return None
-    from toolkit.engine.account_overrides import OverrideRefused, apply_account_overrides
+    from toolkit.engine.override_commands import params_check
     from toolkit.params import validate
 
     params = cast("DailyDryRunParams", validate(account.notebook, dict(account.raw), base_dir=project_root))
-    notebook = account.notebook
-
-    def check() -> None:
-        try:
-            apply_account_overrides(notebook, params, ledger)
-        except OverrideRefused as exc:
-            raise ToolkitError(f"{exc.detail}; nothing was written") from None
-
-    return check
+    return params_check(ledger, account.notebook, params)
 
 
 def write_overrides(
