@@ -25,6 +25,7 @@ import pandas as pd
 
 from toolkit.errors import InvalidInput
 from toolkit.model import ExecutionTime
+from toolkit.model.timestamps import NEW_YORK
 from toolkit.time import execution_instant, nyse_calendar
 from toolkit.time.calendar import CALENDAR_END
 
@@ -36,8 +37,6 @@ __all__ = [
     "runs_between",
     "upcoming_runs",
 ]
-
-NEW_YORK = "America/New_York"
 
 
 @dataclass(frozen=True)
