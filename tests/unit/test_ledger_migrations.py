@@ -45,10 +45,10 @@ def stamped(engine: sa.Engine) -> str | None:
         return conn.execute(sa.text("select version_num from alembic_version")).scalar()
 
 
-def test_four_revisions_in_order() -> None:
+def test_five_revisions_in_order() -> None:
     assert db.known_revisions() == {"0001_initial", "0002_snapshot_context", "0003_run_halted_blocked",
-                                    "0004_config_actor_account"}
-    assert db.head_revision() == "0004_config_actor_account"
+                                    "0004_config_actor_account", "0005_alerts_run_locks"}
+    assert db.head_revision() == "0005_alerts_run_locks"
 
 
 def _insert_run(conn: sa.Connection, key: str, status: str) -> None:
@@ -99,7 +99,7 @@ def test_0004_keeps_overrides_as_global_ones_by_user_and_adds_account_scopes(tmp
 
     ledger = open_ledger(_url(path))
     try:
-        assert stamped(ledger.engine) == "0004_config_actor_account"
+        assert stamped(ledger.engine) == db.head_revision()
         assert ledger.overrides() == {"risk.max_weight": 0.5}  # the old row: global, made by 'user'
         assert ledger.override_records()[["key", "value", "actor"]].values.tolist() == [
             ["risk.max_weight", 0.5, "user"]]
@@ -139,7 +139,7 @@ def test_empty_to_head_matches_models(tmp_path: Path) -> None:
         assert stamped(ledger.engine) == db.head_revision()
         assert {"orders", "order_events", "fills", "position_lots", "positions", "cash_balances",
                 "performance_snapshots", "config_overrides", "config_history", "system_state", "runs",
-                "audit_log", "alembic_version"} <= _tables(path)
+                "audit_log", "alerts", "run_locks", "alembic_version"} <= _tables(path)
         assert _diff(ledger.engine) == []  # migrations and models agree, column types included
     finally:
         ledger.close()
@@ -149,6 +149,8 @@ def test_revision_0001_lacks_context_so_the_diff_check_is_not_vacuous(tmp_path: 
     engine = db.create_ledger_engine(_url(tmp_path / "l.sqlite"))
     db.upgrade(engine, "0001_initial")
     diff = _diff(engine)
+    assert sorted(d[1].name for d in diff if d[0] == "add_table") == ["alerts", "run_locks"]
+    diff = [d for d in diff if d[0] != "add_table" and not (d[0] == "add_index" and d[1].table.name == "alerts")]
     assert all(d[0] == "add_column" for d in diff)
     assert sorted((d[2], d[3].name) for d in diff) == [
         ("config_history", "account"), ("config_history", "actor"), ("config_overrides", "account"),

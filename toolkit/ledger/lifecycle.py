@@ -52,3 +52,9 @@ def allowed_from(status: str) -> tuple[str, ...]:
 def is_legal(from_status: str, to_status: str) -> bool:
     """True when the model's state machine allows ``from_status -> to_status``."""
     return OrderStatus(to_status) in TRANSITIONS[OrderStatus(from_status)]
+
+
+#: What an alert is about (``alerts.kind``): the events issue 12 asks to be told of, plus
+#: ``test`` for `toolkit alerts test` (a person checking that the channels reach them).
+ALERT_KINDS: Final = ("run_failed", "guard_tripped", "kill_switch_changed", "reconciliation_mismatch",
+                      "token_expiry", "missed_session", "test")

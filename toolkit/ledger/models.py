@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from toolkit.ledger.lifecycle import MODES, ORDER_STATUSES, RUN_STATUSES, SIDES
+from toolkit.ledger.lifecycle import ALERT_KINDS, MODES, ORDER_STATUSES, RUN_STATUSES, SIDES
 from toolkit.ledger.types import Money, UTCDateTime
 
 NAMING_CONVENTION = {
@@ -254,4 +254,40 @@ class AuditLogRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
+
+
+class AlertRow(Base):
+    """One alert as sent (or not): kept whether or not any channel took it, so a failed
+    channel is visible afterwards and never fails the run that raised the alert."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (CheckConstraint(_in("kind", ALERT_KINDS), name="kind"), Index(None, "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str | None] = mapped_column(String(128))
+    run_key: Mapped[str | None] = mapped_column(String(256))
+    title: Mapped[str] = mapped_column(String(256))
+    body: Mapped[str] = mapped_column(Text)
+    #: How many channels (apprise URLs) were tried, and whether at least one took it.
+    channels: Mapped[int] = mapped_column(Integer)
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RunLockRow(Base):
+    """The lock that keeps two runs of one key (strategy, account, session, execution time)
+    from overlapping. A row, not a file, so that it holds across machines sharing one
+    PostgreSQL ledger; ``host``/``pid``/``heartbeat_at`` let a later run see that the
+    holder died and take the lock over (and say so)."""
+
+    __tablename__ = "run_locks"
+
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
     detail: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
