@@ -13,6 +13,7 @@ kill switch and an audit log. Amounts are exact ``Decimal``; times are UTC.
 
 from toolkit.ledger.errors import IllegalTransitionError, LedgerError
 from toolkit.ledger.ledger import Ledger, make_run_key, open_ledger, parse_run_key
+from toolkit.ledger.locks import RunLock
 from toolkit.ledger.records import (
     FillRecord,
     KillSwitch,
@@ -35,6 +36,7 @@ __all__ = [
     "OrderRecord",
     "PositionRecord",
     "Run",
+    "RunLock",
     "Snapshot",
     "make_run_key",
     "open_ledger",

@@ -48,6 +48,7 @@ from toolkit.ledger.lifecycle import (
     allowed_from,
     is_legal,
 )
+from toolkit.ledger.locks import RunLocksMixin
 from toolkit.ledger.models import (
     AuditLogRow,
     CashBalanceRow,
@@ -81,14 +82,15 @@ _POS_GET = (
 )
 
 
-class Ledger(RunsMixin, BrokerStateMixin, ChangesMixin):
+class Ledger(RunsMixin, BrokerStateMixin, ChangesMixin, RunLocksMixin):
     """Repository over the ledger database. Create it with :func:`open_ledger`.
 
     Methods are grouped by topic: orders and fills, positions and cash (here),
     runs and snapshots (:class:`~toolkit.ledger.runs.RunsMixin`), kill switch,
     audit and overrides (:class:`~toolkit.ledger.control.ControlMixin`), broker order ids,
     live confirmations and adopted cash (:class:`~toolkit.ledger.broker_state.BrokerStateMixin`),
-    the cheap "what changed" stamp readers poll (:class:`~toolkit.ledger.changes.ChangesMixin`);
+    the cheap "what changed" stamp readers poll (:class:`~toolkit.ledger.changes.ChangesMixin`),
+    per-key run locks (:class:`~toolkit.ledger.locks.RunLocksMixin`);
     engine, clock and :meth:`transaction` come from
     :class:`~toolkit.ledger.base.LedgerBase`.
     """

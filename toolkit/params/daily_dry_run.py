@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import Field, field_validator
 
@@ -73,6 +73,17 @@ class DailyDryRunParams(StrategyRunParams):
     #: SQLAlchemy URL of the ledger; ``None`` = ``$TOOLKIT_DB_URL`` or outputs/ledger.sqlite.
     db_url: str | None = None
     check_consistency: bool = Field(True, description="re-derive the ledger after the session and fail loudly on drift")
+    catch_up: Literal["none", "last", "all"] = Field(
+        "last",
+        description="sessions missed since the last run (machine off, crash), found by `toolkit schedule run-due`: "
+                    "none = record them as missed; last = run the newest, record the others; all = run every one, "
+                    "oldest first (a dry run replays a past session exactly, its clock at that session's time)",
+    )
+    lock_wait_seconds: float = Field(
+        0.0, ge=0, le=6.5 * 3600,
+        description="when another run of the same session holds its lock: wait this long for it, then stop "
+                    "with a message naming the holder (0 = stop at once)",
+    )
     title: str | None = None
 
     @field_validator("mode")
