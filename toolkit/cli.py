@@ -454,6 +454,30 @@ def _config_params(args: argparse.Namespace) -> tuple[str | None, DailyDryRunPar
     return notebook, params
 
 
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    """``toolkit schedule install|list|remove|next|fire|run-due`` (see toolkit.ops.schedule_commands)."""
+    from toolkit.ops.schedule_commands import schedule_command
+
+    return schedule_command(args)
+
+
+def _cmd_health(args: argparse.Namespace) -> int:
+    """``toolkit health``: the table of checks; exit 1 on a failure (see toolkit.ops.health)."""
+    from toolkit.ops.health import health_command
+
+    return health_command(args)
+
+
+def _add_ops_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from toolkit.ops.health import add_health_parser
+    from toolkit.ops.schedule_commands import add_schedule_parser
+
+    add_schedule_parser(sub)
+    sub.choices["schedule"].set_defaults(func=_cmd_schedule)
+    add_health_parser(sub)
+    sub.choices["health"].set_defaults(func=_cmd_health)
+
+
 #: Notebooks whose sessions apply an account's config overrides.
 OVERRIDE_NOTEBOOKS = ("daily_dry_run", "live")
 
@@ -560,6 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="start each page's kernel on request (slower first paint; less memory while idle)")
     db.set_defaults(func=_cmd_dashboard)
     _add_config_parser(sub)
+    _add_ops_parsers(sub)
     return p
 
 

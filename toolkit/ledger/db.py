@@ -23,18 +23,18 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from toolkit.errors import ParamsError
 from toolkit.ledger.errors import LedgerError
+
+if TYPE_CHECKING:  # alembic loads on first use: ~0.5 s that `toolkit health` and readers should not pay
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 ENV_URL = "TOOLKIT_DB_URL"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -177,6 +177,8 @@ def enable_wal(engine: Engine) -> None:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic configuration built in code: no ``alembic.ini`` needed at run time."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -187,6 +189,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 @functools.cache
 def _scripts() -> ScriptDirectory:
     # The revision files ship with the package and do not change while it runs.
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -203,6 +207,8 @@ def known_revisions() -> set[str]:
 
 
 def _current_revisions(connection: Connection) -> tuple[str, ...]:
+    from alembic.runtime.migration import MigrationContext
+
     return tuple(MigrationContext.configure(connection).get_current_heads())
 
 
@@ -234,6 +240,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             _refuse_unknown(conn, str(engine.url))
             if revision == "head" and _current_revisions(conn) == (head_revision(),):
                 return  # already current: skip loading env.py and the revision scripts
+            from alembic import command
+
             command.upgrade(alembic_config(conn), revision)
     except SQLAlchemyError as exc:
         where = make_url(str(engine.url)).render_as_string(hide_password=True)
@@ -247,6 +255,8 @@ def downgrade(engine: Engine, revision: str) -> None:
     """Migrate the schema down to ``revision`` (``"base"`` drops every table)."""
     with _write_connection(engine) as conn:
         _refuse_unknown(conn, str(engine.url))
+        from alembic import command
+
         command.downgrade(alembic_config(conn), revision)
 
 

@@ -196,6 +196,18 @@ class RunsMixin(LedgerBase):
         records.reverse()
         return record_frame(records, Run, time_columns=("started_at", "finished_at"), json_columns=("summary",))
 
+    def last_run(self, *, strategy: str, account: str, execution_time: str) -> Run | None:
+        """The run of the latest session of one schedule slot (strategy, account, execution time), or None.
+
+        Where ``toolkit schedule run-due`` starts looking for missed sessions.
+        """
+        q = (select(_RUNS).where(_RUNS.c.strategy == strategy, _RUNS.c.account == account,
+                                 _RUNS.c.execution_time == execution_time)
+             .order_by(_RUNS.c.session_date.desc(), _RUNS.c.id.desc()).limit(1))
+        with self._read_connection() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else run_record(row)
+
     def run_accounts(self) -> dict[str, tuple[str, str]]:
         """Each account with runs -> (strategy, mode) of its newest run, in one query.
 

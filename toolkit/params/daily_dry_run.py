@@ -13,7 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from toolkit.data.dataset import check_data_params
 from toolkit.errors import ParamsError
@@ -27,7 +27,10 @@ from toolkit.params.strategy import StrategyRunParams, resolve_strategy_params
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.model import Instrument
 
-__all__ = ["BrokerParams", "DailyDryRunParams", "InstrumentParams"]
+__all__ = ["SCHEDULE_FIELDS", "BrokerParams", "DailyDryRunParams", "InstrumentParams"]
+
+#: Fields of the schedule (``toolkit schedule``, the run lock) left out of a dump at their defaults.
+SCHEDULE_FIELDS = ("catch_up", "lock_wait_seconds")
 
 
 
@@ -85,6 +88,17 @@ class DailyDryRunParams(StrategyRunParams):
                     "with a message naming the holder (0 = stop at once)",
     )
     title: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_schedule_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # catch_up and lock_wait_seconds came after runs were already named by their params'
+        # hash (it sits in run ids and the ledger): at their defaults they stay out of the
+        # dump, so a params file that does not set them keeps the hash it always had.
+        data: dict[str, Any] = handler(self)
+        for name in SCHEDULE_FIELDS:
+            if name in data and getattr(self, name) == type(self).model_fields[name].default:
+                del data[name]
+        return data
 
     @field_validator("mode")
     @classmethod
