@@ -302,19 +302,29 @@ def _live_confirm(args: argparse.Namespace) -> int:
 
 def _cmd_broker(args: argparse.Namespace) -> int:
     """``toolkit broker check`` (preflight, never an order) and ``toolkit broker reconcile``."""
-    from toolkit.engine.remote import open_remote_broker
     from toolkit.params import load
 
     params = load("live", args.params) if args.params else None
     name = args.broker or (params.broker.name if params is not None else "alpaca")
     mode = params.mode if params is not None else ("online_live" if args.live or name == "schwab" else "paper")
-    broker = open_remote_broker(name, mode=mode)
+    broker = _open_audited_broker(name, mode, params)
     try:
         if args.broker_command == "check":
             return _broker_check(broker, params)
         return _broker_reconcile(broker, params, adopt=args.adopt)
     finally:
         broker.close()
+
+
+def _open_audited_broker(name: str, mode: str, params: LiveParams | None) -> RemoteBroker:
+    """The broker, its credential lookups in the params' ledger audit log (no params: no ledger at hand)."""
+    from toolkit.engine.remote import open_remote_broker
+    from toolkit.ledger import open_ledger
+
+    if params is None:
+        return open_remote_broker(name, mode=mode)
+    with open_ledger(params.db_url) as ledger:
+        return open_remote_broker(name, mode=mode, ledger=ledger)
 
 
 def _broker_check(broker: RemoteBroker, params: LiveParams | None) -> int:
