@@ -231,11 +231,23 @@ def _broker_rows(t: ScheduleTarget, broker: bool, environ: dict[str, str] | None
 
 
 def _token_row(t: ScheduleTarget, environ: dict[str, str] | None) -> HealthRow:
+    """The Schwab refresh token's days left: from its file, or from the copy kept in the secret store."""
+    import json
+    import time
+
     from toolkit.connections import SchwabCredentials, token_days_left, token_health
+    from toolkit.connections.schwab import REFRESH_TOKEN_SECONDS, TOKEN_NAME
 
     try:
-        health = token_health(token_days_left(SchwabCredentials.from_env(environ).token_path))
-    except Exception as exc:
+        creds = SchwabCredentials.from_env(environ)
+        if creds.token_path is not None:
+            days = token_days_left(creds.token_path)
+        else:
+            assert creds.token_store is not None
+            created = float(json.loads(creds.token_store[TOKEN_NAME])["creation_timestamp"])
+            days = (REFRESH_TOKEN_SECONDS - (time.time() - created)) / 86400
+        health = token_health(days)
+    except Exception as exc:  # missing credentials, an unreadable token: a failed row
         return HealthRow(f"token {t.key}", FAIL, str(exc))
     return HealthRow(f"token {t.key}", {"ok": OK, "warn": WARN}.get(health.level, FAIL), health.message)
 
