@@ -183,3 +183,30 @@ def test_run_due_from_the_command_line_records_and_says_so(tmp_path: Path, toolk
         "recorded, not run)",
         "missed sma_crossover|sched|2018-06-05|close (2018-06-05 16:00 New York): catch_up: none (missed sessions are "
         "recorded, not run)"]
+
+
+def test_run_due_leaves_a_session_a_live_run_holds_and_health_shows_locks(tmp_path: Path) -> None:
+    import os
+    import socket
+    from datetime import UTC, datetime
+
+    from toolkit.ledger import open_ledger
+    from toolkit.ops.health import check_health
+
+    target = _target(tmp_path, "close", catch_up="last")
+    engine_session(target, ScheduledRun(dt.date(2018, 6, 1), pd.Timestamp("2018-06-01 20:00", tz="UTC"), False))
+    key = target.run_key(dt.date(2018, 6, 4))
+    with open_ledger(target.db_url) as led:
+        led.acquire_run_lock(key, host=socket.gethostname(), pid=os.getpid(), at=datetime(2018, 6, 4, 20, tzinfo=UTC))
+        led.acquire_run_lock("x|dead|2018-06-04|close", host=socket.gethostname(), pid=2**22 + 12345,
+                             at=datetime(2018, 6, 4, 20, tzinfo=UTC))
+    report = run_due(target, now="2018-06-04 16:01", launch=engine_session)
+    assert report.ran == [] and report.missed == []
+    assert report.notes == [f"session 2018-06-04 is running now (lock held by host {socket.gethostname()} pid "
+                            f"{os.getpid()} since 2018-06-04 20:00:00Z); left to it"]
+    rows = {r.check: r for r in check_health([str(target.params_file)], backend="systemd", units=tmp_path / "u",
+                                             outputs=tmp_path, min_free_gb=0.0, now="2018-06-04 16:01")}
+    locks = rows["run locks"]
+    assert locks.status == "warn"
+    assert f"x|dead|2018-06-04|close held by host {socket.gethostname()} pid {2**22 + 12345}" in locks.detail
+    assert "its process" in locks.detail

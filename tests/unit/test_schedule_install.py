@@ -141,3 +141,19 @@ def test_bad_input_is_one_line(tmp_path: Path, toolkit_cli) -> None:
     assert (done.returncode, done.stderr.strip()) == (2, "error: count: got 0; allowed: a whole number from 1 to 1000")
     done = toolkit_cli(["schedule", "install", "--params", str(_params(tmp_path, "c")), "--lead-minutes", "0"])
     assert done.returncode == 2 and "--lead-minutes: got 0" in done.stderr
+
+
+def test_next_prints_new_york_and_utc_with_the_early_close_holiday_and_dst(tmp_path: Path, toolkit_cli) -> None:
+    params = _params(tmp_path, "acct-a")
+    done = toolkit_cli(["schedule", "next", "--params", str(params), "--after", "2026-11-25 00:00", "--count", "3"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1:] == [
+        "  session     New York       UTC                   note",
+        "  2026-11-25  Wed 15:55 EST  2026-11-25 20:55 UTC",
+        # 2026-11-26: Thanksgiving, no run
+        "  2026-11-27  Fri 12:55 EST  2026-11-27 17:55 UTC  early close (13:00 New York)",
+        "  2026-11-30  Mon 15:55 EST  2026-11-30 20:55 UTC"]
+    done = toolkit_cli(["schedule", "next", "--params", str(params), "--after", "2026-03-06", "--count", "2"])
+    assert done.stdout.splitlines()[2:] == [  # daylight saving starts on Sunday 2026-03-08
+        "  2026-03-06  Fri 15:55 EST  2026-03-06 20:55 UTC",
+        "  2026-03-09  Mon 15:55 EDT  2026-03-09 19:55 UTC"]

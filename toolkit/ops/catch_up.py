@@ -127,6 +127,11 @@ def run_due(
         to_run, skipped = _decide(target, report.due, at)
         for run, reason in skipped:
             report.missed.append(_record(ledger, target, run, reason, at))
+        for run in list(to_run):
+            holder = _live_holder(ledger, target.run_key(run.session), at)
+            if holder is not None:  # a firing runs it right now: not ours to start, nor missed
+                to_run.remove(run)
+                report.notes.append(f"session {run.session} is running now (lock held by {holder}); left to it")
     for miss in report.missed:  # after the ledger is closed: an alert must never hold it
         _tell(on_missed, miss, report, say)
     for i, run in enumerate(to_run):
@@ -136,6 +141,18 @@ def run_due(
             report.waiting = to_run[i + 1:]
             break
     return report
+
+
+def _live_holder(ledger: Ledger, run_key: str, now: pd.Timestamp) -> str | None:
+    """Who holds ``run_key``'s lock, if that holder is alive (a dead one is taken over by the run)."""
+    import socket
+
+    from toolkit.engine.run_lock import holder_gone
+
+    holder = ledger.run_lock(run_key)
+    if holder is None or holder_gone(holder, now=now.to_pydatetime(), host=socket.gethostname()) is not None:
+        return None
+    return holder.describe()
 
 
 def _start(last: Run | None, since: Any, execution_time: str) -> pd.Timestamp | None:

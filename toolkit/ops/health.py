@@ -91,6 +91,7 @@ def check_health(params_files: list[str], *, notebook: str | None = None, db_url
             rows.extend(_broker_rows(t, broker, environ))
     for ledger in ledgers.values():
         if ledger is not None:
+            rows.extend(_lock_rows(ledger, at))
             ledger.close()
     rows.append(_disk_row(outputs or repo_root() / "outputs", min_free_gb))
     return rows
@@ -199,6 +200,23 @@ def _last_run_row(t: ScheduleTarget, ledger: Ledger, now: pd.Timestamp) -> Healt
         return HealthRow(name, FAIL, f"missed: {when} has no run; {age} (toolkit schedule run-due catches up)")
     status = {"completed": OK, "market_closed": OK, "halted": WARN, "blocked": WARN}.get(run.status, FAIL)
     return HealthRow(name, status, f"{when}: {run.status}; {age}")
+
+
+def _lock_rows(ledger: Ledger, now: pd.Timestamp) -> list[HealthRow]:
+    """Runs holding a lock now; a dead holder's lock is a warning (the next run of its key takes it over)."""
+    import socket
+
+    from toolkit.engine.run_lock import holder_gone
+
+    locks = ledger.run_locks()
+    if not locks:
+        return []
+    dead = [(lk, why) for lk in locks
+            if (why := holder_gone(lk, now=now.to_pydatetime(), host=socket.gethostname())) is not None]
+    if dead:
+        return [HealthRow("run locks", WARN, "; ".join(f"{lk.key} held by {lk.describe()}, {why} (its next run "
+                                                       "takes it over)" for lk, why in dead))]
+    return [HealthRow("run locks", OK, "; ".join(f"{lk.key} running ({lk.describe()})" for lk in locks))]
 
 
 def _age(delta: pd.Timedelta) -> str:
