@@ -312,3 +312,33 @@ def test_the_kill_switch_command_alerts_on_and_off(toolkit_cli, tmp_path: Path,
     assert "Every session of every account halts before any order" in INBOX[0]["body"]
     with open_ledger(db) as led:
         assert list(led.alerts()["kind"]) == ["kill_switch_changed"] * 2
+
+
+def test_after_a_schwab_live_run_a_token_near_expiry_is_alerted(tmp_path: Path, db: Path) -> None:
+    import json
+    import time
+
+    from toolkit.params.live import LiveParams
+
+    p = LiveParams.model_validate({"strategy": "sma_crossover", "account": "schwab-live", "mode": "online_live",
+                                   "confirm_live": "schwab-live", "broker": {"name": "schwab"},
+                                   "db_url": f"sqlite:///{db}", "alerts": {"token_expiry_days": 3}})
+    manifest = {**MANIFEST, "status": "completed", "session": {"status": "completed", "blocked": [],
+                                                               "run_key": "sma_crossover|schwab-live|2024-03-01|5min"}}
+    token = json.dumps({"creation_timestamp": time.time() - 4.5 * 86400, "token": {"refresh_token": SECRET}})
+    path = tmp_path / "token.json"
+    path.write_text(token)
+    lines: list[str] = []
+    # The token file SCHWAB_TOKEN_PATH names, then the token kept in the store as SCHWAB_TOKEN.
+    for store in ({"SCHWAB_TOKEN_PATH": str(path)}, {"SCHWAB_TOKEN": token}):
+        [rec] = alerts_after_run("live", p, manifest, tmp_path, log=lines.append,
+                                 store={**store, ALERT_URLS: INBOX_URL})
+        assert (rec.kind, rec.account, rec.run_key) == ("token_expiry", "schwab-live", manifest["session"]["run_key"])
+    assert [m["title"] for m in INBOX] == ["Schwab refresh token expires in 2.5 days"] * 2
+    assert "alert threshold 3 days" in INBOX[0]["body"]
+    # Enough days left, or another broker: nothing.
+    assert alerts_after_run("live", p.model_copy(update={"alerts": AlertSettings(token_expiry_days=2)}), manifest,
+                            tmp_path, log=lines.append, store={"SCHWAB_TOKEN_PATH": str(path)}) == []
+    assert alerts_after_run("daily_dry_run", params(), manifest, tmp_path, log=lines.append,
+                            store={"SCHWAB_TOKEN_PATH": str(path)}) == []
+    assert SECRET not in stored_text(db) + " ".join(lines)

@@ -202,19 +202,27 @@ def _token_after_live_run(notebook: str, params: Any, manifest: Mapping[str, Any
 
 
 def _schwab_token_days(store: Mapping[str, str] | None) -> float | None:
-    """Days left of the token file the secret store names (None when there is none to read)."""
+    """Days left of the Schwab token the secret store holds: the file ``SCHWAB_TOKEN_PATH`` names,
+    else the token kept as ``SCHWAB_TOKEN`` (its JSON text). None when there is none to read."""
+    import time
+
     from toolkit.connections import token_days_left
+    from toolkit.connections.schwab import REFRESH_TOKEN_SECONDS, TOKEN_NAME
     from toolkit.connections.secrets import open_secret_store
     from toolkit.errors import BrokerAuthError
 
     source = open_secret_store() if store is None else store
     path = source.get("SCHWAB_TOKEN_PATH")
-    if not path:
-        return None
+    if path:
+        try:
+            return token_days_left(Path(path).expanduser())
+        except BrokerAuthError:  # no readable token: the run itself says so
+            return None
     try:
-        return token_days_left(Path(path).expanduser())
-    except BrokerAuthError:  # no readable token: the run itself says so
+        created = float(json.loads(source.get(TOKEN_NAME) or "")["creation_timestamp"])
+    except (ValueError, KeyError, TypeError):
         return None
+    return (REFRESH_TOKEN_SECONDS - (time.time() - created)) / 86400
 
 
 def _token_alert(days: float, threshold: float, account: str | None, run_key: str | None) -> PendingAlert:
