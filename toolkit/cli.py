@@ -9,6 +9,7 @@
     toolkit parity --account dry-run --start 2018-06-01 --end 2018-06-29 --params FILE
     toolkit dashboard --port 8866
     toolkit config set strategy_params.fast=12 --account dry-run --reason "faster signal"
+    toolkit alerts test
 
 Errors a user can fix (bad params, bad data) print one line naming the field, the
 value and what is allowed, and exit with status 2 before anything runs.
@@ -343,6 +344,16 @@ def _broker_check(broker: RemoteBroker, params: LiveParams | None) -> int:
     failed = [r for r in rows if r.status == "fail"]
     print(f"{broker.name}: {'NOT ready' if failed else 'ready'} ({len(failed)} failed, "
           f"{sum(r.status == 'warn' for r in rows)} warning(s)); no order was placed")
+    from toolkit.ops.alert_commands import announce_token_expiry
+    from toolkit.params.alerts import AlertSettings
+
+    settings = params.alerts if params is not None else AlertSettings()
+    if settings.wants("token_expiry"):
+        line = announce_token_expiry(params.db_url if params is not None else None, broker.token_days_left(),
+                                     threshold=settings.token_expiry_days,
+                                     account=params.account if params is not None else None)
+        if line:
+            print(line, file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -387,9 +398,44 @@ def _cmd_killswitch(args: argparse.Namespace) -> int:
     if not args.reason or not args.reason.strip():
         allowed = f"a non-empty reason to turn it {args.state} (it goes into the audit log)"
         raise ParamsError("--reason", args.reason or "", allowed)
+    from toolkit.ops.alert_commands import announce_kill_switch
+
     with _ledger(args) as ledger:
         print(status.set_kill_switch(ledger, args.state == "on", args.reason))
+        print(announce_kill_switch(ledger))
     return 0
+
+
+def _cmd_alerts(args: argparse.Namespace) -> int:
+    """``toolkit alerts test [--url URL]`` (exit 1 when no channel took it) and ``toolkit alerts list``."""
+    from toolkit.ops import alert_commands
+
+    if args.alerts_command == "list":
+        with _ledger(args, must_exist=True) as ledger:  # read-only: never create an empty ledger
+            print(alert_commands.alerts_text(ledger, limit=args.limit, kind=args.kind))
+        return 0
+    with _ledger(args) as ledger:
+        record, line = alert_commands.send_test_alert(ledger, args.url or None)
+    print(line)
+    return 0 if record.delivered else 1
+
+
+def _add_alerts_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from toolkit.ledger.lifecycle import ALERT_KINDS
+
+    al = sub.add_parser("alerts", help="alerts (apprise channels from $TOOLKIT_ALERT_URLS): send a test, list "
+                                       "the recorded ones")
+    asub = al.add_subparsers(dest="alerts_command", required=True)
+    db_opt = argparse.ArgumentParser(add_help=False)
+    db_opt.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
+    at = asub.add_parser("test", parents=[db_opt], help="send a test alert to every channel and record it "
+                                                         "(exit 1 when none took it)")
+    at.add_argument("--url", action="append", default=[], metavar="URL",
+                    help="try this apprise URL instead of the configured ones (repeatable; never printed)")
+    ls = asub.add_parser("list", parents=[db_opt], help="the last alerts: when, kind, delivered or not, why not")
+    ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--kind", choices=list(ALERT_KINDS))
+    al.set_defaults(func=_cmd_alerts)
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
@@ -640,6 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="start each page's kernel on request (slower first paint; less memory while idle)")
     db.set_defaults(func=_cmd_dashboard)
     _add_config_parser(sub)
+    _add_alerts_parser(sub)
     _add_ops_parsers(sub)
     return p
 

@@ -14,6 +14,10 @@ carries the signal to the caller (``toolkit run`` exits 130 or 143 with one line
 The manifest records the runner's ``pid`` and ``host``, so a run whose process died
 without a word (kill -9, power loss) is listed as ``died`` rather than ``running``
 for ever (:func:`list_runs`).
+
+Once the manifest is final, the run's alerts go out (:mod:`toolkit.ops.alert_triggers`:
+a failed or interrupted run, a session a guard halted, a reconciliation mismatch); a
+channel that fails is recorded in the ledger and never changes the run's status.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,8 +253,11 @@ def _run(notebook, params_file, overrides, root: Path, nb_dir: Path, outputs_roo
         _write_manifest(run_dir, manifest)
         _refresh_index(outputs, log)
         stop.run_dir = run_dir
+        with suppress(KeyboardInterrupt):  # a second Ctrl-C while alerting: the run is archived, stop now
+            _raise_alerts(notebook, params, manifest, run_dir, log)
         raise stop from None
     _refresh_index(outputs, log)
+    _raise_alerts(notebook, params, manifest, run_dir, log)
     return record
 
 
@@ -262,6 +269,21 @@ def _refresh_index(outputs: Path, log: Callable[[str], None]) -> None:
         refresh_index(outputs, log)
     except Exception as exc:  # even an import failure must not fail a run that has finished
         log(f"warning: the run index was not updated ({type(exc).__name__}: {exc})")
+
+
+def _raise_alerts(notebook: str, params: Any, manifest: dict[str, Any], run_dir: Path,
+                  log: Callable[[str], None]) -> None:
+    """The archived run's alerts (failed, guard tripped, ...: :mod:`toolkit.ops.alert_triggers`).
+
+    After the manifest is final, so an alert never changes what the run recorded; a
+    problem with alerting is one log line, never the run's status.
+    """
+    try:
+        from toolkit.ops.alert_triggers import alerts_after_run
+
+        alerts_after_run(notebook, params, manifest, run_dir, log=log)
+    except Exception as exc:
+        log(f"alerts: not sent ({type(exc).__name__})")
 
 
 def notebook_parameters(params_model: Any, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:

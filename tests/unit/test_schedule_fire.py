@@ -172,7 +172,13 @@ def test_a_live_session_is_never_traded_after_its_day() -> None:
     assert to_run == [] and skipped[1][1].startswith("catch_up: none")
 
 
-def test_run_due_from_the_command_line_records_and_says_so(tmp_path: Path, toolkit_cli) -> None:
+def test_run_due_from_the_command_line_records_alerts_and_says_so(tmp_path: Path, toolkit_cli,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from support.alert_inbox import INBOX, INBOX_URL, SECRET
+    from toolkit.ledger import open_ledger
+
+    monkeypatch.setenv("TOOLKIT_ALERT_URLS", INBOX_URL)
+    INBOX.clear()
     target = _target(tmp_path, "close", catch_up="none")
     engine_session(target, ScheduledRun(dt.date(2018, 6, 1), pd.Timestamp("2018-06-01 20:00", tz="UTC"), False))
     done = toolkit_cli(["schedule", "run-due", "--params", str(target.params_file), "--now", "2018-06-05 17:00"])
@@ -210,3 +216,11 @@ def test_run_due_leaves_a_session_a_live_run_holds_and_health_shows_locks(tmp_pa
     assert locks.status == "warn"
     assert f"x|dead|2018-06-04|close held by host {socket.gethostname()} pid {2**22 + 12345}" in locks.detail
     assert "its process" in locks.detail
+    assert [a["title"] for a in INBOX] == [f"missed session: sma_crossover on sched, {d} close"
+                                           for d in ("2018-06-04", "2018-06-05")]
+    assert "catch_up: none" in INBOX[0]["body"]
+    with open_ledger(target.db_url) as led:
+        alerts = led.alerts(kind="missed_session")
+        assert list(alerts["run_key"]) == [f"sma_crossover|sched|{d}|close" for d in ("2018-06-04", "2018-06-05")]
+        assert list(alerts["delivered"]) == [True, True]
+        assert SECRET not in alerts.to_string()

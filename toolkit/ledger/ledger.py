@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from toolkit.ledger import db
 from toolkit.ledger.accounting import ZERO, average_cost, fill_cash_flow, realised_on
+from toolkit.ledger.alerts import AlertsMixin
 from toolkit.ledger.broker_state import BrokerStateMixin
 from toolkit.ledger.changes import ChangesMixin
 from toolkit.ledger.checks import choice, non_negative, optional_price, positive, text
@@ -82,7 +83,7 @@ _POS_GET = (
 )
 
 
-class Ledger(RunsMixin, BrokerStateMixin, ChangesMixin, RunLocksMixin):
+class Ledger(RunsMixin, BrokerStateMixin, ChangesMixin, AlertsMixin, RunLocksMixin):
     """Repository over the ledger database. Create it with :func:`open_ledger`.
 
     Methods are grouped by topic: orders and fills, positions and cash (here),
@@ -90,6 +91,7 @@ class Ledger(RunsMixin, BrokerStateMixin, ChangesMixin, RunLocksMixin):
     audit and overrides (:class:`~toolkit.ledger.control.ControlMixin`), broker order ids,
     live confirmations and adopted cash (:class:`~toolkit.ledger.broker_state.BrokerStateMixin`),
     the cheap "what changed" stamp readers poll (:class:`~toolkit.ledger.changes.ChangesMixin`),
+    alerts as sent or not (:class:`~toolkit.ledger.alerts.AlertsMixin`),
     per-key run locks (:class:`~toolkit.ledger.locks.RunLocksMixin`);
     engine, clock and :meth:`transaction` come from
     :class:`~toolkit.ledger.base.LedgerBase`.

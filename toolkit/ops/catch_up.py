@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import Ledger, Run
     from toolkit.ops.schedule_target import ScheduleTarget
 
-__all__ = ["MISSED_ACTION", "CatchUpReport", "MissedSession", "run_due"]
+__all__ = ["MISSED_ACTION", "CatchUpReport", "MissedSession", "alert_on_missed", "run_due"]
 
 MISSED_ACTION = "session_missed"
 
@@ -141,6 +141,22 @@ def run_due(
             report.waiting = to_run[i + 1:]
             break
     return report
+
+
+def alert_on_missed(target: ScheduleTarget) -> Callable[[MissedSession], None]:
+    """An ``on_missed`` that sends a ``missed_session`` alert (channels from the secret store, kinds from the
+    params' ``alerts:`` block) and records it in the ledger's ``alerts`` table (what ``toolkit schedule
+    run-due`` passes)."""
+    from toolkit.ledger import open_ledger
+    from toolkit.ops.alert_triggers import alert_missed_session
+
+    def send(miss: MissedSession) -> None:
+        with open_ledger(target.db_url) as ledger:
+            alert_missed_session(ledger, strategy=target.strategy, account=target.account, session_date=miss.session,
+                                 execution_time=target.execution_time, reason=miss.reason,
+                                 scheduled_at=miss.at.to_pydatetime(), settings=target.alerts)
+
+    return send
 
 
 def _live_holder(ledger: Ledger, run_key: str, now: pd.Timestamp) -> str | None:

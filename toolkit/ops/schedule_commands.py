@@ -87,9 +87,9 @@ def schedule_command(args: argparse.Namespace) -> int:
         from toolkit.ops.fire import fire
 
         return fire(target)
-    from toolkit.ops.catch_up import run_due
+    from toolkit.ops.catch_up import alert_on_missed, run_due
 
-    report = run_due(target, now=args.now, since=args.since)
+    report = run_due(target, now=args.now, since=args.since, on_missed=alert_on_missed(target), say=print)
     print("\n".join(report.lines()))
     return report.exit_status
 

@@ -13,9 +13,10 @@ Which notebook a file belongs to comes from its folder (``params/live/...`` is l
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from toolkit.errors import ParamsError
 
@@ -38,6 +39,8 @@ class ScheduleTarget:
     catch_up: str
     db_url: str | None
     broker: str | None
+    #: The params' ``alerts:`` block (:class:`~toolkit.params.alerts.AlertSettings`): which alerts to send.
+    alerts: Any = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -78,4 +81,5 @@ def load_target(params_file: str | Path, notebook: str | None = None) -> Schedul
         raise ParamsError("as_of", as_of, "null in a scheduled params file (each firing trades its own session)")
     broker = getattr(params, "broker", None)
     return ScheduleTarget(path, chosen, params.strategy, params.account, params.execution_time, params.mode,
-                          params.catch_up, params.db_url, getattr(broker, "name", None) if chosen == "live" else None)
+                          params.catch_up, params.db_url, getattr(broker, "name", None) if chosen == "live" else None,
+                          params.alerts)

@@ -18,6 +18,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, field_validator, mode
 from toolkit.data.dataset import check_data_params
 from toolkit.errors import ParamsError
 from toolkit.model import ExecutionTimeName, TradingModeName
+from toolkit.params.alerts import AlertSettings
 from toolkit.params.base import StrictModel
 from toolkit.params.costs import SessionCosts
 from toolkit.params.data import DataParams
@@ -70,6 +71,8 @@ class DailyDryRunParams(StrategyRunParams):
     initial_cash: float = Field(100_000.0, gt=0, le=1e12)
     costs: SessionCosts = Field(default_factory=SessionCosts)
     guards: GuardSettings = Field(default_factory=GuardSettings)
+    #: Which alerts the session's runs send and the early-warning thresholds (channels: the secret store).
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     broker: BrokerParams = Field(default_factory=BrokerParams)
     #: Per-symbol trading rules; symbols not listed trade in whole shares.
     instruments: dict[str, InstrumentParams] = Field(default_factory=dict)
@@ -90,11 +93,13 @@ class DailyDryRunParams(StrategyRunParams):
     title: str | None = None
 
     @model_serializer(mode="wrap")
-    def _omit_unset_schedule_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # catch_up and lock_wait_seconds came after runs were already named by their params'
-        # hash (it sits in run ids and the ledger): at their defaults they stay out of the
-        # dump, so a params file that does not set them keeps the hash it always had.
+    def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Dumps (manifests, params hashes, which name runs and sit in the ledger) list the
+        # alerts block and the schedule fields (catch_up, lock_wait_seconds) only when they
+        # say something: params files without them dump, and hash, exactly as before they existed.
         data: dict[str, Any] = handler(self)
+        if self.alerts == AlertSettings():
+            data.pop("alerts", None)
         for name in SCHEDULE_FIELDS:
             if name in data and getattr(self, name) == type(self).model_fields[name].default:
                 del data[name]
