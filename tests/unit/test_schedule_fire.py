@@ -175,6 +175,7 @@ def test_a_live_session_is_never_traded_after_its_day() -> None:
 def test_run_due_from_the_command_line_records_alerts_and_says_so(tmp_path: Path, toolkit_cli,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from support.alert_inbox import INBOX, INBOX_URL, SECRET
+
     from toolkit.ledger import open_ledger
 
     monkeypatch.setenv("TOOLKIT_ALERT_URLS", INBOX_URL)
@@ -189,6 +190,14 @@ def test_run_due_from_the_command_line_records_alerts_and_says_so(tmp_path: Path
         "recorded, not run)",
         "missed sma_crossover|sched|2018-06-05|close (2018-06-05 16:00 New York): catch_up: none (missed sessions are "
         "recorded, not run)"]
+    assert [a["title"] for a in INBOX] == [f"missed session: sma_crossover on sched, {d} close"
+                                           for d in ("2018-06-04", "2018-06-05")]
+    assert "catch_up: none" in INBOX[0]["body"]
+    with open_ledger(target.db_url) as led:
+        alerts = led.alerts(kind="missed_session")
+        assert list(alerts["run_key"]) == [f"sma_crossover|sched|{d}|close" for d in ("2018-06-04", "2018-06-05")]
+        assert list(alerts["delivered"]) == [True, True]
+        assert SECRET not in alerts.to_string()
 
 
 def test_run_due_leaves_a_session_a_live_run_holds_and_health_shows_locks(tmp_path: Path) -> None:
@@ -216,11 +225,3 @@ def test_run_due_leaves_a_session_a_live_run_holds_and_health_shows_locks(tmp_pa
     assert locks.status == "warn"
     assert f"x|dead|2018-06-04|close held by host {socket.gethostname()} pid {2**22 + 12345}" in locks.detail
     assert "its process" in locks.detail
-    assert [a["title"] for a in INBOX] == [f"missed session: sma_crossover on sched, {d} close"
-                                           for d in ("2018-06-04", "2018-06-05")]
-    assert "catch_up: none" in INBOX[0]["body"]
-    with open_ledger(target.db_url) as led:
-        alerts = led.alerts(kind="missed_session")
-        assert list(alerts["run_key"]) == [f"sma_crossover|sched|{d}|close" for d in ("2018-06-04", "2018-06-05")]
-        assert list(alerts["delivered"]) == [True, True]
-        assert SECRET not in alerts.to_string()
