@@ -6,8 +6,9 @@ each step able to stop the session before any order endpoint is called:
 1. **Real money is confirmed** (``online_live``): the params say ``confirm_live:
    <account>`` (checked when they are validated) and the ledger holds the confirmation
    recorded by ``toolkit live confirm`` (checked here, before the broker is even opened).
-2. **The broker** is opened from the environment's credentials and handed the ledger
-   as its order-id book (Schwab records its own ids there the moment it knows them).
+2. **The broker** is opened with the secret store's credentials (each lookup in the
+   ledger's audit log, never the value) and handed the ledger as its order-id book
+   (Schwab records its own ids there the moment it knows them).
 3. **Time is the broker's**: the session date and every timestamp come from the
    broker's clock (an :class:`~toolkit.time.OffsetClock`), and the market must be open
    at the execution time (not earlier than it, not after the close).
@@ -166,7 +167,7 @@ def run_live(
         if broker is None:
             from toolkit.engine.remote import open_remote_broker
 
-            broker = open_remote_broker(params.broker.name, mode=params.mode, environ=environ)
+            broker = open_remote_broker(params.broker.name, mode=params.mode, environ=environ, ledger=ledger)
         return _session(params, ledger, broker, out, clock=clock, sleep=sleep, data=data,
                         notebook_run_id=notebook_run_id, overrides=overrides)
     finally:

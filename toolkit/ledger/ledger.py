@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from toolkit.ledger import db
 from toolkit.ledger.accounting import ZERO, average_cost, fill_cash_flow, realised_on
+from toolkit.ledger.alerts import AlertsMixin
 from toolkit.ledger.broker_state import BrokerStateMixin
 from toolkit.ledger.changes import ChangesMixin
 from toolkit.ledger.checks import choice, non_negative, optional_price, positive, text
@@ -81,14 +82,15 @@ _POS_GET = (
 )
 
 
-class Ledger(RunsMixin, BrokerStateMixin, ChangesMixin):
+class Ledger(RunsMixin, BrokerStateMixin, ChangesMixin, AlertsMixin):
     """Repository over the ledger database. Create it with :func:`open_ledger`.
 
     Methods are grouped by topic: orders and fills, positions and cash (here),
     runs and snapshots (:class:`~toolkit.ledger.runs.RunsMixin`), kill switch,
     audit and overrides (:class:`~toolkit.ledger.control.ControlMixin`), broker order ids,
     live confirmations and adopted cash (:class:`~toolkit.ledger.broker_state.BrokerStateMixin`),
-    the cheap "what changed" stamp readers poll (:class:`~toolkit.ledger.changes.ChangesMixin`);
+    the cheap "what changed" stamp readers poll (:class:`~toolkit.ledger.changes.ChangesMixin`),
+    alerts as sent or not (:class:`~toolkit.ledger.alerts.AlertsMixin`);
     engine, clock and :meth:`transaction` come from
     :class:`~toolkit.ledger.base.LedgerBase`.
     """

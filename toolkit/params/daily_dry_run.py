@@ -13,11 +13,12 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from toolkit.data.dataset import check_data_params
 from toolkit.errors import ParamsError
 from toolkit.model import ExecutionTimeName, TradingModeName
+from toolkit.params.alerts import AlertSettings
 from toolkit.params.base import StrictModel
 from toolkit.params.costs import SessionCosts
 from toolkit.params.data import DataParams
@@ -67,6 +68,8 @@ class DailyDryRunParams(StrategyRunParams):
     initial_cash: float = Field(100_000.0, gt=0, le=1e12)
     costs: SessionCosts = Field(default_factory=SessionCosts)
     guards: GuardSettings = Field(default_factory=GuardSettings)
+    #: Which alerts the session's runs send and the early-warning thresholds (channels: the secret store).
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     broker: BrokerParams = Field(default_factory=BrokerParams)
     #: Per-symbol trading rules; symbols not listed trade in whole shares.
     instruments: dict[str, InstrumentParams] = Field(default_factory=dict)
@@ -74,6 +77,15 @@ class DailyDryRunParams(StrategyRunParams):
     db_url: str | None = None
     check_consistency: bool = Field(True, description="re-derive the ledger after the session and fail loudly on drift")
     title: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_default_alerts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Dumps (manifests, params hashes, which name runs) list the alerts block only when
+        # it says something: params files without one dump, and hash, exactly as before it existed.
+        out = handler(self)
+        if self.alerts == AlertSettings():
+            out.pop("alerts", None)
+        return out
 
     @field_validator("mode")
     @classmethod
