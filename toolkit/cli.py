@@ -205,7 +205,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             failed = True
     if len(res.snapshots):
         last = res.snapshots.iloc[-1]
-        print(f"final equity {last['equity']} on {last['session_date']} (account {p.account}, ledger {ledger.url})")
+        print(f"final equity {last['equity']} on {last['session_date']} "
+              f"(account {p.account}, ledger {ledger.shown_url})")
     for problem in res.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if res.problems or failed else 0
@@ -687,8 +688,40 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=_cmd_dashboard)
     _add_config_parser(sub)
     _add_alerts_parser(sub)
+    _add_db_parser(sub)
     _add_ops_parsers(sub)
     return p
+
+
+# ----------------------------------------------------------------- toolkit db backup|restore (issue 12)
+
+DB_HELP = """SQLite: a consistent copy through SQLite's backup API (safe while a session writes; a
+plain file copy of a WAL ledger is not). PostgreSQL: pg_dump --format=custom, and
+pg_restore --clean --single-transaction (all or nothing); the URL's password reaches them
+in PGPASSWORD, never on a command line. A backup never overwrites a file. A restore is
+refused, nothing changed, into a ledger migrated further than the backup, from a backup
+of a newer toolkit, or while a session holds a run lock on the ledger."""
+
+
+def _add_db_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dbp = sub.add_parser("db", help="back up or restore the ledger (SQLite file copy, pg_dump/pg_restore)",
+                         epilog=DB_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    dsub = dbp.add_subparsers(dest="db_command", required=True)
+    for name, text in (("backup", "write a consistent copy of the ledger to FILE (never overwrites one)"),
+                       ("restore", "replace the ledger with the backup FILE")):
+        cmd = dsub.add_parser(name, help=text, epilog=DB_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd.add_argument("file", metavar="FILE")
+        cmd.add_argument("--db-url", "--db", dest="db",
+                         help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
+    dbp.set_defaults(func=_cmd_db)
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from toolkit.ops.ledger_backup import backup_ledger, restore_ledger
+
+    report = (backup_ledger if args.db_command == "backup" else restore_ledger)(args.file, args.db)
+    print(report.line())
+    return 0
 
 
 def _add_config_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,7 +1,6 @@
 """Two runs of one key never overlap, across real processes; a killed holder's lock is taken over.
 
-Real processes on one SQLite ledger (and a PostgreSQL one when
-``TOOLKIT_TEST_POSTGRES_URL`` is set, see tests/unit/test_run_lock.py): the lock's
+Real processes on one SQLite ledger (and a PostgreSQL one, tests/support/postgres.py): the lock's
 holders write when they enter and leave, and the log must alternate; a dry run
 started while another process holds the key stops with one line naming it, or waits
 for it; a dry run killed mid-session (``os._exit`` through the crash hook, like
@@ -158,37 +157,18 @@ def test_a_killed_holders_lock_is_taken_over_and_the_session_completes(tmp_path:
         assert orders["client_order_id"].is_unique
 
 
-@pytest.mark.skipif(not os.environ.get("TOOLKIT_TEST_POSTGRES_URL"), reason="TOOLKIT_TEST_POSTGRES_URL is not set")
-def test_holders_never_overlap_on_postgresql(tmp_path: Path) -> None:
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from toolkit.ledger import open_ledger
-
-    admin_url = os.environ["TOOLKIT_TEST_POSTGRES_URL"]
-    name = f"toolkit_lockp_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        open_ledger(url).close()
-        log, go = tmp_path / "holders.log", tmp_path / "go"
-        procs = [subprocess.Popen([sys.executable, "-c", HOLDER, url, KEY, str(log), str(go)], cwd=ROOT,
-                                  env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(3)]
-        go.touch()
-        for p in procs:
-            _, err = p.communicate(timeout=300)
-            assert p.returncode == 0, err
-        lines = log.read_text().split()
-        events = list(zip(lines[0::2], lines[1::2], strict=True))
-        for (kind_a, pid_a), (kind_b, pid_b) in zip(events[0::2], events[1::2], strict=True):
-            assert (kind_a, kind_b, pid_a) == ("start", "end", pid_b)
-        assert len(events) == 6
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+@pytest.mark.postgresql
+def test_holders_never_overlap_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    log, go = tmp_path / "holders.log", tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", HOLDER, postgres_url, KEY, str(log), str(go)], cwd=ROOT,
+                              env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    go.touch()
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    lines = log.read_text().split()
+    events = list(zip(lines[0::2], lines[1::2], strict=True))
+    for (kind_a, pid_a), (kind_b, pid_b) in zip(events[0::2], events[1::2], strict=True):
+        assert (kind_a, kind_b, pid_a) == ("start", "end", pid_b)
+    assert len(events) == 6

@@ -1,12 +1,11 @@
-"""The ledger's ``alerts`` table: recording an alert and its outcome, reading them back (SQLite)."""
+"""The ledger's ``alerts`` table: recording an alert and its outcome, reading them back (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from toolkit.ledger import AlertRecord, Ledger, LedgerError, open_ledger
 from toolkit.ledger.lifecycle import ALERT_KINDS
@@ -16,28 +15,32 @@ T0 = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "ledger.sqlite"
+def db(ledger_url: str) -> str:
+    return ledger_url  # a SQLite file, then a PostgreSQL database (tests/conftest.py)
 
 
 @pytest.fixture
-def ledger(db: Path) -> Ledger:
+def ledger(db: str) -> Ledger:
     ticks = iter(T0 + timedelta(minutes=i) for i in range(1000))
-    led = open_ledger(f"sqlite:///{db}", clock=lambda: next(ticks))
+    led = open_ledger(db, clock=lambda: next(ticks))
     yield led
     led.close()
 
 
-def test_an_alert_is_stored_with_its_outcome_and_read_back(ledger: Ledger, db: Path) -> None:
+def test_an_alert_is_stored_with_its_outcome_and_read_back(ledger: Ledger, db: str) -> None:
     rec = ledger.record_alert("guard_tripped", "guard tripped: dry-run session halted", "- session halted: kill",
                               channels=2, delivered=True, error="channel 2 (json): not delivered (failure)",
                               account="dry-run", run_key="sma|dry-run|2018-06-01|close")
     assert isinstance(rec, AlertRecord)
     assert (rec.kind, rec.at, rec.channels, rec.delivered, rec.account) == ("guard_tripped", T0, 2, True, "dry-run")
     assert ledger.alert_records() == [rec]
-    # What the database holds, read with plain sqlite3 (not through the ledger's own types).
-    with sqlite3.connect(db) as con:
-        row = con.execute("SELECT kind, account, run_key, title, channels, delivered, error FROM alerts").fetchone()
+    # What the database holds, read with plain SQL (not through the ledger's own types;
+    # ``delivered`` is 1 on SQLite, True on PostgreSQL: equal in Python).
+    engine = sa.create_engine(db)
+    with engine.connect() as con:
+        row = tuple(con.execute(sa.text(
+            "SELECT kind, account, run_key, title, channels, delivered, error FROM alerts")).one())
+    engine.dispose()
     assert row == ("guard_tripped", "dry-run", "sma|dry-run|2018-06-01|close", "guard tripped: dry-run session halted",
                    2, 1, "channel 2 (json): not delivered (failure)")
 

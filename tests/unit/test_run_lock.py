@@ -1,14 +1,11 @@
 """The per-key run lock: a row of the ledger, taken by INSERT, taken over by a conditional UPDATE.
 
-Every test runs on SQLite and, when ``TOOLKIT_TEST_POSTGRES_URL`` names a PostgreSQL
-server (a role allowed to create databases), on a fresh PostgreSQL database too: the
-lock uses nothing one of them lacks.
+Every test runs on SQLite and on PostgreSQL (the ``ledger_url`` fixture, tests/support/postgres.py):
+the lock uses nothing one of them lacks.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -19,41 +16,10 @@ from toolkit.ledger import Ledger, open_ledger
 
 KEY = "sma_crossover|dry-run|2018-06-01|close"
 T0 = datetime(2026, 11, 27, 17, 50, 0, 123456, tzinfo=UTC)
-PG_ENV = "TOOLKIT_TEST_POSTGRES_URL"
-
-
-def _postgres_url() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin_url = os.environ.get(PG_ENV)
-    if not admin_url:
-        pytest.skip(f"{PG_ENV} is not set: no PostgreSQL server to test against")
-    name = f"toolkit_lock_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger(request: pytest.FixtureRequest, tmp_path) -> Iterator[Ledger]:
-    if request.param == "sqlite":
-        with open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as led:
-            yield led
-        return
-    gen = _postgres_url()
-    url = next(gen)
-    try:
-        with open_ledger(url) as led:
-            yield led
-    finally:
-        gen.close()
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    with open_ledger(ledger_url) as led:
+        yield led
 
 
 class FakeTime:
