@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup browser demo test lab bench screenshots clean
+.PHONY: setup browser postgres demo test lab bench screenshots clean
 
 setup: $(STAMP)
 
@@ -41,7 +41,7 @@ demo: setup
 # defaults: tests/integration/test_live_run.py runs every cell of it through papermill
 # against the local Alpaca stand-in instead.
 NBVAL_DB := $(CURDIR)/.nbval-ledger.sqlite
-test: setup browser
+test: setup browser postgres
 	$(VENV)/bin/ruff check toolkit
 	$(VENV)/bin/mypy toolkit
 	@rm -f $(NBVAL_DB)*
@@ -59,10 +59,17 @@ test: setup browser
 browser:
 	@.ci/install-browser
 
+# Debian's PostgreSQL for the ledger tests, which run on SQLite and on PostgreSQL: installed
+# when missing, started, with the test role tests/support/postgres.py logs in as (root or
+# `sudo -n`; otherwise a note and those tests skip, or fail under TOOLKIT_TEST_POSTGRES=required,
+# which .ci/run sets). TOOLKIT_TEST_POSTGRES_URL points the tests at a server of your own.
+postgres:
+	@.ci/install-postgres
+
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
-bench: setup
+bench: setup postgres
 	$(PY) bench/run.py
 
 # docs/screenshots/ (the README's pictures of the control panel), from a replayed ledger

@@ -92,7 +92,9 @@ def bench_allocation() -> None:
 
 from dashboard import bench_panel_live_refresh, bench_panel_load  # noqa: E402  (bench/ is on sys.path)
 from dry_run import bench_dry_run_papermill, bench_replay  # noqa: E402
+from health import bench_health  # noqa: E402
 from live import bench_adapter_overhead, bench_paper_session_papermill  # noqa: E402
+from postgres import bench_replay_postgres  # noqa: E402
 from walk_forward import bench_walk_forward_memory, bench_walk_forward_run  # noqa: E402
 
 SECTIONS = [
@@ -104,6 +106,8 @@ SECTIONS = [
     bench_walk_forward_memory,
     bench_dry_run_papermill,
     bench_replay,
+    bench_replay_postgres,
+    bench_health,
     bench_paper_session_papermill,
     bench_adapter_overhead,
     bench_panel_load,

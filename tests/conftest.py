@@ -10,6 +10,12 @@ call. It is the same code path as the console script, which only hands ``main``'
 status to ``sys.exit``, without an interpreter start and a re-import of pandas per call.
 ``toolkit_process`` runs it as a real process; ``tests/integration/test_cli_smoke.py``
 does that once per command.
+
+``ledger_url`` is the URL of an empty ledger, once per backend: a new SQLite file and a
+PostgreSQL database at the newest schema revision with no rows (``empty_ledger_url``: no
+schema yet, for the migration tests; ``postgres_fresh_url``: a database a test may alter). The PostgreSQL variants need the server of
+``support/postgres.py`` (``make postgres``): without one they skip with the reason, or
+fail when ``TOOLKIT_TEST_POSTGRES=required`` (CI). ``-m "not postgresql"`` leaves them out.
 """
 
 from __future__ import annotations
@@ -17,13 +23,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from support.postgres import BACKENDS, sqlite_or_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -112,6 +120,52 @@ def toolkit_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPa
 def toolkit_process() -> Callable[..., CliResult]:
     """:func:`run_toolkit_process`: ``toolkit ARGS`` as a real process."""
     return run_toolkit_process
+
+
+# ----------------------------------------------------------------- ledger backends (issue 12)
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[Any]:
+    """This process's databases on the PostgreSQL test server; skips (or fails on CI) without one."""
+    from support import postgres as pg
+
+    srv = pg.server()
+    why = pg.unreachable(srv)
+    if why is not None:
+        if pg.required():
+            pytest.fail(f"{why} ({pg.REQUIRED_ENV}=required: CI runs every ledger test on PostgreSQL)")
+        pytest.skip(why)
+    with pg.session_databases(srv) as dbs:
+        yield dbs
+
+
+@pytest.fixture
+def postgres_url(postgres_databases: Any) -> str:
+    """URL of the shared PostgreSQL ledger database, emptied (schema at the newest revision)."""
+    from support.postgres import emptied
+
+    return emptied(postgres_databases)
+
+
+@pytest.fixture
+def postgres_fresh_url(postgres_databases: Any) -> Iterator[str]:
+    """URL of a new PostgreSQL database of its own (schema at the newest revision): a test may alter it."""
+    from support.postgres import fresh_database
+
+    with fresh_database(postgres_databases) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty ledger per backend: a new SQLite file, then PostgreSQL (schema at head, no rows)."""
+    yield from sqlite_or_postgres(request, f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no ledger schema yet, per backend: for the migration tests."""
+    yield from sqlite_or_postgres(request, f"sqlite:///{tmp_path / 'ledger.sqlite'}", migrated=False)
 
 
 # ----------------------------------------------------------------- broker market data (issue 10)

@@ -9,6 +9,7 @@
     toolkit parity --account dry-run --start 2018-06-01 --end 2018-06-29 --params FILE
     toolkit dashboard --port 8866
     toolkit config set strategy_params.fast=12 --account dry-run --reason "faster signal"
+    toolkit alerts test
 
 Errors a user can fix (bad params, bad data) print one line naming the field, the
 value and what is allowed, and exit with status 2 before anything runs.
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING
 from toolkit.errors import ToolkitError, one_line
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from toolkit.brokers.base import RemoteBroker
     from toolkit.params.daily_dry_run import DailyDryRunParams
     from toolkit.params.live import LiveParams
@@ -101,6 +104,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     if args.runs_command is None:
         print(runs.runs_table(outputs, notebook=args.notebook, limit=args.limit))
         return 0
+    if args.runs_command in ("index", "diff", "prune"):
+        return _cmd_runs_archive(args, outputs)
     run_dir = runs.resolve_run(args.run, outputs, notebook=args.notebook)
     if args.runs_command == "show":
         print(runs.describe_run(run_dir))
@@ -108,6 +113,35 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     report, note = runs.open_report(run_dir)
     print(report, flush=True)  # stdout holds only the path, for scripts
     print(note, file=sys.stderr)
+    return 0
+
+
+def _cmd_runs_archive(args: argparse.Namespace, outputs: Path | None) -> int:
+    """``runs index`` (rebuild outputs/index.html), ``runs diff A B`` and ``runs prune --keep-days N``."""
+    from toolkit.params import repo_root
+
+    root = outputs or repo_root() / "outputs"
+    if args.runs_command == "index":
+        from toolkit.ops.run_index import write_index
+
+        print(write_index(root))
+        return 0
+    if args.runs_command == "diff":
+        from toolkit.ops import run_diff, runs
+
+        target = run_diff.check_html_target(args.html) if args.html else None
+        diff = run_diff.diff_runs(runs.resolve_run(args.run_a, root), runs.resolve_run(args.run_b, root))
+        print(run_diff.diff_text(diff))
+        if target is not None:
+            print(f"\ndiff page: {run_diff.write_diff_html(diff, target)}")
+        return 0
+    from toolkit.ops import retention
+
+    keep_days, now = retention.parse_keep_days(args.keep_days), retention.parse_now(args.now)
+    plan = retention.plan_prune(root, keep_days, now=now, db_url=args.db_url)
+    if not args.dry_run:
+        retention.apply_prune(plan)
+    print(retention.prune_report(plan, dry_run=args.dry_run))
     return 0
 
 
@@ -171,7 +205,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             failed = True
     if len(res.snapshots):
         last = res.snapshots.iloc[-1]
-        print(f"final equity {last['equity']} on {last['session_date']} (account {p.account}, ledger {ledger.url})")
+        print(f"final equity {last['equity']} on {last['session_date']} "
+              f"(account {p.account}, ledger {ledger.shown_url})")
     for problem in res.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if res.problems or failed else 0
@@ -269,19 +304,29 @@ def _live_confirm(args: argparse.Namespace) -> int:
 
 def _cmd_broker(args: argparse.Namespace) -> int:
     """``toolkit broker check`` (preflight, never an order) and ``toolkit broker reconcile``."""
-    from toolkit.engine.remote import open_remote_broker
     from toolkit.params import load
 
     params = load("live", args.params) if args.params else None
     name = args.broker or (params.broker.name if params is not None else "alpaca")
     mode = params.mode if params is not None else ("online_live" if args.live or name == "schwab" else "paper")
-    broker = open_remote_broker(name, mode=mode)
+    broker = _open_audited_broker(name, mode, params)
     try:
         if args.broker_command == "check":
             return _broker_check(broker, params)
         return _broker_reconcile(broker, params, adopt=args.adopt)
     finally:
         broker.close()
+
+
+def _open_audited_broker(name: str, mode: str, params: LiveParams | None) -> RemoteBroker:
+    """The broker, its credential lookups in the params' ledger audit log (no params: no ledger at hand)."""
+    from toolkit.engine.remote import open_remote_broker
+    from toolkit.ledger import open_ledger
+
+    if params is None:
+        return open_remote_broker(name, mode=mode)
+    with open_ledger(params.db_url) as ledger:
+        return open_remote_broker(name, mode=mode, ledger=ledger)
 
 
 def _broker_check(broker: RemoteBroker, params: LiveParams | None) -> int:
@@ -300,6 +345,16 @@ def _broker_check(broker: RemoteBroker, params: LiveParams | None) -> int:
     failed = [r for r in rows if r.status == "fail"]
     print(f"{broker.name}: {'NOT ready' if failed else 'ready'} ({len(failed)} failed, "
           f"{sum(r.status == 'warn' for r in rows)} warning(s)); no order was placed")
+    from toolkit.ops.alert_commands import announce_token_expiry
+    from toolkit.params.alerts import AlertSettings
+
+    settings = params.alerts if params is not None else AlertSettings()
+    if settings.wants("token_expiry"):
+        line = announce_token_expiry(params.db_url if params is not None else None, broker.token_days_left(),
+                                     threshold=settings.token_expiry_days,
+                                     account=params.account if params is not None else None)
+        if line:
+            print(line, file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -344,9 +399,44 @@ def _cmd_killswitch(args: argparse.Namespace) -> int:
     if not args.reason or not args.reason.strip():
         allowed = f"a non-empty reason to turn it {args.state} (it goes into the audit log)"
         raise ParamsError("--reason", args.reason or "", allowed)
+    from toolkit.ops.alert_commands import announce_kill_switch
+
     with _ledger(args) as ledger:
         print(status.set_kill_switch(ledger, args.state == "on", args.reason))
+        print(announce_kill_switch(ledger))
     return 0
+
+
+def _cmd_alerts(args: argparse.Namespace) -> int:
+    """``toolkit alerts test [--url URL]`` (exit 1 when no channel took it) and ``toolkit alerts list``."""
+    from toolkit.ops import alert_commands
+
+    if args.alerts_command == "list":
+        with _ledger(args, must_exist=True) as ledger:  # read-only: never create an empty ledger
+            print(alert_commands.alerts_text(ledger, limit=args.limit, kind=args.kind))
+        return 0
+    with _ledger(args) as ledger:
+        record, line = alert_commands.send_test_alert(ledger, args.url or None)
+    print(line)
+    return 0 if record.delivered else 1
+
+
+def _add_alerts_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from toolkit.ledger.lifecycle import ALERT_KINDS
+
+    al = sub.add_parser("alerts", help="alerts (apprise channels from $TOOLKIT_ALERT_URLS): send a test, list "
+                                       "the recorded ones")
+    asub = al.add_subparsers(dest="alerts_command", required=True)
+    db_opt = argparse.ArgumentParser(add_help=False)
+    db_opt.add_argument("--db", help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
+    at = asub.add_parser("test", parents=[db_opt], help="send a test alert to every channel and record it "
+                                                         "(exit 1 when none took it)")
+    at.add_argument("--url", action="append", default=[], metavar="URL",
+                    help="try this apprise URL instead of the configured ones (repeatable; never printed)")
+    ls = asub.add_parser("list", parents=[db_opt], help="the last alerts: when, kind, delivered or not, why not")
+    ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--kind", choices=list(ALERT_KINDS))
+    al.set_defaults(func=_cmd_alerts)
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
@@ -454,6 +544,30 @@ def _config_params(args: argparse.Namespace) -> tuple[str | None, DailyDryRunPar
     return notebook, params
 
 
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    """``toolkit schedule install|list|remove|next|fire|run-due`` (see toolkit.ops.schedule_commands)."""
+    from toolkit.ops.schedule_commands import schedule_command
+
+    return schedule_command(args)
+
+
+def _cmd_health(args: argparse.Namespace) -> int:
+    """``toolkit health``: the table of checks; exit 1 on a failure (see toolkit.ops.health)."""
+    from toolkit.ops.health import health_command
+
+    return health_command(args)
+
+
+def _add_ops_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from toolkit.ops.health import add_health_parser
+    from toolkit.ops.schedule_commands import add_schedule_parser
+
+    add_schedule_parser(sub)
+    sub.choices["schedule"].set_defaults(func=_cmd_schedule)
+    add_health_parser(sub)
+    sub.choices["health"].set_defaults(func=_cmd_health)
+
+
 #: Notebooks whose sessions apply an account's config overrides.
 OVERRIDE_NOTEBOOKS = ("daily_dry_run", "live")
 
@@ -475,7 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--limit", type=int, default=20)
     rs.add_argument("--outputs", help="archive root (default: outputs/ of the project)")
     rs.set_defaults(func=_cmd_runs)
-    rsub = rs.add_subparsers(dest="runs_command", metavar="{show,open}")
+    rsub = rs.add_subparsers(dest="runs_command", metavar="{show,open,index,diff,prune}")
     # --notebook and --outputs are accepted after the subcommand too (`runs show last --outputs X`).
     runs_after = argparse.ArgumentParser(add_help=False)
     runs_after.add_argument("--notebook", default=argparse.SUPPRESS, help="RUN last: the newest run of this notebook")
@@ -486,6 +600,19 @@ def build_parser() -> argparse.ArgumentParser:
     ropen = rsub.add_parser("open", parents=[runs_after],
                             help="print a run's report path and open it in a browser where there is one")
     ropen.add_argument("run", nargs="?", default="last", metavar="RUN", help=run_ref)
+    rsub.add_parser("index", parents=[runs_after], help="rebuild outputs/index.html (every run; sortable, offline)")
+    rdiff = rsub.add_parser("diff", parents=[runs_after], help="two runs side by side: params, code, data, "
+                            "packages, metrics")
+    rdiff.add_argument("run_a", metavar="RUN_A", help=run_ref.replace(" (default)", ""))
+    rdiff.add_argument("run_b", metavar="RUN_B", help="the run to compare with RUN_A, given the same way")
+    rdiff.add_argument("--html", metavar="FILE", help="also write the comparison as a self-contained HTML page")
+    rprune = rsub.add_parser("prune", parents=[runs_after], help="remove archives older than N days, except those "
+                             "a ledger order or a live session refers to")
+    rprune.add_argument("--keep-days", required=True, metavar="N", help="keep runs started in the last N days")
+    rprune.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
+    rprune.add_argument("--db-url", help="ledger to check (default: each session's params db_url, "
+                        "$TOOLKIT_DB_URL, outputs/ledger.sqlite)")
+    rprune.add_argument("--now", metavar="DATETIME", help="age runs from this UTC time instead of now (ISO 8601)")
     st = sub.add_parser("strategies", help="each strategy's description and defaults, as YAML for a params file")
     st.add_argument("name", nargs="?", help="only this strategy")
     st.set_defaults(func=_cmd_strategies)
@@ -560,7 +687,41 @@ def build_parser() -> argparse.ArgumentParser:
                     help="start each page's kernel on request (slower first paint; less memory while idle)")
     db.set_defaults(func=_cmd_dashboard)
     _add_config_parser(sub)
+    _add_alerts_parser(sub)
+    _add_db_parser(sub)
+    _add_ops_parsers(sub)
     return p
+
+
+# ----------------------------------------------------------------- toolkit db backup|restore (issue 12)
+
+DB_HELP = """SQLite: a consistent copy through SQLite's backup API (safe while a session writes; a
+plain file copy of a WAL ledger is not). PostgreSQL: pg_dump --format=custom, and
+pg_restore --clean --single-transaction (all or nothing); the URL's password reaches them
+in PGPASSWORD, never on a command line. A backup never overwrites a file. A restore is
+refused, nothing changed, into a ledger migrated further than the backup, from a backup
+of a newer toolkit, or while a session holds a run lock on the ledger."""
+
+
+def _add_db_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dbp = sub.add_parser("db", help="back up or restore the ledger (SQLite file copy, pg_dump/pg_restore)",
+                         epilog=DB_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    dsub = dbp.add_subparsers(dest="db_command", required=True)
+    for name, text in (("backup", "write a consistent copy of the ledger to FILE (never overwrites one)"),
+                       ("restore", "replace the ledger with the backup FILE")):
+        cmd = dsub.add_parser(name, help=text, epilog=DB_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd.add_argument("file", metavar="FILE")
+        cmd.add_argument("--db-url", "--db", dest="db",
+                         help="ledger URL (default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)")
+    dbp.set_defaults(func=_cmd_db)
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from toolkit.ops.ledger_backup import backup_ledger, restore_ledger
+
+    report = (backup_ledger if args.db_command == "backup" else restore_ledger)(args.file, args.db)
+    print(report.line())
+    return 0
 
 
 def _add_config_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

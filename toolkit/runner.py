@@ -14,6 +14,10 @@ carries the signal to the caller (``toolkit run`` exits 130 or 143 with one line
 The manifest records the runner's ``pid`` and ``host``, so a run whose process died
 without a word (kill -9, power loss) is listed as ``died`` rather than ``running``
 for ever (:func:`list_runs`).
+
+Once the manifest is final, the run's alerts go out (:mod:`toolkit.ops.alert_triggers`:
+a failed or interrupted run, a session a guard halted, a reconciliation mismatch); a
+channel that fails is recorded in the ledger and never changes the run's status.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,7 +243,7 @@ def _run(notebook, params_file, overrides, root: Path, nb_dir: Path, outputs_roo
     _write_manifest(run_dir, manifest)
     t0 = time.perf_counter()
     try:
-        return _execute(notebook, nb_dir, run_dir, resolved, manifest, t0, clock, log, warm, params)
+        record = _execute(notebook, nb_dir, run_dir, resolved, manifest, t0, clock, log, warm, params)
     except KeyboardInterrupt as exc:  # RunInterrupted, or Ctrl-C where no handler could be installed
         stop = exc if isinstance(exc, RunInterrupted) else RunInterrupted(signal.SIGINT)
         # The manifest first (a second Ctrl-C during the kernel's shutdown must not leave
@@ -247,8 +251,39 @@ def _run(notebook, params_file, overrides, root: Path, nb_dir: Path, outputs_roo
         manifest.update({"ended_utc": clock().isoformat(), "duration_s": round(time.perf_counter() - t0, 3),
                          "status": "interrupted", "error": f"interrupted by {stop.signal_name}"})
         _write_manifest(run_dir, manifest)
+        _refresh_index(outputs, log)
         stop.run_dir = run_dir
+        with suppress(KeyboardInterrupt):  # a second Ctrl-C while alerting: the run is archived, stop now
+            _raise_alerts(notebook, params, manifest, run_dir, log)
         raise stop from None
+    _refresh_index(outputs, log)
+    _raise_alerts(notebook, params, manifest, run_dir, log)
+    return record
+
+
+def _refresh_index(outputs: Path, log: Callable[[str], None]) -> None:
+    """outputs/index.html with this run in it; a failure is a warning (the run itself is archived)."""
+    try:
+        from toolkit.ops.run_index import refresh_index
+
+        refresh_index(outputs, log)
+    except Exception as exc:  # even an import failure must not fail a run that has finished
+        log(f"warning: the run index was not updated ({type(exc).__name__}: {exc})")
+
+
+def _raise_alerts(notebook: str, params: Any, manifest: dict[str, Any], run_dir: Path,
+                  log: Callable[[str], None]) -> None:
+    """The archived run's alerts (failed, guard tripped, ...: :mod:`toolkit.ops.alert_triggers`).
+
+    After the manifest is final, so an alert never changes what the run recorded; a
+    problem with alerting is one log line, never the run's status.
+    """
+    try:
+        from toolkit.ops.alert_triggers import alerts_after_run
+
+        alerts_after_run(notebook, params, manifest, run_dir, log=log)
+    except Exception as exc:
+        log(f"alerts: not sent ({type(exc).__name__})")
 
 
 def notebook_parameters(params_model: Any, resolved: dict[str, Any], run_dir: Path) -> dict[str, Any]:
@@ -356,9 +391,9 @@ def manifest_status(manifest: dict[str, Any]) -> str | None:
 #: Columns of :func:`list_runs`, one row per archived run (a figure a notebook lacks is empty).
 RUN_COLUMNS = [
     "run_id", "notebook", "strategy", "status", "started_utc", "duration_s",
-    "total_return", "sharpe", "max_drawdown", "final_equity",  # backtest, walk-forward (out of sample)
-    "dsr", "psr",  # walk-forward: deflated and probabilistic Sharpe ratio of the selection
-    "session_date", "session_status", "orders",  # daily dry run
+    "total_return", "cagr", "sharpe", "max_drawdown", "final_equity",  # backtest, walk-forward (out of sample)
+    "dsr", "psr", "pbo",  # walk-forward: deflated and probabilistic Sharpe, probability of backtest overfitting
+    "session_date", "session_status", "orders", "session_equity", "session_pnl",  # dry run, live session
     "report", "run_dir", "error",
 ]
 
@@ -378,6 +413,22 @@ def _part(mapping: dict, key: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def session_money(snapshot: dict) -> tuple[float | None, float | None]:
+    """A session's equity after it and its profit or loss over the day, from snapshot.json's ``snapshot``.
+
+    The ledger stores the day's return as ``equity / previous equity - 1``, so the day's
+    P&L is ``equity - equity / (1 + return)``; both None when the session took no snapshot.
+    """
+    try:
+        equity = float(snapshot["equity"])
+    except (KeyError, TypeError, ValueError):
+        return None, None
+    ret = snapshot.get("daily_return")
+    if not isinstance(ret, int | float) or ret <= -1:
+        return equity, None
+    return equity, round(equity - equity / (1 + ret), 2)
+
+
 def run_summary(run_dir: Path, manifest: dict | None = None) -> dict[str, Any]:
     """One row of :func:`list_runs`: what a run's manifest, metrics and session snapshot say.
 
@@ -388,6 +439,7 @@ def run_summary(run_dir: Path, manifest: dict | None = None) -> dict[str, Any]:
     metrics = _read_json(run_dir / "metrics.json")
     snapshot = _read_json(run_dir / "snapshot.json")
     deflated, session, params = _part(metrics, "deflated_sharpe"), _part(m, "session"), _part(m, "params")
+    equity, pnl = session_money(_part(snapshot, "snapshot"))
     report = run_dir / "report.html"
     return {
         "run_id": m.get("run_id", run_dir.name),
@@ -397,14 +449,18 @@ def run_summary(run_dir: Path, manifest: dict | None = None) -> dict[str, Any]:
         "started_utc": m.get("started_utc"),
         "duration_s": m.get("duration_s"),
         "total_return": metrics.get("total_return"),
+        "cagr": metrics.get("cagr"),
         "sharpe": metrics.get("sharpe"),
         "max_drawdown": metrics.get("max_drawdown"),
         "final_equity": metrics.get("final_equity"),
         "dsr": deflated.get("dsr"),
         "psr": deflated.get("psr"),
+        "pbo": _part(metrics, "pbo").get("pbo"),
         "session_date": snapshot.get("session_date"),
         "session_status": session.get("status", snapshot.get("status")),
         "orders": snapshot.get("orders"),
+        "session_equity": equity,
+        "session_pnl": pnl,
         "report": str(report) if report.is_file() else None,
         "run_dir": str(run_dir),
         "error": m.get("error"),

@@ -78,10 +78,17 @@ def test_broker_check_prints_every_check_and_places_no_order(standin, broker_env
     assert standin.state()["post_counts"] == {}
 
 
-def test_broker_check_with_params_and_without_keys(standin, broker_env, toolkit_cli, monkeypatch):
-    res = toolkit_cli(["broker", "check", "--params", PARAMS])
+def test_broker_check_with_params_and_without_keys(tmp_path, standin, broker_env, toolkit_cli, monkeypatch):
+    from toolkit.ledger import open_ledger
+
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    res = toolkit_cli(["broker", "check", "--params", PARAMS], db=db)
     assert res.returncode == 0, res.stderr
     assert "OK    latest trades" in res.stdout and "SPY 210.679993" in res.stdout
+    with open_ledger(db) as ledger:  # the credential lookups are in the params' ledger, without the values
+        reads = ledger.audit_log(action="secret_read")
+    assert {"name": "APCA_API_SECRET_KEY", "backend": "env", "found": True} in list(reads["detail"])
+    assert not any(broker_env[k] in reads.to_json() for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"))
     monkeypatch.delenv("APCA_API_SECRET_KEY")
     res = toolkit_cli(["broker", "check", "--broker", "alpaca"])
     assert res.returncode == 2

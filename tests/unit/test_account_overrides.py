@@ -30,8 +30,8 @@ LIVE_RAW: dict[str, Any] = {**RAW, "account": "live-1", "mode": "paper", "execut
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    with open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}", clock=lambda: T0) as led:
+def ledger(ledger_url: str) -> Ledger:
+    with open_ledger(ledger_url, clock=lambda: T0) as led:  # SQLite and PostgreSQL (tests/conftest.py)
         yield led
 
 

@@ -834,6 +834,31 @@ def test_preflight_warns_two_days_before_the_login_expires_and_places_no_order(e
                 and "/orders" in str(c.request.url)]
 
 
+def test_broker_check_alerts_a_token_near_expiry(env: Env, tmp_path: Path, toolkit_cli, monkeypatch) -> None:
+    """`toolkit broker check` warns in its table and sends token_expiry (recorded in the ledger)."""
+    from support.alert_inbox import INBOX, INBOX_URL
+
+    env.fake.mock.get(f"{API}/trader/v1/accounts/{HASH}").mock(return_value=httpx.Response(200, json={
+        "securitiesAccount": {"type": "CASH", "accountNumber": ACCOUNT, "roundTrips": 0, "isDayTrader": False,
+                              "currentBalances": {"cashBalance": 5000.0, "buyingPower": 5000.0,
+                                                  "liquidationValue": 5000.0}}}))
+    env.fake.mock.get(f"{API}/marketdata/v1/markets").mock(return_value=httpx.Response(200, json={}))
+    token = write_token(tmp_path / "cli-token.json", created=time.time() - 5.5 * 86400)
+    for name, value in {**_environ(tmp_path, token), "TOOLKIT_ALERT_URLS": INBOX_URL}.items():
+        monkeypatch.setenv(name, value)
+    INBOX.clear()
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    done = toolkit_cli(["broker", "check", "--broker", "schwab"], db)
+    assert "WARN  login token" in done.stdout, done.stdout + done.stderr
+    assert "alert token_expiry: delivered (1 channel(s) tried): Schwab refresh token expires in 1.5 days" in done.stderr
+    assert [m["title"] for m in INBOX] == ["Schwab refresh token expires in 1.5 days"]
+    with open_ledger(db) as ledger:
+        assert [(r.kind, r.delivered) for r in ledger.alert_records()] == [("token_expiry", True)]
+    write_token(token, created=time.time() - 86400)  # 6 days left: no alert
+    assert "alert" not in toolkit_cli(["broker", "check", "--broker", "schwab"], db).stderr
+    assert len(INBOX) == 1
+
+
 # ----------------------------------------------------------------------------- through the engine
 
 

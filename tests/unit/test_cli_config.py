@@ -13,10 +13,9 @@ PARAMS = "params/daily_dry_run/sma_crossover.yaml"  # account dry-run, strategy_
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    open_ledger(url).close()
-    return url
+def db(ledger_url: str) -> str:
+    open_ledger(ledger_url).close()  # SQLite and PostgreSQL (tests/conftest.py)
+    return ledger_url
 
 
 def _one_error_line(done, starts: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.postgres import BACKENDS, sqlite_or_postgres
 
 from toolkit.errors import IllegalTransition
 from toolkit.ledger import IllegalTransitionError, Ledger, LedgerError, open_ledger
@@ -28,11 +29,21 @@ class TickingClock:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    led = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}", clock=TickingClock())
+def ledger(ledger_url: str) -> Ledger:
+    led = open_ledger(ledger_url, clock=TickingClock())
     led.set_initial_cash(ACCOUNT, MODE, D("10000"))
     yield led
     led.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
+    """Like ``ledger``, in a database of its own on PostgreSQL too (a test may alter its schema)."""
+    for url in sqlite_or_postgres(request, f"sqlite:///{tmp_path / 'ledger.sqlite'}", fresh=True):
+        led = open_ledger(url, clock=TickingClock())
+        led.set_initial_cash(ACCOUNT, MODE, D("10000"))
+        yield led
+        led.close()
 
 
 def _order(ledger: Ledger, cid: str, side: str = "buy", qty: object = 10, symbol: str = "SPY", **kw: object):
@@ -462,18 +473,25 @@ def test_consistency_check_needs_prices_of_open_positions(ledger: Ledger) -> Non
     assert ledger.check_consistency(ACCOUNT, MODE, {}) == ["SPY: no price given to value the open position of 5.000000"]
 
 
-def test_orphan_fill_is_reported(ledger: Ledger) -> None:
+def test_orphan_fill_is_reported(fresh_ledger: Ledger) -> None:
+    ledger = fresh_ledger  # PostgreSQL: a database of its own, as the test drops a constraint
     _books(ledger)
-    raw = ledger.engine.raw_connection()  # bypass the foreign key, as a backend without one would allow
-    try:
-        raw.driver_connection.execute("PRAGMA foreign_keys=OFF")
-        raw.driver_connection.execute(
-            "insert into fills (order_id, fill_id, mode, quantity, price, fees, at) "
-            "values (999, 'ghost', 'offline_mock', '1.000000', '1.000000', '0.000000', '2024-01-02 00:00:00')"
-        )
-        raw.driver_connection.execute("PRAGMA foreign_keys=ON")
-    finally:
-        raw.close()
+    ghost = ("insert into fills (order_id, fill_id, mode, quantity, price, fees, at) "
+             "values (999, 'ghost', 'offline_mock', '1.000000', '1.000000', '0.000000', '2024-01-02 00:00:00')")
+    # Bypass the foreign key, as a backend without one would allow: SQLite switches it off per
+    # connection (outside a transaction); on PostgreSQL the throwaway database loses the constraint.
+    if ledger.engine.dialect.name == "sqlite":
+        raw = ledger.engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            raw.driver_connection.execute(ghost)
+            raw.driver_connection.execute("PRAGMA foreign_keys=ON")
+        finally:
+            raw.close()
+    else:
+        with ledger.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE fills DROP CONSTRAINT fk_fills_order_id_orders")
+            conn.exec_driver_sql(ghost)
     assert "fill ghost belongs to no order" in ledger.check_consistency(ACCOUNT, MODE, {"SPY": D(130)})
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -23,8 +22,8 @@ class TickingClock:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    led = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}", clock=TickingClock())
+def ledger(ledger_url: str) -> Ledger:
+    led = open_ledger(ledger_url, clock=TickingClock())
     yield led
     led.close()
 
@@ -164,12 +163,12 @@ def test_change_history_and_audit_commit_together(ledger: Ledger, monkeypatch: p
     assert ledger.overrides("dry-run") == {}
 
 
-def test_a_key_overlapping_an_active_override_is_refused(tmp_path) -> None:
+def test_a_key_overlapping_an_active_override_is_refused(ledger_url: str) -> None:
     # strategy_params and strategy_params.fast both active: the value in force would depend
     # on the order they are applied in (the session, the panel and the CLI could disagree).
     from toolkit.ledger import LedgerError, open_ledger
 
-    with open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
+    with open_ledger(ledger_url) as ledger:
         ledger.set_override("strategy_params.fast", 30, "faster", account="a")
         with pytest.raises(LedgerError, match="'strategy_params.fast' is one"):
             ledger.set_override("strategy_params", {"fast": 40, "slow": 90}, "both", account="a")

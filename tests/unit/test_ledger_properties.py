@@ -23,6 +23,7 @@ from decimal import Decimal as D
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.postgres import BACKENDS, sqlite_or_postgres
 
 from toolkit.ledger import Ledger, open_ledger
 
@@ -32,18 +33,20 @@ SYMBOLS = ("AAA", "BBB", "CCC")
 INITIAL = D("50000000")
 
 
-@pytest.fixture(scope="module")
-def shared_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ledger, list[datetime]]]:
-    """One ledger file for all examples; each example trades its own account, so books are separate.
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_ledger(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ledger, list[datetime]]]:
+    """One ledger for all examples, per backend; each example trades its own account, so books are separate.
 
     A fresh database per example would spend the run on migrations and on
     SQLAlchemy compiling the same statements for every new engine.
     """
     now = [datetime(2024, 1, 2, 14, 30, tzinfo=UTC)]
-    path = tmp_path_factory.mktemp("prop") / "ledger.sqlite"
-    ledger = open_ledger(f"sqlite:///{path}", clock=lambda: now[0])
-    yield ledger, now
-    ledger.close()
+    sqlite = f"sqlite:///{tmp_path_factory.mktemp('prop') / 'ledger.sqlite'}"
+    for url in sqlite_or_postgres(request, sqlite, fresh=True):  # its own database: it spans the module
+        ledger = open_ledger(url, clock=lambda: now[0])
+        yield ledger, now
+        ledger.close()
 
 
 def _amount(max_units: int, places: int) -> st.SearchStrategy[D]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +22,8 @@ class TickingClock:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    led = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}", clock=TickingClock())
+def ledger(ledger_url: str) -> Ledger:
+    led = open_ledger(ledger_url, clock=TickingClock())
     yield led
     led.close()
 

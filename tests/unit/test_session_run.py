@@ -47,8 +47,8 @@ def _run(ledger, p, data):
 
 
 @pytest.fixture
-def ledger(tmp_path: Path):
-    with open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}") as led:
+def ledger(ledger_url: str):
+    with open_ledger(ledger_url) as led:  # SQLite and PostgreSQL (tests/conftest.py)
         yield led
 
 

@@ -183,6 +183,21 @@ def test_kill_switch_needs_a_reason_then_halts_the_next_session(panel: ControlPa
     assert "OFF since" in shown(panel.kill_switch.state)
 
 
+def test_a_kill_switch_change_from_the_panel_is_alerted_and_recorded(panel: ControlPanel, monkeypatch) -> None:
+    from support.alert_inbox import INBOX, INBOX_URL
+
+    INBOX.clear()
+    monkeypatch.setenv("TOOLKIT_ALERT_URLS", INBOX_URL)
+    panel.actor.value = "bob"
+    panel.kill_switch.reason.value = "broker outage"
+    panel.kill_switch.button.click()
+    assert [m["title"] for m in INBOX] == ["kill switch ON (by bob): broker outage"]
+    [row] = panel.ledger.alert_records()
+    assert (row.kind, row.channels, row.delivered) == ("kill_switch_changed", 1, True)
+    assert ("kill switch turned on by bob; alert kill_switch_changed: delivered (1 channel(s) tried)"
+            in shown(panel.kill_switch.message))
+
+
 def test_refresh_shows_a_kill_switch_set_by_another_ledger_object(panel: ControlPanel, setup) -> None:
     assert "OFF" in shown(panel.kill_switch.state)
     with open_ledger(setup[0]) as other:  # e.g. `toolkit killswitch on` in another process

@@ -1,8 +1,9 @@
 """Credentials and HTTP connections to the brokers' APIs: where keys come from, timeouts, no blind retries,
 errors without secrets.
 
-Promise 7: secrets never leave the process. They come from the environment (later a
-secret store), never from params, notebooks or outputs; every object here hides its
+Promise 7: secrets never leave the process. They come from the secret store
+(:mod:`.secrets`: the environment and ``.env``, a keyring, Vault or AWS Secrets Manager),
+never from params, notebooks or outputs; every object here hides its
 secret fields from ``repr`` and every error names the missing VARIABLE, never a value,
 and every piece of a broker's answer shown in a message is scrubbed (:mod:`.scrub`).
 Promise 8: no request is retried behind the caller's back (:mod:`.alpaca_http` switches

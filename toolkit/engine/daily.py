@@ -161,7 +161,8 @@ def run_daily(
     result (``result.dataset``, None for a bare frame).
     """
     from toolkit.engine.account_overrides import apply_account_overrides
-    from toolkit.ledger import LedgerError, open_ledger
+    from toolkit.engine.run_lock import hold_run_lock
+    from toolkit.ledger import LedgerError, make_run_key, open_ledger
     from toolkit.strategies import registry
 
     try:
@@ -178,10 +179,15 @@ def run_daily(
             params = params.model_copy(update={"as_of": market.last_date})
         if params.data.intraday is not None:
             market = MarketCursor(market.panel, load_minutes(params, market.symbols, params.as_of, params.as_of))
-        broker = load_simulated_broker(ledger, params)
-        clock = session_clock(params.as_of, params.execution_time)
-        result = run_session(params, ledger=ledger, broker=broker, clock=clock, market=market, strategy=strategy,
-                             notebook_run_id=notebook_run_id, overrides=overrides)
+        run_key = make_run_key(params.strategy, params.account, params.as_of or market.last_date,
+                               params.execution_time)
+        # One run of this slot at a time (a cron firing, a catch-up, a person): see engine/run_lock.py.
+        with hold_run_lock(ledger, run_key, wait_seconds=params.lock_wait_seconds) as lock:
+            broker = load_simulated_broker(ledger, params)
+            clock = session_clock(params.as_of, params.execution_time)
+            result = run_session(params, ledger=ledger, broker=broker, clock=clock, market=market,
+                                 strategy=strategy, notebook_run_id=notebook_run_id, overrides=overrides,
+                                 notes=lock.notes)
         result.dataset = data if not isinstance(data, pd.DataFrame) else None
         return result
     finally:

@@ -6,8 +6,9 @@ each step able to stop the session before any order endpoint is called:
 1. **Real money is confirmed** (``online_live``): the params say ``confirm_live:
    <account>`` (checked when they are validated) and the ledger holds the confirmation
    recorded by ``toolkit live confirm`` (checked here, before the broker is even opened).
-2. **The broker** is opened from the environment's credentials and handed the ledger
-   as its order-id book (Schwab records its own ids there the moment it knows them).
+2. **The broker** is opened with the secret store's credentials (each lookup in the
+   ledger's audit log, never the value) and handed the ledger as its order-id book
+   (Schwab records its own ids there the moment it knows them).
 3. **Time is the broker's**: the session date and every timestamp come from the
    broker's clock (an :class:`~toolkit.time.OffsetClock`), and the market must be open
    at the execution time (not earlier than it, not after the close).
@@ -166,7 +167,7 @@ def run_live(
         if broker is None:
             from toolkit.engine.remote import open_remote_broker
 
-            broker = open_remote_broker(params.broker.name, mode=params.mode, environ=environ)
+            broker = open_remote_broker(params.broker.name, mode=params.mode, environ=environ, ledger=ledger)
         return _session(params, ledger, broker, out, clock=clock, sleep=sleep, data=data,
                         notebook_run_id=notebook_run_id, overrides=overrides)
     finally:
@@ -178,6 +179,7 @@ def run_live(
 def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: LiveResult, *, clock: Clock | None,
              sleep: Callable[[float], None], data: Dataset | pd.DataFrame,
              notebook_run_id: str | None, overrides: tuple[AppliedOverride, ...]) -> LiveResult:
+    from toolkit.engine.run_lock import hold_run_lock
     from toolkit.ledger import make_run_key
     from toolkit.strategies import registry
 
@@ -197,6 +199,19 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
                                   strategy=strategy, notebook_run_id=notebook_run_id, overrides=overrides)
         return out
     run_key = make_run_key(params.strategy, params.account, as_of, params.execution_time)
+    # One run of this slot at a time (a cron firing, a catch-up, a person): see engine/run_lock.py.
+    with hold_run_lock(ledger, run_key, wait_seconds=params.lock_wait_seconds) as lock:
+        out.messages.extend(lock.notes)
+        return _locked_session(params, ledger, broker, out, clock=clock, now=now, as_of=as_of, run_key=run_key,
+                               strategy=strategy, panel=panel, notebook_run_id=notebook_run_id, overrides=overrides,
+                               market_open=market_clock.is_open, notes=lock.notes, sleep=sleep)
+
+
+def _locked_session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: LiveResult, *, clock: Clock,
+                    now: pd.Timestamp, as_of: Any, run_key: str, strategy: Any, panel: pd.DataFrame,
+                    notebook_run_id: str | None, overrides: tuple[AppliedOverride, ...], market_open: bool,
+                    notes: list[str], sleep: Callable[[float], None]) -> LiveResult:
+    """The session under its run lock: already done? at the execution time? reconciled? priced? then trade."""
     done = ledger.get_run(run_key)
     if done is not None and done.status in (RunStatus.COMPLETED, RunStatus.BLOCKED):
         out.session = run_session(params, ledger=ledger, broker=broker, clock=clock, market=MarketCursor(panel),
@@ -205,11 +220,11 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
 
     instant = execution_instant(as_of, params.execution_time)
     close = execution_instant(as_of, "close")
-    if now < instant - EARLY_TOLERANCE or now >= close or not market_clock.is_open:
+    if now < instant - EARLY_TOLERANCE or now >= close or not market_open:
         raise SessionError(
             f"the market is not at the execution time: broker time {now.isoformat()}, {params.execution_time} on "
             f"{as_of} is {instant.isoformat()} and the close {close.isoformat()} (market "
-            f"{'open' if market_clock.is_open else 'closed'}); run it between those times (a schedule waits for "
+            f"{'open' if market_open else 'closed'}); run it between those times (a schedule waits for "
             "them); nothing was sent")
     if now > instant + EARLY_TOLERANCE:
         out.messages.append(f"late: the session runs at {now.isoformat()}, {params.execution_time} was "
@@ -247,8 +262,8 @@ def _session(params: LiveParams, ledger: Ledger, broker: RemoteBroker, out: Live
     ledger.audit("decision_prices", {"run_key": run_key, "prices": {
         q.symbol: {"price": str(q.price), "at": q.timestamp.isoformat(), "source": q.source}
         for q in out.quotes.values()}}, at=now.to_pydatetime())
-    notes = [f"decision price {q.symbol} {q.price} at {q.timestamp.isoformat()} ({q.source})"
-             for q in out.quotes.values()]
+    notes = [*notes, *(f"decision price {q.symbol} {q.price} at {q.timestamp.isoformat()} ({q.source})"
+                       for q in out.quotes.values())]
 
     deadline = min(now + pd.Timedelta(seconds=params.broker.order_timeout_seconds), close)
     # The dry run's rule for the price of the moment (engine/intraday.py): the decision sees

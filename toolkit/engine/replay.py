@@ -231,8 +231,8 @@ def check_replay(
                            "Fix or refresh the data, or replay a range it covers")
     kill = ledger.kill_switch()
     if kill.on:
-        raise SessionError(f"the kill switch of ledger {ledger.url} is ON ({kill.reason}): every session would be "
-                           "halted; nothing was written. Turn it off (toolkit killswitch off) or replay into "
+        raise SessionError(f"the kill switch of ledger {ledger.shown_url} is ON ({kill.reason}): every session "
+                           "would be halted; nothing was written. Turn it off (toolkit killswitch off) or replay into "
                            "another ledger (--db)")
     runs = ledger.runs(account=params.account)
     if not runs.empty:
@@ -244,7 +244,7 @@ def check_replay(
         if todo and latest is not None and todo[0].date() < latest:
             raise ParamsError(
                 "--start", lo.date().isoformat(),
-                f"a session after {latest}: account {params.account!r} ({params.mode}) of ledger {ledger.url} "
+                f"a session after {latest}: account {params.account!r} ({params.mode}) of ledger {ledger.shown_url} "
                 f"already holds sessions up to {latest}, and a replay never writes sessions before an account's "
                 "last one; nothing was written. Replay into another account (--account) or ledger (--db)")
     return days

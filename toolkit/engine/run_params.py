@@ -13,8 +13,9 @@ their parameters are the params file the user ran them with, which
 :func:`~toolkit.engine.session.run_session` or :func:`~toolkit.engine.replay.replay`
 records them for any mode.
 
-``as_of`` is left out (the run key holds the session) and so is ``db_url`` (where
-the ledger lives is not a parameter of the trades, and a URL may name a user).
+``as_of`` is left out (the run key holds the session), and so are ``db_url`` (where
+the ledger lives is not a parameter of the trades, and a URL may name a user) and
+``alerts`` (who is told about a session changes none of its trades).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ __all__ = ["PARAMS_KEY", "records_params", "run_summary_params", "session_params
 #: Key of the run summary that holds the session's parameters.
 PARAMS_KEY = "params"
 #: Parameters that are not recorded (see the module doc).
-NOT_RECORDED = frozenset({"as_of", "db_url"})
+NOT_RECORDED = frozenset({"as_of", "db_url", "alerts"})
 
 
 def records_params(mode: str, record_params: bool | None) -> bool:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -32,7 +31,12 @@ class LedgerBase:
         self._local = threading.local()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({make_url(self.url).render_as_string(hide_password=True)!r})"
+        return f"{type(self).__name__}({self.shown_url!r})"
+
+    @property
+    def shown_url(self) -> str:
+        """The ledger's URL with its password hidden: the one to print (outputs and logs are kept)."""
+        return db.shown_url(self.url)
 
     def __enter__(self) -> Self:
         return self

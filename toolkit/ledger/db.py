@@ -9,6 +9,16 @@ before DDL; the recipe from the SQLAlchemy docs below makes every SQLAlchemy
 transaction a real SQLite transaction, so a migration or a fill is atomic.
 Write transactions start with ``BEGIN IMMEDIATE``: two processes writing the
 ledger then queue on the busy timeout rather than dead-lock on lock upgrade.
+
+PostgreSQL (``postgresql+psycopg://``, a team's shared ledger) gets the same
+guarantees by other means, because the ledger's methods read a balance and write
+it back in one transaction and rely on no other writer in between: a write
+transaction first takes one transaction-scoped advisory lock per database
+(writers queue, as on SQLite, waiting at most the same 30 s), and a read
+transaction runs at REPEATABLE READ, so every statement of a report or a
+consistency check sees one snapshot, as a SQLite read transaction does. Two
+sessions of different accounts then write the one ledger in turn, each
+transaction short, and neither ever sees the other's half-written state.
 """
 
 from __future__ import annotations
@@ -23,12 +33,8 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -36,10 +42,17 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from toolkit.errors import ParamsError
 from toolkit.ledger.errors import LedgerError
 
+if TYPE_CHECKING:  # alembic loads on first use: ~0.5 s that `toolkit health` and readers should not pay
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 ENV_URL = "TOOLKIT_DB_URL"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "toolkit_ledger_write"
+#: Key of the PostgreSQL advisory lock that serialises the ledger's writers (advisory
+#: locks are per database, so one constant serves every ledger on a server).
+WRITER_LOCK_KEY = 0x746F6F6C6B6974  # "toolkit"
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -108,6 +121,11 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite ledger URL; None for another database, memory or a ``file:`` URI."""
+    return _sqlite_file(url)
+
+
 def _json_default(value: Any) -> Any:
     # Decimals as strings keep every digit; JSON floats would not.
     if isinstance(value, Decimal):
@@ -161,6 +179,20 @@ def create_ledger_engine(url: str) -> Engine:
             immediate = conn.get_execution_options().get(WRITE_OPTION, False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    elif engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "begin")
+        def _on_begin_postgresql(conn: Connection) -> None:
+            # See the module docstring: writers queue on one lock, readers see one snapshot.
+            # The driver has sent BEGIN with this first statement, so SET TRANSACTION applies.
+            if conn.get_execution_options().get(WRITE_OPTION, False):
+                conn.exec_driver_sql(
+                    f"SELECT set_config('lock_timeout', '{BUSY_TIMEOUT_MS}ms', true), "
+                    f"pg_advisory_xact_lock({WRITER_LOCK_KEY})"
+                )
+            else:
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
     return engine
 
 
@@ -177,6 +209,8 @@ def enable_wal(engine: Engine) -> None:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic configuration built in code: no ``alembic.ini`` needed at run time."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -187,6 +221,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 @functools.cache
 def _scripts() -> ScriptDirectory:
     # The revision files ship with the package and do not change while it runs.
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -202,7 +238,21 @@ def known_revisions() -> set[str]:
     return {rev.revision for rev in _scripts().walk_revisions()}
 
 
+def revision_order() -> list[str]:
+    """The revisions this toolkit ships, oldest first (to tell which of two schemas is newer)."""
+    return [rev.revision for rev in reversed(list(_scripts().walk_revisions()))]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database at ``engine`` is stamped with; None for a database without a ledger."""
+    with engine.connect() as conn:
+        heads = _current_revisions(conn)
+    return heads[0] if heads else None
+
+
 def _current_revisions(connection: Connection) -> tuple[str, ...]:
+    from alembic.runtime.migration import MigrationContext
+
     return tuple(MigrationContext.configure(connection).get_current_heads())
 
 
@@ -234,6 +284,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             _refuse_unknown(conn, str(engine.url))
             if revision == "head" and _current_revisions(conn) == (head_revision(),):
                 return  # already current: skip loading env.py and the revision scripts
+            from alembic import command
+
             command.upgrade(alembic_config(conn), revision)
     except SQLAlchemyError as exc:
         where = make_url(str(engine.url)).render_as_string(hide_password=True)
@@ -247,6 +299,8 @@ def downgrade(engine: Engine, revision: str) -> None:
     """Migrate the schema down to ``revision`` (``"base"`` drops every table)."""
     with _write_connection(engine) as conn:
         _refuse_unknown(conn, str(engine.url))
+        from alembic import command
+
         command.downgrade(alembic_config(conn), revision)
 
 

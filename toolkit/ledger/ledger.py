@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from toolkit.ledger import db
 from toolkit.ledger.accounting import ZERO, average_cost, fill_cash_flow, realised_on
+from toolkit.ledger.alerts import AlertsMixin
 from toolkit.ledger.broker_state import BrokerStateMixin
 from toolkit.ledger.changes import ChangesMixin
 from toolkit.ledger.checks import choice, non_negative, optional_price, positive, text
@@ -48,6 +49,7 @@ from toolkit.ledger.lifecycle import (
     allowed_from,
     is_legal,
 )
+from toolkit.ledger.locks import RunLocksMixin
 from toolkit.ledger.models import (
     AuditLogRow,
     CashBalanceRow,
@@ -81,14 +83,16 @@ _POS_GET = (
 )
 
 
-class Ledger(RunsMixin, BrokerStateMixin, ChangesMixin):
+class Ledger(RunsMixin, BrokerStateMixin, ChangesMixin, AlertsMixin, RunLocksMixin):
     """Repository over the ledger database. Create it with :func:`open_ledger`.
 
     Methods are grouped by topic: orders and fills, positions and cash (here),
     runs and snapshots (:class:`~toolkit.ledger.runs.RunsMixin`), kill switch,
     audit and overrides (:class:`~toolkit.ledger.control.ControlMixin`), broker order ids,
     live confirmations and adopted cash (:class:`~toolkit.ledger.broker_state.BrokerStateMixin`),
-    the cheap "what changed" stamp readers poll (:class:`~toolkit.ledger.changes.ChangesMixin`);
+    the cheap "what changed" stamp readers poll (:class:`~toolkit.ledger.changes.ChangesMixin`),
+    alerts as sent or not (:class:`~toolkit.ledger.alerts.AlertsMixin`),
+    per-key run locks (:class:`~toolkit.ledger.locks.RunLocksMixin`);
     engine, clock and :meth:`transaction` come from
     :class:`~toolkit.ledger.base.LedgerBase`.
     """

@@ -20,7 +20,7 @@ from toolkit.ledger.checks import choice, ratio, text
 from toolkit.ledger.convert import record_frame, run_record, snapshot_record
 from toolkit.ledger.errors import LedgerError
 from toolkit.ledger.lifecycle import MODES
-from toolkit.ledger.models import PerformanceSnapshotRow, RunRow
+from toolkit.ledger.models import OrderRow, PerformanceSnapshotRow, RunRow
 from toolkit.ledger.records import Run, Snapshot
 from toolkit.ledger.types import DecimalLike, to_amount
 from toolkit.model import RunStatus
@@ -196,6 +196,18 @@ class RunsMixin(LedgerBase):
         records.reverse()
         return record_frame(records, Run, time_columns=("started_at", "finished_at"), json_columns=("summary",))
 
+    def last_run(self, *, strategy: str, account: str, execution_time: str) -> Run | None:
+        """The run of the latest session of one schedule slot (strategy, account, execution time), or None.
+
+        Where ``toolkit schedule run-due`` starts looking for missed sessions.
+        """
+        q = (select(_RUNS).where(_RUNS.c.strategy == strategy, _RUNS.c.account == account,
+                                 _RUNS.c.execution_time == execution_time)
+             .order_by(_RUNS.c.session_date.desc(), _RUNS.c.id.desc()).limit(1))
+        with self._read_connection() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else run_record(row)
+
     def run_accounts(self) -> dict[str, tuple[str, str]]:
         """Each account with runs -> (strategy, mode) of its newest run, in one query.
 
@@ -205,6 +217,21 @@ class RunsMixin(LedgerBase):
         q = select(RunRow.account, RunRow.strategy, RunRow.mode).where(RunRow.id.in_(newest)).order_by(RunRow.account)
         with self._read_connection() as conn:
             return {account: (strategy, mode) for account, strategy, mode in conn.execute(q)}
+
+    def run_references(self) -> list[tuple[str, str | None, str | None, int]]:
+        """Every run key the ledger knows: ``(run_key, mode, notebook_run_id, orders)``, in two queries.
+
+        What ``toolkit runs prune`` needs to keep the archive of any run an order or a
+        live session refers to. ``mode`` and ``notebook_run_id`` are None for a run key
+        that only orders carry (no ``runs`` row).
+        """
+        counts = (select(OrderRow.run_key, func.count()).where(OrderRow.run_key.is_not(None))
+                  .group_by(OrderRow.run_key))
+        runs = select(RunRow.run_key, RunRow.mode, RunRow.notebook_run_id)
+        with self._read_connection() as conn:
+            orders: dict[str, int] = {str(key): int(n) for key, n in conn.execute(counts)}
+            out = [(key, mode, nb, orders.pop(key, 0)) for key, mode, nb in conn.execute(runs)]
+        return out + [(key, None, None, n) for key, n in sorted(orders.items())]
 
     # ----------------------------------------------------------------- snapshots
 

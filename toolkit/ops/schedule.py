@@ -34,6 +34,7 @@ __all__ = [
     "ScheduledRun",
     "cron_times_utc",
     "due_run",
+    "parse_instant",
     "runs_between",
     "upcoming_runs",
 ]
@@ -52,7 +53,8 @@ class ScheduledRun:
         return self.at.tz_convert(NEW_YORK)
 
 
-def _utc(value: Any, field: str) -> pd.Timestamp:
+def parse_instant(value: Any, field: str) -> pd.Timestamp:
+    """``value`` as a UTC instant (a naive time is New York's); InvalidInput naming ``field`` otherwise."""
     try:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError):
@@ -71,7 +73,7 @@ def _early_close(label: pd.Timestamp) -> bool:
 def runs_between(execution_time: str, start: Any, end: Any) -> list[ScheduledRun]:
     """Every session's run with ``start < instant <= end`` (naive times are New York's)."""
     when = ExecutionTime.parse(execution_time)
-    lo, hi = _utc(start, "after"), _utc(end, "until")
+    lo, hi = parse_instant(start, "after"), parse_instant(end, "until")
     sessions = nyse_calendar().sessions
     first = lo.tz_convert(NEW_YORK).tz_localize(None).normalize() - pd.Timedelta(days=1)
     last = hi.tz_convert(NEW_YORK).tz_localize(None).normalize()
@@ -87,7 +89,7 @@ def upcoming_runs(execution_time: str, *, after: Any, count: int = 5) -> list[Sc
     """The next ``count`` runs strictly after ``after``, as far as the calendar reaches."""
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 1000:
         raise InvalidInput("count", count, "a whole number from 1 to 1000")
-    start = _utc(after, "after")
+    start = parse_instant(after, "after")
     end = min(start + pd.Timedelta(days=7 * count // 4 + 14), pd.Timestamp(CALENDAR_END, tz=NEW_YORK))
     runs: list[ScheduledRun] = []
     while len(runs) < count and start < end:
@@ -98,8 +100,8 @@ def upcoming_runs(execution_time: str, *, after: Any, count: int = 5) -> list[Sc
 
 def due_run(execution_time: str, *, now: Any, lead: pd.Timedelta) -> ScheduledRun | None:
     """The run a firing at ``now`` should wait for: the next instant within ``lead``, else None."""
-    nxt = upcoming_runs(execution_time, after=_utc(now, "now") - pd.Timedelta(seconds=1), count=1)
-    if nxt and nxt[0].at - _utc(now, "now") <= lead:
+    nxt = upcoming_runs(execution_time, after=parse_instant(now, "now") - pd.Timedelta(seconds=1), count=1)
+    if nxt and nxt[0].at - parse_instant(now, "now") <= lead:
         return nxt[0]
     return None
 
@@ -113,7 +115,7 @@ def cron_times_utc(execution_time: str, *, lead_minutes: int = 5, years: int = 1
     """
     if not 0 <= lead_minutes <= 120:
         raise InvalidInput("lead_minutes", lead_minutes, "a number of minutes from 0 to 120")
-    begin = _utc(start, "start")
+    begin = parse_instant(start, "start")
     stop = min(begin + pd.Timedelta(days=366 * years), pd.Timestamp(CALENDAR_END, tz=NEW_YORK))
     runs = runs_between(execution_time, begin, stop)
     fires = {(r.at - pd.Timedelta(minutes=lead_minutes)) for r in runs}

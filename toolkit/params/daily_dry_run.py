@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from toolkit.data.dataset import check_data_params
 from toolkit.errors import ParamsError
 from toolkit.model import ExecutionTimeName, TradingModeName
+from toolkit.params.alerts import AlertSettings
 from toolkit.params.base import StrictModel
 from toolkit.params.costs import SessionCosts
 from toolkit.params.data import DataParams
@@ -27,7 +28,10 @@ from toolkit.params.strategy import StrategyRunParams, resolve_strategy_params
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.model import Instrument
 
-__all__ = ["BrokerParams", "DailyDryRunParams", "InstrumentParams"]
+__all__ = ["SCHEDULE_FIELDS", "BrokerParams", "DailyDryRunParams", "InstrumentParams"]
+
+#: Fields of the schedule (``toolkit schedule``, the run lock) left out of a dump at their defaults.
+SCHEDULE_FIELDS = ("catch_up", "lock_wait_seconds")
 
 
 
@@ -67,13 +71,39 @@ class DailyDryRunParams(StrategyRunParams):
     initial_cash: float = Field(100_000.0, gt=0, le=1e12)
     costs: SessionCosts = Field(default_factory=SessionCosts)
     guards: GuardSettings = Field(default_factory=GuardSettings)
+    #: Which alerts the session's runs send and the early-warning thresholds (channels: the secret store).
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     broker: BrokerParams = Field(default_factory=BrokerParams)
     #: Per-symbol trading rules; symbols not listed trade in whole shares.
     instruments: dict[str, InstrumentParams] = Field(default_factory=dict)
     #: SQLAlchemy URL of the ledger; ``None`` = ``$TOOLKIT_DB_URL`` or outputs/ledger.sqlite.
     db_url: str | None = None
     check_consistency: bool = Field(True, description="re-derive the ledger after the session and fail loudly on drift")
+    catch_up: Literal["none", "last", "all"] = Field(
+        "last",
+        description="sessions missed since the last run (machine off, crash), found by `toolkit schedule run-due`: "
+                    "none = record them as missed; last = run the newest, record the others; all = run every one, "
+                    "oldest first (a dry run replays a past session exactly, its clock at that session's time)",
+    )
+    lock_wait_seconds: float = Field(
+        0.0, ge=0, le=6.5 * 3600,
+        description="when another run of the same session holds its lock: wait this long for it, then stop "
+                    "with a message naming the holder (0 = stop at once)",
+    )
     title: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Dumps (manifests, params hashes, which name runs and sit in the ledger) list the
+        # alerts block and the schedule fields (catch_up, lock_wait_seconds) only when they
+        # say something: params files without them dump, and hash, exactly as before they existed.
+        data: dict[str, Any] = handler(self)
+        if self.alerts == AlertSettings():
+            data.pop("alerts", None)
+        for name in SCHEDULE_FIELDS:
+            if name in data and getattr(self, name) == type(self).model_fields[name].default:
+                del data[name]
+        return data
 
     @field_validator("mode")
     @classmethod

@@ -74,6 +74,14 @@ class LiveParams(DailyDryRunParams):
     #: Must equal ``account`` for ``online_live`` (with a recorded ``toolkit live confirm``).
     confirm_live: str | None = None
     reconcile: Literal["stop", "adopt_broker"] = "stop"
+    #: Real orders are never placed for a past session: a missed live session is recorded
+    #: as missed (and alerted), whatever this says. ``last`` runs today's missed session
+    #: late, only while the market is still open (the engine refuses it after the close).
+    catch_up: Literal["none", "last"] = Field(
+        "none",
+        description="a missed live session: none = record it as missed; last = run today's session late while "
+                    "the market is still open. A past session is never traded (recorded as missed)",
+    )
 
     @field_validator("mode")
     @classmethod

@@ -74,8 +74,10 @@ def write_live_outputs(result: LiveResult, output_dir: str | Path, *, fingerprin
     out.mkdir(parents=True, exist_ok=True)
     written = write_outputs(result.session, out, fingerprint=fingerprint) if result.session is not None else []
     if result.session is None:  # stopped before the session: still say so in the manifest
+        # reconciliation_ok False: stopped because ledger and broker disagree (the runner's alert says so).
+        recon_ok = None if result.reconciliation is None else result.reconciliation.ok
         info = {"data_fingerprint": fingerprint, "session": {"status": result.status, "mode": result.mode,
-                                                             "stopped": result.stopped}}
+                                                             "stopped": result.stopped, "reconciliation_ok": recon_ok}}
         (out / "run_info.json").write_text(json.dumps(info, indent=2))
         written.append(out / "run_info.json")
     fills_with_slippage(result).to_csv(out / "fills.csv", index=False)

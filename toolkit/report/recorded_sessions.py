@@ -93,7 +93,7 @@ def recorded_sessions(ledger: Ledger, *, account: str, start: dt.date | None = N
     if runs.empty:
         known = sorted(set(ledger.runs()["account"]))
         where = f"one of {_names(known)}" if known else "an account with sessions (this ledger holds none)"
-        raise ParamsError("--account", account, f"{where} in ledger {ledger.url}")
+        raise ParamsError("--account", account, f"{where} in ledger {ledger.shown_url}")
     mode = _one("--mode", mode, runs["mode"], f"account {account!r}")
     runs = runs[runs["mode"] == mode]
     strategy = _one("--strategy", strategy, runs["strategy"], f"account {account!r} ({mode})")

@@ -4,7 +4,8 @@ The switch is global: while it is on, every session of every account halts befor
 order (the engine's guard), until someone turns it off with a reason. The panel writes it
 only through :meth:`toolkit.ledger.Ledger.set_kill_switch`, which stores the state and its
 audit entry (who, why) in one transaction. An empty reason writes nothing: the refusal is
-shown next to the button.
+shown next to the button. A change sends the ``kill_switch_changed`` alert (recorded in the
+ledger whether a channel took it or not; its outcome is shown next to the button).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import ipywidgets as w
 
 from toolkit.errors import ToolkitError
 from toolkit.ledger import KillSwitch, LedgerError
+from toolkit.ops.alert_commands import announce_kill_switch
 from toolkit.widgets import dom
 from toolkit.widgets.context import AccountView, Section
 from toolkit.widgets.layout import card, flex_row, message, reason_field
@@ -78,5 +80,6 @@ class KillSwitchControl(Section):
             self.message.value = message(str(exc), error=True)
             return
         self.reason.value = ""
-        self.message.value = message(f"kill switch turned {word} by {self._view.actor()}")
+        self.message.value = message(f"kill switch turned {word} by {self._view.actor()}; "
+                                     f"{announce_kill_switch(self._view.ledger)}")
         self._view.refresh()
