@@ -17,6 +17,7 @@ import datetime as dt
 import json
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -37,17 +38,22 @@ T0 = dt.datetime(2018, 1, 2, 21, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    led = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+def ledger(ledger_url: str) -> Ledger:
+    """An empty ledger on each backend (SQLite; PostgreSQL where its test server runs)."""
+    led = open_ledger(ledger_url)
     yield led
     led.close()
 
 
-def stored_row(ledger: Ledger, key: str) -> tuple[str, str] | None:
+def stored_row(ledger: Ledger, key: str) -> tuple[Any, pd.Timestamp] | None:
     """The row as the database holds it right now (in the open transaction, if any), bypassing get_state."""
     with ledger.transaction() as s:
         row = s.execute(text("SELECT value, updated_at FROM system_state WHERE key = :k"), {"k": key}).first()
-    return None if row is None else (row[0], str(row[1]))
+    if row is None:
+        return None
+    value = json.loads(row[0]) if isinstance(row[0], str) else row[0]  # SQLite keeps the text, PostgreSQL parses
+    at = pd.Timestamp(row[1])
+    return value, at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
 
 
 # ----------------------------------------------------------------- the broker's settled history
@@ -134,17 +140,27 @@ def test_a_coalesced_key_is_written_at_its_first_set_and_at_the_commit_with_the_
         ledger.set_state("venue", {"n": 2}, at=at[2], coalesce=True)
         ledger.set_state("venue", {"n": 3}, at=at[3], coalesce=True)
         assert stored_row(ledger, "venue") == first  # the repeats wait for the commit
-        assert json.loads(first[0]) == {"n": 1}
+        assert first == ({"n": 1}, pd.Timestamp(at[1]))
         assert ledger.get_state("venue") == {"n": 3}  # a read in the transaction sees the last value
         ledger.set_state("venue", {"n": 4}, at=at[3], coalesce=True)
     assert ledger.get_state("venue") == {"n": 4}
     row = stored_row(ledger, "venue")
     with ledger.transaction():
         ledger.set_state("venue", {"n": 4}, at=at[3])  # what writing every set would have left
-    assert stored_row(ledger, "venue") == row
-    with ledger.transaction() as s:  # the new row was inserted where a plain write inserts it
-        keys = [r[0] for r in s.execute(text("SELECT key FROM system_state ORDER BY rowid"))]
-    assert keys == ["other", "venue"]
+    assert stored_row(ledger, "venue") == row == ({"n": 4}, pd.Timestamp(at[3]))
+
+
+def test_a_coalesced_key_is_inserted_where_a_plain_write_inserts_it(tmp_path: Path):
+    """The first set writes at once, so SQLite's row order (what a dump of the ledger lists) is unchanged."""
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as led:
+        with led.transaction():
+            led.set_state("venue", {"n": 1}, coalesce=True)
+            led.set_state("other", {"n": 0})
+            led.set_state("venue", {"n": 2}, coalesce=True)
+            led.set_state("last", {"n": 0})
+        with led.transaction() as s:
+            keys = [r[0] for r in s.execute(text("SELECT key FROM system_state ORDER BY rowid"))]
+    assert keys == ["venue", "other", "last"]
 
 
 def test_a_rolled_back_transaction_leaves_no_coalesced_value(ledger):
@@ -202,5 +218,5 @@ def test_a_batch_stores_the_venue_as_its_last_save_left_it(ledger):
     last, last_at = snapshots[-1]
     assert len(last["orders"]) > 20 and b.to_dict() != last  # the market moved on after the last save
     assert ledger.get_state(key) == last
-    assert pd.Timestamp(stored_row(ledger, key)[1]).tz_localize("UTC") == last_at
+    assert stored_row(ledger, key)[1] == last_at
     assert SimulatedBroker.from_dict(ledger.get_state(key)).to_dict() == last
