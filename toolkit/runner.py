@@ -176,11 +176,13 @@ def export_html(notebook: Path | Any, html_path: Path) -> None:
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
+    from toolkit.report.offline_html import strip_remote_scripts
+
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, (str, Path)) else notebook
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={INTERACTIVE_ONLY_TAG}), enabled=True)
     body, _ = exporter.from_notebook_node(nb)
-    html_path.write_text(body, encoding="utf-8")
+    html_path.write_text(strip_remote_scripts(body), encoding="utf-8")
 
 
 def run_notebook(

@@ -1,0 +1,138 @@
+"""The backtest report's first screen and its appendix: headline summary, parameters, data.
+
+A reader opening the report wants, in one glance, what ran (strategy, period, data)
+and how it did against buying and holding the benchmark: :func:`headline_html` is
+that summary, shown before any table. The full parameter table and the data
+description follow at the end (:func:`params_html`, :func:`data_html`): a strategy
+with 30+ parameters shows every one of them, grouped by section in collapsible
+blocks, and a parameter left unset is named once in a line, not as a ``None`` row.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from toolkit.data import describe
+from toolkit.report.html_table import CSS, Column, MetricRow, format_cell, html_table, metric_rows_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from toolkit.backtest.job import BacktestReport
+
+__all__ = ["HEADLINE_METRICS", "data_html", "headline_html", "params_groups", "params_html"]
+
+#: The headline's figures: (metrics.json key, label, kind), strategy beside benchmark.
+HEADLINE_METRICS = (
+    ("final_equity", "Final equity", "money"),
+    ("total_return", "Total return", "percent"),
+    ("cagr", "CAGR", "percent"),
+    ("sharpe", "Sharpe ratio", "ratio"),
+    ("max_drawdown", "Max drawdown", "percent"),
+)
+
+
+def _benchmark_final_equity(report: BacktestReport) -> float:
+    return float(report.benchmark_equity.dropna().iloc[-1])
+
+
+def headline_html(report: BacktestReport) -> str:
+    """Strategy, period, data and the key figures beside the benchmark's, as one HTML block."""
+    p = report.params
+    eq = report.result.equity
+    first, last = format_cell(eq.index[0], "date"), format_cell(eq.index[-1], "date")
+    bench_label = f"buy & hold {report.benchmark_symbol}"
+    bench = {**report.benchmark_metrics, "final_equity": _benchmark_final_equity(report)}
+    rows = [MetricRow(label, kind, (report.metrics.get(key), bench.get(key)), glossary=key)  # type: ignore[arg-type]
+            for key, label, kind in HEADLINE_METRICS]
+    title = p.title or p.strategy
+    lines = [
+        f"<b>Strategy</b> <code>{html.escape(p.strategy)}</code>: {html.escape(report.strategy.description)}",
+        f"<b>Period</b> {first} to {last} ({len(eq):,} bars)",
+        f"<b>Data</b> {html.escape(', '.join(report.dataset.symbols))} from <code>{html.escape(p.data.source)}</code>; "
+        f"initial cash {format_cell(p.initial_cash, 'money')}, fees {format_cell(p.fees_bps, 'number')} bps, "
+        f"slippage {format_cell(p.slippage_bps, 'number')} bps, fill at <code>{html.escape(p.fill)}</code>",
+        f"<b>Benchmark</b> {html.escape(bench_label)} (no costs)",
+    ]
+    table = metric_rows_table(rows, ["strategy", bench_label])
+    return (f'<div class="tk-headline"><h3 style="margin:.2em 0">{html.escape(title)}</h3>'
+            + "".join(f'<p style="margin:.15em 0">{line}</p>' for line in lines) + table + "</div>")
+
+
+def _flat(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            _flat(v, f"{prefix}.{k}" if prefix else str(k), out)
+    else:
+        out[prefix] = value
+
+
+def _unset_value(value: Any) -> bool:
+    """None or an empty list / mapping: a parameter with nothing in it, named in the "not set" line, not a row."""
+    return value is None or (isinstance(value, (list, dict)) and len(value) == 0)
+
+
+def _param_text(value: Any) -> str:
+    """A parameter's value as the table writes it: lists joined by commas, numbers without a trailing ``.0``."""
+    if isinstance(value, list):
+        return ", ".join(_param_text(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:,.10g}"
+    return str(value)
+
+
+def params_groups(report: BacktestReport) -> dict[str, pd.DataFrame]:
+    """The resolved params as ``{group: table}``: one group per section (``run`` for top-level keys).
+
+    Each table has the columns ``parameter`` and ``value`` (lists joined with commas);
+    unset parameters (``None``, an empty list) are not rows (see :func:`params_html`).
+    """
+    dumped = report.params.model_dump(mode="json")
+    groups: dict[str, dict[str, Any]] = {}
+    for key, value in dumped.items():
+        nested = isinstance(value, dict) and bool(value)
+        flat: dict[str, Any] = {}
+        _flat(value, "" if nested else key, flat)
+        groups.setdefault(key if nested else "run", {}).update(flat)
+    out = {}
+    for group, items in groups.items():
+        rows = [(k, _param_text(v)) for k, v in items.items() if not _unset_value(v)]
+        out[group] = pd.DataFrame(rows, columns=["parameter", "value"])
+    return out
+
+
+def _unset(report: BacktestReport) -> list[str]:
+    flat: dict[str, Any] = {}
+    _flat(report.params.model_dump(mode="json"), "", flat)
+    return [k for k, v in flat.items() if _unset_value(v)]
+
+
+def params_html(report: BacktestReport) -> str:
+    """Every resolved parameter, one collapsible block per group (the strategy's open), unset ones named once."""
+    parts = [f"<style>{CSS}</style>"]
+    for group, table in params_groups(report).items():
+        if table.empty:
+            continue
+        is_open = " open" if group in ("strategy_params", "run") else ""
+        inner = html_table(table.astype({"value": str}), [Column("parameter", "parameter"), Column("value", "value")])
+        parts.append(f"<details{is_open}><summary><b>{html.escape(group)}</b> ({len(table)} parameters)</summary>"
+                     f"{inner}</details>")
+    unset = _unset(report)
+    if unset:
+        parts.append('<p class="tk-note" style="color:#555">Not set (their defaults apply): '
+                     + ", ".join(f"<code>{html.escape(k)}</code>" for k in unset) + ".</p>")
+    return "".join(parts)
+
+
+def data_html(report: BacktestReport) -> str:
+    """One row per symbol: first and last bar, bars, first and last close, whether it is a synthetic proxy."""
+    d = describe(report.dataset.frames)
+    d = d.assign(synthetic=d["synthetic"].map({True: "yes (proxy)", False: "no"}))
+    cols = [Column("first", "first bar", "date"), Column("last", "last bar", "date"), Column("bars", "bars", "count"),
+            Column("first_close", "first close", "money"), Column("last_close", "last close", "money"),
+            Column("synthetic", "synthetic")]
+    notes = "".join(f"<blockquote><b>Note.</b> {html.escape(n)}</blockquote>" for n in report.notes)
+    return html_table(d, cols, index=Column("symbol", "symbol")) + notes
