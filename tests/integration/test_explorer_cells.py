@@ -20,10 +20,12 @@ from toolkit.runner import INTERACTIVE_ONLY_TAG
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
-#: The report's headings before the explorers were added (h1 title, then h2 sections).
+#: The report's headings (h1 title, then h2 sections); the backtest's are the tearsheet's (issue 13).
 SECTIONS = {
-    "backtest": ["Backtest report", "Parameters", "Data", "Equity and drawdown", "Metrics", "Trades",
-                 "Monthly returns", "Regime", "Decisions"],
+    "backtest": ["Backtest report", "Summary", "Cumulative returns", "Drawdowns", "Yearly returns",
+                 "Monthly returns", "Metrics", "Against the benchmark", "Rolling statistics", "Return distribution",
+                 "Exposure and holdings", "Trades", "Regime", "Decisions", "Appendix: parameters", "Appendix: data",
+                 "Metric glossary"],
     "walk_forward": ["Walk-forward report", "Parameters", "Data", "Folds", "Stitched out-of-sample equity",
                      "Parameter stability", "In-sample vs out-of-sample", "Objective heatmap",
                      "Overfitting diagnostics", "Recommended parameters", "Trials"],

@@ -62,7 +62,7 @@ def test_outputs_agree_with_each_other(completed_run):
 def test_report_is_offline_html_without_code(completed_run):
     _, rec = completed_run
     html = (rec.run_dir / "report.html").read_text()
-    assert "Equity and drawdown" in html and "Monthly returns" in html
+    assert "Cumulative returns" in html and "Monthly returns" in html and "Metric glossary" in html
     # plotly.js is embedded in the page (not fetched from a CDN), so charts work offline.
     assert re.search(r"plotly\.js v\d", html) and "Plotly.newPlot" in html
     assert not re.search(r"<script[^>]*src=[\"'][^\"']*plot\.ly", html)

@@ -346,3 +346,22 @@ def test_strip_remote_scripts_removes_only_external_script_elements() -> None:
     out = strip_remote_scripts(page)
     assert "cdnjs" not in out and "mathjax" not in out
     assert 'var u = "https://plotly.com/"' in out and '<script src="local.js"></script>' in out
+
+
+def test_a_short_run_without_trades_renders_every_section() -> None:
+    """Three months with a 100-bar slow SMA: no trade, no drawdown table rows to speak of, daily chart points."""
+    run = toolkit.run_backtest(toolkit.load_params("backtest", ROOT / "params/backtest/sma_crossover.yaml",
+                                                   {"data.start": "2018-10-01"}))
+    assert len(run.result.trades) == 0 and len(run.result.equity) < MAX_POINTS
+    trades = backtest_positions.trades_html(run)
+    assert body(trades) == [] and "0 orders" in trades
+    assert body(backtest_returns.worst_drawdowns_html(run)) == []
+    fig = backtest_returns.cumulative_returns_figure(run)
+    assert len(fig.data[0].x) == len(run.result.equity)  # short: every bar drawn
+    for fragment in (backtest_headline.headline_html(run), backtest_risk.key_metrics_html(run),
+                     backtest_risk.benchmark_relative_html(run), backtest_returns.yearly_returns_html(run)):
+        no_blank_cells(fragment)
+    backtest_risk.rolling_figure(run)
+    backtest_risk.return_distribution_figure(run)
+    backtest_positions.exposure_figure(run)
+    backtest_positions.holdings_figure(run)

@@ -1,0 +1,128 @@
+"""The archived backtest report as a reader gets it: ``toolkit run backtest`` on the default params.
+
+One real run (papermill + nbconvert, the session's shared ``default_run``, see
+conftest.py), then its ``report.html`` read as text and through an HTML parser: the
+headline comes before any other table, every tearsheet section is there in order, every
+glossary link lands on an entry, nothing is fetched from another host, plotly.js is
+embedded once, no table cell reads ``None`` or ``nan``, and the page stays under 6 MB.
+"""
+
+from __future__ import annotations
+
+import html.parser
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+#: The report's h1 and h2 headings, in order.
+SECTIONS = ["Backtest report", "Summary", "Cumulative returns", "Drawdowns", "Yearly returns", "Monthly returns",
+            "Metrics", "Against the benchmark", "Rolling statistics", "Return distribution",
+            "Exposure and holdings", "Trades", "Regime", "Decisions", "Appendix: parameters", "Appendix: data",
+            "Metric glossary"]
+MAX_BYTES = 6 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def report(default_run: Callable) -> tuple[Path, str]:
+    run_dir = default_run("backtest").run_dir
+    return run_dir, (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+class _Page(html.parser.HTMLParser):
+    """Tags' attributes (script bodies are not parsed as tags) and the text of every table cell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[tuple[str, str, str]] = []
+        self.cells: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        for key in ("src", "href", "data"):
+            if a.get(key):
+                self.links.append((tag, key, a[key]))
+        if tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.cells.append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _page(text: str) -> _Page:
+    p = _Page()
+    p.feed(text)
+    return p
+
+
+def _headings(text: str) -> list[str]:
+    found = re.findall(r"<h([12])[^>]*>(.*?)</h\1>", text, flags=re.S)
+    return [re.sub(r"<[^>]+>", "", t).replace("¶", "").strip() for _, t in found]
+
+
+def test_every_section_in_order(report) -> None:
+    _, text = report
+    assert _headings(text) == SECTIONS
+
+
+def test_headline_comes_before_any_other_table(report) -> None:
+    _, text = report
+    headline = text.index('class="tk-headline"')
+    first_table = text.index("<table")
+    cumulative = text.index(">Cumulative returns")
+    assert headline < first_table < cumulative  # the first table is the headline's own summary
+    summary = text[headline:cumulative]
+    for label in ("Final equity", "CAGR", "Sharpe ratio", "Max drawdown", "buy &amp; hold NASDAQ", "172,111.46"):
+        assert label in summary
+    # The parameters and the data description are in the appendix, after every tearsheet section.
+    assert text.index(">Appendix: parameters") > text.index(">Decisions")
+
+
+def test_every_glossary_link_resolves(report) -> None:
+    _, text = report
+    page = _page(text)
+    metric_links = {v[1:] for _, key, v in page.links if key == "href" and v.startswith("#metric-")}
+    assert len(metric_links) > 30
+    assert metric_links <= page.ids
+
+
+def test_nothing_is_fetched_from_another_host(report) -> None:
+    run_dir, text = report
+    external = [link for link in _page(text).links if re.match(r"(https?:)?//", link[2], flags=re.I)]
+    assert external == []
+    # Relative links point at files the run archived beside the report.
+    files = {v for tag, key, v in _page(text).links if key == "href" and not v.startswith("#")}
+    assert files == {"trades.csv", "decisions.csv"} and all((run_dir / f).is_file() for f in files)
+
+
+def test_plotly_js_is_embedded_once_and_the_page_is_small(report) -> None:
+    run_dir, text = report
+    assert len(re.findall(r"\* plotly\.js v\d", text)) == 1
+    assert text.count("Plotly.newPlot(") == 7
+    assert (run_dir / "report.html").stat().st_size < MAX_BYTES
+
+
+def test_no_table_cell_reads_none_or_nan(report) -> None:
+    _, text = report
+    cells = _page(text).cells
+    assert len(cells) > 500
+    assert not [c for c in cells if c in ("None", "nan", "NaN", "NaT", "")]
+    assert "rows \u00d7" not in text and "rows x 1 columns" not in text
+
+
+def test_the_trade_list_is_complete(report) -> None:
+    run_dir, text = report
+    n_trades = sum(1 for _ in (run_dir / "trades.csv").open()) - 1
+    assert f"{n_trades} round trips, all shown" in text or n_trades <= 20
+    assert 'href="trades.csv"' in text
