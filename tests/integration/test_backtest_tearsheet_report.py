@@ -109,7 +109,7 @@ def test_nothing_is_fetched_from_another_host(report) -> None:
 def test_plotly_js_is_embedded_once_and_the_page_is_small(report) -> None:
     run_dir, text = report
     assert len(re.findall(r"\* plotly\.js v\d", text)) == 1
-    assert text.count("Plotly.newPlot(") == 7
+    assert text.count("Plotly.newPlot(") == 8
     assert (run_dir / "report.html").stat().st_size < MAX_BYTES
 
 

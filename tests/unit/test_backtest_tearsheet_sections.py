@@ -365,3 +365,33 @@ def test_a_short_run_without_trades_renders_every_section() -> None:
     backtest_risk.return_distribution_figure(run)
     backtest_positions.exposure_figure(run)
     backtest_positions.holdings_figure(run)
+
+
+def test_regime_timeline_log_axis_reads_in_order(v35b) -> None:
+    """The v3.5b equity axis read "2, 100k, 9, 8, 7 ..." (plotly's minor digits); now 1-2-5 values, ascending."""
+    from toolkit.report import plots
+
+    fig = plots.regime_timeline(v35b.result.equity, v35b.decisions.context["cell"])
+    eq = v35b.result.equity
+    assert tuple(fig.layout.yaxis.ticktext) == log_ticks(float(eq.min()), float(eq.max())).labels
+    assert list(fig.layout.yaxis.tickvals) == sorted(fig.layout.yaxis.tickvals)
+    assert all(re.fullmatch(r"\d+k", t) for t in fig.layout.yaxis.ticktext)
+
+
+def test_price_chart_marks_every_entry_and_exit_per_symbol(v35b, sma) -> None:
+    fig = backtest_positions.trade_prices_figure(v35b)
+    trades = v35b.result.trades
+    symbols = list(dict.fromkeys(trades["symbol"]))
+    assert len(symbols) >= 2 and len(fig.data) == 3 * len(symbols)
+    for i, sym in enumerate(symbols):
+        close, entries, exits = fig.data[3 * i: 3 * i + 3]
+        t = trades[trades["symbol"] == sym]
+        assert close.name == f"{sym} close" and len(entries.x) == len(t)
+        assert len(exits.x) == int((t["status"] != "open").sum())
+        np.testing.assert_allclose(np.asarray(entries.y, float), t["entry_price"].to_numpy(), rtol=1e-6)
+        assert close.visible is (i == 0) and entries.visible is (i == 0)
+    menu = fig.layout.updatemenus[0]
+    assert [b.label for b in menu.buttons] == symbols
+    assert menu.buttons[1].args[0]["visible"] == [j // 3 == 1 for j in range(3 * len(symbols))]
+    single = backtest_positions.trade_prices_figure(sma)
+    assert len(single.data) == 3 and not single.layout.updatemenus and "NASDAQ" in single.layout.title.text

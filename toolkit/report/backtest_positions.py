@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["CONTRIBUTION_COLUMNS", "REGIME_TABLE_COLUMNS", "TRADE_COLUMNS", "closes", "contribution_html",
            "decisions_html", "exposure_figure", "holdings_figure", "regime_cells_html", "round_trips",
-           "trades_html"]
+           "trade_prices_figure", "trades_html"]
 
 _MARGIN = dict(l=70, r=20, t=50, b=30)
 
@@ -90,6 +90,45 @@ def closes(report: BacktestReport) -> pd.DataFrame:
 def round_trips(report: BacktestReport) -> pd.DataFrame:
     """The round trips with holding period and MAE / MFE (:func:`~toolkit.backtest.round_trips.round_trip_table`)."""
     return round_trip_table(report.result.trades, closes(report), fill=report.params.fill)
+
+
+def trade_prices_figure(report: BacktestReport) -> Figure:
+    """Each traded symbol's close with its round trips' entries (▲) and exits (▼); a menu picks the symbol.
+
+    Markers sit at the round trip's average entry and exit price (an exit of a round
+    trip still open is not drawn). One symbol shows at a time; with one, no menu.
+    """
+    import plotly.graph_objects as go
+
+    trades = report.result.trades
+    prices = closes(report)
+    symbols = [s for s in dict.fromkeys(trades["symbol"]) if s in prices.columns] if len(trades) else []
+    fig = go.Figure()
+    per_symbol = 3
+    for i, sym in enumerate(symbols):
+        t = trades[trades["symbol"] == sym]
+        closed = t[t["status"] != "open"]
+        s = chart_series(prices[sym].dropna())
+        visible = i == 0
+        fig.add_trace(go.Scatter(x=chart_x(s.index), y=chart_y(s), name=f"{sym} close", visible=visible,
+                                 line=dict(width=1, color="#555")))
+        fig.add_trace(go.Scatter(x=chart_x(pd.DatetimeIndex(t["entry_time"])), y=chart_y(t["entry_price"]),
+                                 mode="markers", name="entry", visible=visible,
+                                 marker=dict(symbol="triangle-up", size=9, color="#2ca02c")))
+        fig.add_trace(go.Scatter(x=chart_x(pd.DatetimeIndex(closed["exit_time"])), y=chart_y(closed["exit_price"]),
+                                 mode="markers", name="exit", visible=visible,
+                                 marker=dict(symbol="triangle-down", size=9, color="#d62728")))
+    if len(symbols) > 1:
+        buttons = [dict(label=str(sym), method="update",
+                        args=[{"visible": [j // per_symbol == i for j in range(per_symbol * len(symbols))]}])
+                   for i, sym in enumerate(symbols)]
+        fig.update_layout(updatemenus=[dict(buttons=buttons, direction="down", x=0, xanchor="left", y=1.15,
+                                            yanchor="top")])
+    title = "Entries and exits on the price" + (f" of {symbols[0]}" if len(symbols) == 1 else " (pick a symbol)")
+    fig.update_layout(title=dict(text=title, x=0.5 if len(symbols) > 1 else 0.05), height=380, margin=_MARGIN,
+                      legend=dict(orientation="h"))
+    fig.update_yaxes(title_text="close")
+    return fig
 
 
 #: Columns of the trade list.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.report.axis_ticks import log_ticks
+
 #: Cell colours of regime strategies (v3.5b cells 1-6).
 CELL_COLOURS = {1: "#1a9850", 2: "#91cf60", 3: "#d9ef8b", 4: "#fee08b", 5: "#fc8d59", 6: "#d73027"}
 
@@ -75,7 +77,7 @@ def monthly_heatmap(table: pd.DataFrame, *, title: str = "Monthly returns"):
 
 
 def regime_timeline(equity: pd.Series, cells: pd.Series, *, title: str = "Equity with regime cells"):
-    """Equity curve over a strip coloured by the strategy's regime cell on each bar."""
+    """Equity curve (log axis with 1-2-5 ticks) over a strip coloured by the strategy's regime cell on each bar."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -90,7 +92,8 @@ def regime_timeline(equity: pd.Series, cells: pd.Series, *, title: str = "Equity
         if mask.any():
             fig.add_trace(go.Bar(x=x[mask], y=[1] * int(mask.sum()), name=f"cell {cell}", marker_color=colour,
                                  marker_line_width=0, width=86_400_000), row=2, col=1)
-    fig.update_yaxes(type="log", row=1, col=1)
+    ticks = log_ticks(float(equity.min()), float(equity.max()))
+    fig.update_yaxes(type="log", tickvals=list(ticks.values), ticktext=list(ticks.labels), row=1, col=1)
     fig.update_yaxes(visible=False, row=2, col=1)
     fig.update_layout(title=title, barmode="stack", bargap=0, height=480, margin=dict(l=60, r=20, t=50, b=30),
                       legend=dict(orientation="h"))
