@@ -104,8 +104,9 @@ def toolkit_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(ROOT)
 
     def run(args: list[str], db: str | None = None) -> CliResult:
-        if db is None:
-            monkeypatch.delenv("TOOLKIT_DB_URL", raising=False)
+        if db is None:  # set, then removed: the test's end restores it even if main() took it from a .env
+            monkeypatch.setenv("TOOLKIT_DB_URL", "")
+            monkeypatch.delenv("TOOLKIT_DB_URL")
         else:
             monkeypatch.setenv("TOOLKIT_DB_URL", db)
         capsys.readouterr()  # drop what was printed before the call

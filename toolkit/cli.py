@@ -122,9 +122,9 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 def _cmd_runs_archive(args: argparse.Namespace, outputs: Path | None) -> int:
     """``runs index`` (rebuild outputs/index.html), ``runs diff A B`` and ``runs prune --keep-days N``."""
-    from toolkit.params import repo_root
+    from toolkit.ops.runs import existing_outputs
 
-    root = outputs or repo_root() / "outputs"
+    root = existing_outputs(outputs)  # a missing --outputs: one error line, no new folder
     if args.runs_command == "index":
         from toolkit.ops.run_index import write_index
 
@@ -774,6 +774,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _exit_status(exc)
     with _warnings_held() as held:
         try:
+            from toolkit.connections.secret_backends.dotenv_file import export_process_settings
+
+            export_process_settings()  # $TOOLKIT_DB_URL from .env: cron starts us with a bare environment
             status: int = args.func(args)
         except ToolkitError as exc:
             held.clear()  # nothing ran: the error is the one line that matters

@@ -210,9 +210,11 @@ def run_notebook(
     ``warm``: a kernel already started by :func:`toolkit.warm_kernel.start` (the CLI
     starts one before importing this module); one is started here otherwise.
     """
+    from toolkit.connections.secret_backends.dotenv_file import export_process_settings
     from toolkit.warm_kernel import skip_slow_optional_imports
 
     skip_slow_optional_imports()
+    export_process_settings()  # the kernel opens the ledger from $TOOLKIT_DB_URL, kept in .env under cron
     root = repo_root()
     nb_dir = notebooks_dir or root / "notebooks"
     with interrupts_raise():
@@ -346,6 +348,7 @@ def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: di
     if info.exists():
         manifest.update(json.loads(info.read_text()))
         info.unlink()
+    _record_session_ledger(manifest, params_model, nb_dir)
     ended = clock()
     manifest.update(
         {
@@ -357,6 +360,21 @@ def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: di
     )
     _write_manifest(run_dir, manifest)
     return RunRecord(manifest["run_id"], run_dir, status, error, manifest)
+
+
+def _record_session_ledger(manifest: dict[str, Any], params_model: Any, nb_dir: Path) -> None:
+    """``session.ledger``: the ledger the session recorded in, password masked, so that ``runs prune``
+    later reads that ledger and not whatever ``$TOOLKIT_DB_URL`` names then.
+
+    The kernel inherited this process's environment and ran with ``nb_dir`` as working
+    directory, so it resolved ``ledger="default"`` to the same URL as this does.
+    """
+    session = manifest.get("session")
+    if not isinstance(session, dict) or "db_url" not in getattr(type(params_model), "model_fields", {}):
+        return
+    from toolkit.ledger.db import resolve_url, shown_url
+
+    session["ledger"] = shown_url(resolve_url(getattr(params_model, "db_url", None), start=nb_dir))
 
 
 def _warm_kernel(notebook: str, nb_dir: Path):

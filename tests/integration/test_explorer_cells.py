@@ -33,14 +33,10 @@ EXPLORER_CALL = {"backtest": "backtest_explorer(p, report, output_dir)",
 
 
 @pytest.fixture(scope="module", params=["backtest", "walk_forward"])
-def archived(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-             toolkit_process: Callable) -> tuple[str, Path]:
+def archived(request: pytest.FixtureRequest, default_run: Callable) -> tuple[str, Path]:
+    """``toolkit run NOTEBOOK`` on its default params (the run the golden test compares, see conftest.py)."""
     notebook = request.param
-    out = tmp_path_factory.mktemp(f"explorer-{notebook}")
-    done = toolkit_process(["run", notebook, "--params", f"params/{notebook}/sma_crossover.yaml",
-                            "--outputs", str(out)])
-    assert done.returncode == 0, done.stderr
-    return notebook, Path(done.stdout.strip().splitlines()[-1])
+    return notebook, default_run(notebook).run_dir
 
 
 def headings(html: str) -> list[str]:

@@ -57,6 +57,9 @@ NOTEBOOK_CASES = {
     "daily_dry_run_v35b": ("daily_dry_run", "params/daily_dry_run/hierarchical_adaptive_v3_5b.yaml"),
 }
 
+#: Cases run by the session's shared ``default_run`` fixture (conftest.py): the same run serves the explorer test.
+SHARED_RUNS = {"backtest_sma_crossover", "walk_forward_sma_crossover"}
+
 REPLAY_CASES = {
     "replay_sma_crossover": ("params/daily_dry_run/sma_crossover.yaml", "2016-01-04", "2018-12-31"),
     "replay_v35b": ("params/daily_dry_run/hierarchical_adaptive_v3_5b.yaml", "2017-01-03", "2018-12-31"),
@@ -167,11 +170,16 @@ def ledger_url(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("case", sorted(NOTEBOOK_CASES))
-def test_notebook_defaults_give_the_golden_results(case, tmp_path, ledger_url):
+def test_notebook_defaults_give_the_golden_results(case, tmp_path, ledger_url, default_run):
     notebook, params = NOTEBOOK_CASES[case]
-    rec = run_notebook(notebook, ROOT / params, outputs_root=tmp_path / "outputs", log=lambda _m: None)
-    assert rec.status == "completed", rec.error
-    produced = kept_files(rec.run_dir)
+    if case in SHARED_RUNS and not UPDATE:
+        shared = default_run(notebook)  # ``toolkit run`` on these params: the explorer test reads the same run
+        run_dir, ledger_url = shared.run_dir, shared.ledger
+    else:
+        rec = run_notebook(notebook, ROOT / params, outputs_root=tmp_path / "outputs", log=lambda _m: None)
+        assert rec.status == "completed", rec.error
+        run_dir = rec.run_dir
+    produced = kept_files(run_dir)
     if ledger_url.exists():
         produced["ledger.json"] = ledger_dump(ledger_url).encode()
     compare(case, produced)

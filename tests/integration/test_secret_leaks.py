@@ -10,8 +10,9 @@ three places at once: the environment, a ``.env`` file (``TOOLKIT_ENV_FILE``) an
 keys the live session at the local Alpaca stand-in needs (so the store is what supplied
 them, and the ledger's audit log says so without the values).
 
-Then every file under each run folder (executed notebook, report.html, manifest.json,
-CSV and JSON tables, logs), the ledgers, the bar cache and every process's output are
+Then every file under the outputs roots (each run folder's executed notebook, report.html,
+manifest.json, CSV and JSON tables and logs, the run index ``index.html``, schedule logs),
+the ledgers, the bar cache and every process's output are
 searched for each credential as written, URL-encoded and base64-encoded. Parameters are
 small (short ranges, a 2x3 grid) and the three runs go at once, to keep the runtime modest.
 """
@@ -140,12 +141,15 @@ def test_no_notebook_archives_a_credential(tmp_path: Path, shared_data: Path, se
         reads = list(ledger.audit_log(action="secret_read")["detail"])
     assert {"name": "APCA_API_KEY_ID", "backend": "keyring", "found": True} in reads
 
-    written = [p for d in run_dirs for p in d.rglob("*") if p.is_file()]
+    # Everything under both outputs roots: the run folders, index.html, schedule logs, anything else.
+    written = [p for root in (outputs, dry_run_archive.outputs) for p in root.rglob("*") if p.is_file()]
+    assert {outputs / "index.html", dry_run_archive.outputs / "index.html"} <= set(written)
+    assert {p for d in run_dirs for p in d.rglob("*") if p.is_file()} <= set(written)
     written += [panel, panel_db, tmp_path / "live.sqlite", Path(dry_run_archive.db.removeprefix("sqlite:///"))]
     written += [p for p in cache_dir.rglob("*") if p.is_file()]
     kinds = {p.suffix for p in written}
     assert {".ipynb", ".html", ".json", ".csv", ".sqlite"} <= kinds and len(written) > 30
-    leaked = {str(p.relative_to(p.parents[1])): names for p in written
+    leaked = {str(p): names for p in written
               if (names := leaks_in(p.read_bytes().decode("utf-8", errors="replace"), DUMMY_SECRETS))}
     assert leaked == {}
     printed = "".join(r.stdout + r.stderr for r in results.values()) + dry_run_archive.stdout

@@ -35,7 +35,7 @@ import pytest
 
 URL_ENV = "TOOLKIT_TEST_POSTGRES_URL"
 REQUIRED_ENV = "TOOLKIT_TEST_POSTGRES"
-DEFAULT_URL = "postgresql+psycopg://toolkit:toolkit-test-only@127.0.0.1:5432/postgres"
+DEFAULT_URL = "postgresql+psycopg://toolkit_test:toolkit-test-only@127.0.0.1:5432/postgres"
 #: The ledger's backends as pytest parameters; ``-m "not postgresql"`` leaves PostgreSQL out.
 BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql))
 _numbers = itertools.count(1)

@@ -298,6 +298,35 @@ def test_alerts_test_and_list(toolkit_cli, tmp_path: Path, monkeypatch: pytest.M
         assert SECRET not in done.stdout + done.stderr
 
 
+def test_alerts_test_reads_the_urls_through_the_audited_store(toolkit_cli, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production path: ``toolkit alerts test`` with the URLs in the environment leaves a
+    ``secret_read`` row naming them (never their value) in the ledger the alert is recorded in."""
+    db = tmp_path / "ledger.sqlite"
+    monkeypatch.setenv(ALERT_URLS, INBOX_URL)
+    done = toolkit_cli(["alerts", "test"], f"sqlite:///{db}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open_ledger(f"sqlite:///{db}") as ledger:
+        reads = ledger.audit_log(action="secret_read")
+    assert list(reads["detail"]) == [{"name": ALERT_URLS, "backend": "env", "found": True}]
+    with sqlite3.connect(db) as con:
+        assert SECRET not in " ".join(str(v) for row in con.execute("SELECT * FROM audit_log") for v in row)
+
+
+@pytest.mark.parametrize(("settings", "why"), [
+    ({"TOOLKIT_SECRETS": "bogus"}, "the secret store could not be read: TOOLKIT_SECRETS: got 'bogus'; allowed: "),
+    ({"TOOLKIT_SECRETS": "vault", "VAULT_ADDR": ""}, "the secret store could not be read: VAULT_ADDR: "),
+])
+def test_a_secret_store_that_cannot_be_opened_is_named_in_one_line(
+        toolkit_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], why: str) -> None:
+    monkeypatch.delenv("TOOLKIT_ENV_FILE", raising=False)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    done = toolkit_cli(["alerts", "test"], f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"alert test: NOT delivered ({why}") and done.stdout.count("\n") == 1, done.stdout
+
+
 def test_the_kill_switch_command_alerts_on_and_off(toolkit_cli, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"

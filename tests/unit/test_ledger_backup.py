@@ -83,6 +83,7 @@ def test_backup_change_restore_gives_back_every_row(ledger_url: str, tmp_path: P
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("backup: ") and str(backup) in done.stdout and db.head_revision() in done.stdout
     assert backup.is_file() and not list(backup.parent.glob(".*partial"))
+    assert backup.stat().st_mode & 0o777 == 0o600  # every order and balance: owner only
 
     with open_ledger(ledger_url, clock=TickingClock()) as ledger:  # the day goes on after the backup
         _books(ledger, 2, prefix="later")

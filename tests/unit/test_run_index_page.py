@@ -11,6 +11,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
+
 from toolkit.ops.run_index import COLUMNS, INDEX_FILE, index_rows, refresh_index, render_index, write_index
 
 
@@ -166,3 +168,14 @@ def test_hundreds_of_runs(tmp_path: Path) -> None:
     page = _parse(render_index(index_rows(tmp_path), tmp_path))
     assert len(page.rows) == 401
     assert page.rows[1][-2] == "2026000399"  # newest first
+
+
+@pytest.mark.parametrize("command", [["index"], ["prune", "--keep-days", "1"],
+                                     ["prune", "--keep-days", "1", "--dry-run"]])
+def test_a_missing_outputs_folder_is_refused_and_not_created(toolkit_cli, tmp_path: Path, command: list[str]) -> None:
+    missing = tmp_path / "nonexistent"
+    done = toolkit_cli(["runs", "--outputs", str(missing), *command])
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (f"error: --outputs: got {str(missing)!r}; allowed: an existing outputs folder "
+                           "(the one `toolkit run` archives into)\n")
+    assert not missing.exists()

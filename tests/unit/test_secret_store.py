@@ -281,3 +281,19 @@ def test_the_store_is_a_read_only_mapping() -> None:
     assert isinstance(store, SecretStore) and dict(store) == {"A": "1"} and len(store) == 1
     with pytest.raises(TypeError):
         store["A"] = "2"  # type: ignore[index]
+
+
+def test_the_ledger_url_is_exported_from_dotenv_only_when_the_environment_lacks_it(tmp_path: Path) -> None:
+    """What ``toolkit`` and the runner do at start so that kernels under cron open the .env's ledger."""
+    from toolkit.connections.secret_backends.dotenv_file import export_process_settings
+
+    env_file = tmp_path / "project.env"
+    env_file.write_text("TOOLKIT_DB_URL=postgresql+psycopg://team:s3cret@db.example/ledger\nOTHER_SECRET=x\n")
+    bare = {"TOOLKIT_ENV_FILE": str(env_file)}
+    assert export_process_settings(bare) == ["TOOLKIT_DB_URL"]
+    assert bare == {"TOOLKIT_ENV_FILE": str(env_file),
+                    "TOOLKIT_DB_URL": "postgresql+psycopg://team:s3cret@db.example/ledger"}  # nothing else
+    for own in ("sqlite:///mine.sqlite", ""):  # set in the environment, even empty: the environment wins
+        environ = {"TOOLKIT_ENV_FILE": str(env_file), "TOOLKIT_DB_URL": own}
+        assert export_process_settings(environ) == [] and environ["TOOLKIT_DB_URL"] == own
+    assert export_process_settings({}) == []  # no .env named and none searched for: nothing

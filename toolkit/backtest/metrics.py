@@ -57,6 +57,11 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def daily_risk_free(risk_free_rate: float) -> float:
+    """The daily rate of an annual risk-free rate: ``(1 + rf) ** (1 / 252) - 1`` (compounding, not rf / 252)."""
+    return (1.0 + risk_free_rate) ** (1.0 / TRADING_DAYS) - 1.0
+
+
 def daily_returns(equity: pd.Series, initial_cash: float) -> pd.Series:
     """Bar returns, the first bar measured against the initial cash."""
     prev = equity.shift(1)
@@ -108,7 +113,7 @@ def return_metrics(equity: pd.Series, initial_cash: float, *, risk_free_rate: fl
     """
     r = daily_returns(equity, initial_cash).to_numpy(dtype=float)
     n = len(r)
-    rf = (1.0 + risk_free_rate) ** (1.0 / TRADING_DAYS) - 1.0
+    rf = daily_risk_free(risk_free_rate)
     ex = r - rf
     total = equity.iloc[-1] / initial_cash - 1.0
     cagr = (equity.iloc[-1] / initial_cash) ** (TRADING_DAYS / n) - 1.0 if equity.iloc[-1] > 0 else -1.0

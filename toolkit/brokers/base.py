@@ -133,8 +133,24 @@ class SimulatedVenue(Broker):
         """Cancel every open order (the session is over); return the cancelled orders."""
 
     @abstractmethod
-    def to_dict(self) -> dict[str, Any]:
-        """The whole state as JSON-safe values, stored in the ledger with the fills it produced."""
+    def to_dict(self, *, orders_from: int = 0, fills_from: int = 0) -> dict[str, Any]:
+        """The whole state as JSON-safe values, stored in the ledger with the fills it produced.
+
+        ``orders_from`` / ``fills_from`` leave out that many leading entries of the
+        ``orders`` and ``fills`` lists: settled history stored apart (see :meth:`settled_counts`).
+        """
+
+    def settled_counts(self) -> tuple[int, int]:
+        """How many leading entries of :meth:`to_dict`'s ``orders`` and ``fills`` never change again.
+
+        Storage writes those once instead of on every save; ``(0, 0)`` (the default)
+        means everything is stored every time.
+        """
+        return 0, 0
+
+    def history_dicts(self, kind: str, start: int, stop: int) -> list[dict[str, Any]]:
+        """Entries ``start:stop`` of :meth:`to_dict`'s ``orders`` or ``fills`` list (``kind``)."""
+        return list(self.to_dict()[kind][start:stop])
 
     @classmethod
     @abstractmethod

@@ -34,6 +34,12 @@ callers checking the identity on large books should do so in a wider context
 (``decimal.localcontext(prec=50)``); the ledger rounds when it stores Numeric(18, 6). :meth:`to_dict` /
 :meth:`from_dict` round-trip the whole state through JSON-safe values so a crashed
 dry run resumes where it stopped.
+
+**Settled history.** Final orders (in submission order, up to the first unfinished
+one) and fills never change again. :meth:`settled_counts` says how many there are,
+so storage can write them once instead of on every save (``to_dict(orders_from=,
+fills_from=)`` leaves them out), and the work per order and per market update
+looks only at the unsettled tail: a replay of thousands of sessions stays linear.
 """
 
 from __future__ import annotations
@@ -110,6 +116,8 @@ class SimulatedBroker(SimulatedVenue):
         self._realised: dict[str, Decimal] = {}
         self._fees = Decimal(0)
         self._orders: dict[str, Order] = {}  # insertion order = submission order
+        self._order_seq: list[Order] = []  # the same orders by submission index
+        self._settled = 0  # leading orders of _order_seq that are final (see settled_counts)
         self._fills: list[Fill] = []
         self._marks: dict[str, Decimal] = {}
         self._prices: dict[str, Decimal] | None = None
@@ -135,6 +143,7 @@ class SimulatedBroker(SimulatedVenue):
         if o.created_at is None:
             o.created_at = self._at
         self._orders[o.client_order_id] = o
+        self._order_seq.append(o)
         reason = self._reject_reason(o)
         if reason is not None:
             o.apply(OrderRejected(o.client_order_id, reason, self._at, broker_id))
@@ -148,7 +157,8 @@ class SimulatedBroker(SimulatedVenue):
         return None if o is None else o.copy()
 
     def get_orders(self, *, open_only: bool = False) -> list[Order]:
-        return [o.copy() for o in self._orders.values() if o.is_open or not open_only]
+        orders = self._unsettled() if open_only else self._order_seq
+        return [o.copy() for o in orders if o.is_open or not open_only]
 
     def get_fills(self, client_order_id: str | None = None) -> list[Fill]:
         return [f for f in self._fills if client_order_id is None or f.client_order_id == client_order_id]
@@ -198,7 +208,7 @@ class SimulatedBroker(SimulatedVenue):
         self._prices, self._volumes = parsed, vols
         self._marks.update(parsed)
         before = len(self._fills)
-        for o in list(self._orders.values()):
+        for o in self._unsettled():
             if o.is_open:
                 self._match(o)
         return self._fills[before:]
@@ -206,7 +216,7 @@ class SimulatedBroker(SimulatedVenue):
     def end_session(self) -> list[Order]:
         """Cancel every open order (the session is over); return the cancelled orders."""
         out = []
-        for o in self._orders.values():
+        for o in self._unsettled():
             if o.is_open:
                 reason = f"end of session: remaining {qty_str(o.remaining_quantity)} cancelled"
                 o.apply(OrderCancelled(o.client_order_id, reason, self._at))
@@ -241,8 +251,33 @@ class SimulatedBroker(SimulatedVenue):
                 f"{len(self._orders)} orders" + self.positions_frame().to_html(index=False))
 
     # -- persistence ---------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """The full state as JSON-safe values (Decimals as strings, times as ISO)."""
+    def settled_counts(self) -> tuple[int, int]:
+        """``(orders, fills)``: how many leading entries of :meth:`to_dict`'s lists never change again.
+
+        Orders: the final ones (filled, cancelled, rejected) before the first unfinished
+        one, in submission order. Fills: all of them (a fill is never changed).
+        """
+        return len(self._order_seq) - len(self._unsettled()), len(self._fills)
+
+    def history_dicts(self, kind: str, start: int, stop: int) -> list[dict[str, Any]]:
+        """Entries ``start:stop`` of :meth:`to_dict`'s ``orders`` or ``fills`` list (``kind``)."""
+        if kind == "orders":
+            return [o.to_dict() for o in self._order_seq[start:stop]]
+        if kind == "fills":
+            return [f.to_dict() for f in self._fills[start:stop]]
+        raise InvalidInput("kind", kind, "'orders' or 'fills'")
+
+    def to_dict(self, *, orders_from: int = 0, fills_from: int = 0) -> dict[str, Any]:
+        """The full state as JSON-safe values (Decimals as strings, times as ISO).
+
+        ``orders_from`` / ``fills_from`` leave out that many leading orders and fills,
+        for storage that keeps the settled history apart (at most :meth:`settled_counts`).
+        """
+        settled_orders, n_fills = self.settled_counts()
+        if not 0 <= orders_from <= settled_orders:
+            raise InvalidInput("orders_from", orders_from, f"0 to {settled_orders} (the settled orders)")
+        if not 0 <= fills_from <= n_fills:
+            raise InvalidInput("fills_from", fills_from, f"0 to {n_fills} (the fills)")
         return {
             "version": 1,
             "config": {
@@ -260,8 +295,8 @@ class SimulatedBroker(SimulatedVenue):
             "fees": str(self._fees),
             "lots": {s: [lot.to_dict() for lot in lots] for s, lots in sorted(self._lots.items())},
             "realised": {s: str(v) for s, v in sorted(self._realised.items())},
-            "orders": [o.to_dict() for o in self._orders.values()],
-            "fills": [f.to_dict() for f in self._fills],
+            "orders": [o.to_dict() for o in self._order_seq[orders_from:]],
+            "fills": [f.to_dict() for f in self._fills[fills_from:]],
             "marks": {s: str(v) for s, v in sorted(self._marks.items())},
             "market": None if self._prices is None else {
                 "prices": {s: str(v) for s, v in self._prices.items()},
@@ -298,6 +333,7 @@ class SimulatedBroker(SimulatedVenue):
         for f in b._fills:
             fills_of[f.client_order_id].append(f)
         b._orders = {o["client_order_id"]: Order.from_dict(o, fills_of[o["client_order_id"]]) for o in d["orders"]}
+        b._order_seq = list(b._orders.values())
         b._marks = {s: Decimal(v) for s, v in d["marks"].items()}
         if d["market"] is not None:
             b._prices = {s: Decimal(v) for s, v in d["market"]["prices"].items()}
@@ -319,6 +355,13 @@ class SimulatedBroker(SimulatedVenue):
             broker_order_id=o.broker_order_id,
         )
 
+    def _unsettled(self) -> list[Order]:
+        """The orders after the leading run of final ones, in submission order (every open order is here)."""
+        seq = self._order_seq
+        while self._settled < len(seq) and seq[self._settled].is_terminal:
+            self._settled += 1
+        return seq[self._settled:]
+
     def _spec(self, symbol: str) -> Instrument:
         return self.instruments.get(symbol, EQUITY)
 
@@ -336,7 +379,7 @@ class SimulatedBroker(SimulatedVenue):
         return m
 
     def _open_others(self, o: Order, side: OrderSide) -> list[Order]:
-        return [x for x in self._orders.values() if x is not o and x.is_open and x.side is side]
+        return [x for x in self._unsettled() if x is not o and x.is_open and x.side is side]
 
     def _reject_reason(self, o: Order) -> str | None:
         if o.mode is not self._mode:
@@ -408,7 +451,7 @@ class SimulatedBroker(SimulatedVenue):
                 o.apply(OrderCancelled(o.client_order_id, f"insufficient cash for the fee on the remaining "
                                        f"{qty_str(o.remaining_quantity)} {o.symbol}", self._at))
                 return
-            n = sum(1 for f in self._fills if f.client_order_id == o.client_order_id) + 1
+            n = sum(1 for e in o.events if isinstance(e, OrderFilled)) + 1  # this order's fills so far, plus one
             fill = Fill(
                 fill_id=f"{o.client_order_id}-F{n}",
                 client_order_id=o.client_order_id,

@@ -4,12 +4,22 @@ The venue's whole state is stored in the ledger's ``system_state`` in the SAME
 transaction as the fills it produced, so after a crash the venue never knows a fill
 the ledger does not (or the reverse): either both have it, or neither, and the order
 is simply submitted again under the same id.
+
+A save per order of a replay must not cost more as the history grows (it used to
+convert every past order and fill each time, making a replay of N sessions
+quadratic). So the orders and fills that never change again
+(:meth:`~toolkit.brokers.base.SimulatedVenue.settled_counts`) are converted once per
+venue and reused, and the ledger writes the state of a key saved many times in one
+transaction (a replay batch) only at its first save and at the commit: the stored
+row is the same, value and time, as if every save had been written.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from toolkit.engine.costs import session_cost_model
 
@@ -21,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import Ledger
     from toolkit.params.daily_dry_run import DailyDryRunParams
 
-__all__ = ["broker_state_key", "load_simulated_broker", "save_venue"]
+__all__ = ["broker_state_key", "load_simulated_broker", "save_venue", "venue_state"]
 
 
 def broker_state_key(account: str, mode: str) -> str:
@@ -56,4 +66,31 @@ def load_simulated_broker(ledger: Ledger, params: DailyDryRunParams) -> Simulate
 
 def save_venue(ledger: Ledger, venue: SimulatedVenue, *, account: str, mode: str, at: dt.datetime) -> None:
     """Store the venue's state (call inside the transaction that records its fills)."""
-    ledger.set_state(broker_state_key(account, mode), venue.to_dict(), at=at)
+    ledger.set_state(broker_state_key(account, mode), venue_state(venue), at=at, coalesce=True)
+
+
+@dataclass
+class _Settled:
+    """JSON-safe dicts of a venue's leading settled orders and fills (shared, never changed)."""
+
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    fills: list[dict[str, Any]] = field(default_factory=list)
+
+
+_SETTLED: WeakKeyDictionary[SimulatedVenue, _Settled] = WeakKeyDictionary()
+
+
+def venue_state(venue: SimulatedVenue) -> dict[str, Any]:
+    """``venue.to_dict()``, converting each settled order and fill only once per venue.
+
+    The result shares those dicts with later results: treat it as read-only.
+    """
+    settled = _SETTLED.setdefault(venue, _Settled())
+    n_orders, n_fills = venue.settled_counts()
+    for done, n, kind in ((settled.orders, n_orders, "orders"), (settled.fills, n_fills, "fills")):
+        if len(done) < n:
+            done.extend(venue.history_dicts(kind, len(done), n))
+    state = venue.to_dict(orders_from=n_orders, fills_from=n_fills)
+    state["orders"] = settled.orders[:n_orders] + state["orders"]
+    state["fills"] = settled.fills[:n_fills] + state["fills"]
+    return state

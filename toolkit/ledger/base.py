@@ -7,7 +7,7 @@ its own; the mixins in ``runs.py``, ``control.py`` and ``ledger.py`` build on it
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -71,10 +71,45 @@ class LedgerBase:
             return
         with Session(self._writer, expire_on_commit=False, autoflush=True) as session, session.begin():
             self._local.session = session
+            self._local.coalesced, self._local.pending = set(), {}
             try:
                 yield session
+                self._write_pending()  # only on success: the writes join the commit
             finally:
                 self._local.session = None
+                self._local.coalesced, self._local.pending = set(), {}
+
+    def _write_coalesced(self, token: Hashable, write: Callable[[Session], None]) -> None:
+        """Run ``write`` in the transaction now, or, if ``token`` was written in it already, just before it commits.
+
+        Within one transaction only the first and the last write of a thing reach the
+        database (a replay batch saves the simulated venue after every order, and each
+        save used to rewrite its whole state): nobody outside the transaction can see
+        the writes in between, the first keeps a new row where it was always inserted,
+        and a read of the thing in the transaction writes its pending value first
+        (:meth:`_write_pending`). ``write`` must hold its own copy of the value.
+        """
+        current: Session | None = getattr(self._local, "session", None)
+        if current is None:
+            with self.transaction() as s:
+                write(s)
+            return
+        if token in self._local.coalesced:
+            self._local.pending[token] = write
+            return
+        self._local.coalesced.add(token)
+        write(current)
+
+    def _write_pending(self, token: Hashable | None = None) -> None:
+        """Run the current transaction's pending coalesced writes (all, or only ``token``'s) now."""
+        current: Session | None = getattr(self._local, "session", None)
+        pending: dict[Hashable, Callable[[Session], None]] = getattr(self._local, "pending", {})
+        if current is None or not pending:
+            return
+        for key in list(pending) if token is None else [token]:
+            write = pending.pop(key, None)
+            if write is not None:
+                write(current)
 
     @contextmanager
     def _reading(self) -> Iterator[Session]:

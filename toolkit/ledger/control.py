@@ -37,17 +37,33 @@ class ControlMixin(LedgerBase):
 
     def get_state(self, key: str, default: Any = None) -> Any:
         """A value of ``system_state`` (engine session state, flags)."""
+        self._write_pending(("state", key))
         with self._read_connection() as conn:
             row = conn.execute(_STATE_GET, {"k": key}).first()
             return default if row is None else row.value
 
-    def set_state(self, key: str, value: Any, *, at: datetime | None = None) -> None:
-        """Store a value in ``system_state``. The kill switch has its own audited setter."""
+    def set_state(self, key: str, value: Any, *, at: datetime | None = None, coalesce: bool = False) -> None:
+        """Store a value in ``system_state``. The kill switch has its own audited setter.
+
+        ``coalesce``: a key set again and again in one transaction is written the first
+        time and then once more just before the commit, with the last value (see
+        :meth:`_write_coalesced`); the caller must not change ``value`` afterwards.
+        """
         text("key", key)
         if key == KILL_SWITCH_KEY:
             raise LedgerError("key: 'kill_switch' is set only through set_kill_switch (it must be audited)")
+        if coalesce:
+            when = self._at(at)
+
+            def write(s: Session) -> None:
+                db.json_dumps(value)
+                self._put_state(s, key, value, when)
+
+            self._write_coalesced(("state", key), write)
+            return
         db.json_dumps(value)
         when = self._at(at)
+        self._write_pending(("state", key))  # an earlier coalesced value must not land after this one
         with self.transaction() as s:
             self._put_state(s, key, value, when)
 

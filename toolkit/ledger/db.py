@@ -69,15 +69,16 @@ def project_root(start: Path | None = None) -> Path:
     return here
 
 
-def resolve_url(url: str | None) -> str:
+def resolve_url(url: str | None, *, start: Path | None = None) -> str:
     """The ledger URL: ``url``, else ``$TOOLKIT_DB_URL``, else ``<root>/outputs/ledger.sqlite``.
 
     A plain path (no ``scheme://``), as in ``toolkit live status --db outputs/ledger.sqlite``,
-    is a SQLite file.
+    is a SQLite file. ``start``: where the project root is looked for (default: the cwd; the
+    runner passes the notebooks' folder, the working directory of its kernels).
     """
     chosen = url or os.environ.get(ENV_URL, "").strip()
     if not chosen:
-        return f"sqlite:///{project_root() / 'outputs' / 'ledger.sqlite'}"
+        return f"sqlite:///{project_root(start) / 'outputs' / 'ledger.sqlite'}"
     if "://" not in chosen:
         return f"sqlite:///{Path(chosen).expanduser().resolve()}"
     return chosen

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from toolkit.errors import InvalidInput
+from toolkit.errors import InvalidInput, ToolkitError, one_line
 from toolkit.ops.alert_channels import DEFAULT_TIMEOUT, Delivery, deliver, split_urls
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,12 +42,15 @@ NOTIFY_TYPES = {"run_failed": "failure", "guard_tripped": "warning", "kill_switc
 TITLE_LENGTH = 256
 
 
-def channel_urls(store: Mapping[str, str] | None = None) -> list[str]:
-    """The configured channel URLs (empty when none); ``store`` defaults to the secret store."""
+def channel_urls(store: Mapping[str, str] | None = None, *, ledger: Ledger | None = None) -> list[str]:
+    """The configured channel URLs (empty when none); ``store`` defaults to the secret store, whose
+    lookup is written to ``ledger``'s audit log (``secret_read``: name, backend, found; never the value)."""
     from toolkit.connections.secrets import open_secret_store
+    from toolkit.engine.remote import ledger_secret_audit
 
-    source = open_secret_store() if store is None else store
-    return split_urls(source.get(ALERT_URLS))
+    if store is None:
+        store = open_secret_store(audit=ledger_secret_audit(ledger) if ledger is not None else None)
+    return split_urls(store.get(ALERT_URLS))
 
 
 def send_alert(
@@ -77,22 +80,31 @@ def send_alert(
     title = " ".join(str(title).split())
     if len(title) > TITLE_LENGTH:
         title = title[: TITLE_LENGTH - 3] + "..."
-    delivery = _deliver(kind, title, body, urls, store, timeout)
+    delivery = _deliver(ledger, kind, title, body, urls, store, timeout)
     error = "; ".join(delivery.errors) or None
     return ledger.record_alert(kind, title, body, channels=delivery.channels, delivered=delivery.ok, error=error,
                                account=account, run_key=run_key, at=clock() if clock is not None else None)
 
 
-def _deliver(kind: str, title: str, body: str, urls: Sequence[str] | None, store: Mapping[str, str] | None,
-             timeout: float) -> Delivery:
+def _deliver(ledger: Ledger, kind: str, title: str, body: str, urls: Sequence[str] | None,
+             store: Mapping[str, str] | None, timeout: float) -> Delivery:
     if urls is None:
         try:
-            urls = channel_urls(store)
+            urls = channel_urls(store, ledger=ledger)
         except Exception as exc:  # a secret store that cannot be read is a channel failure, not the run's
-            return Delivery(0, 0, (f"the secret store could not be read ({type(exc).__name__})",))
+            return Delivery(0, 0, (store_failure(exc),))
     if not urls:
         return Delivery(0, 0, (NO_CHANNEL,))
     return deliver(list(urls), title, body, notify_type=NOTIFY_TYPES[kind], timeout=timeout)
+
+
+def store_failure(exc: BaseException) -> str:
+    """Why the secret store could not be read: the toolkit's own one-line error (a bad
+    ``TOOLKIT_SECRETS``, Vault without ``VAULT_ADDR``: names and settings, never a secret
+    value), else only the exception's type (a library's text might quote anything)."""
+    if isinstance(exc, ToolkitError):
+        return f"the secret store could not be read: {one_line(str(exc))}"
+    return f"the secret store could not be read ({type(exc).__name__})"
 
 
 def alert_line(record: AlertRecord) -> str:

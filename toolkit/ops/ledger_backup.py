@@ -61,6 +61,10 @@ class BackupReport:
                 f"{self.size_bytes / 1024:.0f} KiB)")
 
 
+#: File mode of a backup: owner read/write only.
+BACKUP_MODE = 0o600
+
+
 def backup_ledger(target: Path | str, url: str | None = None) -> BackupReport:
     """Write a consistent copy of the ledger at ``url`` (default: ``$TOOLKIT_DB_URL``, else outputs/) to ``target``.
 
@@ -76,6 +80,8 @@ def backup_ledger(target: Path | str, url: str | None = None) -> BackupReport:
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
     try:
+        # Owner-only from the first byte: a backup holds every order, balance and audit row.
+        os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, BACKUP_MODE))
         if backend == "sqlite":
             source = _existing_sqlite(resolved)
             with _sqlite(source) as src, _sqlite(partial) as dst:
@@ -83,6 +89,7 @@ def backup_ledger(target: Path | str, url: str | None = None) -> BackupReport:
                 dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
         else:
             _run_pg("pg_dump", ["--format=custom", "--no-owner", "--no-privileges", f"--file={partial}"], resolved)
+        os.chmod(partial, BACKUP_MODE)  # pg_dump and SQLite keep the mode; this says it once more
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)

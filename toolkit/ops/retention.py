@@ -14,12 +14,18 @@ manifest's start time) is removed unless
   ``session.run_key``; for a session run that failed before writing it, the key made
   from its params' strategy, account, ``as_of`` and execution time), or of a ledger run
   whose ``notebook_run_id`` is this run's id;
-* it is a session whose ledger cannot be read (a missing file, a server down): without
-  the ledger nobody can tell whether orders refer to it.
+* it is a session whose ledger cannot be read (a missing file, a server down, a
+  password this environment does not hold): without the ledger nobody can tell whether
+  orders refer to it;
+* it is a session whose run key the ledger read has no run of (another ledger, or a
+  session that stopped before recording one): again, nobody can tell.
 
-Each session is checked in its own ledger: ``--db-url`` when given, else its params'
-``db_url``, else ``$TOOLKIT_DB_URL`` or ``outputs/ledger.sqlite``. Every ledger is only
-read. The command says what it removed, what old runs it kept and why, and rewrites
+Each session is checked in its own ledger: ``--db-url`` when given, else the ledger its
+manifest recorded (``session.ledger``, written by the runner, password masked: the real
+URL is taken from its params' ``db_url`` or ``$TOOLKIT_DB_URL`` when that names the same
+login, host and database), else its params' ``db_url``, else ``$TOOLKIT_DB_URL`` or
+``outputs/ledger.sqlite`` (archives written before the runner recorded it). Every ledger
+is only read. The command says what it removed, what old runs it kept and why, and rewrites
 ``outputs/index.html``; ``--dry-run`` says the same without removing anything.
 """
 
@@ -70,8 +76,13 @@ class LedgerRefs:
     shown: str
     error: str | None = None
     orders: dict[str, int] = field(default_factory=dict)
-    modes: dict[str, str] = field(default_factory=dict)  # run_key -> mode
+    modes: dict[str, str] = field(default_factory=dict)  # run_key -> mode (every key with a ``runs`` row)
     by_notebook_run: dict[str, list[str]] = field(default_factory=dict)  # notebook_run_id -> run keys
+
+    @classmethod
+    def unreadable(cls, shown: str, why: str) -> LedgerRefs:
+        """A ledger that was not even opened (``why``): every session checked in it is kept."""
+        return cls(shown, error=why)
 
     @classmethod
     def read(cls, url: str | None) -> LedgerRefs:
@@ -199,7 +210,29 @@ def _protection(run_id: str, manifest: dict[str, Any], refs: LedgerRefs) -> str 
             return f"{n} ledger order{'' if n == 1 else 's'} of run {key} refer{'s' if n == 1 else ''} to it"
     if session_run and not linked:
         return "a session run whose manifest names no ledger run key: cannot tell whether orders refer to it"
+    if session_run and not any(key in refs.modes for key in linked):
+        return (f"the ledger {refs.shown} has no run {' or '.join(linked)}: its session may have recorded "
+                "in another ledger, cannot tell whether orders refer to it")
     return None
+
+
+def _recorded_ledger(manifest: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(url, None)``: the ledger the runner recorded for this session, as a URL to open, or
+    ``(None, shown)`` when it was recorded with a masked password this environment does not
+    hold, or ``(None, None)`` when nothing was recorded (an older archive)."""
+    from toolkit.ledger.db import resolve_url, shown_url
+
+    recorded = _part(manifest, "session").get("ledger")
+    if not isinstance(recorded, str) or not recorded:
+        return None, None
+    params = _part(manifest, "params")
+    for candidate in (params.get("db_url"), None):  # None: $TOOLKIT_DB_URL, else outputs/ledger.sqlite
+        url = resolve_url(candidate if isinstance(candidate, str) else None)
+        if shown_url(url) == recorded:
+            return url, None
+    if shown_url(recorded) == recorded and "***@" not in recorded:  # no password was hidden: usable as is
+        return recorded, None
+    return None, recorded
 
 
 def plan_prune(outputs: Path, keep_days: int, *, now: datetime, db_url: str | None = None,
@@ -213,6 +246,14 @@ def plan_prune(outputs: Path, keep_days: int, *, now: datetime, db_url: str | No
     def refs_for(manifest: dict[str, Any]) -> LedgerRefs:
         params = _part(manifest, "params")
         url = db_url or (params.get("db_url") if _is_session(manifest) else None)
+        if db_url is None and _is_session(manifest):
+            recorded, masked = _recorded_ledger(manifest)
+            if masked is not None:
+                if masked not in ledgers:
+                    ledgers[masked] = LedgerRefs.unreadable(
+                        masked, "its password is in neither the params' db_url nor $TOOLKIT_DB_URL")
+                return ledgers[masked]
+            url = recorded or url
         if url not in ledgers:
             ledgers[url] = read_ledger(url)
         return ledgers[url]

@@ -25,7 +25,8 @@ from toolkit.params import repo_root
 from toolkit.runner import list_runs, run_summary
 
 __all__ = [
-    "browser_available", "describe_run", "key_figures", "open_report", "outcome_line", "resolve_run", "runs_table",
+    "browser_available", "describe_run", "existing_outputs", "key_figures", "open_report", "outcome_line",
+    "resolve_run", "runs_table",
 ]
 
 #: The longest error text shown in a table cell or an outcome line (the manifest has all of it).
@@ -123,6 +124,18 @@ def runs_table(outputs: Path | None = None, *, notebook: str | None = None, limi
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
              for line in [headers, *rows]]
     return "\n".join(lines)
+
+
+def existing_outputs(given: str | Path | None) -> Path:
+    """The outputs folder ``runs index`` / ``runs prune`` work in: ``--outputs`` when given (it must exist:
+    both write ``index.html`` into it, and a mistyped path must not become a new, empty archive),
+    else the project's ``outputs/``."""
+    if given is None:
+        return repo_root() / "outputs"
+    path = Path(given).expanduser()
+    if not path.is_dir():
+        raise ParamsError("--outputs", str(given), "an existing outputs folder (the one `toolkit run` archives into)")
+    return path
 
 
 def resolve_run(ref: str, outputs: Path | None = None, *, notebook: str | None = None) -> Path:

@@ -6,21 +6,30 @@ file (python-dotenv's own default, ``override=False``), so a one-off
 ``$TOOLKIT_ENV_FILE`` when set (it must exist), else the nearest ``.env`` found from the
 current directory upwards (``./.env`` from the project root; ``notebooks/`` kernels
 find the same file one level up). The file is only read, never loaded into
-``os.environ``: kernels and subprocesses do not inherit its values.
+``os.environ``: kernels and subprocesses do not inherit its values - with one exception,
+:data:`PROCESS_SETTINGS` (the ledger URL): the ``toolkit`` command and the runner copy it
+into their own environment at start (:func:`export_process_settings`), because the
+papermill kernels they start open the ledger from ``$TOOLKIT_DB_URL`` and cron or systemd
+start them with a bare environment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 
 from toolkit.connections.secrets import AuditSink, SecretStore
 from toolkit.errors import ParamsError
 
-__all__ = ["ENV_FILE", "EnvironmentStore", "dotenv_path", "environment_store"]
+__all__ = ["ENV_FILE", "PROCESS_SETTINGS", "EnvironmentStore", "dotenv_path", "environment_store",
+           "export_process_settings"]
 
 #: Names a ``.env`` file explicitly (else ``./.env``, searched upwards).
 ENV_FILE = "TOOLKIT_ENV_FILE"
+#: Settings every process of a run needs, kernels included: the ledger URL (a ledger that
+#: silently falls back to outputs/ledger.sqlite under cron is the team's orders lost).
+PROCESS_SETTINGS = ("TOOLKIT_DB_URL",)
 
 
 class EnvironmentStore(SecretStore):
@@ -79,3 +88,25 @@ def environment_store(environ: Mapping[str, str], *, search_dotenv: bool,
 
         values = {k: v for k, v in dotenv_values(path).items() if v is not None}
     return EnvironmentStore(environ, values, path, audit)
+
+
+def export_process_settings(environ: MutableMapping[str, str] | None = None,
+                            names: Iterable[str] = PROCESS_SETTINGS) -> list[str]:
+    """Copy each of ``names`` the environment lacks from the ``.env`` file into ``environ`` (default:
+    ``os.environ``, which kernels and subprocesses inherit); returns the names copied (never a value).
+
+    A name already set, even to an empty string, is left alone: the environment wins, as for
+    every other lookup. Without a ``.env`` file this only checks ``$TOOLKIT_ENV_FILE``.
+    """
+    env = os.environ if environ is None else environ
+    wanted = [n for n in names if n not in env]
+    if not wanted:
+        return []
+    store = environment_store(env, search_dotenv=env is os.environ)
+    copied = []
+    for name in wanted:
+        value = store.get(name)
+        if value:
+            env[name] = value
+            copied.append(name)
+    return copied
