@@ -472,6 +472,7 @@ def run_summary(run_dir: Path, manifest: dict | None = None) -> dict[str, Any]:
         "run_id": m.get("run_id", run_dir.name),
         "notebook": Path(m.get("notebook") or run_dir.parent.name).stem,
         "strategy": params.get("strategy"),
+        "account": params.get("account"),
         "status": manifest_status(m),
         "started_utc": m.get("started_utc"),
         "duration_s": m.get("duration_s"),
