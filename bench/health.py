@@ -48,9 +48,10 @@ def bench_health() -> None:
                "FAKE_CRONTAB_FILE": str(folder / "crontab")}
         url = f"sqlite:///{folder / 'ledger.sqlite'}"
         _ledger_with_a_month(url)
-        subprocess.run([TOOLKIT, "schedule", "install", "--params", PARAMS], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
-        cmd = [TOOLKIT, "health", "--params", PARAMS, "--db-url", url]
+        # --backend cron on both: where systemd runs, auto would write timer units and look for them instead.
+        subprocess.run([TOOLKIT, "schedule", "install", "--params", PARAMS, "--backend", "cron"], cwd=ROOT, env=env,
+                       check=True, capture_output=True)
+        cmd = [TOOLKIT, "health", "--params", PARAMS, "--db-url", url, "--backend", "cron"]
         times, status, out = [], 0, ""
         for _ in range(6):
             t = time.perf_counter()

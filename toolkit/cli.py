@@ -61,13 +61,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 #: ``toolkit run`` exit statuses (also in ``toolkit run --help`` and the README).
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_SESSION_STOPPED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_SESSION_STOPPED, EXIT_LOCKED = 0, 1, 2, 3, 4
 RUN_EXIT_HELP = """exit status:
   0    the run completed (a dry-run session: completed, already done or market closed)
   1    the run failed while executing (archived with status failed and the error)
   2    bad input: one line names the field, the value and what is allowed; nothing ran
   3    the dry-run session was halted (kill switch, loss limit, drawdown, stale bar) or
        blocked (an order guard refused orders); recorded as such in the ledger
+  4    another run of this key holds its lock (e.g. the scheduled one): this run did not
+       start; archived with status locked, nothing written to the ledger, no alert
   130  interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM (archived as interrupted)"""
 
 
@@ -84,6 +86,8 @@ exit status:
 
 def run_exit_status(status: str, session: dict | None) -> int:
     """The exit status of ``toolkit run`` for a run's status and its dry-run session (see RUN_EXIT_HELP)."""
+    if status == "locked":
+        return EXIT_LOCKED
     if status != "completed":
         return EXIT_FAILED
     session_status = (session or {}).get("status")
@@ -757,7 +761,8 @@ def _add_config_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``toolkit ARGV`` and return the exit status (0 ok, 1 run failed, 2 bad input, 3 session stopped).
+    """Run ``toolkit ARGV`` and return the exit status (0 ok, 1 run failed, 2 bad input, 3 session stopped,
+    4 another run holds the lock).
 
     Nothing in here exits the process: ``--help`` and usage errors, which argparse ends
     with ``SystemExit``, come back as a status too, so tests and other Python code can

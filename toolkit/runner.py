@@ -8,6 +8,11 @@ package versions, Python version, start/end in UTC, duration, status and error.
 A failed run is archived too (status ``failed``, the error and the partly executed
 notebook) so nothing that happened is lost.
 
+A dry-run or live session refused by the run lock (another live run of the same key
+holds it, :class:`toolkit.engine.run_lock.RunLocked`) is archived as ``locked``, not
+``failed``: nothing ran and nothing is wrong (a person's run met the scheduled one), so
+it raises no ``run_failed`` alert and ``toolkit run`` exits 4.
+
 A run stopped by Ctrl-C (SIGINT) or SIGTERM is archived as ``interrupted`` (the
 manifest is written first, then the kernel is stopped); :class:`RunInterrupted`
 carries the signal to the caller (``toolkit run`` exits 130 or 143 with one line).
@@ -49,6 +54,10 @@ TRACKED_PACKAGES = (
     "toolkit", "numpy", "pandas", "vectorbt", "vectorbt-rust", "plotly", "papermill", "nbconvert",
     "pydantic", "sqlalchemy", "arch", "ipykernel",
 )
+
+
+#: The status of a run the run lock refused (see the module doc), and the exception's name in the kernel.
+LOCKED, LOCKED_ERROR = "locked", "RunLocked"
 
 
 @dataclass
@@ -326,7 +335,7 @@ def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: di
             **engine_kwargs,
         )
     except Exception as exc:  # archived below, then re-raised as a non-zero exit by the CLI
-        status = "failed"
+        status = LOCKED if getattr(exc, "ename", None) == LOCKED_ERROR else "failed"
         error = _describe(exc)
     if warm is not None:
         warm.shutdown()  # free the kernel before the HTML export
@@ -465,6 +474,7 @@ def run_summary(run_dir: Path, manifest: dict | None = None) -> dict[str, Any]:
         "run_id": m.get("run_id", run_dir.name),
         "notebook": Path(m.get("notebook") or run_dir.parent.name).stem,
         "strategy": params.get("strategy"),
+        "account": params.get("account"),
         "status": manifest_status(m),
         "started_utc": m.get("started_utc"),
         "duration_s": m.get("duration_s"),

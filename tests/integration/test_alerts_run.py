@@ -102,3 +102,32 @@ def test_a_live_session_stopped_by_reconciliation_sends_reconciliation_mismatch(
     run_dir = Path(done.stdout.strip().splitlines()[-1])
     for text in (done.stdout, done.stderr, archived_text(run_dir), row.body, row.title):
         assert not any(s in text for s in secrets)
+
+
+def test_a_run_the_lock_refuses_exits_4_archived_as_locked_without_a_run_failed_alert(
+        toolkit_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person's ``toolkit run`` meets the scheduled run of the same session: not a failure, no alert."""
+    import json
+    import os
+    import socket
+    from datetime import UTC, datetime
+
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    key = "sma_crossover|dry-run|2018-06-01|close"
+    monkeypatch.setenv(ALERT_URLS, INBOX_URL)
+    with open_ledger(db) as ledger:  # the scheduled run holds the session's lock (alive: this process)
+        got, _ = ledger.acquire_run_lock(key, host=socket.gethostname(), pid=os.getpid(), at=datetime.now(UTC))
+        assert got
+    done = toolkit_cli(["run", "daily_dry_run", "--params", "params/daily_dry_run/sma_crossover.yaml", "--set",
+                        "as_of=2018-06-01", "--outputs", str(tmp_path / "out")], db)
+    assert done.returncode == 4, done.stderr
+    [line] = [ln for ln in done.stderr.splitlines() if " locked: " in ln]
+    assert f"RunLocked: run {key} is already running: lock held by host {socket.gethostname()} pid {os.getpid()}" \
+        in line
+    assert done.stdout.splitlines()[-2] == ("daily_dry_run sma_crossover locked: another run of this session holds "
+                                            "its lock; this one did not start")
+    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "locked"
+    assert INBOX == []
+    with open_ledger(db) as ledger:
+        assert ledger.alert_records() == [] and ledger.get_run(key) is None

@@ -57,9 +57,13 @@ def test_a_sound_setup_is_all_ok_and_a_missed_session_fails(tmp_path: Path, cron
     target = load_target(params)
     install(target, root=ROOT, backend="cron", zone="UTC", start="2018-01-01")
     _run_session(params, "2018-06-01")
-    rows = check_health([], now="2018-06-01 18:00", backend="cron", outputs=tmp_path, min_free_gb=0.0)
+    rows = check_health([], now="2018-06-01 18:00", backend="cron", outputs=tmp_path, min_free_gb=0.0,
+                        environ={"TOOLKIT_ALERT_URLS": "json://127.0.0.1:9/hook?secret=x"})
     got = _by_check(rows)  # no --params: the files the installed entries name
-    assert [r.check for r in rows] == ["ledger", f"schedule {target.key}", f"last run {target.key}", "disk"]
+    assert [r.check for r in rows] == ["ledger", f"schedule {target.key}", f"last run {target.key}", "secrets",
+                                       "alerts", "disk"]
+    assert got["secrets"] == ("ok", "TOOLKIT_SECRETS=env: the store answers")
+    assert got["alerts"] == ("ok", "1 channel(s) configured (json)")  # never the URL
     assert got["ledger"][0] == "ok" and got["ledger"][1].endswith("reachable, schema at 0005_alerts_run_locks")
     assert got[f"schedule {target.key}"] == ("ok", "2 entries (55 16,17,19,20 * * 1,2,3,4,5, ...)")
     assert got[f"last run {target.key}"][0] == "ok"
@@ -159,3 +163,76 @@ def test_the_schedule_cache_answers_as_the_calendar_does(tmp_path: Path) -> None
     assert first == runs_between("5min_before_close", "2026-11-20", "2026-12-01")
     assert again == runs_between("5min_before_close", "2026-11-25", "2026-11-30")
     assert [(r.session.day, r.early_close) for r in again] == [(25, False), (27, True)]  # 26th: Thanksgiving
+
+
+def test_health_refuses_a_negative_disk_floor_and_checks_the_outputs_it_is_given(tmp_path: Path, crontab: Crontab,
+                                                                                toolkit_cli) -> None:
+    from toolkit.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="--min-free-gb: got -1"):
+        check_health([], backend="cron", outputs=tmp_path, min_free_gb=-1)
+    done = toolkit_cli(["health", "--backend", "cron", "--min-free-gb", "-1"])
+    assert (done.returncode, done.stderr.strip()) == (2, "error: --min-free-gb: got -1.0; allowed: a number of "
+                                                         "gigabytes >= 0")
+    elsewhere = tmp_path / "archive" / "not-yet"
+    done = toolkit_cli(["health", "--backend", "cron", "--min-free-gb", "0", "--outputs", str(elsewhere),
+                        "--db-url", f"sqlite:///{tmp_path / 'none.sqlite'}"])
+    disk = next(line for line in done.stdout.splitlines() if line.startswith("disk"))
+    assert f"GB free for {elsewhere} (fails under 0 GB)" in disk
+
+
+def test_an_unreachable_postgresql_ledger_is_one_line_in_the_table() -> None:
+    """psycopg's error ends with a second line "(Background on this error at: ...)": not in the table."""
+    rows = check_health([], backend="cron", db_url="postgresql+psycopg://u:pw@127.0.0.1:9/none", min_free_gb=0.0,
+                        crontab=Crontab("/bin/true"), environ={})
+    ledger = _by_check(rows)["ledger"]
+    assert ledger[0] == "fail" and "not reachable: OperationalError" in ledger[1]
+    assert "\n" not in ledger[1] and "Background on this error" not in ledger[1] and "pw" not in ledger[1]
+    assert len(health_table(rows).splitlines()) == len(rows) + 1
+
+
+def test_secret_store_and_alert_channels(tmp_path: Path, crontab: Crontab) -> None:
+    none = _by_check(check_health([], backend="cron", outputs=tmp_path, min_free_gb=0.0, environ={}))
+    assert none["secrets"][0] == "ok"
+    assert none["alerts"] == ("warn", "no alert channel configured (TOOLKIT_ALERT_URLS in the secret store): alerts "
+                                      "are recorded in the ledger but reach nobody")
+    vault = {"TOOLKIT_SECRETS": "vault", "VAULT_ADDR": "http://127.0.0.1:9", "VAULT_TOKEN": "test-vault-token"}
+    down = _by_check(check_health([], backend="cron", outputs=tmp_path, min_free_gb=0.0, environ=vault))
+    assert down["secrets"][0] == "fail" and down["secrets"][1].startswith("the secret store does not answer: ")
+    assert "alerts" not in down
+
+
+def test_systemd_timers_must_be_enabled_not_only_written(tmp_path: Path) -> None:
+    params = _params(tmp_path)
+    target = load_target(params)
+    units = tmp_path / "units"
+    install(target, root=ROOT, backend="systemd", units=units, start="2018-01-01", lingers=lambda: None)
+    asked: list[tuple[str, ...]] = []
+
+    def systemctl(state: str, code: int):
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            asked.append(args)
+            return subprocess.CompletedProcess(["systemctl", "--user", *args], code, f"{state}\n", "")
+        return run
+
+    def row(**kw) -> tuple[str, str]:
+        rows = check_health([str(params)], backend="systemd", units=units, outputs=tmp_path, min_free_gb=0.0,
+                            now="2018-06-01 12:00", environ={}, **kw)
+        return _by_check(rows)[f"schedule {target.key}"]
+
+    fire, due = f"toolkit-{target.entry_id}-fire.timer", f"toolkit-{target.entry_id}-run-due.timer"
+    assert row(systemctl=systemctl("enabled", 0))[0] == "ok"
+    assert asked == [("is-enabled", fire), ("is-enabled", due)]
+    assert row(systemctl=systemctl("disabled", 1)) == (
+        "fail", f"unit files written but not enabled ({fire} disabled, {due} disabled): systemctl --user enable --now "
+                f"{fire} {due}")
+
+    def missing(*args: str) -> subprocess.CompletedProcess[str]:
+        raise FileNotFoundError("systemctl")
+
+    status, detail = row(systemctl=missing)
+    assert status == "warn" and detail.endswith("systemctl is unavailable (FileNotFoundError): cannot tell whether "
+                                                "the timers are enabled")
+    if not Path("/run/systemd/system").is_dir():  # this machine: no systemd, so the real systemctl is not asked
+        status, detail = row()
+        assert status == "warn" and "systemd is not running here" in detail

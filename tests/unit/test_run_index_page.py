@@ -17,11 +17,12 @@ from toolkit.ops.run_index import COLUMNS, INDEX_FILE, index_rows, refresh_index
 
 
 def _run(root: Path, notebook: str, run_id: str, started: str, *, status: str = "completed", strategy: str = "sma",
-         report: bool = True, error: str | None = None, session: dict | None = None, **files: dict) -> Path:
+         report: bool = True, error: str | None = None, session: dict | None = None, account: str | None = None,
+         **files: dict) -> Path:
     run_dir = root / notebook / run_id
     run_dir.mkdir(parents=True)
     manifest = {"run_id": run_id, "notebook": f"notebooks/{notebook}.ipynb", "status": status, "error": error,
-                "started_utc": started, "params": {"strategy": strategy}}
+                "started_utc": started, "params": {"strategy": strategy, **({"account": account} if account else {})}}
     if session is not None:
         manifest["session"] = session
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
@@ -79,7 +80,7 @@ def _archive(root: Path) -> None:
     _run(root, "walk_forward", "20260106T210000Z-bbbb0002", "2026-01-06T21:00:00+00:00",
          metrics={"cagr": 0.05, "sharpe": 0.61, "max_drawdown": -0.2, "final_equity": 120000.0,
                   "deflated_sharpe": {"dsr": 0.42, "psr": 0.9}, "pbo": {"pbo": 0.25, "n_splits": 8}})
-    _run(root, "daily_dry_run", "20260107T210000Z-cccc0003", "2026-01-07T21:00:00+00:00",
+    _run(root, "daily_dry_run", "20260107T210000Z-cccc0003", "2026-01-07T21:00:00+00:00", account="team-a",
          session={"run_key": "sma|dry-run|2018-06-01|close", "status": "completed", "mode": "offline_mock"},
          snapshot={"session_date": "2018-06-01", "orders": 1, "status": "completed",
                    "snapshot": {"equity": "99901.793709", "daily_return": -0.00098206291}})
@@ -93,7 +94,7 @@ def test_every_run_is_a_row_newest_first_with_its_kinds_figures(tmp_path: Path) 
     assert path == tmp_path / INDEX_FILE
     page = _parse(path.read_text())
     header, *rows = page.rows
-    assert header == ["Date", "Notebook", "Strategy", "Status", *(c.label for c in COLUMNS), "Run", "Report"]
+    assert header == ["Date", "Notebook", "Strategy", "Account", "Status", *(c.label for c in COLUMNS), "Run", "Report"]
     by_notebook = {r[1]: dict(zip(header, r, strict=True)) for r in rows}
     assert [r[1] for r in rows] == ["backtest", "daily_dry_run", "walk_forward", "backtest"]  # newest first
     failed, dry, wf, bt = rows[0], by_notebook["daily_dry_run"], by_notebook["walk_forward"], rows[3]
@@ -105,6 +106,7 @@ def test_every_run_is_a_row_newest_first_with_its_kinds_figures(tmp_path: Path) 
     # The day's P&L: the ledger's daily return is equity / previous equity - 1 (100,000 before).
     assert (dry["Orders"], dry["P&L"], dry["Final equity"]) == ("1", "-98.21", "99,901.79")
     assert dry["Status"] == "completed session 2018-06-01 completed"
+    assert (dry["Account"], bt_cells["Account"]) == ("team-a", "-")  # research runs have no account
     failed_cells = dict(zip(header, failed, strict=True))
     assert failed_cells["Status"] == "failed ValueError: <b>bad</b> window"  # the error's first line, as text
     assert failed_cells["Report"] == "none" and failed_cells["Strategy"] == "<script>alert(1)</script>"

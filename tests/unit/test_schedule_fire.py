@@ -71,8 +71,8 @@ def test_a_holiday_firing_exits_quietly_and_logs_why(tmp_path: Path) -> None:
     code, said, clock, ran = _fire(_target(tmp_path, "5min_before_close"), "2018-11-22 15:50")
     assert (code, ran, clock.slept) == (0, [], 0.0)
     assert said == ["2018-11-22T20:50:00Z sma_crossover|sched|5min_before_close: no session at this firing (Thu "
-                    "15:50 New York: a holiday, or another line of the schedule: daylight saving, early close); "
-                    "nothing to do"]
+                    "15:50 New York, looking 5 min ahead: a holiday, or another line of the schedule: daylight saving, "
+                    "early close); nothing to do"]
 
 
 def test_an_early_close_runs_on_its_own_line_only(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_run_due_runs_or_records_missed_sessions_by_policy(tmp_path: Path, polic
     target = _target(tmp_path, "close", catch_up=policy)
     engine_session(target, ScheduledRun(dt.date(2018, 6, 1), pd.Timestamp("2018-06-01 20:00", tz="UTC"), False))
     alerts: list[MissedSession] = []
-    report = run_due(target, now="2018-06-08 17:00", launch=engine_session, on_missed=alerts.append)
+    report = run_due(target, now="2018-06-08 17:00", launch=engine_session, on_missed=alerts.extend)
     assert [o.session.isoformat() for o in report.ran] == ran
     assert [m.session.isoformat() for m in report.missed] == missed == [m.session.isoformat() for m in alerts]
     assert report.exit_status == 0
@@ -139,7 +139,7 @@ def test_run_due_runs_or_records_missed_sessions_by_policy(tmp_path: Path, polic
             first = audit.iloc[0]["detail"]
             assert first["run_key"] == f"sma_crossover|sched|{missed[0]}|close"
             assert first["at"] == f"{missed[0]}T20:00:00+00:00" and first["reason"].startswith(f"catch_up: {policy}")
-    again = run_due(target, now="2018-06-08 17:00", launch=engine_session, on_missed=alerts.append)
+    again = run_due(target, now="2018-06-08 17:00", launch=engine_session, on_missed=alerts.extend)
     assert (again.due, again.ran, again.missed) == ([], [], [])  # nothing is run or recorded twice
 
 
@@ -148,13 +148,12 @@ def test_run_due_needs_a_start_and_survives_a_failing_alert(tmp_path: Path) -> N
     report = run_due(target, now="2018-06-08 17:00", launch=engine_session)
     assert report.notes == ["no run of this slot in the ledger and no --since: nothing to catch up"]
 
-    def broken(_: MissedSession) -> None:
+    def broken(_: list[MissedSession]) -> None:
         raise RuntimeError("channel down")
 
     report = run_due(target, now="2018-06-05 17:00", since="2018-06-04", launch=engine_session, on_missed=broken)
     assert [m.session.isoformat() for m in report.missed] == ["2018-06-04", "2018-06-05"]
-    assert report.notes == [f"on_missed failed for sma_crossover|sched|{d}|close: RuntimeError: channel down"
-                            for d in ("2018-06-04", "2018-06-05")]
+    assert report.notes == ["on_missed failed for 2 missed session(s): RuntimeError: channel down"]
 
 
 def test_a_live_session_is_never_traded_after_its_day() -> None:
@@ -190,14 +189,16 @@ def test_run_due_from_the_command_line_records_alerts_and_says_so(tmp_path: Path
         "recorded, not run)",
         "missed sma_crossover|sched|2018-06-05|close (2018-06-05 16:00 New York): catch_up: none (missed sessions are "
         "recorded, not run)"]
-    assert [a["title"] for a in INBOX] == [f"missed session: sma_crossover on sched, {d} close"
-                                           for d in ("2018-06-04", "2018-06-05")]
-    assert "catch_up: none" in INBOX[0]["body"]
+    # one alert for the run-due, listing both sessions; one audit row per session
+    assert [a["title"] for a in INBOX] == ["missed sessions: sma_crossover on sched, 2 sessions 2018-06-04 to "
+                                           "2018-06-05 close"]
+    assert INBOX[0]["body"].count("catch_up: none") == 2
     with open_ledger(target.db_url) as led:
         alerts = led.alerts(kind="missed_session")
-        assert list(alerts["run_key"]) == [f"sma_crossover|sched|{d}|close" for d in ("2018-06-04", "2018-06-05")]
-        assert list(alerts["delivered"]) == [True, True]
+        assert list(alerts["run_key"]) == ["sma_crossover|sched|2018-06-05|close"]
+        assert list(alerts["delivered"]) == [True]
         assert SECRET not in alerts.to_string()
+        assert len(led.audit_log(action="session_missed")) == 2
 
 
 def test_run_due_leaves_a_session_a_live_run_holds_and_health_shows_locks(tmp_path: Path) -> None:
@@ -225,3 +226,96 @@ def test_run_due_leaves_a_session_a_live_run_holds_and_health_shows_locks(tmp_pa
     assert locks.status == "warn"
     assert f"x|dead|2018-06-04|close held by host {socket.gethostname()} pid {2**22 + 12345}" in locks.detail
     assert "its process" in locks.detail
+
+
+def test_a_long_gap_is_one_alert_and_one_audit_row_per_session(tmp_path: Path, toolkit_cli,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seven months off: 146 sessions recorded, one message (count, first, last, the first 20 by name)."""
+    from support.alert_inbox import INBOX, INBOX_URL
+
+    from toolkit.ledger import open_ledger
+
+    monkeypatch.setenv("TOOLKIT_ALERT_URLS", INBOX_URL)
+    INBOX.clear()
+    target = _target(tmp_path, "close", catch_up="none")
+    done = toolkit_cli(["schedule", "run-due", "--params", str(target.params_file), "--now", "2018-07-31 17:00",
+                        "--since", "2018-01-02"])
+    assert done.returncode == 0, done.stderr
+    assert len(INBOX) == 1
+    assert INBOX[0]["title"] == "missed sessions: sma_crossover on sched, 146 sessions 2018-01-02 to 2018-07-31 close"
+    body = INBOX[0]["body"].splitlines()
+    assert body[0].startswith("146 scheduled sessions of sma_crossover|sched|close did not run")
+    assert body[1].startswith("- sma_crossover|sched|2018-01-02|close (due 2018-01-02T21:00:00+00:00): catch_up: none")
+    assert len(body) == 1 + 20 + 1 and body[-1].startswith("- ... and 126 more")
+    with open_ledger(target.db_url) as led:
+        assert len(led.alerts(kind="missed_session")) == 1
+        assert len(led.audit_log(action="session_missed")) == 146
+
+
+def _crash(target: ScheduleTarget, day: dt.date, status: str = "started") -> None:
+    """The ledger as a run of ``day`` leaves it when it crashed (``started``) or failed or halted."""
+    from toolkit.ledger import open_ledger
+
+    with open_ledger(target.db_url) as led:
+        led.start_run(target.run_key(day), mode="offline_mock")
+        if status != "started":
+            led.finish_run(target.run_key(day), status)
+
+
+@pytest.mark.parametrize("status", ["started", "failed", "halted"])
+def test_run_due_resumes_a_last_session_that_did_not_finish(tmp_path: Path, status: str) -> None:
+    from toolkit.ledger import open_ledger
+
+    target = _target(tmp_path, "close", catch_up="all")
+    engine_session(target, ScheduledRun(dt.date(2018, 6, 1), pd.Timestamp("2018-06-01 20:00", tz="UTC"), False))
+    _crash(target, dt.date(2018, 6, 4), status)
+    report = run_due(target, now="2018-06-06 17:00", launch=engine_session)
+    assert [r.session.isoformat() for r in report.due] == ["2018-06-04", "2018-06-05", "2018-06-06"]
+    assert [o.session.isoformat() for o in report.ran] == ["2018-06-04", "2018-06-05", "2018-06-06"]
+    with open_ledger(target.db_url) as led:
+        assert [led.get_run(target.run_key(dt.date(2018, 6, d))).status for d in (4, 5, 6)] == ["completed"] * 3
+
+
+def test_run_due_records_a_crashed_session_it_does_not_run_and_leaves_a_running_one(tmp_path: Path) -> None:
+    import os
+    import socket
+    from datetime import UTC, datetime
+
+    from toolkit.ledger import open_ledger
+
+    target = _target(tmp_path, "close", catch_up="last")  # the issue's repro
+    engine_session(target, ScheduledRun(dt.date(2018, 6, 1), pd.Timestamp("2018-06-01 20:00", tz="UTC"), False))
+    _crash(target, dt.date(2018, 6, 4))
+    told: list[list[MissedSession]] = []
+    report = run_due(target, now="2018-06-06 17:00", launch=engine_session, on_missed=told.append)
+    assert [o.session.isoformat() for o in report.ran] == ["2018-06-06"]
+    assert [m.session.isoformat() for m in report.missed] == ["2018-06-04", "2018-06-05"]
+    assert [[m.session.isoformat() for m in batch] for batch in told] == [["2018-06-04", "2018-06-05"]]
+    with open_ledger(target.db_url) as led:
+        assert [d["session"] for d in led.audit_log(action="session_missed")["detail"]] == ["2018-06-04",
+                                                                                             "2018-06-05"]
+    # a started run whose holder is alive is running: neither run again nor recorded
+    (tmp_path / "b").mkdir()
+    other = _target(tmp_path / "b", "close", catch_up="all")
+    engine_session(other, ScheduledRun(dt.date(2018, 6, 1), pd.Timestamp("2018-06-01 20:00", tz="UTC"), False))
+    _crash(other, dt.date(2018, 6, 4))
+    with open_ledger(other.db_url) as led:
+        led.acquire_run_lock(other.run_key(dt.date(2018, 6, 4)), host=socket.gethostname(), pid=os.getpid(),
+                             at=datetime(2018, 6, 4, 20, tzinfo=UTC))
+    report = run_due(other, now="2018-06-04 16:05", launch=engine_session)
+    assert (report.due, report.ran, report.missed) == ([], [], [])
+    assert report.notes[0].startswith("session 2018-06-04 is running now (lock held by host")
+
+
+def test_run_due_bad_times_are_one_line_and_create_nothing(tmp_path: Path, toolkit_cli) -> None:
+    target = _target(tmp_path, "close")
+    ledger_file = tmp_path / "ledger.sqlite"
+    for option in ("--now", "--since"):
+        done = toolkit_cli(["schedule", "run-due", "--params", str(target.params_file), option, "garbage"])
+        assert (done.returncode, done.stderr.strip()) == (
+            2, f"error: {option}: got 'garbage'; allowed: a date and time such as '2026-11-27 09:00' (New York when "
+               "no zone)")
+        assert not ledger_file.exists()
+    done = toolkit_cli(["schedule", "run-due", "--params", str(target.params_file), "--now", "2018-03-11 02:30"])
+    assert done.returncode == 2 and "skipped by the daylight-saving change" in done.stderr
+    assert not ledger_file.exists()

@@ -157,3 +157,51 @@ def test_next_prints_new_york_and_utc_with_the_early_close_holiday_and_dst(tmp_p
     assert done.stdout.splitlines()[2:] == [  # daylight saving starts on Sunday 2026-03-08
         "  2026-03-06  Fri 15:55 EST  2026-03-06 20:55 UTC",
         "  2026-03-09  Mon 15:55 EDT  2026-03-09 19:55 UTC"]
+
+
+def test_next_refuses_a_wall_clock_time_the_dst_change_skips_or_repeats(tmp_path: Path, toolkit_cli) -> None:
+    params = str(_params(tmp_path, "acct-a"))
+    gap = toolkit_cli(["schedule", "next", "--params", params, "--after", "2026-03-08 02:30"])
+    assert (gap.returncode, gap.stderr.strip()) == (
+        2, "error: --after: got '2026-03-08 02:30'; allowed: a New York wall-clock time (this one is skipped by the "
+           "daylight-saving change); give a zone, such as '2026-03-08 02:30-05:00'")
+    twice = toolkit_cli(["schedule", "next", "--params", params, "--after", "2026-11-01 01:30"])
+    assert (twice.returncode, twice.stderr.strip()) == (
+        2, "error: --after: got '2026-11-01 01:30'; allowed: one New York wall-clock time (this one happens twice at "
+           "the daylight-saving change); give a zone: '2026-11-01 01:30-04:00' (the first) or '-05:00' (the second)")
+    zoned = toolkit_cli(["schedule", "next", "--params", params, "--after", "2026-11-01 01:30-05:00", "--count", "1"])
+    assert zoned.returncode == 0 and "2026-11-02  Mon 15:55 EST" in zoned.stdout
+
+
+def test_next_reaches_the_calendars_last_day(tmp_path: Path, toolkit_cli) -> None:
+    done = toolkit_cli(["schedule", "next", "--params", str(_params(tmp_path, "acct-a")), "--after", "2035-12-25",
+                        "--count", "10"])
+    assert done.returncode == 0, done.stderr
+    sessions = [line.split()[0] for line in done.stdout.splitlines()[2:] if line.startswith("  20")]
+    assert sessions == ["2035-12-26", "2035-12-27", "2035-12-28", "2035-12-31"]
+    assert done.stdout.rstrip().endswith("(the exchange calendar ends there)")
+
+
+def test_install_without_a_crontab_program_creates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.errors import ToolkitError
+
+    monkeypatch.setenv("TOOLKIT_CRONTAB", str(tmp_path / "no-such-crontab"))
+    target = load_target(_params(tmp_path, "acct-a"))
+    with pytest.raises(ToolkitError, match="no crontab program"):
+        install(target, root=tmp_path / "project", backend="cron", zone="UTC", start="2026-01-01")
+    assert not (tmp_path / "project").exists()
+
+
+def test_systemd_install_says_how_to_keep_timers_after_logout(tmp_path: Path) -> None:
+    import getpass
+
+    target = load_target(_params(tmp_path, "acct-a"))
+    off = install(target, root=ROOT, backend="systemd", units=tmp_path / "u", start="2026-01-01",
+                  lingers=lambda: False)
+    assert [n for n in off.notes if "linger" in n] == [
+        "lingering is off for this user, so systemd stops the timers when you log out and no session runs: sudo "
+        f"loginctl enable-linger {getpass.getuser()}"]
+    for known in (True, None):  # on, or loginctl cannot say: nothing to add
+        done = install(target, root=ROOT, backend="systemd", units=tmp_path / "u", start="2026-01-01",
+                       lingers=lambda known=known: known)
+        assert not [n for n in done.notes if "linger" in n]

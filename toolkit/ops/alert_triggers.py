@@ -1,7 +1,8 @@
 """When the toolkit raises an alert, and what it says: the events of an unattended day.
 
 * after every archived run (:func:`alerts_after_run`, called by the runner):
-  ``run_failed`` for a failed or interrupted run of any notebook;
+  ``run_failed`` for a failed or interrupted run of any notebook (not for one the run
+  lock refused, status ``locked``: another run of the session is doing the work);
   ``reconciliation_mismatch`` instead when a paper or live session stopped because the
   ledger and the broker disagree (the run fails then too, but the mismatch is the news);
   ``guard_tripped`` for a session halted or blocked by a guard (the kill switch included),
@@ -10,7 +11,8 @@
   fewer than ``alerts.token_expiry_days`` left;
 * :func:`alert_kill_switch_changed`: the kill switch turned on or off (CLI, control panel);
 * :func:`alert_token_expiry`: a Schwab token near expiry (``toolkit broker check``);
-* :func:`alert_missed_session`: a scheduled session that did not run (the scheduler).
+* :func:`alert_missed_session`: a scheduled session that did not run;
+  :func:`alert_missed_sessions`: one alert for all those a ``toolkit schedule run-due`` found.
 
 The params' ``alerts.kinds`` switch kinds off for runs of those params; a kind switched
 off is neither sent nor recorded. The kill switch belongs to no params file (it stops
@@ -37,7 +39,8 @@ from toolkit.params.alerts import AlertSettings
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.ledger import AlertRecord, KillSwitch, Ledger
 
-__all__ = ["PendingAlert", "alert_kill_switch_changed", "alert_missed_session", "alert_token_expiry",
+__all__ = ["PendingAlert", "alert_kill_switch_changed", "alert_missed_session", "alert_missed_sessions",
+           "alert_token_expiry",
            "alerts_after_run", "run_alerts", "settings_of"]
 
 
@@ -303,3 +306,51 @@ def alert_missed_session(
     body = f"The session {run_key} did not run at its scheduled time{when}: {reason}"
     return send_alert(ledger, "missed_session", title, body, account=account, run_key=run_key, urls=urls,
                       clock=clock, store=store)
+
+
+#: How many missed sessions one ``missed_session`` summary lists by name (the rest are counted).
+MISSED_LISTED = 20
+
+
+def alert_missed_sessions(
+    ledger: Ledger,
+    *,
+    strategy: str,
+    account: str,
+    execution_time: str,
+    missed: list[tuple[dt.date, dt.datetime, str]],
+    settings: AlertSettings | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    store: Mapping[str, str] | None = None,
+) -> AlertRecord | None:
+    """ONE ``missed_session`` alert for every session a catch-up found missed: ``(session, due at, reason)``.
+
+    A machine off for half a year misses ~125 sessions: one message with the count, the
+    first and last session and the list (the first :data:`MISSED_LISTED`), not a flood
+    that buries every other alert. The ledger's audit log keeps one row per session.
+    A single session reads as :func:`alert_missed_session`.
+    """
+    from toolkit.ledger import make_run_key
+
+    if not missed:
+        return None
+    if len(missed) == 1:
+        session, at, reason = missed[0]
+        return alert_missed_session(ledger, strategy=strategy, account=account, session_date=session,
+                                    execution_time=execution_time, reason=reason, scheduled_at=at,
+                                    settings=settings, clock=clock, store=store)
+    if settings is not None and not settings.wants("missed_session"):
+        return None
+    ordered = sorted(missed)
+    first, last = ordered[0][0], ordered[-1][0]
+    title = (f"missed sessions: {strategy} on {account}, {len(ordered)} sessions {first.isoformat()} to "
+             f"{last.isoformat()} {execution_time}")
+    lines = [f"{len(ordered)} scheduled sessions of {strategy}|{account}|{execution_time} did not run at their "
+             f"time, {first.isoformat()} to {last.isoformat()}:"]
+    lines += [f"- {make_run_key(strategy, account, s, execution_time)} (due {at.isoformat()}): {reason}"
+              for s, at, reason in ordered[:MISSED_LISTED]]
+    if len(ordered) > MISSED_LISTED:
+        lines.append(f"- ... and {len(ordered) - MISSED_LISTED} more (the ledger's audit log, action "
+                     "session_missed, lists every one)")
+    return send_alert(ledger, "missed_session", title, "\n".join(lines), account=account,
+                      run_key=make_run_key(strategy, account, last, execution_time), clock=clock, store=store)

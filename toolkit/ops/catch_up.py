@@ -1,9 +1,13 @@
 """``toolkit schedule run-due``: sessions missed since the last run (machine off, crash), run or recorded.
 
-Missed sessions are the schedule's sessions after the latest session of the slot in
+Due sessions are the schedule's sessions after the latest session of the slot in
 the ledger (its ``runs`` table: strategy, account, execution time) up to now, that have
-no run and were not recorded as missed before. With no run of the slot at all,
-nothing is missed unless ``since`` says from when (a new schedule does not replay years).
+no run and were not recorded as missed before; and that latest session itself when its
+run did not finish (``started`` by a process that crashed: no live holder of its lock;
+``failed``; ``halted``): running the slot again resumes it (the engine's
+``start_run``), so it is due like any other, and otherwise it would stay unfinished
+with nothing said. With no run of the slot at all, nothing is missed unless ``since``
+says from when (a new schedule does not replay years).
 
 What happens to them is the params' ``catch_up``:
 
@@ -19,8 +23,9 @@ missed whatever ``catch_up`` says, except that ``last`` runs *today's* session l
 while the market is still open (the engine itself refuses it after the close).
 
 "Recorded as missed" is an ``audit_log`` row ``session_missed`` with ``{run_key,
-session, execution_time, at, reason, notebook, params_file}``; each one is also handed
-to ``on_missed`` (where the integrator sends a ``missed_session`` alert; a failing
+session, execution_time, at, reason, notebook, params_file}`` per session; all of one
+``run-due`` are then handed to ``on_missed`` at once (which sends ONE ``missed_session``
+alert listing them: a machine off for months is one message, not hundreds; a failing
 callback is reported and never stops the catch-up).
 """
 
@@ -33,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from toolkit.ops.schedule import ScheduledRun, runs_between
+from toolkit.ops.schedule import ScheduledRun, parse_instant, runs_between
 from toolkit.ops.scheduled_session import SessionOutcome, run_scheduled_session
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,18 +96,13 @@ class CatchUpReport:
         return out
 
 
-def _utc(value: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("America/New_York").tz_convert("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def run_due(
     target: ScheduleTarget,
     *,
     now: Any = None,
     since: Any = None,
     launch: Callable[[ScheduleTarget, ScheduledRun], SessionOutcome] = run_scheduled_session,
-    on_missed: Callable[[MissedSession], None] | None = None,
+    on_missed: Callable[[list[MissedSession]], None] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> CatchUpReport:
     """Find ``target``'s missed sessions up to ``now`` and run or record them (see the module doc).
@@ -112,18 +112,19 @@ def run_due(
     """
     from toolkit.ledger import open_ledger
 
-    at = pd.Timestamp.now(tz="UTC") if now is None else _utc(now)
+    # Both read before the ledger is opened: bad input writes nothing (not even a new ledger file).
+    at = pd.Timestamp.now(tz="UTC") if now is None else parse_instant(now, "--now")
+    since_at = None if since is None else parse_instant(since, "--since")
     with open_ledger(target.db_url) as ledger:
         report = CatchUpReport(target, ledger.last_run(strategy=target.strategy, account=target.account,
                                                        execution_time=target.execution_time))
-        start = _start(report.last_run, since, target.execution_time)
+        start = _start(report.last_run, since_at, target.execution_time)
         if start is None:
             report.notes.append("no run of this slot in the ledger and no --since: nothing to catch up")
             return report
         recorded = _recorded_missed(ledger)
         report.due = [r for r in runs_between(target.execution_time, start, at)
-                      if ledger.get_run(target.run_key(r.session)) is None
-                      and target.run_key(r.session) not in recorded]
+                      if target.run_key(r.session) not in recorded and _unfinished(ledger, target, r, at, report)]
         to_run, skipped = _decide(target, report.due, at)
         for run, reason in skipped:
             report.missed.append(_record(ledger, target, run, reason, at))
@@ -132,8 +133,8 @@ def run_due(
             if holder is not None:  # a firing runs it right now: not ours to start, nor missed
                 to_run.remove(run)
                 report.notes.append(f"session {run.session} is running now (lock held by {holder}); left to it")
-    for miss in report.missed:  # after the ledger is closed: an alert must never hold it
-        _tell(on_missed, miss, report, say)
+    if report.missed:  # after the ledger is closed: an alert must never hold it
+        _tell(on_missed, report.missed, report, say)
     for i, run in enumerate(to_run):
         outcome = launch(target, run)
         report.ran.append(outcome)
@@ -143,18 +144,19 @@ def run_due(
     return report
 
 
-def alert_on_missed(target: ScheduleTarget) -> Callable[[MissedSession], None]:
-    """An ``on_missed`` that sends a ``missed_session`` alert (channels from the secret store, kinds from the
-    params' ``alerts:`` block) and records it in the ledger's ``alerts`` table (what ``toolkit schedule
-    run-due`` passes)."""
+def alert_on_missed(target: ScheduleTarget) -> Callable[[list[MissedSession]], None]:
+    """An ``on_missed`` that sends one ``missed_session`` alert listing the sessions (channels from the secret
+    store, kinds from the params' ``alerts:`` block) and records it in the ledger's ``alerts`` table (what
+    ``toolkit schedule run-due`` passes)."""
     from toolkit.ledger import open_ledger
-    from toolkit.ops.alert_triggers import alert_missed_session
+    from toolkit.ops.alert_triggers import alert_missed_sessions
 
-    def send(miss: MissedSession) -> None:
+    def send(missed: list[MissedSession]) -> None:
         with open_ledger(target.db_url) as ledger:
-            alert_missed_session(ledger, strategy=target.strategy, account=target.account, session_date=miss.session,
-                                 execution_time=target.execution_time, reason=miss.reason,
-                                 scheduled_at=miss.at.to_pydatetime(), settings=target.alerts)
+            alert_missed_sessions(ledger, strategy=target.strategy, account=target.account,
+                                  execution_time=target.execution_time,
+                                  missed=[(m.session, m.at.to_pydatetime(), m.reason) for m in missed],
+                                  settings=target.alerts)
 
     return send
 
@@ -171,14 +173,39 @@ def _live_holder(ledger: Ledger, run_key: str, now: pd.Timestamp) -> str | None:
     return holder.describe()
 
 
-def _start(last: Run | None, since: Any, execution_time: str) -> pd.Timestamp | None:
+def _unfinished(ledger: Ledger, target: ScheduleTarget, run: ScheduledRun, now: pd.Timestamp,
+                report: CatchUpReport) -> bool:
+    """Whether ``run``'s session still needs running: no run yet, or one that did not finish.
+
+    A ``started`` run whose lock a live process holds is running now: not due (said so).
+    """
+    from toolkit.model import RunStatus
+
+    found = ledger.get_run(target.run_key(run.session))
+    if found is None:
+        return True
+    if not RunStatus(found.status).retryable:
+        return False
+    if found.status == RunStatus.STARTED.value:
+        holder = _live_holder(ledger, found.run_key, now)
+        if holder is not None:
+            report.notes.append(f"session {run.session} is running now (lock held by {holder}); left to it")
+            return False
+    return True
+
+
+def _start(last: Run | None, since: pd.Timestamp | None, execution_time: str) -> pd.Timestamp | None:
+    """Look for due sessions after this instant: the last run's session (itself included when it did not
+    finish), else the start of ``since``'s day in New York."""
+    from toolkit.model import RunStatus
     from toolkit.time import execution_instant
 
     if last is not None:
-        return execution_instant(last.session_date, execution_time)
+        at = execution_instant(last.session_date, execution_time)
+        return at - pd.Timedelta(seconds=1) if RunStatus(last.status).retryable else at
     if since is None:
         return None
-    return _utc(pd.Timestamp(since).normalize()) - pd.Timedelta(seconds=1)
+    return since.tz_convert("America/New_York").normalize().tz_convert("UTC") - pd.Timedelta(seconds=1)
 
 
 def _recorded_missed(ledger: Ledger) -> set[str]:
@@ -223,14 +250,14 @@ def _record(ledger: Ledger, target: ScheduleTarget, run: ScheduledRun, reason: s
     return miss
 
 
-def _tell(on_missed: Callable[[MissedSession], None] | None, miss: MissedSession, report: CatchUpReport,
-          say: Callable[[str], None] | None) -> None:
+def _tell(on_missed: Callable[[list[MissedSession]], None] | None, missed: list[MissedSession],
+          report: CatchUpReport, say: Callable[[str], None] | None) -> None:
     if on_missed is None:
         return
     try:
-        on_missed(miss)
+        on_missed(missed)
     except Exception as exc:  # an alert channel must never stop the catch-up
-        note = f"on_missed failed for {miss.run_key}: {exc.__class__.__name__}: {exc}"
+        note = f"on_missed failed for {len(missed)} missed session(s): {exc.__class__.__name__}: {exc}"
         report.notes.append(note)
         if say is not None:
             say(note)

@@ -115,19 +115,24 @@ def _cron_quote(text: str) -> str:
     return shlex.quote(text).replace("%", "\\%")
 
 
-def toolkit_command(verb: str, params_file: Path, notebook: str, log: Path, root: Path) -> str:
-    """``cd ROOT && PYTHON -m toolkit.cli schedule VERB --params FILE --notebook NB >> LOG 2>&1``."""
-    cmd = [sys.executable, "-m", "toolkit.cli", "schedule", verb, "--params", str(params_file), "--notebook", notebook]
+def toolkit_command(verb: str, params_file: Path, notebook: str, log: Path, root: Path, *extra: str) -> str:
+    """``cd ROOT && PYTHON -m toolkit.cli schedule VERB --params FILE --notebook NB [EXTRA] >> LOG 2>&1``."""
+    cmd = [sys.executable, "-m", "toolkit.cli", "schedule", verb, "--params", str(params_file), "--notebook", notebook,
+           *extra]
     return (f"cd {_cron_quote(str(root))} && {' '.join(_cron_quote(c) for c in cmd)} >> {_cron_quote(str(log))} "
             "2>&1")
 
 
 def entry_lines(*, entry_id: str, key: str, params_file: Path, notebook: str, fire_times: list[str], log: Path,
-                root: Path) -> list[str]:
-    """The crontab lines of one params file: one per firing group, and ``@reboot`` for the catch-up."""
+                root: Path, lead_minutes: int) -> list[str]:
+    """The crontab lines of one params file: one per firing group, and ``@reboot`` for the catch-up.
+
+    ``fire --lead N`` tells each firing how early it fires, so it looks for the session
+    exactly that far ahead.
+    """
     shown = str(params_file).replace("%", "\\%")  # a comment, but cron reads % before sh does
     tag = f"{TAG} id={entry_id} key={key} params={shown}"
-    fire = toolkit_command("fire", params_file, notebook, log, root)
+    fire = toolkit_command("fire", params_file, notebook, log, root, "--lead", str(lead_minutes))
     lines = [f"{when} {fire} {tag}" for when in fire_times]
     lines.append(f"@reboot sleep 120 && {toolkit_command('run-due', params_file, notebook, log, root)} {tag}")
     return lines

@@ -9,8 +9,11 @@ what was seen. Checked, in order:
   name): the entry is installed; the most recent session the schedule made due was run
   (its run's status, the last run's age), or was missed; the broker accepts the
   credentials (the ``toolkit broker check`` code path; offline params skip it); a
-  Schwab refresh token's days left;
-* free disk space where runs are archived.
+  Schwab refresh token's days left; with systemd timers, that they are enabled (unit
+  files that no timer runs schedule nothing);
+* the secret store (``TOOLKIT_SECRETS``) answers, and alert channels are configured
+  (none: every alert is only recorded, nobody is told: a warning);
+* free disk space where runs are archived (``--outputs``).
 
 Fast on purpose (it may run every minute): no vectorbt, plotly or notebook machinery on
 this path, and the broker is only called for params that trade at one.
@@ -19,8 +22,10 @@ this path, and the broker is only called for params that trade at one.
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,14 +60,25 @@ def health_table(rows: list[HealthRow]) -> str:
     return "\n".join(lines)
 
 
+#: ``systemctl --user ARGS`` as :func:`toolkit.ops.systemd_timer.systemctl` runs it (injectable for tests).
+Systemctl = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
 def check_health(params_files: list[str], *, notebook: str | None = None, db_url: str | None = None,
                  outputs: Path | None = None, min_free_gb: float = DEFAULT_MIN_FREE_GB, now: Any = None,
                  backend: str = "auto", crontab: Crontab | None = None, units: Path | None = None,
-                 broker: bool = True, environ: dict[str, str] | None = None) -> list[HealthRow]:
-    """Every check (see the module doc); ``now``, ``crontab``, ``units`` and ``environ`` are for tests."""
+                 broker: bool = True, environ: dict[str, str] | None = None,
+                 systemctl: Systemctl | None = None) -> list[HealthRow]:
+    """Every check (see the module doc); ``now``, ``crontab``, ``units``, ``environ`` and ``systemctl`` are
+    for tests (``systemctl`` None: the real one, where systemd runs)."""
+    from toolkit.errors import InvalidInput
+    from toolkit.ops.schedule_install import choose_backend
     from toolkit.ops.schedule_target import load_target
     from toolkit.params import repo_root
 
+    if isinstance(min_free_gb, bool) or not isinstance(min_free_gb, int | float) or not math.isfinite(min_free_gb) \
+            or min_free_gb < 0:
+        raise InvalidInput("--min-free-gb", min_free_gb, "a number of gigabytes >= 0")
     rows: list[HealthRow] = []
     targets: list[ScheduleTarget] = []
     installed = _installed(backend, crontab, units, rows)
@@ -84,6 +100,8 @@ def check_health(params_files: list[str], *, notebook: str | None = None, db_url
             rows.append(HealthRow(f"schedule {t.key}", OK if mine else FAIL,
                                   f"{len(mine)} entries ({mine[0].when}{', ...' if len(mine) > 1 else ''})" if mine
                                   else f"not installed: toolkit schedule install --params {t.params_file}"))
+            if mine and choose_backend(backend) == "systemd":
+                rows[-1] = _timers_row(rows[-1], t, systemctl)
         ledger = ledgers[db_url if db_url is not None else t.db_url]
         if ledger is not None:
             rows.append(_last_run_row(t, ledger, at))
@@ -93,8 +111,60 @@ def check_health(params_files: list[str], *, notebook: str | None = None, db_url
         if ledger is not None:
             rows.extend(_lock_rows(ledger, at))
             ledger.close()
+    rows.extend(_secrets_rows(environ))
     rows.append(_disk_row(outputs or repo_root() / "outputs", min_free_gb))
     return rows
+
+
+def _timers_row(row: HealthRow, t: ScheduleTarget, systemctl: Systemctl | None) -> HealthRow:
+    """``row`` (the unit files exist) made a failure when their timers are not enabled: files alone fire nothing."""
+    from toolkit.ops import systemd_timer
+
+    if systemctl is None:
+        if not systemd_timer.systemd_running():
+            return HealthRow(row.check, WARN, f"{row.detail}; systemd is not running here: cannot tell whether the "
+                                              "timers are enabled")
+        systemctl = systemd_timer.systemctl
+    timers = [f"toolkit-{t.entry_id}-{what}.timer" for what in ("fire", "run-due")]
+    try:
+        states = {name: systemctl("is-enabled", name) for name in timers}
+    except (OSError, subprocess.SubprocessError) as exc:
+        return HealthRow(row.check, WARN, f"{row.detail}; systemctl is unavailable ({exc.__class__.__name__}): "
+                                          "cannot tell whether the timers are enabled")
+    off = {name: (done.stdout.strip() or done.stderr.strip() or f"exit {done.returncode}")
+           for name, done in states.items() if done.returncode != 0}
+    if off:
+        seen = ", ".join(f"{name} {state.splitlines()[0]}" for name, state in off.items())
+        return HealthRow(row.check, FAIL, f"unit files written but not enabled ({seen}): systemctl --user "
+                                          f"enable --now {' '.join(off)}")
+    return HealthRow(row.check, OK, f"{row.detail}; timers enabled")
+
+
+def _secrets_rows(environ: Mapping[str, str] | None) -> list[HealthRow]:
+    """The secret store answers (its backend reachable); alert channels are configured in it (URLs never shown)."""
+    from toolkit.connections.secrets import open_secret_store
+    from toolkit.ops.alert_channels import split_urls
+    from toolkit.ops.alerts import ALERT_URLS
+
+    try:
+        store = open_secret_store(environ=environ)
+        urls = split_urls(store.get(ALERT_URLS))
+    except Exception as exc:  # Vault sealed, AWS unreachable, a keyring locked: a failed row, never a traceback
+        return [HealthRow("secrets", FAIL, f"the secret store does not answer: {exc.__class__.__name__}: "
+                                           f"{_first_line(exc)}")]
+    rows = [HealthRow("secrets", OK, f"TOOLKIT_SECRETS={store.backend}: the store answers")]
+    if not urls:
+        return [*rows, HealthRow("alerts", WARN, f"no alert channel configured ({ALERT_URLS} in the secret store): "
+                                                 "alerts are recorded in the ledger but reach nobody")]
+    schemes = ", ".join(sorted({u.split("://", 1)[0] for u in urls}))
+    return [*rows, HealthRow("alerts", OK, f"{len(urls)} channel(s) configured ({schemes})")]
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's first line: a database driver adds "(Background on this error at: ...)" on the next one,
+    which would break the table."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def _now(now: Any) -> pd.Timestamp:
@@ -134,7 +204,7 @@ def _ledger_row(url: str | None, rows: list[HealthRow]) -> Ledger | None:
         db.require_existing(resolved)
         engine = db.create_ledger_engine(resolved)
     except Exception as exc:
-        rows.append(HealthRow("ledger", FAIL, f"{shown}: not reachable: {exc}"))
+        rows.append(HealthRow("ledger", FAIL, f"{shown}: not reachable: {_first_line(exc)}"))
         return None
     try:
         with engine.connect() as conn:
@@ -143,7 +213,8 @@ def _ledger_row(url: str | None, rows: list[HealthRow]) -> Ledger | None:
                 if "alembic_version" in tables else []
     except Exception as exc:
         engine.dispose()
-        rows.append(HealthRow("ledger", FAIL, f"{shown}: not reachable: {exc.__class__.__name__}: {exc}"))
+        rows.append(HealthRow("ledger", FAIL, f"{shown}: not reachable: {exc.__class__.__name__}: "
+                                              f"{_first_line(exc)}"))
         return None
     head = _head_revision(db.MIGRATIONS_DIR / "versions")
     if heads != [head]:
@@ -281,7 +352,8 @@ def _disk_row(outputs: Path, min_free_gb: float) -> HealthRow:
 
 def health_command(args: argparse.Namespace, *, say: Callable[[str], None] = print) -> int:
     rows = check_health(list(args.params or []), notebook=args.notebook, db_url=args.db_url,
-                        min_free_gb=args.min_free_gb, broker=args.broker, backend=args.backend)
+                        outputs=Path(args.outputs) if args.outputs else None, min_free_gb=args.min_free_gb,
+                        broker=args.broker, backend=args.backend)
     say(health_table(rows))
     return 1 if any(r.status == FAIL for r in rows) else 0
 
@@ -295,7 +367,9 @@ def add_health_parser(sub: Any) -> None:
     h.add_argument("--notebook", choices=["daily_dry_run", "live"], help="the notebook of --params (default: its "
                                                                          "folder's name)")
     h.add_argument("--db-url", help="ledger URL (default: the params' db_url, $TOOLKIT_DB_URL, outputs/ledger.sqlite)")
+    h.add_argument("--outputs", metavar="DIR", help="where runs are archived, for the disk check (default: "
+                                                    "the project's outputs/)")
     h.add_argument("--min-free-gb", type=float, default=DEFAULT_MIN_FREE_GB,
-                   help=f"fail under this much free disk for outputs (default {DEFAULT_MIN_FREE_GB:g})")
+                   help=f"fail under this much free disk for outputs, >= 0 (default {DEFAULT_MIN_FREE_GB:g})")
     h.add_argument("--no-broker", dest="broker", action="store_false", help="do not call brokers")
     h.add_argument("--backend", choices=["auto", "cron", "systemd"], default="auto", help="where entries are")

@@ -152,6 +152,7 @@ def _row_html(row: dict[str, Any], outputs: Path) -> str:
         _date_cell(row.get("started_utc")),
         f"<td>{esc(notebook)}</td>",
         f"<td>{esc(row.get('strategy') or '-')}</td>",
+        f"<td>{esc(row.get('account') or '-')}</td>",
         _status_cell(row),
         *(_figure_cell(c, row) for c in COLUMNS),
         f'<td class="mono"><a href="{_href(outputs, run_dir)}/">{esc(row.get("run_id"))}</a></td>',
@@ -246,7 +247,8 @@ def _head_cell(label: str, kind: str, title: str, *, newest_first: bool) -> str:
 def render_index(rows: list[dict[str, Any]], outputs: Path, *, generated: str | None = None) -> str:
     """The whole page for ``rows`` (from :func:`index_rows`), links relative to ``outputs``."""
     heads = [("Date", "date", "when the run started (UTC)"), ("Notebook", "text", ""), ("Strategy", "text", ""),
-             ("Status", "text", ""), *((c.label, "number", c.title) for c in COLUMNS),
+             ("Account", "text", "a session's account (research runs have none)"), ("Status", "text", ""),
+             *((c.label, "number", c.title) for c in COLUMNS),
              ("Run", "text", "the run's folder"), ("Report", "text", "")]
     thead = "".join(_head_cell(label, kind, title, newest_first=i == 0) for i, (label, kind, title) in enumerate(heads))
     body_rows = "\n".join(_row_html(r, outputs) for r in rows)
@@ -255,7 +257,7 @@ def render_index(rows: list[dict[str, Any]], outputs: Path, *, generated: str | 
 <p class="meta">{len(rows)} run{"" if len(rows) == 1 else "s"} under <code>{esc(outputs)}</code>{when}.
 Click a column header to sort; <code>toolkit runs show RUN</code> and <code>toolkit runs diff A B</code> tell more.</p>
 <div class="controls">
-<input id="q" type="search" placeholder="filter: strategy, run id, error, session ..." aria-label="filter runs">
+<input id="q" type="search" placeholder="filter: strategy, account, run id, session ..." aria-label="filter runs">
 <select id="nb" aria-label="notebook">{_options((str(r.get("notebook")) for r in rows), "all notebooks")}</select>
 <select id="st" aria-label="status">{_options((str(r.get("status")) for r in rows), "every status")}</select>
 <span id="count" class="meta">{len(rows)} runs</span>

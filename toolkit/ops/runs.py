@@ -54,8 +54,8 @@ def _short(text: Any, width: int = _ERROR_WIDTH) -> str:
 
 def key_figures(row: Mapping[str, Any]) -> str:
     """The figures that say how a run went, in one phrase ('' when it has none yet)."""
-    if row.get("status") == "failed":
-        return f"error: {_short(row.get('error'))}" if row.get("error") else "failed"
+    if row.get("status") in ("failed", "locked"):
+        return f"error: {_short(row.get('error'))}" if row.get("error") else str(row.get("status"))
     parts: list[str] = []
     notebook = row.get("notebook")
     equity, sharpe, mdd = _num(row.get("final_equity")), _num(row.get("sharpe")), _num(row.get("max_drawdown"))
@@ -89,6 +89,8 @@ def outcome_line(row: Mapping[str, Any]) -> str:
     """``toolkit run``'s one-line outcome: notebook, strategy, status and key figures."""
     who = " ".join(str(x) for x in (row.get("notebook"), row.get("strategy")) if x)
     figures = key_figures(row)
+    if row.get("status") == "locked":  # the holder is on the line above (stderr)
+        return f"{who} locked: another run of this session holds its lock; this one did not start"
     if row.get("status") == "failed":  # the error itself is on the line above (stderr)
         took = _num(row.get("duration_s"))
         return f"{who} failed" + (f" after {took:.1f} s" if took is not None else "") + "; see manifest.json"

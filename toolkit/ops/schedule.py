@@ -26,12 +26,16 @@ import pandas as pd
 from toolkit.errors import InvalidInput
 from toolkit.model import ExecutionTime
 from toolkit.model.timestamps import NEW_YORK
+from toolkit.ops.schedule_lead import DEFAULT_LEAD_MINUTES, LEAD_MINUTES, check_lead
 from toolkit.time import execution_instant, nyse_calendar
 from toolkit.time.calendar import CALENDAR_END
 
 __all__ = [
+    "DEFAULT_LEAD_MINUTES",
+    "LEAD_MINUTES",
     "NEW_YORK",
     "ScheduledRun",
+    "check_lead",
     "cron_times_utc",
     "due_run",
     "parse_instant",
@@ -53,15 +57,41 @@ class ScheduledRun:
         return self.at.tz_convert(NEW_YORK)
 
 
+#: What a date-and-time option accepts (the ``allowed`` part of its error line).
+INSTANT_ALLOWED = "a date and time such as '2026-11-27 09:00' (New York when no zone)"
+
+
 def parse_instant(value: Any, field: str) -> pd.Timestamp:
-    """``value`` as a UTC instant (a naive time is New York's); InvalidInput naming ``field`` otherwise."""
+    """``value`` as a UTC instant (a naive time is New York's); InvalidInput naming ``field`` otherwise.
+
+    A naive time in the hour daylight saving skips (02:30 on a March Sunday) is no New
+    York instant, and one in the hour it repeats (01:30 on a November Sunday) is two:
+    either way the person must say which, with a zone offset; guessing would run a
+    session an hour off.
+    """
     try:
         ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(field, value, "a date and time such as '2026-11-27 09:00' (New York when no zone)") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(field, value, INSTANT_ALLOWED) from None
     if pd.isna(ts):
-        raise InvalidInput(field, value, "a date and time such as '2026-11-27 09:00' (New York when no zone)")
-    return (ts.tz_localize(NEW_YORK) if ts.tzinfo is None else ts).tz_convert("UTC")
+        raise InvalidInput(field, value, INSTANT_ALLOWED)
+    if ts.tzinfo is not None:
+        return ts.tz_convert("UTC")
+    first = ts.tz_localize(NEW_YORK, ambiguous=True, nonexistent="NaT")
+    second = ts.tz_localize(NEW_YORK, ambiguous=False, nonexistent="NaT")
+    if pd.isna(first):
+        raise InvalidInput(field, value, "a New York wall-clock time (this one is skipped by the daylight-saving "
+                                         f"change); give a zone, such as '{ts:%Y-%m-%d %H:%M}-05:00'")
+    if first != second:
+        raise InvalidInput(field, value, "one New York wall-clock time (this one happens twice at the "
+                                         f"daylight-saving change); give a zone: '{ts:%Y-%m-%d %H:%M}-04:00' (the "
+                                         "first) or '-05:00' (the second)")
+    return first.tz_convert("UTC")
+
+
+def _calendar_end() -> pd.Timestamp:
+    """The end of the calendar's last day (its close is on it: midnight would drop that session)."""
+    return pd.Timestamp(CALENDAR_END, tz=NEW_YORK) + pd.Timedelta(days=1)
 
 
 def _early_close(label: pd.Timestamp) -> bool:
@@ -90,11 +120,11 @@ def upcoming_runs(execution_time: str, *, after: Any, count: int = 5) -> list[Sc
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 1000:
         raise InvalidInput("count", count, "a whole number from 1 to 1000")
     start = parse_instant(after, "after")
-    end = min(start + pd.Timedelta(days=7 * count // 4 + 14), pd.Timestamp(CALENDAR_END, tz=NEW_YORK))
+    end = min(start + pd.Timedelta(days=7 * count // 4 + 14), _calendar_end())
     runs: list[ScheduledRun] = []
     while len(runs) < count and start < end:
         runs.extend(runs_between(execution_time, start, end))
-        start, end = end, min(end + pd.Timedelta(days=366), pd.Timestamp(CALENDAR_END, tz=NEW_YORK))
+        start, end = end, min(end + pd.Timedelta(days=366), _calendar_end())
     return runs[:count]
 
 
@@ -116,7 +146,7 @@ def cron_times_utc(execution_time: str, *, lead_minutes: int = 5, years: int = 1
     if not 0 <= lead_minutes <= 120:
         raise InvalidInput("lead_minutes", lead_minutes, "a number of minutes from 0 to 120")
     begin = parse_instant(start, "start")
-    stop = min(begin + pd.Timedelta(days=366 * years), pd.Timestamp(CALENDAR_END, tz=NEW_YORK))
+    stop = min(begin + pd.Timedelta(days=366 * years), _calendar_end())
     runs = runs_between(execution_time, begin, stop)
     fires = {(r.at - pd.Timedelta(minutes=lead_minutes)) for r in runs}
     return sorted({(f.hour, f.minute) for f in fires})

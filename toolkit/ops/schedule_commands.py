@@ -86,7 +86,7 @@ def schedule_command(args: argparse.Namespace) -> int:
     if verb == "fire":
         from toolkit.ops.fire import fire
 
-        return fire(target)
+        return fire(target, lead_minutes=args.lead)
     from toolkit.ops.catch_up import alert_on_missed, run_due
 
     report = run_due(target, now=args.now, since=args.since, on_missed=alert_on_missed(target), say=print)
@@ -96,6 +96,8 @@ def schedule_command(args: argparse.Namespace) -> int:
 
 def add_schedule_parser(sub: Any) -> None:
     """Register ``toolkit schedule`` (called by :func:`toolkit.cli.build_parser`)."""
+    from toolkit.ops.schedule_lead import DEFAULT_LEAD_MINUTES, LEAD_MINUTES
+
     sc = sub.add_parser("schedule", help="run a dry-run or live params file on the exchange calendar "
                                          "(cron or a systemd timer): install, list, remove, next, fire, run-due")
     ssub = sc.add_subparsers(dest="schedule_command", required=True)
@@ -108,7 +110,9 @@ def add_schedule_parser(sub: Any) -> None:
     needs = {"required": True, "help": "daily_dry_run or live params YAML file"}
     ins = ssub.add_parser("install", parents=[common, backend], help="write the entries (idempotent)")
     ins.add_argument("--params", **needs)
-    ins.add_argument("--lead-minutes", type=int, default=5, help="fire this many minutes early (default 5)")
+    ins.add_argument("--lead-minutes", type=int, default=DEFAULT_LEAD_MINUTES,
+                     help=f"fire this many minutes early, {LEAD_MINUTES[0]} to {LEAD_MINUTES[1]} (default "
+                          f"{DEFAULT_LEAD_MINUTES})")
     lst = ssub.add_parser("list", parents=[common, backend], help="the toolkit's entries (of --params only)")
     lst.add_argument("--params", help="only this params file's entries")
     rm = ssub.add_parser("remove", parents=[common, backend], help="remove the entries of --params (or --all)")
@@ -122,6 +126,9 @@ def add_schedule_parser(sub: Any) -> None:
     fr = ssub.add_parser("fire", parents=[common], help="what an entry runs: wait for the session's exact minute "
                                                         "and run it, or exit quietly")
     fr.add_argument("--params", **needs)
+    fr.add_argument("--lead", type=int, default=DEFAULT_LEAD_MINUTES,
+                    help="the entry fires this many minutes before the session (what install wrote; default "
+                         f"{DEFAULT_LEAD_MINUTES})")
     rd = ssub.add_parser("run-due", parents=[common], help="run or record sessions missed since the last run "
                                                            "(catch_up in the params)")
     rd.add_argument("--params", **needs)

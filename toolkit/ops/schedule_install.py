@@ -12,6 +12,7 @@ replaced); nothing but the toolkit's own entries is ever changed.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,16 +29,22 @@ from toolkit.ops.crontab import (
     read_tag,
     without_entries,
 )
-from toolkit.ops.schedule import runs_between
+from toolkit.ops.schedule import DEFAULT_LEAD_MINUTES, check_lead, runs_between
 from toolkit.ops.schedule_target import ScheduleTarget
-from toolkit.ops.systemd_timer import on_calendar, systemctl, systemd_running, timer_units, unit_dir
+from toolkit.ops.systemd_timer import (
+    linger_note,
+    on_calendar,
+    systemctl,
+    systemd_running,
+    timer_units,
+    unit_dir,
+    user_lingers,
+)
 
 __all__ = ["BACKENDS", "DEFAULT_LEAD_MINUTES", "Installed", "choose_backend", "fire_instants", "install",
            "list_entries", "log_path", "remove"]
 
 BACKENDS = ("auto", "cron", "systemd")
-#: How many minutes before the session's instant an entry fires (the toolkit then waits).
-DEFAULT_LEAD_MINUTES = 5
 #: How far ahead the entries are read off the calendar (its end, 2035, bounds it).
 YEARS_AHEAD = 10
 
@@ -62,8 +69,7 @@ def choose_backend(backend: str) -> str:
 
 def fire_instants(execution_time: str, *, lead_minutes: int, start: Any = None) -> list[pd.Timestamp]:
     """Every firing instant: ``lead_minutes`` before each session's instant, from ``start`` (default now)."""
-    if isinstance(lead_minutes, bool) or not isinstance(lead_minutes, int) or not 1 <= lead_minutes <= 60:
-        raise ParamsError("--lead-minutes", lead_minutes, "a whole number of minutes from 1 to 60")
+    check_lead(lead_minutes, "--lead-minutes")
     begin = pd.Timestamp.now(tz="UTC") if start is None else pd.Timestamp(start)
     begin = begin.tz_localize("UTC") if begin.tzinfo is None else begin
     runs = runs_between(execution_time, begin - pd.Timedelta(days=1), begin + pd.Timedelta(days=366 * YEARS_AHEAD))
@@ -78,30 +84,32 @@ def log_path(target: ScheduleTarget, root: Path) -> Path:
 
 def install(target: ScheduleTarget, *, root: Path, backend: str = "auto", lead_minutes: int = DEFAULT_LEAD_MINUTES,
             zone: Any = None, crontab: Crontab | None = None, units: Path | None = None,
-            start: Any = None) -> Installed:
+            start: Any = None, lingers: Callable[[], bool | None] = user_lingers) -> Installed:
     """Write (or rewrite) the entries of ``target``; see the module doc.
 
     ``zone``: the wall clock cron fires in (default: this machine's); ``start``: the
-    first day read off the calendar (default: now). Both are for tests.
+    first day read off the calendar (default: now); ``lingers``: whether systemd keeps
+    this user's timers after logout (default: ``loginctl``). All three are for tests.
     """
     chosen = choose_backend(backend)
     instants = fire_instants(target.execution_time, lead_minutes=lead_minutes, start=start)
-    log = log_path(target, root)
-    log.parent.mkdir(parents=True, exist_ok=True)
     notes = _environment_notes()
     if chosen == "cron":
         tab = crontab or Crontab()
-        kept, replaced = without_entries(tab.read(), target.entry_id)
+        kept, replaced = without_entries(tab.read(), target.entry_id)  # no crontab program: stop, nothing made
+        log = log_path(target, root)
+        log.parent.mkdir(parents=True, exist_ok=True)
         lines = entry_lines(entry_id=target.entry_id, key=target.key, params_file=target.params_file,
                             notebook=target.notebook, fire_times=cron_schedule(instants, zone), log=log,
-                            root=root)
+                            root=root, lead_minutes=lead_minutes)
         tab.write("\n".join([*kept, *lines]) + "\n")
         return Installed("cron", lines, replaced, [*notes, f"firings are logged to {log}"])
     folder = units or unit_dir()
     folder.mkdir(parents=True, exist_ok=True)
     replaced = _remove_units(folder, target.entry_id)
     written = timer_units(entry_id=target.entry_id, key=target.key, params_file=target.params_file,
-                          notebook=target.notebook, calendar=on_calendar(instants), root=root)
+                          notebook=target.notebook, calendar=on_calendar(instants), root=root,
+                          lead_minutes=lead_minutes)
     for name, text in written.files.items():
         (folder / name).write_text(text)
     names = [str(folder / n) for n in written.files]
@@ -114,6 +122,9 @@ def install(target: ScheduleTarget, *, root: Path, backend: str = "auto", lead_m
         notes.append("systemd is not running here: the unit files are written but no timer was started; on a "
                      f"machine with systemd run: systemctl --user daemon-reload && systemctl --user enable --now "
                      f"{' '.join(written.timers)}")
+    linger = linger_note(lingers())
+    if linger is not None:
+        notes.append(linger)
     return Installed("systemd", names, replaced, notes)
 
 

@@ -43,7 +43,10 @@ class SessionOutcome:
 
 
 def exit_status(status: str, session_status: str | None) -> int:
-    """``toolkit run``'s exit status: 0 completed, 1 failed, 3 the session was halted or blocked."""
+    """``toolkit run``'s exit status: 0 completed, 1 failed, 3 the session was halted or blocked, 4 another
+    run held the session's lock (it did not start)."""
+    if status == "locked":
+        return 4
     if status != "completed":
         return 1
     return 3 if session_status in ("halted", "blocked") else 0

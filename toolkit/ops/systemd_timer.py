@@ -26,7 +26,8 @@ import pandas as pd
 
 from toolkit.ops.crontab import TAG
 
-__all__ = ["SYSTEMD_DIR_ENV", "TimerUnits", "on_calendar", "systemd_running", "timer_units", "unit_dir"]
+__all__ = ["SYSTEMD_DIR_ENV", "TimerUnits", "linger_note", "on_calendar", "systemd_running", "timer_units",
+           "unit_dir", "user_lingers"]
 
 SYSTEMD_DIR_ENV = "TOOLKIT_SYSTEMD_USER_DIR"
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -67,13 +68,14 @@ class TimerUnits:
         return sorted(name for name in self.files if name.endswith(".timer"))
 
 
-def _exec(verb: str, params_file: Path, notebook: str) -> str:
-    cmd = [sys.executable, "-m", "toolkit.cli", "schedule", verb, "--params", str(params_file), "--notebook", notebook]
+def _exec(verb: str, params_file: Path, notebook: str, *extra: str) -> str:
+    cmd = [sys.executable, "-m", "toolkit.cli", "schedule", verb, "--params", str(params_file), "--notebook", notebook,
+           *extra]
     return " ".join(shlex.quote(c) for c in cmd)
 
 
 def timer_units(*, entry_id: str, key: str, params_file: Path, notebook: str, calendar: list[str],
-                root: Path) -> TimerUnits:
+                root: Path, lead_minutes: int) -> TimerUnits:
     """The fire and run-due services and timers of one params file (see the module doc)."""
     tag = f"{TAG} id={entry_id} key={key} params={params_file}"
     name = f"toolkit-{entry_id}"
@@ -87,7 +89,7 @@ def timer_units(*, entry_id: str, key: str, params_file: Path, notebook: str, ca
                            ""])
     return TimerUnits({
         f"{name}-fire.service": service.format(tag=tag, what="session", key=key, root=root,
-                                               cmd=_exec("fire", params_file, notebook)),
+                                               cmd=_exec("fire", params_file, notebook, "--lead", str(lead_minutes))),
         f"{name}-fire.timer": fire_timer,
         f"{name}-run-due.service": service.format(tag=tag, what="catch-up", key=key, root=root,
                                                   cmd=_exec("run-due", params_file, notebook)),
@@ -99,3 +101,31 @@ def systemctl(*args: str) -> subprocess.CompletedProcess[str]:
     """``systemctl --user ARGS`` (only called where :func:`systemd_running`)."""
     return subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True, timeout=60,
                           check=False)
+
+
+def user_lingers() -> bool | None:
+    """Whether systemd keeps this user's manager (and timers) running with nobody logged in.
+
+    Without lingering a user's timers stop at logout: a schedule installed over SSH
+    would stop when the session ends. ``loginctl show-user USER --property=Linger``;
+    None when loginctl is missing or cannot say (no systemd-logind here).
+    """
+    import getpass
+
+    try:
+        done = subprocess.run(["loginctl", "show-user", getpass.getuser(), "--property=Linger"], capture_output=True,
+                              text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    value = done.stdout.strip().partition("=")[2] if done.returncode == 0 else ""
+    return {"yes": True, "no": False}.get(value)
+
+
+def linger_note(lingers: bool | None) -> str | None:
+    """What ``install`` says when the timers would stop at logout (None: lingering is on, or unknown)."""
+    if lingers is not False:
+        return None
+    import getpass
+
+    return ("lingering is off for this user, so systemd stops the timers when you log out and no session runs: "
+            f"sudo loginctl enable-linger {getpass.getuser()}")
