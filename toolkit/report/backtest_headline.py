@@ -117,7 +117,8 @@ def params_html(report: BacktestReport) -> str:
         if table.empty:
             continue
         is_open = " open" if group in ("strategy_params", "run") else ""
-        inner = html_table(table.astype({"value": str}), [Column("parameter", "parameter"), Column("value", "value")])
+        inner = html_table(table.astype({"value": str}), [Column("parameter", "parameter"), Column("value", "value")],
+                           scroll_rows=200)  # one block per group, folded by a click: no box inside it
         parts.append(f"<details{is_open}><summary><b>{html.escape(group)}</b> ({len(table)} parameters)</summary>"
                      f"{inner}</details>")
     unset = _unset(report)

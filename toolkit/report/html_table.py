@@ -34,8 +34,8 @@ CellKind = Literal["percent", "ratio", "count", "days", "money", "number", "date
 #: Scoped styles of every table the tearsheet draws (class ``tk-table``).
 CSS = """
 .tk-table{font:13px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;margin:.4em 0 1em}
-.tk-table .tk-scroll{overflow:auto;border:1px solid #e3e3e3}
-.tk-table table{border-collapse:collapse;min-width:40%}
+.tk-table .tk-scroll{overflow:auto;border:1px solid #e3e3e3;display:inline-block;max-width:100%;vertical-align:top}
+.tk-table table{border-collapse:collapse}
 .tk-table th,.tk-table td{border-bottom:1px solid #eee;padding:3px 10px;white-space:nowrap}
 .tk-table thead th{background:#f6f6f6;font-weight:600;position:sticky;top:0}
 .tk-table td.tk-num{text-align:right;font-variant-numeric:tabular-nums}

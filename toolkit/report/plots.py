@@ -6,9 +6,11 @@ so the nbconvert HTML report stays interactive and opens without a network.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from toolkit.report.axis_ticks import log_ticks
+from toolkit.report.plot_data import chart_x, chart_y
 
 #: Cell colours of regime strategies (v3.5b cells 1-6).
 CELL_COLOURS = {1: "#1a9850", 2: "#91cf60", 3: "#d9ef8b", 4: "#fee08b", 5: "#fc8d59", 6: "#d73027"}
@@ -82,16 +84,16 @@ def regime_timeline(equity: pd.Series, cells: pd.Series, *, title: str = "Equity
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2], vertical_spacing=0.03)
-    x = _naive(equity.index)
+    x = np.asarray(chart_x(equity.index), dtype=object)  # short date strings: the page stays small
     fig.add_trace(
-        go.Scatter(x=x, y=equity.to_numpy(), name="strategy", line=dict(width=1.4, color="#1f77b4")), row=1, col=1
+        go.Scatter(x=list(x), y=chart_y(equity), name="strategy", line=dict(width=1.4, color="#1f77b4")), row=1, col=1
     )
     c = cells.reindex(equity.index)
     for cell, colour in CELL_COLOURS.items():
         mask = (c == cell).to_numpy()
         if mask.any():
-            fig.add_trace(go.Bar(x=x[mask], y=[1] * int(mask.sum()), name=f"cell {cell}", marker_color=colour,
-                                 marker_line_width=0, width=86_400_000), row=2, col=1)
+            fig.add_trace(go.Bar(x=list(x[mask]), y=np.ones(int(mask.sum()), dtype=np.int8), name=f"cell {cell}",
+                                 marker_color=colour, marker_line_width=0, width=86_400_000), row=2, col=1)
     ticks = log_ticks(float(equity.min()), float(equity.max()))
     fig.update_yaxes(type="log", tickvals=list(ticks.values), ticktext=list(ticks.labels), row=1, col=1)
     fig.update_yaxes(visible=False, row=2, col=1)
