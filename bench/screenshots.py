@@ -10,11 +10,19 @@ repository stays small:
 
     docs/screenshots/control-panel-1280.png
     docs/screenshots/control-panel-768.png
+
+and the top of the backtest report (headline and first chart, 1280 px) of a fresh
+``toolkit run backtest`` on the default params, opened from file:// as a reader would:
+
+    docs/screenshots/backtest_report.png
+
+``python bench/screenshots.py report`` (or ``panel``) makes only that one (those).
 """
 
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dashboard import ACCOUNT, V35B_ACCOUNT, served_five_years, wait_idle  # noqa: E402
-from support.browser import browser_missing, full_page_png, new_browser  # noqa: E402
+from support.browser import TOOLKIT, browser_missing, full_page_png, new_browser  # noqa: E402
 from support.panel_page import PanelPage  # noqa: E402
 
 from toolkit.widgets import dom  # noqa: E402
@@ -43,15 +51,41 @@ def small_png(png: bytes) -> bytes:
     return out.getvalue()
 
 
-def main() -> int:
-    if reason := browser_missing():
-        print(f"screenshots: {reason}", file=sys.stderr)
-        return 1
-    OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, served_five_years(Path(tmp), with_v35b=True) as (server, _):
+#: Extra CSS px below the report's first chart in its picture.
+REPORT_MARGIN_PX = 16
+_FIRST_CHART_BOTTOM_JS = """const div = document.querySelector('div.plotly-graph-div');
+if (!div || !div.querySelector('.main-svg')) return null;
+return Math.ceil(div.getBoundingClientRect().bottom + window.scrollY);"""
+
+
+def backtest_report_shot(tmp: Path) -> Path:
+    """docs/screenshots/backtest_report.png: the top of a fresh default backtest's report.html."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    done = subprocess.run([*TOOLKIT, "run", "backtest", "--params", "params/backtest/sma_crossover.yaml",
+                           "--outputs", str(tmp / "out")], cwd=ROOT, check=True, capture_output=True, text=True)
+    report = Path(done.stdout.strip().splitlines()[-1]) / "report.html"
+    driver = new_browser(1280, tmp / "profile-report")
+    try:
+        driver.get(report.resolve().as_uri())
+        driver.execute_script("document.documentElement.style.overflow = 'hidden'")  # no scrollbar in the picture
+        bottom = int(WebDriverWait(driver, 60).until(lambda d: d.execute_script(_FIRST_CHART_BOTTOM_JS)))
+        size = {"width": 1280, "height": bottom + REPORT_MARGIN_PX, "deviceScaleFactor": 1, "mobile": False}
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", size)
+        path = OUT / "backtest_report.png"
+        path.write_bytes(small_png(driver.get_screenshot_as_png()))
+    finally:
+        driver.quit()
+    return path
+
+
+def panel_shots(tmp: Path) -> list[Path]:
+    """docs/screenshots/control-panel-{1280,768}.png from the bench's served ledger."""
+    paths = []
+    with served_five_years(tmp, with_v35b=True) as (server, _):
         for width, account, symbol in SHOTS:
             wait_idle(server)
-            driver = new_browser(width, Path(tmp) / f"profile-{width}")
+            driver = new_browser(width, tmp / f"profile-{width}")
             try:
                 page = PanelPage(driver, server.url).open()
                 page.select_account(account)
@@ -61,9 +95,26 @@ def main() -> int:
                 path.write_bytes(small_png(full_page_png(driver)))
             finally:
                 driver.quit()
-            print(f"{path.relative_to(ROOT)}  ({path.stat().st_size // 1024} KB)")
+            paths.append(path)
+    return paths
+
+
+def main(argv: list[str]) -> int:
+    if reason := browser_missing():
+        print(f"screenshots: {reason}", file=sys.stderr)
+        return 1
+    which = set(argv) or {"panel", "report"}
+    if which - {"panel", "report"}:
+        print(f"error: screenshots: got {' '.join(sorted(which))}; allowed: panel, report", file=sys.stderr)
+        return 2
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = (panel_shots(Path(tmp)) if "panel" in which else []) + \
+            ([backtest_report_shot(Path(tmp))] if "report" in which else [])
+    for path in paths:
+        print(f"{path.relative_to(ROOT)}  ({path.stat().st_size // 1024} KB)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,5 +1,8 @@
 """The session's one ``toolkit run daily_dry_run``, shared by the tests that read it.
 
+The fixtures are registered in tests/conftest.py, so the integration tests and the
+browser tests (tests/browser/test_reports.py opens these reports) share one run each.
+
 It runs as a real process, so it is also the smoke test of ``toolkit run`` (see
 test_cli_smoke.py); the tests that read its archive or query its ledger share it
 instead of paying for another papermill run each. ``default_run`` does the same for

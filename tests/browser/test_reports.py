@@ -1,0 +1,125 @@
+"""Each notebook's archived report.html, opened from file:// in headless Chromium (issue 13, point 6).
+
+A report is what a quant mails to a colleague: it must work offline, in a real browser,
+with every chart drawn. One Chromium opens the reports of the session's archived runs
+(``default_run`` for backtest and walk-forward, ``dry_run_archive`` for the daily dry
+run; no notebook runs again here) and checks, per report:
+
+* no SEVERE entry in the console (a JavaScript error, a failed load);
+* every request the page made (DevTools performance log, ``Network.requestWillBeSent``)
+  is to file:, data:, blob: or about: - nothing leaves the machine;
+* every plotly div holds a drawn chart (its ``.main-svg``);
+* a full-page screenshot in ``$TOOLKIT_TEST_ARTIFACTS`` (default ``test-artifacts/``).
+
+The live report is left out: its run needs the Alpaca stand-in and a papermill run of
+its own (tests/integration/test_live_run.py), which this suite's time budget does not
+spare; it is built by the same report code as the dry run's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.archived_runs import DefaultRun, DryRunArchive
+from support.browser import BrowserLog, artifacts_dir, browser_missing, full_page_png, new_browser
+
+#: URL schemes a self-contained page may load; anything else (http, https, ws, ...) is a request out.
+OFFLINE_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome-error:")
+REPORTS = ("backtest", "walk_forward", "daily_dry_run")
+
+_COUNT_CHARTS_JS = """const divs = Array.from(document.querySelectorAll('div.plotly-graph-div'));
+return [divs.length, divs.filter(d => d.querySelector('.plot-container .main-svg')).length];"""
+
+
+@pytest.fixture(scope="module")
+def report_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One headless Chromium (1280 px) for every report of the module."""
+    if reason := browser_missing():
+        pytest.skip(reason)
+    driver = new_browser(1280, Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp_path_factory.mktemp("reports"))))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def report_path(request: pytest.FixtureRequest, default_run: Callable[[str], DefaultRun],
+                dry_run_archive: DryRunArchive) -> Path:
+    notebook = request.param
+    run_dir = dry_run_archive.run_dir if notebook == "daily_dry_run" else default_run(notebook).run_dir
+    return run_dir / "report.html"
+
+
+@dataclass
+class PageCheck:
+    """What one page did in the browser."""
+
+    urls: list[str]  # every request, in order (the page itself first)
+    severe: list[str]  # SEVERE console entries
+    charts: int  # plotly divs
+    drawn: int  # plotly divs holding a drawn chart
+
+    @property
+    def outside(self) -> list[str]:
+        return [u for u in self.urls if not u.startswith(OFFLINE_SCHEMES)]
+
+
+def open_page(driver: Any, path: Path, *, chart_timeout: float = 60) -> PageCheck:
+    """Open ``path`` from file://, wait till every plotly chart is drawn (``chart_timeout`` s at most), read logs."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("browser")  # drain what an earlier page left
+    driver.get_log("performance")
+    driver.get(path.resolve().as_uri())
+
+    def all_drawn(d: Any) -> bool:
+        charts, drawn = d.execute_script(_COUNT_CHARTS_JS)
+        return bool(charts == drawn)
+
+    with contextlib.suppress(TimeoutException):  # an undrawn chart is reported by the counts below
+        WebDriverWait(driver, chart_timeout).until(all_drawn)
+    charts, drawn = driver.execute_script(_COUNT_CHARTS_JS)
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            urls.append(str(msg["params"]["request"]["url"]))
+    log = BrowserLog().collect(driver)  # console only: the performance log is drained above
+    return PageCheck(urls, log.severe + log.known, int(charts), int(drawn))
+
+
+@pytest.mark.parametrize("report_path", REPORTS, indirect=True)
+def test_report_renders_offline_with_every_chart_and_no_console_error(report_browser: Any, report_path: Path,
+                                                                       request: pytest.FixtureRequest) -> None:
+    notebook = request.node.callspec.params["report_path"]
+    page = open_page(report_browser, report_path)
+    shot = artifacts_dir() / f"report-{notebook}.png"
+    shot.write_bytes(full_page_png(report_browser))
+
+    assert page.urls and page.urls[0] == report_path.resolve().as_uri(), page.urls[:3]
+    assert not page.outside, f"{notebook} report requested URLs off the machine: {page.outside}"
+    assert not page.severe, "SEVERE console entries:\n" + "\n".join(page.severe)
+    assert page.charts > 0, f"{notebook} report has no plotly chart"
+    assert page.drawn == page.charts, f"{notebook} report: {page.drawn} of {page.charts} plotly charts drawn"
+    assert shot.stat().st_size > 10_000
+
+
+def test_the_checks_catch_an_error_a_request_out_and_an_undrawn_chart(report_browser: Any, tmp_path: Path) -> None:
+    """The same checks on a page that breaks all three rules: each is reported."""
+    page_path = tmp_path / "broken.html"
+    page_path.write_text('<html><body><div class="plotly-graph-div"></div>'
+                         '<script src="https://cdn.example.invalid/plotly.min.js"></script>'
+                         '<script>throw new Error("report-test-boom")</script></body></html>')
+    page = open_page(report_browser, page_path, chart_timeout=1)
+    assert page.outside == ["https://cdn.example.invalid/plotly.min.js"]
+    assert any("report-test-boom" in m for m in page.severe), page.severe
+    assert (page.charts, page.drawn) == (1, 0)
