@@ -83,3 +83,25 @@ def test_strategies_name_prints_one_and_an_unknown_name_is_status_2(toolkit_cli)
 def test_main_takes_argv_and_returns_the_status(capsys) -> None:
     assert main(["strategies"]) == 0
     assert "sma_crossover: " in capsys.readouterr().out
+
+
+def test_building_the_parser_imports_no_heavy_library() -> None:
+    """Every `toolkit` command (cron's `schedule fire`, a monitor's `health`) builds the whole
+    parser first: a subcommand that imported the ledger there cost every command ~1 s."""
+    import subprocess
+    import sys
+
+    code = ("import sys, toolkit.cli; toolkit.cli.build_parser(); "
+            "print(sorted(m for m in ('pandas', 'sqlalchemy', 'toolkit.ledger', 'apprise', 'vectorbt') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_unknown_alert_kind_is_one_line(toolkit_cli, tmp_path) -> None:
+    done = toolkit_cli(["alerts", "list", "--kind", "nope", "--db", f"sqlite:///{tmp_path / 'l.sqlite'}"])
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: --kind: got 'nope'; allowed: one of run_failed, guard_tripped, kill_switch_changed, "
+        "reconciliation_mismatch, token_expiry, missed_session, test"]
+    assert not (tmp_path / "l.sqlite").exists()
