@@ -20,7 +20,7 @@ from toolkit.runner import INTERACTIVE_ONLY_TAG
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
-#: The report's headings (h1 title, then h2 sections); both reports' are issue 13's (headline first, appendix, glossary).
+#: The report's headings (h1 title, then h2 sections), both as issue 13 laid them out.
 SECTIONS = {
     "backtest": ["Backtest report", "Summary", "Cumulative returns", "Drawdowns", "Yearly returns",
                  "Monthly returns", "Metrics", "Against the benchmark", "Rolling statistics", "Return distribution",
