@@ -210,7 +210,9 @@ class DashboardServer:
             kernels = [psutil.Process(pid) for pid in self.kernel_pids()]
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=30)
+                # Generous: voila shuts every kernel down before it exits, and on a loaded CI
+                # machine (nbval beside the suite on two cores) that took over 30 s once.
+                self.process.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
