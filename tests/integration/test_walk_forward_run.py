@@ -152,3 +152,12 @@ def test_outcome_and_runs_show_out_of_sample_sharpe_and_dsr(run, toolkit_cli):
     assert outcome_line(run_summary(run.run_dir, run.manifest)).startswith(f"walk_forward sma_crossover completed: {figures}")
     listed = toolkit_cli(["runs", "--outputs", str(run.run_dir.parents[1])]).stdout.splitlines()
     assert figures in listed[1] and listed[1].startswith(run.run_id)
+
+
+def test_report_cells_read_no_none_and_the_parameters_are_grouped(run):
+    text = (run.run_dir / "report.html").read_text(encoding="utf-8")
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", text, flags=re.S)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", body, flags=re.S)]
+    assert len(cells) > 200
+    assert not [c for c in cells if c in ("None", "nan", "NaN", "NaT")]
+    assert "<summary><b>grid</b>" in body and "Not set (their defaults apply)" in body

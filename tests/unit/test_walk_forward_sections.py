@@ -100,7 +100,8 @@ def test_hindsight_curves_start_at_one_and_equal_their_sources(report, optimum) 
                                report.benchmark_equity / report.params.initial_cash)
     fig = S.hindsight_figure(report, optimum)
     for trace in fig.data:
-        np.testing.assert_array_equal(np.asarray(trace.y, dtype=float), c[trace.name].to_numpy())
+        np.testing.assert_array_equal(np.asarray(trace.y), c[trace.name].to_numpy(dtype=np.float32))
+        assert list(trace.x) == [f"{t:%Y-%m-%d}" for t in c.index]
     values = c.to_numpy().ravel()
     ticks = log_ticks(float(np.nanmin(values)), float(np.nanmax(values)))
     assert tuple(fig.layout.yaxis.tickvals) == ticks.values and fig.layout.yaxis.type == "log"

@@ -29,6 +29,7 @@ from toolkit.backtest.metrics import TRADING_DAYS
 from toolkit.optimize.walk_forward import FOLD_COLUMNS
 from toolkit.report.axis_ticks import log_ticks
 from toolkit.report.html_table import Column, MetricRow, format_cell, html_table, metric_rows_table
+from toolkit.report.plot_data import chart_x, chart_y
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.optimize.full_sample import FullSampleOptimum
@@ -185,12 +186,11 @@ def hindsight_curves(report: WalkForwardReport, optimum: FullSampleOptimum) -> p
 def hindsight_figure(report: WalkForwardReport, optimum: FullSampleOptimum) -> go.Figure:
     """The stitched OOS curve against the curve of the combination chosen with hindsight (log axis)."""
     curves = hindsight_curves(report, optimum)
-    idx = pd.DatetimeIndex(curves.index)
-    x = idx.tz_convert(None) if idx.tz is not None else idx
+    x = chart_x(curves.index)  # short date strings and float32 values: the page stays small
     styles = {"walk-forward OOS": dict(width=1.8, color="#1f77b4"),
               "full-sample optimum": dict(width=1.4, color="#ff7f0e"),
               f"buy & hold {report.benchmark_symbol}": dict(width=1, dash="dot", color="#7f7f7f")}
-    fig = go.Figure([go.Scatter(x=x, y=curves[c].to_numpy(), mode="lines", name=c, line=styles.get(c, {}))
+    fig = go.Figure([go.Scatter(x=x, y=chart_y(curves[c]), mode="lines", name=c, line=styles.get(c, {}))
                      for c in curves.columns])
     values = curves.to_numpy().ravel()
     values = values[np.isfinite(values) & (values > 0)]
