@@ -168,3 +168,11 @@ def test_a_log_only_cell_keeps_its_output_in_the_notebook_not_in_the_report(tmp_
     text = out.read_text()
     assert "the figure stays" in text
     assert "it/s" not in text and "%|" not in text
+
+
+def test_the_static_equity_figure_carries_the_stitched_record_compactly(report) -> None:
+    from toolkit.report import walk_forward as wf_report
+
+    fig = wf_report.equity_figure(report)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].y), report.oos.equity.to_numpy(dtype=np.float32))
+    assert list(fig.data[0].x[:1]) == [f"{report.oos.equity.index[0]:%Y-%m-%d}"]

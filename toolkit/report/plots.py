@@ -38,23 +38,22 @@ def equity_drawdown(equity: pd.Series, benchmark: pd.Series | None = None, *, ti
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
-    # Short date strings and float32 values (plot_data): a report page stays small with several of these.
-    x = chart_x(equity.index) if isinstance(equity.index, pd.DatetimeIndex) else _naive(equity.index)
-    fig.add_trace(go.Scatter(x=x, y=chart_y(equity), name="strategy", line=dict(width=1.6)), row=1, col=1)
+    x = _naive(equity.index)
+    fig.add_trace(go.Scatter(x=x, y=equity.to_numpy(), name="strategy", line=dict(width=1.6)), row=1, col=1)
     if benchmark is not None:
         fig.add_trace(
-            go.Scatter(x=x, y=chart_y(benchmark), name=f"{benchmark.name}", line=dict(width=1, dash="dot")),
+            go.Scatter(x=x, y=benchmark.to_numpy(), name=f"{benchmark.name}", line=dict(width=1, dash="dot")),
             row=1, col=1,
         )
     dd = equity / equity.cummax() - 1
     fig.add_trace(
-        go.Scatter(x=x, y=chart_y(dd), name="drawdown", fill="tozeroy", line=dict(width=0.8, color="#d62728")),
+        go.Scatter(x=x, y=dd.to_numpy(), name="drawdown", fill="tozeroy", line=dict(width=0.8, color="#d62728")),
         row=2, col=1,
     )
     if benchmark is not None:
         bdd = benchmark / benchmark.cummax() - 1
         fig.add_trace(
-            go.Scatter(x=x, y=chart_y(bdd), name="benchmark drawdown", line=dict(width=0.8, color="#7f7f7f")),
+            go.Scatter(x=x, y=bdd.to_numpy(), name="benchmark drawdown", line=dict(width=0.8, color="#7f7f7f")),
             row=2, col=1,
         )
     # Readable 1-2-5 ticks (50k, 100k, 200k): plotly's own read "2, 100k, 9, 8" on a short log range.
