@@ -173,6 +173,9 @@ def _kernel_name() -> str:
 
 #: Cells tagged so are for a person at the notebook (the explorers); the report leaves them out.
 INTERACTIVE_ONLY_TAG = "interactive-only"
+#: Cells whose output is a log (a headless run's progress lines): kept in the archived
+#: notebook, left out of the report, where "35/35 [00:03, 9.8it/s]" means nothing to a reader.
+LOG_ONLY_TAG = "log-only"
 
 
 def export_html(notebook: Path | Any, html_path: Path) -> None:
@@ -180,6 +183,7 @@ def export_html(notebook: Path | Any, html_path: Path) -> None:
 
     Cells tagged :data:`INTERACTIVE_ONLY_TAG` (an explorer and the line introducing it)
     are left out: under papermill they draw nothing, and the report stays the static one.
+    Cells tagged :data:`LOG_ONLY_TAG` keep their output in the notebook, not in the report.
     """
     import nbformat
     from nbconvert import HTMLExporter
@@ -189,7 +193,8 @@ def export_html(notebook: Path | Any, html_path: Path) -> None:
 
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, (str, Path)) else notebook
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={INTERACTIVE_ONLY_TAG}), enabled=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={INTERACTIVE_ONLY_TAG},
+                                                         remove_all_outputs_tags={LOG_ONLY_TAG}), enabled=True)
     body, _ = exporter.from_notebook_node(nb)
     html_path.write_text(strip_remote_scripts(body), encoding="utf-8")
 

@@ -7,6 +7,7 @@ the smoke tests); the ledger commands and the replay run in process (``toolkit_c
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 
@@ -18,6 +19,25 @@ def test_papermill_run_writes_the_outputs(dry_run_archive) -> None:
     assert manifest["status"] == "completed" and manifest["data_fingerprint"]
     snap = json.loads((run_dir / "snapshot.json").read_text())
     assert snap["status"] == "completed" and snap["snapshot"]["mode"] == "offline_mock"
+
+
+def test_the_report_opens_with_the_headline_and_shows_the_session_sections(dry_run_archive) -> None:
+    """Issue 13: headline first (status, orders, P&L), the new sections, offline, day ticks on the history chart."""
+    text = (dry_run_archive.run_dir / "report.html").read_text(encoding="utf-8")
+    headings = [re.sub(r"<[^>]+>", "", t).replace("\u00b6", "").strip()
+                for _, t in re.findall(r"<h([12])[^>]*>(.*?)</h\1>", text, flags=re.S)]
+    assert headings == ["Daily dry run", "Regime and indicators", "Target vs current portfolio",
+                        "Positions and cash before and after", "P&amp;L attribution", "Execution prices",
+                        "Orders and fills", "Guard activations", "Last 30 sessions"]
+    headline = text.index('class="tk-headline"')
+    assert headline < text.index("<table")
+    assert "<b>completed</b>" in text[headline:text.index(">Regime and indicators")]
+    assert "sent," in text[headline:] and "session P&amp;L" in text[headline:]
+    tags = re.sub(r"<script[^>]*>.*?</script>", "<script></script>", text, flags=re.S)
+    assert not re.findall(r'(?:src|href|data)="(?:https?:)?//', tags, flags=re.I)
+    assert len(re.findall(r"\* plotly\.js v\d", text)) == 1
+    # The one-session history chart ticks in days, never in microseconds.
+    assert '"tickformat":"%Y-%m-%d"' in text and '"dtick":86400000' in text
 
 
 def test_live_status_trades_export_and_killswitch(dry_run_archive, toolkit_cli, tmp_path: Path) -> None:

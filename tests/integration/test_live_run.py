@@ -54,8 +54,11 @@ def test_toolkit_run_live_archives_the_report_and_no_secret(tmp_path, standin, b
     assert fills and all(f["broker_order_id"] and f["slippage_bps"] != "" for f in fills)
     assert set(standin.state()["post_counts"].values()) == {1}
     html = (run_dir / "report.html").read_text()
-    for section in ("Reconciliation", "Decision prices", "Account monitor", "slippage_bps", "Live vs backtest parity"):
-        assert section in html
+    for section in ("Reconciliation", "Decision prices", "Account monitor", "slippage_bps", "Live vs backtest parity",
+                    "Positions and cash before and after", "P&amp;L attribution", "Last 30 sessions"):
+        assert section in html, section
+    assert html.index('class="tk-headline"') < html.index("<table")  # issue 13: the headline comes first
+    assert "<b>completed</b>" in html and '"tickformat":"%Y-%m-%d"' in html
     # promise 7: the keys are in no archived file
     secrets = list(broker_env[k] for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"))
     written = [p for p in run_dir.rglob("*") if p.is_file()]

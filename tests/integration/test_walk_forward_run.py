@@ -1,6 +1,7 @@
 """End to end: papermill executes the walk-forward notebook and the run is archived."""
 
 import json
+import re
 
 import nbformat
 import pandas as pd
@@ -76,6 +77,37 @@ def test_report_reads_like_a_report(run):
     assert "run_walk_forward(" not in html  # code cells hidden
 
 
+#: The report's h1 and h2 headings, in order.
+SECTIONS = ["Walk-forward report", "Summary", "Stitched out-of-sample equity",
+            "Degradation: in-sample vs out-of-sample Sharpe", "Against hindsight: the full-sample optimum", "Folds",
+            "Parameter stability", "In-sample vs out-of-sample", "Objective heatmap", "Overfitting diagnostics",
+            "Recommended parameters", "Trials", "Appendix: parameters", "Appendix: data", "Metric glossary"]
+
+
+def _headings(text):
+    found = re.findall(r"<h([12])[^>]*>(.*?)</h\1>", text, flags=re.S)
+    return [re.sub(r"<[^>]+>", "", t).replace("\u00b6", "").strip() for _, t in found]
+
+
+def test_report_sections_headline_glossary_offline_and_no_progress_text(run):
+    text = (run.run_dir / "report.html").read_text(encoding="utf-8")
+    assert _headings(text) == SECTIONS
+    headline = text.index('class="tk-headline"')
+    assert headline < text.index("<table") < text.index(">Stitched out-of-sample equity")
+    summary = text[headline:text.index(">Stitched out-of-sample equity")]
+    for label in ("Final equity", "CAGR", "Sharpe ratio", "Max drawdown", "buy &amp; hold NASDAQ", "DSR", "PBO",
+                  "annualised"):
+        assert label in summary, label
+    ids = set(re.findall(r'\sid="([^"]+)"', text))
+    links = set(re.findall(r'href="#(metric-[^"]+)"', text))
+    assert len(links) >= 10 and links <= ids
+    tags = re.sub(r"<script[^>]*>.*?</script>", "<script></script>", text, flags=re.S)  # plotly.js's own strings
+    assert not re.findall(r'(?:src|href|data)="(?:https?:)?//', tags, flags=re.I)
+    assert len(re.findall(r"\* plotly\.js v\d", text)) == 1
+    assert "it/s" not in tags and "%|" not in tags and "in-sample combinations:" not in tags
+    assert 'href="folds.csv"' in text
+
+
 def test_notebook_follows_the_house_pattern():
     nb = nbformat.read(ROOT / "notebooks/walk_forward.ipynb", as_version=4)
     first_code = next(c for c in nb.cells if c.cell_type == "code")
@@ -120,3 +152,12 @@ def test_outcome_and_runs_show_out_of_sample_sharpe_and_dsr(run, toolkit_cli):
     assert outcome_line(run_summary(run.run_dir, run.manifest)).startswith(f"walk_forward sma_crossover completed: {figures}")
     listed = toolkit_cli(["runs", "--outputs", str(run.run_dir.parents[1])]).stdout.splitlines()
     assert figures in listed[1] and listed[1].startswith(run.run_id)
+
+
+def test_report_cells_read_no_none_and_the_parameters_are_grouped(run):
+    text = (run.run_dir / "report.html").read_text(encoding="utf-8")
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", text, flags=re.S)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", body, flags=re.S)]
+    assert len(cells) > 200
+    assert not [c for c in cells if c in ("None", "nan", "NaN", "NaT")]
+    assert "<summary><b>grid</b>" in body and "Not set (their defaults apply)" in body

@@ -11,9 +11,10 @@ blocks, and a parameter left unset is named once in a line, not as a ``None`` ro
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
+from pydantic import BaseModel
 
 from toolkit.data import describe
 from toolkit.report.html_table import CSS, Column, MetricRow, format_cell, html_table, metric_rows_table
@@ -21,7 +22,7 @@ from toolkit.report.html_table import CSS, Column, MetricRow, format_cell, html_
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.backtest.job import BacktestReport
 
-__all__ = ["HEADLINE_METRICS", "data_html", "headline_html", "params_groups", "params_html"]
+__all__ = ["HEADLINE_METRICS", "HasParams", "data_html", "headline_html", "params_groups", "params_html"]
 
 #: The headline's figures: (metrics.json key, label, kind), strategy beside benchmark.
 HEADLINE_METRICS = (
@@ -31,6 +32,13 @@ HEADLINE_METRICS = (
     ("sharpe", "Sharpe ratio", "ratio"),
     ("max_drawdown", "Max drawdown", "percent"),
 )
+
+
+class HasParams(Protocol):
+    """Any run report with resolved params (a backtest's, a walk-forward's): what the parameter appendix reads."""
+
+    @property
+    def params(self) -> BaseModel: ...
 
 
 def _benchmark_final_equity(report: BacktestReport) -> float:
@@ -84,7 +92,7 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
-def params_groups(report: BacktestReport) -> dict[str, pd.DataFrame]:
+def params_groups(report: HasParams) -> dict[str, pd.DataFrame]:
     """The resolved params as ``{group: table}``: one group per section (``run`` for top-level keys).
 
     Each table has the columns ``parameter`` and ``value`` (lists joined with commas);
@@ -104,13 +112,13 @@ def params_groups(report: BacktestReport) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _unset(report: BacktestReport) -> list[str]:
+def _unset(report: HasParams) -> list[str]:
     flat: dict[str, Any] = {}
     _flat(report.params.model_dump(mode="json"), "", flat)
     return [k for k, v in flat.items() if _unset_value(v)]
 
 
-def params_html(report: BacktestReport) -> str:
+def params_html(report: HasParams) -> str:
     """Every resolved parameter, one collapsible block per group (the strategy's open), unset ones named once."""
     parts = [f"<style>{CSS}</style>"]
     for group, table in params_groups(report).items():

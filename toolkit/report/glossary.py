@@ -274,6 +274,25 @@ _ENTRIES = (
        "Probability of backtest overfitting: how often the configuration best in sample ranks below the median "
        "out of sample, over the combinatorially symmetric cross-validation splits.",
        "share of CSCV splits whose in-sample best has an out-of-sample rank logit <= 0"),
+    _e("pbo.logit", "CSCV logit", "Overfitting (walk-forward)", "number",
+       "For one split of the blocks into in-sample and out-of-sample halves: where the in-sample best "
+       "configuration ranks out of sample, on a logit scale. Above 0 it beat the median; PBO is the share at or "
+       "below 0.",
+       "ln(w / (1 - w)), w the winner's relative out-of-sample rank in (0, 1)"),
+    _e("wf.is_sharpe", "In-sample Sharpe", "Overfitting (walk-forward)", "ratio",
+       "Sharpe ratio (annualised) of a fold's chosen combination over the in-sample window it was chosen on.",
+       "mean(r - rf) / std(r - rf) x sqrt(252) over the fold's in-sample bars"),
+    _e("wf.oos_sharpe", "Out-of-sample Sharpe", "Overfitting (walk-forward)", "ratio",
+       "Sharpe ratio (annualised) of a fold's chosen combination over the out-of-sample window it then traded.",
+       "mean(r - rf) / std(r - rf) x sqrt(252) over the fold's out-of-sample bars"),
+    _e("wf.degradation", "Degradation (OOS - IS)", "Overfitting (walk-forward)", "ratio",
+       "How much Sharpe ratio a fold's choice lost from the window it was fitted on to the window it traded; "
+       "strongly negative values across folds are the price of selection.",
+       "out-of-sample Sharpe - in-sample Sharpe of the fold's choice"),
+    _e("wf.full_sample_optimum", "Full-sample optimum", "Overfitting (walk-forward)", "ratio",
+       "The combination the same objective and constraints pick with hindsight, over every bar of the sample; "
+       "its curve is what perfect foresight of the parameters would have earned.",
+       "argmax over the grid of the objective on all bars, among combinations meeting the constraints"),
 )
 
 #: Every entry, by key, in the glossary's order.

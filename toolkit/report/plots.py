@@ -56,6 +56,12 @@ def equity_drawdown(equity: pd.Series, benchmark: pd.Series | None = None, *, ti
             go.Scatter(x=x, y=bdd.to_numpy(), name="benchmark drawdown", line=dict(width=0.8, color="#7f7f7f")),
             row=2, col=1,
         )
+    # Readable 1-2-5 ticks (50k, 100k, 200k): plotly's own read "2, 100k, 9, 8" on a short log range.
+    shown = pd.concat([equity, benchmark]) if benchmark is not None else equity
+    shown = shown[np.isfinite(shown) & (shown > 0)]
+    if len(shown):
+        ticks = log_ticks(float(shown.min()), float(shown.max()))
+        fig.update_yaxes(tickvals=list(ticks.values), ticktext=list(ticks.labels), row=1, col=1)
     fig.update_yaxes(type="log", title_text="equity", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", title_text="drawdown", row=2, col=1)
     fig.update_layout(title=title, height=520, margin=dict(l=60, r=20, t=50, b=30), legend=dict(orientation="h"))

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from toolkit.backtest.metrics import TRADING_DAYS
 from toolkit.report import plots, tables
+from toolkit.report.plot_data import chart_x, chart_y
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.optimize.walk_forward import WalkForwardReport
@@ -85,6 +86,10 @@ def equity_figure(report: WalkForwardReport) -> go.Figure:
         report.benchmark_equity.rename(f"buy & hold {report.benchmark_symbol}"),
         title="Stitched out-of-sample equity",
     )
+    # Short date strings and float32 values (plot_data) in the static report: the page stays under 6 MB.
+    x = chart_x(report.oos.equity.index)
+    for trace in fig.data:
+        trace.update(x=x, y=chart_y(np.asarray(trace.y, dtype=float)))
     for f in report.folds[1:]:
         fig.add_vline(x=f.oos_start.tz_convert(None), line=dict(width=0.6, dash="dot", color="#999"), row=1, col=1)
     return fig

@@ -1,0 +1,178 @@
+"""The walk-forward report's headline, degradation, hindsight and PBO sections on a real (small) run.
+
+Every figure is compared with the numbers it is drawn from, the full-sample optimum
+with a from-scratch pass over the grid, and the formatting rules (dates as dates,
+counts as integers, money with separators, Sharpe ratios annualised) are checked on
+the rendered HTML.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from toolkit import params as P
+from toolkit.backtest.metrics import TRADING_DAYS
+from toolkit.optimize.evaluate import METRICS, constraint_mask, evaluate_task
+from toolkit.optimize.full_sample import full_sample_optimum
+from toolkit.optimize.walk_forward import WalkForwardReport, run_walk_forward, window_task
+from toolkit.report import plots
+from toolkit.report import walk_forward_sections as S
+from toolkit.report.axis_ticks import log_ticks
+from toolkit.report.glossary import GLOSSARY, glossary_anchor
+from toolkit.report.html_table import format_cell
+from toolkit.runner import LOG_ONLY_TAG, export_html
+
+RAW = {
+    "grid": {"fast": [5, 10, 20], "slow": [20, 50]},
+    "data": {"source": "sample", "symbols": ["NASDAQ"], "start": "2011-01-01", "end": "2015-12-31"},
+    "in_sample": 250,
+    "out_of_sample": 125,
+    "constraints": {"min_trades": 3},
+    "costs": {"fees_bps": 10, "slippage_bps": 0, "fill": "close"},
+    "chunk_size": 2,
+    "pbo_splits": 8,
+}
+ANNUAL = math.sqrt(TRADING_DAYS)
+
+
+@pytest.fixture(scope="module")
+def report() -> WalkForwardReport:
+    return run_walk_forward(P.validate("walk_forward", RAW), progress="off")
+
+
+@pytest.fixture(scope="module")
+def optimum(report: WalkForwardReport):
+    return full_sample_optimum(report)
+
+
+def test_full_sample_optimum_is_the_best_valid_combination_over_every_bar(report, optimum) -> None:
+    p, bars = report.params, report.dataset.panel
+    # From scratch: every combination alone, over the same bars, measured the walk-forward's way.
+    rows = {}
+    for combo in report.grid.grid.index:
+        task = window_task(p, 0, 0, 0, report.warmup, len(bars), report.grid.grid.loc[[combo]],
+                           fixed=dict(report.fixed_params), symbols=("NASDAQ",))
+        rows[combo] = evaluate_task(task, bars).metrics.iloc[0]
+    m = pd.DataFrame(rows).T
+    arrays = {k: m[k].to_numpy(dtype=float) for k in METRICS}
+    objective = report.objective(arrays)
+    valid = constraint_mask(arrays, p.constraints.as_dict())
+    assert optimum.n_valid == int(valid.sum()) > 0
+    assert optimum.objective == pytest.approx(float(np.max(objective[valid])), rel=1e-12)
+    assert optimum.params == report.grid.grid.loc[optimum.combination].to_dict()
+    # Its curve is the run its metrics describe.
+    eq = optimum.equity
+    assert eq.index[0] == bars.index[report.warmup] and eq.index[-1] == bars.index[-1]
+    assert eq.iloc[-1] / p.initial_cash - 1 == pytest.approx(optimum.metrics["total_return"], rel=1e-9)
+
+
+def test_degradation_table_is_the_fold_results(report) -> None:
+    t = S.degradation_table(report)
+    fr = report.fold_results
+    assert t["fold"].tolist() == fr["fold"].tolist()
+    np.testing.assert_array_equal(t["is_sharpe"].to_numpy(), fr["is_sharpe"].to_numpy(dtype=float))
+    np.testing.assert_array_equal(t["oos_sharpe"].to_numpy(), fr["oos_sharpe"].to_numpy(dtype=float))
+    np.testing.assert_allclose(t["degradation"], t["oos_sharpe"] - t["is_sharpe"])
+    fig = S.degradation_figure(report)
+    assert [tr.name for tr in fig.data] == ["in sample", "out of sample"]
+    np.testing.assert_array_equal(np.asarray(fig.data[0].y, dtype=float), t["is_sharpe"].to_numpy())
+    np.testing.assert_array_equal(np.asarray(fig.data[1].y, dtype=float), t["oos_sharpe"].to_numpy())
+    text = S.degradation_html(report)
+    assert text.count("<tr>") == len(t) + 1
+    first = pd.Timestamp(t["oos_start"].iloc[0])
+    assert f">{first:%Y-%m-%d}<" in text and "00:00" not in text
+
+
+def test_hindsight_curves_start_at_one_and_equal_their_sources(report, optimum) -> None:
+    c = S.hindsight_curves(report, optimum)
+    np.testing.assert_allclose(c["walk-forward OOS"], report.oos.equity / report.oos.initial_cash)
+    idx = report.oos.equity.index
+    eq = optimum.equity
+    before = float(eq[eq.index < idx[0]].iloc[-1])
+    np.testing.assert_allclose(c["full-sample optimum"], eq.reindex(idx) / before)
+    np.testing.assert_allclose(c[f"buy & hold {report.benchmark_symbol}"],
+                               report.benchmark_equity / report.params.initial_cash)
+    fig = S.hindsight_figure(report, optimum)
+    for trace in fig.data:
+        np.testing.assert_array_equal(np.asarray(trace.y), c[trace.name].to_numpy(dtype=np.float32))
+        assert list(trace.x) == [f"{t:%Y-%m-%d}" for t in c.index]
+    values = c.to_numpy().ravel()
+    ticks = log_ticks(float(np.nanmin(values)), float(np.nanmax(values)))
+    assert tuple(fig.layout.yaxis.tickvals) == ticks.values and fig.layout.yaxis.type == "log"
+
+
+def test_logits_histogram_holds_every_split_and_pbo_is_its_share_left_of_zero(report) -> None:
+    fig = S.logits_figure(report)
+    assert fig is not None and report.pbo is not None
+    x = np.asarray(fig.data[0].x, dtype=float)
+    np.testing.assert_array_equal(x, report.pbo.logits[np.isfinite(report.pbo.logits)])
+    assert len(x) == report.pbo.n_combinations
+    assert float(np.mean(x <= 0)) == pytest.approx(report.pbo.pbo)
+
+
+def test_headline_gives_the_figures_beside_the_benchmark_with_annualised_sharpes(report) -> None:
+    text = S.headline_html(report)
+    assert text.startswith('<div class="tk-headline">')
+    assert format_cell(float(report.oos.equity.iloc[-1]), "money") in text
+    assert format_cell(float(report.benchmark_equity.iloc[-1]), "money") in text
+    d = report.dsr
+    assert d is not None
+    assert f"{d.sr * ANNUAL:.2f} annualised" in text and f"SR0 = {d.sr0 * ANNUAL:.2f}" in text
+    assert "per bar" not in text  # the stored reading's per-bar figures are not shown
+    assert format_cell(d.dsr, "percent") in text and format_cell(report.pbo.pbo, "percent") in text
+    assert "PBO " in text and "buy &amp; hold NASDAQ" in text
+    anchors = set(re.findall(r'href="#([^"]+)"', text))
+    assert anchors and anchors <= {glossary_anchor(k) for k in GLOSSARY}
+
+
+def test_folds_table_is_formatted_scrollable_and_links_the_csv(report) -> None:
+    text = S.folds_html(report)
+    n = len(report.folds)
+    assert text.count("<tr>") == n + 1
+    assert 'href="folds.csv"' in text
+    cells = re.findall(r'<td class="[^"]+">([^<]*)</td>', text)
+    assert not [c for c in cells if c in ("None", "nan", "NaN", "")]
+    # Dates as dates, counts without decimals, CAGR as a percentage.
+    assert f">{report.fold_results['is_start'].iloc[0]:%Y-%m-%d}<" in text
+    trades = report.fold_results["oos_n_trades"].iloc[0]
+    assert f">{format_cell(trades, 'count')}<" in text and "." not in format_cell(trades, "count")
+    assert re.search(r">-?\d+\.\d+%<", text)
+    for key in S.GLOSSARY_KEYS:
+        assert key in GLOSSARY
+
+
+def test_equity_drawdown_labels_its_log_axis_with_readable_ticks(report) -> None:
+    bench = report.benchmark_equity.rename("buy & hold")
+    fig = plots.equity_drawdown(report.oos.equity, bench)
+    both = pd.concat([report.oos.equity, bench])
+    ticks = log_ticks(float(both.min()), float(both.max()))
+    assert tuple(fig.layout.yaxis.tickvals) == ticks.values
+    assert tuple(fig.layout.yaxis.ticktext) == ticks.labels
+
+
+def test_a_log_only_cell_keeps_its_output_in_the_notebook_not_in_the_report(tmp_path) -> None:
+    nb = nbformat.v4.new_notebook()
+    log = nbformat.v4.new_code_cell("run()", metadata={"tags": [LOG_ONLY_TAG]})
+    log.outputs = [nbformat.v4.new_output("stream", name="stdout", text="folds: 100%|##########| 7/7 [00:01, 5.1it/s]")]
+    shown = nbformat.v4.new_code_cell("show()")
+    shown.outputs = [nbformat.v4.new_output("stream", name="stdout", text="the figure stays")]
+    nb.cells = [log, shown]
+    out = tmp_path / "report.html"
+    export_html(nb, out)
+    text = out.read_text()
+    assert "the figure stays" in text
+    assert "it/s" not in text and "%|" not in text
+
+
+def test_the_static_equity_figure_carries_the_stitched_record_compactly(report) -> None:
+    from toolkit.report import walk_forward as wf_report
+
+    fig = wf_report.equity_figure(report)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].y), report.oos.equity.to_numpy(dtype=np.float32))
+    assert list(fig.data[0].x[:1]) == [f"{report.oos.equity.index[0]:%Y-%m-%d}"]
