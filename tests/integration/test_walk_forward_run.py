@@ -154,10 +154,38 @@ def test_outcome_and_runs_show_out_of_sample_sharpe_and_dsr(run, toolkit_cli):
     assert figures in listed[1] and listed[1].startswith(run.run_id)
 
 
+def _bad_cells(html_text: str) -> list[str]:
+    """Every table cell of the page that reads blank, None, nan/NaN/NaT or ends cut with '...'.
+
+    No cell of the report is meant to be empty (a missing figure is an em dash), so a
+    blank one is a bad one too: a pandas index-name row, a row of a table that lost its
+    value.
+    """
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", html_text, flags=re.S)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh](?:\s[^>]*)?>(.*?)</t[dh]>", body, flags=re.S)]
+    return [c for c in cells if c in ("", "None", "nan", "NaN", "NaT") or c.endswith(("...", "\u2026"))]
+
+
+def test_the_bad_cell_check_catches_blank_none_nan_and_cut_cells():
+    page = ("<table><tr><th></th><td>None</td><td>nan</td><td>ab...</td><td> </td></tr>"
+            "<tr><td>1.00%</td><td>\u2014</td></tr></table><script>'<td></td>'</script>")
+    assert _bad_cells(page) == ["", "None", "nan", "ab...", ""]
+
+
 def test_report_cells_read_no_none_and_the_parameters_are_grouped(run):
     text = (run.run_dir / "report.html").read_text(encoding="utf-8")
     body = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", text, flags=re.S)
-    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", body, flags=re.S)]
-    assert len(cells) > 200
-    assert not [c for c in cells if c in ("None", "nan", "NaN", "NaT")]
+    assert len(re.findall(r"<t[dh][^>]*>", body)) > 200
+    assert _bad_cells(text) == []
     assert "<summary><b>grid</b>" in body and "Not set (their defaults apply)" in body
+
+
+def test_every_glossary_link_of_the_report_reaches_an_entry_of_its_glossary(run):
+    text = (run.run_dir / "report.html").read_text(encoding="utf-8")
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", text, flags=re.S)
+    linked = set(re.findall(r'href="#(metric-[^"]+)"', body))
+    ids = set(re.findall(r'id="(metric-[^"]+)"', body))
+    assert {"metric-sortino", "metric-calmar", "metric-volatility", "metric-win-rate", "metric-profit-factor",
+            "metric-exposure", "metric-turnover", "metric-max-drawdown-duration-days",
+            "metric-n-partial-exits"} <= linked
+    assert linked - ids == set()

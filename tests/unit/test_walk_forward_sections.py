@@ -22,6 +22,7 @@ from toolkit.optimize.evaluate import METRICS, constraint_mask, evaluate_task
 from toolkit.optimize.full_sample import full_sample_optimum
 from toolkit.optimize.walk_forward import WalkForwardReport, run_walk_forward, window_task
 from toolkit.report import plots
+from toolkit.report import walk_forward as wf_report
 from toolkit.report import walk_forward_sections as S
 from toolkit.report.axis_ticks import log_ticks
 from toolkit.report.glossary import GLOSSARY, glossary_anchor
@@ -111,7 +112,10 @@ def test_logits_histogram_holds_every_split_and_pbo_is_its_share_left_of_zero(re
     fig = S.logits_figure(report)
     assert fig is not None and report.pbo is not None
     x = np.asarray(fig.data[0].x, dtype=float)
-    np.testing.assert_array_equal(x, report.pbo.logits[np.isfinite(report.pbo.logits)])
+    # float32 in the page (half the bytes): every split, each to 7 significant digits, signs intact.
+    finite = report.pbo.logits[np.isfinite(report.pbo.logits)]
+    np.testing.assert_array_equal(x, finite.astype(np.float32))
+    assert ((x <= 0) == (finite <= 0)).all()
     assert len(x) == report.pbo.n_combinations
     assert float(np.mean(x <= 0)) == pytest.approx(report.pbo.pbo)
 
@@ -131,20 +135,93 @@ def test_headline_gives_the_figures_beside_the_benchmark_with_annualised_sharpes
     assert anchors and anchors <= {glossary_anchor(k) for k in GLOSSARY}
 
 
+def _cells(text: str) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh](?:\s[^>]*)?>(.*?)</t[dh]>", text, flags=re.S)]
+
+
+def _bad(text: str) -> list[str]:
+    return [c for c in _cells(text) if c in ("", "None", "nan", "NaN", "NaT") or c.endswith("...")]
+
+
 def test_folds_table_is_formatted_scrollable_and_links_the_csv(report) -> None:
     text = S.folds_html(report)
     n = len(report.folds)
     assert text.count("<tr>") == n + 1
     assert 'href="folds.csv"' in text
-    cells = re.findall(r'<td class="[^"]+">([^<]*)</td>', text)
-    assert not [c for c in cells if c in ("None", "nan", "NaN", "")]
-    # Dates as dates, counts without decimals, CAGR as a percentage.
-    assert f">{report.fold_results['is_start'].iloc[0]:%Y-%m-%d}<" in text
-    trades = report.fold_results["oos_n_trades"].iloc[0]
+    assert _bad(text) == []
+    fr = report.fold_results
+    # Windows merged into one cell each, dates as dates.
+    first = fr.iloc[0]
+    assert f">{first['is_start']:%Y-%m-%d} \u2013 {first['is_end']:%Y-%m-%d}<" in text
+    assert f">{first['oos_start']:%Y-%m-%d} \u2013 {first['oos_end']:%Y-%m-%d}<" in text
+    # Counts without decimals, CAGR as a percentage.
+    trades = fr["oos_n_trades"].iloc[0]
     assert f">{format_cell(trades, 'count')}<" in text and "." not in format_cell(trades, "count")
     assert re.search(r">-?\d+\.\d+%<", text)
+    # The objective is sharpe: its columns would repeat the Sharpe columns, so they are left out.
+    assert str(report.objective) == "sharpe"
+    headers = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", text)]
+    assert "IS objective" not in headers and "OOS objective" not in headers
+    assert headers[:3] == ["fold", "train (IS)", "test (OOS)"] and "IS Sharpe" in headers
+    # valid combinations: one count per fold, or one sentence when every fold has the same.
+    if fr["n_valid"].nunique() == 1:
+        assert "valid combinations" not in headers
+        assert f"every fold had {int(fr['n_valid'].iloc[0])} valid combinations" in text
+    else:
+        assert "valid combinations" in headers
+    # The first column stays in view when the table scrolls sideways.
+    assert re.search(r"\.tk-wf-folds td:first-child,\.tk-wf-folds th:first-child\{position:sticky;left:0", text)
     for key in S.GLOSSARY_KEYS:
         assert key in GLOSSARY
+
+
+def test_folds_table_keeps_the_objective_when_it_is_not_a_shown_metric() -> None:
+    rep = run_walk_forward(P.validate("walk_forward", {**RAW, "objective": "sortino"}), progress="off")
+    headers = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", S.folds_html(rep))]
+    assert "IS objective" in headers and "OOS objective" in headers
+
+
+def test_metrics_table_writes_each_metric_by_kind_with_the_benchmark_final_equity(report) -> None:
+    text = wf_report.metrics_html(report)
+    assert _bad(text) == []
+    m = report.oos_metrics
+    assert f">{format_cell(m['total_return'], 'percent')}<" in text
+    assert f">{format_cell(m['n_trades'], 'count')}<" in text
+    assert f">{format_cell(m['max_drawdown_duration_days'], 'days')}<" in text
+    bench_final = float(report.benchmark_equity.dropna().iloc[-1])
+    assert f">{format_cell(bench_final, 'money')}<" in text  # the headline's figure, not a dash
+    anchors = set(re.findall(r'href="#([^"]+)"', text))
+    for key in ("sortino", "calmar", "volatility", "win_rate", "profit_factor", "exposure", "turnover",
+                "max_drawdown_duration_days", "n_partial_exits"):
+        assert glossary_anchor(key) in anchors and key in S.GLOSSARY_KEYS
+
+
+def test_overfitting_table_shows_whole_rows_linked_to_the_glossary(report) -> None:
+    text = wf_report.overfitting_html(report)
+    assert _bad(text) == []
+    assert "<th" in text and "Statistic" in text
+    for key in ("psr", "dsr", "sr0", "pbo"):
+        assert f'href="#{glossary_anchor(key)}"' in text
+    assert "what the best of N skill-less configurations shows by luck" in text  # not cut
+
+
+def test_trials_table_shows_the_best_of_the_last_fold_by_kind_and_links_the_file(report) -> None:
+    text = wf_report.trials_html(report, top=4)
+    assert _bad(text) == []
+    last = report.trials[report.trials["fold"] == report.trials["fold"].max()]
+    best = last.sort_values("objective", ascending=False, kind="stable").iloc[0]
+    assert text.count("<tr>") == 4 + 1
+    assert f"the 4 best of the {len(last)} combinations of fold {int(best['fold'])}" in text
+    assert 'href="trials.parquet"' in text
+    assert f">{format_cell(best['total_return'], 'percent')}<" in text
+    assert f">{format_cell(best['n_trades'], 'count')}<" in text
+    assert ">True<" not in text and ">False<" not in text and ">yes<" in text
+
+
+def test_recommended_parameters_read_as_a_table() -> None:
+    text = wf_report.recommended_html({"strategy_params": {"fast": 35, "slow": 50}})
+    assert _cells(text) == ["parameter", "value", "fast", "35", "slow", "50"]
+    assert wf_report.recommended_html(None) == ""
 
 
 def test_equity_drawdown_labels_its_log_axis_with_readable_ticks(report) -> None:

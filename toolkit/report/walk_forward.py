@@ -15,7 +15,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from toolkit.backtest.metrics import TRADING_DAYS
+from toolkit.optimize.evaluate import METRICS
 from toolkit.report import plots, tables
+from toolkit.report.glossary import GLOSSARY
+from toolkit.report.html_table import Column, MetricRow, html_table, metric_rows_table
+from toolkit.report.metric_format import metric_format, objective_format
 from toolkit.report.plot_data import chart_x, chart_y
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,12 +28,23 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "equity_figure",
     "heatmap_figure",
+    "metrics_html",
     "metrics_table",
+    "overfitting_html",
     "overfitting_table",
     "params_table",
+    "recommended_html",
     "scatter_figure",
     "stability_figure",
+    "trials_html",
 ]
+
+#: How many of the last fold's best combinations the trials table shows (``trials.parquet`` has them all).
+TRIALS_SHOWN = 20
+
+
+def _glossary_key(name: str) -> str | None:
+    return name if name in GLOSSARY else None
 
 
 def metrics_table(report: WalkForwardReport) -> pd.DataFrame:
@@ -40,6 +55,22 @@ def metrics_table(report: WalkForwardReport) -> pd.DataFrame:
         label="walk-forward OOS",
         benchmark_label=f"buy & hold {report.benchmark_symbol}",
     )
+
+
+def metrics_html(report: WalkForwardReport) -> str:
+    """:func:`metrics_table` written by kind (percentages, ratios, counts, money), labels linked to the glossary.
+
+    The benchmark's final equity is its curve's last value (its metrics do not carry it),
+    the figure the headline shows.
+    """
+    table = metrics_table(report)
+    bench = table.columns[1]
+    table.loc["final_equity", bench] = float(report.benchmark_equity.dropna().iloc[-1])
+    rows = []
+    for name, values in table.iterrows():
+        fmt = metric_format(str(name))
+        rows.append(MetricRow(fmt.label, fmt.kind, tuple(values), glossary=_glossary_key(str(name))))
+    return metric_rows_table(rows, [str(c) for c in table.columns])
 
 
 def overfitting_table(report: WalkForwardReport) -> pd.DataFrame:
@@ -72,6 +103,51 @@ def overfitting_table(report: WalkForwardReport) -> pd.DataFrame:
     else:
         rows.append(("PBO", "-", report.pbo_note))
     return pd.DataFrame(rows, columns=["statistic", "value", "what"]).set_index("statistic")
+
+
+#: Glossary key of each row of :func:`overfitting_table` that has one.
+_OVERFITTING_GLOSSARY = {"PSR": "psr", "DSR": "dsr", "OOS Sharpe (annualised)": "wf.oos_sharpe",
+                         "SR0 (annualised)": "sr0", "PBO": "pbo"}
+
+
+def overfitting_html(report: WalkForwardReport) -> str:
+    """:func:`overfitting_table` as HTML: every row whole (nothing cut), statistics linked to the glossary."""
+    table = overfitting_table(report)
+    rows = [MetricRow(str(name), "text", (row["value"], row["what"]), glossary=_OVERFITTING_GLOSSARY.get(str(name)))
+            for name, row in table.iterrows()]
+    return metric_rows_table(rows, ["value", "what it says"], first_header="Statistic")
+
+
+def trials_html(report: WalkForwardReport, top: int = TRIALS_SHOWN) -> str:
+    """The last fold's ``top`` combinations by in-sample objective, every metric by kind, ``trials.parquet`` linked."""
+    t = report.trials
+    last = int(t["fold"].max())
+    fold = t[t["fold"] == last]
+    best = fold.sort_values("objective", ascending=False, kind="stable").head(top).copy()
+    best["valid"] = best["valid"].map({True: "yes", False: "no"})
+    best["chosen"] = best["chosen"].map({True: "yes", False: "no"})
+    obj = objective_format(str(report.objective))
+    cols = [Column(name, name, "number") for name in report.grid_params]
+    cols.append(Column("objective", obj.label, obj.kind))
+    for name in METRICS:
+        fmt = metric_format(name)
+        cols.append(Column(name, fmt.label, fmt.kind, _glossary_key(name)))
+    cols += [Column("valid", "meets constraints"), Column("chosen", "chosen")]
+    caption = (f"the {len(best):,} best of the {len(fold):,} combinations of fold {last} by in-sample objective; "
+               "trials.parquet holds every combination of every fold")
+    table = html_table(best, cols, caption=caption, csv="trials.parquet", what="combinations", scroll_rows=10)
+    # Long metric names ("Max drawdown duration (days)") wrap in the header: the figures set the width.
+    return ('<div class="tk-wf-trials"><style>.tk-wf-trials thead th{white-space:normal;vertical-align:bottom;'
+            f"min-width:4em}}</style>{table}</div>")
+
+
+def recommended_html(rec: dict | None) -> str:
+    """The recommended strategy parameters as a two-column table (nothing when there is no recommendation)."""
+    if not rec:
+        return ""
+    values = rec["strategy_params"]
+    frame = pd.DataFrame({"parameter": list(values), "value": [str(v) for v in values.values()]})
+    return html_table(frame, [Column("parameter", "parameter"), Column("value", "value")], what="parameters")
 
 
 def params_table(report: WalkForwardReport) -> pd.DataFrame:

@@ -59,8 +59,11 @@ HEADLINE_METRICS = (
 )
 
 #: The glossary entries the report links to, shown in its glossary section.
-GLOSSARY_KEYS = ("final_equity", "total_return", "cagr", "sharpe", "max_drawdown", "n_trades", "psr", "dsr", "sr0",
-                 "pbo", "wf.is_sharpe", "wf.oos_sharpe", "wf.degradation", "wf.full_sample_optimum", "pbo.logit")
+#: Every metric of the metrics and trials tables (``METRICS``) is there, so each label links somewhere.
+GLOSSARY_KEYS = ("final_equity", "total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
+                 "max_drawdown_duration_days", "win_rate", "profit_factor", "n_trades", "n_partial_exits", "exposure",
+                 "avg_gross_exposure", "turnover", "psr", "dsr", "sr0", "pbo", "wf.is_sharpe", "wf.oos_sharpe",
+                 "wf.degradation", "wf.full_sample_optimum", "pbo.logit")
 
 _ANNUAL = math.sqrt(TRADING_DAYS)
 
@@ -212,7 +215,8 @@ def logits_figure(report: WalkForwardReport) -> go.Figure | None:
         return None
     logits = np.asarray(pbo.logits, dtype=float)
     logits = logits[np.isfinite(logits)]
-    fig = go.Figure(go.Histogram(x=logits, nbinsx=min(40, max(10, len(logits) // 10)), marker_color="#1f77b4",
+    # float32: thousands of splits, sent base64-encoded at half the size (a histogram needs no more digits).
+    fig = go.Figure(go.Histogram(x=chart_y(logits), nbinsx=min(40, max(10, len(logits) // 10)), marker_color="#1f77b4",
                                  name="splits", hovertemplate="logit %{x}: %{y} splits<extra></extra>"))
     fig.add_vline(x=0, line=dict(color="#d62728", dash="dash", width=1.2))
     fig.update_layout(title=f"CSCV logits of the in-sample winner's out-of-sample rank (PBO {pbo.pbo:.2f} = share "
@@ -222,17 +226,61 @@ def logits_figure(report: WalkForwardReport) -> go.Figure | None:
     return fig
 
 
+def _span(start: object, end: object) -> str:
+    """``2003-01-02 – 2005-12-30``: one window in one cell."""
+    return f"{format_cell(start, 'date')} \u2013 {format_cell(end, 'date')}"
+
+
+#: Pins the folds table's first column while it scrolls sideways (``fold`` stays in view), and lets
+#: its headers wrap ("OOS max DD" over two lines): the headers, not the figures, made it too wide.
+_STICKY_CSS = (".tk-wf-folds td:first-child,.tk-wf-folds th:first-child{position:sticky;left:0;background:#fff;"
+               "z-index:1;box-shadow:1px 0 0 #e3e3e3}.tk-wf-folds thead th:first-child{background:#f6f6f6;z-index:2}"
+               ".tk-wf-folds thead th{white-space:normal;vertical-align:bottom}")
+
+
+def _objective_repeats(report: WalkForwardReport) -> bool:
+    """True when the objective is a bare metric the folds table shows anyway (``sharpe``): same figures twice."""
+    name = str(report.objective).strip()
+    if name == "objective" or name not in FOLD_COLUMNS:
+        return False
+    fr = report.fold_results
+    return all(np.allclose(fr[f"{p}_objective"].astype(float), fr[f"{p}_{name}"].astype(float), equal_nan=True)
+               for p in ("is", "oos"))
+
+
 def folds_html(report: WalkForwardReport) -> str:
-    """The folds table formatted (dates, percentages, counts) in a scrolling wrapper, ``folds.csv`` linked."""
-    t = report.fold_results
-    cols = [Column("fold", "fold", "count"), Column("is_start", "IS from", "date"), Column("is_end", "IS to", "date"),
-            Column("oos_start", "OOS from", "date"), Column("oos_end", "OOS to", "date"),
-            Column("n_valid", "valid combinations", "count")]
+    """The folds table formatted (dates, percentages, counts) in a scrolling wrapper, ``folds.csv`` linked.
+
+    Narrow enough for a laptop page: each window is one cell (train = in sample, test
+    = out of sample), the objective's columns are left out when the objective is a bare
+    metric the table already shows (``sharpe``), and ``valid combinations`` moves to
+    the caption when every fold has the same count. The ``fold`` column stays pinned
+    when the table scrolls sideways.
+    """
+    fr = report.fold_results
+    t = pd.DataFrame({"fold": fr["fold"].to_numpy(),
+                      "train": [_span(a, b) for a, b in zip(fr["is_start"], fr["is_end"], strict=True)],
+                      "test": [_span(a, b) for a, b in zip(fr["oos_start"], fr["oos_end"], strict=True)]},
+                     index=fr.index)
+    for name in report.grid_params:
+        t[name] = fr[name]
+    cols = [Column("fold", "fold", "count"), Column("train", "train (IS)"), Column("test", "test (OOS)")]
+    valid = fr["n_valid"].dropna()
+    constant = len(valid) == len(fr) and valid.nunique() == 1
+    if not constant:
+        t["n_valid"] = fr["n_valid"]
+        cols.append(Column("n_valid", "valid combinations", "count"))
     cols += [Column(name, name, "number") for name in report.grid_params]
+    shown = [m for m in FOLD_COLUMNS if not (m == "objective" and _objective_repeats(report))]
     for prefix, where in (("is", "IS"), ("oos", "OOS")):
-        for m in FOLD_COLUMNS:
+        for m in shown:
             glossary = {"sharpe": f"wf.{prefix}_sharpe", "cagr": "cagr", "max_drawdown": "max_drawdown",
                         "n_trades": "n_trades"}.get(m)
-            cols.append(Column(f"{prefix}_{m}", f"{where} {m.replace('_', ' ')}", _FOLD_KINDS[m],  # type: ignore[arg-type]
+            label = {"sharpe": "Sharpe", "cagr": "CAGR", "max_drawdown": "max DD", "n_trades": "trades"}.get(m, m)
+            t[f"{prefix}_{m}"] = fr[f"{prefix}_{m}"]
+            cols.append(Column(f"{prefix}_{m}", f"{where} {label}", _FOLD_KINDS[m],  # type: ignore[arg-type]
                                glossary))
-    return html_table(t, cols, csv="folds.csv", what="folds", scroll_rows=15)
+    caption = (f"every fold had {format_cell(valid.iloc[0], 'count')} valid combinations (meeting the constraints)"
+               if constant else None)
+    table = html_table(t, cols, csv="folds.csv", what="folds", scroll_rows=15, caption=caption)
+    return f'<div class="tk-wf-folds"><style>{_STICKY_CSS}</style>{table}</div>'
