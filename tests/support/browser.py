@@ -201,14 +201,14 @@ class DashboardServer:
 
         return [p.pid for p in psutil.Process(self.process.pid).children(recursive=True)]
 
-    def stop(self) -> list[int]:
-        """Ctrl-C (SIGINT) and wait; returns the pids of kernels still alive after it (then killed)."""
+    def stop(self, signum: int = signal.SIGINT) -> list[int]:
+        """Ctrl-C (SIGINT, or ``signum``) and wait; returns the pids of kernels still alive after it (then killed)."""
         import psutil
 
         kernels = []
         if self.process.poll() is None:
             kernels = [psutil.Process(pid) for pid in self.kernel_pids()]
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(signum)
             try:
                 # Generous: voila shuts every kernel down before it exits, and on a loaded CI
                 # machine (nbval beside the suite on two cores) that took over 30 s once.

@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+import signal
 import socket
 import sys
 import warnings
@@ -266,8 +267,33 @@ def serve(dashboard: Dashboard, *, out: TextIO | None = None) -> int:
     with _kernel_environment(dashboard.kernel_env()), _warnings_printed():
         app = ProtectedVoila(config=dashboard.voila_config())
         app.initialize([str(dashboard.root / NOTEBOOK)])
-        app.start()
+        with _ctrl_c_stops(app):
+            app.start()
     return 0
+
+
+@contextmanager
+def _ctrl_c_stops(app: Any) -> Iterator[None]:
+    """Ctrl-C stops voila's loop from a signal handler, as its own SIGTERM handler does.
+
+    voila relies on SIGINT's ``KeyboardInterrupt`` reaching ``ioloop.start()``; raised
+    inside a library that catches ``BaseException`` it was lost, and the server, with
+    its kernels, ran on (seen in CI under load). Scheduling ``ioloop.stop`` cannot be
+    swallowed; voila then shuts every kernel down as after any stop. Before the loop
+    exists (still starting) Ctrl-C interrupts as usual.
+    """
+    def stop(signum: int, frame: Any) -> None:
+        loop = getattr(app, "ioloop", None)
+        if loop is None:
+            raise KeyboardInterrupt
+        app.log.info("Ctrl-C: stopping")
+        loop.add_callback_from_signal(loop.stop)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
