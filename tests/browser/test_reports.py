@@ -11,9 +11,8 @@ run; no notebook runs again here) and checks, per report:
 * every plotly div holds a drawn chart (its ``.main-svg``);
 * a full-page screenshot in ``$TOOLKIT_TEST_ARTIFACTS`` (default ``test-artifacts/``).
 
-The live report is left out: its run needs the Alpaca stand-in and a papermill run of
-its own (tests/integration/test_live_run.py), which this suite's time budget does not
-spare; it is built by the same report code as the dry run's.
+The live report is the session's ``live_run_archive`` (one run against the Alpaca
+stand-in, shared with tests/integration/test_live_run.py).
 """
 
 from __future__ import annotations
@@ -24,15 +23,15 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from support.archived_runs import DefaultRun, DryRunArchive
+from support.archived_runs import DefaultRun, DryRunArchive, LiveRunArchive
 from support.browser import BrowserLog, artifacts_dir, browser_missing, full_page_png, new_browser
 
 #: URL schemes a self-contained page may load; anything else (http, https, ws, ...) is a request out.
 OFFLINE_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome-error:")
-REPORTS = ("backtest", "walk_forward", "daily_dry_run")
+REPORTS = ("backtest", "walk_forward", "daily_dry_run", "live")
 
 _COUNT_CHARTS_JS = """const divs = Array.from(document.querySelectorAll('div.plotly-graph-div'));
 return [divs.length, divs.filter(d => d.querySelector('.plot-container .main-svg')).length];"""
@@ -51,10 +50,15 @@ def report_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture
-def report_path(request: pytest.FixtureRequest, default_run: Callable[[str], DefaultRun],
-                dry_run_archive: DryRunArchive) -> Path:
+def report_path(request: pytest.FixtureRequest, default_run: Callable[[str], DefaultRun]) -> Path:
+    """The notebook's archived report; the dry run's and the live run's archives are asked for only when needed."""
     notebook = request.param
-    run_dir = dry_run_archive.run_dir if notebook == "daily_dry_run" else default_run(notebook).run_dir
+    if notebook == "daily_dry_run":
+        run_dir = cast(DryRunArchive, request.getfixturevalue("dry_run_archive")).run_dir
+    elif notebook == "live":
+        run_dir = cast(LiveRunArchive, request.getfixturevalue("live_run_archive")).run_dir
+    else:
+        run_dir = default_run(notebook).run_dir
     return run_dir / "report.html"
 
 

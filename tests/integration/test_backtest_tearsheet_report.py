@@ -5,6 +5,8 @@ conftest.py), then its ``report.html`` read as text and through an HTML parser: 
 headline comes before any other table, every tearsheet section is there in order, every
 glossary link lands on an entry, nothing is fetched from another host, plotly.js is
 embedded once, no table cell reads ``None`` or ``nan``, and the page stays under 6 MB.
+A second run, a 2/3-bar crossover with 1,740 round trips, checks the page stays under
+6 MB by paging its trade list (first and last rows shown, the rest in trades.csv, said).
 """
 
 from __future__ import annotations
@@ -119,6 +121,31 @@ def test_no_table_cell_reads_none_or_nan(report) -> None:
     assert len(cells) > 500
     assert not [c for c in cells if c in ("None", "nan", "NaN", "NaT", "")]
     assert "rows \u00d7" not in text and "rows x 1 columns" not in text
+
+
+@pytest.fixture(scope="module")
+def high_turnover(tmp_path_factory: pytest.TempPathFactory, toolkit_process: Callable) -> tuple[Path, str]:
+    """A 2/3-bar SMA crossover on two indices, 1999-2018: 1,740 round trips (the review's 6.44 MB report)."""
+    tmp = tmp_path_factory.mktemp("high-turnover")
+    done = toolkit_process(["run", "backtest", "--params", "params/backtest/sma_crossover.yaml",
+                            "--set", "strategy_params.fast=2", "--set", "strategy_params.slow=3",
+                            "--set", "data.symbols=[NASDAQ,SP500]", "--outputs", str(tmp / "out")],
+                           f"sqlite:///{tmp / 'ledger.sqlite'}")
+    assert done.returncode == 0, done.stderr
+    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    return run_dir, (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_high_turnover_report_pages_its_trades_and_stays_under_6_mb(high_turnover) -> None:
+    run_dir, text = high_turnover
+    n_trades = sum(1 for _ in (run_dir / "trades.csv").open()) - 1
+    assert n_trades > 1000  # far past the rows the report shows
+    assert (run_dir / "report.html").stat().st_size < MAX_BYTES
+    shown = f"rows 1–250 and {n_trades - 249:,}–{n_trades:,} of {n_trades:,} round trips shown; all in trades.csv"
+    assert shown in text and f"all {n_trades:,} round trips are in trades.csv" in text
+    assert 'full table: <a href="trades.csv">trades.csv</a>' in text
+    numbered = [int(n.replace(",", "")) for n in re.findall(r"<tr><td>([\d,]+)</td><td>(?:NASDAQ|SP500)</td>", text)]
+    assert numbered == [*range(1, 251), *range(n_trades - 249, n_trades + 1)]  # first and last 250, in order
 
 
 def test_the_trade_list_is_complete(report) -> None:

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 from support.alpaca_standin import StandIn
+from support.archived_runs import LIVE_NOW, LIVE_PARAMS, LIVE_PRICES, LiveRunArchive
 from support.report_checks import assert_report_tables_clean, dangling_anchors, table_cells
 
-NOW = "2015-12-01T20:55:00Z"
-PRICES = {"SPY": 210.679993, "AGG": 108.57}
-PARAMS = "params/live/alpaca_paper.yaml"
+NOW = LIVE_NOW
+PRICES = LIVE_PRICES
+PARAMS = LIVE_PARAMS
 
 
 @pytest.fixture
@@ -38,12 +39,11 @@ def broker_env(standin: StandIn, alpaca_env: dict[str, str], cache_dir: Path, mo
     return env
 
 
-def test_toolkit_run_live_archives_the_report_and_no_secret(tmp_path, standin, broker_env, toolkit_process):
-    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    out = tmp_path / "outputs"
-    res = toolkit_process(["run", "live", "--params", PARAMS, "--outputs", str(out)], db=db, env=broker_env)
+def test_toolkit_run_live_archives_the_report_and_no_secret(live_run_archive: LiveRunArchive):
+    """The session's live run (tests/support/archived_runs.py; the browser test opens the same report)."""
+    res = live_run_archive
     assert res.returncode == 0, res.stderr[-3000:]
-    run_dir = Path(res.stdout.strip().splitlines()[-1])
+    run_dir = res.run_dir
     names = {p.name for p in run_dir.iterdir()}
     assert {"report.html", "notebook.ipynb", "manifest.json", "reconciliation.csv", "decision_prices.csv",
             "fills.csv", "orders.csv", "account.json"} <= names
@@ -52,7 +52,7 @@ def test_toolkit_run_live_archives_the_report_and_no_secret(tmp_path, standin, b
     with (run_dir / "fills.csv").open() as fh:
         fills = list(csv.DictReader(fh))
     assert fills and all(f["broker_order_id"] and f["slippage_bps"] != "" for f in fills)
-    assert set(standin.state()["post_counts"].values()) == {1}
+    assert set(res.post_counts.values()) == {1}
     html = (run_dir / "report.html").read_text()
     for section in ("Reconciliation", "Decision prices", "Account monitor", "slippage (bps)", "Live vs backtest parity",
                     "Positions and cash before and after", "P&amp;L attribution", "Last 30 sessions", "Glossary"):
@@ -69,9 +69,9 @@ def test_toolkit_run_live_archives_the_report_and_no_secret(tmp_path, standin, b
     assert "yes" in cells or "no" in cells  # account flags as words
     assert any(c.endswith(" EST") or c.endswith(" EDT") for c in cells)  # times in New York, zone written
     # promise 7: the keys are in no archived file
-    secrets = list(broker_env[k] for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"))
+    secrets = list(res.env[k] for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"))
     written = [p for p in run_dir.rglob("*") if p.is_file()]
-    written += [tmp_path / "ledger.sqlite", *(p for p in Path(broker_env["TOOLKIT_CACHE_DIR"]).rglob("*") if p.is_file())]
+    written += [res.ledger, *(p for p in res.cache_dir.rglob("*") if p.is_file())]
     assert len(written) > 10
     for path in written:  # the archive, the ledger database and the bar cache
         text = path.read_bytes().decode("utf-8", errors="replace")

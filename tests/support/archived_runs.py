@@ -1,4 +1,4 @@
-"""The session's one ``toolkit run daily_dry_run``, shared by the tests that read it.
+"""The session's one ``toolkit run daily_dry_run`` (and one ``toolkit run live``), shared by the tests that read it.
 
 The fixtures are registered in tests/conftest.py, so the integration tests and the
 browser tests (tests/browser/test_reports.py opens these reports) share one run each.
@@ -7,7 +7,8 @@ It runs as a real process, so it is also the smoke test of ``toolkit run`` (see
 test_cli_smoke.py); the tests that read its archive or query its ledger share it
 instead of paying for another papermill run each. ``default_run`` does the same for
 the backtest and walk-forward notebooks on their default params (golden results and
-explorer cells read one run).
+explorer cells read one run); ``live_run_archive`` runs the live notebook once against
+the Alpaca stand-in for test_live_run.py and the browser test.
 """
 
 from __future__ import annotations
@@ -75,3 +76,46 @@ def default_run(tmp_path_factory: pytest.TempPathFactory, toolkit_process: Calla
         return runs[notebook]
 
     return get
+
+
+#: The live session's clock, last prices and params (tests/integration/test_live_run.py reads the same run).
+LIVE_NOW = "2015-12-01T20:55:00Z"
+LIVE_PRICES = {"SPY": 210.679993, "AGG": 108.57}
+LIVE_PARAMS = "params/live/alpaca_paper.yaml"
+
+
+@dataclass(frozen=True)
+class LiveRunArchive:
+    """A completed ``toolkit run live`` against the Alpaca stand-in, with what the tests check after it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    run_dir: Path
+    ledger: Path
+    cache_dir: Path  # its $TOOLKIT_CACHE_DIR
+    env: dict[str, str]  # the keys and URLs it ran with
+    post_counts: dict[str, int]  # the stand-in's POSTs per client order id, read right after the run
+
+
+@pytest.fixture(scope="session")
+def live_run_archive(tmp_path_factory: pytest.TempPathFactory, toolkit_process: Callable,
+                     shared_data: Path) -> LiveRunArchive:
+    """The session's one papermill run of the live notebook against the stand-in (this process serves it).
+
+    The integration test checks its archive and secrets, the browser test opens its report:
+    one run (about 10 s) for both. It runs with every dummy credential set.
+    """
+    from support.alpaca_standin import StandIn
+
+    tmp = tmp_path_factory.mktemp("live")
+    with StandIn.start(bars=[shared_data / "daily" / "qstrader"], symbols=["SPY", "AGG"], now=LIVE_NOW) as standin:
+        standin.set_prices(LIVE_PRICES)
+        env = {**DUMMY_SECRETS, "APCA_API_BASE_URL": standin.base_url, "APCA_API_DATA_URL": standin.base_url,
+               "TOOLKIT_CACHE_DIR": str(tmp / "bar-cache")}
+        done = toolkit_process(["run", "live", "--params", LIVE_PARAMS, "--outputs", str(tmp / "outputs")],
+                               f"sqlite:///{tmp / 'ledger.sqlite'}", env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        posts = dict(standin.state()["post_counts"])
+    return LiveRunArchive(done.returncode, done.stdout, done.stderr, Path(done.stdout.strip().splitlines()[-1]),
+                         tmp / "ledger.sqlite", tmp / "bar-cache", env, posts)

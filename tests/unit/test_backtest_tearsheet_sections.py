@@ -395,3 +395,77 @@ def test_price_chart_marks_every_entry_and_exit_per_symbol(v35b, sma) -> None:
     assert menu.buttons[1].args[0]["visible"] == [j // 3 == 1 for j in range(3 * len(symbols))]
     single = backtest_positions.trade_prices_figure(sma)
     assert len(single.data) == 3 and not single.layout.updatemenus and "NASDAQ" in single.layout.title.text
+
+
+# --------------------------------------------------------------------------- review of issue 13: size and polish
+
+
+def test_cells_carry_no_class_and_numeric_columns_align_by_one_rule_per_table() -> None:
+    frame = pd.DataFrame({"sym": ["A", "B"], "ret": [0.1, -0.2], "n": [3, 4]})
+    out = html_table(frame, [Column("sym", "symbol"), Column("ret", "return", "percent"), Column("n", "n", "count")])
+    assert "<td>A</td><td>10.00%</td><td>3</td>" in out and "<td " not in out and "<th " not in out
+    assert '<table class="tk-al-lrr">' in out
+    assert ".tk-table table.tk-al-lrr td:nth-child(2),.tk-table table.tk-al-lrr td:nth-child(3){text-align:right" in out
+    assert "td:nth-child(1)" not in out  # the text column keeps the default left alignment
+    text_only = html_table(frame, [Column("sym", "symbol")])
+    assert '<table class="tk-al-l">' in text_only and "nth-child" not in text_only
+
+
+def test_a_table_past_max_rows_with_its_csv_shows_its_first_and_last_rows_and_says_so() -> None:
+    frame = pd.DataFrame({"x": np.arange(1, 1741) / 100}, index=pd.RangeIndex(1, 1741))
+    cols = [Column("x", "x", "money")]
+    out = html_table(frame, cols, index=Column("n", "#", "count"), csv="trades.csv", what="round trips",
+                     max_rows=500)
+    rows = body(out)
+    assert [r[0] for r in rows[:250]] == [str(i) for i in range(1, 251)]
+    assert rows[250] == ["… rows 251–1,490 not shown: all 1,740 round trips are in trades.csv …"]
+    assert [r[0] for r in rows[251:]] == [f"{i:,}" for i in range(1491, 1741)]
+    assert rows[-1] == ["1,740", "17.40"]
+    assert "rows 1–250 and 1,491–1,740 of 1,740 round trips shown; all in trades.csv" in out
+    assert 'href="trades.csv"' in out and "all shown" not in out
+    # never cut without the CSV to point at, nor at or under the limit
+    assert len(body(html_table(frame, cols, max_rows=500))) == 1740
+    assert len(body(html_table(frame.head(500), cols, csv="trades.csv", max_rows=500))) == 500
+
+
+def test_trade_sizes_have_two_decimals_each(v35b) -> None:
+    assert format_cell(25, "quantity") == "25.00" and format_cell(38.5, "quantity") == "38.50"
+    assert format_cell(1234.5678, "quantity") == "1,234.57" and format_cell(None, "quantity") == MISSING
+    out = backtest_positions.trades_html(v35b)
+    size = parse(out).tables[0][0].index("size")
+    sizes = [r[size] for r in body(out)]
+    assert sizes and all(re.fullmatch(r"-?[\d,]+\.\d\d", s) for s in sizes), sizes[:10]
+
+
+def test_headline_says_which_data_is_synthetic_and_what_is_missing(v35b, sma) -> None:
+    out = backtest_headline.headline_html(v35b)
+    assert ("QQQ, TQQQ, PSQ, NASDAQ from <code>sample</code> (synthetic proxies of NASDAQ: QQQ, TQQQ, PSQ; "
+            "TLT, TMF, TMV missing: the parts of the strategy that need them are off);") in out
+    # the same facts as the appendix's data notes
+    assert [n.split(" is not in the data")[0] for n in v35b.notes if "is not in the data" in n] == ["TLT", "TMF", "TMV"]
+    assert {n.split(" is a ")[0] for n in v35b.notes if "synthetic proxy" in n} == {"QQQ", "TQQQ", "PSQ"}
+    assert backtest_headline.data_caveats(sma) == ""
+    assert "NASDAQ from <code>sample</code>; initial cash" in backtest_headline.headline_html(sma)
+
+
+def test_drawdown_caption_agrees_with_its_count(sma) -> None:
+    assert "The deepest drawdown;" in backtest_returns.worst_drawdowns_html(sma, n=1)
+    assert "The 3 deepest drawdowns;" in backtest_returns.worst_drawdowns_html(sma, n=3)
+
+
+def test_monthly_heatmap_never_reads_minus_zero() -> None:
+    from toolkit.report.plots import monthly_heatmap
+
+    table = pd.DataFrame([[-0.00004, 0.00004, -0.0123, np.nan]], index=[2018], columns=["Jan", "Feb", "Mar", "Apr"])
+    assert list(monthly_heatmap(table).data[0].text[0]) == ["0.0%", "0.0%", "-1.2%", ""]
+
+
+def test_rolling_figure_of_a_run_shorter_than_its_window_says_so(sma) -> None:
+    short = toolkit.run_backtest(toolkit.load_params("backtest", ROOT / "params/backtest/sma_crossover.yaml",
+                                                     {"data.start": "2018-10-01"}))
+    n = len(aligned_returns(short.result.equity, short.benchmark_equity, short.result.initial_cash))
+    assert n < min(ROLLING_WINDOWS.values())
+    notes = [a.text for a in backtest_risk.rolling_figure(short).layout.annotations]
+    assert f"Rolling statistics need at least 126 bars; this run has {n:,}." in notes
+    long_notes = [a.text for a in backtest_risk.rolling_figure(sma).layout.annotations]
+    assert not any("need at least" in t for t in long_notes)

@@ -22,7 +22,8 @@ from toolkit.report.html_table import CSS, Column, MetricRow, format_cell, html_
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.backtest.job import BacktestReport
 
-__all__ = ["HEADLINE_METRICS", "HasParams", "data_html", "headline_html", "params_groups", "params_html"]
+__all__ = ["HEADLINE_METRICS", "HasParams", "data_caveats", "data_html", "headline_html", "params_groups",
+           "params_html"]
 
 #: The headline's figures: (metrics.json key, label, kind), strategy beside benchmark.
 HEADLINE_METRICS = (
@@ -45,6 +46,27 @@ def _benchmark_final_equity(report: BacktestReport) -> float:
     return float(report.benchmark_equity.dropna().iloc[-1])
 
 
+def data_caveats(report: BacktestReport) -> str:
+    """What the data line must not hide, as `` (...)``: which symbols are synthetic proxies of what, which are missing.
+
+    Both come from what loading the data recorded (:class:`~toolkit.data.dataset.Dataset`'s
+    ``proxies``, the symbols it could not find), the same facts the appendix's data notes
+    spell out in full; an empty string when the data is real and complete.
+    """
+    p = report.params
+    by_base: dict[str, list[str]] = {}
+    for name in report.dataset.proxies:
+        spec = p.data.proxies.get(name)
+        by_base.setdefault(spec.base if spec is not None else "?", []).append(name)
+    parts = [f"synthetic proxies of {base}: {', '.join(names)}" for base, names in by_base.items()]
+    wanted = list(dict.fromkeys([*report.strategy.optional_symbols(), *p.data.optional_symbols]))
+    missing = [s for s in wanted if s not in report.dataset.frames]
+    if missing:
+        parts.append(f"{', '.join(missing)} missing: the parts of the strategy that need "
+                     f"{'it' if len(missing) == 1 else 'them'} are off")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def headline_html(report: BacktestReport) -> str:
     """Strategy, period, data and the key figures beside the benchmark's, as one HTML block."""
     p = report.params
@@ -58,7 +80,8 @@ def headline_html(report: BacktestReport) -> str:
     lines = [
         f"<b>Strategy</b> <code>{html.escape(p.strategy)}</code>: {html.escape(report.strategy.description)}",
         f"<b>Period</b> {first} to {last} ({len(eq):,} bars)",
-        f"<b>Data</b> {html.escape(', '.join(report.dataset.symbols))} from <code>{html.escape(p.data.source)}</code>; "
+        f"<b>Data</b> {html.escape(', '.join(report.dataset.symbols))} from <code>{html.escape(p.data.source)}</code>"
+        f"{html.escape(data_caveats(report))}; "
         f"initial cash {format_cell(p.initial_cash, 'money')}, fees {format_cell(p.fees_bps, 'number')} bps, "
         f"slippage {format_cell(p.slippage_bps, 'number')} bps, fill at <code>{html.escape(p.fill)}</code>",
         f"<b>Benchmark</b> {html.escape(bench_label)} (no costs)",

@@ -23,9 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from toolkit.backtest.job import BacktestReport
 
-__all__ = ["CONTRIBUTION_COLUMNS", "REGIME_TABLE_COLUMNS", "TRADE_COLUMNS", "closes", "contribution_html",
-           "decisions_html", "exposure_figure", "holdings_figure", "regime_cells_html", "round_trips",
-           "trade_prices_figure", "trades_html"]
+__all__ = ["CONTRIBUTION_COLUMNS", "REGIME_TABLE_COLUMNS", "TRADE_COLUMNS", "TRADE_ROWS_SHOWN", "closes",
+           "contribution_html", "decisions_html", "exposure_figure", "holdings_figure", "regime_cells_html",
+           "round_trips", "trade_prices_figure", "trades_html"]
 
 _MARGIN = dict(l=70, r=20, t=50, b=30)
 
@@ -137,7 +137,7 @@ TRADE_COLUMNS = (
     Column("entry_time", "entry", "date"),
     Column("exit_time", "exit", "date"),
     Column("status", "status"),
-    Column("size", "size", "number"),
+    Column("size", "size", "quantity"),
     Column("entry_price", "entry price", "money"),
     Column("exit_price", "exit price", "money"),
     Column("pnl", "P&L", "money", "trade.pnl"),
@@ -150,15 +150,23 @@ TRADE_COLUMNS = (
 )
 
 
+#: Round trips the archived report shows before paging: the first and last half of them, the rest in trades.csv.
+TRADE_ROWS_SHOWN = 500
+
+
 def trades_html(report: BacktestReport, *, archived: bool = True) -> str:
-    """Every round trip, oldest first, scrolling past 20 rows; ``archived``: link the run's ``trades.csv``.
+    """The round trips, oldest first, scrolling past 20 rows; ``archived``: link the run's ``trades.csv``.
 
     ``trades.csv`` holds the same round trips (MAE / MFE and holding periods are the report's).
+    Archived, a run with more than :data:`TRADE_ROWS_SHOWN` round trips shows the first and
+    last of them and says so (a high-turnover run has thousands); not archived (the
+    notebook, with no CSV to point at), every one is shown.
     """
     csv = "trades.csv" if archived else None
     table = round_trips(report)
     table.index = pd.RangeIndex(1, len(table) + 1)
     return html_table(table, TRADE_COLUMNS, index=Column("n", "#", "count"), csv=csv, what="round trips",
+                      max_rows=TRADE_ROWS_SHOWN,
                       caption=f"{len(report.result.orders):,} orders; a position still held at the end is "
                               "marked open")
 

@@ -88,11 +88,18 @@ DRAWDOWN_TABLE_COLUMNS = (
 )
 
 
+def _deepest(n: int) -> str:
+    """The caption's count in words that agree with it: "The deepest drawdown", "The 5 deepest drawdowns"."""
+    if n == 0:
+        return "No drawdown"
+    return "The deepest drawdown" if n == 1 else f"The {n} deepest drawdowns"
+
+
 def worst_drawdowns_html(report: BacktestReport, n: int = 5) -> str:
     """The ``n`` deepest drawdowns of the strategy (a recovery of "—" means not recovered by the last bar)."""
     table = worst_drawdowns(report.result.equity, report.result.initial_cash, n=n)
     return html_table(table, DRAWDOWN_TABLE_COLUMNS, index=Column("rank", "rank", "count"),
-                      caption=f"The {len(table)} deepest drawdowns; a recovery of \u2014 means not yet recovered")
+                      caption=f"{_deepest(len(table))}; a recovery of \u2014 means not yet recovered")
 
 
 #: Columns of the yearly returns table.

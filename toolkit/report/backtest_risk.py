@@ -93,7 +93,10 @@ def best_worst_html(report: BacktestReport) -> str:
 
 
 def rolling_figure(report: BacktestReport) -> Figure:
-    """Trailing 6- and 12-month Sharpe, volatility and beta to the benchmark, one panel each."""
+    """Trailing 6- and 12-month Sharpe, volatility and beta to the benchmark, one panel each.
+
+    A run shorter than the 6-month window (126 bars) has no value to draw: the figure says so.
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -112,6 +115,10 @@ def rolling_figure(report: BacktestReport) -> Figure:
                                      line=dict(width=1.2, color=colours.get(label))), row=row, col=1)
     fig.update_yaxes(tickformat=".0%", row=2, col=1)
     fig.update_layout(height=640, margin=_MARGIN, legend=dict(orientation="h", y=-0.06))
+    shortest = min(ROLLING_WINDOWS.values())
+    if len(pair) < shortest:  # every window still filling: say why the panels are empty rather than draw nothing
+        fig.add_annotation(text=f"Rolling statistics need at least {shortest} bars; this run has {len(pair):,}.",
+                           xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, font=dict(size=14))
     return fig
 
 

@@ -9,6 +9,7 @@ plus these, and :func:`write_live_outputs` archives them: the session's files, t
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -168,5 +169,5 @@ def account_html(before: AccountInfo | None, after: AccountInfo | None) -> str:
         row("trading blocked", lambda i: i.trading_blocked, "flag"),
     ])
     out = html_table(t, [Column("figure", "figure"), *[Column(w, w) for w, _ in infos]])
-    return out.replace('<td class="tk-text">equity</td>',
-                       f'<td class="tk-text"><a href="#{session_anchor("session.equity")}">equity</a></td>', 1)
+    return re.sub(r'(<td(?: class="[^"]*")?>)equity</td>',
+                  lambda m: f'{m.group(1)}<a href="#{session_anchor("session.equity")}">equity</a></td>', out, count=1)

@@ -68,12 +68,20 @@ def equity_drawdown(equity: pd.Series, benchmark: pd.Series | None = None, *, ti
     return fig
 
 
+def _percent_text(value: float) -> str:
+    """A heatmap cell's label: one decimal, a month that rounds to zero reads 0.0%, never -0.0%."""
+    if pd.isna(value):
+        return ""
+    text = f"{value:.1%}"
+    return "0.0%" if text == "-0.0%" else text
+
+
 def monthly_heatmap(table: pd.DataFrame, *, title: str = "Monthly returns"):
     """Year x month heatmap of compounded monthly returns."""
     import plotly.graph_objects as go
 
     z = table.to_numpy()
-    text = [[("" if pd.isna(v) else f"{v:.1%}") for v in row] for row in z]
+    text = [[_percent_text(v) for v in row] for row in z]
     lim = float(pd.DataFrame(z).abs().max().max() or 0.1)
     fig = go.Figure(
         go.Heatmap(z=z, x=list(table.columns), y=[str(y) for y in table.index], text=text, texttemplate="%{text}",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -365,13 +366,10 @@ def link_headers(table_html: str, links: dict[str, str]) -> str:
     """``table_html`` (from :func:`html_table`) with the header cells whose (escaped) label is a key of ``links``
     linked to that session glossary entry. A label that is not a header raises: a link must not silently vanish."""
     for label, key in links.items():
-        for cls in ("tk-num", "tk-text"):
-            cell = f'<th class="{cls}">{label}</th>'
-            if cell in table_html:
-                linked = f'<th class="{cls}"><a href="#{session_anchor(key)}">{label}</a></th>'
-                table_html = table_html.replace(cell, linked)
-                break
-        else:
+        pattern = re.compile(r'(<th(?: class="[^"]*")?>)' + re.escape(label) + "</th>")
+        link = f'<a href="#{session_anchor(key)}">{label}</a></th>'
+        table_html, n = pattern.subn(lambda m: m.group(1) + link, table_html, count=1)  # noqa: B023 (used at once)
+        if not n:
             raise ValueError(f"link_headers: got {label!r}; allowed: a header of the table")
     return table_html
 
