@@ -10,6 +10,8 @@ import json
 import re
 from pathlib import Path
 
+from support.report_checks import assert_report_tables_clean, table_cells
+
 
 def test_papermill_run_writes_the_outputs(dry_run_archive) -> None:
     run_dir = dry_run_archive.run_dir
@@ -28,7 +30,7 @@ def test_the_report_opens_with_the_headline_and_shows_the_session_sections(dry_r
                 for _, t in re.findall(r"<h([12])[^>]*>(.*?)</h\1>", text, flags=re.S)]
     assert headings == ["Daily dry run", "Regime and indicators", "Target vs current portfolio",
                         "Positions and cash before and after", "P&amp;L attribution", "Execution prices",
-                        "Orders and fills", "Guard activations", "Last 30 sessions"]
+                        "Orders and fills", "Guard activations", "Last 30 sessions", "Glossary"]
     headline = text.index('class="tk-headline"')
     assert headline < text.index("<table")
     assert "<b>completed</b>" in text[headline:text.index(">Regime and indicators")]
@@ -38,6 +40,22 @@ def test_the_report_opens_with_the_headline_and_shows_the_session_sections(dry_r
     assert len(re.findall(r"\* plotly\.js v\d", text)) == 1
     # The one-session history chart ticks in days, never in microseconds.
     assert '"tickformat":"%Y-%m-%d"' in text and '"dtick":86400000' in text
+
+
+def test_every_cell_of_the_report_is_formatted_and_every_glossary_link_resolves(dry_run_archive) -> None:
+    """Issue 13 review: no raw frame (index ``0``, blank headers, 6-decimal floats, UTC offsets, cut text)."""
+    text = (dry_run_archive.run_dir / "report.html").read_text(encoding="utf-8")
+    assert_report_tables_clean(text, min_cells=80, links=(
+        "session-daily-return", "session-cumulative-return", "session-drawdown", "session-holding-pnl",
+        "session-trading-pnl", "session-fees", "session-equity", "session-weight", "session-pnl"))
+    cells = table_cells(text)
+    assert "dataframe" not in text  # no pandas table left
+    assert any(re.fullmatch(r"\d+\.\d\d%", c) for c in cells)  # weights in percent
+    assert any(c.endswith(" EDT") for c in cells)  # fill and price times in New York, zone written
+    headline = text[text.index('class="tk-headline"'):text.index(">Regime and indicators")]
+    # The engine's message (with its raw Decimal equity) stays out; the first session's P&L is against the cash.
+    assert "completed:" not in headline and "against the initial cash (first session)" in headline
+    assert "Guard audit log: none" in text
 
 
 def test_live_status_trades_export_and_killswitch(dry_run_archive, toolkit_cli, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from support.alpaca_standin import StandIn
 from support.archived_runs import LIVE_NOW, LIVE_PARAMS, LIVE_PRICES, LiveRunArchive
+from support.report_checks import assert_report_tables_clean, dangling_anchors, table_cells
 
 NOW = LIVE_NOW
 PRICES = LIVE_PRICES
@@ -53,11 +54,20 @@ def test_toolkit_run_live_archives_the_report_and_no_secret(live_run_archive: Li
     assert fills and all(f["broker_order_id"] and f["slippage_bps"] != "" for f in fills)
     assert set(res.post_counts.values()) == {1}
     html = (run_dir / "report.html").read_text()
-    for section in ("Reconciliation", "Decision prices", "Account monitor", "slippage_bps", "Live vs backtest parity",
-                    "Positions and cash before and after", "P&amp;L attribution", "Last 30 sessions"):
+    for section in ("Reconciliation", "Decision prices", "Account monitor", "slippage (bps)", "Live vs backtest parity",
+                    "Positions and cash before and after", "P&amp;L attribution", "Last 30 sessions", "Glossary"):
         assert section in html, section
     assert html.index('class="tk-headline"') < html.index("<table")  # issue 13: the headline comes first
     assert "<b>completed</b>" in html and '"tickformat":"%Y-%m-%d"' in html
+    # Issue 13 review: every cell of the session's sections formatted (the parity section is its own module's),
+    # every glossary link resolving.
+    own = html[:html.index(">Live vs backtest parity")] + html[html.index('id="session-glossary"'):]
+    assert_report_tables_clean(own, min_cells=80, links=("session-slippage-bps", "session-equity", "session-weight",
+                                                         "session-holding-pnl", "session-daily-return"))
+    assert not dangling_anchors(html)  # the parity section's cells are account_parity's (not checked here)
+    cells = table_cells(own)
+    assert "yes" in cells or "no" in cells  # account flags as words
+    assert any(c.endswith(" EST") or c.endswith(" EDT") for c in cells)  # times in New York, zone written
     # promise 7: the keys are in no archived file
     secrets = list(res.env[k] for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"))
     written = [p for p in run_dir.rglob("*") if p.is_file()]

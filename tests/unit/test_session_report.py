@@ -46,6 +46,7 @@ def sessions(tmp_path_factory):
             results.append(r)
     with open_ledger(db) as led:
         snaps = led.snapshots(account="report", mode=base.mode, strategy="sma_crossover")
+        snaps.attrs["initial_cash"] = float(led.initial_cash("report", base.mode))
     return results, snaps
 
 
@@ -80,8 +81,8 @@ def test_pnl_attribution_adds_up_to_the_ledger_equity_change(sessions) -> None:
     for r in results[1:]:
         a = R.pnl_attribution(r)
         pnl = R.session_pnl(r, snaps)
-        assert pnl is not None
-        assert float(a["total"].sum()) == pytest.approx(pnl, abs=0.05), r.session_date
+        assert pnl is not None and pnl[1] == "previous session"
+        assert float(a["total"].sum()) == pytest.approx(pnl[0], abs=0.05), r.session_date
         np.testing.assert_allclose(a["total"], a["holding"] + a["trading"] - a["fees"])
         checked += bool(len(r.fills)) and a["holding"].abs().sum() > 0
     assert checked >= 1  # at least one session with both a held position and trades
@@ -93,10 +94,25 @@ def test_headline_says_status_orders_and_pnl_before_any_table(sessions) -> None:
     text = R.headline_html(r, snaps, title="sma_crossover / report")
     assert text.startswith('<div class="tk-headline">') and "<table" not in text
     assert "<b>completed</b>" in text and f"{len(r.orders):,} sent" in text
-    assert format_cell(R.session_pnl(r, snaps), "money") in text
+    pnl = R.session_pnl(r, snaps)
+    assert pnl is not None and format_cell(pnl[0], "money") in text
     assert format_cell(float(r.snapshot.equity), "money") in text
-    first = R.headline_html(results[0], snaps.iloc[:0], title="t")
-    assert "no previous session in the ledger" in first
+    assert r.message not in text and "completed:" not in text  # the engine's raw message stays out
+
+
+def test_the_first_session_p_and_l_is_against_the_initial_cash_as_the_attribution_and_the_ledger_say(
+        sessions) -> None:
+    """Issue 13 review: the first session said "no previous session" beside a -99.07 attribution total."""
+    results, snaps = sessions
+    first = results[0]
+    pnl = R.session_pnl(first, snaps)
+    assert pnl is not None and pnl[1] == "initial cash (first session)"
+    initial = snaps.attrs["initial_cash"]
+    assert pnl[0] == pytest.approx(float(first.snapshot.equity) - initial, abs=0.01)
+    assert pnl[0] == pytest.approx(float(R.pnl_attribution(first)["total"].sum()), abs=0.05)
+    text = R.headline_html(first, snaps.iloc[:0], title="t")
+    assert f"{format_cell(pnl[0], 'money')} ({format_cell(first.snapshot.daily_return, 'percent')})" in text
+    assert "against the initial cash (first session)" in text
 
 
 def test_history_shows_the_last_30_snapshots_on_a_day_axis(sessions) -> None:
@@ -123,3 +139,79 @@ def test_day_axis_ticks_a_whole_number_of_days() -> None:
     ax = R.day_axis(days, max_ticks=8)
     assert ax["dtick"] % 86_400_000 == 0 and ax["dtick"] // 86_400_000 == 11  # 85 days / 8 ticks, rounded up
     assert R.day_axis([])["dtick"] == 86_400_000
+
+
+def test_one_session_history_axes_are_padded_and_the_drawdown_capped(sessions) -> None:
+    """Issue 13 review: one session read "99.999k, 99.9995k, 100k" and a drawdown axis of -100%..+100%."""
+    _, snaps = sessions
+    fig = R.history_figure(snaps.head(1), title="t")
+    eq = float(snaps["equity"].iloc[0])
+    lo, hi = fig.layout.yaxis.range
+    assert lo <= eq * 0.995 and hi >= eq * 1.005 and fig.layout.yaxis.tickformat == ",.0f"
+    assert list(fig.layout.yaxis2.range) == [R.drawdown_range(snaps["drawdown"].head(1))[0], 0.0]
+    assert R.drawdown_range([0.0, -0.0005])[0] == -0.01
+    assert R.drawdown_range([-0.2, -0.05]) == [pytest.approx(-0.22), 0.0]
+    assert R.equity_range([100_000.0]) == [pytest.approx(99_500.0), pytest.approx(100_500.0)]
+    lo, hi = R.equity_range([90_000.0, 110_000.0])
+    assert lo == pytest.approx(88_000.0) and hi == pytest.approx(112_000.0)
+
+
+def test_format_quantity_writes_whole_numbers_without_decimals_and_keeps_every_lot_digit() -> None:
+    assert R.format_quantity(Decimal("14.000000")) == "14"
+    assert R.format_quantity(1200.0) == "1,200"
+    assert R.format_quantity(Decimal("0.00012345")) == "0.00012345"
+    assert R.format_quantity(Decimal("-1234.5000")) == "-1,234.5"
+    assert R.format_quantity(None) == "\u2014" and R.format_quantity(float("nan")) == "\u2014"
+
+
+def test_link_headers_links_each_label_and_refuses_an_unknown_one() -> None:
+    from toolkit.report.html_table import Column, html_table
+
+    t = html_table(pd.DataFrame({"a": [0.1]}), [Column("a", "daily return", "percent")])
+    out = R.link_headers(t, {"daily return": "session.daily_return"})
+    assert '<a href="#session-daily-return">daily return</a>' in out
+    with pytest.raises(ValueError, match="got 'nope'"):
+        R.link_headers(t, {"nope": "session.equity"})
+    with pytest.raises(KeyError, match="session glossary: got 'x'"):
+        R.session_anchor("x")
+
+
+def test_every_session_glossary_anchor_is_a_row_of_the_glossary() -> None:
+    g = R.session_glossary_html()
+    for key in R.SESSION_GLOSSARY:
+        assert f'<tr id="{R.session_anchor(key)}">' in g
+    assert "<h2>Glossary</h2>" in g and "<h2>" not in R.session_glossary_html(title=None)
+
+
+def test_the_session_tables_render_every_cell_formatted(sessions) -> None:
+    """Every report table of a traded session through html_table: no raw float, no None, no blank cell."""
+    from support.report_checks import bad_cells, dangling_anchors, table_cells
+
+    from toolkit.report import session_tables as T
+
+    results, snaps = sessions
+    r = next(r for r in results[1:] if r.fills and r.current_positions)
+    parts = [R.headline_html(r, snaps, title="t"), T.context_html(r.decision.context), T.portfolio_html(r),
+             R.positions_cash_html(r), R.attribution_html(r), T.prices_html(r), T.orders_html(r), T.fills_html(r),
+             R.history_html(snaps), T.guard_audit_html(pd.DataFrame(columns=["at", "actor", "action", "detail"])),
+             R.session_glossary_html()]
+    page = "".join(parts)
+    assert len(table_cells(page)) > 150
+    assert not bad_cells(page), bad_cells(page)[:10]
+    assert not dangling_anchors(page)
+    assert "Guard audit log: none" in page
+    fill = r.fills[0]
+    assert T.format_time(fill.at).endswith((" EDT", " EST")) and format_cell(float(fill.price), "money") in page
+
+
+def test_format_time_and_context_values() -> None:
+    from toolkit.report import session_tables as T
+
+    assert T.format_time(pd.Timestamp("2018-04-05 20:00", tz="UTC")) == "2018-04-05 16:00 EDT"
+    assert T.format_time(pd.Timestamp("2018-01-05 21:00")) == "2018-01-05 16:00 EST"  # naive = UTC
+    assert T.format_time(None) == "\u2014"
+    assert T.format_context_value(7076.549805) == "7,076.55"
+    assert T.format_context_value(0.991699) == "0.9917"
+    assert T.format_context_value(3.0) == "3" and T.format_context_value(True) == "yes"
+    assert T.format_context_value({"a": 0.123456, "b": "x"}) == "a: 0.1235, b: x"
+    assert T.format_context_value("") == "\u2014"

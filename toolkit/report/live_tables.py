@@ -9,6 +9,7 @@ plus these, and :func:`write_live_outputs` archives them: the session's files, t
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,13 +18,18 @@ import pandas as pd
 
 from toolkit.engine.result import json_safe
 from toolkit.model import OrderSide
-from toolkit.report.session_tables import FILL_COLUMNS, fills_frame, write_outputs
+from toolkit.report.html_table import Column, format_cell, html_table
+from toolkit.report.metric_format import MISSING
+from toolkit.report.session_report import format_quantity, link_headers, session_anchor
+from toolkit.report.session_tables import FILL_COLUMNS, fills_frame, format_time, write_outputs
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.brokers.base import AccountInfo
+    from toolkit.engine.broker_reconcile import Reconciliation
     from toolkit.engine.live import LiveResult
 
-__all__ = ["account_table", "fills_with_slippage", "write_live_outputs"]
+__all__ = ["account_html", "account_table", "fills_slippage_html", "fills_with_slippage", "quotes_html",
+           "reconciliation_html", "write_live_outputs"]
 
 
 def fills_with_slippage(result: LiveResult) -> pd.DataFrame:
@@ -89,3 +95,79 @@ def write_live_outputs(result: LiveResult, output_dir: str | Path, *, fingerprin
                "after": json_safe(account_table(None, result.account_after).to_dict(orient="records"))}
     (out / "account.json").write_text(json.dumps(account, indent=2, default=str))
     return [*written, out / "reconciliation.csv", out / "decision_prices.csv", out / "account.json"]
+
+
+# --------------------------------------------------------------------------- formatted (HTML) tables
+
+def fills_slippage_html(result: LiveResult) -> str:
+    """:func:`fills_with_slippage` for the report: ids in full, money, slippage in bps (linked), time in New York."""
+    t = fills_with_slippage(result)
+    if t.empty:
+        return "<p>No fills this session.</p>"
+    t = t.assign(quantity=[format_quantity(q) for q in t["quantity"]], at=[format_time(a) for a in t["at"]])
+    out = html_table(t, [
+        Column("fill_id", "fill id"), Column("broker_order_id", "broker order id"), Column("symbol", "symbol"),
+        Column("side", "side"), Column("quantity", "quantity"), Column("price", "price", "money"),
+        Column("decision_price", "decision price", "money"), Column("slippage_bps", "slippage (bps)", "ratio"),
+        Column("fees", "fees", "money"), Column("at", "at (New York)")])
+    return link_headers(out, {"slippage (bps)": "session.slippage_bps", "fees": "session.fees"})
+
+
+def _recon_value(kind: str, key: str, value: Decimal | None) -> str:
+    if value is None:
+        return MISSING
+    return format_cell(float(value), "money") if kind == "cash" or key == "cash" else format_quantity(value)
+
+
+def reconciliation_html(recon: Reconciliation) -> str:
+    """Ledger against broker, one row per position, cash and open order: cash as money, quantities as written."""
+    if not recon.rows:
+        return "<p>Nothing to reconcile: no position, cash row or open order on either side.</p>"
+    t = pd.DataFrame([{"kind": r.kind, "key": r.key, "ledger": _recon_value(r.kind, r.key, r.ledger),
+                       "broker": _recon_value(r.kind, r.key, r.broker),
+                       "difference": _recon_value(r.kind, r.key, r.difference), "status": r.status}
+                      for r in recon.rows])
+    return html_table(t, [Column("kind", "kind"), Column("key", "symbol / item"), Column("ledger", "ledger"),
+                          Column("broker", "broker"), Column("difference", "difference"), Column("status", "status")])
+
+
+def quotes_html(result: LiveResult) -> str:
+    """The decision prices: price as money, the quote's time in New York with its zone, the full source."""
+    t = result.quotes_frame()
+    if t.empty:
+        return "<p>No decision price this session.</p>"
+    t = t.assign(timestamp=[format_time(v) for v in t["timestamp"]])
+    return html_table(t, [Column("symbol", "symbol"), Column("price", "price", "money"),
+                          Column("timestamp", "at (New York)"), Column("source", "source")])
+
+
+def _yes_no(v: Any) -> str:
+    return MISSING if v is None else ("yes" if v else "no")
+
+
+def account_html(before: AccountInfo | None, after: AccountInfo | None) -> str:
+    """:func:`account_table` as one row per figure, before and after side by side (money, counts, yes/no)."""
+    infos = [(label, info) for label, info in (("before", before), ("after", after)) if info is not None]
+    if not infos:
+        return "<p>No account figures from the broker this time.</p>"
+
+    def row(label: str, get: Any, kind: str) -> dict[str, str]:
+        out = {"figure": label}
+        for when, info in infos:
+            v = get(info)
+            out[when] = (_yes_no(v) if kind == "flag" else MISSING if v is None
+                         else str(v) if kind == "text" else format_cell(float(v), kind))  # type: ignore[arg-type]
+        return out
+
+    t = pd.DataFrame([
+        row("status", lambda i: i.status, "text"), row("equity", lambda i: i.equity, "money"),
+        row("cash", lambda i: i.cash, "money"), row("buying power", lambda i: i.buying_power, "money"),
+        row("pattern day trader", lambda i: i.pattern_day_trader, "flag"),
+        row("day trades (last 5 sessions)", lambda i: i.daytrade_count, "count"),
+        row("margin multiplier", lambda i: i.multiplier, "ratio"),
+        row("shorting enabled", lambda i: i.shorting_enabled, "flag"),
+        row("trading blocked", lambda i: i.trading_blocked, "flag"),
+    ])
+    out = html_table(t, [Column("figure", "figure"), *[Column(w, w) for w, _ in infos]])
+    return re.sub(r'(<td(?: class="[^"]*")?>)equity</td>',
+                  lambda m: f'{m.group(1)}<a href="#{session_anchor("session.equity")}">equity</a></td>', out, count=1)

@@ -16,6 +16,8 @@ plotly labels a one-session chart in microseconds.
 from __future__ import annotations
 
 import html
+import math
+import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +25,33 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from toolkit.model import OrderSide
+from toolkit.report.glossary import GlossaryEntry
 from toolkit.report.html_table import Column, format_cell, html_table
+from toolkit.report.metric_format import MISSING
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.engine.result import SessionResult
 
-__all__ = ["HISTORY_SESSIONS", "day_axis", "headline_html", "history_figure", "history_table", "pnl_attribution",
-           "positions_cash_html", "positions_cash_table", "session_pnl"]
+__all__ = [
+    "HISTORY_SESSIONS",
+    "SESSION_GLOSSARY",
+    "attribution_html",
+    "day_axis",
+    "drawdown_range",
+    "equity_range",
+    "format_quantity",
+    "headline_html",
+    "history_figure",
+    "history_html",
+    "history_table",
+    "link_headers",
+    "pnl_attribution",
+    "positions_cash_html",
+    "positions_cash_table",
+    "session_anchor",
+    "session_glossary_html",
+    "session_pnl",
+]
 
 #: Sessions of equity history the report shows.
 HISTORY_SESSIONS = 30
@@ -98,8 +120,9 @@ def positions_cash_html(result: SessionResult) -> str:
              "value_before": sum((v for v in t["value_before"] if v is not None), Decimal(0)),
              "value_after": sum((v for v in t["value_after"] if v is not None), Decimal(0))}
     t = pd.concat([t, pd.DataFrame([total])], ignore_index=True)
-    cols = [Column("item", "symbol / cash"), Column("quantity_before", "quantity before", "number"),
-            Column("quantity_after", "quantity after", "number"), Column("price", "price", "money"),
+    t = t.assign(**{k: [format_quantity(q) for q in t[k]] for k in ("quantity_before", "quantity_after")})
+    cols = [Column("item", "symbol / cash"), Column("quantity_before", "quantity before"),
+            Column("quantity_after", "quantity after"), Column("price", "price", "money"),
             Column("value_before", "value before", "money"), Column("value_after", "value after", "money")]
     return html_table(t, cols)
 
@@ -147,35 +170,52 @@ def pnl_attribution(result: SessionResult) -> pd.DataFrame:
     return out.astype(dict.fromkeys(numbers, float))
 
 
-def session_pnl(result: SessionResult, snapshots: pd.DataFrame) -> float | None:
-    """Equity change of the session: its snapshot against the ledger's previous one (None when there is none)."""
-    if result.snapshot is None or snapshots.empty:
+def session_pnl(result: SessionResult, snapshots: pd.DataFrame) -> tuple[float, str] | None:
+    """Equity change of the session and what it is measured against; None without a snapshot.
+
+    Against the ledger's previous snapshot when there is one; on the account's first
+    session against the initial cash, as the ledger's first daily return is (the
+    snapshot's ``daily_return`` is then equity / initial cash - 1, so the initial cash
+    is equity / (1 + daily return)). The P&L attribution's total agrees with it.
+    """
+    snap = result.snapshot
+    if snap is None:
         return None
-    dates = pd.to_datetime(snapshots["session_date"]).dt.date
-    prior = snapshots[dates < result.session_date]
-    if prior.empty:
+    equity = float(snap.equity)
+    if not snapshots.empty:
+        dates = pd.to_datetime(snapshots["session_date"]).dt.date
+        prior = snapshots[dates < result.session_date]
+        if not prior.empty:
+            return equity - float(prior["equity"].iloc[-1]), "previous session"
+    if snap.daily_return is None or not 1 + snap.daily_return:
         return None
-    return float(result.snapshot.equity) - float(prior["equity"].iloc[-1])
+    return equity - equity / (1 + snap.daily_return), "initial cash (first session)"
 
 
 def headline_html(result: SessionResult, snapshots: pd.DataFrame, *, title: str) -> str:
-    """Status, orders and fills, equity and the session's P&L: the report's first lines, before any table."""
+    """Status, orders and fills, equity and the session's P&L: the report's first lines, before any table.
+
+    The engine's own ``result.message`` is left out: it repeats the status, counts and
+    equity (with a raw Decimal) that these lines already show formatted.
+    """
     snap = result.snapshot
     pnl = session_pnl(result, snapshots)
     filled = sum(1 for o in result.orders if o.filled_quantity)
     lines = [
         f"<b>Session</b> {html.escape(format_cell(result.session_date, 'date'))} at "
         f"<code>{html.escape(result.execution_time)}</code>, mode <code>{html.escape(result.mode)}</code>: "
-        f"<b>{html.escape(result.status)}</b>. {html.escape(result.message)}",
+        f"<b>{html.escape(result.status)}</b>.",
         f"<b>Orders</b> {len(result.orders):,} sent, {filled:,} filled, {len(result.fills):,} fills, "
         f"{len(result.blocked):,} blocked by a guard",
     ]
     if snap is not None:
         equity = format_cell(float(snap.equity), "money")
-        pnl_text = ("no previous session in the ledger" if pnl is None
-                    else f"{format_cell(pnl, 'money')} ({format_cell(snap.daily_return, 'percent')})")
-        lines.append(f"<b>Equity</b> {equity}; <b>session P&amp;L</b> {pnl_text}; drawdown "
-                     f"{format_cell(snap.drawdown, 'percent')}")
+        pnl_text = ("not known (no previous snapshot, no daily return)" if pnl is None
+                    else f"{format_cell(pnl[0], 'money')} ({format_cell(snap.daily_return, 'percent')}) "
+                         f"against the {pnl[1]}")
+        lines.append(f"{_glink('Equity', 'session.equity', bold=True)} {equity}; "
+                     f"{_glink('session P&L', 'session.pnl', bold=True)} {pnl_text}; "
+                     f"{_glink('drawdown', 'session.drawdown')} {format_cell(snap.drawdown, 'percent')}")
     else:
         lines.append("<b>Equity</b> no snapshot recorded this time (see the status)")
     return ('<div class="tk-headline"><h3 style="margin:.2em 0">' + html.escape(title) + "</h3>"
@@ -189,19 +229,162 @@ def history_table(snapshots: pd.DataFrame, n: int = HISTORY_SESSIONS) -> pd.Data
     return t.astype({"equity": float, "cash": float})
 
 
+def equity_range(values: Any, *, pad: float = 0.005) -> list[float]:
+    """The equity axis' range: the values padded by at least ``pad`` (0.5%) of their level either side.
+
+    Left to itself plotly stretches a flat or one-session curve over a few dollars and
+    labels it ``99.999k, 99.9995k``; this keeps the scale readable.
+    """
+    v = pd.Series(list(values), dtype=float).dropna()
+    if v.empty:
+        return [0.0, 1.0]
+    lo, hi = float(v.min()), float(v.max())
+    margin = max((hi - lo) * 0.1, abs(hi) * pad, 1.0)
+    return [lo - margin, hi + margin]
+
+
+def drawdown_range(values: Any) -> list[float]:
+    """The drawdown axis' range: [deepest drawdown x 1.1 (at most -1%), 0]; never above zero."""
+    v = pd.Series(list(values), dtype=float).dropna()
+    low = float(v.min()) * 1.1 if len(v) else 0.0
+    return [min(low, -0.01), 0.0]
+
+
 def history_figure(snapshots: pd.DataFrame, *, title: str, n: int = HISTORY_SESSIONS) -> go.Figure:
     """Equity over drawdown for the last ``n`` sessions of the ledger, on a day axis."""
     from plotly.subplots import make_subplots
 
     t = history_table(snapshots, n)
     x = pd.to_datetime(t["session_date"])
+    dd = t["drawdown"].astype(float)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35], vertical_spacing=0.06)
     fig.add_trace(go.Scatter(x=x, y=t["equity"].to_numpy(), mode="lines+markers", name="equity"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=x, y=t["drawdown"].astype(float).to_numpy(), mode="lines+markers", name="drawdown",
+    fig.add_trace(go.Scatter(x=x, y=dd.to_numpy(), mode="lines+markers", name="drawdown",
                              fill="tozeroy", line=dict(color="#d62728")), row=2, col=1)
     fig.update_xaxes(**day_axis(x))
-    fig.update_yaxes(title_text="equity", row=1, col=1)
-    fig.update_yaxes(title_text="drawdown", tickformat=".1%", row=2, col=1)
+    fig.update_yaxes(title_text="equity", tickformat=",.0f", range=equity_range(t["equity"]), row=1, col=1)
+    fig.update_yaxes(title_text="drawdown", tickformat=".1%", range=drawdown_range(dd), row=2, col=1)
     fig.update_layout(title=f"{title}: last {len(t)} session(s) from the ledger", height=460, showlegend=False,
-                      margin=dict(l=60, r=20, t=50, b=30))
+                      margin=dict(l=70, r=20, t=50, b=30))
     return fig
+
+
+def history_html(snapshots: pd.DataFrame, n: int = HISTORY_SESSIONS) -> str:
+    """:func:`history_table`, newest first, formatted, its headers linked to the session glossary."""
+    t = history_table(snapshots, n).iloc[::-1]
+    out = html_table(t, [
+        Column("session_date", "session", "date"), Column("equity", "equity", "money"), Column("cash", "cash", "money"),
+        Column("daily_return", "daily return", "percent"), Column("cumulative_return", "cumulative return", "percent"),
+        Column("drawdown", "drawdown", "percent")], scroll_rows=10)
+    return link_headers(out, {"equity": "session.equity", "daily return": "session.daily_return",
+                              "cumulative return": "session.cumulative_return", "drawdown": "session.drawdown"})
+
+
+def attribution_html(result: SessionResult) -> str:
+    """:func:`pnl_attribution` formatted (quantities as written, money with separators), headers linked."""
+    t = pnl_attribution(result)
+    if t.empty:
+        return "<p>No position and no fill: nothing to attribute.</p>"
+    t = t.assign(quantity_before=[format_quantity(q) for q in t["quantity_before"]])
+    out = html_table(t, [
+        Column("symbol", "symbol"), Column("quantity_before", "quantity before"),
+        Column("previous_close", "previous close", "money"), Column("price", "price", "money"),
+        Column("holding", "holding P&L", "money"), Column("trading", "trading P&L", "money"),
+        Column("fees", "fees", "money"), Column("total", "total", "money")])
+    return link_headers(out, {"holding P&amp;L": "session.holding_pnl", "trading P&amp;L": "session.trading_pnl",
+                              "fees": "session.fees", "total": "session.pnl"})
+
+
+def format_quantity(value: Any) -> str:
+    """A quantity as written: whole numbers without decimals (``14``, ``1,200``), lots trimmed (``0.0125``).
+
+    Never rounded: a crypto lot of ``0.00012345`` keeps every digit the ledger holds.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    d = Decimal(str(value))
+    sign = "-" if d < 0 else ""
+    whole, _, frac = format(abs(d).normalize(), "f").partition(".")
+    return f"{sign}{int(whole):,}" + (f".{frac}" if frac else "")
+
+
+# --------------------------------------------------------------------------- glossary
+
+def _g(key: str, name: str, kind: Any, definition: str, formula: str) -> GlossaryEntry:
+    return GlossaryEntry(key=key, name=name, group="Session", definition=definition, formula=formula, kind=kind)
+
+
+#: The figures of a dry-run or live session's report (the metric glossary covers backtests).
+SESSION_GLOSSARY: dict[str, GlossaryEntry] = {e.key: e for e in (
+    _g("session.equity", "Equity", "money", "Cash plus the market value of every holding at the session's prices.",
+       "cash + sum of quantity x session price"),
+    _g("session.pnl", "Session P&L", "money",
+       "What the account made this session: equity against the previous session's, or against the initial cash on "
+       "the account's first session. The P&L attribution's total adds up to it.",
+       "equity - previous equity (first session: equity - initial cash)"),
+    _g("session.daily_return", "Daily return", "percent",
+       "The session's P&L as a fraction of the previous equity (the initial cash on the first session).",
+       "equity / previous equity - 1"),
+    _g("session.cumulative_return", "Cumulative return", "percent",
+       "What the account made since its first session, as a fraction of the initial cash.",
+       "equity / initial cash - 1"),
+    _g("session.drawdown", "Drawdown", "percent",
+       "How far equity is below its highest value so far (the initial cash included); 0 at a new high.",
+       "equity / running peak of equity - 1"),
+    _g("session.holding_pnl", "Holding P&L", "money",
+       "What the position held at the start of the session made from the previous close to the session's price.",
+       "quantity before x (session price - previous close)"),
+    _g("session.trading_pnl", "Trading P&L", "money",
+       "What the session's fills made against the session's price: buying below it or selling above it gains.",
+       "sum over fills of signed quantity x (session price - fill price)"),
+    _g("session.fees", "Fees", "money", "Commissions and fees the broker charged on the session's fills.",
+       "sum of the fills' fees"),
+    _g("session.slippage_bps", "Slippage (bps)", "number",
+       "How far a fill's price was from the decision price, in basis points; positive is worse for us (paid more "
+       "on a buy, received less on a sell).",
+       "side sign x (fill price - decision price) / decision price x 10,000"),
+    _g("session.weight", "Weight", "percent",
+       "A holding's value as a fraction of the account's equity after the session; the target weight is what the "
+       "strategy asked for.",
+       "quantity x session price / equity"),
+)}
+
+
+def session_anchor(key: str) -> str:
+    """The HTML id of a session glossary entry (``session-daily-return``); a ``KeyError`` for an unknown key."""
+    if key not in SESSION_GLOSSARY:
+        raise KeyError(f"session glossary: got {key!r}; allowed: {', '.join(SESSION_GLOSSARY)}")
+    return key.replace(".", "-").replace("_", "-")
+
+
+def _glink(text: str, key: str, *, bold: bool = False) -> str:
+    inner = f"<b>{html.escape(text)}</b>" if bold else html.escape(text)
+    return f'<a href="#{session_anchor(key)}">{inner}</a>'
+
+
+def link_headers(table_html: str, links: dict[str, str]) -> str:
+    """``table_html`` (from :func:`html_table`) with the header cells whose (escaped) label is a key of ``links``
+    linked to that session glossary entry. A label that is not a header raises: a link must not silently vanish."""
+    for label, key in links.items():
+        pattern = re.compile(r'(<th(?: class="[^"]*")?>)' + re.escape(label) + "</th>")
+        link = f'<a href="#{session_anchor(key)}">{label}</a></th>'
+        table_html, n = pattern.subn(lambda m: m.group(1) + link, table_html, count=1)  # noqa: B023 (used at once)
+        if not n:
+            raise ValueError(f"link_headers: got {label!r}; allowed: a header of the table")
+    return table_html
+
+
+def session_glossary_html(*, title: str | None = "Glossary") -> str:
+    """The session glossary as one self-contained ``<section>``; each row's id is :func:`session_anchor`.
+
+    ``title=None`` leaves the heading out (a notebook's own markdown heading names it).
+    """
+    rows = "".join(
+        f'<tr id="{session_anchor(e.key)}"><td style="white-space:nowrap;font-weight:600">{html.escape(e.name)}</td>'
+        f"<td>{html.escape(e.definition)}</td><td><code>{html.escape(e.formula)}</code></td></tr>"
+        for e in SESSION_GLOSSARY.values())
+    return ('<section class="tk-glossary" id="session-glossary" style="font:14px/1.45 system-ui,sans-serif;'
+            f'max-width:1100px">{"" if title is None else f"<h2>{html.escape(title)}</h2>"}'
+            '<table style="border-collapse:collapse">'
+            "<thead><tr><th>Figure</th><th>What it means</th><th>How it is computed</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></section>")

@@ -8,21 +8,32 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, fields
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from toolkit.engine.result import SessionResult, json_safe
 from toolkit.ledger import FillRecord, OrderRecord
 from toolkit.model import OrderSide
+from toolkit.report.html_table import Column, html_table
+from toolkit.report.metric_format import MISSING
+from toolkit.report.session_report import format_quantity, link_headers
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.params.daily_dry_run import DailyDryRunParams
 
-__all__ = ["fills_frame", "ledger_tables", "orders_frame", "portfolio_table", "prices_frame", "write_outputs"]
+__all__ = ["context_html", "fills_frame", "fills_html", "format_context_value", "format_time", "guard_audit_html",
+           "ledger_tables", "orders_frame", "orders_html", "portfolio_html", "portfolio_table", "prices_frame",
+           "prices_html", "write_outputs"]
+
+#: Report times are New York's, with the zone written (``2018-04-05 16:00 EDT``): the exchange's clock.
+REPORT_TZ = "America/New_York"
+#: Audit actions the report's "Guard activations" section lists.
+GUARD_ACTIONS = ("guard_block", "guard_halt", "kill_switch_on", "kill_switch_off", "session_stopped")
 
 ORDER_COLUMNS = ["client_order_id", "symbol", "side", "quantity", "status", "decision_price", "filled_quantity",
                  "broker_order_id", "mode", "reason", "created_at"]
@@ -117,3 +128,124 @@ def write_outputs(result: SessionResult, output_dir: str | Path, *, fingerprint:
                                                          "mode": result.mode, "blocked": list(result.blocked)}}
     (out / "run_info.json").write_text(json.dumps(info, indent=2))
     return [out / n for n in ("orders.csv", "fills.csv", "snapshot.json", "run_info.json")]
+
+
+# --------------------------------------------------------------------------- formatted (HTML) tables
+# The frames above feed the archived CSV files (kept as they are); the report shows
+# these: every cell written by its kind through html_table, nothing cut.
+
+def format_time(value: Any) -> str:
+    """A timestamp in New York time with its zone (``2018-04-05 16:00 EDT``); a naive one is taken as UTC."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    ts = pd.Timestamp(value)
+    if pd.isna(ts):
+        return MISSING
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+    return ts.tz_convert(REPORT_TZ).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def format_context_value(value: Any) -> str:
+    """One decision-context value as written: whole numbers with separators, fractions to 4 significant digits,
+    large figures to 2 decimals, a flag as yes/no, anything else as its text."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        x = float(value)
+        if math.isnan(x):
+            return MISSING
+        if x == int(x) and abs(x) < 1e15:
+            return f"{int(x):,}"
+        return f"{x:,.2f}" if abs(x) >= 100 else f"{x:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {format_context_value(v)}" for k, v in value.items()) or MISSING
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_context_value(v) for v in value) or MISSING
+    text = str(value).strip()
+    return text or MISSING
+
+
+def context_html(context: dict[str, Any]) -> str:
+    """The strategy's decision context: one row per indicator, its value as :func:`format_context_value` writes it."""
+    if not context:
+        return "<p>The strategy recorded no indicator with this decision.</p>"
+    t = pd.DataFrame({"name": list(context), "value": [format_context_value(v) for v in context.values()]})
+    return html_table(t, [Column("name", "indicator"), Column("value", "value")])
+
+
+def _quantities(frame: pd.DataFrame, *keys: str) -> pd.DataFrame:
+    return frame.assign(**{k: [format_quantity(q) for q in frame[k]] for k in keys})
+
+
+def portfolio_html(result: SessionResult) -> str:
+    """:func:`portfolio_table`: weights in percent, quantities as written, prices as money; headers linked."""
+    t = portfolio_table(result)
+    if t.empty:
+        return "<p>No target and no position.</p>"
+    t = _quantities(t, "quantity_before", "quantity_after")
+    out = html_table(t, [
+        Column("symbol", "symbol"), Column("target_weight", "target weight", "percent"),
+        Column("weight_before", "weight before", "percent"), Column("weight_after", "weight after", "percent"),
+        Column("quantity_before", "quantity before"), Column("quantity_after", "quantity after"),
+        Column("price", "price", "money")])
+    return link_headers(out, {"target weight": "session.weight", "weight before": "session.weight",
+                              "weight after": "session.weight"})
+
+
+def prices_html(result: SessionResult) -> str:
+    """:func:`prices_frame`: price as money, the time in New York with its zone, the full source."""
+    rows = []
+    for sym, px in result.prices.items():
+        origin = result.price_sources.get(sym)
+        rows.append({"symbol": sym, "price": px, "at": format_time(None if origin is None else origin.at),
+                     "source": MISSING if origin is None else origin.source})
+    if not rows:
+        return "<p>No price this session.</p>"
+    return html_table(pd.DataFrame(rows), [Column("symbol", "symbol"), Column("price", "price", "money"),
+                                           Column("at", "at (New York)"), Column("source", "source")])
+
+
+def orders_html(result: SessionResult, *, broker_ids: bool = False) -> str:
+    """The session's orders: ids and reasons in full, quantities as written, the decision price as money."""
+    t = orders_frame(result)
+    if t.empty:
+        return "<p>No orders this session.</p>"
+    t = _quantities(t, "quantity", "filled_quantity")
+    cols = [Column("client_order_id", "client order id")]
+    if broker_ids:
+        cols.append(Column("broker_order_id", "broker order id"))
+    cols += [Column("symbol", "symbol"), Column("side", "side"), Column("quantity", "quantity"),
+             Column("status", "status"), Column("decision_price", "decision price", "money"),
+             Column("filled_quantity", "filled"), Column("mode", "mode")]
+    if not broker_ids:
+        cols.append(Column("reason", "reason"))
+    return html_table(t, cols)
+
+
+def fills_html(result: SessionResult) -> str:
+    """The session's fills: ids in full, quantities as written, price and fees as money, time in New York."""
+    t = fills_frame(result)
+    if t.empty:
+        return "<p>No fills this session.</p>"
+    t = _quantities(t, "quantity").assign(at=[format_time(a) for a in t["at"]])
+    out = html_table(t, [Column("fill_id", "fill id"), Column("symbol", "symbol"), Column("side", "side"),
+                         Column("quantity", "quantity"), Column("price", "price", "money"),
+                         Column("fees", "fees", "money"), Column("mode", "mode"), Column("at", "at (New York)")])
+    return link_headers(out, {"fees": "session.fees"})
+
+
+def guard_audit_html(audit: pd.DataFrame, n: int = 10) -> str:
+    """The audit log's last ``n`` guard and kill-switch entries; one line saying none when there is none."""
+    rows = audit[audit["action"].isin(GUARD_ACTIONS)].tail(n) if len(audit) else audit
+    if rows.empty:
+        return "<p>Guard audit log: none (no guard block, halt, kill switch or stop recorded).</p>"
+    cols = [c for c in rows.columns if c not in ("id",)]
+    t = rows[cols].copy()
+    for c in cols:
+        if pd.api.types.is_datetime64_any_dtype(t[c]) or c in ("at", "created_at", "timestamp"):
+            t[c] = [format_time(v) for v in t[c]]
+        else:
+            t[c] = [format_context_value(v) for v in t[c]]
+    return html_table(t, [Column(c, c.replace("_", " ")) for c in cols])
