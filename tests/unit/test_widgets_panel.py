@@ -164,8 +164,12 @@ def test_kill_switch_needs_a_reason_then_halts_the_next_session(panel: ControlPa
     panel.kill_switch.button.click()
     state = panel.ledger.kill_switch()
     assert state.on and state.actor == "bob" and state.reason == "broker outage"
-    last = panel.ledger.audit_log().iloc[-1]
-    assert (last["action"], last["actor"], last["detail"]["reason"]) == ("kill_switch_on", "bob", "broker outage")
+    audit = panel.ledger.audit_log().iloc[audit_before:]
+    # The change, then the alert's read of its channel URLs (audited by name, never the value).
+    assert list(audit["action"]) == ["kill_switch_on", "secret_read"]
+    change, read = audit.iloc[0], audit.iloc[1]
+    assert (change["actor"], change["detail"]["reason"]) == ("bob", "broker outage")
+    assert read["detail"]["name"] == "TOOLKIT_ALERT_URLS" and "value" not in read["detail"]
     assert "ON since" in shown(panel.kill_switch.state) and "broker outage" in shown(panel.kill_switch.state)
     assert "kill_switch_on" in shown(panel.guards.body) and "broker outage" in shown(panel.audit.body)
 
