@@ -46,6 +46,7 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.ops.run_files import json_part, read_json_object
 from toolkit.params import load as load_params
 from toolkit.params import params_hash, repo_root
 
@@ -432,21 +433,6 @@ RUN_COLUMNS = [
 ]
 
 
-def _read_json(path: Path) -> dict:
-    """A JSON object from ``path``; empty when the file is missing or unreadable (a run cut short)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _part(mapping: dict, key: str) -> dict:
-    """``mapping[key]`` when it is a mapping, else empty (an older or partial manifest)."""
-    value = mapping.get(key)
-    return value if isinstance(value, dict) else {}
-
-
 def session_money(snapshot: dict) -> tuple[float | None, float | None]:
     """A session's equity after it and its profit or loss over the day, from snapshot.json's ``snapshot``.
 
@@ -469,11 +455,11 @@ def run_summary(run_dir: Path, manifest: dict | None = None) -> dict[str, Any]:
     ``toolkit run`` prints its one-line outcome from this row and ``toolkit runs`` lists
     these rows, so both always agree on a run's figures.
     """
-    m = manifest if manifest is not None else _read_json(run_dir / "manifest.json")
-    metrics = _read_json(run_dir / "metrics.json")
-    snapshot = _read_json(run_dir / "snapshot.json")
-    deflated, session, params = _part(metrics, "deflated_sharpe"), _part(m, "session"), _part(m, "params")
-    equity, pnl = session_money(_part(snapshot, "snapshot"))
+    m = manifest if manifest is not None else read_json_object(run_dir / "manifest.json")
+    metrics = read_json_object(run_dir / "metrics.json")
+    snapshot = read_json_object(run_dir / "snapshot.json")
+    deflated, session, params = json_part(metrics, "deflated_sharpe"), json_part(m, "session"), json_part(m, "params")
+    equity, pnl = session_money(json_part(snapshot, "snapshot"))
     report = run_dir / "report.html"
     return {
         "run_id": m.get("run_id", run_dir.name),
@@ -490,7 +476,7 @@ def run_summary(run_dir: Path, manifest: dict | None = None) -> dict[str, Any]:
         "final_equity": metrics.get("final_equity"),
         "dsr": deflated.get("dsr"),
         "psr": deflated.get("psr"),
-        "pbo": _part(metrics, "pbo").get("pbo"),
+        "pbo": json_part(metrics, "pbo").get("pbo"),
         "session_date": snapshot.get("session_date"),
         "session_status": session.get("status", snapshot.get("status")),
         "orders": snapshot.get("orders"),
@@ -507,7 +493,7 @@ def list_runs(outputs_root: Path | None = None) -> pd.DataFrame:
     outputs = outputs_root or repo_root() / "outputs"
     rows = []
     for mf in outputs.glob("*/*/manifest.json"):
-        m = _read_json(mf)
+        m = read_json_object(mf)
         if m:
             rows.append(run_summary(mf.parent, m))
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)

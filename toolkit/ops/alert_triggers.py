@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.ops.alerts import alert_line, send_alert
+from toolkit.ops.run_files import read_json_object
 from toolkit.params.alerts import AlertSettings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -147,7 +148,7 @@ def alerts_after_run(
     and is opened only when there is something to record.
     """
     try:
-        pending = run_alerts(notebook, params, manifest, _read_json(run_dir / "snapshot.json"))
+        pending = run_alerts(notebook, params, manifest, read_json_object(run_dir / "snapshot.json"))
         pending += _token_after_live_run(notebook, params, manifest, store)
     except Exception as exc:  # a malformed archive must not fail the run it belongs to
         log(f"alerts: not checked ({type(exc).__name__}: {exc})")
@@ -180,14 +181,6 @@ def _send_all(pending: list[PendingAlert], db_url: str | None, *, log: Callable[
                 log(alert_line(record))
             sent.append(record)
     return sent
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _token_after_live_run(notebook: str, params: Any, manifest: Mapping[str, Any],

@@ -31,7 +31,6 @@ is only read. The command says what it removed, what old runs it kept and why, a
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ParamsError
+from toolkit.ops.run_files import json_part, read_json_object
 
 __all__ = [
     "LIVE_MODES", "LedgerRefs", "PruneDecision", "PrunePlan", "apply_prune", "parse_keep_days", "parse_now",
@@ -151,20 +151,6 @@ class PrunePlan:
         return [d for d in self.decisions if not d.remove and d.started is not None and d.started >= self.cutoff]
 
 
-
-def _part(mapping: dict[str, Any], key: str) -> dict[str, Any]:
-    """``mapping[key]`` when it is a mapping, else empty (an older or partial manifest)."""
-    value = mapping.get(key)
-    return value if isinstance(value, dict) else {}
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _started(manifest: dict[str, Any]) -> datetime | None:
     try:
         at = datetime.fromisoformat(str(manifest["started_utc"]))
@@ -175,16 +161,16 @@ def _started(manifest: dict[str, Any]) -> datetime | None:
 
 def _is_session(manifest: dict[str, Any]) -> bool:
     """A run of a session notebook (dry run, live): it has a session, or params naming an account and a mode."""
-    params = _part(manifest, "params")
+    params = json_part(manifest, "params")
     return isinstance(manifest.get("session"), dict) or ("account" in params and "mode" in params)
 
 
 def _run_keys(manifest: dict[str, Any]) -> list[str]:
     """The ledger run key(s) a session run recorded under (see the module docstring)."""
-    session = _part(manifest, "session")
+    session = json_part(manifest, "session")
     if session.get("run_key"):
         return [str(session["run_key"])]
-    params = _part(manifest, "params")
+    params = json_part(manifest, "params")
     parts = [params.get(k) for k in ("strategy", "account", "as_of", "execution_time")]
     return ["|".join(str(p) for p in parts)] if all(parts) else []
 
@@ -192,8 +178,8 @@ def _run_keys(manifest: dict[str, Any]) -> list[str]:
 def _protection(run_id: str, manifest: dict[str, Any], refs: LedgerRefs) -> str | None:
     """Why this old run must stay, or None when it may go (``refs``: the ledger its session used)."""
     session_run = _is_session(manifest)
-    session = _part(manifest, "session")
-    params = _part(manifest, "params")
+    session = json_part(manifest, "session")
+    params = json_part(manifest, "params")
     mode = session.get("mode") or params.get("mode")
     if mode in LIVE_MODES:
         return f"a live session (mode {mode})"
@@ -222,10 +208,10 @@ def _recorded_ledger(manifest: dict[str, Any]) -> tuple[str | None, str | None]:
     hold, or ``(None, None)`` when nothing was recorded (an older archive)."""
     from toolkit.ledger.db import resolve_url, shown_url
 
-    recorded = _part(manifest, "session").get("ledger")
+    recorded = json_part(manifest, "session").get("ledger")
     if not isinstance(recorded, str) or not recorded:
         return None, None
-    params = _part(manifest, "params")
+    params = json_part(manifest, "params")
     for candidate in (params.get("db_url"), None):  # None: $TOOLKIT_DB_URL, else outputs/ledger.sqlite
         url = resolve_url(candidate if isinstance(candidate, str) else None)
         if shown_url(url) == recorded:
@@ -244,7 +230,7 @@ def plan_prune(outputs: Path, keep_days: int, *, now: datetime, db_url: str | No
     ledgers: dict[str | None, LedgerRefs] = {}
 
     def refs_for(manifest: dict[str, Any]) -> LedgerRefs:
-        params = _part(manifest, "params")
+        params = json_part(manifest, "params")
         url = db_url or (params.get("db_url") if _is_session(manifest) else None)
         if db_url is None and _is_session(manifest):
             recorded, masked = _recorded_ledger(manifest)
@@ -260,7 +246,7 @@ def plan_prune(outputs: Path, keep_days: int, *, now: datetime, db_url: str | No
 
     decisions = []
     for mf in sorted(outputs.glob("*/*/manifest.json")):
-        run_dir, manifest = mf.parent, _read(mf)
+        run_dir, manifest = mf.parent, read_json_object(mf)
         started, status = _started(manifest), manifest_status(manifest) if manifest else None
         if not manifest:
             decisions.append(PruneDecision(run_dir, None, None, False, "manifest.json cannot be read"))

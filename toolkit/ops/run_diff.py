@@ -20,6 +20,7 @@ from typing import Any
 
 from toolkit.errors import ParamsError
 from toolkit.ops.html_page import esc, page, write_page
+from toolkit.ops.run_files import json_part, read_json_object
 
 __all__ = [
     "ABSENT", "Change", "RunDiff", "RunSide", "Section", "check_html_target", "diff_html", "diff_runs", "diff_text",
@@ -80,20 +81,6 @@ class RunDiff:
     sections: tuple[Section, ...]
 
 
-
-def _part(mapping: dict[str, Any], key: str) -> dict[str, Any]:
-    """``mapping[key]`` when it is a mapping, else empty (an older or partial manifest)."""
-    value = mapping.get(key)
-    return value if isinstance(value, dict) else {}
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     """Nested mappings as dotted keys (``strategy_params.fast``); lists stay whole values."""
     if isinstance(value, dict) and (value or not prefix):
@@ -141,7 +128,7 @@ def _compare(title: str, a: dict[str, Any], b: dict[str, Any], *, with_change: b
 
 
 def _side(label: str, run_dir: Path, manifest: dict[str, Any]) -> RunSide:
-    params = _part(manifest, "params")
+    params = json_part(manifest, "params")
     report = run_dir / "report.html"
     return RunSide(label, str(manifest.get("run_id") or run_dir.name),
                    Path(str(manifest.get("notebook") or run_dir.parent.name)).stem, str(params.get("strategy") or "-"),
@@ -150,15 +137,15 @@ def _side(label: str, run_dir: Path, manifest: dict[str, Any]) -> RunSide:
 
 
 def _code(manifest: dict[str, Any]) -> dict[str, Any]:
-    git = _part(manifest, "git")
+    git = json_part(manifest, "git")
     return {"git commit": git.get("commit"), "uncommitted changes (dirty)": git.get("dirty"),
             "python": manifest.get("python")}
 
 
 def _results(run_dir: Path) -> dict[str, Any]:
     """metrics.json flattened, plus a session's snapshot.json under ``session.``."""
-    out = flatten(_read(run_dir / "metrics.json"))
-    snapshot = _read(run_dir / "snapshot.json")
+    out = flatten(read_json_object(run_dir / "metrics.json"))
+    snapshot = read_json_object(run_dir / "snapshot.json")
     if snapshot:
         out.update(flatten(snapshot, "session"))
     return out
@@ -166,13 +153,13 @@ def _results(run_dir: Path) -> dict[str, Any]:
 
 def diff_runs(run_a: Path, run_b: Path) -> RunDiff:
     """Compare two run directories (as :func:`toolkit.ops.runs.resolve_run` finds them)."""
-    ma, mb = _read(run_a / "manifest.json"), _read(run_b / "manifest.json")
+    ma, mb = read_json_object(run_a / "manifest.json"), read_json_object(run_b / "manifest.json")
     sections = (
-        _compare("params", flatten(_part(ma, "params")), flatten(_part(mb, "params"))),
+        _compare("params", flatten(json_part(ma, "params")), flatten(json_part(mb, "params"))),
         _compare("code version", _code(ma), _code(mb)),
         _compare("data fingerprint", {"data_fingerprint": ma.get("data_fingerprint")},
                  {"data_fingerprint": mb.get("data_fingerprint")}),
-        _compare("package versions", _part(ma, "packages"), _part(mb, "packages")),
+        _compare("package versions", json_part(ma, "packages"), json_part(mb, "packages")),
         _compare("metrics", _results(run_a), _results(run_b), with_change=True),
     )
     return RunDiff(_side("A", run_a, ma), _side("B", run_b, mb), sections)

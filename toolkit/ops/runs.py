@@ -10,7 +10,6 @@ status and order count), the table of runs, the description of one run
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 import yaml
 
 from toolkit.errors import ParamsError
+from toolkit.ops.run_files import read_json_object
 from toolkit.params import repo_root
 from toolkit.runner import list_runs, run_summary
 
@@ -189,7 +189,7 @@ def _size(n: int) -> str:
 
 def describe_run(run_dir: Path) -> str:
     """``toolkit runs show``: the manifest in brief, the params as resolved, the metrics, the files."""
-    manifest = _read(run_dir / "manifest.json")
+    manifest = read_json_object(run_dir / "manifest.json")
     row = run_summary(run_dir, manifest)
     git = manifest.get("git") or {}
     commit = (git.get("commit") or "-")[:12]
@@ -216,7 +216,7 @@ def describe_run(run_dir: Path) -> str:
     if params:
         dumped = yaml.safe_dump(params, sort_keys=False, default_flow_style=False, width=100).rstrip()
         lines += ["", "params (as resolved):", *(f"  {line}" for line in dumped.splitlines())]
-    metrics = _flatten(_read(run_dir / "metrics.json"))
+    metrics = _flatten(read_json_object(run_dir / "metrics.json"))
     if metrics:
         mwidth = max(len(k) for k, _ in metrics)
         lines += ["", "metrics:", *(f"  {k.ljust(mwidth)}  {_figure(v)}" for k, v in metrics)]
@@ -225,14 +225,6 @@ def describe_run(run_dir: Path) -> str:
         fwidth = max(len(p.name) for p in files)
         lines += ["", "files:", *(f"  {p.name.ljust(fwidth)}  {_size(p.stat().st_size):>9}" for p in files)]
     return "\n".join(lines)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def browser_available(environ: Mapping[str, str] | None = None, platform: str | None = None) -> bool:
@@ -254,7 +246,7 @@ def open_report(run_dir: Path, *, opener: Callable[[str], bool] | None = None) -
     """The run's ``report.html`` and what happened to it (opened, or why not); never raises for a missing browser."""
     report = (run_dir / "report.html").resolve()
     if not report.is_file():
-        status = _read(run_dir / "manifest.json").get("status", "unknown")
+        status = read_json_object(run_dir / "manifest.json").get("status", "unknown")
         raise ParamsError("RUN", run_dir.name, f"a run with a report.html; this one has none (status {status})")
     if not browser_available():
         return report, "no browser here (no display): open the file above on a machine with one"
