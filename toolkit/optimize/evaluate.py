@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import ParamsError
-from toolkit.optimize.grid import combinations
+from toolkit.optimize.grid import iter_combinations
 
 TRADING_DAYS = 252
 
@@ -229,9 +229,13 @@ def select_best(objective_values: np.ndarray, valid: np.ndarray) -> int | None:
 # --------------------------------------------------------------------------- weights
 
 
-def _records(combos: pd.DataFrame, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Strategy params of each combination: the fixed ones overlaid with the grid's."""
-    return [{**fixed, **row} for row in combinations(combos)]
+def _records(combos: pd.DataFrame, fixed: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Strategy params of each combination: the fixed ones overlaid with the grid's.
+
+    Made a block at a time: :func:`grid_warmup` walks a whole grid, which may hold a
+    million combinations.
+    """
+    return ({**fixed, **row} for row in iter_combinations(combos))
 
 
 def decide_weights(

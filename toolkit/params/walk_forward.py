@@ -20,7 +20,7 @@ from toolkit.data.dataset import check_data_params, load_dataset
 from toolkit.errors import ParamsError, field_bounds, plain_allowed
 from toolkit.optimize.evaluate import CONSTRAINT_RULES, METRICS, parse_objective
 from toolkit.optimize.folds import walk_forward_folds
-from toolkit.optimize.grid import OptimizeInputError, combinations, expand_grid
+from toolkit.optimize.grid import OptimizeInputError, expand_grid, iter_combinations
 from toolkit.params.base import StrictModel
 from toolkit.params.costs import ResearchCosts
 from toolkit.params.data import DataParams
@@ -239,7 +239,7 @@ def resolve_grid(p: WalkForwardParams, fixed: dict[str, Any]) -> ResolvedGrid:
         raise ParamsError(field, exc.value, exc.allowed) from None
     keep: list[bool] = []
     example = None
-    for row in combinations(full):
+    for row in iter_combinations(full):
         try:
             cls.Params(**{**fixed, **row})
             keep.append(True)
