@@ -49,9 +49,13 @@ FEES_BPS = 10.0
 CHUNK = 250  # the walk-forward's default chunk_size
 
 
-def kernels_available() -> bool:
-    """True once the fused grid kernels (branch kcore) are part of the toolkit."""
-    return importlib.util.find_spec("toolkit.optimize.kernels") is not None
+def kernels_available(strategy: str = "sma_crossover") -> bool:
+    """True when ``strategy`` has a fused grid kernel (:data:`toolkit.optimize.kernels.KERNELS`)."""
+    if importlib.util.find_spec("toolkit.optimize.kernels") is None:
+        return False
+    from toolkit.optimize.kernels import KERNELS
+
+    return strategy in KERNELS
 
 
 def _env() -> dict[str, str]:
@@ -235,8 +239,8 @@ print(f"{t1 - t0:.3f} {t3 - t2:.3f} {t4 - t3:.3f} {int('vectorbt' in sys.modules
 
 def _warm_disk_cache() -> str:
     """Fill the kernels' disk cache the way ``make setup`` does (a no-op before the kernels exist)."""
-    if not kernels_available():
-        return "no kernels package yet: cache warmed by a first run"
+    if importlib.util.find_spec("toolkit.optimize.kernels.warm") is None:
+        return "no kernels.warm module yet: cache warmed by a first run"
     subprocess.run([sys.executable, "-m", "toolkit.optimize.kernels.warm"], check=True, cwd=ROOT, env=_env(),
                    capture_output=True)
     return "cache warmed by python -m toolkit.optimize.kernels.warm"
@@ -256,13 +260,7 @@ def bench_grid_first_call() -> None:
 
 def bench_v35b_grid_path() -> None:
     """Say which path hierarchical_adaptive_v3_5b's grids take."""
-    fused = False
-    if kernels_available():
-        from toolkit.optimize import kernels
-
-        supported = getattr(kernels, "SUPPORTED_STRATEGIES", getattr(kernels, "STRATEGIES", ()))
-        fused = "hierarchical_adaptive_v3_5b" in supported
-    if fused:
+    if kernels_available("hierarchical_adaptive_v3_5b"):
         print("hierarchical_adaptive_v3_5b: grids run on a fused kernel")
     else:
         print("hierarchical_adaptive_v3_5b: no fused kernel (its Kalman filter is sequential per combination); "

@@ -326,6 +326,7 @@ def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: di
         import papermill as pm
 
         log(f"running notebooks/{notebook}.ipynb -> {run_dir}")
+        _prewarm_html_export()
         engine_kwargs = {"km": warm.ready()} if warm is not None else {}
         executed_nb = pm.execute_notebook(
             str(nb_dir / f"{notebook}.ipynb"),
@@ -368,6 +369,23 @@ def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: di
     )
     _write_manifest(run_dir, manifest)
     return RunRecord(manifest["run_id"], run_dir, status, error, manifest)
+
+
+def _prewarm_html_export() -> None:
+    """Import nbconvert in a background thread while the kernel executes the notebook.
+
+    This process only waits for the kernel then, and the import (0.5-0.7 s on a 2-core
+    machine) would otherwise come after the last cell, on every run's critical path.
+    Imports only: the export itself, and so report.html, is unchanged.
+    """
+
+    def work() -> None:
+        with suppress(Exception):  # export_html imports them again and reports any real problem
+            import nbconvert.preprocessors  # noqa: F401
+
+            import toolkit.report.offline_html  # noqa: F401
+
+    threading.Thread(target=work, name="toolkit-html-prewarm", daemon=True).start()
 
 
 def _record_session_ledger(manifest: dict[str, Any], params_model: Any, nb_dir: Path) -> None:

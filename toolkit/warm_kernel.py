@@ -40,6 +40,40 @@ def skip_slow_optional_imports() -> None:
         sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
 
 
+#: Optional packages vectorbt probes when it is imported and the toolkit never uses through
+#: it: quantstats (only for vectorbt's ``returns.qs`` adapter) pulls in yfinance and
+#: curl_cffi, about 1 s of every kernel's start on a 2-core machine.
+VECTORBT_SKIPPED_OPTIONALS = ("quantstats",)
+
+
+def import_vectorbt() -> None:
+    """Import vectorbt without its optional quantstats adapter (about 1 s less per kernel).
+
+    The packages of :data:`VECTORBT_SKIPPED_OPTIONALS` are marked absent only while
+    vectorbt's modules load, so vectorbt leaves its adapter out and a notebook can
+    still ``import quantstats`` itself afterwards. No toolkit computation goes through
+    the adapter, so results are unchanged. ``TOOLKIT_KEEP_QUANTSTATS=1`` keeps it.
+    """
+    hidden = [] if os.environ.get("TOOLKIT_KEEP_QUANTSTATS") or "vectorbt" in sys.modules else [
+        m for m in VECTORBT_SKIPPED_OPTIONALS if m not in sys.modules
+    ]
+    for m in hidden:
+        sys.modules[m] = None  # type: ignore[assignment]
+    try:
+        import vectorbt  # noqa: F401
+    finally:
+        for m in hidden:
+            if m in sys.modules and sys.modules[m] is None:
+                del sys.modules[m]
+
+
+def _import_line(module: str) -> str:
+    """The preload statement importing ``module`` (vectorbt through :func:`import_vectorbt`)."""
+    if module == "vectorbt":
+        return "from toolkit.warm_kernel import import_vectorbt; import_vectorbt()"
+    return f"import {module}"
+
+
 #: What each notebook imports first (modules only; nothing with side effects on results).
 PRELOAD: dict[str, tuple[str, ...]] = {
     "backtest": ("toolkit.backtest.job", "toolkit.report.backtest", "toolkit.report.plots", "vectorbt",
@@ -84,7 +118,9 @@ def _preload(manager: Any, modules: tuple[str, ...]) -> None:
     try:
         kc.wait_for_ready(timeout=60)
         if modules:
-            code = "\n".join([KERNEL_SETUP, *(f"import {m}" for m in modules)])
+            # vectorbt first: a toolkit module imported before it may import it the plain way.
+            ordered = sorted(modules, key=lambda m: m != "vectorbt")
+            code = "\n".join([KERNEL_SETUP, *(_import_line(m) for m in ordered)])
             msg_id = kc.execute(code, silent=True, store_history=False)
             while True:
                 reply = kc.get_shell_msg(timeout=120)
