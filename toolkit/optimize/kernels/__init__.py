@@ -21,6 +21,15 @@ KERNELS: dict[str, str] = {
 
 
 def kernel_module(strategy: str) -> ModuleType | None:
-    """The fused kernel module of ``strategy``, or None when it has none."""
+    """The fused kernel module of ``strategy``, or None when it has none.
+
+    The first call of a process also makes sure the on-disk cache matches the
+    kernels' sources (:func:`~toolkit.optimize.kernels.cache.ensure_fresh_cache`).
+    """
     name = KERNELS.get(strategy)
-    return importlib.import_module(name) if name else None
+    if not name:
+        return None
+    from toolkit.optimize.kernels.cache import ensure_fresh_cache
+
+    ensure_fresh_cache()
+    return importlib.import_module(name)

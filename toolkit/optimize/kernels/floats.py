@@ -56,12 +56,40 @@ def is_less(a: float, b: float) -> bool:
 
 
 @njit(cache=True, error_model="numpy")
-def add(a: float, b: float) -> float:
-    """vectorbt ``add_nb``: ``a + b``, or exactly 0 when the two (nearly) cancel."""
-    zero = is_close(abs(a), abs(b)) if np.sign(a) != np.sign(b) else is_close(a + b, 0.0)
-    if zero:
+def snap0(x: float) -> float:
+    """``0.0 if is_close(x, 0.0) else x`` (vectorbt's snapping of state near zero).
+
+    For a finite non-zero x, ``is_close(x, 0)`` is ``|x| <= max(1e-9 |x|, 1e-12)``,
+    that is ``|x| <= 1e-12``; NaN and inf are never close. One comparison instead of
+    the general test, on every bar of every combination.
+    """
+    return 0.0 if abs(x) <= ABS_TOL else x
+
+
+@njit(cache=True, error_model="numpy")
+def _sign(x: float) -> float:
+    """``np.sign`` of a scalar (NaN for NaN)."""
+    if x > 0:
+        return 1.0
+    if x < 0:
+        return -1.0
+    if x == 0:
         return 0.0
-    return a + b
+    return np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def add(a: float, b: float) -> float:
+    """vectorbt ``add_nb``: ``a + b``, or exactly 0 when the two (nearly) cancel.
+
+    Same signs: ``is_close(a + b, 0)``, which is ``|a + b| <= 1e-12`` (see :func:`snap0`).
+    """
+    total = a + b
+    if _sign(a) != _sign(b):
+        if is_close(abs(a), abs(b)):
+            return 0.0
+        return total
+    return 0.0 if abs(total) <= ABS_TOL else total
 
 
 @njit(cache=True, error_model="numpy")

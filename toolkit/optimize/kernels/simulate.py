@@ -50,7 +50,7 @@ import math
 import numpy as np
 from numba import njit
 
-from toolkit.optimize.kernels.floats import add, is_close, is_close_or_less, is_less, row_mean, row_std
+from toolkit.optimize.kernels.floats import ABS_TOL, add, is_close, is_close_or_less, is_less, row_mean, row_std, snap0
 
 #: Metrics written per combination, in ``toolkit.optimize.evaluate.METRICS`` order (a test checks).
 METRIC_NAMES: tuple[str, ...] = (
@@ -172,10 +172,16 @@ def simulate_combo(
     gross_profit = 0.0
     neg_pnl = 0.0
     n_exposed = 0
+    # P&L of closed positions per instrument, summed at the end column by column as
+    # vectorbt's bincount over its position records (ordered by column) does.
+    cap = n // 2 + 2 if grouped else 0
+    pnl_by_col = np.empty((n_inst, cap))
+    n_pnl = np.zeros(n_inst, dtype=np.int64)
 
     for j in range(n):
         t = trade_start + j
         # Order sizes of this bar (evaluate.decide_weights + simulate's masks).
+        any_order = False
         for s in range(n_inst):
             sz = np.nan
             if next_open:
@@ -186,6 +192,8 @@ def simulate_combo(
             elif have_close[j, s] and (j == 0 or rebalance[t]):
                 sz = weights[t, s]
             size_now[s] = sz
+            if not np.isnan(sz):
+                any_order = True
             p = price[j, s]
             order_price[s] = p
             if not np.isnan(p):
@@ -193,8 +201,14 @@ def simulate_combo(
             flow[s] = 0.0
             call_seq[s] = s
 
+        if not any_order:
+            # No order this bar: vectorbt still passes every instrument through
+            # execute_order_nb, whose only lasting effect is the snapping of cash and positions.
+            cash = snap0(cash)
+            for s in range(n_inst):
+                position[s] = snap0(position[s])
         value_now = cash
-        if grouped:
+        if grouped and any_order:
             for s in range(n_inst):
                 if position[s] != 0:
                     value_now += position[s] * last_val_price[s]
@@ -202,7 +216,7 @@ def simulate_combo(
                 order_value[s] = size_now[s] * value_now - position[s] * last_val_price[s]
             _argsort_insert(order_value, call_seq, n_inst)
 
-        for k in range(n_inst):
+        for k in range(n_inst if any_order else 0):
             col = call_seq[k]
             pos = position[col]
             vp = last_val_price[col]
@@ -211,15 +225,10 @@ def simulate_combo(
                 if pos != 0:
                     value_now += pos * vp
             # execute_order_nb: snap near-zero state, then size the target percent.
-            if is_close(cash, 0.0):
-                cash = 0.0
-            if is_close(pos, 0.0):
-                pos = 0.0
-            if is_close(vp, 0.0):
-                vp = 0.0
-            value = value_now
-            if is_close(value, 0.0):
-                value = 0.0
+            cash = snap0(cash)
+            pos = snap0(pos)
+            vp = snap0(vp)
+            value = snap0(value_now)
             position[col] = pos
             sz = size_now[col]
             op = order_price[col]
@@ -343,6 +352,10 @@ def simulate_combo(
                     n_closed += 1
                     if ppnl > 0:
                         n_wins += 1
+                    if n_pnl[col] < cap:
+                        pnl_by_col[col, n_pnl[col]] = ppnl
+                        n_pnl[col] += 1
+                    elif ppnl > 0:
                         gross_profit += ppnl
                     elif ppnl < 0:
                         neg_pnl += ppnl
@@ -377,6 +390,10 @@ def simulate_combo(
                 n_closed += 1
                 if ppnl > 0:
                     n_wins += 1
+                if n_pnl[col] < cap:
+                    pnl_by_col[col, n_pnl[col]] = ppnl
+                    n_pnl[col] += 1
+                elif ppnl > 0:
                     gross_profit += ppnl
                 elif ppnl < 0:
                     neg_pnl += ppnl
@@ -402,7 +419,7 @@ def simulate_combo(
         exposed = 0.0
         for s in range(n_inst):
             a = assets[s]
-            if abs(a) <= 1e-12:
+            if abs(a) <= ABS_TOL:
                 # assets_nb adds every bar's flow (0 without an order) with add_nb, which
                 # snaps a holding of at most 1e-12 to 0
                 a = 0.0
@@ -434,9 +451,25 @@ def simulate_combo(
             n_closed += 1
             if ppnl > 0:
                 n_wins += 1
+            if n_pnl[s] < cap:
+                pnl_by_col[s, n_pnl[s]] = ppnl
+                n_pnl[s] += 1
+            elif ppnl > 0:
                 gross_profit += ppnl
             elif ppnl < 0:
                 neg_pnl += ppnl
+    if grouped:
+        gp = 0.0
+        nl = 0.0
+        for s in range(n_inst):
+            for i in range(n_pnl[s]):
+                v = pnl_by_col[s, i]
+                if v > 0:
+                    gp += v
+                elif v < 0:
+                    nl += v
+        gross_profit += gp
+        neg_pnl += nl
 
     counts = (n_positions, n_exit_trades, n_closed, n_wins, n_exposed)
     _write_metrics(
@@ -471,23 +504,21 @@ def _write_metrics(
     positions, bars with a position.
     """
     n_positions, n_exit_trades, n_closed, n_wins, n_exposed = counts
-    prev = init_cash
-    for j in range(n):
-        r[j] = equity[j] / prev - 1.0
-        prev = equity[j]
     rf = (1.0 + risk_free_rate) ** (1.0 / TRADING_DAYS) - 1.0
     ex = work
+    prev = init_cash
+    for j in range(n):
+        rj = equity[j] / prev - 1.0
+        r[j] = rj
+        ex[j] = rj - rf
+        prev = equity[j]
     last = equity[n - 1]
     total = last / init_cash - 1.0
     cagr = (max(last, 0.0) / init_cash) ** (TRADING_DAYS / n) - 1.0 if last > 0 else -1.0
-    vol = row_std(r, n, 1, ex) * _SQRT_DAYS
-    # excess returns (kept in ``ex`` only while needed; row_std needs its own scratch)
-    for j in range(n):
-        ex[j] = r[j] - rf
     mean = row_mean(ex, n)
-    # std of ex: two passes like numpy; its squared deviations go to ``gross``'s row
-    # after the gross-exposure mean has been taken.
+    # std of r needs scratch for its squared deviations: ``gross``'s row after its mean
     gross_mean = row_mean(gross, n)
+    vol = row_std(r, n, 1, gross) * _SQRT_DAYS
     std = row_std(ex, n, 1, gross)
     sharpe = mean / std * _SQRT_DAYS if std > 0 else np.nan
     for j in range(n):
