@@ -1,0 +1,1 @@
+"""Compiled (numba) kernels of the grid evaluation (see the modules)."""

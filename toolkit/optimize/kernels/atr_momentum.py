@@ -1,0 +1,127 @@
+"""atr_momentum's decisions for one combination, in numba (:mod:`toolkit.strategies.atr_momentum`).
+
+:func:`prepare` computes ATR per distinct ``atr_period`` and the rate of change per
+distinct ``lookback`` (``close / lagged(close, lookback) - 1``) with the strategy's
+own functions. :func:`fill_decisions` walks one combination bar by bar: membership
+(rate of change above ``threshold`` with a positive ATR) through the exit rules
+(:mod:`.exits_nb`), the rebalance schedule (a membership change, or
+``rebalance_every`` bars since the last rebalance), and on a rebalance the
+risk-parity targets ``risk_per_trade / (atr_mult x ATR / last close)`` capped at
+``max_weight`` and scaled to a total of at most 1, the total added left to right like
+``seq_sum``. Between rebalances the targets carry; a symbol without a bar keeps its
+weight of its last bar (``hold_gaps``). Bit for bit
+``AtrMomentum.grid_decisions(params, bars)[:, c]`` (tests check it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from toolkit.optimize.kernels.exits_nb import exit_step, new_state, rule_levels
+from toolkit.optimize.kernels.tables import IndicatorTable, Prepared
+from toolkit.strategies.atr_momentum import AtrMomentum, AtrMomentumParams
+from toolkit.strategies.indicators import atr, lagged
+from toolkit.strategies.resumable import field_arrays
+
+__all__ = ["fill_decisions", "prepare"]
+
+
+def _roc(close: np.ndarray, n: int) -> np.ndarray:
+    """The strategy's rate of change, the same expression on the same arrays."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return close / lagged(close, n, 0) - 1.0
+
+
+def prepare(params: Sequence[AtrMomentumParams], bars: pd.DataFrame, symbols: list[str]) -> Prepared:
+    """Tables and per-combination arrays of ``params`` on ``bars`` (the full decision window).
+
+    ``arrays``: close, atr, roc tables, then per combination atr_idx, roc_idx,
+    threshold, atr_mult, risk_per_trade, max_weight, rebalance_every, sl_level,
+    tp_level, trail_k.
+    """
+    a = field_arrays(bars, symbols, AtrMomentum.fields)
+    high, low, close = a["high"], a["low"], a["close"]
+    T, S = close.shape
+    atr_tab = IndicatorTable(lambda n: atr(high, low, close, n)[0], T, S)
+    roc_tab = IndicatorTable(lambda n: _roc(close, n), T, S)
+    per_combo = (
+        atr_tab.indices([p.atr_period for p in params]),
+        roc_tab.indices([p.lookback for p in params]),
+        np.array([p.threshold for p in params], dtype=np.float64),
+        np.array([p.atr_mult for p in params], dtype=np.float64),
+        np.array([p.risk_per_trade for p in params], dtype=np.float64),
+        np.array([p.max_weight for p in params], dtype=np.float64),
+        np.array([p.rebalance_every for p in params], dtype=np.int64),
+    )
+    levels = np.array([rule_levels(p.stop_loss, p.take_profit, p.trailing_atr_k) for p in params]).reshape(-1, 3)
+    rules = tuple(np.ascontiguousarray(levels[:, i]) for i in range(3))
+    tables = (atr_tab.table(), roc_tab.table())
+    return Prepared(list(symbols), T, len(params), (np.ascontiguousarray(close), *tables, *per_combo, *rules))
+
+
+@njit(cache=True, error_model="numpy")
+def fill_decisions(
+    c: int,
+    close: np.ndarray,
+    atr_tab: np.ndarray,
+    roc_tab: np.ndarray,
+    atr_idx: np.ndarray,
+    roc_idx: np.ndarray,
+    threshold: np.ndarray,
+    atr_mult: np.ndarray,
+    risk_per_trade: np.ndarray,
+    max_weight: np.ndarray,
+    rebalance_every: np.ndarray,
+    sl_level: np.ndarray,
+    tp_level: np.ndarray,
+    trail_k: np.ndarray,
+    w_out: np.ndarray,
+    reb_out: np.ndarray,
+) -> None:
+    """Write combination ``c``'s weights ``(T, S)`` and rebalance flags ``(T,)``."""
+    T, S = close.shape
+    held, price, highest, stop, armed = new_state(S)
+    ai, ri = atr_idx[c], roc_idx[c]
+    thr, mult, risk, cap, every = threshold[c], atr_mult[c], risk_per_trade[c], max_weight[c], rebalance_every[c]
+    sl, tp, k = sl_level[c], tp_level[c], trail_k[c]
+    last_close = np.full(S, np.nan)
+    target = np.zeros(S)  # the targets of the last rebalance
+    last_w = np.zeros(S)  # each symbol's weight on its last bar (no position before its first)
+    since = 0
+    for t in range(T):
+        changed = t == 0
+        for j in range(S):
+            ct = close[t, j]
+            if not math.isnan(ct):
+                last_close[j] = ct
+            a = atr_tab[t, ai, j]
+            signal = roc_tab[t, ri, j] > thr and a > 0
+            was = held[j]
+            exit_step(j, ct, signal, signal, a, sl, tp, k, held, price, highest, stop, armed)
+            if held[j] != was:
+                changed = True
+        since += 1
+        rebalance = changed or since >= every
+        if rebalance:
+            since = 0
+            total = 0.0
+            for j in range(S):
+                w = 0.0
+                if held[j]:
+                    raw = risk / (mult * atr_tab[t, ai, j] / last_close[j])
+                    w = raw if (math.isnan(raw) or raw < cap) else cap  # np.minimum (NaN wins)
+                target[j] = w
+                total = w if j == 0 else total + w
+            if total > 1.0:
+                for j in range(S):
+                    target[j] = target[j] / total
+        for j in range(S):
+            if not math.isnan(close[t, j]):
+                last_w[j] = target[j]
+            w_out[t, j] = last_w[j]
+        reb_out[t] = rebalance

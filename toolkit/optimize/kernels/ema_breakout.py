@@ -1,0 +1,103 @@
+"""ema_breakout's decisions for one combination, in numba (:mod:`toolkit.strategies.ema_breakout`).
+
+:func:`prepare` computes the indicators that depend on one parameter once per
+distinct value (fast and slow EMA, breakout level, average volume, ATR) with the
+strategy's own functions; :func:`fill_decisions` then walks one combination's bars:
+trend (fast EMA above slow), breakout (close above the level on volume above
+``volume_mult`` x its average), the exit rules (:mod:`.exits_nb`), and the 1/N
+weights with a rebalance on the first bar and on every open or close. The result is
+bit for bit ``EmaBreakout.grid_decisions(params, bars)[:, c]`` (tests check it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from toolkit.optimize.kernels.exits_nb import exit_step, new_state, rule_levels
+from toolkit.optimize.kernels.tables import IndicatorTable, Prepared
+from toolkit.strategies.ema_breakout import EmaBreakout, EmaBreakoutParams
+from toolkit.strategies.indicators import atr, ema, rolling_max, rolling_mean
+from toolkit.strategies.resumable import field_arrays
+
+__all__ = ["fill_decisions", "prepare"]
+
+
+def prepare(params: Sequence[EmaBreakoutParams], bars: pd.DataFrame, symbols: list[str]) -> Prepared:
+    """Tables and per-combination arrays of ``params`` on ``bars`` (the full decision window).
+
+    ``arrays``: close, volume, fast, slow, level, avg_volume, atr tables, then per
+    combination fast_idx, slow_idx, level_idx, volume_idx, atr_idx, volume_mult,
+    sl_level, tp_level, trail_k (see :func:`fill_decisions`).
+    """
+    a = field_arrays(bars, symbols, EmaBreakout.fields)
+    high, low, close, volume = (a[f] for f in EmaBreakout.fields)
+    T, S = close.shape
+    fast = IndicatorTable(lambda n: ema(close, n)[0], T, S)
+    slow = IndicatorTable(lambda n: ema(close, n)[0], T, S)
+    level = IndicatorTable(lambda n: rolling_max(high, n, lag=1), T, S)
+    avg_volume = IndicatorTable(lambda n: rolling_mean(volume, n, lag=1), T, S)
+    atr_tab = IndicatorTable(lambda n: atr(high, low, close, n)[0], T, S)
+    levels = np.array([rule_levels(p.stop_loss, p.take_profit, p.trailing_atr_k) for p in params]).reshape(-1, 3)
+    arrays = (
+        np.ascontiguousarray(close),
+        np.ascontiguousarray(volume),
+        # indices first: they fill the tables
+        fast.indices([p.fast for p in params]),
+        slow.indices([p.slow for p in params]),
+        level.indices([p.breakout_lookback for p in params]),
+        avg_volume.indices([p.volume_lookback for p in params]),
+        atr_tab.indices([p.atr_period if p.trailing_atr_k is not None else None for p in params]),
+        np.array([p.volume_mult for p in params], dtype=np.float64),
+        np.ascontiguousarray(levels[:, 0]),
+        np.ascontiguousarray(levels[:, 1]),
+        np.ascontiguousarray(levels[:, 2]),
+    )
+    tables = (fast.table(), slow.table(), level.table(), avg_volume.table(), atr_tab.table())
+    return Prepared(list(symbols), T, len(params), arrays[:2] + tables + arrays[2:])
+
+
+@njit(cache=True, error_model="numpy")
+def fill_decisions(
+    c: int,
+    close: np.ndarray,
+    volume: np.ndarray,
+    fast_tab: np.ndarray,
+    slow_tab: np.ndarray,
+    level_tab: np.ndarray,
+    avg_volume_tab: np.ndarray,
+    atr_tab: np.ndarray,
+    fast_idx: np.ndarray,
+    slow_idx: np.ndarray,
+    level_idx: np.ndarray,
+    volume_idx: np.ndarray,
+    atr_idx: np.ndarray,
+    volume_mult: np.ndarray,
+    sl_level: np.ndarray,
+    tp_level: np.ndarray,
+    trail_k: np.ndarray,
+    w_out: np.ndarray,
+    reb_out: np.ndarray,
+) -> None:
+    """Write combination ``c``'s weights ``(T, S)`` and rebalance flags ``(T,)``."""
+    T, S = close.shape
+    held, price, highest, stop, armed = new_state(S)
+    fi, si, li, vi, ai = fast_idx[c], slow_idx[c], level_idx[c], volume_idx[c], atr_idx[c]
+    vm, sl, tp, k = volume_mult[c], sl_level[c], tp_level[c], trail_k[c]
+    share = 1.0 / S
+    for t in range(T):
+        changed = t == 0
+        for j in range(S):
+            was = held[j]
+            ct = close[t, j]
+            trend = fast_tab[t, fi, j] > slow_tab[t, si, j]
+            breakout = ct > level_tab[t, li, j] and volume[t, j] > vm * avg_volume_tab[t, vi, j]
+            a = atr_tab[t, ai, j] if ai >= 0 else np.nan
+            exit_step(j, ct, trend and breakout, trend, a, sl, tp, k, held, price, highest, stop, armed)
+            if held[j] != was:
+                changed = True
+            w_out[t, j] = share if held[j] else 0.0
+        reb_out[t] = changed

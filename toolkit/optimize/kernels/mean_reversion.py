@@ -1,0 +1,108 @@
+"""mean_reversion's decisions for one combination, in numba (:mod:`toolkit.strategies.mean_reversion`).
+
+:func:`prepare` computes RSI per distinct ``rsi_period``, the Bollinger middle band
+and standard deviation per distinct ``bb_period`` and ATR per distinct
+``atr_period`` (trailing stop only) with the strategy's own functions;
+:func:`fill_decisions` forms the lower band (``middle - bb_std x sd``, the strategy's
+two operations), the entry (RSI below ``oversold`` and close below the lower band)
+and keep (neither close above the middle band nor RSI above ``exit_rsi``) signals,
+walks the exit rules (:mod:`.exits_nb`) and writes the 1/N weights. Bit for bit
+``MeanReversion.grid_decisions(params, bars)[:, c]`` (tests check it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from toolkit.optimize.kernels.exits_nb import exit_step, new_state, rule_levels
+from toolkit.optimize.kernels.tables import IndicatorTable, Prepared
+from toolkit.strategies.indicators import atr, rolling_mean_std, rsi
+from toolkit.strategies.mean_reversion import MeanReversion, MeanReversionParams
+from toolkit.strategies.resumable import field_arrays
+
+__all__ = ["fill_decisions", "prepare"]
+
+
+def prepare(params: Sequence[MeanReversionParams], bars: pd.DataFrame, symbols: list[str]) -> Prepared:
+    """Tables and per-combination arrays of ``params`` on ``bars`` (the full decision window).
+
+    ``arrays``: close, rsi, middle, sd, atr tables, then per combination rsi_idx,
+    bb_idx, atr_idx, oversold, exit_rsi, bb_std, sl_level, tp_level, trail_k.
+    """
+    a = field_arrays(bars, symbols, MeanReversion.fields)
+    high, low, close = a["high"], a["low"], a["close"]
+    T, S = close.shape
+    bands: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def band(n: int) -> tuple[np.ndarray, np.ndarray]:
+        if n not in bands:
+            bands[n] = rolling_mean_std(close, n)
+        return bands[n]
+
+    rsi_tab = IndicatorTable(lambda n: rsi(close, n)[0], T, S)
+    middle = IndicatorTable(lambda n: band(n)[0], T, S)
+    sd = IndicatorTable(lambda n: band(n)[1], T, S)
+    atr_tab = IndicatorTable(lambda n: atr(high, low, close, n)[0], T, S)
+    bb_idx = middle.indices([p.bb_period for p in params])
+    sd.indices([p.bb_period for p in params])  # same slots as the middle band
+    per_combo = (
+        rsi_tab.indices([p.rsi_period for p in params]),
+        bb_idx,
+        atr_tab.indices([p.atr_period if p.trailing_atr_k is not None else None for p in params]),
+        np.array([p.oversold for p in params], dtype=np.float64),
+        np.array([p.exit_rsi for p in params], dtype=np.float64),
+        np.array([p.bb_std for p in params], dtype=np.float64),
+    )
+    levels = np.array([rule_levels(p.stop_loss, p.take_profit, p.trailing_atr_k) for p in params]).reshape(-1, 3)
+    rules = tuple(np.ascontiguousarray(levels[:, i]) for i in range(3))
+    tables = (rsi_tab.table(), middle.table(), sd.table(), atr_tab.table())
+    return Prepared(list(symbols), T, len(params), (np.ascontiguousarray(close), *tables, *per_combo, *rules))
+
+
+@njit(cache=True, error_model="numpy")
+def fill_decisions(
+    c: int,
+    close: np.ndarray,
+    rsi_tab: np.ndarray,
+    middle_tab: np.ndarray,
+    sd_tab: np.ndarray,
+    atr_tab: np.ndarray,
+    rsi_idx: np.ndarray,
+    bb_idx: np.ndarray,
+    atr_idx: np.ndarray,
+    oversold: np.ndarray,
+    exit_rsi: np.ndarray,
+    bb_std: np.ndarray,
+    sl_level: np.ndarray,
+    tp_level: np.ndarray,
+    trail_k: np.ndarray,
+    w_out: np.ndarray,
+    reb_out: np.ndarray,
+) -> None:
+    """Write combination ``c``'s weights ``(T, S)`` and rebalance flags ``(T,)``."""
+    T, S = close.shape
+    held, price, highest, stop, armed = new_state(S)
+    ri, bi, ai = rsi_idx[c], bb_idx[c], atr_idx[c]
+    lo_rsi, hi_rsi, width = oversold[c], exit_rsi[c], bb_std[c]
+    sl, tp, k = sl_level[c], tp_level[c], trail_k[c]
+    share = 1.0 / S
+    for t in range(T):
+        changed = t == 0
+        for j in range(S):
+            was = held[j]
+            ct = close[t, j]
+            r = rsi_tab[t, ri, j]
+            mid = middle_tab[t, bi, j]
+            lower = mid - width * sd_tab[t, bi, j]
+            entry = r < lo_rsi and ct < lower
+            keep = not (ct > mid or r > hi_rsi)
+            a = atr_tab[t, ai, j] if ai >= 0 else np.nan
+            exit_step(j, ct, entry, keep, a, sl, tp, k, held, price, highest, stop, armed)
+            if held[j] != was:
+                changed = True
+            w_out[t, j] = share if held[j] else 0.0
+        reb_out[t] = changed
