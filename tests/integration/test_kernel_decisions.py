@@ -85,5 +85,5 @@ def test_a_value_shared_by_combinations_is_computed_once(panels: dict, request: 
     params = [registry.get("atr_momentum").parse_params(d) for d in kernel_grids.spread("atr_momentum", 40, 3)]
     prepared = atr_momentum.prepare(params, bars, symbols)
     atr_tab, roc_tab = prepared.arrays[1], prepared.arrays[2]
-    assert atr_tab.shape == (len(bars), len({p.atr_period for p in params}), 1)
-    assert roc_tab.shape == (len(bars), len({p.lookback for p in params}), 1)
+    assert atr_tab.shape == (len({p.atr_period for p in params}), 1, len(bars))
+    assert roc_tab.shape == (len({p.lookback for p in params}), 1, len(bars))

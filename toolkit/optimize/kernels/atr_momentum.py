@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from toolkit.optimize.kernels.exits_nb import exit_step, new_state, rule_levels
+from toolkit.optimize.kernels.exits_nb import exit_step, rule_levels
 from toolkit.optimize.kernels.tables import IndicatorTable, Prepared
 from toolkit.strategies.atr_momentum import AtrMomentum, AtrMomentumParams
 from toolkit.strategies.indicators import atr, lagged
@@ -85,10 +85,21 @@ def fill_decisions(
 ) -> None:
     """Write combination ``c``'s weights ``(T, S)`` and rebalance flags ``(T,)``."""
     T, S = close.shape
-    held, price, highest, stop, armed = new_state(S)
     ai, ri = atr_idx[c], roc_idx[c]
     thr, mult, risk, cap, every = threshold[c], atr_mult[c], risk_per_trade[c], max_weight[c], rebalance_every[c]
     sl, tp, k = sl_level[c], tp_level[c], trail_k[c]
+    # Pass 1, symbol by symbol (state in registers): membership after exits, as 1.0/0.0 in w_out.
+    for j in range(S):
+        held, price, highest, stop, armed = False, np.nan, np.nan, np.nan, True
+        for t in range(T):
+            a = atr_tab[ai, j, t]
+            signal = roc_tab[ri, j, t] > thr and a > 0
+            held, price, highest, stop, armed, _ = exit_step(
+                close[t, j], signal, signal, a, sl, tp, k, held, price, highest, stop, armed
+            )
+            w_out[t, j] = 1.0 if held else 0.0
+    # Pass 2, bar by bar: schedule and sizing across symbols, overwriting the flags row by row.
+    member = np.zeros(S, dtype=np.bool_)
     last_close = np.full(S, np.nan)
     target = np.zeros(S)  # the targets of the last rebalance
     last_w = np.zeros(S)  # each symbol's weight on its last bar (no position before its first)
@@ -99,12 +110,10 @@ def fill_decisions(
             ct = close[t, j]
             if not math.isnan(ct):
                 last_close[j] = ct
-            a = atr_tab[t, ai, j]
-            signal = roc_tab[t, ri, j] > thr and a > 0
-            was = held[j]
-            exit_step(j, ct, signal, signal, a, sl, tp, k, held, price, highest, stop, armed)
-            if held[j] != was:
+            h = w_out[t, j] > 0.5
+            if h != member[j]:
                 changed = True
+            member[j] = h
         since += 1
         rebalance = changed or since >= every
         if rebalance:
@@ -112,11 +121,11 @@ def fill_decisions(
             total = 0.0
             for j in range(S):
                 w = 0.0
-                if held[j]:
-                    raw = risk / (mult * atr_tab[t, ai, j] / last_close[j])
+                if member[j]:
+                    raw = risk / (mult * atr_tab[ai, j, t] / last_close[j])
                     w = raw if (math.isnan(raw) or raw < cap) else cap  # np.minimum (NaN wins)
                 target[j] = w
-                total = w if j == 0 else total + w
+                total = w if j == 0 else total + w  # seq_sum: left to right
             if total > 1.0:
                 for j in range(S):
                     target[j] = target[j] / total

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from toolkit.optimize.kernels.exits_nb import exit_step, new_state, rule_levels
+from toolkit.optimize.kernels.exits_nb import exit_step, rule_levels
 from toolkit.optimize.kernels.tables import IndicatorTable, Prepared
 from toolkit.strategies.ema_breakout import EmaBreakout, EmaBreakoutParams
 from toolkit.strategies.indicators import atr, ema, rolling_max, rolling_mean
@@ -84,20 +84,23 @@ def fill_decisions(
 ) -> None:
     """Write combination ``c``'s weights ``(T, S)`` and rebalance flags ``(T,)``."""
     T, S = close.shape
-    held, price, highest, stop, armed = new_state(S)
     fi, si, li, vi, ai = fast_idx[c], slow_idx[c], level_idx[c], volume_idx[c], atr_idx[c]
     vm, sl, tp, k = volume_mult[c], sl_level[c], tp_level[c], trail_k[c]
     share = 1.0 / S
-    for t in range(T):
-        changed = t == 0
-        for j in range(S):
-            was = held[j]
+    reb_out[:] = False
+    for j in range(S):
+        held, price, highest, stop, armed = False, np.nan, np.nan, np.nan, True
+        for t in range(T):
             ct = close[t, j]
-            trend = fast_tab[t, fi, j] > slow_tab[t, si, j]
-            breakout = ct > level_tab[t, li, j] and volume[t, j] > vm * avg_volume_tab[t, vi, j]
-            a = atr_tab[t, ai, j] if ai >= 0 else np.nan
-            exit_step(j, ct, trend and breakout, trend, a, sl, tp, k, held, price, highest, stop, armed)
-            if held[j] != was:
-                changed = True
-            w_out[t, j] = share if held[j] else 0.0
-        reb_out[t] = changed
+            trend = fast_tab[fi, j, t] > slow_tab[si, j, t]
+            breakout = ct > level_tab[li, j, t] and volume[t, j] > vm * avg_volume_tab[vi, j, t]
+            a = atr_tab[ai, j, t] if ai >= 0 else np.nan
+            was = held
+            held, price, highest, stop, armed, _ = exit_step(
+                ct, trend and breakout, trend, a, sl, tp, k, held, price, highest, stop, armed
+            )
+            if held != was:
+                reb_out[t] = True
+            w_out[t, j] = share if held else 0.0
+    if T:
+        reb_out[0] = True

@@ -7,9 +7,8 @@ take-profit, signal), same fresh-entry rule, same IEEE operations in the same
 order, so the held flags agree with ``apply_exits`` bit for bit (the kernels' tests
 compare every combination they draw against ``grid_decisions``).
 
-State lives in arrays of one element per symbol, so a kernel walks bars in the outer
-loop and symbols in the inner one (what a schedule across symbols, like
-atr_momentum's rebalance, needs) without a ``(bars, symbols)`` scratch array.
+The state is five scalars that a kernel keeps in registers while it walks one
+symbol's bars; before the first bar it is flat: ``(False, nan, nan, nan, True)``.
 
 A rule that is off is NaN in its level (``sl_level = 1 - stop_loss``, ``tp_level =
 1 + take_profit``, ``trail_k``); the code tests for NaN explicitly rather than
@@ -42,17 +41,6 @@ def rule_levels(
     return sl, tp, k
 
 
-@njit(cache=True, error_model="numpy")
-def new_state(n_symbols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Flat positions (``PositionState.flat``): held, entry price, highest, stop, armed."""
-    held = np.zeros(n_symbols, dtype=np.bool_)
-    price = np.full(n_symbols, np.nan)
-    highest = np.full(n_symbols, np.nan)
-    stop = np.full(n_symbols, np.nan)
-    armed = np.ones(n_symbols, dtype=np.bool_)
-    return held, price, highest, stop, armed
-
-
 @njit(cache=True, error_model="numpy", inline="always")
 def _fmax(a: float, b: float) -> float:
     """``max`` ignoring a NaN side (``exits._fmax``)."""
@@ -63,9 +51,8 @@ def _fmax(a: float, b: float) -> float:
     return a if a >= b else b
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def exit_step(
-    j: int,
     c: float,
     entry: bool,
     keep: bool,
@@ -73,49 +60,43 @@ def exit_step(
     sl_level: float,
     tp_level: float,
     trail_k: float,
-    held: np.ndarray,
-    price: np.ndarray,
-    highest: np.ndarray,
-    stop: np.ndarray,
-    armed: np.ndarray,
-) -> int:
-    """Walk symbol ``j`` over one bar (close ``c``); updates the state, returns the exit code.
+    held: bool,
+    price: float,
+    highest: float,
+    stop: float,
+    armed: bool,
+) -> tuple[bool, float, float, float, bool, int]:
+    """Walk one symbol over one bar (close ``c``) from its state; returns the new state and the exit code.
 
+    State and result: ``(held, entry price, highest close, stop, armed)`` (+ code).
     ``atr`` is read only when the trailing stop is on. A NaN close changes nothing.
+    Scalars in, scalars out: a call with array arguments would pay reference counting
+    on every bar (measured here: ten times the cost of the rule book itself).
     """
     if math.isnan(c):
-        return NO_EXIT
+        return held, price, highest, stop, armed, NO_EXIT
     has_k = not math.isnan(trail_k)
-    if not held[j]:
+    if not held:
         if not entry:
-            armed[j] = True
-        elif armed[j]:
-            held[j] = True
-            price[j] = c
-            highest[j] = c
-            if has_k:
-                stop[j] = highest[j] - trail_k * atr
-        return NO_EXIT
+            return held, price, highest, stop, True, NO_EXIT
+        if armed:
+            new_stop = c - trail_k * atr if has_k else stop
+            return True, c, c, new_stop, armed, NO_EXIT
+        return held, price, highest, stop, armed, NO_EXIT
     code = NO_EXIT
-    if not math.isnan(sl_level) and c <= price[j] * sl_level:
+    if not math.isnan(sl_level) and c <= price * sl_level:
         code = STOP_LOSS
-    elif has_k and c <= stop[j]:
+    elif has_k and c <= stop:
         code = TRAILING_STOP
-    elif not math.isnan(tp_level) and c >= price[j] * tp_level:
+    elif not math.isnan(tp_level) and c >= price * tp_level:
         code = TAKE_PROFIT
     elif not keep:
         code = SIGNAL
     if code != NO_EXIT:
-        if code != SIGNAL:
-            armed[j] = not entry
-        else:
-            armed[j] = armed[j] or not entry
-        held[j] = False
-        price[j] = np.nan
-        highest[j] = np.nan
-        stop[j] = np.nan
-        return code
+        # A rule exit needs the entry signal to switch off before re-entering.
+        armed = (not entry) if code != SIGNAL else (armed or not entry)
+        return False, np.nan, np.nan, np.nan, armed, code
     if has_k:
-        highest[j] = _fmax(highest[j], c)
-        stop[j] = _fmax(stop[j], highest[j] - trail_k * atr)
-    return NO_EXIT
+        highest = _fmax(highest, c)
+        stop = _fmax(stop, highest - trail_k * atr)  # never loosens
+    return True, price, highest, stop, armed, NO_EXIT

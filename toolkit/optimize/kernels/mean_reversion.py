@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from toolkit.optimize.kernels.exits_nb import exit_step, new_state, rule_levels
+from toolkit.optimize.kernels.exits_nb import exit_step, rule_levels
 from toolkit.optimize.kernels.tables import IndicatorTable, Prepared
 from toolkit.strategies.indicators import atr, rolling_mean_std, rsi
 from toolkit.strategies.mean_reversion import MeanReversion, MeanReversionParams
@@ -85,24 +85,27 @@ def fill_decisions(
 ) -> None:
     """Write combination ``c``'s weights ``(T, S)`` and rebalance flags ``(T,)``."""
     T, S = close.shape
-    held, price, highest, stop, armed = new_state(S)
     ri, bi, ai = rsi_idx[c], bb_idx[c], atr_idx[c]
     lo_rsi, hi_rsi, width = oversold[c], exit_rsi[c], bb_std[c]
     sl, tp, k = sl_level[c], tp_level[c], trail_k[c]
     share = 1.0 / S
-    for t in range(T):
-        changed = t == 0
-        for j in range(S):
-            was = held[j]
+    reb_out[:] = False
+    for j in range(S):
+        held, price, highest, stop, armed = False, np.nan, np.nan, np.nan, True
+        for t in range(T):
             ct = close[t, j]
-            r = rsi_tab[t, ri, j]
-            mid = middle_tab[t, bi, j]
-            lower = mid - width * sd_tab[t, bi, j]
+            r = rsi_tab[ri, j, t]
+            mid = middle_tab[bi, j, t]
+            lower = mid - width * sd_tab[bi, j, t]
             entry = r < lo_rsi and ct < lower
             keep = not (ct > mid or r > hi_rsi)
-            a = atr_tab[t, ai, j] if ai >= 0 else np.nan
-            exit_step(j, ct, entry, keep, a, sl, tp, k, held, price, highest, stop, armed)
-            if held[j] != was:
-                changed = True
-            w_out[t, j] = share if held[j] else 0.0
-        reb_out[t] = changed
+            a = atr_tab[ai, j, t] if ai >= 0 else np.nan
+            was = held
+            held, price, highest, stop, armed, _ = exit_step(
+                ct, entry, keep, a, sl, tp, k, held, price, highest, stop, armed
+            )
+            if held != was:
+                reb_out[t] = True
+            w_out[t, j] = share if held else 0.0
+    if T:
+        reb_out[0] = True
