@@ -13,18 +13,21 @@ walks the exit rules (:mod:`.exits_nb`) and writes the 1/N weights. Bit for bit
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from numba import njit
+from numba import njit, prange
 
 from toolkit.optimize.kernels.exits_nb import exit_step, rule_levels
-from toolkit.optimize.kernels.tables import IndicatorTable, Prepared
+from toolkit.optimize.kernels.inputs import SimInputs
+from toolkit.optimize.kernels.simulate import N_SCRATCH, simulate_combo
+from toolkit.optimize.kernels.tables import IndicatorTable, Prepared, run_fused
 from toolkit.strategies.indicators import atr, rolling_mean_std, rsi
 from toolkit.strategies.mean_reversion import MeanReversion, MeanReversionParams
 from toolkit.strategies.resumable import field_arrays
 
-__all__ = ["fill_decisions", "prepare"]
+__all__ = ["fill_decisions", "grid_kernel", "grid_metrics", "prepare"]
 
 
 def prepare(params: Sequence[MeanReversionParams], bars: pd.DataFrame, symbols: list[str]) -> Prepared:
@@ -109,3 +112,44 @@ def fill_decisions(
             w_out[t, j] = share if held else 0.0
     if T:
         reb_out[0] = True
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def grid_kernel(
+    arrays: tuple,
+    trade_start: int,
+    market: tuple,
+    costs: tuple,
+    n_blocks: int,
+    metrics_out: np.ndarray,
+    returns_out: np.ndarray,
+) -> None:
+    """Every combination's decisions then portfolio and metrics, in parallel over blocks of combinations.
+
+    ``arrays`` is :func:`prepare`'s; each thread decides a combination into its own
+    ``(T, S)`` buffer and hands it to
+    :func:`~toolkit.optimize.kernels.simulate.simulate_combo`.
+    """
+    T, S = arrays[0].shape
+    n_combos = metrics_out.shape[0]
+    n = T - trade_start
+    for b in prange(n_blocks):
+        lo = b * n_combos // n_blocks
+        hi = (b + 1) * n_combos // n_blocks
+        w = np.empty((T, S))
+        reb = np.empty(T, dtype=np.bool_)
+        scratch = np.empty((N_SCRATCH, n))
+        for c in range(lo, hi):
+            fill_decisions(c, *arrays, w, reb)
+            simulate_combo(w, reb, trade_start, market, costs, scratch, metrics_out[c], returns_out[c])
+
+
+def grid_metrics(
+    params: Sequence[Any], window: pd.DataFrame, symbols: list[str], sim: SimInputs
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Instruments, ``(C, N_METRICS)`` metrics and ``(C, n or 0)`` returns of every combination.
+
+    ``window`` is the decision window (warm-up rows then the traded rows), ``sim`` the
+    traded bars' inputs (:func:`~toolkit.optimize.kernels.inputs.prepare_inputs`).
+    """
+    return run_fused(prepare(params, window, symbols), grid_kernel, sim)

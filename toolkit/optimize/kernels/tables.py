@@ -18,15 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 
-from toolkit.optimize.grid import combinations
-from toolkit.strategies.base import GridDecisions, StrategyParams
+from toolkit.strategies.base import GridDecisions
 
-__all__ = ["FillDecisions", "IndicatorTable", "Prepared", "task_params"]
+if TYPE_CHECKING:
+    from toolkit.optimize.kernels.inputs import SimInputs
+
+__all__ = ["FillDecisions", "IndicatorTable", "Prepared", "run_fused"]
 
 
 class IndicatorTable:
@@ -95,7 +96,26 @@ class Prepared:
         return GridDecisions(list(self.instruments), weights, rebalance)
 
 
-def task_params(strategy_cls: Any, combos: pd.DataFrame, fixed: dict[str, Any]) -> list[StrategyParams]:
-    """Parsed parameter sets of a task's combinations (fixed params overlaid with the grid's),
-    built exactly as :func:`toolkit.optimize.evaluate.decide_weights` builds them."""
-    return [strategy_cls.parse_params({**fixed, **row}) for row in combinations(combos)]
+class GridDriver(Protocol):
+    """A strategy's ``@njit(parallel=True)`` driver: ``(arrays, trade_start, market, costs,
+    n_blocks, metrics_out, returns_out) -> None``."""
+
+    def __call__(self, *args: Any) -> None: ...
+
+
+def run_fused(prepared: Prepared, driver: GridDriver, sim: SimInputs) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Run a strategy's fused driver over every combination of ``prepared``.
+
+    Returns the instruments, the ``(C, N_METRICS)`` metrics and the ``(C, n or 0)``
+    returns, as ``grid_metrics`` of a kernel module must
+    (:mod:`toolkit.optimize.kernels`). Combinations go in ``4 x threads`` blocks, so a
+    thread that drew cheap combinations takes another block instead of idling.
+    """
+    import numba
+
+    n = prepared.n_combos
+    metrics = sim.metrics_out(n)
+    returns = sim.returns_out(n)
+    n_blocks = max(1, min(n, 4 * numba.get_num_threads()))
+    driver(prepared.arrays, sim.trade_start, sim.market, sim.costs, n_blocks, metrics, returns)
+    return list(prepared.instruments), metrics, returns
