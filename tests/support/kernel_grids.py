@@ -61,13 +61,13 @@ def load_panel(name: str, shared_data: Path | None) -> tuple[pd.DataFrame, list[
 
 
 def _exits(rng: np.random.Generator, d: dict[str, Any]) -> dict[str, Any]:
+    d.setdefault("atr_period", int(rng.choice([5, 14, 22])))  # every set names it: a grid needs one column
     if rng.random() < 0.5:
         d["stop_loss"] = float(rng.uniform(0.01, 0.15))
     if rng.random() < 0.5:
         d["take_profit"] = float(rng.uniform(0.02, 0.4))
     if rng.random() < 0.5:
         d["trailing_atr_k"] = float(rng.uniform(0.5, 4.0))
-        d.setdefault("atr_period", int(rng.choice([5, 14, 22])))
     return d
 
 
@@ -112,3 +112,13 @@ def spread(strategy: str, n: int, seed: int) -> list[dict[str, Any]]:
     """``n`` seeded random parameter sets of ``strategy`` (plain dicts, valid by construction)."""
     rng = np.random.default_rng(seed)
     return [SPREADS[strategy](rng) for _ in range(n)]
+
+
+def grid_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Parameter sets as a grid's combinations table; an exit rule that is off is None (null)."""
+    frame = pd.DataFrame(records)
+    for col in frame.columns:
+        if frame[col].isna().any():
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    frame.index = pd.RangeIndex(len(frame), name="combination")
+    return frame

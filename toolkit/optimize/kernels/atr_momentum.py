@@ -165,7 +165,7 @@ def grid_kernel(
         reb = np.empty(T, dtype=np.bool_)
         scratch = np.empty((N_SCRATCH, n))
         for c in range(lo, hi):
-            fill_decisions(c, *arrays, w, reb)
+            fill_decisions(c, *arrays, w, reb)  # type: ignore[call-arg]  # mypy cannot count a star tuple
             simulate_combo(w, reb, trade_start, market, costs, scratch, metrics_out[c], returns_out[c])
 
 
