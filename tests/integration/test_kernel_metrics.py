@@ -97,3 +97,20 @@ def test_the_three_strategies_are_registered_and_auto_uses_them(panels: dict, re
         auto = evaluate_task(task, bars)
         assert auto.returns is None
         pd.testing.assert_frame_equal(auto.metrics, evaluate_task(task, bars, engine="fused").metrics)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_combinations_metrics_do_not_depend_on_its_chunk(
+    strategy: str, panels: dict, request: pytest.FixtureRequest
+) -> None:
+    """Indicator tables hold whatever values a chunk needs; a combination's floats must not care."""
+    bars, symbols = _panel(panels, "spy_aapl_agg_gaps", request)
+    combos = kernel_grids.grid_frame(kernel_grids.spread(strategy, 12, 77))
+    whole = evaluate_task(_task(strategy, combos, symbols, len(bars), "gaps_next_open"), bars, engine="fused")
+    parts = [
+        evaluate_task(_task(strategy, combos.iloc[i : i + 5], symbols, len(bars), "gaps_next_open"), bars,
+                      engine="fused")
+        for i in range(0, len(combos), 5)
+    ]
+    pd.testing.assert_frame_equal(pd.concat([p.metrics for p in parts]), whole.metrics, check_exact=True)
+    np.testing.assert_array_equal(np.concatenate([p.returns for p in parts]), whole.returns)
