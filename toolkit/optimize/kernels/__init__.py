@@ -17,6 +17,9 @@ from types import ModuleType
 #: Strategy name -> module of its fused kernel.
 KERNELS: dict[str, str] = {
     "sma_crossover": "toolkit.optimize.kernels.sma_crossover",
+    "ema_breakout": "toolkit.optimize.kernels.ema_breakout",
+    "mean_reversion": "toolkit.optimize.kernels.mean_reversion",
+    "atr_momentum": "toolkit.optimize.kernels.atr_momentum",
 }
 
 
