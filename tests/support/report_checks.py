@@ -15,10 +15,22 @@ _RAW_FLOAT = re.compile(r"(?<![\w.])-?\d+\.\d{5,}(?![\w])")
 
 
 def table_cells(text: str) -> list[str]:
-    """The text of every ``<th>``/``<td>`` of the page (scripts and styles left out), unescaped."""
+    """The text of every ``<th>``/``<td>`` of the page (scripts and styles left out), unescaped.
+
+    A paged table's gap row (``tr.tk-gap``: "… rows 101–1,324 not shown: all 1,424 trials
+    are in trials.csv …") is html_table's note of the rows left out, not a cut cell: it
+    is left out too (see :func:`gap_rows`).
+    """
     body = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", text, flags=re.S)
+    body = re.sub(r'<tr class="tk-gap">.*?</tr>', "", body, flags=re.S)
     return [html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
             for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", body, flags=re.S)]
+
+
+def gap_rows(text: str) -> list[str]:
+    """The text of each paged table's gap row (the rows it leaves out and the CSV holding them)."""
+    return [html.unescape(re.sub(r"<[^>]+>", "", r)).strip()
+            for r in re.findall(r'<tr class="tk-gap">(.*?)</tr>', text, flags=re.S)]
 
 
 def bad_cells(text: str) -> list[str]:

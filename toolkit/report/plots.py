@@ -6,6 +6,8 @@ so the nbconvert HTML report stays interactive and opens without a network.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -92,8 +94,13 @@ def monthly_heatmap(table: pd.DataFrame, *, title: str = "Monthly returns"):
     return fig
 
 
-def regime_timeline(equity: pd.Series, cells: pd.Series, *, title: str = "Equity with regime cells"):
-    """Equity curve (log axis with 1-2-5 ticks) over a strip coloured by the strategy's regime cell on each bar."""
+def regime_timeline(equity: pd.Series, cells: pd.Series, *, title: str = "Equity with regime cells",
+                    names: Mapping[int, str] | None = None):
+    """Equity curve (log axis with 1-2-5 ticks) over a strip coloured by the strategy's regime cell on each bar.
+
+    ``names``: each cell's legend entry (a strategy's ``regime_cells``, ``3: sideways / low
+    vol (Drift)``); an unnamed cell reads ``cell 3``.
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -106,8 +113,9 @@ def regime_timeline(equity: pd.Series, cells: pd.Series, *, title: str = "Equity
     for cell, colour in CELL_COLOURS.items():
         mask = (c == cell).to_numpy()
         if mask.any():
-            fig.add_trace(go.Bar(x=list(x[mask]), y=np.ones(int(mask.sum()), dtype=np.int8), name=f"cell {cell}",
-                                 marker_color=colour, marker_line_width=0, width=86_400_000), row=2, col=1)
+            fig.add_trace(go.Bar(x=list(x[mask]), y=np.ones(int(mask.sum()), dtype=np.int8),
+                                 name=(names or {}).get(cell, f"cell {cell}"), marker_color=colour,
+                                 marker_line_width=0, width=86_400_000), row=2, col=1)
     ticks = log_ticks(float(equity.min()), float(equity.max()))
     fig.update_yaxes(type="log", tickvals=list(ticks.values), ticktext=list(ticks.labels), row=1, col=1)
     fig.update_yaxes(visible=False, row=2, col=1)
