@@ -234,6 +234,14 @@ def _records(combos: pd.DataFrame, fixed: Mapping[str, Any]) -> list[dict[str, A
     return [{**fixed, **row} for row in combinations(combos)]
 
 
+def strategy_params(strategy: str, combos: pd.DataFrame, fixed: Mapping[str, Any]) -> list[Any]:
+    """Each combination's parsed strategy parameters (the fixed ones overlaid with the grid's)."""
+    from toolkit.strategies import registry
+
+    cls = registry.get(strategy)
+    return [cls.parse_params(p) for p in _records(combos, fixed)]
+
+
 def decide_weights(
     strategy: str,
     combos: pd.DataFrame,
@@ -570,8 +578,29 @@ def simulate_task(task: GridTask, bars: pd.DataFrame) -> tuple[Any, list[str], p
     return pf, instruments, trade_bars
 
 
-def evaluate_task(task: GridTask, bars: pd.DataFrame) -> GridResult:
-    """Decide, simulate and measure one chunk: the function executors run."""
+#: Ways :func:`evaluate_task` can evaluate a chunk.
+ENGINES = ("auto", "fused", "vectorbt")
+
+
+def evaluate_task(task: GridTask, bars: pd.DataFrame, engine: str = "auto") -> GridResult:
+    """Decide, simulate and measure one chunk: the function executors run.
+
+    ``engine="auto"`` runs the strategy's fused kernel (:mod:`toolkit.optimize.kernels`)
+    when it has one, else the vectorbt path; ``"vectorbt"`` always runs the vectorbt
+    path (the reference the kernels are tested and benchmarked against); ``"fused"``
+    requires a kernel. Both paths give the same metrics (relative 1e-9, counts exact).
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine: got {engine!r}; allowed: {', '.join(ENGINES)}")
+    if engine != "vectorbt":
+        from toolkit.optimize.kernels import kernel_module
+        from toolkit.optimize.kernels.task import evaluate_fused
+
+        module = kernel_module(task.strategy)
+        if module is not None:
+            return evaluate_fused(task, bars, module)
+        if engine == "fused":
+            raise ValueError(f"engine: got 'fused'; strategy {task.strategy!r} has no fused kernel")
     pf, instruments, trade_bars = simulate_task(task, bars)
     metrics, returns = portfolio_metrics(
         pf,
