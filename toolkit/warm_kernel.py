@@ -20,8 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Run first in every kernel this module starts (see :func:`skip_slow_optional_imports`).
-KERNEL_SETUP = "from toolkit.warm_kernel import skip_slow_optional_imports; skip_slow_optional_imports()"
+#: Run first in every kernel this module starts (see :func:`kernel_setup`).
+KERNEL_SETUP = "from toolkit.warm_kernel import kernel_setup; kernel_setup()"
+
+#: Installed in the development environment as test-only references (pyproject's test
+#: extra), never used by a notebook, yet imported by vectorbt whenever present.
+TEST_ONLY_PACKAGES = ("quantstats",)
 
 
 def skip_slow_optional_imports() -> None:
@@ -38,6 +42,25 @@ def skip_slow_optional_imports() -> None:
     """
     if not os.environ.get("TOOLKIT_KEEP_RFC3987") and "rfc3987_syntax" not in sys.modules:
         sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+
+
+def kernel_setup() -> None:
+    """What a kernel started by :func:`start` runs before the notebook's imports.
+
+    :func:`skip_slow_optional_imports`, and the test-only references marked absent:
+    ``import vectorbt`` imports quantstats when it is installed (for its optional
+    ``returns.qs`` adapter), and quantstats pulls in yfinance, peewee, psycopg and
+    matplotlib: about 0.6 s of every papermill run in the development environment,
+    where the tests install it, and nothing in a user's installation, where it is
+    absent. No notebook uses it. Only in the kernel: the runner's own process may be
+    a test session that imports quantstats as a reference.
+    Set ``TOOLKIT_KEEP_QUANTSTATS=1`` to keep it.
+    """
+    skip_slow_optional_imports()
+    if not os.environ.get("TOOLKIT_KEEP_QUANTSTATS"):
+        for name in TEST_ONLY_PACKAGES:
+            if name not in sys.modules:
+                sys.modules[name] = None  # type: ignore[assignment]
 
 
 #: What each notebook imports first (modules only; nothing with side effects on results).

@@ -14,21 +14,12 @@ from toolkit.runner import run_notebook
 
 ROOT = repo_root()
 PARAMS = ROOT / "params/walk_forward/sma_crossover.yaml"
-SMALL = {
-    "data.start": "2012-01-01",
-    "data.end": "2015-12-31",
-    "grid": {"fast": [5, 10, 20], "slow": [20, 50]},
-    "in_sample": 250,
-    "out_of_sample": 125,
-    "chunk_size": 2,
-    "pbo_splits": 8,
-}
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("outputs")
-    return run_notebook("walk_forward", PARAMS, SMALL, outputs_root=out)
+def run(walk_forward_archive):
+    """The session's small walk-forward (tests/support/archived_runs.py: WALK_FORWARD_SMALL)."""
+    return walk_forward_archive
 
 
 def test_archive_holds_every_file(run):

@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 
 from toolkit.backtest.metrics import TRADING_DAYS
 from toolkit.optimize.walk_forward import FOLD_COLUMNS
-from toolkit.report.axis_ticks import log_ticks
+from toolkit.report.axis_ticks import adaptive_log_axis
 from toolkit.report.html_table import Column, MetricRow, format_cell, html_table, metric_rows_table
 from toolkit.report.plot_data import chart_x, chart_y
 
@@ -198,8 +198,7 @@ def hindsight_figure(report: WalkForwardReport, optimum: FullSampleOptimum) -> g
     values = curves.to_numpy().ravel()
     values = values[np.isfinite(values) & (values > 0)]
     if len(values):
-        ticks = log_ticks(float(values.min()), float(values.max()))
-        fig.update_yaxes(tickvals=list(ticks.values), ticktext=list(ticks.labels))
+        fig.update_yaxes(**adaptive_log_axis(float(values.min()), float(values.max())))
     chosen = (", ".join(f"{k}={v}" for k, v in optimum.params.items()) if optimum.combination is not None
               else "no combination met the constraints")
     fig.update_yaxes(type="log", title_text="growth of 1")
