@@ -31,7 +31,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from support.archived_runs import default_run, dry_run_archive, live_run_archive  # noqa: F401  (session fixtures of tests/*/)
+from support.archived_runs import (  # noqa: F401  (session fixtures of tests/*/)
+    default_run,
+    dry_run_archive,
+    live_run_archive,
+    walk_forward_archive,
+)
 from support.postgres import BACKENDS, sqlite_or_postgres
 
 ROOT = Path(__file__).resolve().parents[1]

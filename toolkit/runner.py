@@ -188,22 +188,49 @@ def export_html(notebook: Path | Any, html_path: Path) -> None:
     """
     import nbformat
 
-    nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, (str, Path)) else notebook
-    html_path.write_text(_render_html(nb), encoding="utf-8")
-
-
-def _render_html(nb: Any) -> str:
-    """The report's HTML of a notebook node (see :func:`export_html`)."""
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
-
     from toolkit.report.offline_html import strip_remote_scripts
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={INTERACTIVE_ONLY_TAG},
-                                                         remove_all_outputs_tags={LOG_ONLY_TAG}), enabled=True)
-    body, _ = exporter.from_notebook_node(nb)
-    return strip_remote_scripts(body)
+    nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, (str, Path)) else notebook
+    body, _ = _html_exporter().from_notebook_node(nb)
+    html_path.write_text(strip_remote_scripts(body), encoding="utf-8")
+
+
+_EXPORTER: list[Any] = []  # the one HTMLExporter of this process (see _html_exporter)
+
+
+def _html_exporter() -> Any:
+    """The report's HTMLExporter, made once per process: code hidden, tagged cells left out.
+
+    Kept, so that :func:`warm_html_export` pays its set-up before the run needs it.
+    """
+    if not _EXPORTER:
+        from nbconvert import HTMLExporter
+        from nbconvert.preprocessors import TagRemovePreprocessor
+
+        exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+        exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={INTERACTIVE_ONLY_TAG},
+                                                             remove_all_outputs_tags={LOG_ONLY_TAG}), enabled=True)
+        _EXPORTER.append(exporter)
+    return _EXPORTER[0]
+
+
+def warm_html_export() -> None:
+    """Pay the HTML export's one-off costs now, while the kernel is still importing.
+
+    The first export of a process spends about 0.9 s (2-core machine) before it
+    renders anything: importing nbconvert, compiling its Jinja templates, its Markdown
+    and CSS-selector regexes. Exporting a one-cell notebook here does all of that on
+    the runner's otherwise idle core while the warm kernel imports the notebook's
+    modules; the report's own export then takes only its rendering. Same exporter,
+    same settings: the report is byte for byte what a cold export writes.
+    """
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/html": "<div>warm</div>", "text/plain": "warm"})])
+    cell.metadata["tags"] = [LOG_ONLY_TAG]
+    md = nbformat.v4.new_markdown_cell("# warm\n\n*text* and `code`")
+    _html_exporter().from_notebook_node(nbformat.v4.new_notebook(cells=[md, cell, nbformat.v4.new_code_cell()]))
 
 
 def run_notebook(
@@ -332,7 +359,9 @@ def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: di
         import papermill as pm
 
         log(f"running notebooks/{notebook}.ipynb -> {run_dir}")
-        _prewarm_html_export()
+        if warm is not None:  # the kernel is still importing: use the wait
+            with suppress(Exception):  # a real export problem is reported by the export itself
+                warm_html_export()
         engine_kwargs = {"km": warm.ready()} if warm is not None else {}
         executed_nb = pm.execute_notebook(
             str(nb_dir / f"{notebook}.ipynb"),
@@ -375,25 +404,6 @@ def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: di
     )
     _write_manifest(run_dir, manifest)
     return RunRecord(manifest["run_id"], run_dir, status, error, manifest)
-
-
-def _prewarm_html_export() -> None:
-    """Render a two-cell notebook to HTML in a background thread while the kernel runs.
-
-    This process only waits for the kernel then, and nbconvert's first export pays for
-    its imports, templates and regular expressions (0.5-0.9 s on a 2-core machine),
-    which would otherwise come after the last cell, on every run's critical path. The
-    real export is a separate call: report.html is unchanged.
-    """
-
-    def work() -> None:
-        with suppress(Exception):  # the real export reports any real problem
-            from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-
-            html = new_output("display_data", data={"text/html": "<b>x</b>", "text/plain": "x"})
-            _render_html(new_notebook(cells=[new_markdown_cell("# x\n\n* `x`"), new_code_cell("x", outputs=[html])]))
-
-    threading.Thread(target=work, name="toolkit-html-prewarm", daemon=True).start()
 
 
 def _record_session_ledger(manifest: dict[str, Any], params_model: Any, nb_dir: Path) -> None:

@@ -20,8 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Run first in every kernel this module starts (see :func:`skip_slow_optional_imports`).
-KERNEL_SETUP = "from toolkit.warm_kernel import skip_slow_optional_imports; skip_slow_optional_imports()"
+#: Run first in every kernel this module starts (see :func:`kernel_setup`).
+KERNEL_SETUP = "from toolkit.warm_kernel import kernel_setup; kernel_setup()"
+
+#: Installed in the development environment as test-only references (pyproject's test
+#: extra), never used by a notebook, yet imported by vectorbt whenever present.
+TEST_ONLY_PACKAGES = ("quantstats",)
 
 
 def skip_slow_optional_imports() -> None:
@@ -40,38 +44,23 @@ def skip_slow_optional_imports() -> None:
         sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
 
 
-#: Optional packages vectorbt probes when it is imported and the toolkit never uses through
-#: it: quantstats (only for vectorbt's ``returns.qs`` adapter) pulls in yfinance and
-#: curl_cffi, about 1 s of every kernel's start on a 2-core machine.
-VECTORBT_SKIPPED_OPTIONALS = ("quantstats",)
+def kernel_setup() -> None:
+    """What a kernel started by :func:`start` runs before the notebook's imports.
 
-
-def import_vectorbt() -> None:
-    """Import vectorbt without its optional quantstats adapter (about 1 s less per kernel).
-
-    The packages of :data:`VECTORBT_SKIPPED_OPTIONALS` are marked absent only while
-    vectorbt's modules load, so vectorbt leaves its adapter out and a notebook can
-    still ``import quantstats`` itself afterwards. No toolkit computation goes through
-    the adapter, so results are unchanged. ``TOOLKIT_KEEP_QUANTSTATS=1`` keeps it.
+    :func:`skip_slow_optional_imports`, and the test-only references marked absent:
+    ``import vectorbt`` imports quantstats when it is installed (for its optional
+    ``returns.qs`` adapter), and quantstats pulls in yfinance, peewee, psycopg and
+    matplotlib: about 0.6 s of every papermill run in the development environment,
+    where the tests install it, and nothing in a user's installation, where it is
+    absent. No notebook uses it. Only in the kernel: the runner's own process may be
+    a test session that imports quantstats as a reference.
+    Set ``TOOLKIT_KEEP_QUANTSTATS=1`` to keep it.
     """
-    hidden = [] if os.environ.get("TOOLKIT_KEEP_QUANTSTATS") or "vectorbt" in sys.modules else [
-        m for m in VECTORBT_SKIPPED_OPTIONALS if m not in sys.modules
-    ]
-    for m in hidden:
-        sys.modules[m] = None  # type: ignore[assignment]
-    try:
-        import vectorbt  # noqa: F401
-    finally:
-        for m in hidden:
-            if m in sys.modules and sys.modules[m] is None:
-                del sys.modules[m]
-
-
-def _import_line(module: str) -> str:
-    """The preload statement importing ``module`` (vectorbt through :func:`import_vectorbt`)."""
-    if module == "vectorbt":
-        return "from toolkit.warm_kernel import import_vectorbt; import_vectorbt()"
-    return f"import {module}"
+    skip_slow_optional_imports()
+    if not os.environ.get("TOOLKIT_KEEP_QUANTSTATS"):
+        for name in TEST_ONLY_PACKAGES:
+            if name not in sys.modules:
+                sys.modules[name] = None  # type: ignore[assignment]
 
 
 #: What each notebook imports first (modules only; nothing with side effects on results).
@@ -118,9 +107,7 @@ def _preload(manager: Any, modules: tuple[str, ...]) -> None:
     try:
         kc.wait_for_ready(timeout=60)
         if modules:
-            # vectorbt first: a toolkit module imported before it may import it the plain way.
-            ordered = sorted(modules, key=lambda m: m != "vectorbt")
-            code = "\n".join([KERNEL_SETUP, *(_import_line(m) for m in ordered)])
+            code = "\n".join([KERNEL_SETUP, *(f"import {m}" for m in modules)])
             msg_id = kc.execute(code, silent=True, store_history=False)
             while True:
                 reply = kc.get_shell_msg(timeout=120)

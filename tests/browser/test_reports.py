@@ -127,3 +127,55 @@ def test_the_checks_catch_an_error_a_request_out_and_an_undrawn_chart(report_bro
     assert page.outside == ["https://cdn.example.invalid/plotly.min.js"]
     assert any("report-test-boom" in m for m in page.severe), page.severe
     assert (page.charts, page.drawn) == (1, 0)
+
+
+#: Zoom the first log axis of the page to [low, high] (data units) and return its tick labels, bottom to top.
+_ZOOM_LOG_AXIS_JS = """const [low, high, done] = arguments;
+const gd = Array.from(document.querySelectorAll('div.plotly-graph-div'))
+  .find(d => d.layout && d.layout.yaxis && d.layout.yaxis.type === 'log');
+const labels = () => Array.from(gd.querySelectorAll('g.ytick text'))
+  .map(t => [t.getBoundingClientRect().top, t.textContent]).sort((a, b) => b[0] - a[0]).map(p => p[1]);
+if (low === null) { done(labels()); return; }
+Plotly.relayout(gd, {'yaxis.range': [Math.log10(low), Math.log10(high)]}).then(() => done(labels()));"""
+
+_SI = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9}
+
+
+def _label_values(labels: list[str]) -> list[float]:
+    """``50k`` -> 50000.0; a label that is not a whole number with an SI suffix fails the test."""
+    import re
+
+    values = []
+    for text in labels:
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)([kMG]?)", text)
+        assert match, f"unreadable tick label {text!r} in {labels}"
+        values.append(float(match.group(1)) * _SI[match.group(2)])
+    return values
+
+
+@pytest.mark.parametrize("report_path", ["backtest"], indirect=True)
+def test_the_log_equity_axis_ticks_follow_a_zoom_and_stay_readable(report_browser: Any, report_path: Path) -> None:
+    """The equity axis (log) as drawn: full labels (never "2, 100k, 9, 8"), ascending, inside the view, at every zoom.
+
+    Zooms by plotly's own relayout, as a drag in the browser does: to less than a decade
+    (round linear steps), about one and two decades (1-2-5 values) and five decades
+    (powers of ten). Fixed tickvals would leave the narrow view with no tick at all.
+    """
+    page = open_page(report_browser, report_path)
+    assert page.drawn == page.charts > 0
+    views = {"as drawn": (None, None), "110k-190k": (110e3, 190e3), "30k-300k": (30e3, 300e3),
+             "20k-2M": (20e3, 2e6), "1k-100M": (1e3, 1e8)}
+    drawn = {}
+    for name, (low, high) in views.items():
+        labels = report_browser.execute_async_script(_ZOOM_LOG_AXIS_JS, low, high)
+        values = _label_values(labels)
+        assert len(values) >= 3, f"{name}: {labels}"
+        assert values == sorted(set(values)), f"{name}: {labels}"  # ascending up the axis
+        if low is not None:
+            assert low * 0.999 <= values[0] and values[-1] <= high * 1.001, f"{name}: {labels}"
+        drawn[name] = labels
+    assert drawn["as drawn"] == ["50k", "100k", "150k", "200k"]  # the default run: 27k..196k
+    assert drawn["110k-190k"] == ["120k", "140k", "160k", "180k"]
+    assert drawn["30k-300k"] == ["50k", "100k", "200k"]
+    assert drawn["20k-2M"] == ["20k", "50k", "100k", "200k", "500k", "1M", "2M"]
+    assert drawn["1k-100M"] == ["10k", "1M", "100M"]  # every second power of ten

@@ -148,6 +148,42 @@ def test_a_high_turnover_report_pages_its_trades_and_stays_under_6_mb(high_turno
     assert numbered == [*range(1, 251), *range(n_trades - 249, n_trades + 1)]  # first and last 250, in order
 
 
+def test_no_raw_summary_line_between_the_headline_and_the_first_section(report) -> None:
+    """The audit: ``print(report.summary_line())`` (the nbval check) showed as a raw line under the headline.
+
+    It stays in the archived notebook (tagged log-only), not in the report.
+    """
+    import nbformat
+
+    run_dir, text = report
+    nb = nbformat.read(run_dir / "notebook.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# NBVAL_CHECK_OUTPUT"))
+    printed = "".join(o.get("text", "") for o in cell.outputs).strip()
+    assert printed.startswith("sma_crossover on NASDAQ:") and "log-only" in cell.metadata["tags"]
+    assert printed not in text and "4779 bars" not in text
+    between = text[text.index('class="tk-headline"'):text.index(">Cumulative returns")]
+    assert "<pre>" not in between
+
+
+def test_the_decisions_table_writes_weights_in_percent_and_indicators_with_separators(report) -> None:
+    """The audit: target weights read "0", indicators "7090" (no separator, uneven precision)."""
+    run_dir, text = report
+    section = text[text.index(">Decisions<"):text.index(">Appendix: parameters")]
+    cells = _page(section).cells
+    header = cells[:5]
+    assert header == ["bar", "weight_NASDAQ", "rebalance", "sma_fast_NASDAQ", "sma_slow_NASDAQ"]
+    rows = [cells[i:i + 5] for i in range(5, len(cells), 5)]
+    assert len(rows) == 10
+    import pandas as pd
+
+    tail = pd.read_csv(run_dir / "decisions.csv").tail(10)
+    assert [r[1] for r in rows] == [f"{w * 100:.1f}%" for w in tail["weight_NASDAQ"]]
+    assert [r[2] for r in rows] == ["yes" if b else "no" for b in tail["rebalance"]]
+    for i, name in ((3, "sma_fast_NASDAQ"), (4, "sma_slow_NASDAQ")):
+        assert [r[i] for r in rows] == [f"{x:,.0f}" for x in tail[name]]  # ~7,000: 4 significant digits
+        assert all(re.fullmatch(r"\d,\d{3}", r[i]) for r in rows)
+
+
 def test_the_trade_list_is_complete(report) -> None:
     run_dir, text = report
     n_trades = sum(1 for _ in (run_dir / "trades.csv").open()) - 1

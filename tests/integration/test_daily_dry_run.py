@@ -58,6 +58,31 @@ def test_every_cell_of_the_report_is_formatted_and_every_glossary_link_resolves(
     assert "Guard audit log: none" in text
 
 
+def test_the_decision_reads_weights_in_percent_and_indicators_at_four_digits(dry_run_archive) -> None:
+    """The issue-13 audit: the decision table's weights read "0", its indicators at uneven precision."""
+    text = (dry_run_archive.run_dir / "report.html").read_text(encoding="utf-8")
+    section = text[text.index(">Regime and indicators"):text.index(">Target vs current portfolio")]
+    cells = table_cells(section)
+    rows = dict(zip(cells[2::2], cells[3::2], strict=True))
+    assert cells[:2] == ["field", "value"] and "Decision on the bar of 2018-06-01." in section
+    assert rows["target weight NASDAQ"] == "100.0%"  # the 2018-06-01 crossover buys: the whole book
+    assert rows["orders on this bar (rebalance)"] == "yes"
+    snap = json.loads((dry_run_archive.run_dir / "snapshot.json").read_text())
+    for name in ("sma_fast_NASDAQ", "sma_slow_NASDAQ"):  # ~7,300: 4 significant digits, a thousands separator
+        assert re.fullmatch(r"\d,\d{3}", rows[name]) and rows[name] == f"{snap['context'][name]:,.0f}"
+
+
+def test_the_stable_summary_line_stays_in_the_notebook_not_in_the_report(dry_run_archive) -> None:
+    """The nbval summary print (run key and status) is a log line: the archived notebook keeps it, the report not."""
+    import nbformat
+
+    nb = nbformat.read(dry_run_archive.run_dir / "notebook.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# NBVAL_CHECK_OUTPUT"))
+    printed = "".join(o.get("text", "") for o in cell.outputs).strip()
+    assert printed.endswith(" completed") and "log-only" in cell.metadata["tags"]
+    assert printed not in (dry_run_archive.run_dir / "report.html").read_text(encoding="utf-8")
+
+
 def test_live_status_trades_export_and_killswitch(dry_run_archive, toolkit_cli, tmp_path: Path) -> None:
     db = dry_run_archive.db
     status = toolkit_cli(["live", "status"], db)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,17 @@ def test_toolkit_run_live_archives_the_report_and_no_secret(live_run_archive: Li
     own = html[:html.index(">Live vs backtest parity")] + html[html.index('id="session-glossary"'):]
     assert_report_tables_clean(own, min_cells=80, links=("session-slippage-bps", "session-equity", "session-weight",
                                                          "session-holding-pnl", "session-daily-return"))
-    assert not dangling_anchors(html)  # the parity section's cells are account_parity's (not checked here)
+    assert not dangling_anchors(html)
+    # Issue 13 audit: the parity section had a blank ``difference`` cell (and raw floats): every cell of the page,
+    # the parity section's included, is written now; a trade where live and backtest agree says "none".
+    assert_report_tables_clean(html, min_cells=120, links=("parity-difference", "parity-gap-bps"))
+    parity = html[html.index(">Live vs backtest parity"):html.index('id="session-glossary"')]
+    trade = next(r for r in re.findall(r"<tr>(.*?)</tr>", parity, flags=re.S) if "<td>SPY</td>" in r)
+    trade_cells = table_cells(f"<table><tr>{trade}</tr></table>")
+    assert trade_cells[-1] == "none" and trade_cells[9:11] == ["50.00%", "50.00%"] and trade_cells[3] == "237"
+    assert 'href="parity_trades.csv"' in parity and "100,000.00" in parity
+    # The nbval summary print stays in the archived notebook, not in the report.
+    assert "alpaca-paper paper completed" not in html
     cells = table_cells(own)
     assert "yes" in cells or "no" in cells  # account flags as words
     assert any(c.endswith(" EST") or c.endswith(" EDT") for c in cells)  # times in New York, zone written

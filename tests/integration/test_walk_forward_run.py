@@ -14,21 +14,12 @@ from toolkit.runner import run_notebook
 
 ROOT = repo_root()
 PARAMS = ROOT / "params/walk_forward/sma_crossover.yaml"
-SMALL = {
-    "data.start": "2012-01-01",
-    "data.end": "2015-12-31",
-    "grid": {"fast": [5, 10, 20], "slow": [20, 50]},
-    "in_sample": 250,
-    "out_of_sample": 125,
-    "chunk_size": 2,
-    "pbo_splits": 8,
-}
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("outputs")
-    return run_notebook("walk_forward", PARAMS, SMALL, outputs_root=out)
+def run(walk_forward_archive):
+    """The session's small walk-forward (tests/support/archived_runs.py: WALK_FORWARD_SMALL)."""
+    return walk_forward_archive
 
 
 def test_archive_holds_every_file(run):
@@ -36,7 +27,7 @@ def test_archive_holds_every_file(run):
     names = {p.name for p in run.run_dir.iterdir()}
     assert {
         "notebook.ipynb", "report.html", "manifest.json", "folds.csv", "oos_equity.csv", "trials.parquet",
-        "metrics.json", "recommended_params.yaml",
+        "trials.csv", "metrics.json", "recommended_params.yaml",
     } <= names
     assert "run_info.json" not in names  # merged into the manifest by the runner
     assert run.run_dir.parent.name == "walk_forward"
@@ -53,6 +44,12 @@ def test_manifest_and_results(run):
     metrics = json.loads((run.run_dir / "metrics.json").read_text())
     assert {"total_return", "sharpe", "max_drawdown", "benchmark", "deflated_sharpe", "pbo"} <= set(metrics)
     assert 0 <= metrics["pbo"]["pbo"] <= 1 and metrics["deflated_sharpe"]["reading"].startswith("DSR")
+    # Issue 13 audit: the stored readings quoted the per-bar Sharpe; now annualised, like metrics["sharpe"].
+    for block in ("deflated_sharpe", "probabilistic_sharpe"):
+        reading = metrics[block]["reading"]
+        assert "per bar" not in reading and f"({metrics['sharpe']:.2f} annualised)" in reading
+        assert metrics[block]["sharpe_annualised"] == pytest.approx(metrics["sharpe"], rel=1e-9)
+        assert metrics[block]["sharpe_per_bar"] == pytest.approx(metrics["sharpe"] / 252 ** 0.5, rel=1e-9)
     eq = pd.read_csv(run.run_dir / "oos_equity.csv", index_col=0, parse_dates=True)
     assert eq["equity"].iloc[-1] == pytest.approx(metrics["final_equity"])
     rec = yaml.safe_load((run.run_dir / "recommended_params.yaml").read_text())
@@ -152,6 +149,35 @@ def test_outcome_and_runs_show_out_of_sample_sharpe_and_dsr(run, toolkit_cli):
     assert outcome_line(run_summary(run.run_dir, run.manifest)).startswith(f"walk_forward sma_crossover completed: {figures}")
     listed = toolkit_cli(["runs", "--outputs", str(run.run_dir.parents[1])]).stdout.splitlines()
     assert figures in listed[1] and listed[1].startswith(run.run_id)
+
+
+def test_the_trials_table_shows_every_trial_of_every_fold_and_links_the_csv(run):
+    """Issue 13 audit: the table showed the last fold's top 20 only; now all 35 trials of the 7 folds."""
+    text = (run.run_dir / "report.html").read_text(encoding="utf-8")
+    section = text[text.index(">Trials<"):text.index(">Appendix: parameters")]
+    csv = pd.read_csv(run.run_dir / "trials.csv")
+    assert len(csv) == 7 * 5 and sorted(csv["fold"].unique()) == list(range(1, 8))
+    rows = re.findall(r"<tr><td>(\d+)</td>", section)
+    assert [int(f) for f in rows] == list(csv["fold"])  # every trial, in the CSV's order
+    assert 'href="trials.csv"' in section and "35 trials, 7 folds x 5 combinations" in section
+    assert "paged:" not in section and "not shown" not in section  # short enough to show whole
+
+
+def test_the_default_trials_table_is_paged_and_says_so(default_run):
+    """The default walk-forward has 1,424 trials (16 folds x 89): the page shows the first and last 100, says so."""
+    run_dir = default_run("walk_forward").run_dir
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    section = text[text.index(">Trials<"):text.index(">Appendix: parameters")]
+    n = len(pd.read_csv(run_dir / "trials.csv"))
+    assert n == 16 * 89
+    assert "paged: the first and last 100 rows are shown here" in section
+    assert f"rows 1–100 and {n - 99:,}–{n:,} of {n:,} trials shown; all in trials.csv" in section
+    assert f"rows 101–{n - 100:,} not shown: all {n:,} trials are in trials.csv" in section
+    folds = [int(f) for f in re.findall(r"<tr><td>(\d+)</td>", section)]
+    assert len(folds) == 200 and folds[0] == 1 and folds[-1] == 16
+    # The raw summary print is not in the report; the DSR reading and the kurtosis say their convention.
+    assert "walk-forward on NASDAQ:" not in text and not re.search(r"\d per bar", text)
+    assert ">excess kurtosis<" in text and "3 = normal kurtosis" not in text
 
 
 def _bad_cells(html_text: str) -> list[str]:

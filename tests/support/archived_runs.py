@@ -8,7 +8,9 @@ test_cli_smoke.py); the tests that read its archive or query its ledger share it
 instead of paying for another papermill run each. ``default_run`` does the same for
 the backtest and walk-forward notebooks on their default params (golden results and
 explorer cells read one run); ``live_run_archive`` runs the live notebook once against
-the Alpaca stand-in for test_live_run.py and the browser test.
+the Alpaca stand-in for test_live_run.py and the browser test; ``walk_forward_archive``
+is one small walk-forward (5 configurations, 7 folds) for test_walk_forward_run.py and
+the reference checks of its report (test_walk_forward_reference.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +122,28 @@ def live_run_archive(tmp_path_factory: pytest.TempPathFactory, toolkit_process: 
         posts = dict(standin.state()["post_counts"])
     return LiveRunArchive(done.returncode, done.stdout, done.stderr, Path(done.stdout.strip().splitlines()[-1]),
                          tmp / "ledger.sqlite", tmp / "bar-cache", env, posts)
+
+
+#: The small walk-forward: 2012-2015 NASDAQ, 5 (fast, slow) configurations, 7 folds of
+#: 250 in-sample / 125 out-of-sample bars, PBO on 8 blocks (70 splits), a 2% risk-free rate.
+WALK_FORWARD_SMALL = {
+    "data.start": "2012-01-01",
+    "data.end": "2015-12-31",
+    "grid": {"fast": [5, 10, 20], "slow": [20, 50]},
+    "in_sample": 250,
+    "out_of_sample": 125,
+    "chunk_size": 2,
+    "pbo_splits": 8,
+    "risk_free_rate": 0.02,
+}
+
+
+@pytest.fixture(scope="session")
+def walk_forward_archive(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The session's one papermill run of the walk-forward notebook on :data:`WALK_FORWARD_SMALL` (a RunRecord)."""
+    from toolkit.params import repo_root
+    from toolkit.runner import run_notebook
+
+    out = tmp_path_factory.mktemp("walk-forward")
+    return run_notebook("walk_forward", repo_root() / "params/walk_forward/sma_crossover.yaml", WALK_FORWARD_SMALL,
+                        outputs_root=out)

@@ -165,6 +165,42 @@ def test_a_partial_fill_shows_the_trade_the_gap_and_fails(paper_partial, dataset
     assert wide.ok, wide.problems
 
 
+def test_the_parity_section_writes_every_cell_and_none_where_nothing_differs(replayed, paper_partial,
+                                                                           dataset) -> None:
+    """The audit: the live report's parity trades showed a blank ``difference`` cell (and raw floats)."""
+    from support.report_checks import bad_cells, table_cells
+
+    from toolkit.report.parity_tables import NO_DIFFERENCE, parity_html
+    from toolkit.report.session_report import SESSION_GLOSSARY, session_anchor
+
+    url, _ = replayed
+    with open_ledger(url) as ledger:
+        clean = account_parity(ledger, account="acct", data=dataset)
+    with open_ledger(paper_partial) as ledger:
+        partial = account_parity(ledger, account="paper-acct", data=dataset)
+    for par in (clean, partial):
+        text = parity_html(par, archived=True)
+        cells = table_cells(text)
+        assert len(cells) > 9 * len(par.sessions) and not bad_cells(text), bad_cells(text)[:10]
+        assert 'href="parity_trades.csv"' in text and 'href="parity_sessions.csv"' in text
+        assert f'href="#{session_anchor("parity.difference")}"' in text
+    trades = [r for r in _rows(parity_html(clean)) if len(r) == 12]
+    assert [r[-1] for r in trades[1:]] == [NO_DIFFERENCE] * 3  # agreeing trades: "none", never a blank cell
+    assert [r[9] for r in trades[1:]] == ["100.00%", "0.00%", "100.00%"]  # target weights in percent
+    assert [r[3] for r in trades[1:]] == ["14", "14", "13"]  # quantities as written
+    partial_rows = {r[0]: r for r in _rows(parity_html(partial)) if len(r) == 12}
+    assert partial_rows[f"{PARTIAL_DAY}"][-1] == "quantity"
+    assert "parity.difference" in SESSION_GLOSSARY and NO_DIFFERENCE in SESSION_GLOSSARY["parity.difference"].definition
+
+
+def _rows(text: str) -> list[list[str]]:
+    import html
+    import re
+
+    return [[html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r)]
+            for r in re.findall(r"<tr>(.*?)</tr>", text, flags=re.S)]
+
+
 def test_bad_input_names_the_option(replayed, dataset, tmp_path) -> None:
     url, _ = replayed
     cases = [

@@ -28,7 +28,7 @@ from toolkit.backtest.regime_stats import regime_cell_stats
 from toolkit.backtest.round_trips import round_trip_table
 from toolkit.backtest.tearsheet_stats import tearsheet_metrics
 from toolkit.report import backtest_glossary, backtest_headline, backtest_positions, backtest_returns, backtest_risk
-from toolkit.report.axis_ticks import log_ticks
+from toolkit.report.axis_ticks import LOG_AXIS_NTICKS
 from toolkit.report.glossary import glossary_anchor
 from toolkit.report.html_table import Column, MetricRow, format_cell, html_table, metric_rows_table
 from toolkit.report.metric_format import MISSING, format_value
@@ -196,9 +196,7 @@ def test_yearly_table_equals_the_statistics(sma) -> None:
 def test_cumulative_figure_has_log_and_linear_panels_with_readable_ticks(sma) -> None:
     fig = backtest_returns.cumulative_returns_figure(sma)
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.type != "log"
-    values = pd.concat([sma.result.equity, sma.benchmark_equity])
-    ticks = log_ticks(float(values.min()), float(values.max()))
-    assert tuple(fig.layout.yaxis.ticktext) == ticks.labels and all(re.fullmatch(r"\d+k", t) for t in ticks.labels)
+    _assert_adaptive_log_axis(fig.layout.yaxis, "~s")
     strat, linear = fig.data[0], fig.data[1]
     weekly = chart_series(sma.result.equity)
     assert len(sma.result.equity) > MAX_POINTS and len(strat.x) == len(weekly) < len(sma.result.equity)
@@ -306,11 +304,27 @@ def test_trade_list_shows_every_round_trip_with_mae_mfe_and_links_the_csv(v35b) 
     assert 'href="trades.csv"' not in backtest_positions.trades_html(v35b, archived=False)
 
 
+#: The v3.5b spec's 3x2 cell matrix (/work/shared/specs/hierarchical_adaptive_v3_5b.md, section 5): trend x vol.
+SPEC_CELLS = {1: ("bull", "low", "Kill Zone"), 2: ("bull", "high", "Fragile"), 3: ("sideways", "low", "Drift"),
+              4: ("sideways", "high", "Chop"), 5: ("bear", "low", "Grind"), 6: ("bear", "high", "Crash")}
+
+
+def test_regime_cells_are_named_by_the_spec() -> None:
+    from toolkit.strategies.hierarchical_adaptive_v3_5b import HierarchicalAdaptiveV35b
+
+    assert dict(HierarchicalAdaptiveV35b.regime_cells) == {
+        n: f"{n}: {trend} / {vol} vol ({name})" for n, (trend, vol, name) in SPEC_CELLS.items()}
+
+
 def test_regime_table_equals_the_cell_statistics(v35b) -> None:
-    rows = body(backtest_positions.regime_cells_html(v35b))
+    out = backtest_positions.regime_cells_html(v35b)
+    rows = body(out)
     cells = v35b.decisions.context["cell"].shift(1)
     expected = regime_cell_stats(v35b.result.returns, cells)
-    assert [r[0] for r in rows] == [str(int(c)) for c in expected.index]
+    # Each cell by its number, trend / volatility state and name (the audit found "1".."6" and no names).
+    assert [r[0] for r in rows] == [f"{int(c)}: {SPEC_CELLS[int(c)][0]} / {SPEC_CELLS[int(c)][1]} vol "
+                                    f"({SPEC_CELLS[int(c)][2]})" for c in expected.index]
+    assert len(rows) == 6 and f'href="#{glossary_anchor("regime.cell")}"' in out
     for row, (_, e) in zip(rows, expected.iterrows(), strict=True):
         assert row[1:] == [format_value(e["days"], "count"), format_value(e["share"], "percent"),
                            format_value(e["annual_return"], "percent"), format_value(e["volatility"], "percent"),
@@ -321,6 +335,27 @@ def test_decisions_table_says_it_is_the_tail(v35b) -> None:
     out = backtest_positions.decisions_html(v35b)
     assert len(body(out)) == 10 and "The last 10 of 4,779 bars" in out and 'href="decisions.csv"' in out
     no_blank_cells(out)
+
+
+def test_decisions_table_writes_weights_in_percent_and_indicators_at_one_precision(v35b, sma) -> None:
+    """The audit: weights read "0", t_norm "-0.106" beside "-0.1808", sma "7090" without a separator."""
+    for run in (v35b, sma):
+        table = parse(backtest_positions.decisions_html(run)).tables[0]
+        header, rows = table[0], table[1:]
+        columns = {name: [r[i] for r in rows] for i, name in enumerate(header)}
+        tail = run.decisions_table().tail(10)
+        for name in (c for c in header if c.startswith("weight_")):
+            assert columns[name] == [f"{x * 100:.1f}%" for x in tail[name]]
+        assert set(columns["rebalance"]) <= {"yes", "no"}
+        for name, values in columns.items():
+            if name.startswith(("sma_", "t_norm", "z_score")):
+                decimals = {len(v.split(".")[1]) if "." in v else 0 for v in values if v != MISSING}
+                assert len(decimals) == 1, (name, values)
+    sma_cols = parse(backtest_positions.decisions_html(sma)).tables[0]
+    assert all(re.fullmatch(r"\d,\d{3}", v) for v in [r[3] for r in sma_cols[1:]])  # the NASDAQ's SMA: 7,090
+    v35_header = parse(backtest_positions.decisions_html(v35b)).tables[0][0]
+    assert [r[v35_header.index("cell")] for r in parse(backtest_positions.decisions_html(v35b)).tables[0][1:]] == [
+        str(int(c)) for c in v35b.decisions_table().tail(10)["cell"]]
 
 
 def test_every_glossary_link_of_the_sections_resolves(sma, v35b) -> None:
@@ -367,15 +402,22 @@ def test_a_short_run_without_trades_renders_every_section() -> None:
     backtest_positions.holdings_figure(run)
 
 
-def test_regime_timeline_log_axis_reads_in_order(v35b) -> None:
-    """The v3.5b equity axis read "2, 100k, 9, 8, 7 ..." (plotly's minor digits); now 1-2-5 values, ascending."""
-    from toolkit.report import plots
+def _assert_adaptive_log_axis(axis, tickformat: str) -> None:
+    """plotly.js picks the ticks at every zoom (1-2-5, powers or round steps) and labels each in full."""
+    assert axis.type == "log" and axis.tickmode == "auto" and axis.nticks == LOG_AXIS_NTICKS == 3
+    assert axis.tickformat == tickformat and axis.tickvals is None and axis.ticktext is None
 
-    fig = plots.regime_timeline(v35b.result.equity, v35b.decisions.context["cell"])
-    eq = v35b.result.equity
-    assert tuple(fig.layout.yaxis.ticktext) == log_ticks(float(eq.min()), float(eq.max())).labels
-    assert list(fig.layout.yaxis.tickvals) == sorted(fig.layout.yaxis.tickvals)
-    assert all(re.fullmatch(r"\d+k", t) for t in fig.layout.yaxis.ticktext)
+
+def test_regime_timeline_log_axis_reads_in_order(v35b) -> None:
+    """The v3.5b equity axis read "2, 100k, 9, 8, 7 ..." (plotly's minor digits); now every tick in full, at every zoom.
+
+    What plotly.js draws from these settings is checked in a browser (tests/browser/test_reports.py).
+    """
+    fig = backtest_positions.regime_figure(v35b)  # what the notebook draws
+    legend = [t.name for t in fig.data[1:]]
+    shown = sorted(int(c) for c in v35b.decisions.context["cell"].unique())
+    assert legend == [v35b.strategy.regime_cells[c] for c in shown]  # the band's legend names each cell
+    _assert_adaptive_log_axis(fig.layout.yaxis, "~s")
 
 
 def test_price_chart_marks_every_entry_and_exit_per_symbol(v35b, sma) -> None:

@@ -16,6 +16,7 @@ from toolkit.optimize import (
     deflated_sharpe_ratio,
     expected_max_sharpe,
     per_period_sharpe,
+    probabilistic_sharpe,
     probabilistic_sharpe_ratio,
     probability_of_backtest_overfitting,
 )
@@ -167,6 +168,22 @@ def test_dsr_reading_format():
     r = rng.normal(0.001, 0.01, 1000)
     res = deflated_sharpe_ratio(r, rng.normal(0, 0.02, 500))
     assert f"{res.dsr:.2f}" in res.reading() and "500 trials" in res.reading()
+
+
+def test_readings_annualise_on_request_and_kurtosis_reads_as_excess():
+    """A report quotes annualised Sharpe ratios and excess kurtosis; the statistics keep per-bar SR, raw kurtosis."""
+    rng = np.random.default_rng(3)
+    r = rng.standard_t(5, 1000) * 0.01 + 0.001
+    res = deflated_sharpe_ratio(r, rng.normal(0, 0.02, 500))
+    text = res.reading(periods_per_year=252)
+    assert f"({res.sr * math.sqrt(252):.2f} annualised)" in text and f"SR0 = {res.sr0 * math.sqrt(252):.2f}" in text
+    assert "per bar" not in text and "per bar" in res.reading()
+    assert res.excess_kurtosis == pytest.approx(stats.kurtosis(r, fisher=True, bias=True), abs=1e-12)
+    psr = probabilistic_sharpe(r)
+    assert f"({psr.sr * math.sqrt(252):.2f} annualised)" in psr.reading(periods_per_year=252)
+    assert psr.excess_kurtosis == pytest.approx(psr.kurtosis - 3)
+    with pytest.raises(OptimizeInputError, match="periods_per_year"):
+        res.reading(periods_per_year=0)
 
 
 @pytest.mark.parametrize(

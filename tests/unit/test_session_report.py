@@ -191,7 +191,8 @@ def test_the_session_tables_render_every_cell_formatted(sessions) -> None:
 
     results, snaps = sessions
     r = next(r for r in results[1:] if r.fills and r.current_positions)
-    parts = [R.headline_html(r, snaps, title="t"), T.context_html(r.decision.context), T.portfolio_html(r),
+    parts = [R.headline_html(r, snaps, title="t"), T.context_html(r.decision.context),
+             T.decision_section_html(r.decision), T.portfolio_html(r),
              R.positions_cash_html(r), R.attribution_html(r), T.prices_html(r), T.orders_html(r), T.fills_html(r),
              R.history_html(snaps), T.guard_audit_html(pd.DataFrame(columns=["at", "actor", "action", "detail"])),
              R.session_glossary_html()]
@@ -202,6 +203,30 @@ def test_the_session_tables_render_every_cell_formatted(sessions) -> None:
     assert "Guard audit log: none" in page
     fill = r.fills[0]
     assert T.format_time(fill.at).endswith((" EDT", " EST")) and format_cell(float(fill.price), "money") in page
+
+
+def test_the_session_decision_reads_weights_in_percent_and_indicators_at_four_digits(sessions) -> None:
+    """The audit: a decision's weights read "0", its indicators "7384.99" beside "0.1235" (uneven precision)."""
+    import re
+
+    from support.report_checks import table_cells
+
+    from toolkit.report import session_tables as T
+
+    results, _ = sessions
+    r = next(r for r in results if r.decision is not None and 0 < sum(r.decision.target_weights.values()) < 1)
+    d = r.decision
+    cells = table_cells(T.decision_section_html(d))
+    assert cells[:2] == ["field", "value"]
+    rows = dict(zip(cells[2::2], cells[3::2], strict=True))
+    for sym, w in d.target_weights.items():
+        assert rows[f"target weight {sym}"] == f"{w * 100:.1f}%"
+    assert "50.0%" in rows.values()  # one of two symbols held: half the book, not "0.5" or "0"
+    assert rows["orders on this bar (rebalance)"] == ("yes" if d.rebalance else "no")
+    for name, value in d.context.items():  # SMAs of the two indices, in the thousands: whole, separated
+        assert re.fullmatch(r"\d,\d{3}", rows[name]) and rows[name] == f"{value:,.0f}", (name, value)
+    assert f"Decision on the bar of {d.timestamp:%Y-%m-%d}." in T.decision_section_html(d)
+    assert T.decision_section_html(None) == "<p>No decision this time (see the status above).</p>"
 
 
 def test_format_time_and_context_values() -> None:

@@ -15,6 +15,7 @@ from toolkit.optimize.evaluate import METRICS
 from toolkit.optimize.executors import progress_bar
 from toolkit.optimize.walk_forward import pbo_sample, recommend, run_walk_forward
 from toolkit.report import walk_forward as wf_report
+from toolkit.report import walk_forward_sections as wf_sections
 from toolkit.strategies import registry
 
 RAW = {
@@ -199,7 +200,9 @@ def test_write_archives_every_file(report, tmp_path):
     run_dir = tmp_path / "20260101T000000Z-abcdef12"
     report.write(run_dir)
     names = {p.name for p in run_dir.iterdir()}
-    assert names == {"folds.csv", "oos_equity.csv", "trials.parquet", "metrics.json", "recommended_params.yaml", "run_info.json"}
+    assert names == {"folds.csv", "oos_equity.csv", "trials.parquet", "trials.csv", "metrics.json",
+                     "recommended_params.yaml", "run_info.json"}
+    assert len(pd.read_csv(run_dir / "trials.csv")) == 35  # the report's trials table links it
     trials = pd.read_parquet(run_dir / "trials.parquet")
     assert len(trials) == 35 and set(METRICS) <= set(trials.columns)
     assert {"fold", "combination", "fast", "slow", "objective", "valid", "chosen"} <= set(trials.columns)
@@ -213,6 +216,19 @@ def test_write_archives_every_file(report, tmp_path):
     assert metrics["deflated_sharpe"]["dsr"] == pytest.approx(report.dsr.dsr)
     assert metrics["deflated_sharpe"]["psr"] == metrics["probabilistic_sharpe"]["psr"] == pytest.approx(report.psr.psr)
     assert metrics["probabilistic_sharpe"]["reading"].startswith("PSR")
+    # The readings quote Sharpe ratios annualised, like metrics.json's own "sharpe" and the report (the audit found
+    # "0.035 per bar" there); the per-bar figures the statistics use are kept under names that say so.
+    ann = math.sqrt(252)
+    dsr, psr = metrics["deflated_sharpe"], metrics["probabilistic_sharpe"]
+    assert dsr["sharpe_annualised"] == psr["sharpe_annualised"] == pytest.approx(metrics["sharpe"], rel=1e-9)
+    assert dsr["sharpe_per_bar"] == pytest.approx(report.dsr.sr) and dsr["sr0_per_bar"] == pytest.approx(report.dsr.sr0)
+    assert dsr["sr0_annualised"] == pytest.approx(report.dsr.sr0 * ann)
+    assert dsr["sr_variance_per_bar"] == pytest.approx(report.dsr.sr_variance)
+    assert not {"sr", "sr0", "sr_variance", "sr_benchmark", "kurtosis"} & (set(dsr) | set(psr))
+    for block in (dsr, psr):
+        assert "per bar" not in block["reading"] and f"({block['sharpe_annualised']:.2f} annualised)" in block["reading"]
+    assert f"SR0 = {dsr['sr0_annualised']:.2f} (annualised)" in dsr["reading"]
+    assert dsr["reading"] == wf_sections.annualised_dsr_reading(report)  # what the report's headline says
     assert metrics["pbo"]["pbo"] == pytest.approx(report.pbo.pbo)
     assert metrics["walk_forward"]["n_folds"] == 7
     eq = pd.read_csv(run_dir / "oos_equity.csv", index_col=0, parse_dates=True)

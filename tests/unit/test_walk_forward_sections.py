@@ -24,7 +24,7 @@ from toolkit.optimize.walk_forward import WalkForwardReport, run_walk_forward, w
 from toolkit.report import plots
 from toolkit.report import walk_forward as wf_report
 from toolkit.report import walk_forward_sections as S
-from toolkit.report.axis_ticks import log_ticks
+from toolkit.report.axis_ticks import LOG_AXIS_NTICKS
 from toolkit.report.glossary import GLOSSARY, glossary_anchor
 from toolkit.report.html_table import format_cell
 from toolkit.runner import LOG_ONLY_TAG, export_html
@@ -104,8 +104,7 @@ def test_hindsight_curves_start_at_one_and_equal_their_sources(report, optimum) 
         np.testing.assert_array_equal(np.asarray(trace.y), c[trace.name].to_numpy(dtype=np.float32))
         assert list(trace.x) == [f"{t:%Y-%m-%d}" for t in c.index]
     values = c.to_numpy().ravel()
-    ticks = log_ticks(float(np.nanmin(values)), float(np.nanmax(values)))
-    assert tuple(fig.layout.yaxis.tickvals) == ticks.values and fig.layout.yaxis.type == "log"
+    _assert_adaptive_log_axis(fig.layout.yaxis, "~g" if np.nanmin(values) < 1 else "~s")  # growth of 1
 
 
 def test_logits_histogram_holds_every_split_and_pbo_is_its_share_left_of_zero(report) -> None:
@@ -200,22 +199,63 @@ def test_overfitting_table_shows_whole_rows_linked_to_the_glossary(report) -> No
     text = wf_report.overfitting_html(report)
     assert _bad(text) == []
     assert "<th" in text and "Statistic" in text
-    for key in ("psr", "dsr", "sr0", "pbo"):
+    for key in ("psr", "dsr", "sr0", "wf.excess_kurtosis", "pbo"):
         assert f'href="#{glossary_anchor(key)}"' in text
     assert "what the best of N skill-less configurations shows by luck" in text  # not cut
 
 
-def test_trials_table_shows_the_best_of_the_last_fold_by_kind_and_links_the_file(report) -> None:
-    text = wf_report.trials_html(report, top=4)
+def test_kurtosis_is_quoted_as_excess_kurtosis_everywhere(report) -> None:
+    """The audit: the walk-forward quoted raw kurtosis (3 for a normal), the backtest excess kurtosis (0)."""
+    d = report.dsr
+    assert d is not None
+    rows = {r[0]: r[1:] for r in (_cells(tr) for tr in re.findall(r"<tr>.*?</tr>", wf_report.overfitting_html(report),
+                                                                    flags=re.S))}
+    assert rows["excess kurtosis"][0] == f"{d.kurtosis - 3:.2f}" and d.excess_kurtosis == pytest.approx(d.kurtosis - 3)
+    assert not any(k.strip().endswith("kurtosis") and not k.startswith("excess") for k in rows)
+    m = report.metrics_json()
+    for block in ("deflated_sharpe", "probabilistic_sharpe"):
+        assert "kurtosis" not in m[block] and m[block]["excess_kurtosis"] == pytest.approx(d.kurtosis - 3)
+    entry = GLOSSARY["wf.excess_kurtosis"]
+    assert "excess kurtosis" in entry.definition and "0 for a normal" in entry.definition
+    assert "excess kurtosis" in GLOSSARY["daily_excess_kurtosis"].definition
+    assert "wf.excess_kurtosis" in S.GLOSSARY_KEYS
+    # The DSR itself still takes the raw kurtosis: recomputed from it, it is the stored one.
+    from toolkit.optimize.overfitting import probabilistic_sharpe_ratio
+
+    assert probabilistic_sharpe_ratio(d.sr, d.sr0, d.n_obs, d.skew, d.excess_kurtosis + 3) == pytest.approx(d.dsr)
+
+
+def test_trials_table_shows_every_trial_of_every_fold_by_kind_and_links_the_csv(report, tmp_path) -> None:
+    """The audit: only the last fold's top 20 were shown; now every trial of every fold, the CSV in the same order."""
+    text = wf_report.trials_html(report)
     assert _bad(text) == []
-    last = report.trials[report.trials["fold"] == report.trials["fold"].max()]
-    best = last.sort_values("objective", ascending=False, kind="stable").iloc[0]
-    assert text.count("<tr>") == 4 + 1
-    assert f"the 4 best of the {len(last)} combinations of fold {int(best['fold'])}" in text
-    assert 'href="trials.parquet"' in text
+    ordered = report.trials_by_fold()
+    assert len(ordered) == len(report.trials) == len(report.folds) * report.grid.n_kept
+    assert text.count("<tr>") == len(ordered) + 1  # every trial, no gap row: short enough to show whole
+    rows = [re.findall(r"<td>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", text)[1:]]
+    assert [int(r[0]) for r in rows] == list(ordered["fold"])  # fold by fold, every fold
+    for fold, group in ordered.groupby("fold"):
+        objective = group["objective"].dropna().to_numpy()
+        assert (np.diff(objective) <= 0).all(), fold  # best in-sample objective first
+    assert f"{len(ordered):,} trials, {len(report.folds):,} folds x {report.grid.n_kept:,} combinations" in text
+    assert 'href="trials.csv"' in text and "paged" not in text
+    best = ordered.iloc[0]
     assert f">{format_cell(best['total_return'], 'percent')}<" in text
     assert f">{format_cell(best['n_trades'], 'count')}<" in text
     assert ">True<" not in text and ">False<" not in text and ">yes<" in text
+    # trials.csv, written by the report, holds the same rows in the same order.
+    report.write(tmp_path)
+    csv = pd.read_csv(tmp_path / "trials.csv")
+    assert list(csv["fold"]) == list(ordered["fold"]) and list(csv["combination"]) == list(ordered["combination"])
+
+
+def test_a_long_trials_table_is_paged_and_says_so(report) -> None:
+    text = wf_report.trials_html(report, max_rows=10)
+    n = len(report.trials)
+    assert text.count("<tr>") == 10 + 1 and text.count('<tr class="tk-gap">') == 1
+    assert "paged: the first and last 5 rows are shown here" in text
+    assert f"rows 1–5 and {n - 4:,}–{n:,} of {n:,} trials shown; all in trials.csv" in text
+    assert f"rows 6–{n - 5:,} not shown: all {n:,} trials are in trials.csv" in text
 
 
 def test_recommended_parameters_read_as_a_table() -> None:
@@ -224,13 +264,17 @@ def test_recommended_parameters_read_as_a_table() -> None:
     assert wf_report.recommended_html(None) == ""
 
 
+def _assert_adaptive_log_axis(axis, tickformat: str) -> None:
+    """plotly.js picks the ticks at every zoom (1-2-5, powers or round steps) and labels each in full."""
+    assert axis.type == "log" and axis.tickmode == "auto" and axis.nticks == LOG_AXIS_NTICKS == 3
+    assert axis.tickformat == tickformat and axis.tickvals is None and axis.ticktext is None
+
+
 def test_equity_drawdown_labels_its_log_axis_with_readable_ticks(report) -> None:
     bench = report.benchmark_equity.rename("buy & hold")
     fig = plots.equity_drawdown(report.oos.equity, bench)
-    both = pd.concat([report.oos.equity, bench])
-    ticks = log_ticks(float(both.min()), float(both.max()))
-    assert tuple(fig.layout.yaxis.tickvals) == ticks.values
-    assert tuple(fig.layout.yaxis.ticktext) == ticks.labels
+    _assert_adaptive_log_axis(fig.layout.yaxis, "~s")  # equity in dollars: 50k, 100k, 1M
+    assert fig.layout.yaxis2.tickformat == ".0%" and fig.layout.yaxis2.type != "log"
 
 
 def test_a_log_only_cell_keeps_its_output_in_the_notebook_not_in_the_report(tmp_path) -> None:

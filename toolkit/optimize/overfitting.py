@@ -107,6 +107,14 @@ EULER_GAMMA = 0.5772156649015329
 MIN_OBSERVATIONS = 3
 
 
+def _annual_scale(periods_per_year: float) -> float:
+    """sqrt(periods per year): a per-bar Sharpe ratio times it is the annualised one."""
+    ppy = _real("periods_per_year", periods_per_year)
+    if ppy <= 0:
+        raise OptimizeInputError("periods_per_year", periods_per_year, "a number of bars per year > 0, e.g. 252")
+    return math.sqrt(ppy)
+
+
 def _pct(p: float) -> str:
     """0.93 -> '93%'; keeps one decimal near the ends so 0.996 does not read '100%'."""
     if not math.isfinite(p):
@@ -251,11 +259,27 @@ class ProbabilisticSharpe:
     kurtosis: float
     n_obs: int
 
-    def reading(self) -> str:
-        """One line of English for a report."""
+    @property
+    def excess_kurtosis(self) -> float:
+        """``kurtosis - 3``: 0 for a normal, the convention every report quotes (the formula takes the raw one)."""
+        return self.kurtosis - 3.0
+
+    def reading(self, periods_per_year: float | None = None) -> str:
+        """One line of English for a report.
+
+        With ``periods_per_year`` (252 for daily bars) the Sharpe ratios read annualised,
+        as a report's other Sharpe ratios do; without, per bar.
+        """
+        if periods_per_year is None:
+            sharpe = f"{self.sr:.3f} per bar"
+            bench = f"{self.sr_benchmark:g}"
+        else:
+            scale = _annual_scale(periods_per_year)
+            sharpe = f"{self.sr * scale:.2f} annualised"
+            bench = f"{self.sr_benchmark * scale:g}"
         return (
-            f"PSR {self.psr:.2f}: over {self.n_obs:,} bars the Sharpe ratio ({self.sr:.3f} per bar) is "
-            f"{_pct(self.psr)} likely to be genuinely above {self.sr_benchmark:g}, before any charge for "
+            f"PSR {self.psr:.2f}: over {self.n_obs:,} bars the Sharpe ratio ({sharpe}) is "
+            f"{_pct(self.psr)} likely to be genuinely above {bench}, before any charge for "
             "the search that found it."
         )
 
@@ -332,10 +356,26 @@ class DeflatedSharpe:
     kurtosis: float
     n_obs: int
 
-    def reading(self) -> str:
-        """One line of English for a report."""
+    @property
+    def excess_kurtosis(self) -> float:
+        """``kurtosis - 3``: 0 for a normal, the convention every report quotes (the formula takes the raw one)."""
+        return self.kurtosis - 3.0
+
+    def reading(self, periods_per_year: float | None = None) -> str:
+        """One line of English for a report.
+
+        With ``periods_per_year`` (252 for daily bars) SR and SR0 read annualised, as a
+        report's other Sharpe ratios do; without, per bar. The DSR is a probability either way.
+        """
         n = f"{self.n_trials:,.0f}" if float(self.n_trials).is_integer() else f"{self.n_trials:,.1f}"
         verdict = "passes" if self.dsr >= 0.95 else "falls short of"
+        if periods_per_year is not None:
+            scale = _annual_scale(periods_per_year)
+            return (
+                f"DSR {self.dsr:.2f}: the chosen Sharpe ratio ({self.sr * scale:.2f} annualised) is "
+                f"{_pct(self.dsr)} likely to beat SR0 = {self.sr0 * scale:.2f} (annualised), what the luckiest of "
+                f"{n} trials would show by chance; it {verdict} the usual 95% bar."
+            )
         return (
             f"DSR {self.dsr:.2f}: the chosen Sharpe ({self.sr:.3f} per bar) is {_pct(self.dsr)} likely "
             f"to be genuinely positive after {n} trials, whose luckiest would show {self.sr0:.3f} per bar "
@@ -356,7 +396,7 @@ class DeflatedSharpe:
                 ("trials", self.n_trials),
                 ("variance of trial SRs", self.sr_variance),
                 ("skew", self.skew),
-                ("kurtosis (non-excess)", self.kurtosis),
+                ("excess kurtosis", self.excess_kurtosis),
                 ("observations", self.n_obs),
             )
         )

@@ -136,6 +136,15 @@ class WalkForwardReport:
             t[c] = t[c].dt.strftime("%Y-%m-%d")
         return t
 
+    def trials_by_fold(self) -> pd.DataFrame:
+        """Every trial of every fold, as a reader goes through them: fold by fold, best in-sample objective first.
+
+        ``trials.csv`` holds them in this order, so the report's trials table (which shows
+        its first and last rows) and the file number the rows alike.
+        """
+        return self.trials.sort_values(["fold", "objective"], ascending=[True, False], na_position="last",
+                                       kind="stable").reset_index(drop=True)
+
     def heatmap_params(self) -> list[str] | None:
         """The two parameters of the heatmap: ``params.heatmap`` or the first two searched."""
         if self.params.heatmap:
@@ -191,7 +200,8 @@ class WalkForwardReport:
     # ------------------------------------------------------------------ archive
 
     def write(self, output_dir: str | Path) -> list[Path]:
-        """Write folds.csv, oos_equity.csv, trials.parquet, metrics.json, recommended_params.yaml, run_info.json."""
+        """Write folds.csv, oos_equity.csv, trials.parquet, trials.csv, metrics.json, recommended_params.yaml,
+        run_info.json."""
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
         run_id = out.name
@@ -206,8 +216,9 @@ class WalkForwardReport:
         eq.index.name = "timestamp"
         eq.to_csv(out / "oos_equity.csv")
         self.trials.to_parquet(out / "trials.parquet", index=False)
+        self.trials_by_fold().to_csv(out / "trials.csv", index=False)
         (out / "metrics.json").write_text(json.dumps(self.metrics_json(), indent=2, sort_keys=True))
-        files = [out / n for n in ("folds.csv", "oos_equity.csv", "trials.parquet", "metrics.json")]
+        files = [out / n for n in ("folds.csv", "oos_equity.csv", "trials.parquet", "trials.csv", "metrics.json")]
         if self.recommended is not None:
             (out / "recommended_params.yaml").write_text(self._recommended_yaml(run_id))
             files.append(out / "recommended_params.yaml")
@@ -228,19 +239,8 @@ class WalkForwardReport:
             "symbol": self.benchmark_symbol,
             **{k: _finite(v) for k, v in self.benchmark_metrics.items()},
         }
-        psr_fields = ("psr", "sr", "sr_benchmark", "skew", "kurtosis", "n_obs")
-        out["probabilistic_sharpe"] = (
-            {k: _finite(getattr(self.psr, k)) for k in psr_fields} | {"reading": self.psr.reading()}
-            if self.psr
-            else {"reading": self.psr_note}
-        )
-        dsr_fields = ("dsr", "psr", "sr", "sr0", "n_trials", "sr_variance", "skew", "kurtosis", "n_obs")
-        out["deflated_sharpe"] = (
-            {k: _finite(getattr(self.dsr, k)) for k in dsr_fields}
-            | {"reading": self.dsr.reading()}
-            if self.dsr
-            else {"reading": self.dsr_note}
-        )
+        out["probabilistic_sharpe"] = self._psr_json()
+        out["deflated_sharpe"] = self._dsr_json()
         out["pbo"] = (
             {"pbo": self.pbo.pbo, "n_splits": self.pbo.n_splits, "n_trials": self.pbo.n_trials,
              "n_combinations": self.pbo.n_combinations, "n_rows_used": self.pbo.n_rows_used,
@@ -263,6 +263,38 @@ class WalkForwardReport:
             "executor": self.executor,
         }
         return out
+
+    # The PSR and DSR as metrics.json and the report give them: Sharpe ratios annualised (as
+    # the metrics' own ``sharpe``), the per-bar figures the statistics are computed from
+    # kept under names that say so, kurtosis as excess kurtosis (0 for a normal).
+
+    def psr_reading(self) -> str:
+        """The PSR in one line, its Sharpe ratio annualised (or why there is no PSR)."""
+        return self.psr.reading(periods_per_year=TRADING_DAYS) if self.psr else self.psr_note
+
+    def dsr_reading(self) -> str:
+        """The DSR in one line, SR and SR0 annualised (or why there is no DSR)."""
+        return self.dsr.reading(periods_per_year=TRADING_DAYS) if self.dsr else self.dsr_note
+
+    def _psr_json(self) -> dict[str, Any]:
+        p = self.psr
+        if p is None:
+            return {"reading": self.psr_note}
+        ann = math.sqrt(TRADING_DAYS)
+        return {"psr": _finite(p.psr), "sharpe_annualised": _finite(p.sr * ann), "sharpe_per_bar": _finite(p.sr),
+                "sr_benchmark_per_bar": _finite(p.sr_benchmark), "skew": _finite(p.skew),
+                "excess_kurtosis": _finite(p.excess_kurtosis), "n_obs": p.n_obs, "reading": self.psr_reading()}
+
+    def _dsr_json(self) -> dict[str, Any]:
+        d = self.dsr
+        if d is None:
+            return {"reading": self.dsr_note}
+        ann = math.sqrt(TRADING_DAYS)
+        return {"dsr": _finite(d.dsr), "psr": _finite(d.psr), "sharpe_annualised": _finite(d.sr * ann),
+                "sr0_annualised": _finite(d.sr0 * ann), "sharpe_per_bar": _finite(d.sr),
+                "sr0_per_bar": _finite(d.sr0), "sr_variance_per_bar": _finite(d.sr_variance),
+                "n_trials": _finite(d.n_trials), "skew": _finite(d.skew), "excess_kurtosis": _finite(d.excess_kurtosis),
+                "n_obs": d.n_obs, "reading": self.dsr_reading()}
 
     def _repr_html_(self) -> str:  # pragma: no cover - display only
         return f"<b>WalkForwardReport</b>: {self.summary_line()}"

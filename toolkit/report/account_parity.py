@@ -26,7 +26,6 @@ the session's close (as the replay's parity check does), so a session that trade
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
 import re
 from dataclasses import dataclass, field
@@ -164,14 +163,9 @@ class AccountParity:
         return trades, sessions
 
     def _repr_html_(self) -> str:  # pragma: no cover - display only
-        lines = "".join(f"<li>{html.escape(line)}</li>" for line in self.summary_lines())
-        problems = "".join(f"<li>{html.escape(p)}</li>" for p in self.problems[:50])
-        shown = self.differing_trades() if len(self.trades) > 30 else self.trades
-        return (f"<b>Live vs backtest parity</b><ul>{lines}</ul>"
-                + (f"<b>Problems</b><ul>{problems}</ul>" if problems else "")
-                + "<b>Equity gap per session</b>"
-                + self.sessions.tail(30).to_html(index=False, float_format=lambda x: f"{x:.4f}")
-                + "<b>Trades</b>" + shown[SHOWN_TRADE_COLUMNS].to_html(index=False, float_format=lambda x: f"{x:.6g}"))
+        from toolkit.report.parity_tables import parity_html
+
+        return f"<b>Live vs backtest parity</b>{parity_html(self)}"
 
 
 def account_parity(
@@ -456,9 +450,9 @@ class ParitySection:
     note: str | None = None
 
     def _repr_html_(self) -> str:  # pragma: no cover - display only
-        if self.parity is None:
-            return f"<b>Live vs backtest parity</b>: {html.escape(self.note or '')}"
-        return self.parity._repr_html_()
+        from toolkit.report.parity_tables import parity_section_html
+
+        return parity_section_html(self) if self.parity is None else self.parity._repr_html_()
 
 
 def parity_section(

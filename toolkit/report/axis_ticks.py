@@ -15,6 +15,12 @@ minor digits ("2, 100k, 9, 8, 7, 6, 5, 4, 3"): the reader cannot tell 300k from 
   (``96k, 98k, 100k, 102k``).
 
 Pure arithmetic, no plotly: it is tested on its own.
+
+Fixed ``tickvals`` do not follow a zoom in the browser, though: zoom into a year of
+a twenty-year curve and no tick is left, or one. The charts therefore use
+:func:`adaptive_log_axis`: plotly's own tick choice, which plotly.js redoes on every
+zoom, held to the same three cases by the tick count, with every tick labelled in
+full (see its docstring). :func:`log_ticks` stays for labels computed outside a browser.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-__all__ = ["AxisTicks", "log_ticks", "short_number"]
+__all__ = ["LOG_AXIS_NTICKS", "AxisTicks", "adaptive_log_axis", "log_ticks", "short_number"]
 
 _SCALES: tuple[tuple[float, str], ...] = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 _REL = 1e-9  # a tick this close (relatively) to an end of the range is inside it
@@ -127,3 +133,30 @@ def _labels(values: list[float]) -> tuple[str, ...]:
         if len(set(labels)) == len(labels):
             return labels
     return labels
+
+
+#: The ``nticks`` of :func:`adaptive_log_axis` (why 3: see there).
+LOG_AXIS_NTICKS = 3
+
+
+def adaptive_log_axis(low: float, high: float) -> dict[str, object]:
+    """Settings of a plotly log axis whose ticks stay readable at every zoom (``fig.update_yaxes(**...)``).
+
+    plotly.js picks a log axis's ticks from the shown span ``s`` (decades) and ``nticks``
+    (``t = s / nticks``), again after every zoom or pan: powers of ten every
+    ``ceil(t)`` decades when ``t > 0.7``; round values a linear 1-2-5 step apart
+    (``120k, 140k, 160k``) when ``s < 1``; otherwise 1-2-5 values (``dtick "D2"``) when
+    ``t > 0.3``, or every digit (``"D1"``: ``20k ... 90k, 100k``, crowded near each
+    power) when not. With ``nticks = 3`` the last case cannot happen (``t <= 0.3``
+    means ``s < 1``), so the three cases are those of :func:`log_ticks`.
+
+    By default plotly labels the in-between ticks with their first digit only
+    ("2, 100k, 9, 8"); a ``tickformat`` makes it write every tick in full: d3's ``~s``
+    (``50k``, ``1.5M``; ``G`` for a billion) for values of 1 and above, ``~g``
+    (``0.5``, ``1.05``) when the curve goes below 1 (a growth of 1), where ``~s`` would
+    write ``500m``. ``low`` and ``high`` are the values the axis draws (positive).
+    """
+    lo, hi = float(low), float(high)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo > 0 and hi > 0):
+        raise ValueError(f"adaptive_log_axis: got low={low!r}, high={high!r}; allowed: finite numbers > 0 (a log axis)")
+    return {"type": "log", "tickmode": "auto", "nticks": LOG_AXIS_NTICKS, "tickformat": "~s" if lo >= 1 else "~g"}

@@ -15,7 +15,8 @@ import pandas as pd
 from toolkit.backtest.exposure import contribution_to_return, exposure_over_time, holdings_weights, symbol_pnl
 from toolkit.backtest.regime_stats import regime_cell_stats
 from toolkit.backtest.round_trips import round_trip_table
-from toolkit.report.html_table import CellKind, Column, html_table
+from toolkit.report.decision_table import decisions_display
+from toolkit.report.html_table import Column, html_table
 from toolkit.report.plot_data import chart_series, chart_x, chart_y
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,7 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.backtest.job import BacktestReport
 
 __all__ = ["CONTRIBUTION_COLUMNS", "REGIME_TABLE_COLUMNS", "TRADE_COLUMNS", "TRADE_ROWS_SHOWN", "closes",
-           "contribution_html", "decisions_html", "exposure_figure", "holdings_figure", "regime_cells_html",
+           "contribution_html", "decisions_html", "exposure_figure", "holdings_figure", "regime_cell_label",
+           "regime_cells_html", "regime_figure",
            "round_trips", "trade_prices_figure", "trades_html"]
 
 _MARGIN = dict(l=70, r=20, t=50, b=30)
@@ -182,31 +184,41 @@ REGIME_TABLE_COLUMNS = (
 )
 
 
+def regime_cell_label(report: BacktestReport, cell: object) -> str:
+    """``cell`` as the strategy names it (``3: sideways / low vol (Drift)``); its number alone when unnamed."""
+    number = int(cast(float, cell)) if float(cast(float, cell)).is_integer() else cell
+    return report.strategy.regime_cells.get(cast(int, number), str(number))
+
+
+def regime_figure(report: BacktestReport) -> Figure:
+    """The regime band under the equity curve, each cell named in the legend as the strategy's spec names it."""
+    from toolkit.report.plots import regime_timeline
+
+    return regime_timeline(report.result.equity, report.decisions.context["cell"],
+                           names=report.strategy.regime_cells)
+
+
 def regime_cells_html(report: BacktestReport) -> str:
-    """Per regime cell: time spent there and the return, risk and drawdown earned there.
+    """Per regime cell, named by the strategy's spec: time spent there and the return, risk and drawdown earned there.
 
     A bar's return is earned under the cell decided on the bar before (see
     :mod:`toolkit.backtest.regime_stats`), so the decisions' cells are shifted by one bar.
     """
     cells = report.decisions.context["cell"].reindex(report.result.equity.index).shift(1)
     table = regime_cell_stats(report.result.returns, cells, risk_free_rate=report.params.risk_free_rate)
-    table.index = [str(int(c)) if float(c).is_integer() else str(c) for c in table.index]
-    return html_table(table, REGIME_TABLE_COLUMNS, index=Column("cell", "cell"))
-
-
-def _decision_kind(column: pd.Series) -> CellKind:
-    """Numbers as numbers; flags and labels as text (``True`` is not the number 1 to a reader)."""
-    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-    return "number" if numeric else "text"
+    table.index = [regime_cell_label(report, c) for c in table.index]
+    return html_table(table, REGIME_TABLE_COLUMNS, index=Column("cell", "cell", "text", "regime.cell"))
 
 
 def decisions_html(report: BacktestReport, *, last: int = 10, archived: bool = True) -> str:
-    """The last ``last`` bars of the decisions table, saying so; ``archived``: link the run's ``decisions.csv``."""
+    """The last ``last`` bars of the decisions table, saying so; ``archived``: link the run's ``decisions.csv``.
+
+    Target weights in percent, flags as yes/no, whole numbers as counts and each
+    indicator column at one precision (:mod:`toolkit.report.decision_table`).
+    """
     csv = "decisions.csv" if archived else None
     t = report.decisions_table()
     tail = t.tail(last)
-    cols = [Column(str(c), str(c), _decision_kind(t[c])) for c in t.columns]
-    shown = tail.copy()
-    shown.columns = [str(c) for c in shown.columns]
+    shown, cols = decisions_display(t, tail)
     return html_table(shown, cols, index=Column("timestamp", "bar", "date"), csv=csv,
                       caption=f"The last {len(tail):,} of {len(t):,} bars")

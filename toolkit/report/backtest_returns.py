@@ -14,7 +14,7 @@ import pandas as pd
 
 from toolkit.backtest.drawdowns import underwater, worst_drawdowns
 from toolkit.backtest.period_returns import yearly_returns_table
-from toolkit.report.axis_ticks import log_ticks
+from toolkit.report.axis_ticks import adaptive_log_axis
 from toolkit.report.html_table import Column, html_table
 from toolkit.report.plot_data import chart_series, chart_x, chart_y
 
@@ -52,8 +52,7 @@ def cumulative_returns_figure(report: BacktestReport) -> Figure:
         fig.add_trace(go.Scatter(x=chart_x(s.index), y=chart_y(s / cash - 1.0), name=name, line=line,
                                  legendgroup=name, showlegend=False), row=2, col=1)
     values = pd.concat(series.values()).dropna()
-    ticks = log_ticks(float(values.min()), float(values.max()))
-    fig.update_yaxes(type="log", tickvals=list(ticks.values), ticktext=list(ticks.labels), title_text="equity",
+    fig.update_yaxes(**adaptive_log_axis(float(values.min()), float(values.max())), title_text="equity",
                      row=1, col=1)
     fig.update_yaxes(tickformat=".0%", title_text="cumulative return", row=2, col=1)
     fig.update_layout(height=560, margin=_MARGIN, legend=dict(orientation="h", y=-0.08))

@@ -27,7 +27,7 @@ from typing import Literal
 __all__ = ["GLOSSARY", "GLOSSARY_GROUPS", "GlossaryEntry", "GlossaryKind", "glossary_anchor", "glossary_entry",
            "glossary_html"]
 
-GlossaryKind = Literal["percent", "ratio", "count", "days", "money", "number", "date"]
+GlossaryKind = Literal["percent", "ratio", "count", "days", "money", "number", "date", "text"]
 
 #: Section headings, in the order the glossary shows them.
 GLOSSARY_GROUPS = (
@@ -167,7 +167,9 @@ _ENTRIES = (
        "normal.",
        "bias-corrected sample skewness G1 = m3 / m2^1.5 x sqrt(n (n - 1)) / (n - 2), m_k the k-th central moment"),
     _e("daily_excess_kurtosis", "Excess kurtosis (daily)", "Distribution of returns", "ratio",
-       "How fat the tails of the daily returns are compared with a normal (0 for a normal, above 0 fatter).",
+       "How fat the tails of the daily returns are compared with a normal (0 for a normal, above 0 fatter). Every "
+       "kurtosis the reports show is excess kurtosis, kurtosis - 3, never the raw (Pearson) kurtosis, which is 3 "
+       "for a normal.",
        "bias-corrected sample excess kurtosis G2 = ((n + 1) g2 + 6) (n - 1) / ((n - 2)(n - 3)), "
        "g2 = m4 / m2^2 - 3"),
     _e("tail_ratio", "Tail ratio", "Distribution of returns", "ratio",
@@ -244,6 +246,11 @@ _ENTRIES = (
        "Maximum favourable excursion: the furthest the trade went in the trader's favour while held.",
        "max(0, highest close while held or exit price / entry price - 1)"),
     # ----------------------------------------------------------------- regimes
+    _e("regime.cell", "Regime cell", "Regime cells", "text",
+       "One of the strategy's regimes, named by its spec: its number, the trend state and the volatility state that "
+       "select it and the spec's name (v3.5b: 3 trend states x 2 volatility states = 6 cells, e.g. "
+       "\"3: sideways / low vol (Drift)\").",
+       "number: trend / volatility (name), as the strategy's regime_cells say"),
     _e("regime.days", "Days in cell", "Regime cells", "count",
        "Bars whose return was earned under the cell.", "number of bars labelled with the cell"),
     _e("regime.share", "Share of time", "Regime cells", "percent",
@@ -262,7 +269,13 @@ _ENTRIES = (
     _e("psr", "PSR", "Overfitting (walk-forward)", "percent",
        "Probabilistic Sharpe ratio: the probability that the true Sharpe ratio of the out-of-sample record is "
        "above 0, allowing for its length, skew and kurtosis (no charge for the search).",
-       "Phi((SR - 0) sqrt(n - 1) / sqrt(1 - skew SR + (kurtosis - 1) / 4 SR^2)), SR per bar"),
+       "Phi((SR - 0) sqrt(n - 1) / sqrt(1 - skew SR + (excess kurtosis + 2) / 4 SR^2)), SR per bar "
+       "(the paper's (kurtosis - 1) / 4 with its raw kurtosis = excess kurtosis + 3)"),
+    _e("wf.excess_kurtosis", "Excess kurtosis (PSR/DSR input)", "Overfitting (walk-forward)", "ratio",
+       "How fat the tails of the stitched out-of-sample daily returns are, as the PSR and DSR take them into "
+       "account: excess kurtosis, 0 for a normal (the same convention as the backtest report). The PSR/DSR "
+       "formulas use the raw kurtosis, excess kurtosis + 3, internally.",
+       "m4 / m2^2 - 3, the plain moment estimate (not bias-corrected), m_k the k-th central moment"),
     _e("dsr", "DSR", "Overfitting (walk-forward)", "percent",
        "Deflated Sharpe ratio: the probability that the true Sharpe ratio is above what the luckiest of the N "
        "configurations searched would show by chance.",
@@ -314,7 +327,7 @@ def glossary_anchor(key: str) -> str:
 
 
 _KIND_TEXT = {"percent": "percent", "ratio": "ratio", "count": "count", "days": "calendar days", "money": "money",
-              "number": "number", "date": "date"}
+              "number": "number", "date": "date", "text": "text"}
 
 _CSS = """
 .tk-glossary{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1100px}

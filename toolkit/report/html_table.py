@@ -36,8 +36,9 @@ __all__ = ["CSS", "CellKind", "Column", "MetricRow", "format_cell", "html_table"
 
 #: How a cell is written: the kinds of :mod:`toolkit.report.metric_format`, plus dates, text and
 #: quantities (shares held or traded, possibly fractional: always two decimals, ``25.00``, ``38.50``,
-#: so a column of them lines up).
-CellKind = Literal["percent", "ratio", "count", "days", "money", "number", "quantity", "date", "text"]
+#: so a column of them lines up) and figures (numbers already written by their own rule, e.g. a
+#: strategy's indicators in :mod:`toolkit.report.decision_table`: shown as given, right-aligned).
+CellKind = Literal["percent", "ratio", "count", "days", "money", "number", "quantity", "figure", "date", "text"]
 
 #: Scoped styles of every table the tearsheet draws (class ``tk-table``).
 CSS = """
@@ -55,7 +56,7 @@ CSS = """
 .tk-table .tk-note{color:#555;margin:.2em 0}
 """
 
-_NUMERIC = {"percent", "ratio", "count", "days", "money", "number", "quantity"}
+_NUMERIC = {"percent", "ratio", "count", "days", "money", "number", "quantity", "figure"}
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,10 @@ def format_cell(value: Any, kind: CellKind) -> str:
         if ts.tzinfo is not None:
             ts = ts.tz_convert("UTC").tz_localize(None)
         return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
-    if kind == "text":
-        return MISSING if _missing(value) or str(value).strip() == "" else str(value)
     if kind == "quantity":
         return format_value(value, "money")  # the same two decimals with thousands separators, no currency
+    if kind == "text" or kind == "figure":  # noqa: PLR1714 (two comparisons narrow the Literal for mypy)
+        return MISSING if _missing(value) or str(value).strip() == "" else str(value)
     return format_value(value, kind)
 
 

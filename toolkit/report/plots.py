@@ -6,10 +6,12 @@ so the nbconvert HTML report stays interactive and opens without a network.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
-from toolkit.report.axis_ticks import log_ticks
+from toolkit.report.axis_ticks import adaptive_log_axis
 from toolkit.report.plot_data import chart_x, chart_y
 
 #: Cell colours of regime strategies (v3.5b cells 1-6).
@@ -56,12 +58,11 @@ def equity_drawdown(equity: pd.Series, benchmark: pd.Series | None = None, *, ti
             go.Scatter(x=x, y=bdd.to_numpy(), name="benchmark drawdown", line=dict(width=0.8, color="#7f7f7f")),
             row=2, col=1,
         )
-    # Readable 1-2-5 ticks (50k, 100k, 200k): plotly's own read "2, 100k, 9, 8" on a short log range.
+    # Readable ticks at every zoom (50k, 100k, 200k): plotly's default reads "2, 100k, 9, 8" on a short log range.
     shown = pd.concat([equity, benchmark]) if benchmark is not None else equity
     shown = shown[np.isfinite(shown) & (shown > 0)]
     if len(shown):
-        ticks = log_ticks(float(shown.min()), float(shown.max()))
-        fig.update_yaxes(tickvals=list(ticks.values), ticktext=list(ticks.labels), row=1, col=1)
+        fig.update_yaxes(**adaptive_log_axis(float(shown.min()), float(shown.max())), row=1, col=1)
     fig.update_yaxes(type="log", title_text="equity", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", title_text="drawdown", row=2, col=1)
     fig.update_layout(title=title, height=520, margin=dict(l=60, r=20, t=50, b=30), legend=dict(orientation="h"))
@@ -92,8 +93,13 @@ def monthly_heatmap(table: pd.DataFrame, *, title: str = "Monthly returns"):
     return fig
 
 
-def regime_timeline(equity: pd.Series, cells: pd.Series, *, title: str = "Equity with regime cells"):
-    """Equity curve (log axis with 1-2-5 ticks) over a strip coloured by the strategy's regime cell on each bar."""
+def regime_timeline(equity: pd.Series, cells: pd.Series, *, title: str = "Equity with regime cells",
+                    names: Mapping[int, str] | None = None):
+    """Equity curve (log axis with 1-2-5 ticks) over a strip coloured by the strategy's regime cell on each bar.
+
+    ``names``: each cell's legend entry (a strategy's ``regime_cells``, ``3: sideways / low
+    vol (Drift)``); an unnamed cell reads ``cell 3``.
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -106,10 +112,10 @@ def regime_timeline(equity: pd.Series, cells: pd.Series, *, title: str = "Equity
     for cell, colour in CELL_COLOURS.items():
         mask = (c == cell).to_numpy()
         if mask.any():
-            fig.add_trace(go.Bar(x=list(x[mask]), y=np.ones(int(mask.sum()), dtype=np.int8), name=f"cell {cell}",
-                                 marker_color=colour, marker_line_width=0, width=86_400_000), row=2, col=1)
-    ticks = log_ticks(float(equity.min()), float(equity.max()))
-    fig.update_yaxes(type="log", tickvals=list(ticks.values), ticktext=list(ticks.labels), row=1, col=1)
+            fig.add_trace(go.Bar(x=list(x[mask]), y=np.ones(int(mask.sum()), dtype=np.int8),
+                                 name=(names or {}).get(cell, f"cell {cell}"), marker_color=colour,
+                                 marker_line_width=0, width=86_400_000), row=2, col=1)
+    fig.update_yaxes(**adaptive_log_axis(float(equity.min()), float(equity.max())), row=1, col=1)
     fig.update_yaxes(visible=False, row=2, col=1)
     fig.update_layout(title=title, barmode="stack", bargap=0, height=480, margin=dict(l=60, r=20, t=50, b=30),
                       legend=dict(orientation="h"))

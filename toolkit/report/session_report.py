@@ -347,6 +347,21 @@ SESSION_GLOSSARY: dict[str, GlossaryEntry] = {e.key: e for e in (
        "A holding's value as a fraction of the account's equity after the session; the target weight is what the "
        "strategy asked for.",
        "quantity x session price / equity"),
+    _g("parity.gap_bps", "Equity gap (bp)", "number",
+       "Live vs backtest parity: how far the account's equity is from the backtest's of the same parameters, "
+       "started on the account's first session with its initial cash, in basis points; the change column is what "
+       "the session added.",
+       "(live equity / backtest equity - 1) x 10,000"),
+    _g("parity.signal_diff_bps", "Signal difference (bp)", "number",
+       "Live vs backtest parity: the largest difference between the target weights the strategy gave live and in "
+       "the backtest on the session, in basis points of equity (0 when both decided the same).",
+       "max over symbols of |live target weight - backtest target weight| x 10,000, with its sign"),
+    _g("parity.difference", "Parity difference", "text",
+       "Live vs backtest parity, per trade: what differs beyond the tolerance (10 bp unless the report says "
+       "otherwise): \"only live\", \"only backtest\", \"only live (unfilled)\", or the words quantity, price, "
+       "signal; \"none\" when the live trade and the backtest's agree within the tolerance.",
+       "quantity and fill price relative to the backtest's, target weight in bp of equity, each against the "
+       "tolerance"),
 )}
 
 

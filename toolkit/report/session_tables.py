@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from dataclasses import asdict, fields
@@ -19,16 +20,18 @@ import pandas as pd
 from toolkit.engine.result import SessionResult, json_safe
 from toolkit.ledger import FillRecord, OrderRecord
 from toolkit.model import OrderSide
-from toolkit.report.html_table import Column, html_table
+from toolkit.report.decision_table import decision_html, format_context_field
+from toolkit.report.html_table import Column, format_cell, html_table
 from toolkit.report.metric_format import MISSING
 from toolkit.report.session_report import format_quantity, link_headers
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.params.daily_dry_run import DailyDryRunParams
+    from toolkit.strategies.base import Decision
 
-__all__ = ["context_html", "fills_frame", "fills_html", "format_context_value", "format_time", "guard_audit_html",
-           "ledger_tables", "orders_frame", "orders_html", "portfolio_html", "portfolio_table", "prices_frame",
-           "prices_html", "write_outputs"]
+__all__ = ["context_html", "decision_section_html", "fills_frame", "fills_html", "format_context_value",
+           "format_time", "guard_audit_html", "ledger_tables", "orders_frame", "orders_html", "portfolio_html",
+           "portfolio_table", "prices_frame", "prices_html", "write_outputs"]
 
 #: Report times are New York's, with the zone written (``2018-04-05 16:00 EDT``): the exchange's clock.
 REPORT_TZ = "America/New_York"
@@ -168,11 +171,25 @@ def format_context_value(value: Any) -> str:
 
 
 def context_html(context: dict[str, Any]) -> str:
-    """The strategy's decision context: one row per indicator, its value as :func:`format_context_value` writes it."""
+    """The strategy's decision context: one row per indicator, its value as
+    :func:`~toolkit.report.decision_table.format_context_field` writes it (weights in percent, indicators at 4
+    significant digits with separators, counts whole, flags yes/no)."""
     if not context:
         return "<p>The strategy recorded no indicator with this decision.</p>"
-    t = pd.DataFrame({"name": list(context), "value": [format_context_value(v) for v in context.values()]})
+    t = pd.DataFrame({"name": list(context), "value": [format_context_field(k, v) for k, v in context.items()]})
     return html_table(t, [Column("name", "indicator"), Column("value", "value")])
+
+
+def decision_section_html(decision: Decision | None) -> str:
+    """The session's decision: the bar it was made on, its target weights (percent), whether orders go out, its context.
+
+    One table (:func:`~toolkit.report.decision_table.decision_html`), so the dry-run and
+    live reports write a decision as the backtest's decisions table does.
+    """
+    if decision is None:
+        return "<p>No decision this time (see the status above).</p>"
+    return (f"<p>Decision on the bar of {html.escape(format_cell(decision.timestamp, 'date'))}.</p>"
+            + decision_html(decision))
 
 
 def _quantities(frame: pd.DataFrame, *keys: str) -> pd.DataFrame:

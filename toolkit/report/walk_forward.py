@@ -39,8 +39,8 @@ __all__ = [
     "trials_html",
 ]
 
-#: How many of the last fold's best combinations the trials table shows (``trials.parquet`` has them all).
-TRIALS_SHOWN = 20
+#: Rows of the trials table shown before it is paged (first and last halves; ``trials.csv`` has them all).
+TRIALS_SHOWN = 200
 
 
 def _glossary_key(name: str) -> str | None:
@@ -94,7 +94,9 @@ def overfitting_table(report: WalkForwardReport) -> pd.DataFrame:
             ("configurations N", f"{dsr.n_trials:,.0f}", "distinct configurations searched"),
             ("spread of their Sharpes (annualised)", f"{math.sqrt(dsr.sr_variance) * ann:.3f}",
              "standard deviation across configurations, over the same OOS bars"),
-            ("skew, kurtosis", f"{dsr.skew:.2f}, {dsr.kurtosis:.2f}", "of the OOS daily returns (3 = normal kurtosis)"),
+            ("skew", f"{dsr.skew:.2f}", "of the OOS daily returns (0 for a normal)"),
+            ("excess kurtosis", f"{dsr.excess_kurtosis:.2f}",
+             "of the OOS daily returns: kurtosis - 3, 0 for a normal (the formula adds the 3 back)"),
         ]
     else:
         rows.append(("DSR", "-", report.dsr_note))
@@ -107,7 +109,7 @@ def overfitting_table(report: WalkForwardReport) -> pd.DataFrame:
 
 #: Glossary key of each row of :func:`overfitting_table` that has one.
 _OVERFITTING_GLOSSARY = {"PSR": "psr", "DSR": "dsr", "OOS Sharpe (annualised)": "wf.oos_sharpe",
-                         "SR0 (annualised)": "sr0", "PBO": "pbo"}
+                         "SR0 (annualised)": "sr0", "excess kurtosis": "wf.excess_kurtosis", "PBO": "pbo"}
 
 
 def overfitting_html(report: WalkForwardReport) -> str:
@@ -118,24 +120,31 @@ def overfitting_html(report: WalkForwardReport) -> str:
     return metric_rows_table(rows, ["value", "what it says"], first_header="Statistic")
 
 
-def trials_html(report: WalkForwardReport, top: int = TRIALS_SHOWN) -> str:
-    """The last fold's ``top`` combinations by in-sample objective, every metric by kind, ``trials.parquet`` linked."""
-    t = report.trials
-    last = int(t["fold"].max())
-    fold = t[t["fold"] == last]
-    best = fold.sort_values("objective", ascending=False, kind="stable").head(top).copy()
-    best["valid"] = best["valid"].map({True: "yes", False: "no"})
-    best["chosen"] = best["chosen"].map({True: "yes", False: "no"})
+def trials_html(report: WalkForwardReport, max_rows: int = TRIALS_SHOWN) -> str:
+    """Every trial of every fold (fold by fold, best in-sample objective first), every metric by kind.
+
+    Past ``max_rows`` the table is paged: its first and last rows are shown, a row between
+    them and the note above say which rows are left out and that ``trials.csv`` (the same
+    rows in the same order, :meth:`~toolkit.optimize.walk_forward.WalkForwardReport.trials_by_fold`)
+    holds them all. Shorter tables are shown whole, scrolling.
+    """
+    t = report.trials_by_fold()
+    t["valid"] = t["valid"].map({True: "yes", False: "no"})
+    t["chosen"] = t["chosen"].map({True: "yes", False: "no"})
     obj = objective_format(str(report.objective))
-    cols = [Column(name, name, "number") for name in report.grid_params]
+    cols = [Column("fold", "fold", "count")]
+    cols += [Column(name, name, "number") for name in report.grid_params]
     cols.append(Column("objective", obj.label, obj.kind))
     for name in METRICS:
         fmt = metric_format(name)
         cols.append(Column(name, fmt.label, fmt.kind, _glossary_key(name)))
     cols += [Column("valid", "meets constraints"), Column("chosen", "chosen")]
-    caption = (f"the {len(best):,} best of the {len(fold):,} combinations of fold {last} by in-sample objective; "
-               "trials.parquet holds every combination of every fold")
-    table = html_table(best, cols, caption=caption, csv="trials.parquet", what="combinations", scroll_rows=10)
+    n_folds = int(t["fold"].nunique())
+    caption = (f"every combination of every fold: {len(t):,} trials, {n_folds:,} folds x "
+               f"{report.grid.n_kept:,} combinations, each fold's best in-sample objective first")
+    if len(t) > max_rows:
+        caption += f"; paged: the first and last {max_rows // 2:,} rows are shown here"
+    table = html_table(t, cols, caption=caption, csv="trials.csv", what="trials", scroll_rows=15, max_rows=max_rows)
     # Long metric names ("Max drawdown duration (days)") wrap in the header: the figures set the width.
     return ('<div class="tk-wf-trials"><style>.tk-wf-trials thead th{white-space:normal;vertical-align:bottom;'
             f"min-width:4em}}</style>{table}</div>")

@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 
 from toolkit.backtest.metrics import TRADING_DAYS
 from toolkit.optimize.walk_forward import FOLD_COLUMNS
-from toolkit.report.axis_ticks import log_ticks
+from toolkit.report.axis_ticks import adaptive_log_axis
 from toolkit.report.html_table import Column, MetricRow, format_cell, html_table, metric_rows_table
 from toolkit.report.plot_data import chart_x, chart_y
 
@@ -39,6 +39,7 @@ __all__ = [
     "GLOSSARY_KEYS",
     "HEADLINE_METRICS",
     "annualised_dsr_reading",
+    "annualised_psr_reading",
     "degradation_figure",
     "degradation_html",
     "degradation_table",
@@ -62,8 +63,8 @@ HEADLINE_METRICS = (
 #: Every metric of the metrics and trials tables (``METRICS``) is there, so each label links somewhere.
 GLOSSARY_KEYS = ("final_equity", "total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
                  "max_drawdown_duration_days", "win_rate", "profit_factor", "n_trades", "n_partial_exits", "exposure",
-                 "avg_gross_exposure", "turnover", "psr", "dsr", "sr0", "pbo", "wf.is_sharpe", "wf.oos_sharpe",
-                 "wf.degradation", "wf.full_sample_optimum", "pbo.logit")
+                 "avg_gross_exposure", "turnover", "psr", "dsr", "sr0", "wf.excess_kurtosis", "pbo", "wf.is_sharpe",
+                 "wf.oos_sharpe", "wf.degradation", "wf.full_sample_optimum", "pbo.logit")
 
 _ANNUAL = math.sqrt(TRADING_DAYS)
 
@@ -73,14 +74,13 @@ _FOLD_KINDS = {"objective": "ratio", "sharpe": "ratio", "cagr": "percent", "max_
 
 
 def annualised_dsr_reading(report: WalkForwardReport) -> str:
-    """The DSR in one line with its Sharpe ratios annualised (the stored reading gives them per bar)."""
-    d = report.dsr
-    if d is None:
-        return report.dsr_note
-    verdict = "passes" if d.dsr >= 0.95 else "falls short of"
-    return (f"DSR {d.dsr:.2f}: the out-of-sample Sharpe ratio ({d.sr * _ANNUAL:.2f} annualised) is "
-            f"{d.dsr:.0%} likely to beat SR0 = {d.sr0 * _ANNUAL:.2f} (annualised), what the luckiest of "
-            f"{d.n_trials:,.0f} configurations would show by chance; it {verdict} the usual 95% bar.")
+    """The DSR in one line with SR and SR0 annualised: the reading ``metrics.json`` stores too."""
+    return report.dsr_reading()
+
+
+def annualised_psr_reading(report: WalkForwardReport) -> str:
+    """The PSR in one line with its Sharpe ratio annualised: the reading ``metrics.json`` stores too."""
+    return report.psr_reading()
 
 
 def _benchmark_final_equity(report: WalkForwardReport) -> float:
@@ -198,8 +198,7 @@ def hindsight_figure(report: WalkForwardReport, optimum: FullSampleOptimum) -> g
     values = curves.to_numpy().ravel()
     values = values[np.isfinite(values) & (values > 0)]
     if len(values):
-        ticks = log_ticks(float(values.min()), float(values.max()))
-        fig.update_yaxes(tickvals=list(ticks.values), ticktext=list(ticks.labels))
+        fig.update_yaxes(**adaptive_log_axis(float(values.min()), float(values.max())))
     chosen = (", ".join(f"{k}={v}" for k, v in optimum.params.items()) if optimum.combination is not None
               else "no combination met the constraints")
     fig.update_yaxes(type="log", title_text="growth of 1")

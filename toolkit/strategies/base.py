@@ -156,6 +156,9 @@ class Strategy(ABC, Generic[P]):
     description: ClassVar[str] = ""
     #: True when the strategy exposes a regime ``cell`` in its context (regime charts).
     has_regime: ClassVar[bool] = False
+    #: What each regime cell number means, as its spec names it (``3: sideways / low vol (Drift)``):
+    #: a reader of the regime band and its statistics should not have to look up "cell 3".
+    regime_cells: ClassVar[Mapping[int, str]] = {}
 
     def __init__(
         self,

@@ -114,6 +114,12 @@ _CELL = {
     ("Sideways", False): 3, ("Sideways", True): 4,
     ("BearStrong", False): 5, ("BearStrong", True): 6,
 }
+#: How a report names each cell: its number, trend / volatility state and the spec's name (§5),
+#: e.g. ``3: sideways / low vol (Drift)``.
+CELL_LABELS: dict[int, str] = {
+    cell: f"{cell}: {trend.removesuffix('Strong').lower()} / {'high' if high else 'low'} vol ({CELL_NAMES[cell]})"
+    for (trend, high), cell in _CELL.items()
+}
 
 CONTEXT_FIELDS = (
     "cell", "trend_state", "vol_state", "t_norm", "z_score", "sma_fast", "sma_slow",
@@ -404,6 +410,7 @@ class HierarchicalAdaptiveV35b(Strategy[HierarchicalAdaptiveV35bParams]):
         "TMF/TMV by the TLT trend in defensive cells, L1 rebalance threshold."
     )
     has_regime = True
+    regime_cells = CELL_LABELS
 
     # ------------------------------------------------------------------ symbols
     def _slot_symbols(self) -> list[str | None]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from toolkit.report.axis_ticks import log_ticks
+from toolkit.report.axis_ticks import adaptive_log_axis
 from toolkit.report.metric_format import MetricFormat, formatted_metrics
 
 __all__ = ["dates_as_text", "figure_widget", "metrics_html", "readable_log_axis", "redraw"]
@@ -73,14 +73,13 @@ def redraw(widget: Any, figure: Any) -> None:
 
 
 def readable_log_axis(figure: Any, *series: pd.Series, row: int = 1, col: int = 1) -> Any:
-    """``figure`` with its log axis at (``row``, ``col``) labelled by :func:`~toolkit.report.axis_ticks.log_ticks`
-    over the positive values of ``series`` (what that axis draws): ``50k, 100k, 200k``, not plotly's
-    minor digits. Unchanged when nothing is positive."""
+    """``figure`` with its log axis at (``row``, ``col``) set by :func:`~toolkit.report.axis_ticks.adaptive_log_axis`
+    over the positive values of ``series`` (what that axis draws): ``50k, 100k, 200k`` at every zoom, not
+    plotly's minor digits. Unchanged when nothing is positive."""
     values = np.concatenate([np.asarray(s, dtype=float) for s in series]) if series else np.array([])
     values = values[np.isfinite(values) & (values > 0)]
     if values.size:
-        ticks = log_ticks(float(values.min()), float(values.max()))
-        figure.update_yaxes(tickvals=list(ticks.values), ticktext=list(ticks.labels), row=row, col=col)
+        figure.update_yaxes(**adaptive_log_axis(float(values.min()), float(values.max())), row=row, col=col)
     return figure
 
 
