@@ -420,7 +420,6 @@ def metrics_from_arrays(
     last = equity[:, -1]
     with np.errstate(divide="ignore", invalid="ignore"):
         total = last / initial_cash - 1.0
-        cagr = np.where(last > 0, np.power(np.maximum(last, 0) / initial_cash, TRADING_DAYS / n) - 1.0, -1.0)
         mean = ex.mean(axis=1)
         std = ex.std(axis=1, ddof=1)
         vol = r.std(axis=1, ddof=1) * math.sqrt(TRADING_DAYS)
@@ -429,7 +428,8 @@ def metrics_from_arrays(
         sortino = np.where(downside > 0, mean * TRADING_DAYS / downside, np.nan)
         peak = np.maximum(np.maximum.accumulate(equity, axis=1), initial_cash)  # initial cash: the first peak
         mdd = (equity / peak - 1.0).min(axis=1)
-        calmar = np.where(mdd < 0, cagr / np.abs(mdd), np.nan)
+    cagr, calmar = cagr_and_calmar(last, mdd, initial_cash=initial_cash, n_bars=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
         closed = trades["n_closed"]
         win_rate = np.where(closed > 0, trades["n_wins"] / closed, np.nan)
         profit_factor = np.where(trades["gross_loss"] > 0, trades["gross_profit"] / trades["gross_loss"], np.nan)
@@ -455,6 +455,27 @@ def metrics_from_arrays(
         "final_equity": last.copy(),
     }
     return {k: np.where(np.isfinite(v), v, np.nan) for k, v in metrics.items()}, r
+
+
+def cagr_and_calmar(
+    final_equity: np.ndarray, max_drawdown: np.ndarray, *, initial_cash: float, n_bars: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """CAGR and Calmar ratio per row, from the final equity and the (negative) maximum drawdown.
+
+    Not yet made finite (callers map inf to NaN with the other metrics). Why a function
+    of its own: the fused kernels (:mod:`toolkit.optimize.kernels`) write the final
+    equity and the drawdown and call THIS after their compiled pass, because numpy's
+    array ``np.power`` (SIMD) and a scalar ``x ** y`` (libm, what numba compiles) may
+    differ by one ulp, and ``cagr = pow(...) - 1`` turns that ulp into a relative
+    error of 1e-8 when the return is near zero. One expression in one place keeps the
+    two paths bit for bit equal.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cagr = np.where(
+            final_equity > 0, np.power(np.maximum(final_equity, 0) / initial_cash, TRADING_DAYS / n_bars) - 1.0, -1.0
+        )
+        calmar = np.where(max_drawdown < 0, cagr / np.abs(max_drawdown), np.nan)
+    return cagr, calmar
 
 
 def _drawdown_duration_days(equity: np.ndarray, peak: np.ndarray, ts_ns: np.ndarray) -> np.ndarray:

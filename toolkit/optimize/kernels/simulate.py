@@ -512,6 +512,10 @@ def _write_metrics(
 ) -> None:
     """evaluate.metrics_from_arrays for one row, with numpy's reductions (pairwise sums).
 
+    The cagr and calmar slots receive the raw final equity and maximum drawdown:
+    :func:`finish_metrics` turns them into the two ratios with numpy, as the
+    vectorbt path does (see there why).
+
     ``counts``: positions (round trips), exit trades, closed positions, winning closed
     positions, bars with a position.
     """
@@ -531,7 +535,6 @@ def _write_metrics(
         prev = equity[j]
     last = equity[n - 1]
     total = last / init_cash - 1.0
-    cagr = (max(last, 0.0) / init_cash) ** (TRADING_DAYS / n) - 1.0 if last > 0 else -1.0
     mean = row_mean(ex, n)
     # std of r needs scratch for its squared deviations: ``gross``'s row after its mean
     gross_mean = row_mean(gross, n)
@@ -566,18 +569,17 @@ def _write_metrics(
             last_peak = j
         under_prev = under
     duration = longest / 86_400e9 if n >= 2 else 0.0
-    calmar = cagr / abs(mdd) if mdd < 0 else np.nan
     win_rate = n_wins / n_closed if n_closed > 0 else np.nan
     gross_loss = -neg_pnl
     profit_factor = gross_profit / gross_loss if gross_loss > 0 else np.nan
     years = n / TRADING_DAYS
     turnover = traded / 2.0 / row_mean(equity, n) / years
     out[0] = _finite(total)
-    out[1] = _finite(cagr)
+    out[1] = last  # cagr: computed from these two by finish_metrics, after the kernel
     out[2] = _finite(vol)
     out[3] = _finite(sharpe)
     out[4] = _finite(sortino)
-    out[5] = _finite(calmar)
+    out[5] = mdd  # calmar: likewise
     out[6] = _finite(mdd)
     out[7] = _finite(duration)
     out[8] = _finite(win_rate)
@@ -588,3 +590,22 @@ def _write_metrics(
     out[13] = _finite(gross_mean)
     out[14] = _finite(turnover)
     out[15] = _finite(last)
+
+
+def finish_metrics(metrics: np.ndarray, initial_cash: float, n_bars: int) -> np.ndarray:
+    """Fill the cagr and calmar columns of a kernel's ``(C, N_METRICS)`` output, in place.
+
+    Why after the kernel, in numpy: the vectorbt path computes cagr with numpy's array
+    ``np.power`` (SIMD on this machine's numpy), a compiled kernel with the scalar
+    ``x ** y`` of libm, and the two may differ by one ulp; ``cagr = pow(...) - 1``
+    then differs by 1e-8 relative when the return is near zero. The kernel writes the
+    raw final equity (cagr slot) and maximum drawdown (calmar slot) and this calls the
+    very function the vectorbt path calls
+    (:func:`toolkit.optimize.evaluate.cagr_and_calmar`), so both are bit for bit equal.
+    """
+    from toolkit.optimize.evaluate import cagr_and_calmar
+
+    cagr, calmar = cagr_and_calmar(metrics[:, 1], metrics[:, 5], initial_cash=initial_cash, n_bars=n_bars)
+    metrics[:, 1] = np.where(np.isfinite(cagr), cagr, np.nan)
+    metrics[:, 5] = np.where(np.isfinite(calmar), calmar, np.nan)
+    return metrics

@@ -26,7 +26,7 @@ from numba import njit, prange
 
 from toolkit.optimize.kernels.inputs import SimInputs
 from toolkit.optimize.kernels.reuse import remember
-from toolkit.optimize.kernels.simulate import N_SCRATCH, simulate_combo
+from toolkit.optimize.kernels.simulate import N_SCRATCH, finish_metrics, simulate_combo
 
 
 @njit(cache=True, error_model="numpy")
@@ -112,4 +112,5 @@ def grid_metrics(
     returns = sim.returns_out(len(params))
     n_blocks = max(1, min(len(params), 4 * numba.get_num_threads()))
     sma_grid(missing, table, fast_idx, slow_idx, sim.trade_start, sim.market, sim.costs, n_blocks, metrics, returns)
+    finish_metrics(metrics, sim.costs[2], sim.n_bars)
     return list(symbols), metrics, returns

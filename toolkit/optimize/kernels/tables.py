@@ -133,9 +133,12 @@ def run_fused(prepared: Prepared, driver: GridDriver, sim: SimInputs) -> tuple[l
     """
     import numba
 
+    from toolkit.optimize.kernels.simulate import finish_metrics
+
     n = prepared.n_combos
     metrics = sim.metrics_out(n)
     returns = sim.returns_out(n)
     n_blocks = max(1, min(n, 4 * numba.get_num_threads()))
     driver(prepared.arrays, sim.trade_start, sim.market, sim.costs, n_blocks, metrics, returns)
+    finish_metrics(metrics, sim.costs[2], sim.n_bars)
     return list(prepared.instruments), metrics, returns
