@@ -6,14 +6,25 @@ A strategy listed in :data:`KERNELS` has a module exposing
 :func:`toolkit.optimize.evaluate.evaluate_task` then uses it instead of the vectorbt
 path (which stays the reference: ``evaluate_task(task, bars, engine="vectorbt")``).
 Both give the same metrics (relative 1e-9, trade counts exact:
-``tests/unit/test_grid_kernels.py``). Modules are imported only when used, so a
-process that never evaluates a grid never loads numba.
+``tests/unit/test_grid_kernels.py``). Kernel modules are imported only when used,
+and this package only by grid evaluation, so a process that never evaluates a grid
+never loads numba.
+
+Importing this package points numba's compiled-code cache at the project's
+``.numba_cache`` unless ``NUMBA_CACHE_DIR`` names another directory
+(:func:`~toolkit.optimize.kernels.cache.use_project_cache_dir`: ``make setup`` fills
+that directory, and numba binds a function's cache when the function is defined, so
+this must run before any kernel module is imported).
 """
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
+
+from toolkit.optimize.kernels.cache import ensure_fresh_cache, use_project_cache_dir
+
+use_project_cache_dir()
 
 #: Strategy name -> module of its fused kernel.
 KERNELS: dict[str, str] = {
@@ -33,7 +44,6 @@ def kernel_module(strategy: str) -> ModuleType | None:
     name = KERNELS.get(strategy)
     if not name:
         return None
-    from toolkit.optimize.kernels.cache import ensure_fresh_cache
-
+    use_project_cache_dir()  # again: a later change of a NUMBA_* variable makes numba re-read its config
     ensure_fresh_cache()
     return importlib.import_module(name)

@@ -1,4 +1,16 @@
-"""Keep numba's on-disk cache of the kernels in step with their source.
+"""Where numba caches the compiled kernels, and keeping that cache in step with their source.
+
+Where: ``make setup`` compiles the kernels into the project's ``.numba_cache``
+(:mod:`.warm`). numba looks there only when told: without ``NUMBA_CACHE_DIR`` it
+uses ``__pycache__`` beside the sources, which nothing fills, so a user running
+``.venv/bin/toolkit run walk_forward`` from a plain shell, a JupyterLab started
+outside make, or a ``dask worker`` paid about 20 s of compilation on its first grid.
+:func:`use_project_cache_dir` therefore points numba's ``config.CACHE_DIR`` at the
+project's ``.numba_cache`` when nothing names a directory; numba reads that setting
+when a cached function is DEFINED (its cache locator is built at decoration), so it
+is set by this package's ``__init__`` before any kernel module is imported. An
+explicit ``NUMBA_CACHE_DIR`` (or numba config file) wins. Outside a source checkout
+(no ``pyproject.toml`` two levels above ``toolkit/``) numba's own default stays.
 
 Why: numba invalidates a cached function when ITS file changes, not when a function
 it calls from another file does. ``sma_grid`` (sma_crossover.py) compiles
@@ -14,9 +26,37 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+#: The checkout's root: toolkit/optimize/kernels/cache.py -> parents[3].
+_ROOT = Path(__file__).resolve().parents[3]
+
 _FINGERPRINT = "toolkit-kernels.fingerprint"
 #: Set once this process has checked the cache (a dict, so no ``global`` statement is needed).
 _STATE = {"checked": False}
+
+
+def project_cache_dir() -> Path | None:
+    """The checkout's ``.numba_cache`` (the Makefile's ``NUMBA_CACHE_DIR``), or None outside a checkout."""
+    if (_ROOT / "pyproject.toml").is_file() and (_ROOT / "toolkit" / "optimize" / "kernels").is_dir():
+        return _ROOT / ".numba_cache"
+    return None
+
+
+def use_project_cache_dir() -> str:
+    """Point numba at :func:`project_cache_dir` unless a cache directory is configured; returns numba's setting.
+
+    Called before the kernel modules are imported (numba binds a function's cache
+    directory when the function is defined). Idempotent and cheap; it sets numba's
+    config, not the environment, so child processes are not changed behind the
+    caller's back (they import this package and make the same choice).
+    """
+    from numba.core import config
+
+    # numba's config attributes are created at run time from the environment
+    if not getattr(config, "CACHE_DIR", ""):
+        default = project_cache_dir()
+        if default is not None:
+            setattr(config, "CACHE_DIR", str(default))  # noqa: B010
+    return str(getattr(config, "CACHE_DIR", ""))
 
 
 def source_fingerprint() -> str:

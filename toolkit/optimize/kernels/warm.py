@@ -1,7 +1,8 @@
 """Compile every fused kernel into numba's on-disk cache: ``python -m toolkit.optimize.kernels.warm``.
 
 Why: compiling the kernels costs tens of seconds, and every papermill run is a fresh
-process. ``make setup`` runs this once (with ``NUMBA_CACHE_DIR`` set), so a fresh
+process. ``make setup`` runs this once, into the project's ``.numba_cache`` (the directory
+every process uses: :func:`toolkit.optimize.kernels.cache.use_project_cache_dir`), so a fresh
 process loads the compiled code from disk instead. A tiny synthetic input suffices:
 numba compiles per argument types, and the inputs here have exactly the types
 :func:`toolkit.optimize.kernels.inputs.prepare_inputs` produces (one and several
