@@ -283,8 +283,13 @@ def bench_v35b_grid_path() -> None:
     if kernels_available("hierarchical_adaptive_v3_5b"):
         print("hierarchical_adaptive_v3_5b: grids run on a fused kernel")
     else:
-        print("hierarchical_adaptive_v3_5b: no fused kernel (its Kalman filter is sequential per combination); "
-              "its grids keep the vectorised grid_decisions path + simulation")
+        print("hierarchical_adaptive_v3_5b: no fused kernel. Its parameters feed its adaptive Kalman trend filter "
+              "(measurement noise scaled by a 500-innovation history, WMA smoothing, volume adjustment), a "
+              "volatility-regime latch with a vol-crush override and a 6-cell allocator with a bond overlay, so "
+              "no indicator can be computed once and shared across combinations as the other kernels' tables are; "
+              "a kernel would be a bit-exact numba port of ~1,500 lines of scalar Python (strategy, Kalman filter, "
+              "allocator). Its grids run v3.5b's vectorised decisions() once per combination "
+              "(grid_decisions_one_by_one), then the vectorbt simulation")
 
 
 # --------------------------------------------------------------------------- scale
