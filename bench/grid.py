@@ -285,8 +285,9 @@ def bench_v35b_grid_path() -> None:
     else:
         print("hierarchical_adaptive_v3_5b: no fused kernel. Its parameters feed its adaptive Kalman trend filter "
               "(measurement noise scaled by a 500-innovation history, WMA smoothing, volume adjustment), a "
-              "volatility-regime latch with a vol-crush override and a 6-cell allocator with a bond overlay, so "
-              "no indicator can be computed once and shared across combinations as the other kernels' tables are; "
+              "volatility-regime latch with a vol-crush override and a 6-cell allocator with a bond overlay: "
+              "its costly part is sequential state that depends on the combination (unlike the other kernels' "
+              "indicator tables, computed once per distinct value and shared); "
               "a kernel would be a bit-exact numba port of ~1,500 lines of scalar Python (strategy, Kalman filter, "
               "allocator). Its grids run v3.5b's vectorised decisions() once per combination "
               "(grid_decisions_one_by_one), then the vectorbt simulation")
