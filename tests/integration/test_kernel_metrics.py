@@ -33,6 +33,8 @@ SETUPS: dict[str, tuple[str, str, float, float, float, int, int, int]] = {
     "gaps_next_open": ("spy_aapl_agg_gaps", "next_open", 7.5, 3.0, 0.0, 100, 400, 20),
     "etf_close": ("etf_closes", "close", 5.0, 2.0, 0.01, 0, 130, 0),
     "crypto_next_open": ("crypto_listings", "next_open", 20.0, 10.0, 0.0, 50, 200, 0),
+    # one instrument at the next open: the single-instrument core (simulate._simulate_one)
+    "nasdaq_next_open": ("nasdaq", "next_open", 5.0, 2.0, 0.01, 30, 300, 40),
 }
 #: Combinations whose return is near zero (weights of 1e-6 or less): ``cagr = pow(...) - 1``
 #: cancels, so a pow one ulp off shows as a relative error of about 1e-8 (review of issue 14,

@@ -124,6 +124,294 @@ def _argsort_insert(values: np.ndarray, order: np.ndarray, k: int) -> None:
 
 
 @njit(cache=True, error_model="numpy")
+def _close_position_pnl(
+    p_rec: int, p_first_pnl: float, p_size: float, p_size_entry: float, p_entry_fees: float, p_size_exit: float,
+    p_exit_fees: float, d: int,
+) -> float:
+    """P&L of a position from its exit trades (vectorbt ``get_positions_nb``)."""
+    if p_rec == 1:
+        return p_first_pnl
+    return _trade_pnl(p_size, p_size_entry / p_size, p_entry_fees, p_size_exit / p_size, p_exit_fees, d)
+
+
+@njit(cache=True, error_model="numpy")
+def _simulate_one(
+    weights: np.ndarray,
+    rebalance: np.ndarray,
+    trade_start: int,
+    market: tuple,
+    costs: tuple,
+    scratch: np.ndarray,
+    metrics_out: np.ndarray,
+    returns_out: np.ndarray,
+) -> None:
+    """:func:`simulate_combo` for ONE instrument, its state in scalars instead of per-instrument arrays.
+
+    Why a copy: most grids trade one symbol, and with the state in arrays of unknown
+    length the compiled loop reloads and stores every field on every bar; with scalars
+    it stays in registers. Every operation, its order and every branch are
+    :func:`simulate_combo`'s with ``n_inst == 1`` (no group: no call sequence, P&L
+    summed as positions close), so the floats are the same (the kernels' tests compare
+    both paths with vectorbt's, bit for bit where it is exact).
+    """
+    val_close, price, have_close, have_open, ts_ns = market
+    fees, slippage, init_cash, risk_free_rate, next_open_flag = costs
+    next_open = next_open_flag != 0.0
+    n = val_close.shape[0]
+
+    equity = scratch[0]
+    gross = scratch[1]
+    work = scratch[3]
+    keep_returns = returns_out.shape[0] == n
+    r = returns_out if keep_returns else scratch[2]
+
+    cash = float(init_cash)
+    position = 0.0
+    last_val_price = np.nan
+    assets = 0.0
+    pcash = float(init_cash)
+    traded = 0.0
+    in_pos = False
+    direction = _LONG
+    e_size = 0.0
+    e_gross = 0.0
+    e_fees = 0.0
+    p_rec = 0
+    p_size = 0.0
+    p_size_entry = 0.0
+    p_entry_fees = 0.0
+    p_size_exit = 0.0
+    p_exit_fees = 0.0
+    p_first_pnl = 0.0
+    p_status_closed = False
+    n_positions = 0
+    n_exit_trades = 0
+    n_closed = 0
+    n_wins = 0
+    gross_profit = 0.0
+    neg_pnl = 0.0
+    n_exposed = 0
+
+    for j in range(n):
+        t = trade_start + j
+        sz = np.nan
+        if next_open:
+            if j > 0 and have_open[j, 0] and have_close[j - 1, 0]:
+                tp = t - 1
+                if j - 1 == 0 or rebalance[tp]:
+                    sz = weights[tp, 0]
+        elif have_close[j, 0] and (j == 0 or rebalance[t]):
+            sz = weights[t, 0]
+        any_order = not np.isnan(sz)
+        op = price[j, 0]
+        if not np.isnan(op):
+            last_val_price = op
+
+        any_fill = False
+        flow = 0.0
+        if not any_order:
+            cash = snap0(cash)
+            position = snap0(position)
+        for _k in range(1 if any_order else 0):
+            pos = position
+            vp = last_val_price
+            value_now = cash
+            if pos != 0:
+                value_now += pos * vp
+            cash = snap0(cash)
+            pos = snap0(pos)
+            vp = snap0(vp)
+            value = snap0(value_now)
+            position = pos
+            if np.isnan(sz) or np.isnan(op) or np.isnan(value) or value <= 0 or np.isnan(vp):
+                continue
+            target = sz * value
+            target /= vp
+            target -= pos
+            f_size = 0.0
+            f_price = 0.0
+            f_fees = 0.0
+            side = _BUY
+            if target > 0:
+                adj_price = op * (1 + slippage)
+                cash_limit = min(cash, cash)
+                if cash_limit == 0:
+                    continue
+                adj_size = target
+                req_cash = adj_size * adj_price
+                req_fees = req_cash * fees + 0.0
+                total_req_cash = req_cash + req_fees
+                if is_close_or_less(total_req_cash, cash_limit):
+                    final_size = adj_size
+                    fees_paid = req_fees
+                    final_req_cash = total_req_cash
+                else:
+                    max_req_cash = add(cash_limit, -0.0) / (1 + fees)
+                    if max_req_cash <= 0:
+                        continue
+                    final_size = max_req_cash / adj_price
+                    fees_paid = cash_limit - max_req_cash
+                    final_req_cash = cash_limit
+                if is_close(adj_size, 0.0):
+                    continue
+                if is_less(final_size, MIN_SIZE):
+                    continue
+                cash = add(cash, -final_req_cash)
+                position = add(pos, final_size)
+                f_size = final_size
+                f_price = adj_price
+                f_fees = fees_paid
+                side = _BUY
+            else:
+                adj_price = op * (1 - slippage)
+                size_limit = min(pos, -target)
+                if pos == 0:
+                    continue
+                if is_close(size_limit, 0.0):
+                    continue
+                if is_less(size_limit, MIN_SIZE):
+                    continue
+                acq_cash = size_limit * adj_price
+                fees_paid = acq_cash * fees + 0.0
+                final_acq_cash = add(acq_cash, -fees_paid)
+                if final_acq_cash < 0:
+                    continue
+                cash = cash + final_acq_cash
+                position = add(pos, -size_limit)
+                f_size = size_limit
+                f_price = adj_price
+                f_fees = fees_paid
+                side = _SELL
+            any_fill = True
+
+            traded += abs(f_size * f_price)
+            signed = f_size if side == _BUY else -f_size
+            flow = add(0.0, -signed * f_price - f_fees)
+            assets = add(assets, add(0.0, signed))
+
+            if not in_pos:
+                in_pos = True
+                direction = _LONG if side == _BUY else _SHORT
+                e_size = 0.0
+                e_gross = 0.0
+                e_fees = 0.0
+                p_rec = 0
+                p_size = 0.0
+                p_size_entry = 0.0
+                p_entry_fees = 0.0
+                p_size_exit = 0.0
+                p_exit_fees = 0.0
+                n_positions += 1
+            d = direction
+            if (d == _LONG and side == _BUY) or (d == _SHORT and side == _SELL):
+                e_size += f_size
+                e_gross += f_size * f_price
+                e_fees += f_fees
+            elif is_close_or_less(f_size, e_size):
+                exit_size = e_size if is_close(f_size, e_size) else f_size
+                entry_price = e_gross / e_size
+                entry_fees = (exit_size / e_size) * e_fees
+                pnl = _trade_pnl(exit_size, entry_price, entry_fees, f_price, f_fees, d)
+                n_exit_trades += 1
+                if p_rec == 0:
+                    p_first_pnl = pnl
+                p_rec += 1
+                p_size += exit_size
+                p_size_entry += exit_size * entry_price
+                p_entry_fees += entry_fees
+                p_size_exit += exit_size * f_price
+                p_exit_fees += f_fees
+                p_status_closed = True
+                if is_close(f_size, e_size):
+                    in_pos = False
+                    ppnl = _close_position_pnl(
+                        p_rec, p_first_pnl, p_size, p_size_entry, p_entry_fees, p_size_exit, p_exit_fees, d
+                    )
+                    n_closed += 1
+                    if ppnl > 0:
+                        n_wins += 1
+                        gross_profit += ppnl
+                    elif ppnl < 0:
+                        neg_pnl += ppnl
+                else:
+                    frac = (e_size - f_size) / e_size
+                    e_size *= frac
+                    e_gross *= frac
+                    e_fees *= frac
+            else:
+                cl_size = e_size
+                cl_fees = cl_size / f_size * f_fees
+                entry_price = e_gross / e_size
+                entry_fees = (cl_size / e_size) * e_fees
+                pnl = _trade_pnl(cl_size, entry_price, entry_fees, f_price, cl_fees, d)
+                n_exit_trades += 1
+                if p_rec == 0:
+                    p_first_pnl = pnl
+                p_rec += 1
+                p_size += cl_size
+                p_size_entry += cl_size * entry_price
+                p_entry_fees += entry_fees
+                p_size_exit += cl_size * f_price
+                p_exit_fees += cl_fees
+                ppnl = _close_position_pnl(
+                    p_rec, p_first_pnl, p_size, p_size_entry, p_entry_fees, p_size_exit, p_exit_fees, d
+                )
+                n_closed += 1
+                if ppnl > 0:
+                    n_wins += 1
+                    gross_profit += ppnl
+                elif ppnl < 0:
+                    neg_pnl += ppnl
+                e_size = f_size - cl_size
+                e_gross = e_size * f_price
+                e_fees = f_fees - cl_fees
+                direction = _SHORT if d == _LONG else _LONG
+                p_rec = 0
+                p_size = 0.0
+                p_size_entry = 0.0
+                p_entry_fees = 0.0
+                p_size_exit = 0.0
+                p_exit_fees = 0.0
+                n_positions += 1
+
+        bar_flow = 0.0
+        if any_fill:
+            bar_flow += flow
+        pcash = add(pcash, bar_flow)
+        a = assets
+        if abs(a) <= ABS_TOL:
+            a = 0.0
+            assets = 0.0
+        v = 0.0 if a == 0 else val_close[j, 0] * a
+        asset_value = 0.0 + v
+        holdings = 0.0 + abs(v)
+        exposed = 0.0 + abs(a)
+        eq = pcash + asset_value
+        equity[j] = eq
+        gross[j] = holdings / eq
+        if exposed > 0:
+            n_exposed += 1
+
+    if in_pos and is_less(-e_size, 0.0):
+        n_exit_trades += 1
+    elif in_pos and p_rec > 0 and p_status_closed:
+        ppnl = _close_position_pnl(
+            p_rec, p_first_pnl, p_size, p_size_entry, p_entry_fees, p_size_exit, p_exit_fees, direction
+        )
+        n_closed += 1
+        if ppnl > 0:
+            n_wins += 1
+            gross_profit += ppnl
+        elif ppnl < 0:
+            neg_pnl += ppnl
+
+    counts = (n_positions, n_exit_trades, n_closed, n_wins, n_exposed)
+    _write_metrics(
+        equity, gross, r, work, n, init_cash, risk_free_rate, ts_ns, traded, counts, gross_profit, neg_pnl, metrics_out
+    )
+
+
+@njit(cache=True, error_model="numpy")
 def simulate_combo(
     weights: np.ndarray,
     rebalance: np.ndarray,
@@ -135,6 +423,9 @@ def simulate_combo(
     returns_out: np.ndarray,
 ) -> None:
     """Simulate one combination and write its metrics row (see the module doc for the contract)."""
+    if market[0].shape[1] == 1:
+        _simulate_one(weights, rebalance, trade_start, market, costs, scratch, metrics_out, returns_out)
+        return
     val_close, price, have_close, have_open, ts_ns = market
     fees, slippage, init_cash, risk_free_rate, next_open_flag = costs
     next_open = next_open_flag != 0.0
