@@ -109,6 +109,7 @@ def bench_allocation() -> None:
 
 from dashboard import bench_panel_live_refresh, bench_panel_load  # noqa: E402  (bench/ is on sys.path)
 from dry_run import bench_dry_run_papermill, bench_replay  # noqa: E402
+from grid import bench_grid_first_call, bench_grid_sweep_1m, bench_grid_throughput, bench_v35b_grid_path  # noqa: E402
 from health import bench_health  # noqa: E402
 from live import bench_adapter_overhead, bench_paper_session_papermill  # noqa: E402
 from postgres import bench_replay_postgres  # noqa: E402
@@ -121,6 +122,10 @@ SECTIONS = [
     bench_allocation,
     bench_walk_forward_run,
     bench_walk_forward_memory,
+    bench_grid_throughput,
+    bench_grid_first_call,
+    bench_v35b_grid_path,
+    bench_grid_sweep_1m,
     bench_dry_run_papermill,
     bench_replay,
     bench_replay_postgres,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import ParamsError
-from toolkit.optimize.grid import combinations
+from toolkit.optimize.grid import iter_combinations
 
 TRADING_DAYS = 252
 
@@ -229,9 +229,13 @@ def select_best(objective_values: np.ndarray, valid: np.ndarray) -> int | None:
 # --------------------------------------------------------------------------- weights
 
 
-def _records(combos: pd.DataFrame, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Strategy params of each combination: the fixed ones overlaid with the grid's."""
-    return [{**fixed, **row} for row in combinations(combos)]
+def _records(combos: pd.DataFrame, fixed: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Strategy params of each combination: the fixed ones overlaid with the grid's.
+
+    Made a block at a time: :func:`grid_warmup` walks a whole grid, which may hold a
+    million combinations.
+    """
+    return ({**fixed, **row} for row in iter_combinations(combos))
 
 
 def strategy_params(strategy: str, combos: pd.DataFrame, fixed: Mapping[str, Any]) -> list[Any]:
@@ -576,6 +580,36 @@ def simulate_task(task: GridTask, bars: pd.DataFrame) -> tuple[Any, list[str], p
         fill=task.fill,
     )
     return pf, instruments, trade_bars
+
+
+#: Combinations per chunk of the vectorbt path: its memory grows with bars x combinations.
+VECTORBT_CHUNK = 250
+#: Most combinations per chunk of a fused kernel: a chunk's memory is one metrics row
+#: (128 bytes) and one parsed parameter object per combination, so chunks only add
+#: per-call overhead; this cap keeps the parameter objects to a few tens of MB.
+FUSED_CHUNK = 20_000
+#: Bytes of daily returns one fused chunk may keep (``keep_returns``: a row of bars per combination).
+RETURNS_BUDGET_BYTES = 128 * 2**20
+
+
+def chunk_size_for(setting: int | str, strategy: str, n_bars: int, *, keep_returns: bool = False) -> int:
+    """Combinations per chunk for ``setting`` (an int, or ``"auto"``).
+
+    ``"auto"``: :data:`VECTORBT_CHUNK` for a strategy without a fused kernel; else
+    :data:`FUSED_CHUNK`, lowered when returns are kept so a chunk's returns
+    (``combinations x n_bars`` float64) stay within :data:`RETURNS_BUDGET_BYTES`.
+    A combination's metrics do not depend on its chunk, so the setting changes speed
+    and memory only.
+    """
+    if setting != "auto":
+        return int(setting)
+    from toolkit.optimize.kernels import KERNELS
+
+    if strategy not in KERNELS:
+        return VECTORBT_CHUNK
+    if not keep_returns:
+        return FUSED_CHUNK
+    return max(1, min(FUSED_CHUNK, RETURNS_BUDGET_BYTES // (8 * max(1, n_bars))))
 
 
 #: Ways :func:`evaluate_task` can evaluate a chunk.

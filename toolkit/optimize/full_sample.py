@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from toolkit.optimize.evaluate import METRICS, constraint_mask, evaluate_task, select_best, simulate_task
+from toolkit.optimize.evaluate import (
+    METRICS,
+    chunk_size_for,
+    constraint_mask,
+    evaluate_task,
+    select_best,
+    simulate_task,
+)
 from toolkit.optimize.grid import chunks, combination
 from toolkit.optimize.walk_forward import window_task
 
@@ -64,7 +71,7 @@ def full_sample_optimum(report: WalkForwardReport) -> FullSampleOptimum:
     grid = report.grid.grid
     start = min(report.warmup, len(bars) - 1)
     tasks = [window_task(p, 0, i, 0, start, len(bars), chunk, fixed=fixed, symbols=symbols)
-             for i, chunk in enumerate(chunks(grid, p.chunk_size))]
+             for i, chunk in enumerate(chunks(grid, chunk_size_for(p.chunk_size, p.strategy, len(bars))))]
     m = _searched_metrics(report, tasks)
     arrays = {k: m[k].to_numpy() for k in METRICS}
     objective = report.objective(arrays)

@@ -299,6 +299,16 @@ def combinations(grid: pd.DataFrame) -> list[dict[str, Any]]:
     return cast("list[dict[str, Any]]", grid.to_dict("records"))
 
 
+def iter_combinations(grid: pd.DataFrame, block: int = 10_000) -> Iterator[dict[str, Any]]:
+    """Every combination of ``grid`` as ``{param: value}``, in grid order, made a block at a time.
+
+    For code that looks at each combination once (validation, warm-up): a list of a
+    million dicts is ~0.5 GB, a block of them a few MB.
+    """
+    for i in range(0, len(grid), block):
+        yield from combinations(grid.iloc[i : i + block])
+
+
 def combination(grid: pd.DataFrame, label: int) -> dict[str, Any]:
     """The combination numbered ``label`` (its row label in ``grid``) as ``{param: value}``."""
     return cast("dict[str, Any]", grid.loc[label].to_dict())

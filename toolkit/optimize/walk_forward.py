@@ -327,16 +327,18 @@ def build_tasks(
     The tasks depend only on the params and the data, never on the executor, which
     is what makes a dask run repeat a local run exactly.
     """
+    from toolkit.optimize.evaluate import chunk_size_for
     from toolkit.optimize.grid import chunks
 
     shared_fixed, shared_symbols = dict(fixed), tuple(symbols)
     tasks = []
     for f in folds:
-        for i, chunk in enumerate(chunks(combos, p.chunk_size)):
+        for i, chunk in enumerate(chunks(combos, chunk_size_for(p.chunk_size, p.strategy, f.is_slice.stop))):
             tasks.append(in_sample_task(p, f, chunk, fixed=shared_fixed, symbols=shared_symbols, warmup=warmup,
                                         chunk=i))
     if pbo_combos is not None:
-        for i, chunk in enumerate(chunks(pbo_combos, p.chunk_size)):
+        size = chunk_size_for(p.chunk_size, p.strategy, n_bars, keep_returns=True)
+        for i, chunk in enumerate(chunks(pbo_combos, size)):
             tasks.append(window_task(p, 0, i, 0, 0, n_bars, chunk, fixed=shared_fixed, symbols=shared_symbols,
                                      keep_returns=True))
     return tasks

@@ -1,7 +1,8 @@
 """Fused grid kernels: one compiled pass per combination for signals, portfolio and metrics.
 
 A strategy listed in :data:`KERNELS` has a module exposing
-``grid_metrics(params, window, symbols, sim) -> (instruments, metrics, returns)``;
+``grid_metrics(params, window, symbols, sim, window_key=None) -> (instruments, metrics, returns)``
+(``window_key``: the window's fingerprint, for :mod:`.reuse`);
 :func:`toolkit.optimize.evaluate.evaluate_task` then uses it instead of the vectorbt
 path (which stays the reference: ``evaluate_task(task, bars, engine="vectorbt")``).
 Both give the same metrics (relative 1e-9, trade counts exact:

@@ -26,7 +26,7 @@ from numba import njit, prange
 from toolkit.optimize.kernels.exits_nb import exit_step, rule_levels
 from toolkit.optimize.kernels.inputs import SimInputs
 from toolkit.optimize.kernels.simulate import N_SCRATCH, simulate_combo
-from toolkit.optimize.kernels.tables import IndicatorTable, Prepared, run_fused
+from toolkit.optimize.kernels.tables import IndicatorTable, Prepared, run_fused, table_key
 from toolkit.strategies.atr_momentum import AtrMomentum, AtrMomentumParams
 from toolkit.strategies.indicators import atr, lagged
 from toolkit.strategies.resumable import field_arrays
@@ -40,8 +40,13 @@ def _roc(close: np.ndarray, n: int) -> np.ndarray:
         return close / lagged(close, n, 0) - 1.0
 
 
-def prepare(params: Sequence[AtrMomentumParams], bars: pd.DataFrame, symbols: list[str]) -> Prepared:
+def prepare(
+    params: Sequence[AtrMomentumParams], bars: pd.DataFrame, symbols: list[str], window_key: str | None = None
+) -> Prepared:
     """Tables and per-combination arrays of ``params`` on ``bars`` (the full decision window).
+
+    ``window_key`` (the window's fingerprint) lets the tables be reused by the
+    window's other chunks (:mod:`~toolkit.optimize.kernels.reuse`).
 
     ``arrays``: close, atr, roc tables, then per combination atr_idx, roc_idx,
     threshold, atr_mult, risk_per_trade, max_weight, rebalance_every, sl_level,
@@ -50,8 +55,8 @@ def prepare(params: Sequence[AtrMomentumParams], bars: pd.DataFrame, symbols: li
     a = field_arrays(bars, symbols, AtrMomentum.fields)
     high, low, close = a["high"], a["low"], a["close"]
     T, S = close.shape
-    atr_tab = IndicatorTable(lambda n: atr(high, low, close, n)[0], T, S)
-    roc_tab = IndicatorTable(lambda n: _roc(close, n), T, S)
+    atr_tab = IndicatorTable(lambda n: atr(high, low, close, n)[0], T, S, table_key(window_key, "atr"))
+    roc_tab = IndicatorTable(lambda n: _roc(close, n), T, S, table_key(window_key, "roc(close)"))
     per_combo = (
         atr_tab.indices([p.atr_period for p in params]),
         roc_tab.indices([p.lookback for p in params]),
@@ -170,11 +175,11 @@ def grid_kernel(
 
 
 def grid_metrics(
-    params: Sequence[Any], window: pd.DataFrame, symbols: list[str], sim: SimInputs
+    params: Sequence[Any], window: pd.DataFrame, symbols: list[str], sim: SimInputs, window_key: str | None = None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Instruments, ``(C, N_METRICS)`` metrics and ``(C, n or 0)`` returns of every combination.
 
     ``window`` is the decision window (warm-up rows then the traded rows), ``sim`` the
     traded bars' inputs (:func:`~toolkit.optimize.kernels.inputs.prepare_inputs`).
     """
-    return run_fused(prepare(params, window, symbols), grid_kernel, sim)
+    return run_fused(prepare(params, window, symbols, window_key), grid_kernel, sim)

@@ -21,7 +21,7 @@ from numba import njit, prange
 from toolkit.optimize.kernels.exits_nb import exit_step, rule_levels
 from toolkit.optimize.kernels.inputs import SimInputs
 from toolkit.optimize.kernels.simulate import N_SCRATCH, simulate_combo
-from toolkit.optimize.kernels.tables import IndicatorTable, Prepared, run_fused
+from toolkit.optimize.kernels.tables import IndicatorTable, Prepared, run_fused, table_key
 from toolkit.strategies.ema_breakout import EmaBreakout, EmaBreakoutParams
 from toolkit.strategies.indicators import atr, ema, rolling_max, rolling_mean
 from toolkit.strategies.resumable import field_arrays
@@ -29,8 +29,13 @@ from toolkit.strategies.resumable import field_arrays
 __all__ = ["fill_decisions", "grid_kernel", "grid_metrics", "prepare"]
 
 
-def prepare(params: Sequence[EmaBreakoutParams], bars: pd.DataFrame, symbols: list[str]) -> Prepared:
+def prepare(
+    params: Sequence[EmaBreakoutParams], bars: pd.DataFrame, symbols: list[str], window_key: str | None = None
+) -> Prepared:
     """Tables and per-combination arrays of ``params`` on ``bars`` (the full decision window).
+
+    ``window_key`` (the window's fingerprint) lets the tables be reused by the
+    window's other chunks (:mod:`~toolkit.optimize.kernels.reuse`).
 
     ``arrays``: close, volume, fast, slow, level, avg_volume, atr tables, then per
     combination fast_idx, slow_idx, level_idx, volume_idx, atr_idx, volume_mult,
@@ -39,11 +44,13 @@ def prepare(params: Sequence[EmaBreakoutParams], bars: pd.DataFrame, symbols: li
     a = field_arrays(bars, symbols, EmaBreakout.fields)
     high, low, close, volume = (a[f] for f in EmaBreakout.fields)
     T, S = close.shape
-    fast = IndicatorTable(lambda n: ema(close, n)[0], T, S)
-    slow = IndicatorTable(lambda n: ema(close, n)[0], T, S)
-    level = IndicatorTable(lambda n: rolling_max(high, n, lag=1), T, S)
-    avg_volume = IndicatorTable(lambda n: rolling_mean(volume, n, lag=1), T, S)
-    atr_tab = IndicatorTable(lambda n: atr(high, low, close, n)[0], T, S)
+    fast = IndicatorTable(lambda n: ema(close, n)[0], T, S, table_key(window_key, "ema(close)"))
+    slow = IndicatorTable(lambda n: ema(close, n)[0], T, S, table_key(window_key, "ema(close)"))
+    level = IndicatorTable(lambda n: rolling_max(high, n, lag=1), T, S, table_key(window_key, "max(high, lag 1)"))
+    avg_volume = IndicatorTable(
+        lambda n: rolling_mean(volume, n, lag=1), T, S, table_key(window_key, "mean(volume, lag 1)")
+    )
+    atr_tab = IndicatorTable(lambda n: atr(high, low, close, n)[0], T, S, table_key(window_key, "atr"))
     levels = np.array([rule_levels(p.stop_loss, p.take_profit, p.trailing_atr_k) for p in params]).reshape(-1, 3)
     arrays = (
         np.ascontiguousarray(close),
@@ -140,11 +147,11 @@ def grid_kernel(
 
 
 def grid_metrics(
-    params: Sequence[Any], window: pd.DataFrame, symbols: list[str], sim: SimInputs
+    params: Sequence[Any], window: pd.DataFrame, symbols: list[str], sim: SimInputs, window_key: str | None = None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Instruments, ``(C, N_METRICS)`` metrics and ``(C, n or 0)`` returns of every combination.
 
     ``window`` is the decision window (warm-up rows then the traded rows), ``sim`` the
     traded bars' inputs (:func:`~toolkit.optimize.kernels.inputs.prepare_inputs`).
     """
-    return run_fused(prepare(params, window, symbols), grid_kernel, sim)
+    return run_fused(prepare(params, window, symbols, window_key), grid_kernel, sim)

@@ -182,8 +182,13 @@ def row_mean(a: np.ndarray, n: int) -> float:
 @njit(cache=True, error_model="numpy")
 def row_std(a: np.ndarray, n: int, ddof: int, work: np.ndarray) -> float:
     """``np.std(a[:n], ddof=ddof)`` bit for bit (two passes, as numpy); ``work`` is scratch of length n."""
-    m = pairwise_sum(a, 0, n) / n
+    return row_std_about(a, n, pairwise_sum(a, 0, n) / n, ddof, work)
+
+
+@njit(cache=True, error_model="numpy")
+def row_std_about(a: np.ndarray, n: int, mean: float, ddof: int, work: np.ndarray) -> float:
+    """:func:`row_std` given ``mean == row_mean(a, n)`` already computed (one pass fewer)."""
     for i in range(n):
-        d = a[i] - m
+        d = a[i] - mean
         work[i] = d * d
     return np.sqrt(pairwise_sum(work, 0, n) / max(n - ddof, 0))

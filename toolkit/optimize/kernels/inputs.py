@@ -55,19 +55,10 @@ class SimInputs:
         return np.empty((n_threads, N_SCRATCH, self.n_bars))
 
 
-def prepare_inputs(
-    trade_bars: pd.DataFrame,
-    instruments: list[str],
-    *,
-    trade_start: int,
-    initial_cash: float,
-    fees_bps: float,
-    slippage_bps: float,
-    fill: str,
-    risk_free_rate: float = 0.0,
-    keep_returns: bool = False,
-) -> SimInputs:
-    """Arrays of the traded bars prepared exactly as the vectorbt path prepares them."""
+def prepare_market(
+    trade_bars: pd.DataFrame, instruments: list[str], fill: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The market tuple of :func:`prepare_inputs` (the part that depends on the bars only)."""
     if fill not in FILLS:
         raise ValueError(f"fill: got {fill!r}; allowed: close, next_open")
     close = trade_bars.loc[:, [(s, "close") for s in instruments]].droplevel(1, axis=1).astype(float)
@@ -82,13 +73,37 @@ def prepare_inputs(
         price = opens
     price = price.fillna(val_close)
     ts = _own(pd.DatetimeIndex(trade_bars.index).as_unit("ns").asi8, np.int64)
-    market = (
+    return (
         _own(val_close.to_numpy(dtype=float), np.float64),
         _own(price.to_numpy(dtype=float), np.float64),
         have_close,
         have_open,
         ts,
     )
+
+
+def prepare_inputs(
+    trade_bars: pd.DataFrame,
+    instruments: list[str],
+    *,
+    trade_start: int,
+    initial_cash: float,
+    fees_bps: float,
+    slippage_bps: float,
+    fill: str,
+    risk_free_rate: float = 0.0,
+    keep_returns: bool = False,
+    market: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> SimInputs:
+    """Arrays of the traded bars prepared exactly as the vectorbt path prepares them.
+
+    ``market``, when given, is :func:`prepare_market` of the same bars computed
+    earlier (:mod:`.reuse` keeps it for the other chunks of a window).
+    """
+    if fill not in FILLS:
+        raise ValueError(f"fill: got {fill!r}; allowed: close, next_open")
+    if market is None:
+        market = prepare_market(trade_bars, instruments, fill)
     costs = (
         float(fees_bps / 1e4),
         float(slippage_bps / 1e4),

@@ -22,7 +22,7 @@ from numba import njit, prange
 from toolkit.optimize.kernels.exits_nb import exit_step, rule_levels
 from toolkit.optimize.kernels.inputs import SimInputs
 from toolkit.optimize.kernels.simulate import N_SCRATCH, simulate_combo
-from toolkit.optimize.kernels.tables import IndicatorTable, Prepared, run_fused
+from toolkit.optimize.kernels.tables import IndicatorTable, Prepared, run_fused, table_key
 from toolkit.strategies.indicators import atr, rolling_mean_std, rsi
 from toolkit.strategies.mean_reversion import MeanReversion, MeanReversionParams
 from toolkit.strategies.resumable import field_arrays
@@ -30,8 +30,13 @@ from toolkit.strategies.resumable import field_arrays
 __all__ = ["fill_decisions", "grid_kernel", "grid_metrics", "prepare"]
 
 
-def prepare(params: Sequence[MeanReversionParams], bars: pd.DataFrame, symbols: list[str]) -> Prepared:
+def prepare(
+    params: Sequence[MeanReversionParams], bars: pd.DataFrame, symbols: list[str], window_key: str | None = None
+) -> Prepared:
     """Tables and per-combination arrays of ``params`` on ``bars`` (the full decision window).
+
+    ``window_key`` (the window's fingerprint) lets the tables be reused by the
+    window's other chunks (:mod:`~toolkit.optimize.kernels.reuse`).
 
     ``arrays``: close, rsi, middle, sd, atr tables, then per combination rsi_idx,
     bb_idx, atr_idx, oversold, exit_rsi, bb_std, sl_level, tp_level, trail_k.
@@ -46,10 +51,10 @@ def prepare(params: Sequence[MeanReversionParams], bars: pd.DataFrame, symbols: 
             bands[n] = rolling_mean_std(close, n)
         return bands[n]
 
-    rsi_tab = IndicatorTable(lambda n: rsi(close, n)[0], T, S)
-    middle = IndicatorTable(lambda n: band(n)[0], T, S)
-    sd = IndicatorTable(lambda n: band(n)[1], T, S)
-    atr_tab = IndicatorTable(lambda n: atr(high, low, close, n)[0], T, S)
+    rsi_tab = IndicatorTable(lambda n: rsi(close, n)[0], T, S, table_key(window_key, "rsi(close)"))
+    middle = IndicatorTable(lambda n: band(n)[0], T, S, table_key(window_key, "bb_mean(close)"))
+    sd = IndicatorTable(lambda n: band(n)[1], T, S, table_key(window_key, "bb_sd(close)"))
+    atr_tab = IndicatorTable(lambda n: atr(high, low, close, n)[0], T, S, table_key(window_key, "atr"))
     bb_idx = middle.indices([p.bb_period for p in params])
     sd.indices([p.bb_period for p in params])  # same slots as the middle band
     per_combo = (
@@ -145,11 +150,11 @@ def grid_kernel(
 
 
 def grid_metrics(
-    params: Sequence[Any], window: pd.DataFrame, symbols: list[str], sim: SimInputs
+    params: Sequence[Any], window: pd.DataFrame, symbols: list[str], sim: SimInputs, window_key: str | None = None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Instruments, ``(C, N_METRICS)`` metrics and ``(C, n or 0)`` returns of every combination.
 
     ``window`` is the decision window (warm-up rows then the traded rows), ``sim`` the
     traded bars' inputs (:func:`~toolkit.optimize.kernels.inputs.prepare_inputs`).
     """
-    return run_fused(prepare(params, window, symbols), grid_kernel, sim)
+    return run_fused(prepare(params, window, symbols, window_key), grid_kernel, sim)

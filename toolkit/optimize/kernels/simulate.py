@@ -50,7 +50,16 @@ import math
 import numpy as np
 from numba import njit
 
-from toolkit.optimize.kernels.floats import ABS_TOL, add, is_close, is_close_or_less, is_less, row_mean, row_std, snap0
+from toolkit.optimize.kernels.floats import (
+    ABS_TOL,
+    add,
+    is_close,
+    is_close_or_less,
+    is_less,
+    row_mean,
+    row_std_about,
+    snap0,
+)
 
 #: Metrics written per combination, in ``toolkit.optimize.evaluate.METRICS`` order (a test checks).
 METRIC_NAMES: tuple[str, ...] = (
@@ -145,10 +154,10 @@ def simulate_combo(
     order_price = np.empty(n_inst)
     size_now = np.empty(n_inst)
     order_value = np.empty(n_inst)
-    call_seq = np.empty(n_inst, dtype=np.int64)
+    call_seq = np.arange(n_inst)  # instrument order; re-sorted on each order bar of a group
     # --- post-simulation state (assets_nb, cash_nb / cash_grouped_nb)
     assets = np.zeros(n_inst)
-    flow = np.zeros(n_inst)
+    flow = np.zeros(n_inst)  # cash flow of each instrument this bar (0 unless it filled)
     pcash = float(init_cash)
     traded = 0.0
     # --- exit trades and positions of each instrument (get_exit_trades_nb, get_positions_nb)
@@ -198,9 +207,8 @@ def simulate_combo(
             order_price[s] = p
             if not np.isnan(p):
                 last_val_price[s] = p
-            flow[s] = 0.0
-            call_seq[s] = s
 
+        any_fill = False
         if not any_order:
             # No order this bar: vectorbt still passes every instrument through
             # execute_order_nb, whose only lasting effect is the snapping of cash and positions.
@@ -210,6 +218,7 @@ def simulate_combo(
         value_now = cash
         if grouped and any_order:
             for s in range(n_inst):
+                call_seq[s] = s
                 if position[s] != 0:
                     value_now += position[s] * last_val_price[s]
             for s in range(n_inst):
@@ -298,6 +307,7 @@ def simulate_combo(
                 side = _SELL
             if not filled:
                 continue
+            any_fill = True
 
             # --- order record effects: traded value, cash flow, assets
             traded += abs(f_size * f_price)
@@ -411,8 +421,10 @@ def simulate_combo(
 
         # --- end of bar: cash, equity and exposure as the portfolio reports them
         bar_flow = 0.0
-        for s in range(n_inst):
-            bar_flow += flow[s]
+        if any_fill:
+            for s in range(n_inst):
+                bar_flow += flow[s]
+                flow[s] = 0.0
         pcash = add(pcash, bar_flow)
         asset_value = 0.0
         holdings = 0.0
@@ -505,12 +517,17 @@ def _write_metrics(
     """
     n_positions, n_exit_trades, n_closed, n_wins, n_exposed = counts
     rf = (1.0 + risk_free_rate) ** (1.0 / TRADING_DAYS) - 1.0
-    ex = work
+    # Without a risk-free rate the excess returns ARE the returns (x - 0.0 == x for every
+    # float, -0.0 and NaN included): one series, one mean and one deviation serve both
+    # the volatility and the Sharpe ratio, bit for bit what two computations give.
+    no_rf = rf == 0.0
+    ex = r if no_rf else work
     prev = init_cash
     for j in range(n):
         rj = equity[j] / prev - 1.0
         r[j] = rj
-        ex[j] = rj - rf
+        if not no_rf:
+            ex[j] = rj - rf
         prev = equity[j]
     last = equity[n - 1]
     total = last / init_cash - 1.0
@@ -518,8 +535,9 @@ def _write_metrics(
     mean = row_mean(ex, n)
     # std of r needs scratch for its squared deviations: ``gross``'s row after its mean
     gross_mean = row_mean(gross, n)
-    vol = row_std(r, n, 1, gross) * _SQRT_DAYS
-    std = row_std(ex, n, 1, gross)
+    r_std = row_std_about(r, n, mean if no_rf else row_mean(r, n), 1, gross)
+    vol = r_std * _SQRT_DAYS
+    std = r_std if no_rf else row_std_about(ex, n, mean, 1, gross)
     sharpe = mean / std * _SQRT_DAYS if std > 0 else np.nan
     for j in range(n):
         x = ex[j]

@@ -25,6 +25,7 @@ import pandas as pd
 from numba import njit, prange
 
 from toolkit.optimize.kernels.inputs import SimInputs
+from toolkit.optimize.kernels.reuse import remember
 from toolkit.optimize.kernels.simulate import N_SCRATCH, simulate_combo
 
 
@@ -83,22 +84,29 @@ def sma_grid(
 
 
 def grid_metrics(
-    params: Sequence[Any], window: pd.DataFrame, symbols: list[str], sim: SimInputs
+    params: Sequence[Any], window: pd.DataFrame, symbols: list[str], sim: SimInputs, window_key: str | None = None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Instruments, ``(C, N_METRICS)`` metrics and ``(C, n or 0)`` returns of every (fast, slow) pair.
 
-    ``window`` is the decision window (warm-up rows then the traded rows).
+    ``window`` is the decision window (warm-up rows then the traded rows); with a
+    ``window_key`` (its fingerprint) each SMA is kept for the window's other chunks
+    (:mod:`~toolkit.optimize.kernels.reuse`).
     """
     from toolkit.strategies.indicators import rolling_mean
 
     close = window.loc[:, [(s, "close") for s in symbols]].to_numpy(dtype=float)
-    lengths = sorted({int(p.fast) for p in params} | {int(p.slow) for p in params})
-    position = {n: i for i, n in enumerate(lengths)}
+    fast = np.fromiter((p.fast for p in params), dtype=np.int64, count=len(params))
+    slow = np.fromiter((p.slow for p in params), dtype=np.int64, count=len(params))
+    lengths, idx = np.unique(np.concatenate([fast, slow]), return_inverse=True)
     table = np.empty((len(lengths), *close.shape))
-    for n, i in position.items():
-        table[i] = rolling_mean(close, n)
-    fast_idx = np.array([position[int(p.fast)] for p in params], dtype=np.int64)
-    slow_idx = np.array([position[int(p.slow)] for p in params], dtype=np.int64)
+    for i, n in enumerate(lengths.tolist()):
+
+        def sma(n: int = n) -> np.ndarray:
+            return rolling_mean(close, n)
+
+        table[i] = sma() if window_key is None else remember((window_key, "mean(close)", n), sma)
+    fast_idx = np.ascontiguousarray(idx[: len(params)], dtype=np.int64)
+    slow_idx = np.ascontiguousarray(idx[len(params) :], dtype=np.int64)
     missing = np.require(np.isnan(close), requirements=["C", "W"])
     metrics = sim.metrics_out(len(params))
     returns = sim.returns_out(len(params))

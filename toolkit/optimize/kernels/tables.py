@@ -22,23 +22,35 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from toolkit.optimize.kernels.reuse import remember
 from toolkit.strategies.base import GridDecisions
 
 if TYPE_CHECKING:
     from toolkit.optimize.kernels.inputs import SimInputs
 
-__all__ = ["FillDecisions", "IndicatorTable", "Prepared", "run_fused"]
+__all__ = ["FillDecisions", "IndicatorTable", "Prepared", "run_fused", "table_key"]
+
+
+def table_key(window_key: str | None, name: str) -> tuple[str, str] | None:
+    """An :class:`IndicatorTable` key: ``name`` in the window ``window_key`` (None: no reuse)."""
+    return None if window_key is None else (window_key, name)
 
 
 class IndicatorTable:
     """Values of one indicator for each distinct parameter value, stacked ``(L, S, T)``.
 
     ``compute(value)`` returns the ``(T, S)`` indicator for one parameter value; it is
-    called once per distinct value in first-seen order.
+    called once per distinct value in first-seen order. With a ``key`` (the window's
+    fingerprint and a name for the indicator and its inputs, e.g. ``(fp, "ema(close)")``)
+    values are also looked up in and kept for the window's other chunks
+    (:mod:`~toolkit.optimize.kernels.reuse`); tables that share a key share their values.
     """
 
-    def __init__(self, compute: Callable[[Any], np.ndarray], n_bars: int, n_symbols: int) -> None:
+    def __init__(
+        self, compute: Callable[[Any], np.ndarray], n_bars: int, n_symbols: int, key: tuple[Any, ...] | None = None
+    ) -> None:
         self._compute = compute
+        self._key = key
         self._shape = (n_bars, n_symbols)
         self._slot: dict[Any, int] = {}
         self._values: list[np.ndarray] = []
@@ -49,8 +61,16 @@ class IndicatorTable:
             return -1
         if value not in self._slot:
             self._slot[value] = len(self._values)
-            self._values.append(np.asarray(self._compute(value), dtype=np.float64))
+            self._values.append(self._value(value))
         return self._slot[value]
+
+    def _value(self, value: Any) -> np.ndarray:
+        def build() -> np.ndarray:
+            return np.asarray(self._compute(value), dtype=np.float64)
+
+        if self._key is None:
+            return build()
+        return remember((*self._key, value), build)
 
     def indices(self, values: Sequence[Any]) -> np.ndarray:
         """Slots of one value per combination, as the ``int64`` array the kernels take."""

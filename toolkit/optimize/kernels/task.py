@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from toolkit.optimize.kernels.inputs import prepare_inputs
+from toolkit.optimize.kernels.inputs import prepare_inputs, prepare_market
+from toolkit.optimize.kernels.reuse import fingerprint, remember
 from toolkit.optimize.kernels.simulate import METRIC_NAMES
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ def evaluate_fused(task: GridTask, bars: pd.DataFrame, module: ModuleType) -> Gr
 
     ``module`` is the strategy's kernel module (:func:`~toolkit.optimize.kernels.kernel_module`);
     its instruments are the task's symbols unless it defines ``instruments(symbols)``.
+    The market arrays and the indicator tables of the window are kept for the task's
+    other chunks (:mod:`~toolkit.optimize.kernels.reuse`, keyed by the window's content).
     """
     from toolkit.optimize.evaluate import GridResult, strategy_params
 
@@ -35,6 +38,10 @@ def evaluate_fused(task: GridTask, bars: pd.DataFrame, module: ModuleType) -> Gr
     symbols = list(task.symbols)
     instruments_of = getattr(module, "instruments", None)
     instruments = instruments_of(symbols) if instruments_of else symbols
+    key = fingerprint(window)
+    offset = task.start - task.decide_start
+    market = remember((key, "market", offset, tuple(instruments), task.fill),
+                      lambda: prepare_market(trade_bars, instruments, task.fill))
     sim = prepare_inputs(
         trade_bars,
         instruments,
@@ -45,8 +52,9 @@ def evaluate_fused(task: GridTask, bars: pd.DataFrame, module: ModuleType) -> Gr
         fill=task.fill,
         risk_free_rate=task.risk_free_rate,
         keep_returns=task.keep_returns,
+        market=market,
     )
-    _, metrics, returns = module.grid_metrics(params, window, symbols, sim)
+    _, metrics, returns = module.grid_metrics(params, window, symbols, sim, window_key=f"{key}|{symbols!r}")
     frame = pd.DataFrame(metrics, index=task.combos.index, columns=list(METRIC_NAMES))
     for name in ("n_trades", "n_partial_exits"):
         frame[name] = frame[name].astype(np.int64)
