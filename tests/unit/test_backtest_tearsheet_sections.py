@@ -349,6 +349,9 @@ def test_regime_table_equals_the_cell_statistics(v35b) -> None:
         assert row[1:] == [format_value(e["days"], "count"), format_value(e["share"], "percent"),
                            format_value(e["annual_return"], "percent"), format_value(e["volatility"], "percent"),
                            format_value(e["sharpe"], "ratio"), format_value(e["max_drawdown"], "percent")]
+    # The band colours decision bars, the table counts return bars (one bar later): the caption says so,
+    # since a cell's count can differ by one between the two (the review found 185 vs 184 for cell 6).
+    assert "return bars" in out and "decided on the bar before" in out
 
 
 def test_decisions_table_says_it_is_the_tail(v35b) -> None:
