@@ -62,6 +62,15 @@ def report_path(request: pytest.FixtureRequest, default_run: Callable[[str], Def
     return run_dir / "report.html"
 
 
+#: The computed text-align of every cell of the glossary section's first rows (definitions, formulas).
+_GLOSSARY_ALIGN_JS = """const cells = Array.from(document.querySelectorAll('section.tk-glossary tbody td')).slice(0, 12);
+return cells.map(c => getComputedStyle(c).textAlign);"""
+#: The computed text-align of the first cell of every report table whose first column is text (a label, a symbol).
+_TEXT_COLUMN_ALIGN_JS = """return Array.from(document.querySelectorAll('.tk-table table'))
+  .filter(t => /^tk-al-l/.test(t.className)).map(t => t.querySelector('tbody td'))
+  .filter(c => c).map(c => getComputedStyle(c).textAlign);"""
+
+
 @dataclass
 class PageCheck:
     """What one page did in the browser."""
@@ -115,6 +124,14 @@ def test_report_renders_offline_with_every_chart_and_no_console_error(report_bro
     assert page.charts > 0, f"{notebook} report has no plotly chart"
     assert page.drawn == page.charts, f"{notebook} report: {page.drawn} of {page.charts} plotly charts drawn"
     assert shot.stat().st_size > 10_000
+    # The glossary's prose reads left-aligned in the browser (the review of issue 13 found it right-aligned:
+    # JupyterLab's export right-aligns every td), the metric glossary's heading one of the page's own h2.
+    aligned = report_browser.execute_script(_GLOSSARY_ALIGN_JS)
+    assert aligned and set(aligned) == {"left"}, aligned
+    if notebook in ("backtest", "walk_forward"):
+        assert report_browser.execute_script("return !!document.querySelector('h2#Metric-glossary');")
+    text_cells = report_browser.execute_script(_TEXT_COLUMN_ALIGN_JS)  # and a table's text columns too
+    assert text_cells and set(text_cells) == {"left"}, text_cells
 
 
 def test_the_checks_catch_an_error_a_request_out_and_an_undrawn_chart(report_browser: Any, tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ SECTIONS = ["Backtest report", "Summary", "Cumulative returns", "Drawdowns", "Ye
             "Metrics", "Against the benchmark", "Rolling statistics", "Return distribution",
             "Exposure and holdings", "Trades", "Regime", "Decisions", "Appendix: parameters", "Appendix: data",
             "Metric glossary"]
-MAX_BYTES = 6 * 1024 * 1024
+#: "Under 6 MB" as a reader means it: decimal megabytes (6 MiB would let a 6.2 MB page pass).
+MAX_BYTES = 6_000_000
 
 
 @pytest.fixture(scope="module")
@@ -171,13 +172,13 @@ def test_the_decisions_table_writes_weights_in_percent_and_indicators_with_separ
     section = text[text.index(">Decisions<"):text.index(">Appendix: parameters")]
     cells = _page(section).cells
     header = cells[:5]
-    assert header == ["bar", "weight_NASDAQ", "rebalance", "sma_fast_NASDAQ", "sma_slow_NASDAQ"]
+    assert header == ["bar", "weight NASDAQ", "rebalance", "SMA fast NASDAQ", "SMA slow NASDAQ"]  # words, not keys
     rows = [cells[i:i + 5] for i in range(5, len(cells), 5)]
     assert len(rows) == 10
     import pandas as pd
 
     tail = pd.read_csv(run_dir / "decisions.csv").tail(10)
-    assert [r[1] for r in rows] == [f"{w * 100:.1f}%" for w in tail["weight_NASDAQ"]]
+    assert [r[1] for r in rows] == [f"{w * 100:.2f}%" for w in tail["weight_NASDAQ"]]  # 2 decimals, as elsewhere
     assert [r[2] for r in rows] == ["yes" if b else "no" for b in tail["rebalance"]]
     for i, name in ((3, "sma_fast_NASDAQ"), (4, "sma_slow_NASDAQ")):
         assert [r[i] for r in rows] == [f"{x:,.0f}" for x in tail[name]]  # ~7,000: 4 significant digits
@@ -189,3 +190,39 @@ def test_the_trade_list_is_complete(report) -> None:
     n_trades = sum(1 for _ in (run_dir / "trades.csv").open()) - 1
     assert f"{n_trades} round trips, all shown" in text or n_trades <= 20
     assert 'href="trades.csv"' in text
+
+
+def test_the_glossary_heading_is_a_page_heading_and_its_prose_reads_left(report) -> None:
+    """The review of issue 13 (finding 11): a raw, smaller heading missing from the page's anchors; prose right-aligned."""
+    _, text = report
+    assert re.search(r'<h2 id="Metric-glossary">Metric glossary<a class="anchor-link" href="#Metric-glossary">', text)
+    glossary = text[text.index('id="metric-glossary"'):]
+    assert "<h2>" not in glossary[:2000]  # one heading: the page's own
+    assert "section.tk-glossary.tk-glossary table th,section.tk-glossary.tk-glossary table td" in glossary and "text-align:left" in glossary
+
+
+def test_capture_rows_say_which_capture_they_are(report) -> None:
+    """The review of issue 13 (finding 9): "Capture ratio 1.15" beside up 0.20 / down 0.78 read as up/down."""
+    _, text = report
+    section = text[text.index(">Against the benchmark"):text.index(">Rolling statistics")]
+    cells = _page(section).cells
+    row = {cells[i]: cells[i + 1] for i in range(len(cells) - 1)}
+    assert "Capture ratio" not in cells and "Return capture (CAGR ratio)" in row
+    up, down = float(row["Up capture"]), float(row["Down capture"])
+    assert float(row["Up/down capture ratio"]) == pytest.approx(up / down, abs=0.02)
+    assert 'href="#metric-up-down-capture"' in section and 'id="metric-up-down-capture"' in text
+
+
+def test_the_equity_chart_reaches_the_lowest_equity(report) -> None:
+    """The review of issue 13 (finding 4): the weekly equity trace's trough was shallower than the table's."""
+    import pandas as pd
+    from support.report_checks import plotly_figures
+
+    run_dir, text = report
+    eq = pd.read_csv(run_dir / "equity.csv", index_col=0)["equity"]
+    fig = next(f for f in plotly_figures(text) if f["layout"].get("yaxis", {}).get("type") == "log")
+    strat = next(t for t in fig["data"] if t.get("name") == "strategy")
+    assert len(strat["y"]) < len(eq)  # decimated, so the page stays small
+    assert min(strat["y"]) == pytest.approx(eq.min(), rel=1e-6) and max(strat["y"]) == pytest.approx(eq.max(), rel=1e-6)
+    cumulative = [t for t in fig["data"] if t.get("name") == "strategy"][1]
+    assert min(cumulative["y"]) == pytest.approx(eq.min() / 100_000 - 1, abs=1e-6)

@@ -30,7 +30,8 @@ def test_the_report_opens_with_the_headline_and_shows_the_session_sections(dry_r
                 for _, t in re.findall(r"<h([12])[^>]*>(.*?)</h\1>", text, flags=re.S)]
     assert headings == ["Daily dry run", "Regime and indicators", "Target vs current portfolio",
                         "Positions and cash before and after", "P&amp;L attribution", "Execution prices",
-                        "Orders and fills", "Guard activations", "Last 30 sessions", "Glossary"]
+                        "Orders and fills", "Guard activations", "Last 30 sessions", "Appendix: parameters",
+                        "Appendix: data", "Glossary"]
     headline = text.index('class="tk-headline"')
     assert headline < text.index("<table")
     assert "<b>completed</b>" in text[headline:text.index(">Regime and indicators")]
@@ -40,6 +41,30 @@ def test_the_report_opens_with_the_headline_and_shows_the_session_sections(dry_r
     assert len(re.findall(r"\* plotly\.js v\d", text)) == 1
     # The one-session history chart ticks in days, never in microseconds.
     assert '"tickformat":"%Y-%m-%d"' in text and '"dtick":86400000' in text
+
+
+def test_the_headline_names_the_session_and_the_ledger_used_and_the_appendix_its_parameters(dry_run_archive) -> None:
+    """The review of issue 13 (findings 1, 2, 8): the title was the run key, the ledger line named only the rule,
+    "1 fills", no parameters or data description, a glossary of parity figures the report never shows."""
+    text = (dry_run_archive.run_dir / "report.html").read_text(encoding="utf-8")
+    headline = text[text.index('class="tk-headline"'):text.index(">Regime and indicators")]
+    assert "sma_crossover \u00b7 account dry-run \u00b7 session 2018-06-01 (close)" in headline
+    assert "sma_crossover|dry-run" not in text
+    assert "(1 fill)" in headline and "1 fills" not in text and "session(s)" not in text
+    ledger_file = dry_run_archive.db.removeprefix("sqlite:///")
+    assert f"Ledger: <code>sqlite:///{ledger_file}</code>" in text  # the ledger the session used
+    appendix = text[text.index(">Appendix: parameters"):text.index(">Appendix: data")]
+    groups = re.findall(r"<summary><b>([^<]+)</b> \((\d+) parameters", appendix)
+    assert [g for g, _ in groups][:5] == ["run", "strategy_params", "data", "costs", "guards"]
+    cells = table_cells(appendix)
+    rows = dict(zip(cells[::2], cells[1::2], strict=False))
+    assert rows["fast"] == "20" and rows["slow"] == "100" and "daily_loss_limit" in rows and "fees_bps" in rows
+    data = text[text.index(">Appendix: data"):text.index('id="session-glossary"')]
+    assert "<td>NASDAQ</td>" in data and "first bar" in data
+    glossary = text[text.index('id="session-glossary"'):]
+    assert "parity-" not in glossary and "Equity gap" not in glossary and "slippage" not in glossary.lower()
+    assert "section.tk-glossary.tk-glossary table th,section.tk-glossary.tk-glossary table td" in glossary  # prose left-aligned
+    assert "-0.00" not in "".join(table_cells(text))
 
 
 def test_every_cell_of_the_report_is_formatted_and_every_glossary_link_resolves(dry_run_archive) -> None:
@@ -65,11 +90,11 @@ def test_the_decision_reads_weights_in_percent_and_indicators_at_four_digits(dry
     cells = table_cells(section)
     rows = dict(zip(cells[2::2], cells[3::2], strict=True))
     assert cells[:2] == ["field", "value"] and "Decision on the bar of 2018-06-01." in section
-    assert rows["target weight NASDAQ"] == "100.0%"  # the 2018-06-01 crossover buys: the whole book
-    assert rows["orders on this bar (rebalance)"] == "yes"
+    assert rows["target weight NASDAQ"] == "100.00%"  # the 2018-06-01 crossover buys: the whole book
+    assert rows["rebalance"] == "yes (1 order sent)"  # what came of the rebalance, beside the orders table
     snap = json.loads((dry_run_archive.run_dir / "snapshot.json").read_text())
-    for name in ("sma_fast_NASDAQ", "sma_slow_NASDAQ"):  # ~7,300: 4 significant digits, a thousands separator
-        assert re.fullmatch(r"\d,\d{3}", rows[name]) and rows[name] == f"{snap['context'][name]:,.0f}"
+    for name, label in (("sma_fast_NASDAQ", "SMA fast NASDAQ"), ("sma_slow_NASDAQ", "SMA slow NASDAQ")):
+        assert re.fullmatch(r"\d,\d{3}", rows[label]) and rows[label] == f"{snap['context'][name]:,.0f}"
 
 
 def test_the_stable_summary_line_stays_in_the_notebook_not_in_the_report(dry_run_archive) -> None:

@@ -60,6 +60,13 @@ def test_toolkit_run_live_archives_the_report_and_no_secret(live_run_archive: Li
         assert section in html, section
     assert html.index('class="tk-headline"') < html.index("<table")  # issue 13: the headline comes first
     assert "<b>completed</b>" in html and '"tickformat":"%Y-%m-%d"' in html
+    # Issue 13 review: a readable title, the ledger used, the parameters and data in an appendix.
+    assert re.search(r"<h3[^>]*>sma_crossover \u00b7 account alpaca-paper \u00b7 session 2015-12-01 \(", html)
+    assert f"Ledger: <code>sqlite:///{res.ledger}</code>" in html
+    appendix = html[html.index(">Appendix: parameters"):html.index(">Appendix: data")]
+    groups = [g for g in re.findall(r"<summary><b>([^<]+)</b>", appendix)]
+    assert {"run", "strategy_params", "data", "guards"} <= set(groups)
+    assert "<td>SPY</td>" in html[html.index(">Appendix: data"):html.index('id="session-glossary"')]
     # Issue 13 review: every cell of the session's sections formatted (the parity section is its own module's),
     # every glossary link resolving.
     own = html[:html.index(">Live vs backtest parity")] + html[html.index('id="session-glossary"'):]

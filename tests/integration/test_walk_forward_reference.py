@@ -142,7 +142,7 @@ def test_skew_and_kurtosis_behind_psr_equal_quantstats_converted(archive):
     for key in ("probabilistic_sharpe", "deflated_sharpe"):
         got = archive["metrics"][key]
         assert got["skew"] == pytest.approx(skew, rel=RTOL), key
-        assert got["kurtosis"] == pytest.approx(kurt, rel=RTOL), key
+        assert got["excess_kurtosis"] + 3 == pytest.approx(kurt, rel=RTOL), key  # stored as excess (4623165)
         assert got["n_obs"] == n, key
     assert skew < 0 and kurt > 3  # the record is not normal: the corrections matter
 
@@ -169,7 +169,7 @@ def test_psr_and_dsr_equal_the_papers_formulas(archive, configurations):
     skew, kurt = _plain_moments(excess)
     m = archive["metrics"]
     psr = m["probabilistic_sharpe"]
-    assert psr["sr"] == pytest.approx(sr, rel=RTOL) and psr["sr_benchmark"] == 0
+    assert psr["sharpe_per_bar"] == pytest.approx(sr, rel=RTOL) and psr["sr_benchmark_per_bar"] == 0
     assert psr["psr"] == pytest.approx(_psr(sr, 0.0, n, skew, kurt), rel=RTOL)
 
     # The trials: every configuration's own continuous run, over the stitched OOS bars.
@@ -180,9 +180,9 @@ def test_psr_and_dsr_equal_the_papers_formulas(archive, configurations):
     sr0 = _expected_max_sharpe(5, variance)
     dsr = m["deflated_sharpe"]
     assert dsr["n_trials"] == 5
-    assert dsr["sr_variance"] == pytest.approx(variance, rel=RTOL)
-    assert dsr["sr0"] == pytest.approx(sr0, rel=RTOL)
-    assert dsr["sr"] == pytest.approx(sr, rel=RTOL)
+    assert dsr["sr_variance_per_bar"] == pytest.approx(variance, rel=RTOL)
+    assert dsr["sr0_per_bar"] == pytest.approx(sr0, rel=RTOL)
+    assert dsr["sharpe_per_bar"] == pytest.approx(sr, rel=RTOL)
     assert dsr["dsr"] == pytest.approx(_psr(sr, sr0, n, skew, kurt), rel=RTOL)
     assert dsr["psr"] == pytest.approx(psr["psr"], rel=RTOL)
     assert 0.01 < dsr["dsr"] < dsr["psr"] < 0.99  # the charge for the search is visible, not saturated

@@ -215,3 +215,17 @@ def test_every_glossary_link_of_the_report_reaches_an_entry_of_its_glossary(run)
             "metric-exposure", "metric-turnover", "metric-max-drawdown-duration-days",
             "metric-n-partial-exits"} <= linked
     assert linked - ids == set()
+
+
+def test_the_default_report_stays_under_6_mb_with_plotly_once(default_run):
+    """The review of issue 13 (finding 7): no size check covered the walk-forward report (5.91 MB then)."""
+    run_dir = default_run("walk_forward").run_dir
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert (run_dir / "report.html").stat().st_size < 6_000_000  # decimal MB, as a reader means it
+    assert len(re.findall(r"\* plotly\.js v\d", text)) == 1 and text.count("window.PlotlyConfig") == 1
+    # One format for probabilities and Sharpe ratios (finding 6), the folds said as they are (finding 10).
+    assert "16 folds of 252 bars (the last 243)" in text
+    over = text[text.index(">Overfitting diagnostics"):text.index(">Distribution of the CSCV logits")]
+    assert not re.search(r"\b0\.\d{3,4}\b", re.sub(r"<(script|style)[^>]*>.*?</\1>", "", over, flags=re.S))
+    assert re.search(r"DSR \d+\.\d\d%: ", text) and re.search(r"PBO \d+\.\d\d%: ", text)
+    assert re.search(r'<h2 id="Metric-glossary">', text)

@@ -198,11 +198,31 @@ def test_cumulative_figure_has_log_and_linear_panels_with_readable_ticks(sma) ->
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.type != "log"
     _assert_adaptive_log_axis(fig.layout.yaxis, "~s")
     strat, linear = fig.data[0], fig.data[1]
-    weekly = chart_series(sma.result.equity)
+    weekly = chart_series(sma.result.equity, how="minmax")
     assert len(sma.result.equity) > MAX_POINTS and len(strat.x) == len(weekly) < len(sma.result.equity)
-    assert list(strat.x) == chart_x(weekly.index) and strat.x[-1] == "2018-12-31"
+    assert list(strat.x) == chart_x(weekly.index) and strat.x[0] == "2000-01-03"
     np.testing.assert_allclose(np.asarray(strat.y, float), weekly.to_numpy(), rtol=1e-6)
     np.testing.assert_allclose(np.asarray(linear.y, float), weekly.to_numpy() / 100_000 - 1, rtol=1e-5, atol=1e-7)
+
+
+def test_equity_traces_reach_the_true_trough_and_peak(v35b, sma) -> None:
+    """The review of issue 13: weekly week-end points drew v3.5b's trough at 22,696, the table's is 22,382.
+
+    The equity and cumulative-return traces keep each week's lowest and highest bar: the
+    drawn minimum is the lowest equity, the cumulative trace's minimum the lowest return.
+    """
+    for run in (v35b, sma):
+        fig = backtest_returns.cumulative_returns_figure(run)
+        eq = run.result.equity.astype(float)
+        assert len(eq) > MAX_POINTS and len(fig.data[0].x) < len(eq)  # still decimated: the page stays small
+        drawn = np.asarray(fig.data[0].y, float)
+        assert drawn.min() == pytest.approx(eq.min(), rel=1e-6) and drawn.max() == pytest.approx(eq.max(), rel=1e-6)
+        assert fig.data[0].x[int(drawn.argmin())] == chart_x(pd.DatetimeIndex([eq.idxmin()]))[0]
+        cum = np.asarray(fig.data[1].y, float)
+        assert cum.min() == pytest.approx(eq.min() / run.result.initial_cash - 1, rel=1e-5, abs=1e-6)
+        assert list(fig.data[0].x) == sorted(fig.data[0].x)  # in time order
+        bench = run.benchmark_equity.dropna().astype(float)
+        assert np.asarray(fig.data[2].y, float).min() == pytest.approx(bench.min(), rel=1e-6)
 
 
 def test_underwater_figure_keeps_every_trough(sma) -> None:
@@ -329,6 +349,9 @@ def test_regime_table_equals_the_cell_statistics(v35b) -> None:
         assert row[1:] == [format_value(e["days"], "count"), format_value(e["share"], "percent"),
                            format_value(e["annual_return"], "percent"), format_value(e["volatility"], "percent"),
                            format_value(e["sharpe"], "ratio"), format_value(e["max_drawdown"], "percent")]
+    # The band colours decision bars, the table counts return bars (one bar later): the caption says so,
+    # since a cell's count can differ by one between the two (the review found 185 vs 184 for cell 6).
+    assert "return bars" in out and "decided on the bar before" in out
 
 
 def test_decisions_table_says_it_is_the_tail(v35b) -> None:
@@ -344,11 +367,14 @@ def test_decisions_table_writes_weights_in_percent_and_indicators_at_one_precisi
         header, rows = table[0], table[1:]
         columns = {name: [r[i] for r in rows] for i, name in enumerate(header)}
         tail = run.decisions_table().tail(10)
-        for name in (c for c in header if c.startswith("weight_")):
-            assert columns[name] == [f"{x * 100:.1f}%" for x in tail[name]]
+        weights = [c for c in header if c.startswith("weight ")]  # "weight NASDAQ", not "weight_NASDAQ"
+        assert weights and not any("_" in c for c in header)
+        for name in weights:
+            assert columns[name] == [f"{x * 100:.2f}%".replace("-0.00%", "0.00%")
+                                     for x in tail["weight_" + name.removeprefix("weight ")]]
         assert set(columns["rebalance"]) <= {"yes", "no"}
         for name, values in columns.items():
-            if name.startswith(("sma_", "t_norm", "z_score")):
+            if name.startswith(("SMA ", "t norm", "z score")):
                 decimals = {len(v.split(".")[1]) if "." in v else 0 for v in values if v != MISSING}
                 assert len(decimals) == 1, (name, values)
     sma_cols = parse(backtest_positions.decisions_html(sma)).tables[0]

@@ -25,9 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_weights_read_as_percentages_and_counts_as_integers() -> None:
-    assert D.format_decision_value(1 / 3, "weight") == "33.3%"
-    assert D.format_decision_value(0.0, "weight") == "0.0%"
-    assert D.format_decision_value(-0.5, "weight") == "-50.0%"
+    assert D.format_decision_value(1 / 3, "weight") == "33.33%"  # 2 decimals, as every other table (issue 13)
+    assert D.format_decision_value(0.0, "weight") == "0.00%"
+    assert D.format_decision_value(-0.5, "weight") == "-50.00%"
+    assert D.format_decision_value(-1e-9, "weight") == "0.00%"  # never "-0.00%"
     assert D.format_decision_value(1234, "count") == "1,234"
     assert D.format_decision_value(np.bool_(True), "flag") == "yes" and D.format_decision_value(False, "flag") == "no"
     assert D.format_decision_value(None, "indicator") == MISSING and D.format_decision_value(float("nan"), "weight") == MISSING
@@ -71,10 +72,13 @@ def test_v35b_decisions_weights_in_percent_flags_as_words_indicators_at_one_prec
     assert len(weights) >= 2
     for name in weights:
         col = _column(shown, name)
-        assert all(re.fullmatch(r"-?\d{1,3}\.\d%", v) for v in col), col[:5]
-        expected = [f"{x * 100:.1f}%" for x in table[name]]
+        assert all(re.fullmatch(r"\d{1,3}\.\d\d%", v) for v in col), col[:5]
+        expected = [f"{x * 100:.2f}%".replace("-0.00%", "0.00%") for x in table[name]]
         assert col == expected
-    assert any(v not in ("0.0%", "100.0%") for name in weights for v in _column(shown, name))  # 60.0%, 40.0%...
+    assert any(v not in ("0.00%", "100.00%") for name in weights for v in _column(shown, name))  # 60.00%...
+    labels = {c.key: c.label for c in cols}  # headers read as words: "weight QQQ", "SMA fast", "t norm"
+    assert all(labels[name] == "weight " + name.removeprefix("weight_") for name in weights)
+    assert labels["sma_fast"] == "SMA fast" and labels["t_norm"] == "t norm" and labels["cell"] == "cell"
     assert set(_column(shown, "rebalance")) == {"yes", "no"} and set(_column(shown, "valid")) <= {"yes", "no"}
     assert set(_column(shown, "cell")) <= {"1", "2", "3", "4", "5", "6"}
     for name in ("t_norm", "z_score", "sma_fast", "sma_slow", "deviation"):
@@ -95,7 +99,7 @@ def test_allocator_decisions_write_shares_and_returns_in_percent() -> None:
     returns = [c for c in table.columns if str(c).startswith("return_")]
     assert shares and returns
     for name in shares:
-        assert all(v == MISSING or re.fullmatch(r"-?\d{1,3}\.\d%", v) for v in _column(shown, name))
+        assert all(v == MISSING or re.fullmatch(r"-?\d{1,3}\.\d\d%", v) for v in _column(shown, name))
     for name in returns:
         assert all(v == MISSING or re.fullmatch(r"-?\d+\.\d\d%", v) for v in _column(shown, name))
 
@@ -106,6 +110,6 @@ def test_one_decision_lists_its_weights_then_its_context() -> None:
                   "trend_state": "Sideways"})
     text = D.decision_html(d)
     cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", text)]
-    assert cells == ["target weight SPY", "33.3%", "target weight AGG", "0.0%", "orders on this bar (rebalance)",
-                     "no", "cell", "3", "t_norm", "-0.1060", "sma_fast", "7,090", "vol_crush", "no", "bond_trend",
-                     MISSING, "trend_state", "Sideways"]
+    assert cells == ["target weight SPY", "33.33%", "target weight AGG", "0.00%", "rebalance",
+                     "no", "cell", "3", "t norm", "-0.1060", "SMA fast", "7,090", "vol crush", "no", "bond trend",
+                     MISSING, "trend state", "Sideways"]

@@ -92,3 +92,15 @@ def test_a_table_is_labelled_and_written_row_by_row() -> None:
     assert shown["buy & hold"].tolist() == ["60.62%", MISSING, MISSING, "0.23"]
     assert not any(t in cell for cell in shown.to_numpy().ravel() for t in ("None", "nan", "0000"))
     assert math.isnan(table.loc["final_equity", "buy & hold"])  # the input is left alone
+
+
+@pytest.mark.parametrize(("value", "kind", "text"), [
+    (-0.00001, "percent", "0.00%"), (-1e-12, "ratio", "0.00"), (-0.004, "money", "0.00"), (-0.4, "count", "0"),
+    (-0.0, "money", "0.00"), (-0.00005, "percent", "-0.01%"), (-0.006, "ratio", "-0.01"), (-1234.5, "money", "-1,234.50"),
+])
+def test_a_value_that_rounds_to_zero_has_no_sign(value: float, kind: str, text: str) -> None:
+    """The review of issue 13: a flat fold's CAGR read "-0.00%", a zero position's holding P&L "-0.00"."""
+    from toolkit.report.html_table import format_cell
+
+    assert format_value(value, kind) == text  # type: ignore[arg-type]
+    assert format_cell(value, kind) == text  # type: ignore[arg-type]  # every report table writes through it

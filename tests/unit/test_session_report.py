@@ -211,6 +211,7 @@ def test_the_session_decision_reads_weights_in_percent_and_indicators_at_four_di
 
     from support.report_checks import table_cells
 
+    from toolkit.report import decision_table as D
     from toolkit.report import session_tables as T
 
     results, _ = sessions
@@ -220,11 +221,13 @@ def test_the_session_decision_reads_weights_in_percent_and_indicators_at_four_di
     assert cells[:2] == ["field", "value"]
     rows = dict(zip(cells[2::2], cells[3::2], strict=True))
     for sym, w in d.target_weights.items():
-        assert rows[f"target weight {sym}"] == f"{w * 100:.1f}%"
-    assert "50.0%" in rows.values()  # one of two symbols held: half the book, not "0.5" or "0"
-    assert rows["orders on this bar (rebalance)"] == ("yes" if d.rebalance else "no")
+        assert rows[f"target weight {sym}"] == f"{w * 100:.2f}%"
+    assert "50.00%" in rows.values()  # one of two symbols held: half the book, not "0.5" or "0"
+    assert rows["rebalance"] == ("yes" if d.rebalance else "no")
     for name, value in d.context.items():  # SMAs of the two indices, in the thousands: whole, separated
-        assert re.fullmatch(r"\d,\d{3}", rows[name]) and rows[name] == f"{value:,.0f}", (name, value)
+        label = D.column_label(name)
+        assert label.startswith("SMA ") and "_" not in label  # "SMA fast NASDAQ", not "sma_fast_NASDAQ"
+        assert re.fullmatch(r"\d,\d{3}", rows[label]) and rows[label] == f"{value:,.0f}", (name, value)
     assert f"Decision on the bar of {d.timestamp:%Y-%m-%d}." in T.decision_section_html(d)
     assert T.decision_section_html(None) == "<p>No decision this time (see the status above).</p>"
 
@@ -240,3 +243,99 @@ def test_format_time_and_context_values() -> None:
     assert T.format_context_value(3.0) == "3" and T.format_context_value(True) == "yes"
     assert T.format_context_value({"a": 0.123456, "b": "x"}) == "a: 0.1235, b: x"
     assert T.format_context_value("") == "\u2014"
+
+
+def test_title_names_strategy_account_and_session_not_the_run_key(sessions) -> None:
+    """The review of issue 13: the title was the raw run key ``sma_crossover|dry-run|2018-10-18|close``."""
+    results, snaps = sessions
+    r = results[-1]
+    title = R.session_title("sma_crossover", "report", r.session_date, r.execution_time)
+    assert title == f"sma_crossover \u00b7 account report \u00b7 session {r.session_date:%Y-%m-%d} (close)"
+    assert "|" not in title and R.session_title("s", "a") == "s \u00b7 account a"
+    assert f"<h3 style=\"margin:.2em 0\">{title}</h3>" in R.headline_html(r, snaps, title=title)
+
+
+def test_counts_are_written_with_the_right_plural(sessions) -> None:
+    """The review of issue 13: "1 fills" and "session(s)"."""
+    assert (R.plural(1, "fill"), R.plural(0, "fill"), R.plural(2, "session")) == ("1 fill", "0 fills", "2 sessions")
+    results, snaps = sessions
+    one = next(r for r in results if len(r.fills) == 1)
+    text = R.headline_html(one, snaps, title="t")
+    assert "(1 fill)" in text and "1 fills" not in text
+    fig = R.history_figure(snaps.iloc[:1], title="t")
+    assert fig.layout.title.text == "t: last 1 session from the ledger"
+
+
+def test_weight_before_is_against_the_equity_before_the_session(sessions) -> None:
+    """The review of issue 13: weight before divided the pre-trade value by the post-trade equity."""
+    from toolkit.report import session_tables as T
+
+    results, _ = sessions
+    checked = 0
+    for r in results:
+        if not r.fills or not r.current_positions:
+            continue
+        pc = R.positions_cash_table(r).set_index("item")
+        before_total = float(sum(pc["value_before"]))
+        table = T.portfolio_table(r).set_index("symbol")
+        for sym, q in r.current_positions.items():
+            expected = float(q * r.prices[sym]) / before_total
+            assert table.loc[sym, "weight_before"] == pytest.approx(expected, rel=1e-12)
+            assert table.loc[sym, "weight_before"] != pytest.approx(float(q * r.prices[sym]) / float(r.snapshot.equity),
+                                                                    rel=1e-9)  # fees paid: the two equities differ
+            checked += 1
+    assert checked >= 1
+    weight = R.SESSION_GLOSSARY["session.weight"]
+    assert "equity before the session" in weight.definition and "equity before" in weight.formula
+
+
+def test_the_session_glossary_lists_only_the_figures_shown_left_aligned() -> None:
+    """The review of issue 13: the dry-run glossary defined parity figures it never shows; its prose was right-aligned."""
+    dry = R.session_glossary_html(title=None, keys=R.DRY_RUN_GLOSSARY_KEYS)
+    assert "parity-" not in dry and "Equity gap" not in dry and "session-slippage-bps" not in dry
+    for key in R.DRY_RUN_GLOSSARY_KEYS:
+        assert f'<tr id="{R.session_anchor(key)}">' in dry
+    live = R.session_glossary_html(title=None, keys=R.LIVE_GLOSSARY_KEYS)
+    assert all(f'<tr id="{R.session_anchor(k)}">' in live for k in R.SESSION_GLOSSARY)
+    assert "text-align:left" in dry and 'class="tk-glossary"' in dry
+    with pytest.raises(KeyError):
+        R.session_glossary_html(keys=["session.nope"])
+
+
+def test_the_ledger_line_names_the_resolved_ledger_with_the_password_hidden(monkeypatch, tmp_path) -> None:
+    """The review of issue 13: the line named the rule ($TOOLKIT_DB_URL, else ...), not the ledger used."""
+    p = tkparams.validate("daily_dry_run", RAW)
+    monkeypatch.setenv("TOOLKIT_DB_URL", f"sqlite:///{tmp_path / 'used.sqlite'}")
+    assert f"`sqlite:///{tmp_path / 'used.sqlite'}`" in daily.describe_ledger(p)
+    monkeypatch.setenv("TOOLKIT_DB_URL", "postgresql+psycopg://ann:s3cret@db.example/ledger")
+    line = daily.describe_ledger(p)
+    assert "s3cret" not in line and "`postgresql+psycopg://ann:***@db.example/ledger`" in line
+
+
+def test_the_appendix_shows_every_parameter_the_session_ran_with_overrides_marked(tmp_path) -> None:
+    """The review of issue 13: the dry-run report had no parameters (guards, costs) and no data description."""
+    import re
+
+    from support.report_checks import table_cells
+
+    from toolkit.report import session_appendix as A
+
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    with open_ledger(db) as led:
+        led.set_override("guards.max_position_weight", 0.9, "cap the book", actor="ann", account="report")
+    p = tkparams.validate("daily_dry_run", {**RAW, "db_url": db, "as_of": "2018-06-01"})
+    r = daily.run_daily(p)
+    assert [o.key for o in r.overrides] == ["guards.max_position_weight"]
+    text = A.session_params_html("daily_dry_run", p, r.overrides)
+    groups = re.findall(r"<summary><b>([^<]+)</b> \((\d+) parameters", text)
+    assert [g for g, _ in groups][:5] == ["run", "strategy_params", "data", "costs", "guards"]
+    cells = table_cells(text)
+    rows = dict(zip(cells[::2], cells[1::2], strict=False))
+    assert rows["fast"] == "5" and rows["fees_bps"] == "10"
+    base = p.guards.max_position_weight
+    assert rows["max_position_weight"] == f"0.9 (override by ann; params file: {'not set' if base is None else base})"
+    assert "1 overridden" in text
+    assert "(override" not in A.session_params_html("daily_dry_run", p, ())  # no override, no mark
+    data = A.session_data_html(r.dataset)
+    assert "NASDAQ" in data and "SP500" in data and "2017-06-01" in data
+    assert A.session_data_html(None).startswith("<p>No data")

@@ -116,6 +116,9 @@ def test_relative_statistics_equal_empyrical(run, rf_annual):
     assert caps["capture"] == pytest.approx(empyrical.capture(r, b), rel=RTOL)
     assert caps["up_capture"] == pytest.approx(empyrical.up_capture(r, b), rel=RTOL)
     assert caps["down_capture"] == pytest.approx(empyrical.down_capture(r, b), rel=RTOL)
+    # Up capture / down capture: Morningstar's and pyfolio's "capture ratio" (issue 13 review, finding 9).
+    assert caps["up_down_capture"] == pytest.approx(empyrical.up_down_capture(r, b), rel=RTOL)
+    assert caps["up_down_capture"] != pytest.approx(caps["capture"], rel=1e-3)  # a different figure, not a relabel
     assert correlation(r, b) == pytest.approx(float(np.corrcoef(r, b)[0, 1]), rel=RTOL)
     assert tracking_error(r, b) == pytest.approx(empyrical.annual_volatility(r - b), rel=RTOL)
     # The one-call dict says the same.
@@ -123,6 +126,7 @@ def test_relative_statistics_equal_empyrical(run, rf_annual):
                           risk_free_rate=rf_annual)
     assert m["alpha"] == pytest.approx(ref_alpha, rel=RTOL) and m["beta"] == pytest.approx(ref_beta, rel=RTOL)
     assert m["up_capture"] == pytest.approx(empyrical.up_capture(r, b), rel=RTOL)
+    assert m["up_down_capture"] == pytest.approx(empyrical.up_down_capture(r, b), rel=RTOL)
 
 
 @pytest.mark.parametrize("label", sorted(ROLLING_WINDOWS))

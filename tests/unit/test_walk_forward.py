@@ -191,9 +191,20 @@ def test_heatmap_table_and_figures(report):
 def test_overfitting_table_shows_psr_beside_dsr_and_pbo(report):
     t = wf_report.overfitting_table(report)
     assert list(t.index[:2]) == ["PSR", "DSR"] and t.index[-1] == "PBO"
-    assert t.loc["PSR", "value"] == f"{report.psr.psr:.4f}" and t.loc["DSR", "value"] == f"{report.dsr.dsr:.4f}"
+    # One format for probabilities (percent, 2 decimals) and Sharpe ratios (2 decimals), as the headline's.
+    assert t.loc["PSR", "value"] == f"{report.psr.psr * 100:.2f}%"
+    assert t.loc["DSR", "value"] == f"{report.dsr.dsr * 100:.2f}%"
+    assert t.loc["PBO", "value"] == f"{report.pbo.pbo * 100:.2f}%"
     assert t.loc["configurations N", "value"] == "5"
-    assert float(t.loc["SR0 (annualised)", "value"]) == pytest.approx(report.dsr.sr0 * math.sqrt(252), abs=1e-3)
+    assert t.loc["SR0 (annualised)", "value"] == f"{report.dsr.sr0 * math.sqrt(252):.2f}"
+    assert t.loc["OOS Sharpe (annualised)", "value"] == f"{report.dsr.sr * math.sqrt(252):.2f}"
+    html = wf_report.overfitting_html(report)
+    for key in ("psr", "dsr", "sr0", "wf-n-configurations", "wf-sharpe-spread", "wf-skew", "wf-excess-kurtosis", "pbo"):
+        assert f'href="#metric-{key}"' in html, key
+    # The headline's readings write the probability the same way; metrics.json keeps its 0.94 form.
+    assert wf_sections.annualised_dsr_reading(report).startswith(f"DSR {report.dsr.dsr * 100:.2f}%: ")
+    assert f"is {report.dsr.dsr * 100:.2f}% likely" in wf_sections.annualised_dsr_reading(report)
+    assert wf_sections.pbo_reading(report).startswith(f"PBO {report.pbo.pbo * 100:.2f}%: ")
 
 
 def test_write_archives_every_file(report, tmp_path):
@@ -228,7 +239,8 @@ def test_write_archives_every_file(report, tmp_path):
     for block in (dsr, psr):
         assert "per bar" not in block["reading"] and f"({block['sharpe_annualised']:.2f} annualised)" in block["reading"]
     assert f"SR0 = {dsr['sr0_annualised']:.2f} (annualised)" in dsr["reading"]
-    assert dsr["reading"] == wf_sections.annualised_dsr_reading(report)  # what the report's headline says
+    assert dsr["reading"] == report.dsr.reading(periods_per_year=252)  # the headline's, probability as 0.94
+    assert dsr["reading"].startswith(f"DSR {report.dsr.dsr:.2f}: ")
     assert metrics["pbo"]["pbo"] == pytest.approx(report.pbo.pbo)
     assert metrics["walk_forward"]["n_folds"] == 7
     eq = pd.read_csv(run_dir / "oos_equity.csv", index_col=0, parse_dates=True)

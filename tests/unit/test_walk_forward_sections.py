@@ -297,3 +297,26 @@ def test_the_static_equity_figure_carries_the_stitched_record_compactly(report) 
     fig = wf_report.equity_figure(report)
     np.testing.assert_array_equal(np.asarray(fig.data[0].y), report.oos.equity.to_numpy(dtype=np.float32))
     assert list(fig.data[0].x[:1]) == [f"{report.oos.equity.index[0]:%Y-%m-%d}"]
+
+
+def test_headline_names_a_shorter_last_fold(report) -> None:
+    """The review of issue 13: "16 folds of 252 bars" over 4,023 bars; the last fold has 243."""
+    lengths = [f.n_out_of_sample for f in report.folds]
+    assert sum(lengths) == len(report.oos.equity) and 0 < lengths[-1] < 125 and set(lengths[:-1]) == {125}
+    phrase = f"{len(lengths)} folds of 125 bars (the last {lengths[-1]})"
+    assert S.folds_phrase(report) == phrase and phrase in S.headline_html(report)
+
+
+def test_every_glossary_link_of_the_report_tables_resolves_to_a_listed_key(report) -> None:
+    """The review of issue 13: configurations N, spread, skew and the trials' objective / constraints / chosen
+    had no glossary link; each now links to an entry the report's glossary section shows."""
+    from toolkit.report import walk_forward as W
+
+    listed = {glossary_anchor(k) for k in S.GLOSSARY_KEYS}
+    trials, over = W.trials_html(report), W.overfitting_html(report)
+    for key in ("wf.objective", "wf.meets_constraints", "wf.chosen"):
+        assert f'href="#{glossary_anchor(key)}"' in trials, key
+    for key in ("wf.n_configurations", "wf.sharpe_spread", "wf.skew"):
+        assert f'href="#{glossary_anchor(key)}"' in over, key
+    for text in (trials, over, S.headline_html(report), S.folds_html(report), W.metrics_html(report)):
+        assert set(re.findall(r'href="#([^"]+)"', text)) <= listed

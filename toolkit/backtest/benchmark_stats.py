@@ -119,14 +119,23 @@ def _cagr(r: np.ndarray) -> float:
 
 
 def capture_ratios(returns: pd.Series | np.ndarray, benchmark: pd.Series | np.ndarray) -> dict[str, float]:
-    """``{"capture", "up_capture", "down_capture"}``: strategy's CAGR over the benchmark's (all / up / down bars)."""
+    """``{"capture", "up_capture", "down_capture", "up_down_capture"}``.
+
+    The first three are the strategy's CAGR over the benchmark's (all / up / down bars);
+    ``up_down_capture`` is up capture / down capture, the figure Morningstar and pyfolio
+    call "capture ratio" (empyrical's ``up_down_capture``): above 1, the strategy caught
+    more of the rises than of the falls.
+    """
     r, b = _pair(returns, benchmark)
 
     def ratio(mask: np.ndarray) -> float:
         den = _cagr(b[mask])
         return _cagr(r[mask]) / den if den != 0 and math.isfinite(den) else float("nan")
 
-    return {"capture": ratio(np.ones(r.size, dtype=bool)), "up_capture": ratio(b > 0), "down_capture": ratio(b < 0)}
+    up, down = ratio(b > 0), ratio(b < 0)
+    up_down = up / down if down != 0 and math.isfinite(down) else float("nan")
+    return {"capture": ratio(np.ones(r.size, dtype=bool)), "up_capture": up, "down_capture": down,
+            "up_down_capture": up_down}
 
 
 def rolling_stats(returns: pd.Series, benchmark: pd.Series, *, window: int,

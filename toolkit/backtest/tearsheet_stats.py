@@ -45,7 +45,7 @@ STANDALONE_KEYS = ("tail_ratio", "daily_skew", "daily_excess_kurtosis", "best_da
                    "worst_month", "best_year", "worst_year", "longest_flat_days")
 #: Keys that need a benchmark.
 BENCHMARK_RELATIVE_KEYS = ("alpha", "beta", "correlation", "tracking_error", "information_ratio", "capture",
-                           "up_capture", "down_capture")
+                           "up_capture", "down_capture", "up_down_capture")
 
 
 def _json(x: float) -> float | None:

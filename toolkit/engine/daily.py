@@ -68,20 +68,21 @@ def throwaway_ledger_url() -> str:
 
 
 def describe_ledger(params: DailyDryRunParams) -> str:
-    """One line for the report: which ledger holds the session (a password in the URL is hidden)."""
+    """One line for the report: the ledger that holds the session, its URL with any password hidden.
+
+    Without a ``db_url`` in the params the session used ``$TOOLKIT_DB_URL``, else
+    outputs/ledger.sqlite: the line names which one it resolved to, as the engine did
+    (:func:`toolkit.ledger.db.resolve_url`), so a reader knows where to look.
+    """
+    from toolkit.ledger.db import resolve_url, shown_url
+
     url = params.db_url
-    if url is None:
-        return "Ledger: the default one ($TOOLKIT_DB_URL, else outputs/ledger.sqlite)."
-    if throwaway_ledger_url.cache_info().currsize and url == throwaway_ledger_url():
+    if url is not None and throwaway_ledger_url.cache_info().currsize and url == throwaway_ledger_url():
         return ("Ledger: a throwaway one, deleted when the kernel stops (set `ledger = \"default\"` or a URL "
                 "in the parameters cell to keep the session).")
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        shown = make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        shown = url
+    shown = shown_url(resolve_url(url))
+    if url is None:
+        return f"Ledger: `{shown}` (the default: $TOOLKIT_DB_URL, else outputs/ledger.sqlite)."
     return f"Ledger: `{shown}`."
 
 

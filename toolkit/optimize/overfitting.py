@@ -115,6 +115,16 @@ def _annual_scale(periods_per_year: float) -> float:
     return math.sqrt(ppy)
 
 
+def _lead(p: float, as_percent: bool) -> str:
+    """A reading's probability: ``0.94`` (metrics.json's readings, unchanged) or, for a report, ``93.57%``."""
+    return f"{p * 100:.2f}%" if as_percent else f"{p:.2f}"
+
+
+def _likely(p: float, as_percent: bool) -> str:
+    """The probability in a reading's prose: as the lead writes it in a report, rounded (``94%``) otherwise."""
+    return f"{p * 100:.2f}%" if as_percent and math.isfinite(p) else _pct(p)
+
+
 def _pct(p: float) -> str:
     """0.93 -> '93%'; keeps one decimal near the ends so 0.996 does not read '100%'."""
     if not math.isfinite(p):
@@ -264,11 +274,12 @@ class ProbabilisticSharpe:
         """``kurtosis - 3``: 0 for a normal, the convention every report quotes (the formula takes the raw one)."""
         return self.kurtosis - 3.0
 
-    def reading(self, periods_per_year: float | None = None) -> str:
+    def reading(self, periods_per_year: float | None = None, *, as_percent: bool = False) -> str:
         """One line of English for a report.
 
         With ``periods_per_year`` (252 for daily bars) the Sharpe ratios read annualised,
-        as a report's other Sharpe ratios do; without, per bar.
+        as a report's other Sharpe ratios do; without, per bar. ``as_percent`` writes the
+        probability as the report's tables do (``98.53%``); metrics.json keeps ``0.99``.
         """
         if periods_per_year is None:
             sharpe = f"{self.sr:.3f} per bar"
@@ -278,8 +289,8 @@ class ProbabilisticSharpe:
             sharpe = f"{self.sr * scale:.2f} annualised"
             bench = f"{self.sr_benchmark * scale:g}"
         return (
-            f"PSR {self.psr:.2f}: over {self.n_obs:,} bars the Sharpe ratio ({sharpe}) is "
-            f"{_pct(self.psr)} likely to be genuinely above {bench}, before any charge for "
+            f"PSR {_lead(self.psr, as_percent)}: over {self.n_obs:,} bars the Sharpe ratio ({sharpe}) is "
+            f"{_likely(self.psr, as_percent)} likely to be genuinely above {bench}, before any charge for "
             "the search that found it."
         )
 
@@ -361,23 +372,25 @@ class DeflatedSharpe:
         """``kurtosis - 3``: 0 for a normal, the convention every report quotes (the formula takes the raw one)."""
         return self.kurtosis - 3.0
 
-    def reading(self, periods_per_year: float | None = None) -> str:
+    def reading(self, periods_per_year: float | None = None, *, as_percent: bool = False) -> str:
         """One line of English for a report.
 
         With ``periods_per_year`` (252 for daily bars) SR and SR0 read annualised, as a
-        report's other Sharpe ratios do; without, per bar. The DSR is a probability either way.
+        report's other Sharpe ratios do; without, per bar. The DSR is a probability either way:
+        ``as_percent`` writes it as the report's tables do (``93.57%``); metrics.json keeps ``0.94``.
         """
         n = f"{self.n_trials:,.0f}" if float(self.n_trials).is_integer() else f"{self.n_trials:,.1f}"
         verdict = "passes" if self.dsr >= 0.95 else "falls short of"
         if periods_per_year is not None:
             scale = _annual_scale(periods_per_year)
             return (
-                f"DSR {self.dsr:.2f}: the chosen Sharpe ratio ({self.sr * scale:.2f} annualised) is "
-                f"{_pct(self.dsr)} likely to beat SR0 = {self.sr0 * scale:.2f} (annualised), what the luckiest of "
-                f"{n} trials would show by chance; it {verdict} the usual 95% bar."
+                f"DSR {_lead(self.dsr, as_percent)}: the chosen Sharpe ratio ({self.sr * scale:.2f} annualised) "
+                f"is {_likely(self.dsr, as_percent)} likely to beat SR0 = {self.sr0 * scale:.2f} (annualised), "
+                f"what the luckiest of {n} trials would show by chance; it {verdict} the usual 95% bar."
             )
         return (
-            f"DSR {self.dsr:.2f}: the chosen Sharpe ({self.sr:.3f} per bar) is {_pct(self.dsr)} likely "
+            f"DSR {_lead(self.dsr, as_percent)}: the chosen Sharpe ({self.sr:.3f} per bar) is "
+            f"{_likely(self.dsr, as_percent)} likely "
             f"to be genuinely positive after {n} trials, whose luckiest would show {self.sr0:.3f} per bar "
             f"by chance; {verdict} the usual 95% bar."
         )
@@ -546,8 +559,8 @@ class PBO:
         """Share of splits where the IS winner's OOS metric is negative."""
         return float(np.mean(self.oos_of_best < 0))
 
-    def reading(self) -> str:
-        """One line of English for a report."""
+    def reading(self, *, as_percent: bool = False) -> str:
+        """One line of English for a report (``as_percent``: the probability as ``62.47%``, as tables write it)."""
         if self.pbo < 0.1:
             verdict = "little sign of overfitting"
         elif self.pbo < 0.5:
@@ -555,7 +568,8 @@ class PBO:
         else:
             verdict = "the selection is likely overfit (no better than picking at random)"
         return (
-            f"PBO {self.pbo:.2f}: in {_pct(self.pbo)} of {self.n_combinations:,} in/out-of-sample splits "
+            f"PBO {_lead(self.pbo, as_percent)}: in {_likely(self.pbo, as_percent)} of {self.n_combinations:,} "
+            "in/out-of-sample splits "
             f"of {self.n_trials:,} trials, the best in-sample trial ranked in the bottom half "
             f"out of sample; {verdict}."
         )

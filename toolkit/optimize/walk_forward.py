@@ -268,13 +268,17 @@ class WalkForwardReport:
     # the metrics' own ``sharpe``), the per-bar figures the statistics are computed from
     # kept under names that say so, kurtosis as excess kurtosis (0 for a normal).
 
-    def psr_reading(self) -> str:
-        """The PSR in one line, its Sharpe ratio annualised (or why there is no PSR)."""
-        return self.psr.reading(periods_per_year=TRADING_DAYS) if self.psr else self.psr_note
+    def psr_reading(self, *, as_percent: bool = False) -> str:
+        """The PSR in one line, its Sharpe ratio annualised (or why there is no PSR); see ``as_percent`` there."""
+        return self.psr.reading(periods_per_year=TRADING_DAYS, as_percent=as_percent) if self.psr else self.psr_note
 
-    def dsr_reading(self) -> str:
-        """The DSR in one line, SR and SR0 annualised (or why there is no DSR)."""
-        return self.dsr.reading(periods_per_year=TRADING_DAYS) if self.dsr else self.dsr_note
+    def dsr_reading(self, *, as_percent: bool = False) -> str:
+        """The DSR in one line, SR and SR0 annualised (or why there is no DSR); see ``as_percent`` there."""
+        return self.dsr.reading(periods_per_year=TRADING_DAYS, as_percent=as_percent) if self.dsr else self.dsr_note
+
+    def pbo_reading(self, *, as_percent: bool = False) -> str:
+        """The PBO in one line (or why there is none); ``as_percent`` as the report's tables write it."""
+        return self.pbo.reading(as_percent=as_percent) if self.pbo else self.pbo_note
 
     def _psr_json(self) -> dict[str, Any]:
         p = self.psr

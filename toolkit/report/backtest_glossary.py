@@ -15,6 +15,6 @@ __all__ = ["BACKTEST_GLOSSARY_KEYS", "backtest_glossary_html"]
 BACKTEST_GLOSSARY_KEYS = tuple(k for k, e in GLOSSARY.items() if e.group != "Overfitting (walk-forward)")
 
 
-def backtest_glossary_html() -> str:
-    """The glossary as an HTML section of the backtest report (heading "Metric glossary")."""
-    return glossary_html(BACKTEST_GLOSSARY_KEYS)
+def backtest_glossary_html(*, title: str | None = "Metric glossary") -> str:
+    """The glossary as an HTML section of the backtest report (``title=None``: the notebook's markdown heads it)."""
+    return glossary_html(BACKTEST_GLOSSARY_KEYS, title=title)

@@ -11,6 +11,7 @@ blocks, and a parameter left unset is named once in a line, not as a ``None`` ro
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
@@ -21,9 +22,10 @@ from toolkit.report.html_table import CSS, Column, MetricRow, format_cell, html_
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.backtest.job import BacktestReport
+    from toolkit.data.dataset import Dataset
 
-__all__ = ["HEADLINE_METRICS", "HasParams", "data_caveats", "data_html", "headline_html", "params_groups",
-           "params_html"]
+__all__ = ["HEADLINE_METRICS", "HasParams", "data_caveats", "data_html", "dataset_html", "headline_html",
+           "params_groups", "params_html"]
 
 #: The headline's figures: (metrics.json key, label, kind), strategy beside benchmark.
 HEADLINE_METRICS = (
@@ -115,6 +117,11 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
+def _full_key(group: str, parameter: str) -> str:
+    """The dotted params key of a row (``guards.daily_loss_limit``; a ``run`` row is its own key)."""
+    return parameter if group == "run" else f"{group}.{parameter}"
+
+
 def params_groups(report: HasParams) -> dict[str, pd.DataFrame]:
     """The resolved params as ``{group: table}``: one group per section (``run`` for top-level keys).
 
@@ -141,17 +148,28 @@ def _unset(report: HasParams) -> list[str]:
     return [k for k, v in flat.items() if _unset_value(v)]
 
 
-def params_html(report: HasParams) -> str:
-    """Every resolved parameter, one collapsible block per group (the strategy's open), unset ones named once."""
+def params_html(report: HasParams, *, marked: Mapping[str, str] | None = None) -> str:
+    """Every resolved parameter, one collapsible block per group (the strategy's open), unset ones named once.
+
+    ``marked`` maps a dotted key (``guards.daily_loss_limit``) to a note written after its
+    value, e.g. a session's config override and the params file's value it replaced; a group
+    holding a marked row opens and says how many it holds.
+    """
+    marks = dict(marked or {})
     parts = [f"<style>{CSS}</style>"]
     for group, table in params_groups(report).items():
         if table.empty:
             continue
-        is_open = " open" if group in ("strategy_params", "run") else ""
-        inner = html_table(table.astype({"value": str}), [Column("parameter", "parameter"), Column("value", "value")],
+        keys = [_full_key(group, str(k)) for k in table["parameter"]]
+        hits = sum(1 for k in keys if k in marks)
+        shown = table if not hits else table.assign(
+            value=[f"{v} ({marks[k]})" if k in marks else v for k, v in zip(keys, table["value"], strict=True)])
+        is_open = " open" if group in ("strategy_params", "run") or hits else ""
+        inner = html_table(shown.astype({"value": str}), [Column("parameter", "parameter"), Column("value", "value")],
                            scroll_rows=200)  # one block per group, folded by a click: no box inside it
-        parts.append(f"<details{is_open}><summary><b>{html.escape(group)}</b> ({len(table)} parameters)</summary>"
-                     f"{inner}</details>")
+        note = f", {hits} overridden" if hits else ""
+        parts.append(f"<details{is_open}><summary><b>{html.escape(group)}</b> ({len(table)} parameters{note})"
+                     f"</summary>{inner}</details>")
     unset = _unset(report)
     if unset:
         parts.append('<p class="tk-note" style="color:#555">Not set (their defaults apply): '
@@ -161,10 +179,15 @@ def params_html(report: HasParams) -> str:
 
 def data_html(report: BacktestReport) -> str:
     """One row per symbol: first and last bar, bars, first and last close, whether it is a synthetic proxy."""
-    d = describe(report.dataset.frames)
+    return dataset_html(report.dataset, report.notes)
+
+
+def dataset_html(dataset: Dataset, notes: Sequence[str] = ()) -> str:
+    """:func:`data_html` of any loaded dataset (a dry-run or live session's too), its notes below the table."""
+    d = describe(dataset.frames)
     d = d.assign(synthetic=d["synthetic"].map({True: "yes (proxy)", False: "no"}))
     cols = [Column("first", "first bar", "date"), Column("last", "last bar", "date"), Column("bars", "bars", "count"),
             Column("first_close", "first close", "money"), Column("last_close", "last close", "money"),
             Column("synthetic", "synthetic")]
-    notes = "".join(f"<blockquote><b>Note.</b> {html.escape(n)}</blockquote>" for n in report.notes)
-    return html_table(d, cols, index=Column("symbol", "symbol")) + notes
+    text = "".join(f"<blockquote><b>Note.</b> {html.escape(n)}</blockquote>" for n in notes)
+    return html_table(d, cols, index=Column("symbol", "symbol")) + text

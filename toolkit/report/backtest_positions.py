@@ -207,7 +207,10 @@ def regime_cells_html(report: BacktestReport) -> str:
     cells = report.decisions.context["cell"].reindex(report.result.equity.index).shift(1)
     table = regime_cell_stats(report.result.returns, cells, risk_free_rate=report.params.risk_free_rate)
     table.index = [regime_cell_label(report, c) for c in table.index]
-    return html_table(table, REGIME_TABLE_COLUMNS, index=Column("cell", "cell", "text", "regime.cell"))
+    caption = ("Bars are return bars: a bar counts for the cell decided on the bar before, so a cell can "
+               "count one bar fewer here than in the regime band above, which colours the bar it was decided on.")
+    return html_table(table, REGIME_TABLE_COLUMNS, index=Column("cell", "cell", "text", "regime.cell"),
+                      caption=caption)
 
 
 def decisions_html(report: BacktestReport, *, last: int = 10, archived: bool = True) -> str:

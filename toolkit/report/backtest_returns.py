@@ -45,7 +45,7 @@ def cumulative_returns_figure(report: BacktestReport) -> Figure:
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.6, 0.4], vertical_spacing=0.05,
                         subplot_titles=("Equity (log scale)", "Cumulative return (linear scale)"))
     for name, eq in series.items():
-        s = chart_series(eq)
+        s = chart_series(eq, how="minmax")  # the trough drawn is the max drawdown's, not a week-end's
         line = dict(width=1.6, color="#1f77b4") if name == "strategy" else _BENCH_LINE
         fig.add_trace(go.Scatter(x=chart_x(s.index), y=chart_y(s), name=name, line=line, legendgroup=name),
                       row=1, col=1)

@@ -36,7 +36,8 @@ _MARGIN = dict(l=70, r=20, t=50, b=30)
 
 #: Rows of the benchmark-relative table, in order (keys of :func:`tearsheet_metrics`).
 RELATIVE_ROWS = ("alpha", "beta", "correlation", "tracking_error", "information_ratio", "capture", "up_capture",
-                 "down_capture", "tail_ratio", "daily_skew", "daily_excess_kurtosis", "best_day", "worst_day",
+                 "down_capture", "up_down_capture",
+                 "tail_ratio", "daily_skew", "daily_excess_kurtosis", "best_day", "worst_day",
                  "best_month", "worst_month", "best_year", "worst_year", "longest_flat_days")
 
 
@@ -76,7 +77,7 @@ def benchmark_relative_html(report: BacktestReport) -> str:
     rows = [_row(k, (stats["strategy"].get(k), None if k in BENCHMARK_RELATIVE_KEYS else stats["benchmark"].get(k)))
             for k in RELATIVE_ROWS]
     return metric_rows_table(rows, ["strategy", _bench_label(report)],
-                             caption="Alpha to down capture: the strategy against the benchmark")
+                             caption="Alpha to up/down capture: the strategy against the benchmark")
 
 
 def _when(value: Any) -> str:

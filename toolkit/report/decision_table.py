@@ -9,7 +9,7 @@ column (each context field of a single decision) is written by what it holds:
 =============  ==========================================  ===========================
 kind           columns                                     written as
 =============  ==========================================  ===========================
-weight         ``weight_*``, an allocator's ``share_*``,   ``33.3%``, ``0.0%``
+weight         ``weight_*``, an allocator's ``share_*``,   ``33.33%``, ``0.00%``
                a decision's target weights
 return         ``return_*`` (an allocator's sub-returns)   ``1.25%``
 count          whole-number columns (v3.5b's ``cell``)     ``4``, ``1,200``
@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DecisionKind",
+    "column_label",
     "decision_html",
     "decision_kind",
     "decisions_display",
@@ -131,7 +132,7 @@ def format_decision_value(value: Any, kind: DecisionKind, decimals: int | None =
     if kind == "flag":
         return "yes" if bool(value) else "no"
     if kind == "weight":
-        return f"{float(value) * 100:,.1f}%" if math.isfinite(float(value)) else MISSING
+        return format_value(value, "percent")
     if kind == "return":
         return format_value(value, "percent")
     if kind == "count":
@@ -156,8 +157,19 @@ def decisions_display(frame: pd.DataFrame, rows: pd.DataFrame | None = None) -> 
         kind = decision_kind(key, frame[name])
         decimals = indicator_decimals(frame[name]) if kind == "indicator" else 0
         out[key] = [format_decision_value(v, kind, decimals) for v in shown[name]]
-        cols.append(Column(key, key, "text" if kind == "text" else "figure"))
+        cols.append(Column(key, column_label(key), "text" if kind == "text" else "figure"))
     return out, cols
+
+
+#: Words of indicator names written in capitals (``sma_fast_NASDAQ`` -> ``SMA fast NASDAQ``).
+ACRONYMS = frozenset({"sma", "ema", "atr", "rsi", "macd", "adx", "vix", "pnl"})
+
+
+def column_label(name: str) -> str:
+    """A decisions column as a header reads: ``weight_NASDAQ`` -> ``weight NASDAQ``, ``sma_fast_NASDAQ`` -> ``SMA fast
+    NASDAQ``. Underscores become spaces and the usual indicator abbreviations capitals; symbols keep their case."""
+    words = str(name).split("_")
+    return " ".join(w.upper() if w.lower() in ACRONYMS and w.islower() else w for w in words if w != "")
 
 
 def format_context_field(name: str, value: Any) -> str:
@@ -170,14 +182,19 @@ def format_context_field(name: str, value: Any) -> str:
     return format_decision_value(value, kind, indicator_decimals([value]) if kind == "indicator" else 0)
 
 
-def decision_html(decision: Decision) -> str:
-    """One decision as a two-column table: each target weight, whether orders go out, each context field.
+def decision_html(decision: Decision, *, outcome: str | None = None) -> str:
+    """One decision as a two-column table: each target weight, whether it rebalances, each context field.
 
     Every field is written by its own kind (:func:`format_context_field`), so the
-    strategy's weights read ``50.0%`` and its indicators ``313.5`` or ``-0.1060``.
+    strategy's weights read ``50.00%`` and its indicators ``313.5`` or ``-0.1060``.
+    ``outcome`` (a session's: ``1 order sent``, ``no order needed``) follows a "yes", so
+    a rebalance that needed no order does not read as if one were missing.
     """
     rows = [(f"target weight {sym}", format_decision_value(w, "weight")) for sym, w in decision.target_weights.items()]
-    rows.append(("orders on this bar (rebalance)", format_decision_value(bool(decision.rebalance), "flag")))
-    rows += [(name, format_context_field(name, value)) for name, value in decision.context.items()]
+    flag = format_decision_value(bool(decision.rebalance), "flag")
+    if decision.rebalance and outcome:
+        flag = f"{flag} ({outcome})"
+    rows.append(("rebalance", flag))
+    rows += [(column_label(name), format_context_field(name, value)) for name, value in decision.context.items()]
     t = pd.DataFrame(rows, columns=["name", "value"])
     return html_table(t, [Column("name", "field"), Column("value", "value")])

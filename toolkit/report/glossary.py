@@ -24,8 +24,8 @@ import html
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["GLOSSARY", "GLOSSARY_GROUPS", "GlossaryEntry", "GlossaryKind", "glossary_anchor", "glossary_entry",
-           "glossary_html"]
+__all__ = ["GLOSSARY", "GLOSSARY_CSS", "GLOSSARY_GROUPS", "GlossaryEntry", "GlossaryKind", "glossary_anchor",
+           "glossary_entry", "glossary_html"]
 
 GlossaryKind = Literal["percent", "ratio", "count", "days", "money", "number", "date", "text"]
 
@@ -115,8 +115,9 @@ _ENTRIES = (
     _e("information_ratio", "Information ratio", "Against the benchmark", "ratio",
        "Return above the benchmark per unit of tracking error, annualised like the Sharpe ratio.",
        "mean(r - b) / std(r - b) x sqrt(252)"),
-    _e("capture", "Capture ratio", "Against the benchmark", "ratio",
-       "The strategy's yearly growth as a multiple of the benchmark's.",
+    _e("capture", "Return capture (CAGR ratio)", "Against the benchmark", "ratio",
+       "The strategy's yearly growth as a multiple of the benchmark's over all bars (empyrical's capture). Not "
+       "the up/down capture ratio some tearsheets call \"capture ratio\": that one is below.",
        "CAGR of r / CAGR of b"),
     _e("up_capture", "Up capture", "Against the benchmark", "ratio",
        "How much of the benchmark's rise the strategy caught, on the days the benchmark rose.",
@@ -124,6 +125,10 @@ _ENTRIES = (
     _e("down_capture", "Down capture", "Against the benchmark", "ratio",
        "How much of the benchmark's fall the strategy took, on the days the benchmark fell (lower is better).",
        "CAGR of r / CAGR of b, both over the bars where b < 0"),
+    _e("up_down_capture", "Up/down capture ratio", "Against the benchmark", "ratio",
+       "Up capture over down capture (what Morningstar and pyfolio call the capture ratio): above 1 the strategy "
+       "caught more of the benchmark's rises than of its falls.",
+       "up capture / down capture"),
     # ----------------------------------------------------------------- best and worst
     _e("best_day", "Best day", "Best and worst", "percent", "The largest daily return.", "max of r"),
     _e("worst_day", "Worst day", "Best and worst", "percent", "The lowest daily return.", "min of r"),
@@ -276,6 +281,29 @@ _ENTRIES = (
        "account: excess kurtosis, 0 for a normal (the same convention as the backtest report). The PSR/DSR "
        "formulas use the raw kurtosis, excess kurtosis + 3, internally.",
        "m4 / m2^2 - 3, the plain moment estimate (not bias-corrected), m_k the k-th central moment"),
+    _e("wf.skew", "Skew (PSR/DSR input)", "Overfitting (walk-forward)", "ratio",
+       "How lopsided the stitched out-of-sample daily returns are: negative when the losses are the larger "
+       "surprises. A negative skew lowers the PSR and DSR.",
+       "m3 / m2^1.5, the plain moment estimate (not bias-corrected), m_k the k-th central moment"),
+    _e("wf.n_configurations", "Configurations N", "Overfitting (walk-forward)", "count",
+       "How many configurations the search tried: the N whose luckiest member SR0 describes.",
+       "number of combinations of the parameter grid kept (those the strategy's validator accepts)"),
+    _e("wf.sharpe_spread", "Spread of the trials' Sharpes", "Overfitting (walk-forward)", "ratio",
+       "How far apart the configurations' Sharpe ratios (annualised) are over the same out-of-sample bars; the "
+       "wider they spread, the higher the Sharpe luck alone can give the best of them (SR0).",
+       "standard deviation across configurations of their Sharpe ratios x sqrt(252)"),
+    _e("wf.objective", "Objective", "Overfitting (walk-forward)", "number",
+       "What the walk-forward maximises in sample to choose a fold's combination (the params' objective: a "
+       "metric such as the Sharpe ratio, or an expression of metrics).",
+       "the objective expression evaluated on the combination's in-sample metrics"),
+    _e("wf.meets_constraints", "Meets constraints", "Overfitting (walk-forward)", "text",
+       "Whether the combination satisfied the params' constraints in sample (for example a minimum number of "
+       "trades); only those that do can be chosen.",
+       "every constraint expression true on the in-sample metrics"),
+    _e("wf.chosen", "Chosen", "Overfitting (walk-forward)", "text",
+       "Whether this combination was the fold's choice: the best objective among those meeting the constraints, "
+       "the one that then traded the fold's out-of-sample window.",
+       "argmax of the objective over the fold's combinations that meet the constraints"),
     _e("dsr", "DSR", "Overfitting (walk-forward)", "percent",
        "Deflated Sharpe ratio: the probability that the true Sharpe ratio is above what the luckiest of the N "
        "configurations searched would show by chance.",
@@ -329,13 +357,17 @@ def glossary_anchor(key: str) -> str:
 _KIND_TEXT = {"percent": "percent", "ratio": "ratio", "count": "count", "days": "calendar days", "money": "money",
               "number": "number", "date": "date", "text": "text"}
 
-_CSS = """
+#: The glossary's scoped styles. Its cell rule is more specific than the exported page's own
+#: (``:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td``, two classes, right-aligns every cell
+#: for numbers): the class is repeated so the glossary's prose stays left-aligned.
+GLOSSARY_CSS = """
 .tk-glossary{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1100px}
 .tk-glossary h2{font-size:1.3em;margin:1em 0 .3em}
 .tk-glossary h3{font-size:1.05em;margin:1.2em 0 .3em;color:#444}
 .tk-glossary table{border-collapse:collapse;width:100%}
-.tk-glossary th,.tk-glossary td{border-bottom:1px solid #e3e3e3;padding:4px 8px;text-align:left;vertical-align:top}
-.tk-glossary th{background:#f6f6f6;font-weight:600}
+section.tk-glossary.tk-glossary table th,section.tk-glossary.tk-glossary table td{
+border-bottom:1px solid #e3e3e3;padding:4px 8px;text-align:left;vertical-align:top}
+section.tk-glossary.tk-glossary table th{background:#f6f6f6;font-weight:600}
 .tk-glossary td.tk-name{white-space:nowrap;font-weight:600}
 .tk-glossary td.tk-formula{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em;color:#333}
 .tk-glossary td.tk-kind{white-space:nowrap;color:#666}
@@ -343,17 +375,19 @@ _CSS = """
 """
 
 
-def glossary_html(keys: list[str] | tuple[str, ...] | None = None, *, title: str = "Metric glossary",
+def glossary_html(keys: list[str] | tuple[str, ...] | None = None, *, title: str | None = "Metric glossary",
                   section_id: str = "metric-glossary") -> str:
     """The glossary as one self-contained HTML ``<section>`` (scoped CSS, no script, nothing external).
 
     ``keys``: the entries to show (all when None), in the glossary's order, grouped
     under :data:`GLOSSARY_GROUPS` headings; each row's id is :func:`glossary_anchor`.
+    ``title=None`` leaves the heading out: a report notebook puts a markdown ``## Metric glossary``
+    before it, so the heading is one of the page's own (same size, an id, in its anchor list).
     """
     wanted = list(GLOSSARY) if keys is None else [glossary_entry(k).key for k in keys]
     chosen = set(wanted)
-    parts = [f'<section class="tk-glossary" id="{html.escape(section_id)}"><style>{_CSS}</style>',
-             f"<h2>{html.escape(title)}</h2>",
+    parts = [f'<section class="tk-glossary" id="{html.escape(section_id)}"><style>{GLOSSARY_CSS}</style>',
+             "" if title is None else f"<h2>{html.escape(title)}</h2>",
              "<p>r: daily returns of the equity curve (the first bar against the initial cash); b: the benchmark's; "
              "rf: the daily risk-free rate ((1 + annual rate)^(1/252) - 1); 252 bars make a year; std is the sample "
              "standard deviation.</p>"]

@@ -15,7 +15,9 @@ its tables through :func:`html_table` instead:
   them all (a high-turnover run has thousands of trades; the report stays a few MB).
 
 Cells carry no attributes: a column's alignment is one CSS rule per table
-(``table.tk-al-... td:nth-child(n)``), so a row costs its text, not a class per cell.
+(``table.tk-al-... td:nth-child(n)``), so a row costs its text, not a class per cell. The
+left-aligned default names ``.tk-table`` twice: the exported page right-aligns every cell
+with a two-class rule (``:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td``).
 
 Only scoped CSS, no script, nothing external: the report opens offline.
 """
@@ -47,7 +49,7 @@ CSS = """
 .tk-table table{border-collapse:collapse}
 .tk-table th,.tk-table td{border-bottom:1px solid #eee;padding:3px 10px;white-space:nowrap}
 .tk-table thead th{background:#f6f6f6;font-weight:600;position:sticky;top:0}
-.tk-table td,.tk-table th{text-align:left}
+.tk-table.tk-table td,.tk-table.tk-table th{text-align:left}
 .tk-table td.tk-num{text-align:right;font-variant-numeric:tabular-nums}
 .tk-table th.tk-num{text-align:right}
 .tk-table td.tk-text,.tk-table th.tk-text{text-align:left}

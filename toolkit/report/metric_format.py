@@ -16,7 +16,8 @@ money      2 decimals, separators       final equity
 number     4 significant digits         anything else (an objective expression)
 =========  ===========================  =============================
 
-A missing value (None, NaN, an infinity) is an em dash, never ``None`` or ``nan``.
+A missing value (None, NaN, an infinity) is an em dash, never ``None`` or ``nan``; a value
+that rounds to zero is written without a sign (never ``-0.00%``).
 The archived report's tables still print the raw figures; this module changes nothing
 they write.
 """
@@ -105,6 +106,10 @@ def format_value(value: Any, kind: MetricKind) -> str:
     x = _finite(value)
     if x is None:
         return MISSING
+    return _no_negative_zero(_written(x, kind))
+
+
+def _written(x: float, kind: MetricKind) -> str:
     if kind == "percent":
         return f"{x * 100:,.2f}%"
     if kind == "ratio":
@@ -114,6 +119,18 @@ def format_value(value: Any, kind: MetricKind) -> str:
     if kind == "money":
         return f"{x:,.2f}"
     return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:.4g}"
+
+
+def _no_negative_zero(text: str) -> str:
+    """``-0.00%`` / ``-0.00`` / ``-0`` as ``0.00%`` / ``0.00`` / ``0``: a value that rounds to zero has no sign.
+
+    A figure of -0.00001 written with two decimals reads as a loss that is not there
+    (a flat fold's CAGR, the holding P&L of a zero position); only the written digits
+    decide, so ``-0.01%`` keeps its sign.
+    """
+    if text.startswith("-") and not any(ch in "123456789" for ch in text.split("e", maxsplit=1)[0]):
+        return text[1:]
+    return text
 
 
 def format_metric(name: str, value: Any) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from toolkit.model import OrderSide
-from toolkit.report.glossary import GlossaryEntry
+from toolkit.report.glossary import GLOSSARY_CSS, GlossaryEntry
 from toolkit.report.html_table import Column, format_cell, html_table
 from toolkit.report.metric_format import MISSING
 
@@ -33,7 +34,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from toolkit.engine.result import SessionResult
 
 __all__ = [
+    "DRY_RUN_GLOSSARY_KEYS",
     "HISTORY_SESSIONS",
+    "LIVE_GLOSSARY_KEYS",
     "SESSION_GLOSSARY",
     "attribution_html",
     "day_axis",
@@ -45,12 +48,14 @@ __all__ = [
     "history_html",
     "history_table",
     "link_headers",
+    "plural",
     "pnl_attribution",
     "positions_cash_html",
     "positions_cash_table",
     "session_anchor",
     "session_glossary_html",
     "session_pnl",
+    "session_title",
 ]
 
 #: Sessions of equity history the report shows.
@@ -192,6 +197,25 @@ def session_pnl(result: SessionResult, snapshots: pd.DataFrame) -> tuple[float, 
     return equity - equity / (1 + snap.daily_return), "initial cash (first session)"
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 fill``, ``2 fills``, ``0 orders``: a count with its word in the right number."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def session_title(strategy: str, account: str, session_date: Any = None, execution_time: str | None = None) -> str:
+    """The report's title: ``sma_crossover · account dry-run · session 2018-10-18 (close)``.
+
+    A reader wants what traded where and when, not the run key the ledger files it under
+    (``sma_crossover|dry-run|2018-10-18|close``). Without a session date (a live session
+    stopped before it had one) the title ends at the account.
+    """
+    parts = [strategy, f"account {account}"]
+    if session_date is not None:
+        when = format_cell(session_date, "date")
+        parts.append(f"session {when} ({execution_time})" if execution_time else f"session {when}")
+    return " \u00b7 ".join(parts)
+
+
 def headline_html(result: SessionResult, snapshots: pd.DataFrame, *, title: str) -> str:
     """Status, orders and fills, equity and the session's P&L: the report's first lines, before any table.
 
@@ -205,7 +229,7 @@ def headline_html(result: SessionResult, snapshots: pd.DataFrame, *, title: str)
         f"<b>Session</b> {html.escape(format_cell(result.session_date, 'date'))} at "
         f"<code>{html.escape(result.execution_time)}</code>, mode <code>{html.escape(result.mode)}</code>: "
         f"<b>{html.escape(result.status)}</b>.",
-        f"<b>Orders</b> {len(result.orders):,} sent, {filled:,} filled, {len(result.fills):,} fills, "
+        f"<b>Orders</b> {len(result.orders):,} sent, {filled:,} filled ({plural(len(result.fills), 'fill')}), "
         f"{len(result.blocked):,} blocked by a guard",
     ]
     if snap is not None:
@@ -264,7 +288,7 @@ def history_figure(snapshots: pd.DataFrame, *, title: str, n: int = HISTORY_SESS
     fig.update_xaxes(**day_axis(x))
     fig.update_yaxes(title_text="equity", tickformat=",.0f", range=equity_range(t["equity"]), row=1, col=1)
     fig.update_yaxes(title_text="drawdown", tickformat=".1%", range=drawdown_range(dd), row=2, col=1)
-    fig.update_layout(title=f"{title}: last {len(t)} session(s) from the ledger", height=460, showlegend=False,
+    fig.update_layout(title=f"{title}: last {plural(len(t), 'session')} from the ledger", height=460, showlegend=False,
                       margin=dict(l=70, r=20, t=50, b=30))
     return fig
 
@@ -344,9 +368,11 @@ SESSION_GLOSSARY: dict[str, GlossaryEntry] = {e.key: e for e in (
        "on a buy, received less on a sell).",
        "side sign x (fill price - decision price) / decision price x 10,000"),
     _g("session.weight", "Weight", "percent",
-       "A holding's value as a fraction of the account's equity after the session; the target weight is what the "
-       "strategy asked for.",
-       "quantity x session price / equity"),
+       "A holding's value as a fraction of the account's equity, both at the session's prices: weight before "
+       "against the equity before the session (cash before plus the holdings before), weight after against the "
+       "equity after it; the target weight is what the strategy asked for.",
+       "quantity x session price / equity (before: quantity before / equity before; after: quantity after / "
+       "equity after)"),
     _g("parity.gap_bps", "Equity gap (bp)", "number",
        "Live vs backtest parity: how far the account's equity is from the backtest's of the same parameters, "
        "started on the account's first session with its initial cash, in basis points; the change column is what "
@@ -389,17 +415,31 @@ def link_headers(table_html: str, links: dict[str, str]) -> str:
     return table_html
 
 
-def session_glossary_html(*, title: str | None = "Glossary") -> str:
+#: The session glossary's entries a dry-run report shows (its tables link to each; no slippage, no parity).
+DRY_RUN_GLOSSARY_KEYS = ("session.equity", "session.pnl", "session.daily_return", "session.cumulative_return",
+                         "session.drawdown", "session.holding_pnl", "session.trading_pnl", "session.fees",
+                         "session.weight")
+#: The live report's: the dry run's, the fills' slippage and the parity section's figures.
+LIVE_GLOSSARY_KEYS = (*DRY_RUN_GLOSSARY_KEYS, "session.slippage_bps", "parity.gap_bps", "parity.signal_diff_bps",
+                      "parity.difference")
+
+
+def session_glossary_html(*, title: str | None = "Glossary", keys: Sequence[str] | None = None) -> str:
     """The session glossary as one self-contained ``<section>``; each row's id is :func:`session_anchor`.
 
-    ``title=None`` leaves the heading out (a notebook's own markdown heading names it).
+    ``keys``: the figures the report shows (:data:`DRY_RUN_GLOSSARY_KEYS`,
+    :data:`LIVE_GLOSSARY_KEYS`), in the glossary's order; all when None. ``title=None``
+    leaves the heading out (a notebook's own markdown heading names it). Prose is
+    left-aligned (:data:`~toolkit.report.glossary.GLOSSARY_CSS`, as the metric glossary).
     """
+    wanted = set(SESSION_GLOSSARY) if keys is None else set(keys)
+    for key in wanted:
+        session_anchor(key)  # a KeyError naming the known keys for an unknown one
     rows = "".join(
-        f'<tr id="{session_anchor(e.key)}"><td style="white-space:nowrap;font-weight:600">{html.escape(e.name)}</td>'
-        f"<td>{html.escape(e.definition)}</td><td><code>{html.escape(e.formula)}</code></td></tr>"
-        for e in SESSION_GLOSSARY.values())
-    return ('<section class="tk-glossary" id="session-glossary" style="font:14px/1.45 system-ui,sans-serif;'
-            f'max-width:1100px">{"" if title is None else f"<h2>{html.escape(title)}</h2>"}'
-            '<table style="border-collapse:collapse">'
-            "<thead><tr><th>Figure</th><th>What it means</th><th>How it is computed</th></tr></thead>"
+        f'<tr id="{session_anchor(e.key)}"><td class="tk-name">{html.escape(e.name)}</td>'
+        f'<td>{html.escape(e.definition)}</td><td class="tk-formula">{html.escape(e.formula)}</td></tr>'
+        for e in SESSION_GLOSSARY.values() if e.key in wanted)
+    return (f'<section class="tk-glossary" id="session-glossary"><style>{GLOSSARY_CSS}</style>'
+            f'{"" if title is None else f"<h2>{html.escape(title)}</h2>"}'
+            "<table><thead><tr><th>Figure</th><th>What it means</th><th>How it is computed</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></section>")

@@ -23,7 +23,7 @@ from toolkit.model import OrderSide
 from toolkit.report.decision_table import decision_html, format_context_field
 from toolkit.report.html_table import Column, format_cell, html_table
 from toolkit.report.metric_format import MISSING
-from toolkit.report.session_report import format_quantity, link_headers
+from toolkit.report.session_report import format_quantity, link_headers, positions_cash_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from toolkit.params.daily_dry_run import DailyDryRunParams
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["context_html", "decision_section_html", "fills_frame", "fills_html", "format_context_value",
            "format_time", "guard_audit_html", "ledger_tables", "orders_frame", "orders_html", "portfolio_html",
-           "portfolio_table", "prices_frame", "prices_html", "write_outputs"]
+           "portfolio_table", "prices_frame", "prices_html", "rebalance_outcome", "write_outputs"]
 
 #: Report times are New York's, with the zone written (``2018-04-05 16:00 EDT``): the exchange's clock.
 REPORT_TZ = "America/New_York"
@@ -67,7 +67,13 @@ def ledger_tables(params: DailyDryRunParams) -> dict[str, pd.DataFrame]:
 
 
 def portfolio_table(result: SessionResult) -> pd.DataFrame:
-    """Per instrument: target weight, weight before the session, quantity before and after."""
+    """Per instrument: target weight, weight before and after the session, quantity before and after.
+
+    Weight before is against the equity before the session, weight after against the
+    equity after it, both at the session's prices: the totals of "Positions and cash
+    before and after" (:func:`~toolkit.report.session_report.positions_cash_table`), so
+    ``value before / total before`` there is the weight before here.
+    """
     d = result.decision
     targets = dict(d.target_weights) if d is not None else {}
     before = result.current_positions
@@ -75,6 +81,7 @@ def portfolio_table(result: SessionResult) -> pd.DataFrame:
     for f in result.fills:
         after[f.symbol] = after.get(f.symbol, Decimal(0)) + OrderSide(f.side).sign * f.quantity
     equity = result.snapshot.equity if result.snapshot is not None else None
+    equity_before = _equity_before(result)
     rows = []
     for sym in sorted(set(targets) | set(before) | set(after)):
         px = result.prices.get(sym)
@@ -83,7 +90,7 @@ def portfolio_table(result: SessionResult) -> pd.DataFrame:
         rows.append({
             "symbol": sym,
             "target_weight": targets.get(sym, 0.0),
-            "weight_before": float(qty0 * px / equity) if px is not None and equity else None,
+            "weight_before": float(qty0 * px / equity_before) if px is not None and equity_before else None,
             "weight_after": float(qty1 * px / equity) if px is not None and equity else None,
             "quantity_before": qty0,
             "quantity_after": qty1,
@@ -91,6 +98,14 @@ def portfolio_table(result: SessionResult) -> pd.DataFrame:
         })
     return pd.DataFrame(rows, columns=["symbol", "target_weight", "weight_before", "weight_after",
                                        "quantity_before", "quantity_after", "price"])
+
+
+def _equity_before(result: SessionResult) -> Decimal | None:
+    """Cash before plus the holdings before at the session's prices; None without a snapshot or a price."""
+    t = positions_cash_table(result)
+    if t.empty or "cash" not in set(t["item"]) or any(v is None for v in t["value_before"]):
+        return None
+    return sum((Decimal(str(v)) for v in t["value_before"]), Decimal(0))
 
 
 def prices_frame(result: SessionResult) -> pd.DataFrame:
@@ -180,16 +195,37 @@ def context_html(context: dict[str, Any]) -> str:
     return html_table(t, [Column("name", "indicator"), Column("value", "value")])
 
 
-def decision_section_html(decision: Decision | None) -> str:
+def decision_section_html(decision: Decision | None, result: SessionResult | None = None) -> str:
     """The session's decision: the bar it was made on, its target weights (percent), whether orders go out, its context.
 
     One table (:func:`~toolkit.report.decision_table.decision_html`), so the dry-run and
-    live reports write a decision as the backtest's decisions table does.
+    live reports write a decision as the backtest's decisions table does. With the
+    session's ``result`` the rebalance line says what came of it (``yes (1 order sent)``,
+    ``yes (no order needed)``), so "rebalance: yes" never sits beside "0 sent" unexplained.
     """
     if decision is None:
         return "<p>No decision this time (see the status above).</p>"
+    outcome = None
+    if result is not None:
+        outcome = rebalance_outcome(len(result.orders), len(result.blocked), len(result.skipped))
     return (f"<p>Decision on the bar of {html.escape(format_cell(decision.timestamp, 'date'))}.</p>"
-            + decision_html(decision))
+            + decision_html(decision, outcome=outcome))
+
+
+def rebalance_outcome(sent: int, blocked: int = 0, skipped: int = 0) -> str:
+    """What a rebalance led to, for the decision table: ``1 order sent``, ``no order needed``, ``2 blocked by a guard``.
+
+    A rebalance bar re-targets the weights; when the holdings already match the targets
+    to a whole share nothing needs sending, which is not a failure.
+    """
+    parts = []
+    if sent:
+        parts.append(f"{sent:,} order{'' if sent == 1 else 's'} sent")
+    if blocked:
+        parts.append(f"{blocked:,} blocked by a guard")
+    if skipped:
+        parts.append(f"{skipped:,} skipped (too small to trade)")
+    return ", ".join(parts) if parts else "no order needed: the holdings already match the targets"
 
 
 def _quantities(frame: pd.DataFrame, *keys: str) -> pd.DataFrame:

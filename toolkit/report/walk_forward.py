@@ -19,7 +19,7 @@ from toolkit.optimize.evaluate import METRICS
 from toolkit.report import plots, tables
 from toolkit.report.glossary import GLOSSARY
 from toolkit.report.html_table import Column, MetricRow, html_table, metric_rows_table
-from toolkit.report.metric_format import metric_format, objective_format
+from toolkit.report.metric_format import format_value, metric_format, objective_format
 from toolkit.report.plot_data import chart_x, chart_y
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,23 +76,25 @@ def metrics_html(report: WalkForwardReport) -> str:
 def overfitting_table(report: WalkForwardReport) -> pd.DataFrame:
     """PSR, DSR and PBO side by side, with what each was computed from.
 
-    Sharpe ratios are shown annualised (per-bar figures times sqrt(252)) so they read
-    like the metrics table; the statistics themselves are computed per bar.
+    Sharpe ratios are shown annualised (per-bar figures times sqrt(252)) with 2 decimals and
+    the probabilities (PSR, DSR, PBO) as percentages with 2 decimals, as the headline and the
+    metrics table write them; the statistics themselves are computed per bar.
     """
     ann = math.sqrt(TRADING_DAYS)
     psr, dsr, pbo = report.psr, report.dsr, report.pbo
+    prob, sharpe = (lambda x: format_value(x, "percent")), (lambda x: format_value(x, "ratio"))
     rows: list[tuple[str, str, str]] = []
     if psr is not None:
-        rows.append(("PSR", f"{psr.psr:.4f}", "P(true Sharpe > 0) of the stitched OOS record, search not charged"))
+        rows.append(("PSR", prob(psr.psr), "P(true Sharpe > 0) of the stitched OOS record, search not charged"))
     else:
         rows.append(("PSR", "-", report.psr_note))
     if dsr is not None:
         rows += [
-            ("DSR", f"{dsr.dsr:.4f}", "P(true Sharpe > SR0): charged for the configurations searched"),
-            ("OOS Sharpe (annualised)", f"{dsr.sr * ann:.3f}", f"over {dsr.n_obs:,} bars"),
-            ("SR0 (annualised)", f"{dsr.sr0 * ann:.3f}", "what the best of N skill-less configurations shows by luck"),
+            ("DSR", prob(dsr.dsr), "P(true Sharpe > SR0): charged for the configurations searched"),
+            ("OOS Sharpe (annualised)", sharpe(dsr.sr * ann), f"over {dsr.n_obs:,} bars"),
+            ("SR0 (annualised)", sharpe(dsr.sr0 * ann), "what the best of N skill-less configurations shows by luck"),
             ("configurations N", f"{dsr.n_trials:,.0f}", "distinct configurations searched"),
-            ("spread of their Sharpes (annualised)", f"{math.sqrt(dsr.sr_variance) * ann:.3f}",
+            ("spread of their Sharpes (annualised)", sharpe(math.sqrt(dsr.sr_variance) * ann),
              "standard deviation across configurations, over the same OOS bars"),
             ("skew", f"{dsr.skew:.2f}", "of the OOS daily returns (0 for a normal)"),
             ("excess kurtosis", f"{dsr.excess_kurtosis:.2f}",
@@ -101,7 +103,7 @@ def overfitting_table(report: WalkForwardReport) -> pd.DataFrame:
     else:
         rows.append(("DSR", "-", report.dsr_note))
     if pbo is not None:
-        rows.append(("PBO", f"{pbo.pbo:.4f}", f"CSCV over {pbo.n_splits} blocks of {pbo.n_trials:,} configurations"))
+        rows.append(("PBO", prob(pbo.pbo), f"CSCV over {pbo.n_splits} blocks of {pbo.n_trials:,} configurations"))
     else:
         rows.append(("PBO", "-", report.pbo_note))
     return pd.DataFrame(rows, columns=["statistic", "value", "what"]).set_index("statistic")
@@ -109,7 +111,9 @@ def overfitting_table(report: WalkForwardReport) -> pd.DataFrame:
 
 #: Glossary key of each row of :func:`overfitting_table` that has one.
 _OVERFITTING_GLOSSARY = {"PSR": "psr", "DSR": "dsr", "OOS Sharpe (annualised)": "wf.oos_sharpe",
-                         "SR0 (annualised)": "sr0", "excess kurtosis": "wf.excess_kurtosis", "PBO": "pbo"}
+                         "SR0 (annualised)": "sr0", "configurations N": "wf.n_configurations",
+                         "spread of their Sharpes (annualised)": "wf.sharpe_spread", "skew": "wf.skew",
+                         "excess kurtosis": "wf.excess_kurtosis", "PBO": "pbo"}
 
 
 def overfitting_html(report: WalkForwardReport) -> str:
@@ -134,11 +138,12 @@ def trials_html(report: WalkForwardReport, max_rows: int = TRIALS_SHOWN) -> str:
     obj = objective_format(str(report.objective))
     cols = [Column("fold", "fold", "count")]
     cols += [Column(name, name, "number") for name in report.grid_params]
-    cols.append(Column("objective", obj.label, obj.kind))
+    cols.append(Column("objective", obj.label, obj.kind, "wf.objective"))
     for name in METRICS:
         fmt = metric_format(name)
         cols.append(Column(name, fmt.label, fmt.kind, _glossary_key(name)))
-    cols += [Column("valid", "meets constraints"), Column("chosen", "chosen")]
+    cols += [Column("valid", "meets constraints", glossary="wf.meets_constraints"),
+             Column("chosen", "chosen", glossary="wf.chosen")]
     n_folds = int(t["fold"].nunique())
     caption = (f"every combination of every fold: {len(t):,} trials, {n_folds:,} folds x "
                f"{report.grid.n_kept:,} combinations, each fold's best in-sample objective first")

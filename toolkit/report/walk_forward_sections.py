@@ -44,6 +44,7 @@ __all__ = [
     "degradation_html",
     "degradation_table",
     "folds_html",
+    "folds_phrase",
     "headline_html",
     "hindsight_curves",
     "hindsight_figure",
@@ -64,7 +65,8 @@ HEADLINE_METRICS = (
 GLOSSARY_KEYS = ("final_equity", "total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
                  "max_drawdown_duration_days", "win_rate", "profit_factor", "n_trades", "n_partial_exits", "exposure",
                  "avg_gross_exposure", "turnover", "psr", "dsr", "sr0", "wf.excess_kurtosis", "pbo", "wf.is_sharpe",
-                 "wf.oos_sharpe", "wf.degradation", "wf.full_sample_optimum", "pbo.logit")
+                 "wf.oos_sharpe", "wf.degradation", "wf.full_sample_optimum", "pbo.logit", "wf.skew",
+                 "wf.n_configurations", "wf.sharpe_spread", "wf.objective", "wf.meets_constraints", "wf.chosen")
 
 _ANNUAL = math.sqrt(TRADING_DAYS)
 
@@ -74,13 +76,40 @@ _FOLD_KINDS = {"objective": "ratio", "sharpe": "ratio", "cagr": "percent", "max_
 
 
 def annualised_dsr_reading(report: WalkForwardReport) -> str:
-    """The DSR in one line with SR and SR0 annualised: the reading ``metrics.json`` stores too."""
-    return report.dsr_reading()
+    """The DSR in one line with SR and SR0 annualised, the probability written as the tables write it (``93.57%``).
+
+    ``metrics.json`` stores the same reading with ``0.94``; the report writes every
+    probability one way (a percentage with 2 decimals), so its lines and tables agree.
+    """
+    return report.dsr_reading(as_percent=True)
 
 
 def annualised_psr_reading(report: WalkForwardReport) -> str:
-    """The PSR in one line with its Sharpe ratio annualised: the reading ``metrics.json`` stores too."""
-    return report.psr_reading()
+    """The PSR in one line with its Sharpe ratio annualised, the probability as a percentage (see above)."""
+    return report.psr_reading(as_percent=True)
+
+
+def pbo_reading(report: WalkForwardReport) -> str:
+    """The PBO in one line, the probability as a percentage (see :func:`annualised_dsr_reading`)."""
+    return report.pbo_reading(as_percent=True)
+
+
+def folds_phrase(report: WalkForwardReport) -> str:
+    """``16 folds of 252 bars (the last 243)``: the folds' out-of-sample length, the short last one named.
+
+    A walk-forward whose bars do not divide into whole windows ends with a shorter fold;
+    "16 folds of 252 bars" would then promise more bars than the record has.
+    """
+    lengths = [f.n_out_of_sample for f in report.folds]
+    n = len(lengths)
+    word = "fold" if n == 1 else "folds"
+    size = report.params.out_of_sample
+    if n == 1:
+        return f"1 fold of {lengths[0]} bars"
+    text = f"{n} {word} of {size} bars"
+    if lengths[-1] != size:
+        text += f" (the last {lengths[-1]})"
+    return text
 
 
 def _benchmark_final_equity(report: WalkForwardReport) -> float:
@@ -107,13 +136,13 @@ def headline_html(report: WalkForwardReport) -> str:
     lines = [
         f"<b>Strategy</b> <code>{html.escape(p.strategy)}</code>, objective <code>{html.escape(str(report.objective))}"
         f"</code>; {html.escape(report.grid.reading())}",
-        f"<b>Period</b> out of sample {first} to {last} ({len(eq):,} bars, {len(report.folds)} folds of "
-        f"{p.out_of_sample} bars, each chosen on the {p.in_sample} bars before it, {p.scheme} windows)",
+        f"<b>Period</b> out of sample {first} to {last} ({len(eq):,} bars, {html.escape(folds_phrase(report))}, "
+        f"each chosen on the {p.in_sample} bars before it, {p.scheme} windows)",
         f"<b>Data</b> {html.escape(', '.join(data.symbols))} from <code>{html.escape(p.data.source)}</code>; initial "
         f"cash {format_cell(p.initial_cash, 'money')}, fees {format_cell(p.costs.fees_bps, 'number')} bps",
         f'<b><a href="#metric-dsr">DSR</a></b> {html.escape(annualised_dsr_reading(report))}',
         f'<b><a href="#metric-pbo">PBO</a></b> '
-        f"{html.escape(report.pbo.reading() if report.pbo is not None else report.pbo_note)}",
+        f"{html.escape(pbo_reading(report))}",
     ]
     table = metric_rows_table(rows, ["walk-forward OOS", bench_label],
                               caption="Sharpe ratios annualised; DSR and PBO are probabilities")
