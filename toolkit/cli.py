@@ -41,18 +41,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from toolkit.params import NOTEBOOKS, repo_root
 
     warm_kernel.skip_slow_optional_imports()
-    # Start the kernel first: it boots and imports while params are validated.
-    warm = warm_kernel.start(args.notebook, repo_root() / "notebooks") if args.notebook in NOTEBOOKS else None
-    try:
-        from toolkit.ops.runs import outcome_line
-        from toolkit.runner import run_notebook, run_summary
-    except KeyboardInterrupt:  # Ctrl-C before the runner took over: stop the kernel started above
-        if warm is not None:
-            warm.shutdown()
-        raise
-
-    rec = run_notebook(args.notebook, args.params, args.set, outputs_root=Path(args.outputs) if args.outputs else None,
-                       warm=warm)
+    with warm_kernel.runner_heap():  # the runner's imports without GC passes (see toolkit.warm_kernel)
+        # Start the kernel first: it boots and imports while params are validated.
+        warm = warm_kernel.start(args.notebook, repo_root() / "notebooks") if args.notebook in NOTEBOOKS else None
+        try:
+            from toolkit.ops.runs import outcome_line
+            from toolkit.runner import run_notebook, run_summary
+        except KeyboardInterrupt:  # Ctrl-C before the runner took over: stop the kernel started above
+            if warm is not None:
+                warm.shutdown()
+            raise
+        rec = run_notebook(args.notebook, args.params, args.set,
+                           outputs_root=Path(args.outputs) if args.outputs else None, warm=warm)
     if rec.status != "completed":
         print(f"run {rec.run_id} {rec.status}: {rec.error}", file=sys.stderr)
     print(outcome_line(run_summary(rec.run_dir, rec.manifest)))  # e.g. final equity and Sharpe

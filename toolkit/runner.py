@@ -49,6 +49,7 @@ import pandas as pd
 from toolkit.ops.run_files import json_part, read_json_object
 from toolkit.params import load as load_params
 from toolkit.params import params_hash, repo_root
+from toolkit.warm_kernel import imports_done
 
 #: Packages whose versions go into every manifest.
 TRACKED_PACKAGES = (
@@ -362,6 +363,7 @@ def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: di
         if warm is not None:  # the kernel is still importing: use the wait
             with suppress(Exception):  # a real export problem is reported by the export itself
                 warm_html_export()
+        imports_done(collect=True)  # the runner's imports are done too (gc off since `toolkit run` began)
         engine_kwargs = {"km": warm.ready()} if warm is not None else {}
         executed_nb = pm.execute_notebook(
             str(nb_dir / f"{notebook}.ipynb"),
@@ -379,8 +381,8 @@ def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: di
     except Exception as exc:  # archived below, then re-raised as a non-zero exit by the CLI
         status = LOCKED if getattr(exc, "ename", None) == LOCKED_ERROR else "failed"
         error = _describe(exc)
-    if warm is not None:
-        warm.shutdown()  # free the kernel before the HTML export
+    # The kernel goes while the report renders (killing it waits ~0.1 s for the process).
+    stopping = warm.shutdown_in_background() if warm is not None else None
     if executed.exists():
         try:
             # The node papermill returns saves re-reading (and re-validating) megabytes of JSON.
@@ -388,6 +390,8 @@ def _execute(notebook, nb_dir: Path, run_dir: Path, resolved: dict, manifest: di
         except Exception as exc:  # an HTML failure must not hide the run's own status
             if status == "completed":
                 status, error = "failed", f"HTML export failed: {_describe(exc)}"
+    if stopping is not None:
+        stopping.join()
     info = run_dir / "run_info.json"
     if info.exists():
         manifest.update(json.loads(info.read_text()))

@@ -78,3 +78,39 @@ def test_quantstats_stays_importable_when_asked():
                           env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[:2] == ["absent", "quantstats"]
+
+
+def test_the_preload_turns_the_collector_back_on_even_when_an_import_fails():
+    """gc is off while the kernel imports; a failed import must not leave it off for the notebook."""
+    from toolkit.warm_kernel import preload_code
+
+    code = (f"try:\n    exec({preload_code(('json', 'no_such_module_xyz'))!r})\nexcept ImportError:\n    pass\n"
+            "import gc, sys\nprint(gc.isenabled(), gc.get_freeze_count() > 0, 'json' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "True", "True"]
+
+
+def test_the_warm_client_goes_to_papermill_once_then_clients_are_new():
+    from toolkit.kernel_handoff import HandingKernelManager, ReadyClient
+
+    km = HandingKernelManager(kernel_name="python3")
+    warm = km.client()
+    assert isinstance(warm, ReadyClient)
+    km.hand_over(warm)
+    assert km.client() is warm
+    assert km.client() is not warm
+
+
+def test_toolkit_run_in_process_leaves_the_heap_as_it_found_it():
+    """`toolkit run` freezes its imports for speed; code calling main() in process gets its heap back."""
+    import gc
+
+    from toolkit.warm_kernel import imports_done, runner_heap
+
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with runner_heap():
+        assert not gc.isenabled()
+        imports_done(collect=True)  # what the runner does once it waits for the kernel
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0
