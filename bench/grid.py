@@ -19,7 +19,7 @@ the ratios toolkit/vectorbt and numba/toolkit. Then, each in a fresh subprocess:
 
 * the first grid call of a fresh interpreter with the disk cache warm (goal < 1 s);
 * a sweep of 1,000,000 combinations over the 5,000 bars: time and peak RSS
-  (``ru_maxrss``; goal < 2 GiB). Without the fused kernels the vectorbt path would
+  (``VmHWM`` of /proc/self/status; goal < 2 GiB). Without the fused kernels the vectorbt path would
   take a long time, so a smaller sweep is measured and the 1M time extrapolated,
   labelled as such.
 
@@ -295,10 +295,15 @@ def bench_v35b_grid_path() -> None:
 
 # --------------------------------------------------------------------------- scale
 
-#: A fresh interpreter so ru_maxrss is this sweep's peak: expand the grid, its warm-up,
+#: A fresh interpreter so its VmHWM is this sweep's peak: expand the grid, its warm-up,
 #: every chunk through evaluate_task, the metrics of every combination in one frame.
 _SWEEP_SCRIPT = r"""
-import resource, sys, time
+import sys, time
+def peak_rss_kb():
+    # VmHWM: this process's own peak. ru_maxrss would also count the bench process that
+    # started it (Linux carries the parent's high-water mark across fork and exec).
+    with open('/proc/self/status') as f:
+        return next(int(l.split()[1]) for l in f if l.startswith('VmHWM:'))
 import pandas as pd
 sys.path.insert(0, sys.argv[1])
 import grid as B
@@ -308,7 +313,7 @@ from toolkit.optimize.grid import expand_grid
 n_combos, chunk = int(sys.argv[2]), int(sys.argv[3])
 bars = B._bars()
 evaluate_task(B._tasks(expand_grid(B.GRID_SPEC).iloc[:2], len(bars), 2)[0], bars)  # imports and compilation
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_rss_kb()
 t = time.perf_counter()
 grid = expand_grid(B.SWEEP_SPEC).iloc[:n_combos]
 warmup = grid_warmup("sma_crossover", grid, {}, ["NASDAQ"])
@@ -316,7 +321,7 @@ t_grid = time.perf_counter() - t
 results = LocalExecutor().map(evaluate_task, B._tasks(grid, len(bars), chunk), bars)
 metrics = pd.concat([r.metrics for r in results])
 elapsed = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_rss_kb()
 print(len(metrics), len(bars), base, peak, f"{t_grid:.2f}", f"{elapsed:.2f}", warmup)
 """
 
