@@ -46,7 +46,7 @@ ALLOWED: dict[str, set[str]] = {
                "connections"},
 }
 #: On top: may import everything below them.
-TOP = {"report", "widgets", "ops", "runner", "cli", "warm_kernel", "__init__"}
+TOP = {"report", "widgets", "ops", "runner", "cli", "warm_kernel", "kernel_handoff", "__init__"}
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
