@@ -134,23 +134,28 @@ _SCROLLS_JS = _PAGE_SCROLLERS_JS + "return page.some(e => e.scrollHeight > e.cli
 def full_page_png(driver: Any, *, timeout: float = 10) -> bytes:
     """A PNG of the whole page, scrolled-away parts too, at the viewport's width.
 
-    The viewport is made as tall as the content for the shot (once nothing scrolls any
-    more) and then put back.
+    The viewport is made as tall as the content for the shot and then put back. A live
+    page (the panel's refresh loop) can grow after it was measured, so the height is
+    measured again until nothing scrolls. The shot is an artifact, never the test's
+    verdict: if the page keeps growing past ``timeout``, the tallest shot so far is taken
+    rather than failing a test whose assertions all held (CI failed once on exactly that).
     """
-    from selenium.webdriver.support.ui import WebDriverWait
+    import time
 
     width = int(driver.execute_script("return window.innerWidth"))
     height = int(driver.execute_script("return window.innerHeight"))
-    tall = int(driver.execute_script(_CONTENT_HEIGHT_JS))
 
     def metrics(h: int) -> None:
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": width, "height": h, "deviceScaleFactor": 1, "mobile": False})
 
-    metrics(max(tall, height))
+    deadline = time.monotonic() + timeout
     try:
-        WebDriverWait(driver, timeout).until(lambda d: not d.execute_script(_SCROLLS_JS))
-        return bytes(driver.get_screenshot_as_png())
+        while True:
+            metrics(max(int(driver.execute_script(_CONTENT_HEIGHT_JS)), height))
+            if not driver.execute_script(_SCROLLS_JS) or time.monotonic() > deadline:
+                return bytes(driver.get_screenshot_as_png())
+            time.sleep(0.2)
     finally:
         metrics(height)
 
