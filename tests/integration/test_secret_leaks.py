@@ -10,11 +10,24 @@ three places at once: the environment, a ``.env`` file (``TOOLKIT_ENV_FILE``) an
 keys the live session at the local Alpaca stand-in needs (so the store is what supplied
 them, and the ledger's audit log says so without the values).
 
+Alerts go out too, so the alert URL (``TOOLKIT_ALERT_URLS``: a ``json://`` URL with a
+password, a secret path and a token, to a loopback port nothing listens on) is read and
+used: a dry run with the kill switch on (``guard_tripped``, archived under the same outputs
+root) and ``toolkit schedule run-due`` for two missed sessions of a ``catch_up: none``
+params file (one ``missed_session`` alert), each recorded in its ledger's alerts table as
+not delivered, with the reason. The run-due runs as its crontab entry runs it (the command
+line :func:`toolkit.ops.crontab.toolkit_command` writes: ``cd ROOT && python -m toolkit.cli
+schedule run-due ... >> outputs/schedule/<key>-<id>.log 2>&1``, with a fixed ``--now`` and
+``--since`` added), its root the test's folder, so its schedule log lands in the scanned
+outputs root. No ``toolkit schedule fire`` runs here: the notebook runs it would start go
+through the same runner as ``toolkit run``, but its own log lines are not checked.
+
 Then every file under the outputs roots (each run folder's executed notebook, report.html,
-manifest.json, CSV and JSON tables and logs, the run index ``index.html``, schedule logs),
-the ledgers, the bar cache and every process's output are
-searched for each credential as written, URL-encoded and base64-encoded. Parameters are
-small (short ranges, a 2x3 grid) and the three runs go at once, to keep the runtime modest.
+manifest.json, CSV and JSON tables and logs, the run index ``index.html``, the schedule
+log), the ledgers (alerts tables and audit logs included), the bar cache and every
+process's output are searched for each credential as written, URL-encoded and
+base64-encoded, and for each secret part of the alert URL on its own. Parameters are small
+(short ranges, a 2x3 grid) and the runs go at once, to keep the runtime modest.
 """
 
 from __future__ import annotations
@@ -27,7 +40,7 @@ from pathlib import Path
 
 import pytest
 from support.alpaca_standin import StandIn
-from support.dummy_secrets import DUMMY_SECRETS, leaks_in
+from support.dummy_secrets import ALERT_URL_PARTS, DUMMY_SECRETS, leaks_in
 
 pytest.importorskip("alpaca")
 
@@ -50,6 +63,17 @@ in_sample: 252
 out_of_sample: 126
 constraints: {min_trades: 1}
 """
+#: A scheduled dry run that missed its sessions and records them (catch_up: none): run-due runs no notebook.
+SCHEDULED = """\
+strategy: sma_crossover
+strategy_params: {fast: 10, slow: 30}
+data: {source: sample, symbols: [NASDAQ], start: 2017-01-03, end: 2018-12-31}
+account: sched-leak
+execution_time: close
+catch_up: none
+"""
+#: Everything searched for: every credential, and each secret part of the alert URL on its own.
+SEARCHED = DUMMY_SECRETS | ALERT_URL_PARTS
 
 
 def keyring_file(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -86,6 +110,30 @@ def start(args: list[str], env: dict[str, str], db: str) -> subprocess.Popen[str
     environ = {k: v for k, v in os.environ.items() if k not in IN_KEYRING} | env | {"TOOLKIT_DB_URL": db}
     return subprocess.Popen([*TOOLKIT, *args], cwd=ROOT, env=environ, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+
+
+def start_run_due(root: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], Path, str]:
+    """The schedule entry's ``run-due`` command line for :data:`SCHEDULED` under ``root``, run by sh as cron runs it.
+
+    Returns the process, the schedule log its line appends to (``root/outputs/schedule/...``) and its ledger URL.
+    """
+    from toolkit.ops.crontab import toolkit_command
+    from toolkit.ops.schedule_install import log_path
+    from toolkit.ops.schedule_target import load_target
+
+    db = f"sqlite:///{root / 'sched.sqlite'}"
+    params = root / "sched.yaml"
+    params.write_text(SCHEDULED + f"db_url: {db}\n")
+    target = load_target(params, "daily_dry_run")
+    log = log_path(target, root)
+    log.parent.mkdir(parents=True, exist_ok=True)  # as `toolkit schedule install` leaves it
+    line = toolkit_command("run-due", target.params_file, target.notebook, log, root,
+                           "--now", "2018-06-05 17:00", "--since", "2018-06-04")
+    environ = {k: v for k, v in os.environ.items() if k not in IN_KEYRING} | env
+    environ.pop("TOOLKIT_DB_URL", None)
+    proc = subprocess.Popen(["/bin/sh", "-c", line], cwd=root, env=environ, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    return proc, log, db
 
 
 def finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
@@ -125,16 +173,39 @@ def test_no_notebook_archives_a_credential(tmp_path: Path, shared_data: Path, se
                               secret_env, f"sqlite:///{tmp_path / 'unused.sqlite'}"),
             "walk_forward": start(["run", "walk_forward", "--params", str(tmp_path / "wf.yaml"),
                                    "--outputs", str(outputs)], secret_env, f"sqlite:///{tmp_path / 'unused.sqlite'}"),
+            # The kill switch halts the session before it trades: the runner sends guard_tripped.
+            "halted": start(["run", "daily_dry_run", "--params", "params/daily_dry_run/sma_crossover.yaml",
+                             "--set", "as_of=2018-06-01", "--set", "guards.kill_switch=true",
+                             "--outputs", str(outputs)], secret_env, f"sqlite:///{tmp_path / 'halted.sqlite'}"),
         }
+        run_due, schedule_log, sched_db = start_run_due(tmp_path, secret_env)
+        assert schedule_log.is_relative_to(outputs)
         panel_db = tmp_path / "panel.sqlite"
         shutil.copy(dry_run_archive.db.removeprefix("sqlite:///"), panel_db)
         panel = run_control_panel(panel_db, tmp_path / "control_panel.ipynb")
         results = {name: finish(proc) for name, proc in running.items()}
+        results["run-due"] = finish(run_due)
         assert standin.state()["post_counts"], "the live session placed no order: the keys did not reach it"
     for name, res in results.items():
-        assert res.returncode == 0, f"{name}: {res.stderr[-3000:]}"
-    run_dirs = [Path(res.stdout.strip().splitlines()[-1]) for res in results.values()] + [dry_run_archive.run_dir]
+        # 3: the halted session's usual status (a dead alert channel changes no exit status)
+        assert res.returncode == (3 if name == "halted" else 0), f"{name}: {res.stderr[-3000:]}"
+    run_dirs = [Path(res.stdout.strip().splitlines()[-1]) for name, res in results.items() if name != "run-due"]
+    run_dirs.append(dry_run_archive.run_dir)
     assert {d.parent.name for d in run_dirs} == {"backtest", "walk_forward", "live", "daily_dry_run"}
+
+    # Both alerts used the URL (read through the store) and were recorded, not delivered, with the reason.
+    with open_ledger(f"sqlite:///{tmp_path / 'halted.sqlite'}") as ledger:
+        [tripped] = ledger.alert_records()
+    with open_ledger(sched_db) as ledger:
+        [missed] = ledger.alert_records()
+        assert len(ledger.audit_log(action="session_missed")) == 2
+    assert (tripped.kind, tripped.channels, tripped.delivered) == ("guard_tripped", 1, False)
+    assert (missed.kind, missed.channels, missed.delivered) == ("missed_session", 1, False)
+    for alert in (tripped, missed):
+        assert alert.error and alert.error.startswith("channel 1 (json): not delivered"), alert.error
+    logged = schedule_log.read_text()
+    assert "missed sma_crossover|sched-leak|2018-06-04|close" in logged, logged
+    assert "alert missed_session: NOT delivered (channel 1 (json): not delivered" in logged, logged
 
     # the keyring supplied the live session's keys: audited in its ledger by name, never by value
     with open_ledger(f"sqlite:///{tmp_path / 'live.sqlite'}") as ledger:
@@ -145,12 +216,14 @@ def test_no_notebook_archives_a_credential(tmp_path: Path, shared_data: Path, se
     written = [p for root in (outputs, dry_run_archive.outputs) for p in root.rglob("*") if p.is_file()]
     assert {outputs / "index.html", dry_run_archive.outputs / "index.html"} <= set(written)
     assert {p for d in run_dirs for p in d.rglob("*") if p.is_file()} <= set(written)
+    assert schedule_log in written
     written += [panel, panel_db, tmp_path / "live.sqlite", Path(dry_run_archive.db.removeprefix("sqlite:///"))]
+    written += [tmp_path / "halted.sqlite", tmp_path / "sched.sqlite"]
     written += [p for p in cache_dir.rglob("*") if p.is_file()]
     kinds = {p.suffix for p in written}
     assert {".ipynb", ".html", ".json", ".csv", ".sqlite"} <= kinds and len(written) > 30
     leaked = {str(p): names for p in written
-              if (names := leaks_in(p.read_bytes().decode("utf-8", errors="replace"), DUMMY_SECRETS))}
+              if (names := leaks_in(p.read_bytes().decode("utf-8", errors="replace"), SEARCHED))}
     assert leaked == {}
     printed = "".join(r.stdout + r.stderr for r in results.values()) + dry_run_archive.stdout
-    assert leaks_in(printed, DUMMY_SECRETS) == []
+    assert leaks_in(printed, SEARCHED) == []

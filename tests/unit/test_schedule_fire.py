@@ -193,6 +193,9 @@ def test_run_due_from_the_command_line_records_alerts_and_says_so(tmp_path: Path
     assert [a["title"] for a in INBOX] == ["missed sessions: sma_crossover on sched, 2 sessions 2018-06-04 to "
                                            "2018-06-05 close"]
     assert INBOX[0]["body"].count("catch_up: none") == 2
+    # and says how the alert went on stderr (a cron entry's log gets both), never its URL
+    assert done.stderr.splitlines() == ["alert missed_session: delivered (1 channel(s) tried): missed sessions: "
+                                        "sma_crossover on sched, 2 sessions 2018-06-04 to 2018-06-05 close"]
     with open_ledger(target.db_url) as led:
         alerts = led.alerts(kind="missed_session")
         assert list(alerts["run_key"]) == ["sma_crossover|sched|2018-06-05|close"]

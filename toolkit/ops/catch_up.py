@@ -144,19 +144,24 @@ def run_due(
     return report
 
 
-def alert_on_missed(target: ScheduleTarget) -> Callable[[list[MissedSession]], None]:
+def alert_on_missed(target: ScheduleTarget, log: Callable[[str], None] | None = None,
+                    ) -> Callable[[list[MissedSession]], None]:
     """An ``on_missed`` that sends one ``missed_session`` alert listing the sessions (channels from the secret
     store, kinds from the params' ``alerts:`` block) and records it in the ledger's ``alerts`` table (what
-    ``toolkit schedule run-due`` passes)."""
+    ``toolkit schedule run-due`` passes). ``log`` gets the alert's outcome line (:func:`alert_line`, never a
+    channel URL), as a run's log gets its alerts': the schedule log then says whether anyone was told."""
     from toolkit.ledger import open_ledger
     from toolkit.ops.alert_triggers import alert_missed_sessions
+    from toolkit.ops.alerts import alert_line
 
     def send(missed: list[MissedSession]) -> None:
         with open_ledger(target.db_url) as ledger:
-            alert_missed_sessions(ledger, strategy=target.strategy, account=target.account,
-                                  execution_time=target.execution_time,
-                                  missed=[(m.session, m.at.to_pydatetime(), m.reason) for m in missed],
-                                  settings=target.alerts)
+            record = alert_missed_sessions(ledger, strategy=target.strategy, account=target.account,
+                                           execution_time=target.execution_time,
+                                           missed=[(m.session, m.at.to_pydatetime(), m.reason) for m in missed],
+                                           settings=target.alerts)
+        if record is not None and log is not None:
+            log(alert_line(record))
 
     return send
 

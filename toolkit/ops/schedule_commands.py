@@ -8,6 +8,7 @@ calendar, :mod:`toolkit.ops.schedule`), ``fire`` (:mod:`toolkit.ops.fire`) and
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,7 +90,11 @@ def schedule_command(args: argparse.Namespace) -> int:
         return fire(target, lead_minutes=args.lead)
     from toolkit.ops.catch_up import alert_on_missed, run_due
 
-    report = run_due(target, now=args.now, since=args.since, on_missed=alert_on_missed(target), say=print)
+    def to_stderr(line: str) -> None:  # beside `toolkit run`'s alert lines: stdout stays the catch-up's report
+        print(line, file=sys.stderr)
+
+    report = run_due(target, now=args.now, since=args.since, on_missed=alert_on_missed(target, to_stderr),
+                     say=print)
     print("\n".join(report.lines()))
     return report.exit_status
 
