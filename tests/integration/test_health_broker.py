@@ -29,6 +29,8 @@ _SCRIPT = Path(sys.executable).with_name("toolkit")
 TOOLKIT = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "toolkit.cli"]
 KEYS = {"APCA_API_KEY_ID": "PKHEALTH4Vn8Qz2Xc6Lm", "APCA_API_SECRET_KEY": "hc-secret-Tq7Yw3Rb9Kd5Ns1Fj"}
 WRONG_SECRET = "hc-wrong-secret-Gp2Zx8Mv4Hc"
+#: The clock health judges the last run by (a Monday evening after a session; the schedule is installed before it).
+NOW = pd.Timestamp("2026-11-30 21:30", tz="UTC")
 #: Everything a credential could come from besides what a test sets.
 CREDENTIAL_ENV = ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "ALPACA_API_KEY", "ALPACA_SECRET_KEY", "TOOLKIT_SECRETS",
                   "TOOLKIT_ENV_FILE", "TOOLKIT_ALERT_URLS", "TOOLKIT_DB_URL")
@@ -52,13 +54,12 @@ def sound_setup(tmp_path: Path) -> dict[str, str]:
     crontab = write_fake_crontab(tmp_path)
     env["TOOLKIT_CRONTAB"] = str(crontab)
     target = load_target(ROOT / PARAMS)
-    now = pd.Timestamp.now(tz="UTC")
+    now = NOW
     with pytest.MonkeyPatch.context() as mp:  # the fake crontab program reads its file from the environment
         mp.setenv("FAKE_CRONTAB_FILE", env["FAKE_CRONTAB_FILE"])
         install(target, root=tmp_path, backend="cron", crontab=Crontab(str(crontab)),
                 start=now - pd.Timedelta(days=1))
-    # The most recent session the schedule made due (what health looks at) ran and completed. One that
-    # becomes due while the test runs is "due, not recorded yet": a warning, not a failure.
+    # The most recent session the schedule made due by NOW (what health looks at) ran and completed.
     due = runs_between(target.execution_time, now - pd.Timedelta(days=10), now)[-1]
     key = target.run_key(due.session)
     with open_ledger(db) as ledger:
@@ -68,7 +69,8 @@ def sound_setup(tmp_path: Path) -> dict[str, str]:
 
 
 def health(env: dict[str, str], keys: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    args = [*TOOLKIT, "health", "--params", PARAMS, "--backend", "cron", "--min-free-gb", "0"]
+    args = [*TOOLKIT, "health", "--params", PARAMS, "--backend", "cron", "--min-free-gb", "0",
+            "--now", NOW.isoformat()]
     return subprocess.run(args, cwd=ROOT, env=env | keys, capture_output=True, text=True, timeout=300, check=False)
 
 

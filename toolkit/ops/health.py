@@ -353,7 +353,7 @@ def _disk_row(outputs: Path, min_free_gb: float) -> HealthRow:
 def health_command(args: argparse.Namespace, *, say: Callable[[str], None] = print) -> int:
     rows = check_health(list(args.params or []), notebook=args.notebook, db_url=args.db_url,
                         outputs=Path(args.outputs) if args.outputs else None, min_free_gb=args.min_free_gb,
-                        broker=args.broker, backend=args.backend)
+                        broker=args.broker, backend=args.backend, now=args.now)
     say(health_table(rows))
     return 1 if any(r.status == FAIL for r in rows) else 0
 
@@ -373,3 +373,5 @@ def add_health_parser(sub: Any) -> None:
                    help=f"fail under this much free disk for outputs, >= 0 (default {DEFAULT_MIN_FREE_GB:g})")
     h.add_argument("--no-broker", dest="broker", action="store_false", help="do not call brokers")
     h.add_argument("--backend", choices=["auto", "cron", "systemd"], default="auto", help="where entries are")
+    h.add_argument("--now", metavar="DATETIME", help="judge the last runs and run locks as at this time (New York "
+                                                     "when no zone; default now), as run-due's --now")
